@@ -1,0 +1,1 @@
+"""The Tradeblock app database as the engine sees it: faithful DDL and a synthetic data generator."""

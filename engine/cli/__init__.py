@@ -1,0 +1,1 @@
+"""The ``engine`` command line: a thin shell over ``engine.api``."""

@@ -1,0 +1,167 @@
+"""The single settings resolver.
+
+Precedence, highest first: CLI flags > environment variables > profile file
+(``engine.yaml`` in the project root, or the file named by ``ENGINE_CONFIG``;
+a ``profiles:`` section is selected with ``--profile``/``ENGINE_PROFILE``) >
+defaults. No other module reads environment variables or the config file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from engine.errors import ConfigError, SourceLocation
+
+DEFAULT_FCM_ENDPOINT = "https://fcm.googleapis.com"
+
+# setting name -> environment variable
+ENV_VARS: dict[str, str] = {
+    "source_dsn": "ENGINE_SOURCE_DSN",
+    "state_dsn": "ENGINE_STATE_DSN",
+    "output_dir": "ENGINE_OUTPUT_DIR",
+    "fcm_credentials": "ENGINE_FCM_CREDENTIALS",
+    "fcm_endpoint": "ENGINE_FCM_ENDPOINT",
+    "pool_size": "ENGINE_POOL_SIZE",
+    "statement_timeout_s": "ENGINE_STATEMENT_TIMEOUT",
+    "connect_retries": "ENGINE_CONNECT_RETRIES",
+    "timezone": "ENGINE_TIMEZONE",
+    "fcm_concurrency": "ENGINE_FCM_CONCURRENCY",
+    "fcm_rate_per_minute": "ENGINE_FCM_RATE_PER_MINUTE",
+    "cadence_mode": "ENGINE_CADENCE_MODE",
+    "cadence_url": "ENGINE_CADENCE_URL",
+    "log_format": "ENGINE_LOG_FORMAT",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every runtime setting, resolved once. Frozen: pass it around, never mutate."""
+
+    project_dir: Path = field(default_factory=Path.cwd)
+    source_dsn: str | None = None
+    state_dsn: str | None = None
+    output_dir: Path | None = None
+    fcm_credentials: Path | None = None
+    fcm_endpoint: str = DEFAULT_FCM_ENDPOINT
+    pool_size: int = 10
+    statement_timeout_s: float = 300.0
+    connect_retries: int = 3
+    timezone: str = "UTC"
+    fcm_concurrency: int = 8
+    fcm_rate_per_minute: int = 300_000
+    deep_link_hosts: tuple[str, ...] = ("tradeblock.us",)
+    cadence_mode: str = "builtin"
+    cadence_url: str | None = None
+    cadence_fail_open: bool = True
+    test_users: tuple[dict[str, str], ...] = ()
+    log_format: str = "auto"
+
+    @property
+    def resolved_output_dir(self) -> Path:
+        """Where run folders go: the configured dir, else ``<project>/output``."""
+        return self.output_dir if self.output_dir else self.project_dir / "output"
+
+    def require_source_dsn(self) -> str:
+        """The source DSN, or a ConfigError saying how to set it."""
+        if not self.source_dsn:
+            raise ConfigError(
+                "no source database configured",
+                hint="set ENGINE_SOURCE_DSN (e.g. postgresql://user@host:5432/tradeblock) or pass --dsn",
+            )
+        return self.source_dsn
+
+    def require_state_dsn(self) -> str:
+        """The state DSN, or a ConfigError saying how to set it."""
+        if not self.state_dsn:
+            raise ConfigError(
+                "no state database configured",
+                hint="set ENGINE_STATE_DSN to a writable PostgreSQL database for the engine's own tables",
+            )
+        return self.state_dsn
+
+
+_INT_FIELDS = {"pool_size", "connect_retries", "fcm_concurrency", "fcm_rate_per_minute"}
+_FLOAT_FIELDS = {"statement_timeout_s"}
+_PATH_FIELDS = {"output_dir", "fcm_credentials", "project_dir"}
+_BOOL_FIELDS = {"cadence_fail_open"}
+_TUPLE_FIELDS = {"deep_link_hosts", "test_users"}
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    if value is None:
+        return None
+    try:
+        if name in _INT_FIELDS:
+            return int(value)
+        if name in _FLOAT_FIELDS:
+            return float(value)
+        if name in _PATH_FIELDS:
+            return Path(value).expanduser()
+        if name in _BOOL_FIELDS:
+            if isinstance(value, bool):
+                return value
+            return str(value).strip().lower() in {"1", "true", "yes", "on"}
+        if name in _TUPLE_FIELDS:
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"invalid value for {name} from {origin}: {value!r}") from err
+    return value
+
+
+def _read_profile(path: Path, profile: str | None) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise ConfigError(
+            f"invalid YAML: {getattr(err, 'problem', err)}",
+            location=SourceLocation(str(path), mark.line + 1 if mark else None,
+                                    mark.column + 1 if mark else None),
+        ) from err
+    if not isinstance(data, dict):
+        raise ConfigError("the config file must be a mapping", location=SourceLocation(str(path), 1))
+    profiles = data.pop("profiles", {}) or {}
+    if profile:
+        if profile not in profiles:
+            raise ConfigError(f"profile {profile!r} not found in {path}",
+                              hint=f"known profiles: {', '.join(sorted(profiles)) or 'none'}")
+        data.update(profiles[profile])
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {path}: {', '.join(unknown)}",
+                          hint=f"known settings: {', '.join(sorted(known))}")
+    return data
+
+
+def resolve(flags: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
+            project_dir: Path | None = None, profile: str | None = None) -> Settings:
+    """Resolve settings: flags > env > profile file > defaults. ``None`` flags are ignored."""
+    env = os.environ if env is None else env
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    root = Path(flags.pop("project_dir", None) or project_dir or env.get("ENGINE_PROJECT_DIR") or Path.cwd())
+    values: dict[str, Any] = {}
+    config_path = Path(env["ENGINE_CONFIG"]) if env.get("ENGINE_CONFIG") else root / "engine.yaml"
+    profile = profile or env.get("ENGINE_PROFILE")
+    if config_path.exists():
+        for key, value in _read_profile(config_path, profile).items():
+            values[key] = _coerce(key, value, str(config_path))
+    elif env.get("ENGINE_CONFIG"):
+        raise ConfigError(f"config file not found: {config_path}", hint="check ENGINE_CONFIG")
+    for name, var in ENV_VARS.items():
+        if env.get(var):
+            values[name] = _coerce(name, env[var], var)
+    for name, value in flags.items():
+        values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+    values["project_dir"] = root.resolve()
+    settings = Settings(**values)
+    if settings.output_dir is not None and not settings.output_dir.is_absolute():
+        settings = replace(settings, output_dir=(root / settings.output_dir).resolve())
+    return settings

@@ -1,0 +1,129 @@
+"""PostgreSQL connections: pools for the source (read-only) and plain connections for state.
+
+Every connection gets a statement timeout; the source pool opens each session with
+``default_transaction_read_only = on`` so an audience can never write to the app
+database. Connection failures are retried with exponential backoff, then reported
+as ``DatabaseUnavailable`` naming the server (never the password).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from engine.errors import DatabaseUnavailable, QueryError
+from engine.secrets import describe_server, mask_text
+
+
+def _session_options(*, read_only: bool, statement_timeout_s: float, application_name: str) -> str:
+    opts = [f"-c statement_timeout={int(statement_timeout_s * 1000)}", "-c timezone=UTC"]
+    if read_only:
+        opts.append("-c default_transaction_read_only=on")
+    return " ".join(opts)
+
+
+def _unavailable(dsn: str, err: Exception, attempts: int) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"cannot connect to PostgreSQL at {describe_server(dsn)} after {attempts} attempt(s): "
+        f"{mask_text(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__, dsn)}",
+        hint="check that the server is running and reachable from here, the host/port are right, "
+             "and the user may log in (pg_hba.conf); the DSN comes from --dsn or ENGINE_SOURCE_DSN/ENGINE_STATE_DSN",
+    )
+
+
+def with_retry(action: Callable[[], psycopg.Connection], dsn: str, *, retries: int,
+               base_delay: float = 0.2) -> psycopg.Connection:
+    """Run ``action`` (a connect), retrying OperationalError with jittered exponential backoff."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return action()
+        except psycopg.OperationalError as err:
+            if attempt > retries:
+                raise _unavailable(dsn, err, attempt) from None
+            time.sleep(base_delay * (2 ** (attempt - 1)) * (0.5 + random.random()))
+
+
+def connect(dsn: str, *, read_only: bool = False, statement_timeout_s: float = 300.0,
+            retries: int = 3, autocommit: bool = False, connect_timeout: int = 5,
+            application_name: str = "audience-engine") -> psycopg.Connection:
+    """Open one connection (state database, admin work) with retry and timeouts."""
+    options = _session_options(read_only=read_only, statement_timeout_s=statement_timeout_s,
+                               application_name=application_name)
+    return with_retry(
+        lambda: psycopg.connect(dsn, options=options, autocommit=autocommit,
+                                connect_timeout=connect_timeout, application_name=application_name),
+        dsn, retries=retries)
+
+
+class SourcePool:
+    """A read-only psycopg_pool over the app database, opened lazily by ``open()``."""
+
+    def __init__(self, dsn: str, *, size: int = 10, statement_timeout_s: float = 300.0,
+                 retries: int = 3, connect_timeout: int = 5) -> None:
+        self.dsn = dsn
+        self.retries = retries
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max(1, size),
+            open=False,
+            timeout=30.0,
+            kwargs={
+                "options": _session_options(read_only=True, statement_timeout_s=statement_timeout_s,
+                                            application_name="audience-engine"),
+                "connect_timeout": connect_timeout,
+                "application_name": "audience-engine",
+                "autocommit": False,
+            },
+            name="engine-source",
+        )
+
+    def open(self) -> "SourcePool":
+        """Check the server answers (with retry), then open the pool."""
+        with_retry(lambda: psycopg.connect(self.dsn, connect_timeout=5), self.dsn,
+                   retries=self.retries).close()
+        self._pool.open(wait=False)
+        return self
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> "SourcePool":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """Borrow a connection; a pool timeout becomes DatabaseUnavailable."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except PoolTimeout as err:
+            raise _unavailable(self.dsn, err, self.retries + 1) from None
+
+
+def translate_query_error(err: psycopg.Error, *, what: str, dsn: str | None = None) -> QueryError:
+    """Turn a psycopg error into a QueryError carrying SQLSTATE and a hint."""
+    diag = getattr(err, "diag", None)
+    sqlstate = getattr(err, "sqlstate", None) or ""
+    primary = (diag.message_primary if diag and diag.message_primary else str(err).splitlines()[0]).strip()
+    hint = None
+    if sqlstate == "25006":
+        hint = "the source database is opened read-only: audience SQL may only read"
+    elif sqlstate == "57014":
+        hint = "the statement timeout was hit: raise ENGINE_STATEMENT_TIMEOUT or make the query cheaper"
+    elif sqlstate in {"42P01", "42703"}:
+        hint = "check table and column names against the app schema"
+    elif diag and diag.message_hint:
+        hint = diag.message_hint
+    message = f"{what} failed [{sqlstate or 'no SQLSTATE'}]: {primary}"
+    return QueryError(mask_text(message, dsn) if dsn else message, hint=hint)

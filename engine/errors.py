@@ -1,0 +1,90 @@
+"""One error root for the engine; every error can carry the place it came from.
+
+The CLI prints any ``EngineError`` the same way (``path:line:col: error: message``
+plus a hint) and maps its ``exit_code`` to the process exit status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where in a project file a problem is (1-based line and column)."""
+
+    file: str
+    line: int | None = None
+    col: int | None = None
+    key_path: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.col is not None:
+                parts.append(str(self.col))
+        return ":".join(parts)
+
+
+class EngineError(Exception):
+    """Root of every error the engine raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, location: SourceLocation | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class ConfigError(EngineError):
+    """Settings are missing or invalid."""
+
+    exit_code = 2
+
+
+class SpecError(EngineError):
+    """An audience YAML file is malformed or inconsistent."""
+
+
+class RenderError(EngineError):
+    """A Jinja SQL template failed to render."""
+
+
+class QueryError(EngineError):
+    """A source query failed on the database."""
+
+
+class DatabaseUnavailable(EngineError):
+    """The database server could not be reached (after retries)."""
+
+    exit_code = 3
+
+
+class StateError(EngineError):
+    """The engine's own state database is inconsistent or unusable."""
+
+
+class SeedRefused(EngineError):
+    """``engine seed`` will not touch a database that already holds app data."""
+
+
+class OutputError(EngineError):
+    """A CSV or manifest could not be written."""
+
+
+class DeliveryError(EngineError):
+    """A push send failed in a way that stops the run."""
+
+
+class ScheduleError(EngineError):
+    """schedules.yaml is invalid."""

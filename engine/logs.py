@@ -1,0 +1,44 @@
+"""Structured logging: human lines on a terminal, JSON lines otherwise (or when asked)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+
+from engine.secrets import mask_text
+
+_RESERVED = set(vars(logging.makeLogRecord({})))
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": mask_text(record.getMessage()),
+        }
+        payload.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
+        return json.dumps(payload, default=str)
+
+
+class _PlainFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        extras = " ".join(f"{k}={v}" for k, v in vars(record).items()
+                          if k not in _RESERVED and not k.startswith("_"))
+        line = f"{record.levelname.lower():7} {record.name}: {mask_text(record.getMessage())}"
+        return f"{line} {extras}".rstrip()
+
+
+def setup_logging(fmt: str = "auto", *, verbose: bool = False) -> None:
+    """Configure the ``engine`` logger on stderr. ``fmt``: auto | json | plain."""
+    if fmt == "auto":
+        fmt = "plain" if sys.stderr.isatty() else "json"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _PlainFormatter())
+    logger = logging.getLogger("engine")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False

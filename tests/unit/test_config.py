@@ -1,0 +1,62 @@
+"""Settings precedence and secret masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.config import resolve
+from engine.errors import ConfigError
+from engine.secrets import mask_dsn, mask_text
+
+
+def test_precedence_flags_over_env_over_file_over_defaults(tmp_path: Path) -> None:
+    (tmp_path / "engine.yaml").write_text(
+        "source_dsn: postgresql://file@h/db\npool_size: 4\ntimezone: America/Chicago\n"
+        "profiles:\n  prod:\n    pool_size: 20\n")
+    env = {"ENGINE_SOURCE_DSN": "postgresql://env@h/db", "ENGINE_POOL_SIZE": "7"}
+    s = resolve({"pool_size": 3}, env=env, project_dir=tmp_path)
+    assert s.pool_size == 3                       # flag beats env and file
+    assert s.source_dsn == "postgresql://env@h/db"  # env beats file
+    assert s.timezone == "America/Chicago"        # file beats default
+    assert s.statement_timeout_s == 300.0         # default
+    assert resolve({}, env={}, project_dir=tmp_path).pool_size == 4
+    assert resolve({}, env={}, project_dir=tmp_path, profile="prod").pool_size == 20
+    assert resolve({}, env={}, project_dir=tmp_path / "nowhere").pool_size == 10
+
+
+def test_unknown_setting_and_bad_value_are_clear(tmp_path: Path) -> None:
+    (tmp_path / "engine.yaml").write_text("pool_sise: 4\n")
+    with pytest.raises(ConfigError, match="unknown setting.*pool_sise"):
+        resolve({}, env={}, project_dir=tmp_path)
+    with pytest.raises(ConfigError, match="ENGINE_POOL_SIZE"):
+        resolve({}, env={"ENGINE_POOL_SIZE": "ten"}, project_dir=tmp_path / "x")
+
+
+def test_broken_yaml_reports_line(tmp_path: Path) -> None:
+    (tmp_path / "engine.yaml").write_text("a: 1\nb: [\n")
+    with pytest.raises(ConfigError) as info:
+        resolve({}, env={}, project_dir=tmp_path)
+    assert info.value.location is not None and info.value.location.line is not None
+
+
+def test_missing_dsn_error_says_what_to_set(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve({}, env={}, project_dir=tmp_path).require_source_dsn()
+    assert "ENGINE_SOURCE_DSN" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("dsn, expected", [
+    ("postgresql://bob:hunter2@db:5432/app", "postgresql://bob:***@db:5432/app"),
+    ("host=db user=bob password=hunter2 dbname=app", "host=db user=bob password=*** dbname=app"),
+    ("postgresql://bob@db/app", "postgresql://bob@db/app"),
+])
+def test_mask_dsn(dsn: str, expected: str) -> None:
+    assert mask_dsn(dsn) == expected
+
+
+def test_mask_text_hides_embedded_dsn_and_literals() -> None:
+    text = "failed: postgresql://u:pw123@h/db and token ABCDEF"
+    out = mask_text(text, "ABCDEF")
+    assert "pw123" not in out and "ABCDEF" not in out
