@@ -40,9 +40,10 @@ def cli(ctx: click.Context, project_dir: Path | None, profile: str | None, json_
 
 
 def _register() -> None:
-    from engine.cli import cmd_db  # noqa: PLC0415  (commands register lazily to keep start-up light)
+    from engine.cli import (  # noqa: PLC0415
+        cmd_cadence, cmd_db, cmd_demo, cmd_run, cmd_send, cmd_validate)
 
-    for module in (cmd_db,):
+    for module in (cmd_db, cmd_run, cmd_demo, cmd_validate, cmd_send, cmd_cadence):
         for command in module.COMMANDS:
             cli.add_command(command)
 
