@@ -34,6 +34,9 @@ ENV_VARS: dict[str, str] = {
     "fcm_rate_per_minute": "ENGINE_FCM_RATE_PER_MINUTE",
     "cadence_mode": "ENGINE_CADENCE_MODE",
     "cadence_url": "ENGINE_CADENCE_URL",
+    "cadence_fail_open": "ENGINE_CADENCE_FAIL_OPEN",
+    "cadence_timeout_s": "ENGINE_CADENCE_TIMEOUT",
+    "cadence_retries": "ENGINE_CADENCE_RETRIES",
     "log_format": "ENGINE_LOG_FORMAT",
 }
 
@@ -58,6 +61,8 @@ class Settings:
     cadence_mode: str = "builtin"
     cadence_url: str | None = None
     cadence_fail_open: bool = True
+    cadence_timeout_s: float = 10.0      # per HTTP request to the remote cadence service
+    cadence_retries: int = 2             # extra attempts after a failed request (remote mode)
     test_users: tuple[dict[str, str], ...] = ()
     log_format: str = "auto"
 
@@ -85,8 +90,8 @@ class Settings:
         return self.state_dsn
 
 
-_INT_FIELDS = {"pool_size", "connect_retries", "fcm_concurrency", "fcm_rate_per_minute"}
-_FLOAT_FIELDS = {"statement_timeout_s"}
+_INT_FIELDS = {"pool_size", "connect_retries", "fcm_concurrency", "fcm_rate_per_minute", "cadence_retries"}
+_FLOAT_FIELDS = {"statement_timeout_s", "cadence_timeout_s"}
 _PATH_FIELDS = {"output_dir", "fcm_credentials", "project_dir"}
 _BOOL_FIELDS = {"cadence_fail_open"}
 _TUPLE_FIELDS = {"deep_link_hosts", "test_users"}
