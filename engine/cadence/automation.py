@@ -1,0 +1,40 @@
+"""The cadence rules in force for a send: the project's rules plus one automation's overrides.
+
+Only the ``cadence:`` mapping of the named automation in ``schedules.yaml`` is read here;
+the scheduler owns (and validates) the rest of that file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.cadence.rules import CadenceConfig, apply_override, load_cadence_config
+from engine.cadence.yamlfile import parse_yaml
+from engine.errors import ScheduleError, SourceLocation
+
+SCHEDULES_FILE = "schedules.yaml"
+
+
+def effective_config(project_dir: Path, automation: str | None = None) -> CadenceConfig:
+    """``cadence.yaml`` (or the defaults), with ``automation``'s ``cadence:`` overrides applied."""
+    config = load_cadence_config(project_dir)
+    if automation is None:
+        return config
+    path = project_dir / SCHEDULES_FILE
+    if not path.exists():
+        raise ScheduleError(f"automation {automation!r} requested but {path} does not exist",
+                            hint="automations are declared under 'automations:' in schedules.yaml")
+    doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    automations = doc.data.get("automations") if isinstance(doc.data, dict) else None
+    if not isinstance(automations, list):
+        raise ScheduleError("schedules.yaml has no 'automations:' list", location=SourceLocation(str(path), 1))
+    for index, item in enumerate(automations):
+        if isinstance(item, dict) and item.get("id") == automation:
+            override = item.get("cadence")
+            if override is None:
+                return config
+            return apply_override(config, override, source=f"{path.name} automation {automation!r}",
+                                  doc=doc, base_path=("automations", index, "cadence"))
+    ids = [str(item.get("id")) for item in automations if isinstance(item, dict)]
+    raise ScheduleError(f"unknown automation {automation!r}", location=SourceLocation(str(path)),
+                        hint=f"automations in schedules.yaml: {', '.join(ids) or 'none'}")

@@ -1,0 +1,35 @@
+-- Cadence check for a whole audience in one statement.
+--
+-- Rules arrive as parallel arrays (rule_ord, rule_since, rule_max) plus their counted layers as
+-- (rl_ord, rl_layer) pairs. A rule blocks a user when the user has at least rule_max pushes of
+-- the rule's layers with  rule_since < sent_at <= as_of  (rule_since = as_of - window: the
+-- original's `sent_at > NOW() - interval 'N hours'`, so exactly N hours ago no longer counts).
+-- Only history up to as_of counts, so backfills and replays are deterministic.
+-- Returns one row per excluded user: the first blocking rule (lowest rule_ord) with its count
+-- and most recent counted push.
+WITH audience AS (
+    SELECT DISTINCT a.user_id
+    FROM unnest(%(user_ids)s::uuid[]) AS a (user_id)
+),
+rules AS (
+    SELECT r.ord, r.since, r.max_count
+    FROM unnest(%(rule_ord)s::int[], %(rule_since)s::timestamptz[], %(rule_max)s::int[]) AS r (ord, since, max_count)
+),
+rule_layers AS (
+    SELECT rl.ord, rl.layer_id
+    FROM unnest(%(rl_ord)s::int[], %(rl_layer)s::int[]) AS rl (ord, layer_id)
+),
+hits AS (
+    SELECT n.user_id, r.ord, r.max_count, count(*) AS pushes, max(n.sent_at) AS last_sent_at
+    FROM engine.user_notifications AS n
+    JOIN audience AS a ON a.user_id = n.user_id
+    JOIN rule_layers AS rl ON rl.layer_id = n.layer_id
+    JOIN rules AS r ON r.ord = rl.ord AND n.sent_at > r.since
+    WHERE n.sent_at <= %(as_of)s
+      AND n.sent_at > %(horizon)s
+    GROUP BY n.user_id, r.ord, r.max_count
+)
+SELECT DISTINCT ON (h.user_id) h.user_id, h.ord, h.pushes, h.last_sent_at
+FROM hits AS h
+WHERE h.pushes >= h.max_count
+ORDER BY h.user_id, h.ord
