@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from engine.config import Settings
-from engine.db import connect
+from engine.db import SourcePool, connect
+from engine.pipeline import RunRequest, RunResult, render_queries, run_audience
+from engine.spec.loader import load_project_audiences
+from engine.spec.model import AudienceSpec
+from engine.spec.params import resolve_params
+from engine.selection import select_audiences
 from engine.state.migrate import current_version, migrate
+from engine.state.runs import finish_run, start_run
+
+log = logging.getLogger("engine.api")
 
 
 def migrate_state(settings: Settings) -> tuple[list[str], int]:
@@ -29,3 +38,52 @@ def seed_app_database(settings: Settings, *, users: int, seed: int, as_of: datet
         counts = seed_database(conn, users=users, seed=seed, as_of=as_of, replace=replace)
     return {"users": users, "seed": seed, "as_of": as_of.isoformat(),
             "seconds": time.perf_counter() - started, "counts": counts}
+
+
+def list_audiences(settings: Settings, selectors: Sequence[str] = ()) -> list[AudienceSpec]:
+    """Load (and validate) the project's audiences, filtered by ``--select`` expressions."""
+    return select_audiences(load_project_audiences(settings.project_dir), selectors)
+
+
+def plan(settings: Settings, name: str, *, as_of: datetime, variables: Mapping[str, Any] | None = None):
+    """Render one audience's queries without a database (arrays bound empty)."""
+    spec = select_audiences(load_project_audiences(settings.project_dir), [name])[0]
+    params = resolve_params(spec, ("--var", dict(variables or {})))
+    return spec, render_queries(settings, spec, {"as_of": as_of, **params})
+
+
+def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
+        variables: Mapping[str, Any] | None = None, schedule_vars: Mapping[str, Any] | None = None,
+        dry_run: bool = False, preview_rows: int = 0, record: bool | None = None) -> list[RunResult]:
+    """Run the selected audiences against the source database; record runs in state when configured.
+
+    ``variables`` (from ``--var``) override ``schedule_vars``, which override the YAML defaults;
+    a ``--var`` naming a param that a selected audience lacks is ignored for that audience
+    when several audiences run, and an error when exactly one does.
+    """
+    specs = list_audiences(settings, selectors)
+    strict = len(specs) == 1
+    record = (settings.state_dsn is not None and not dry_run) if record is None else record
+    results: list[RunResult] = []
+    with SourcePool(settings.require_source_dsn(), size=settings.pool_size,
+                    statement_timeout_s=settings.statement_timeout_s, retries=settings.connect_retries) as pool:
+        for spec in specs:
+            overrides = [("schedules.yaml vars", dict(schedule_vars or {})), ("--var", dict(variables or {}))]
+            if not strict:
+                overrides = [(origin, {k: v for k, v in vals.items() if spec.param(k)}) for origin, vals in overrides]
+            request = RunRequest(spec=spec, as_of=as_of, overrides=overrides, dry_run=dry_run,
+                                 preview_rows=preview_rows)
+            result = run_audience(settings, pool, request)
+            if record:
+                _record(settings, result)
+            results.append(result)
+    return results
+
+
+def _record(settings: Settings, result: RunResult) -> None:
+    manifest = result.manifest
+    with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
+        start_run(conn, run_id=result.run_id, audience=result.audience, params=manifest["params"],
+                  as_of=datetime.fromisoformat(manifest["as_of"]),
+                  run_dir=str(result.run_dir) if result.run_dir else None)
+        finish_run(conn, run_id=result.run_id, manifest=manifest)

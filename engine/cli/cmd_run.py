@@ -1,3 +1,153 @@
-"""CLI commands (filled in by its issue)."""
+"""``engine run``, ``engine list``, ``engine preview``, ``engine plan``: audiences from the command line."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+import click
+
+from engine import api
+from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
+from engine.pipeline import RunResult
+from engine.spec.params import parse_var_flags
+from engine.timeutil import parse_as_of
+
+SELECT_HELP = "Audience name, layer:N or tag:T; repeatable. Default: every audience."
+VAR_HELP = "Override a param: --var lookback_hours=72 (repeatable)."
+AS_OF_HELP = "The moment the audience is computed for (ISO 8601, default now). Same as-of, same CSVs."
+
+
+def _summary(result: RunResult) -> dict:
+    return {"run_id": result.run_id, "audience": result.audience, "status": result.status,
+            "run_dir": str(result.run_dir) if result.run_dir else None,
+            "outputs": result.manifest["outputs"], "errors": result.manifest["errors"],
+            "warnings": result.manifest["warnings"], "segments": result.manifest["segments"],
+            "steps": result.manifest["steps"], "params": result.manifest["params"]}
+
+
+def _print_result(result: RunResult) -> None:
+    colour = {"succeeded": "green", "empty": "yellow", "partial": "yellow", "failed": "red"}[result.status]
+    click.secho(f"{result.audience}: {result.status}", fg=colour, bold=True)
+    for step in result.manifest["steps"]:
+        removed = ", ".join(f"{k}: -{v}" for k, v in step.get("removed", {}).items() if v)
+        click.echo(f"  {step['step']:<24} {step['rows']:>10,} rows  {step['seconds']:.3f}s"
+                   + (f"  ({removed})" if removed else ""))
+    for output in result.manifest["outputs"]:
+        tag = " [TEST]" if output["is_test"] else ""
+        click.echo(f"  -> {output['file']}{tag}: {output['rows']:,} rows, {output['status']}"
+                   + (f" ({output['error']})" if output["error"] else ""))
+    for error in result.manifest["errors"]:
+        click.secho(f"  error: {error}", fg="red", err=True)
+    if result.run_dir:
+        click.echo(f"  run folder: {result.run_dir}")
+
+
+@click.command()
+@click.option("--select", "-s", "selectors", multiple=True, help=SELECT_HELP)
+@click.option("--as-of", default=None, help=AS_OF_HELP)
+@click.option("--var", "variables", multiple=True, help=VAR_HELP)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output root (default ENGINE_OUTPUT_DIR or ./output); each run gets its own folder.")
+@click.option("--dsn", default=None, help="Source database DSN (default ENGINE_SOURCE_DSN). Opened read-only.")
+@click.option("--dry-run", is_flag=True, help="Run the queries and count the rows; write no files, record nothing.")
+@pass_cli
+@handle_errors
+def run(obj: CliContext, selectors: tuple[str, ...], as_of: str | None, variables: tuple[str, ...],
+        out: Path | None, dsn: str | None, dry_run: bool) -> None:
+    """Run audiences: query the app database, shape the rows, write CSVs + TEST CSVs + manifest.json.
+
+    Each audience run writes atomically into OUT/<audience>/<timestamp>_<run id>/ and is
+    recorded in the state database when ENGINE_STATE_DSN is set. Exit code 1 when any
+    audience failed or only partly succeeded (the manifest says exactly what and why).
+    """
+    settings = obj.settings(output_dir=out, source_dsn=dsn)
+    anchor = parse_as_of(as_of)
+    status = click.get_text_stream("stderr").isatty() and not obj.json_output
+    with (_spinner("running audiences") if status else nullcontext()):
+        results = api.run(settings, selectors=selectors, as_of=anchor, variables=parse_var_flags(variables),
+                          dry_run=dry_run)
+    if obj.json_output:
+        emit_json({"ok": all(r.ok for r in results), "as_of": anchor.isoformat(),
+                   "runs": [_summary(r) for r in results]})
+    else:
+        for result in results:
+            _print_result(result)
+    if not all(r.ok for r in results):
+        sys.exit(1)
+
+
+def _spinner(text: str):
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(stderr=True).status(text)
+
+
+@click.command(name="list")
+@click.option("--select", "-s", "selectors", multiple=True, help=SELECT_HELP)
+@pass_cli
+@handle_errors
+def list_(obj: CliContext, selectors: tuple[str, ...]) -> None:
+    """List the project's audiences: name, layer, params with defaults, outputs."""
+    specs = api.list_audiences(obj.settings(), selectors)
+    if obj.json_output:
+        emit_json([{"name": s.name, "layer": s.layer, "file": s.display_path, "description": s.description,
+                    "params": {p.name: {"type": p.type, "default": p.default} for p in s.params},
+                    "outputs": [o.name for o in s.outputs]} for s in specs])
+        return
+    for s in specs:
+        params = ", ".join(f"{p.name}={p.default}" for p in s.params)
+        click.echo(f"{s.name}  (layer {s.layer}, {s.display_path})")
+        click.echo(f"    params: {params or '-'}")
+        click.echo(f"    outputs: {', '.join(o.name for o in s.outputs)}")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--as-of", default=None, help=AS_OF_HELP)
+@click.option("--var", "variables", multiple=True, help=VAR_HELP)
+@click.option("--rows", type=click.IntRange(min=1), default=5, show_default=True, help="Rows shown per output.")
+@click.option("--dsn", default=None, help="Source database DSN (default ENGINE_SOURCE_DSN).")
+@pass_cli
+@handle_errors
+def preview(obj: CliContext, name: str, as_of: str | None, variables: tuple[str, ...], rows: int,
+            dsn: str | None) -> None:
+    """Run one audience without writing anything: row counts after each step and the first rows of each output."""
+    settings = obj.settings(source_dsn=dsn)
+    results = api.run(settings, selectors=[name], as_of=parse_as_of(as_of), variables=parse_var_flags(variables),
+                      dry_run=True, preview_rows=rows, record=False)
+    result = results[0]
+    if obj.json_output:
+        emit_json({**_summary(result), "preview": {k: {"headers": h, "rows": r}
+                                                   for k, (h, r) in result.previews.items()}})
+        return
+    _print_result(result)
+    for output, (headers, sample) in result.previews.items():
+        click.secho(f"\n{output}:", bold=True)
+        click.echo("  " + " | ".join(headers))
+        for row in sample:
+            click.echo("  " + " | ".join(row))
+    if not result.ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--as-of", default=None, help=AS_OF_HELP)
+@click.option("--var", "variables", multiple=True, help=VAR_HELP)
+@pass_cli
+@handle_errors
+def plan(obj: CliContext, name: str, as_of: str | None, variables: tuple[str, ...]) -> None:
+    """Print each query of an audience as rendered SQL plus its bound parameters (no database needed)."""
+    spec, rendered = api.plan(obj.settings(), name, as_of=parse_as_of(as_of), variables=parse_var_flags(variables))
+    if obj.json_output:
+        emit_json([{"name": r.name, "origin": r.origin, "sql": r.sql, "params": r.params} for r in rendered])
+        return
+    for r in rendered:
+        click.secho(f"-- {r.name} ({r.origin})", bold=True)
+        click.echo(r.sql)
+        click.echo(f"-- params: {r.params}\n")
+
+
+COMMANDS = [run, list_, preview, plan]

@@ -1,0 +1,47 @@
+"""TEST rows: each configured test user combined with the product fields of one production row."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from engine.spec.model import TestSpec
+
+# The original scripts' hard-coded test user: the founder (reference section 2.0).
+FOUNDER: dict[str, str] = {
+    "user_id": "0e54067c-4c0e-4e4a-8a23-a47661578059",
+    "username": "beems",
+    "firstName": "Mbiyimoh",
+    "usersize": "13",
+    "lastActive": "2025-08-05 20:00:00.000000+00:00",
+    "bio": "Founder of Tradeblock",
+    "top_target_shoe": 'Air Jordan 1 Retro High OG "Bred Toe"',
+    "top_target_shoe_variantid": "sample-variant-id-for-testing",
+}
+
+
+def test_rows(spec: TestSpec, headers: Sequence[str], production: Sequence[Sequence[str]],
+              test_users: Sequence[Mapping[str, Any]]) -> list[list[str]] | None:
+    """Rows of the TEST file, or ``None`` when it must not be written (empty production, no fallback)."""
+    source: Mapping[str, Any] | None = None
+    if spec.source_row is not None and production:
+        row = production[min(spec.source_row, len(production)) - 1]
+        source = dict(zip(headers, row))
+    elif spec.source_row is not None:
+        if spec.when_empty == "skip":
+            return None
+        source = spec.fallback
+    elif not production and spec.when_empty == "skip":
+        return None
+    rows = []
+    for user in test_users or (FOUNDER,):
+        out = []
+        for header in headers:
+            if header in spec.values:
+                value = spec.values[header]
+            elif header in spec.user_fields:
+                value = user.get(header, "")
+            else:
+                value = (source or {}).get(header, spec.fallback.get(header, ""))
+            out.append("" if value is None else str(value))
+        rows.append(out)
+    return rows

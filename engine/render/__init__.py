@@ -1,0 +1,1 @@
+"""Rendering Jinja SQL: structure from Jinja, every value a bound psycopg parameter."""

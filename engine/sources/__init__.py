@@ -1,0 +1,1 @@
+"""Running rendered queries on the source database and bringing rows back as Arrow."""

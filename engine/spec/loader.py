@@ -1,0 +1,231 @@
+"""Load audience YAML files: syntax, JSON Schema, cross-references, then the typed model.
+
+``check_document`` returns every problem found (``engine validate`` prints them all);
+``load_audience`` raises the first one, for commands that just need a usable spec.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from engine.errors import SpecError
+from engine.spec.model import (AudienceSpec, Bind, Join, OrderRule, OutputColumn, OutputSpec, Param,
+                               QuerySpec, Requirement, TestSpec, Threshold)
+from engine.spec.yamlmarks import MarkedDocument, load_marked
+
+
+@lru_cache(maxsize=None)
+def audience_schema() -> dict[str, Any]:
+    """The audience JSON Schema shipped in the package."""
+    return json.loads(resources.files("engine.spec").joinpath("schemas/audience.v1.json").read_text("utf-8"))
+
+
+@lru_cache(maxsize=None)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(audience_schema())
+
+
+def _allowed_keys(schema: dict[str, Any], root: dict[str, Any]) -> list[str]:
+    if "$ref" in schema:
+        ref = schema["$ref"].split("/")[-1]
+        schema = root["$defs"][ref]
+    return sorted(schema.get("properties", {}))
+
+
+def _schema_problem(doc: MarkedDocument, err: jsonschema.ValidationError) -> SpecError:
+    path = tuple(err.absolute_path)
+    location = doc.locate(path)
+    where = location.key_path or "(top level)"
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = _allowed_keys(err.schema, audience_schema())
+        extra = sorted(set(err.instance) - set(allowed))
+        key = extra[0] if extra else "?"
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
+        return SpecError(f"unknown key {key!r} in {where}", location=doc.locate(path + (key,)), hint=hint)
+    if err.validator == "required":
+        return SpecError(f"{where}: {err.message}", location=location)
+    if err.validator == "oneOf" and err.context:
+        best = min(err.context, key=lambda e: len(list(e.absolute_path)))
+        return SpecError(f"{where}: {best.message}", location=location)
+    return SpecError(f"{where}: {err.message}", location=location)
+
+
+def _suggest(name: str, known: list[str]) -> str | None:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]!r}?" if close else (f"known: {', '.join(known)}" if known else None)
+
+
+def _reference_problems(doc: MarkedDocument, sql_root: Path) -> list[SpecError]:
+    data = doc.data
+    problems: list[SpecError] = []
+    names: list[str] = []
+    for i, query in enumerate(data["queries"]):
+        if query["name"] in names:
+            problems.append(SpecError(f"duplicate query name {query['name']!r}",
+                                      location=doc.locate(("queries", i, "name"))))
+        for param, bind in (query.get("bind") or {}).items():
+            if bind["query"] not in names:
+                problems.append(SpecError(
+                    f"query {query['name']!r} binds {param!r} from {bind['query']!r}, which is not an earlier query",
+                    location=doc.locate(("queries", i, "bind", param, "query")), hint=_suggest(bind["query"], names)))
+            if param in (data.get("params") or {}):
+                problems.append(SpecError(f"bound array {param!r} shadows the audience param of the same name",
+                                          location=doc.locate(("queries", i, "bind", param))))
+        names.append(query["name"])
+        if not (sql_root / query["sql"]).is_file():
+            problems.append(SpecError(f"SQL file not found: sql/{query['sql']}",
+                                      location=doc.locate(("queries", i, "sql")),
+                                      hint="paths are relative to the project's sql/ folder"))
+    audience = data["audience"]
+    if audience["from"] not in names:
+        problems.append(SpecError(f"audience.from names unknown query {audience['from']!r}",
+                                  location=doc.locate(("audience", "from")), hint=_suggest(audience["from"], names)))
+    for j, join in enumerate(audience.get("join") or []):
+        if join["query"] not in names:
+            problems.append(SpecError(f"audience.join names unknown query {join['query']!r}",
+                                      location=doc.locate(("audience", "join", j, "query")),
+                                      hint=_suggest(join["query"], names)))
+    segments = list((data.get("segments") or {}))
+    for t, threshold in enumerate(data.get("thresholds") or []):
+        seg = threshold.get("segment")
+        if seg and seg not in segments:
+            problems.append(SpecError(f"threshold names unknown segment {seg!r}",
+                                      location=doc.locate(("thresholds", t, "segment")), hint=_suggest(seg, segments)))
+    outputs: list[str] = []
+    for o, output in enumerate(data["outputs"]):
+        if output["name"] in outputs:
+            problems.append(SpecError(f"duplicate output name {output['name']!r}",
+                                      location=doc.locate(("outputs", o, "name"))))
+        outputs.append(output["name"])
+        seg = output.get("segment")
+        if seg and seg not in segments:
+            problems.append(SpecError(f"output {output['name']!r} names unknown segment {seg!r}",
+                                      location=doc.locate(("outputs", o, "segment")), hint=_suggest(seg, segments)))
+        for key in ("file",):
+            if "{timestamp}" not in output[key]:
+                problems.append(SpecError(f"output file name {output[key]!r} lacks {{timestamp}}",
+                                          location=doc.locate(("outputs", o, key)),
+                                          hint="file names carry the run's timestamp so runs never overwrite"))
+    transform = data.get("transform")
+    if transform and not (sql_root / transform).is_file():
+        problems.append(SpecError(f"transform SQL file not found: sql/{transform}",
+                                  location=doc.locate(("transform",))))
+    for name, param in (data.get("params") or {}).items():
+        if "default" not in param and not param.get("required"):
+            problems.append(SpecError(f"param {name!r} has no default and is not required",
+                                      location=doc.locate(("params", name)),
+                                      hint="give it a default or mark it required: true"))
+    return problems
+
+
+def check_document(doc: MarkedDocument, sql_root: Path) -> list[SpecError]:
+    """Every schema and reference problem in one parsed audience document."""
+    if not isinstance(doc.data, dict):
+        return [SpecError("an audience file must be a mapping", location=doc.locate(()))]
+    problems = [_schema_problem(doc, e) for e in
+                sorted(_validator().iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path])]
+    if problems:
+        return problems
+    problems = _reference_problems(doc, sql_root)
+    expected = doc.path.stem
+    if doc.data["name"] != expected:
+        problems.append(SpecError(f"audience name {doc.data['name']!r} differs from its file name {expected!r}",
+                                  location=doc.locate(("name",)), hint=f"rename the file or set name: {expected}"))
+    return problems
+
+
+def _order(rules: list[dict[str, Any]]) -> tuple[OrderRule, ...]:
+    return tuple(OrderRule(r["column"], r.get("direction", "asc"),
+                           tuple(r["values"]) if "values" in r else None) for r in rules)
+
+
+def _column(header: str, raw: Any) -> OutputColumn:
+    if isinstance(raw, str):
+        return OutputColumn(header, column=raw)
+    return OutputColumn(header, column=raw.get("column"), value=raw.get("value"), format=raw.get("format", "text"))
+
+
+def build_spec(doc: MarkedDocument) -> AudienceSpec:
+    """The typed model of a document that passed ``check_document``."""
+    data = doc.data
+    params = tuple(Param(name, p["type"], p.get("default"), bool(p.get("required")), p.get("minimum"),
+                         p.get("maximum"), tuple(p["enum"]) if "enum" in p else None, p.get("description", ""))
+                   for name, p in (data.get("params") or {}).items())
+    queries = tuple(QuerySpec(q["name"], q["sql"],
+                              tuple(Bind(param, b["query"], b["column"]) for param, b in (q.get("bind") or {}).items()),
+                              dict(q.get("options") or {}))
+                    for q in data["queries"])
+    outputs = []
+    for o in data["outputs"]:
+        test = o.get("test")
+        outputs.append(OutputSpec(
+            name=o["name"], file=o["file"], segment=o.get("segment"), when_empty=o.get("when_empty", "skip"),
+            columns=tuple(_column(h, c) for h, c in o["columns"].items()), order_by=_order(o["order_by"]),
+            test=TestSpec(file=test["file"],
+                          user_fields=tuple(test.get("user_fields", TestSpec.user_fields)),
+                          values=dict(test.get("values") or {}),
+                          source_row=test.get("source_row", 1),
+                          fallback=dict(test.get("fallback") or {}),
+                          when_empty=test.get("when_empty", "skip")) if test else None))
+    prioritise = data.get("prioritise") or {}
+    return AudienceSpec(
+        name=data["name"], description=data["description"].strip(), layer=data["layer"], path=doc.path,
+        display_path=doc.display, params=params, queries=queries, base=data["audience"]["from"],
+        joins=tuple(Join(j["query"], tuple(j["using"]), j.get("how", "left"))
+                    for j in data["audience"].get("join") or []),
+        when_empty=data["audience"].get("when_empty", "write_outputs"),
+        outputs=tuple(outputs),
+        prioritise_key=tuple(prioritise.get("key", ())), prioritise_order=_order(prioritise.get("order", [])),
+        require=tuple(Requirement(r["column"], r.get("blank", "allow")) for r in data.get("require") or []),
+        segments=dict(data.get("segments") or {}),
+        thresholds=tuple(Threshold(t["column"], t.get("segment"), t.get("min"), t.get("max"))
+                         for t in data.get("thresholds") or []),
+        transform=data.get("transform"), metrics=dict(data.get("metrics") or {}),
+        owner=data.get("owner"), tags=tuple(data.get("tags") or ()))
+
+
+def load_audience(path: Path, project_dir: Path) -> AudienceSpec:
+    """Load and validate one audience file, raising its first problem."""
+    display = _display(path, project_dir)
+    doc = load_marked(path, display)
+    problems = check_document(doc, project_dir / "sql")
+    if problems:
+        first = problems[0]
+        if len(problems) > 1:
+            first.hint = ((first.hint + "; ") if first.hint else "") + \
+                f"{len(problems) - 1} more problem(s): run `engine validate`"
+        raise first
+    return build_spec(doc)
+
+
+def _display(path: Path, project_dir: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(project_dir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def audience_files(project_dir: Path) -> list[Path]:
+    """Every audience YAML in the project, sorted by name."""
+    folder = project_dir / "audiences"
+    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in {".yaml", ".yml"}) if folder.is_dir() else []
+
+
+def load_project_audiences(project_dir: Path) -> list[AudienceSpec]:
+    """All audiences of the project (raises the first invalid one)."""
+    specs = [load_audience(p, project_dir) for p in audience_files(project_dir)]
+    seen: dict[str, str] = {}
+    for spec in specs:
+        if spec.name in seen:
+            raise SpecError(f"duplicate audience name {spec.name!r} (also in {seen[spec.name]})",
+                            location=load_marked(spec.path, spec.display_path).locate(("name",)))
+        seen[spec.name] = spec.display_path
+    return specs

@@ -1,0 +1,1 @@
+"""Post-processing in DuckDB: join, prioritise, require, thresholds, transform, segments."""

@@ -1,0 +1,200 @@
+"""One in-memory DuckDB connection per audience run, and the steps that shape the rows.
+
+Each step creates a table from the previous one and records how many rows it kept
+and why rows left, so the manifest and ``engine preview`` can show the funnel.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from engine.errors import EngineError, SpecError
+from engine.spec.model import AudienceSpec, OutputSpec
+from engine.transform.sqlparts import ident, literal, order_terms, python_datetime
+
+
+@dataclass
+class StepRecord:
+    step: str
+    rows: int
+    seconds: float
+    removed: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": self.step, "rows": self.rows, "seconds": round(self.seconds, 4)}
+        if self.removed:
+            out["removed"] = self.removed
+        return out
+
+
+class TransformError(EngineError):
+    """A DuckDB step failed (bad column, bad expression)."""
+
+
+class Workspace:
+    """The DuckDB side of one run: query results in, shaped audience and output rows out."""
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET threads = 2")
+        self.steps: list[StepRecord] = []
+        self._current = ""
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _count(self, table: str) -> int:
+        return int(self.con.execute(f"SELECT count(*) FROM {ident(table)}").fetchone()[0])  # type: ignore[index]
+
+    def _run(self, sql: str, what: str) -> None:
+        try:
+            self.con.execute(sql)
+        except duckdb.Error as err:
+            raise TransformError(f"{what} failed: {str(err).splitlines()[0]}") from None
+
+    def load(self, name: str, table: pa.Table, timestamp_columns: tuple[str, ...]) -> None:
+        """Materialise an Arrow table as a DuckDB table, typing timestamp text columns."""
+        started = time.perf_counter()
+        self.con.register("_incoming", table)
+        cols = [f"CAST({ident(c)} AS TIMESTAMPTZ) AS {ident(c)}" if c in timestamp_columns else ident(c)
+                for c in table.column_names]
+        self._run(f"CREATE OR REPLACE TABLE {ident(name)} AS SELECT {', '.join(cols) or '*'} FROM _incoming",
+                  f"loading {name}")
+        self.con.unregister("_incoming")
+        self.steps.append(StepRecord(f"load:{name}", table.num_rows, time.perf_counter() - started))
+
+    def distinct_values(self, table: str, column: str) -> list[Any]:
+        """Sorted distinct non-null values of a column (for bound arrays)."""
+        rows = self.con.execute(
+            f"SELECT DISTINCT CAST({ident(column)} AS VARCHAR) FROM {ident(table)} "
+            f"WHERE {ident(column)} IS NOT NULL ORDER BY 1").fetchall()
+        return [r[0] for r in rows]
+
+    def columns(self, table: str) -> list[str]:
+        return [r[0] for r in self.con.execute(f"DESCRIBE {ident(table)}").fetchall()]
+
+    def _step(self, name: str, sql: str, removed: dict[str, int] | None = None, started: float = 0.0) -> None:
+        table = f"step_{len(self.steps)}_{name}"
+        self._run(f"CREATE TABLE {ident(table)} AS {sql}", f"step {name}")
+        self._current = table
+        self._run(f"CREATE OR REPLACE VIEW audience AS SELECT * FROM {ident(table)}", "audience view")
+        self.steps.append(StepRecord(name, self._count(table), time.perf_counter() - started, removed or {}))
+
+    def build_audience(self, spec: AudienceSpec) -> None:
+        """Join, prioritise, require, thresholds and the optional transform, in that order."""
+        started = time.perf_counter()
+        sql = f"SELECT * FROM {ident(spec.base)}"
+        for join in spec.joins:
+            how = "INNER" if join.how == "inner" else "LEFT"
+            sql += f" {how} JOIN {ident(join.query)} USING ({', '.join(ident(c) for c in join.using)})"
+        self._step("join", sql, started=started)
+        if spec.prioritise_key:
+            self.prioritise(spec)
+        self.require(spec)
+        self.apply_thresholds(spec)
+
+    def prioritise(self, spec: AudienceSpec) -> None:
+        started = time.perf_counter()
+        key = ", ".join(ident(k) for k in spec.prioritise_key)
+        # every column as the last tie-break: the chosen row never depends on scan order
+        tie = [f"{ident(c)} ASC NULLS LAST" for c in self.columns(self._current)]
+        order = ", ".join(order_terms(spec.prioritise_order) + tie)
+        self._step("prioritise", f"SELECT * FROM {ident(self._current)} "
+                                 f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1",
+                   started=started)
+
+    def require(self, spec: AudienceSpec) -> None:
+        if not spec.require:
+            return
+        started = time.perf_counter()
+        removed: dict[str, int] = {}
+        conditions = []
+        for req in spec.require:
+            col = ident(req.column)
+            cond = f"{col} IS NOT NULL"
+            if req.blank == "reject":
+                cond += f" AND trim(CAST({col} AS VARCHAR)) <> ''"
+            # attribute each dropped row to the first requirement it fails
+            prior = " AND ".join(conditions) or "TRUE"
+            count = self.con.execute(
+                f"SELECT count(*) FROM {ident(self._current)} WHERE ({prior}) AND NOT ({cond})").fetchone()[0]
+            removed[f"missing {req.column}" + (" (or blank)" if req.blank == "reject" else "")] = int(count)
+            conditions.append(f"({cond})")
+        self._step("require", f"SELECT * FROM {ident(self._current)} WHERE {' AND '.join(conditions)}",
+                   removed, started)
+
+    def _segment_predicate(self, spec: AudienceSpec, segment: str | None) -> str:
+        return f"({spec.segments[segment]})" if segment else "TRUE"
+
+    def apply_thresholds(self, spec: AudienceSpec) -> None:
+        if not spec.thresholds:
+            return
+        started = time.perf_counter()
+        removed: dict[str, int] = {}
+        keep = []
+        for threshold in spec.thresholds:
+            value = f"coalesce({ident(threshold.column)}, 0)"  # no matching rows means a count of 0
+            bounds = []
+            if threshold.min is not None:
+                bounds.append(f"{value} >= {literal(threshold.min)}")
+            if threshold.max is not None:
+                bounds.append(f"{value} <= {literal(threshold.max)}")
+            fails = f"{self._segment_predicate(spec, threshold.segment)} AND NOT ({' AND '.join(bounds)})"
+            prior = " AND ".join(f"NOT ({k})" for k in keep) or "TRUE"
+            count = self.con.execute(
+                f"SELECT count(*) FROM {ident(self._current)} WHERE ({prior}) AND {fails}").fetchone()[0]
+            removed[threshold.label] = int(count)
+            keep.append(fails)
+        self._step("thresholds", f"SELECT * FROM {ident(self._current)} WHERE "
+                                 + " AND ".join(f"NOT ({k})" for k in keep), removed, started)
+
+    def transform(self, sql: str) -> None:
+        """Run the spec's DuckDB SQL over the ``audience`` view; its result becomes the audience."""
+        started = time.perf_counter()
+        self._step("transform", sql.strip().rstrip(";"), started=started)
+
+    def segment_counts(self, spec: AudienceSpec) -> dict[str, int]:
+        return {name: int(self.con.execute(f"SELECT count(*) FROM audience WHERE ({pred})").fetchone()[0])
+                for name, pred in spec.segments.items()}
+
+    def metrics(self, spec: AudienceSpec) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, sql in spec.metrics.items():
+            try:
+                result = self.con.execute(sql)
+                rows = result.fetchall()
+                names = [d[0] for d in result.description]
+            except duckdb.Error as err:
+                raise TransformError(f"metric {name!r} failed: {str(err).splitlines()[0]}") from None
+            if len(rows) == 1 and len(names) == 1:
+                out[name] = rows[0][0]
+            else:
+                out[name] = [dict(zip(names, r)) for r in rows]
+        return out
+
+    def output_rows(self, spec: AudienceSpec, output: OutputSpec) -> tuple[list[str], list[tuple[str, ...]]]:
+        """Headers and rows (all text, '' for null) of one output, in its declared order."""
+        select = []
+        for col in output.columns:
+            if col.column is None:
+                expr = literal(col.value)
+            elif col.format == "python_datetime":
+                expr = python_datetime(ident(col.column))
+            else:
+                expr = f"CAST({ident(col.column)} AS VARCHAR)"
+            select.append(f"coalesce({expr}, '') AS {ident(col.header)}")
+        where = self._segment_predicate(spec, output.segment)
+        order = ", ".join(order_terms(output.order_by))
+        sql = f"SELECT {', '.join(select)} FROM audience WHERE {where} ORDER BY {order}"
+        try:
+            rows = self.con.execute(sql).fetchall()
+        except duckdb.Error as err:
+            raise SpecError(f"output {output.name!r} failed: {str(err).splitlines()[0]}",
+                            hint="check its columns, segment and order_by against the audience's columns") from None
+        return [c.header for c in output.columns], rows

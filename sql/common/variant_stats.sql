@@ -1,0 +1,83 @@
+-- Demand statistics per variant, computed in bulk for the given variant ids.
+-- options.stats picks which counts to compute (structure only):
+--   inventory_count      OPEN_FOR_TRADE items of the variant owned by live users
+--   wishlist_count       live wishlist rows of the variant from live users
+--   variant_open_offers  distinct OPEN/PENDING live offers with the variant, created in the 30 days before as_of
+--   variant_offers_7d    distinct offers with the variant created in the 7 days before as_of (any status)
+-- relevant_variant_size is the variant's index_cache mens_size, else 'Unknown'.
+select
+    pv.id as variant_id,
+    coalesce(pv.index_cache ->> 'mens_size', 'Unknown') as relevant_variant_size
+{% if 'inventory_count' in options.stats %}
+    , coalesce(inv.n, 0) as inventory_count
+{% endif %}
+{% if 'wishlist_count' in options.stats %}
+    , coalesce(wl.n, 0) as wishlist_count
+{% endif %}
+{% if 'variant_open_offers' in options.stats %}
+    , coalesce(open_offers.n, 0) as variant_open_offers
+{% endif %}
+{% if 'variant_offers_7d' in options.stats %}
+    , coalesce(offers_7d.n, 0) as variant_offers_7d
+{% endif %}
+from product_variants as pv
+{% if 'inventory_count' in options.stats %}
+left join (
+    select
+        ii.product_variant_id,
+        count(*) as n
+    from inventory_items as ii
+    inner join users as u on ii.user_id = u.id
+    where
+        ii.product_variant_id = any({{ variant_ids }}::uuid[])
+        and ii.status = 'OPEN_FOR_TRADE'
+        and u.deleted_at = 0
+    group by ii.product_variant_id
+) as inv on pv.id = inv.product_variant_id
+{% endif %}
+{% if 'wishlist_count' in options.stats %}
+left join (
+    select
+        wi.product_variant_id,
+        count(*) as n
+    from wishlist_items as wi
+    inner join users as u on wi.user_id = u.id
+    where
+        wi.product_variant_id = any({{ variant_ids }}::uuid[])
+        and wi.deleted_at = 0
+        and u.deleted_at = 0
+    group by wi.product_variant_id
+) as wl on pv.id = wl.product_variant_id
+{% endif %}
+{% if 'variant_open_offers' in options.stats %}
+left join (
+    select
+        oi.product_variant_id,
+        count(distinct o.id) as n
+    from offer_items as oi
+    inner join offers as o on oi.offer_id = o.id
+    where
+        oi.product_variant_id = any({{ variant_ids }}::uuid[])
+        -- 'PENDING' is not a real status (reference 1.2); kept to match the original
+        and o.offer_status in ('OPEN', 'PENDING')
+        and o.created_at >= {{ as_of }}::timestamptz - interval '30 days'
+        and o.created_at <= {{ as_of }}::timestamptz
+        and o.deleted_at = 0
+    group by oi.product_variant_id
+) as open_offers on pv.id = open_offers.product_variant_id
+{% endif %}
+{% if 'variant_offers_7d' in options.stats %}
+left join (
+    select
+        oi.product_variant_id,
+        count(distinct o.id) as n
+    from offer_items as oi
+    inner join offers as o on oi.offer_id = o.id
+    where
+        oi.product_variant_id = any({{ variant_ids }}::uuid[])
+        and o.created_at >= {{ as_of }}::timestamptz - interval '7 days'
+        and o.created_at <= {{ as_of }}::timestamptz
+    group by oi.product_variant_id
+) as offers_7d on pv.id = offers_7d.product_variant_id
+{% endif %}
+where pv.id = any({{ variant_ids }}::uuid[])

@@ -1,0 +1,29 @@
+{#- Shared user filters and lookups. Import with {% import 'macros/users.sql' as users %}. -#}
+
+{#- Preferred men's size per user (reference 1.2): users -> user_preferences ->
+    attribute_preferences (preferred = TRUE) -> attributes (name = 'mens_size') ->
+    attribute_values. Like the original, soft-deleted preferences still count.
+    Several preferred sizes give several rows; callers decide how to pick one. -#}
+{% macro size_preferences() %}
+    select
+        up.user_id,
+        av.value as user_size,
+        ap.updated_at as preference_updated_at
+    from user_preferences as up
+    inner join attribute_preferences as ap on up.id = ap.user_preference_id
+    inner join attributes as a on ap.attribute_id = a.id
+    inner join attribute_values as av on ap.attribute_value_id = av.id
+    where
+        a.name = 'mens_size'
+        and ap.preferred = true
+{% endmacro %}
+
+{#- One preferred size per user, deterministically: the most recently updated
+    preference, then the smallest value (the original kept an arbitrary one). -#}
+{% macro one_size_per_user() %}
+    select distinct on (sp.user_id)
+        sp.user_id,
+        sp.user_size
+    from ({{ size_preferences() }}) as sp
+    order by sp.user_id asc, sp.preference_updated_at desc, sp.user_size asc
+{% endmacro %}
