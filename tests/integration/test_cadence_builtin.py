@@ -1,0 +1,164 @@
+"""Built-in cadence against a real state database: rule edges, exemptions, invalid ids, overrides.
+
+History rows are inserted by hand; every expectation below is worked out from the rules
+(reference 5.3): a rule blocks when  as_of - window < sent_at <= as_of  holds for max_count
+pushes (the original's ``sent_at > NOW() - interval``: exactly ``window`` ago no longer counts).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from engine.cadence import filter_audience
+from engine.config import Settings
+from engine.errors import ConfigError, StateError
+
+AS_OF = datetime(2026, 11, 23, 12, 30, tzinfo=timezone.utc)
+
+
+def uid(n: int) -> str:
+    return f"6f1c1e8a-3b7e-4c5d-9a2b-{n:012d}"
+
+
+def ago(hours: float = 0, minutes: float = 0) -> datetime:
+    return AS_OF - timedelta(hours=hours, minutes=minutes)
+
+
+def add_history(dsn: str, *rows: tuple[int, int, datetime]) -> None:
+    """Insert (user number, layer, sent_at) rows into engine.user_notifications."""
+    with psycopg.connect(dsn) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO engine.user_notifications (user_id, layer_id, sent_at, push_title) VALUES (%s, %s, %s, 't')",
+            [(uid(n), layer, sent_at) for n, layer, sent_at in rows])
+
+
+@pytest.fixture
+def settings(app_db: str, tmp_path: Path) -> Settings:
+    """Project without cadence.yaml: the packaged defaults (the original's rules) apply."""
+    return Settings(project_dir=tmp_path, state_dsn=app_db)
+
+
+def test_layer3_cooldown_edges(settings: Settings, app_db: str) -> None:
+    add_history(app_db,
+                (1, 3, ago(71, 59)),     # inside 72 h -> blocked
+                (2, 3, ago(72, 1)),      # outside -> allowed
+                (3, 3, ago(72)),         # exactly 72 h: `sent_at > as_of - 72h` is false -> allowed
+                (5, 3, ago(-1)),         # sent after as_of: not history yet -> allowed
+                (6, 2, ago(1)))          # a layer-2 push does not start the layer-3 cooldown
+    users = [uid(n) for n in (1, 2, 3, 4, 5, 6)]
+    decision = filter_audience(settings, users, 3, AS_OF)
+    assert decision.eligible == [uid(2), uid(3), uid(4), uid(5), uid(6)]
+    assert decision.excluded == {"layer_3_cooldown_hours": [uid(1)], "combined_l2_l3_limit": []}
+    [why] = decision.exclusions
+    assert (why.user_id, why.rule, why.pushes_in_window, why.last_sent_at) == (
+        uid(1), "layer_3_cooldown_hours", 1, ago(71, 59))
+    assert decision.mode == "builtin" and decision.invalid_ids == [] and decision.warnings == []
+
+
+def test_layer5_cooldown_edges(settings: Settings, app_db: str) -> None:
+    add_history(app_db, (1, 5, ago(95)), (2, 5, ago(97)), (3, 3, ago(1)))
+    decision = filter_audience(settings, [uid(1), uid(2), uid(3)], 5, AS_OF)
+    # user 3: one L3 push is 1 of 3 for the combined limit, and layer 3 has no say over layer 5
+    assert decision.eligible == [uid(2), uid(3)]
+    assert decision.excluded == {"layer_5_cooldown_hours": [uid(1)], "combined_l2_l3_limit": []}
+
+
+def test_combined_limit_third_push_allowed_fourth_blocked(settings: Settings, app_db: str) -> None:
+    add_history(app_db,
+                (1, 2, ago(100)), (1, 3, ago(150)),                       # 2 in 168 h: a 3rd is allowed
+                (2, 2, ago(100)), (2, 3, ago(120)), (2, 2, ago(167)),     # 3 in 168 h: a 4th is blocked
+                (3, 2, ago(100)), (3, 3, ago(120)), (3, 2, ago(169)),     # the oldest is outside: 2
+                # only 1 L2/L3 push; the layer-5 one is older than the 96 h layer-5 cooldown
+                (4, 2, ago(10)), (4, 1, ago(20)), (4, 4, ago(30)), (4, 5, ago(100)))
+    users = [uid(n) for n in (1, 2, 3, 4)]
+    for layer in (2, 3, 5):        # the combined rule gates every layer but 1 (4 is bypassed)
+        decision = filter_audience(settings, users, layer, AS_OF)
+        assert decision.eligible == [uid(1), uid(3), uid(4)], layer
+        assert decision.excluded["combined_l2_l3_limit"] == [uid(2)], layer
+    [why] = decision.exclusions
+    assert (why.pushes_in_window, why.last_sent_at) == (3, ago(100))
+
+
+def test_first_failing_rule_wins_cooldown_before_combined(settings: Settings, app_db: str) -> None:
+    add_history(app_db, (1, 3, ago(10)), (1, 2, ago(20)), (1, 2, ago(30)))   # fails both rules
+    decision = filter_audience(settings, [uid(1)], 3, AS_OF)
+    assert decision.excluded == {"layer_3_cooldown_hours": [uid(1)], "combined_l2_l3_limit": []}
+    # for layer 2 only the combined rule is checked, so the same user is attributed to it
+    decision = filter_audience(settings, [uid(1)], 2, AS_OF)
+    assert decision.excluded == {"combined_l2_l3_limit": [uid(1)]}
+
+
+def test_layer1_exempt_and_layer4_bypass_need_no_database(tmp_path: Path) -> None:
+    no_db = Settings(project_dir=tmp_path, state_dsn=None)     # a query would raise ConfigError
+    exempt = filter_audience(no_db, [uid(1), uid(2)], 1, AS_OF)
+    bypass = filter_audience(no_db, [uid(1)], "Test", AS_OF)
+    assert (exempt.mode, exempt.eligible, exempt.excluded) == ("exempt", [uid(1), uid(2)], {})
+    assert (bypass.mode, bypass.eligible, bypass.layer_id) == ("bypass", [uid(1)], 4)
+    with pytest.raises(ConfigError, match="no state database"):
+        filter_audience(no_db, [uid(1)], 3, AS_OF)
+
+
+def test_layer1_exempt_even_with_heavy_history(settings: Settings, app_db: str) -> None:
+    add_history(app_db, *[(1, layer, ago(h)) for layer, h in ((1, 1), (2, 2), (3, 3), (2, 4), (3, 5))])
+    assert filter_audience(settings, [uid(1)], 1, AS_OF).eligible == [uid(1)]
+    assert filter_audience(settings, [uid(1)], 4, AS_OF).eligible == [uid(1)]
+    assert filter_audience(settings, [uid(1)], 2, AS_OF).eligible == []
+
+
+def test_invalid_ids_are_reported_not_dropped(settings: Settings, app_db: str) -> None:
+    add_history(app_db, (1, 3, ago(1)))
+    ids = [uid(1), "not-a-uuid", "", uid(2), "6f1c1e8a-3b7e-4c5d-9a2b-00000000001", uid(2), uid(1).upper()]
+    decision = filter_audience(settings, ids, 3, AS_OF)
+    assert decision.invalid_ids == ["not-a-uuid", "", "6f1c1e8a-3b7e-4c5d-9a2b-00000000001"]
+    assert decision.warnings == ["3 id(s) are not valid UUIDs and were excluded"]
+    # duplicates collapse; the upper-case spelling is the same user and shares the verdict
+    assert decision.eligible == [uid(2)]
+    assert decision.excluded["layer_3_cooldown_hours"] == [uid(1), uid(1).upper()]
+
+
+def test_runs_inside_the_callers_transaction(settings: Settings, app_db: str) -> None:
+    with psycopg.connect(app_db) as conn:
+        conn.execute("INSERT INTO engine.user_notifications (user_id, layer_id, sent_at) VALUES (%s, 3, %s)",
+                     (uid(1), ago(1)))   # not committed: only this transaction sees it
+        assert filter_audience(settings, [uid(1)], 3, AS_OF, state_conn=conn).eligible == []
+        conn.rollback()
+    assert filter_audience(settings, [uid(1)], 3, AS_OF).eligible == [uid(1)]
+
+
+def test_automation_override_changes_the_rules(settings: Settings, app_db: str, tmp_path: Path) -> None:
+    (tmp_path / "schedules.yaml").write_text(
+        "automations:\n"
+        "  - id: short_cooldown\n    audience: a\n    cadence: {layer_3_cooldown_hours: 48}\n"
+        "  - id: no_cap\n    audience: a\n    cadence: {combined_l2_l3_limit: false}\n")
+    add_history(app_db, (1, 3, ago(60)), (2, 2, ago(1)), (2, 2, ago(2)), (2, 2, ago(3)))
+    users = [uid(1), uid(2)]
+    assert filter_audience(settings, users, 3, AS_OF).eligible == []
+    # 60 h ago is outside a 48 h cooldown; user 2 still has 3 L2 pushes
+    assert filter_audience(settings, users, 3, AS_OF, automation="short_cooldown").eligible == [uid(1)]
+    decision = filter_audience(settings, users, 2, AS_OF, automation="no_cap")
+    assert decision.eligible == users and decision.excluded == {} and decision.rules == {}
+
+
+def test_project_cadence_yaml_is_used(settings: Settings, app_db: str, tmp_path: Path) -> None:
+    (tmp_path / "cadence.yaml").write_text(
+        "layers:\n  - {id: 2, name: Layer 2, cadence: apply}\n  - {id: 3, name: Layer 3, cadence: apply}\n"
+        "rules:\n  - {name: one_a_day, applies_to: all, counts_layers: [2, 3], window_hours: 24, max_count: 1}\n")
+    add_history(app_db, (1, 2, ago(23)), (2, 2, ago(25)))
+    decision = filter_audience(settings, [uid(1), uid(2)], 3, AS_OF)
+    assert decision.excluded == {"one_a_day": [uid(1)]} and decision.eligible == [uid(2)]
+    with pytest.raises(ConfigError, match="unknown notification layer 5"):
+        filter_audience(settings, [uid(1)], 5, AS_OF)
+
+
+def test_unmigrated_state_database_is_explained(empty_db: str, tmp_path: Path) -> None:
+    with pytest.raises(StateError, match="engine migrate"):
+        filter_audience(Settings(project_dir=tmp_path, state_dsn=empty_db), [uid(1)], 3, AS_OF)
+
+
+def test_naive_as_of_is_refused(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="timezone-aware"):
+        filter_audience(settings, [uid(1)], 3, AS_OF.replace(tzinfo=None))
