@@ -54,7 +54,8 @@ def check(obj: CliContext, layer_ref: str, as_of: str | None, csv_file: Path | N
                    **decision.summary(), "eligible_ids": decision.eligible}
         if explain:
             payload["explain"] = [{"user_id": e.user_id, "rule": e.rule, "pushes_in_window": e.pushes_in_window,
-                                   "last_sent_at": e.last_sent_at} for e in decision.exclusions]
+                                   "last_sent_at": e.last_sent_at.isoformat() if e.last_sent_at else None}
+                                  for e in decision.exclusions]
         emit_json(payload)
         return
     _print_decision(decision, layer_label=f"{layer.id} ({layer.name})", as_of=moment.isoformat(), audience=len(ids))
