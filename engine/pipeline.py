@@ -104,6 +104,11 @@ def _render_transform(settings: Settings, spec: AudienceSpec, values: Mapping[st
                             for k, v in values.items()})
 
 
+def file_name(pattern: str, stamp: str, params: Mapping[str, Any]) -> str:
+    """Expand an output file-name pattern: ``{timestamp}`` and params (``{product_id:.8}``)."""
+    return pattern.format(**{**params, "timestamp": stamp})
+
+
 def run_dir_for(settings: Settings, spec: AudienceSpec, as_of: datetime, run_id: str) -> Path:
     stamp = file_timestamp(as_of, settings.timezone)
     return settings.resolved_output_dir / spec.name / f"{stamp}_{run_id[:8]}"
@@ -120,12 +125,12 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
         "errors": [], "warnings": [], "spec": spec.display_path, "dry_run": request.dry_run,
     }
     result = RunResult(run_id, spec.name, "running", manifest, None)
-    params = resolve_params(spec, *request.overrides)
-    manifest["params"] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in params.items()}
-    values = {"as_of": request.as_of, **params}
     ws = Workspace()
     try:
         try:
+            params = resolve_params(spec, *request.overrides)
+            manifest["params"] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in params.items()}
+            values = {"as_of": request.as_of, **params}
             _run_queries(settings, pool, spec, values, ws, result.rendered)
             ws.build_audience(spec)
             if spec.transform:
@@ -171,7 +176,7 @@ def _write_outputs(settings: Settings, spec: AudienceSpec, request: RunRequest, 
         result.run_dir.mkdir(parents=True, exist_ok=True)
     produced: list[tuple[Any, list[str], list[tuple[str, ...]]]] = []
     for output in spec.outputs:
-        entry = {"name": output.name, "file": output.file.format(timestamp=stamp), "is_test": False,
+        entry = {"name": output.name, "file": file_name(output.file, stamp, manifest["params"]), "is_test": False,
                  "rows": 0, "sha256": None, "status": "failed", "error": None, "segment": output.segment}
         manifest["outputs"].append(entry)
         if not audience_ok:
@@ -197,7 +202,8 @@ def _write_outputs(settings: Settings, spec: AudienceSpec, request: RunRequest, 
         if output.test is None or (audience_empty and spec.when_empty == "no_files"):
             continue
         test = test_rows(output.test, headers, rows, settings.test_users)
-        test_entry = {"name": output.name, "file": output.test.file.format(timestamp=stamp), "is_test": True,
+        test_entry = {"name": output.name, "file": file_name(output.test.file, stamp, manifest["params"]),
+                      "is_test": True,
                       "rows": len(test or []), "sha256": None,
                       "status": "written" if test is not None else "empty_not_written", "error": None,
                       "segment": output.segment}

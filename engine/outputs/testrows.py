@@ -22,26 +22,26 @@ FOUNDER: dict[str, str] = {
 def test_rows(spec: TestSpec, headers: Sequence[str], production: Sequence[Sequence[str]],
               test_users: Sequence[Mapping[str, Any]]) -> list[list[str]] | None:
     """Rows of the TEST file, or ``None`` when it must not be written (empty production, no fallback)."""
-    source: Mapping[str, Any] | None = None
+    source: Mapping[str, Any] = {}
+    fallback: Mapping[str, Any] = {}
     if spec.source_row is not None and production:
-        row = production[min(spec.source_row, len(production)) - 1]
-        source = dict(zip(headers, row))
-    elif spec.source_row is not None:
+        source = dict(zip(headers, production[min(spec.source_row, len(production)) - 1]))
+    elif not production:
         if spec.when_empty == "skip":
             return None
-        source = spec.fallback
-    elif not production and spec.when_empty == "skip":
-        return None
+        fallback = spec.fallback  # no production row: the fallback values win over everything
     rows = []
     for user in test_users or (FOUNDER,):
         out = []
         for header in headers:
-            if header in spec.values:
+            if header in fallback:
+                value = fallback[header]
+            elif header in spec.values:
                 value = spec.values[header]
             elif header in spec.user_fields:
                 value = user.get(header, "")
             else:
-                value = (source or {}).get(header, spec.fallback.get(header, ""))
+                value = source.get(header, "")
             out.append("" if value is None else str(value))
         rows.append(out)
     return rows

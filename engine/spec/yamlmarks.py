@@ -42,14 +42,22 @@ def _construct(node: yaml.Node, path: KeyPath, marks: dict[KeyPath, tuple[int, i
                loader: yaml.SafeLoader) -> Any:
     marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        explicit: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = loader.construct_object(key_node, deep=True)
-            if key in out:
+            if key in explicit:
                 raise SpecError(f"duplicate key {key!r}",
                                 location=SourceLocation(str(path), key_node.start_mark.line + 1,
                                                         key_node.start_mark.column + 1))
-            marks[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            explicit.add(key)
+        loader.flatten_mapping(node)  # resolve `<<: *anchor` merge keys; explicit keys win
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key not in out or key_node.start_mark.line + 1 > marks.get(path + (key,), (0, 0))[0]:
+                marks[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = _construct(value_node, path + (key,), marks, loader)
         return out
     if isinstance(node, yaml.SequenceNode):
