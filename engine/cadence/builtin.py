@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from importlib import resources
 
@@ -17,12 +16,12 @@ from engine.errors import StateError
 _SQL = resources.files("engine.cadence").joinpath("filter.sql").read_text(encoding="utf-8")
 
 
-def query_params(keys: tuple[uuid.UUID, ...], rules: tuple[Rule, ...], as_of: datetime) -> dict[str, object]:
+def query_params(keys: tuple[str, ...], rules: tuple[Rule, ...], as_of: datetime) -> dict[str, object]:
     """Bind values for filter.sql: the audience and the rules as parallel arrays."""
     since = [as_of - timedelta(hours=rule.window_hours) for rule in rules]
     pairs = [(ord_, layer) for ord_, rule in enumerate(rules) for layer in rule.counts_layers]
     return {
-        "user_ids": list(keys),
+        "user_ids": list(dict.fromkeys(keys)),   # unique: filter.sql relies on it
         "rule_ord": list(range(len(rules))),
         "rule_since": since,
         "rule_max": [rule.max_count for rule in rules],

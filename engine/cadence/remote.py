@@ -106,8 +106,8 @@ def remote_decision(settings: Settings, audience: Audience, layer_id: int) -> Ca
     except _ServiceFailure as failure:
         return _service_down(settings, audience, layer_id, f"{url}{FILTER_PATH}: {failure}")
     allowed = {k for k in map(_key, returned) if k}
-    eligible = [uid for uid, key in zip(audience.ids, audience.keys) if str(key) in allowed]
-    excluded = [uid for uid, key in zip(audience.ids, audience.keys) if str(key) not in allowed]
+    eligible = [uid for uid, key in zip(audience.ids, audience.keys) if key in allowed]
+    excluded = [uid for uid, key in zip(audience.ids, audience.keys) if key not in allowed]
     if excluded_count != len(excluded):
         warnings.append(f"cadence service reported excludedCount={excluded_count} but "
                         f"{len(excluded)} of the {len(audience.ids)} ids sent were not returned as eligible")

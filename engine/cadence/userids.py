@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -21,17 +20,17 @@ ID_COLUMNS = ("user_id", "userId", "id", "User ID", "ID", "user", "User")
 
 @dataclass(frozen=True)
 class Audience:
-    """Unique valid ids in input order (as given, and parsed), plus the invalid ones."""
+    """Unique valid ids in input order (as given, and as canonical lower-case keys), plus the invalid ones."""
 
     ids: tuple[str, ...]
-    keys: tuple[uuid.UUID, ...]
+    keys: tuple[str, ...]          # what PostgreSQL prints for the uuid: the id, lower-cased
     invalid: tuple[str, ...]
 
 
 def split_user_ids(user_ids: Iterable[object]) -> Audience:
     """Validate and de-duplicate ids; anything not a canonical UUID string goes to ``invalid``."""
     ids: list[str] = []
-    keys: list[uuid.UUID] = []
+    keys: list[str] = []
     invalid: list[str] = []
     seen: set[str] = set()
     for raw in user_ids:
@@ -41,7 +40,7 @@ def split_user_ids(user_ids: Iterable[object]) -> Audience:
         seen.add(text)
         if isinstance(raw, str) and _UUID.match(raw):
             ids.append(raw)
-            keys.append(uuid.UUID(raw))
+            keys.append(raw.lower())
         else:
             invalid.append(text)
     return Audience(tuple(ids), tuple(keys), tuple(invalid))
