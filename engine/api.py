@@ -64,15 +64,17 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
     specs = list_audiences(settings, selectors)
     strict = len(specs) == 1
     record = (settings.state_dsn is not None and not dry_run) if record is None else record
+    requests = []
+    for spec in specs:  # resolve every audience's params first: a bad --var fails before any query runs
+        overrides = [("schedules.yaml vars", dict(schedule_vars or {})), ("--var", dict(variables or {}))]
+        if not strict:
+            overrides = [(origin, {k: v for k, v in vals.items() if spec.param(k)}) for origin, vals in overrides]
+        requests.append(RunRequest(spec=spec, as_of=as_of, params=resolve_params(spec, *overrides, strict=strict),
+                                   dry_run=dry_run, preview_rows=preview_rows))
     results: list[RunResult] = []
     with SourcePool(settings.require_source_dsn(), size=settings.pool_size,
                     statement_timeout_s=settings.statement_timeout_s, retries=settings.connect_retries) as pool:
-        for spec in specs:
-            overrides = [("schedules.yaml vars", dict(schedule_vars or {})), ("--var", dict(variables or {}))]
-            if not strict:
-                overrides = [(origin, {k: v for k, v in vals.items() if spec.param(k)}) for origin, vals in overrides]
-            request = RunRequest(spec=spec, as_of=as_of, overrides=overrides, dry_run=dry_run,
-                                 preview_rows=preview_rows)
+        for request in requests:
             result = run_audience(settings, pool, request)
             if record:
                 _record(settings, result)

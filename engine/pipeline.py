@@ -14,18 +14,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from engine.config import Settings
 from engine.db import SourcePool
-from engine.errors import EngineError, QueryError
+from engine.errors import EngineError
 from engine.outputs.atomic import write_atomic
 from engine.outputs.csvfile import encode_csv
 from engine.outputs.testrows import test_rows
 from engine.render.env import RenderedQuery, make_environment, render_sql
 from engine.sources.query import fetch_arrow
 from engine.spec.model import AudienceSpec
-from engine.spec.params import resolve_params
 from engine.timeutil import file_timestamp
 from engine.transform.duck import Workspace
 from engine.transform.sqlparts import literal
@@ -56,7 +55,7 @@ class RunRequest:
 
     spec: AudienceSpec
     as_of: datetime
-    overrides: Sequence[tuple[str, Mapping[str, Any]]] = ()
+    params: Mapping[str, Any]
     dry_run: bool = False
     preview_rows: int = 0
 
@@ -121,16 +120,15 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
     started = time.perf_counter()
     manifest: dict[str, Any] = {
         "run_id": run_id, "audience": spec.name, "layer": spec.layer, "as_of": request.as_of.isoformat(),
-        "params": {}, "status": "running", "outputs": [], "steps": [], "segments": {}, "metrics": {},
+        "params": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in request.params.items()},
+        "status": "running", "outputs": [], "steps": [], "segments": {}, "metrics": {},
         "errors": [], "warnings": [], "spec": spec.display_path, "dry_run": request.dry_run,
     }
     result = RunResult(run_id, spec.name, "running", manifest, None)
     ws = Workspace()
     try:
         try:
-            params = resolve_params(spec, *request.overrides)
-            manifest["params"] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in params.items()}
-            values = {"as_of": request.as_of, **params}
+            values = {"as_of": request.as_of, **request.params}
             _run_queries(settings, pool, spec, values, ws, result.rendered)
             ws.build_audience(spec)
             if spec.transform:

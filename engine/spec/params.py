@@ -7,6 +7,12 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from engine.errors import SpecError
+
+
+class ParamError(SpecError):
+    """A param value (default, schedule var or --var) is missing, unknown or invalid."""
+
+    exit_code = 2
 from engine.spec.model import AudienceSpec, Param
 from engine.timeutil import parse_as_of
 
@@ -35,13 +41,13 @@ def _coerce(param: Param, raw: Any, origin: str) -> Any:
         else:
             value = str(raw)
     except (TypeError, ValueError, SpecError):
-        raise SpecError(f"param {param.name!r} from {origin}: {raw!r} is not a valid {param.type}") from None
+        raise ParamError(f"param {param.name!r} from {origin}: {raw!r} is not a valid {param.type}") from None
     if param.minimum is not None and value < param.minimum:
-        raise SpecError(f"param {param.name!r} from {origin}: {value} is below the minimum {param.minimum:g}")
+        raise ParamError(f"param {param.name!r} from {origin}: {value} is below the minimum {param.minimum:g}")
     if param.maximum is not None and value > param.maximum:
-        raise SpecError(f"param {param.name!r} from {origin}: {value} is above the maximum {param.maximum:g}")
+        raise ParamError(f"param {param.name!r} from {origin}: {value} is above the maximum {param.maximum:g}")
     if param.enum is not None and value not in param.enum:
-        raise SpecError(f"param {param.name!r} from {origin}: {value!r} is not one of {list(param.enum)}")
+        raise ParamError(f"param {param.name!r} from {origin}: {value!r} is not one of {list(param.enum)}")
     return value
 
 
@@ -51,7 +57,7 @@ def parse_var_flags(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise SpecError(f"--var {pair!r} is not of the form name=value")
+            raise ParamError(f"--var {pair!r} is not of the form name=value")
         out[key.strip()] = value
     return out
 
@@ -68,12 +74,12 @@ def resolve_params(spec: AudienceSpec, *layers: tuple[str, Mapping[str, Any]], s
             if param is None:
                 if strict:
                     known = ", ".join(p.name for p in spec.params) or "none"
-                    raise SpecError(f"{origin}: audience {spec.name!r} has no param {name!r}",
+                    raise ParamError(f"{origin}: audience {spec.name!r} has no param {name!r}",
                                     hint=f"its params: {known}")
                 continue
             values[name] = _coerce(param, raw, origin)
     missing = [p.name for p in spec.params if p.name not in values]
     if missing:
-        raise SpecError(f"audience {spec.name!r} needs param(s) {', '.join(missing)}",
+        raise ParamError(f"audience {spec.name!r} needs param(s) {', '.join(missing)}",
                         hint="pass them with --var name=value or in schedules.yaml vars")
     return values
