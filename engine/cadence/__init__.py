@@ -11,7 +11,7 @@ after a live send.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Sequence
 
@@ -83,4 +83,10 @@ def _builtin_decision(settings: Settings, audience: Audience, layer: Layer, rule
     return CadenceDecision(
         eligible=[uid for uid in audience.ids if uid not in blocked], excluded=excluded, mode="builtin",
         layer_id=layer.id, exclusions=exclusions,
-        rules={rule.name: {k: v for k, v in asdict(rule).items() if k != "name"} for rule in rules})
+        rules={rule.name: _describe(rule) for rule in rules})
+
+
+def _describe(rule: Rule) -> dict[str, object]:
+    """A rule as a manifest records it."""
+    return {"counts_layers": list(rule.counts_layers), "window_hours": rule.window_hours,
+            "max_count": rule.max_count, "applies_to": "all" if rule.applies_to is None else list(rule.applies_to)}

@@ -86,7 +86,8 @@ def schema_errors(doc: YamlDocument, value: Any, *, definition: str | None = Non
 def _describe(err: jsonschema.ValidationError) -> str:
     where = _key_path(list(err.absolute_path))
     if err.validator == "oneOf":
-        message = f"{err.instance!r} is not a valid value"
+        expected = err.schema.get("description") if isinstance(err.schema, dict) else None
+        message = f"{err.instance!r} is not a valid value" + (f" (expected {expected})" if expected else "")
     else:
         message = err.message
     return f"{where}: {message}" if where else message

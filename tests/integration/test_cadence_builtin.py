@@ -57,6 +57,15 @@ def test_layer3_cooldown_edges(settings: Settings, app_db: str) -> None:
     assert (why.user_id, why.rule, why.pushes_in_window, why.last_sent_at) == (
         uid(1), "layer_3_cooldown_hours", 1, ago(71, 59))
     assert decision.mode == "builtin" and decision.invalid_ids == [] and decision.warnings == []
+    # what a run manifest records: counts per rule, and the rules that were checked
+    assert decision.summary() == {
+        "mode": "builtin", "layer_id": 3, "eligible": 5, "excluded_total": 1,
+        "excluded": {"layer_3_cooldown_hours": 1, "combined_l2_l3_limit": 0},
+        "invalid_ids": [], "failed_open": False, "warnings": [],
+        "rules": {"layer_3_cooldown_hours": {"counts_layers": [3], "window_hours": 72.0, "max_count": 1,
+                                             "applies_to": [3]},
+                  "combined_l2_l3_limit": {"counts_layers": [2, 3], "window_hours": 168.0, "max_count": 3,
+                                           "applies_to": "all"}}}
 
 
 def test_layer5_cooldown_edges(settings: Settings, app_db: str) -> None:
