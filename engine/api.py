@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 from engine.config import Settings
 from engine.db import SourcePool, connect
-from engine.pipeline import RunRequest, RunResult, render_queries, run_audience
+from engine.pipeline import RunRequest, RunResult, render_queries, run_audience, run_dir_for
 from engine.spec.loader import load_project_audiences
 from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params
@@ -75,17 +75,14 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
     with SourcePool(settings.require_source_dsn(), size=settings.pool_size,
                     statement_timeout_s=settings.statement_timeout_s, retries=settings.connect_retries) as pool:
         for request in requests:
+            if record:  # recorded before it starts: a crash leaves a visible 'running' row
+                with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
+                    start_run(conn, run_id=request.run_id, audience=request.spec.name,
+                              params=dict(request.params), as_of=as_of,
+                              run_dir=str(run_dir_for(settings, request.spec, as_of, request.run_id)))
             result = run_audience(settings, pool, request)
             if record:
-                _record(settings, result)
+                with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
+                    finish_run(conn, run_id=result.run_id, manifest=result.manifest)
             results.append(result)
     return results
-
-
-def _record(settings: Settings, result: RunResult) -> None:
-    manifest = result.manifest
-    with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
-        start_run(conn, run_id=result.run_id, audience=result.audience, params=manifest["params"],
-                  as_of=datetime.fromisoformat(manifest["as_of"]),
-                  run_dir=str(result.run_dir) if result.run_dir else None)
-        finish_run(conn, run_id=result.run_id, manifest=manifest)

@@ -58,6 +58,7 @@ class RunRequest:
     params: Mapping[str, Any]
     dry_run: bool = False
     preview_rows: int = 0
+    run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 def render_queries(settings: Settings, spec: AudienceSpec, values: Mapping[str, Any],
@@ -116,7 +117,7 @@ def run_dir_for(settings: Settings, spec: AudienceSpec, as_of: datetime, run_id:
 def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> RunResult:
     """Run one audience end to end and write its run folder (unless ``dry_run``)."""
     spec = request.spec
-    run_id = str(uuid.uuid4())
+    run_id = request.run_id
     started = time.perf_counter()
     manifest: dict[str, Any] = {
         "run_id": run_id, "audience": spec.name, "layer": spec.layer, "as_of": request.as_of.isoformat(),

@@ -250,3 +250,18 @@ def test_bad_yaml_and_unknown_keys_are_located(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_audience(project / "audiences" / "toy.yaml", project)
     assert info.value.location.file == "audiences/toy.yaml" and info.value.location.line == 3
+
+
+def test_run_is_recorded_in_state(tmp_path: Path, toy_db: dict[str, str]) -> None:
+    project = make_project(tmp_path / "p")
+    settings = resolve({"source_dsn": toy_db["dsn"], "state_dsn": toy_db["dsn"], "output_dir": tmp_path / "out",
+                        "project_dir": project}, env={})
+    [result] = api.run(settings, selectors=["toy"], as_of=AS_OF)
+    with psycopg.connect(toy_db["dsn"]) as conn:
+        run = conn.execute("select audience, status, as_of, manifest->>'status' from engine.runs where id = %s",
+                           (result.run_id,)).fetchone()
+        outputs = conn.execute("select file_name, row_count, sha256 from engine.run_outputs where run_id = %s "
+                               "order by file_name", (result.run_id,)).fetchall()
+    assert run == ("toy", "succeeded", AS_OF, "succeeded")
+    expected = sorted((o["file"], o["rows"], o["sha256"]) for o in result.manifest["outputs"])
+    assert outputs == expected and [o[1] for o in outputs] == [2, 1]
