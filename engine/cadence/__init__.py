@@ -44,7 +44,9 @@ def filter_audience(settings: Settings, user_ids: Sequence[str], layer_id: int |
     and listed in ``invalid_ids``. Exempt (layer 1) and bypass (layer 4, test) layers let every
     valid id through without any check. Built-in mode runs on ``state_conn`` when given (inside
     the caller's transaction), else on a short connection to the state DSN. ``config``
-    replaces the project's rules (``automation`` is then ignored).
+    replaces the project's rules (``automation`` is then ignored). Remote mode fails open
+    (``failed_open=True``, a warning) when the service cannot answer, or raises DeliveryError
+    when ``settings.cadence_fail_open`` is false.
     """
     if as_of.tzinfo is None:
         raise ConfigError("cadence as_of must be timezone-aware", hint="use engine.timeutil.parse_as_of")
