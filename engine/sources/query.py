@@ -9,8 +9,6 @@ Timestamps arrive as text and are typed in DuckDB, which reads PostgreSQL's ``+0
 from __future__ import annotations
 
 import io
-import re
-from dataclasses import dataclass
 
 import psycopg
 import pyarrow as pa
@@ -23,14 +21,6 @@ from engine.render.env import RenderedQuery
 
 _BOOL, _INTS, _FLOATS, _DATE = {16}, {20, 21, 23, 26}, {700, 701, 1700}, {1082}
 TIMESTAMP_OIDS = {1114, 1184}
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    name: str
-    table: pa.Table
-    timestamp_columns: tuple[str, ...]
-    seconds: float
 
 
 def _arrow_type(oid: int) -> pa.DataType:
@@ -93,5 +83,3 @@ def fetch_arrow(conn: psycopg.Connection, rendered: RenderedQuery) -> tuple[pa.T
     )
     return table, ts_cols
 
-
-_SQLSTATE = re.compile(r"\[([0-9A-Z]{5})\]")
