@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
 import psycopg
+import pytest
 from click.testing import CliRunner
 
 from engine.cli.main import cli
@@ -17,12 +19,16 @@ U2 = "6f1c1e8a-3b7e-4c5d-9a2b-000000000002"
 U3 = "6f1c1e8a-3b7e-4c5d-9a2b-000000000003"
 
 
-def seed(dsn: str) -> None:
-    """U1: layer-3 push 10 h ago (cooldown). U2: three layer-2 pushes (combined cap). U3: none."""
+@pytest.fixture(scope="module")
+def state_db(create_database: Callable[..., str]) -> str:
+    """One state database for the module, which only reads it. History:
+    U1: a layer-3 push 10 h ago (cooldown). U2: three layer-2 pushes (combined cap). U3: none."""
+    dsn = create_database(app_schema=False)
     rows = [(U1, 3, AS_OF - timedelta(hours=10))] + [(U2, 2, AS_OF - timedelta(hours=h)) for h in (1, 2, 3)]
     with psycopg.connect(dsn) as conn:
         conn.cursor().executemany(
             "INSERT INTO engine.user_notifications (user_id, layer_id, sent_at) VALUES (%s, %s, %s)", rows)
+    return dsn
 
 
 def run(tmp_path: Path, *args: str) -> tuple[int, str, str]:
@@ -30,9 +36,8 @@ def run(tmp_path: Path, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_check_counts_per_rule_and_explains(app_db: str, tmp_path: Path) -> None:
-    seed(app_db)
-    code, out, err = run(tmp_path, "cadence", "check", "--dsn", app_db, "--layer", "3",
+def test_check_counts_per_rule_and_explains(state_db: str, tmp_path: Path) -> None:
+    code, out, err = run(tmp_path, "cadence", "check", "--dsn", state_db, "--layer", "3",
                          "--as-of", AS_OF.isoformat(), "--explain", U1, U2, U3, "nope")
     assert code == 0, err
     assert "eligible: 1" in out and "excluded: 2" in out
@@ -43,11 +48,10 @@ def test_check_counts_per_rule_and_explains(app_db: str, tmp_path: Path) -> None
     assert f"{U2}  combined_l2_l3_limit  3 push(es) in the last 168 h, last at 2026-11-23T11:30:00+00:00" in out
 
 
-def test_check_json_from_csv(app_db: str, tmp_path: Path) -> None:
-    seed(app_db)
+def test_check_json_from_csv(state_db: str, tmp_path: Path) -> None:
     csv_file = tmp_path / "audience.csv"
     csv_file.write_text(f"userId,firstName\r\n{U1},Ann\r\n{U2},Bo\r\n {U3} ,Cy\r\n,empty\r\n", encoding="utf-8")
-    code, out, err = run(tmp_path, "--json", "cadence", "check", "--dsn", app_db, "--layer", "Layer 2",
+    code, out, err = run(tmp_path, "--json", "cadence", "check", "--dsn", state_db, "--layer", "Layer 2",
                          "--as-of", AS_OF.isoformat(), "--csv", str(csv_file), "--explain")
     assert code == 0, err
     payload = json.loads(out)
