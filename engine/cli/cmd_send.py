@@ -1,3 +1,136 @@
-"""CLI commands (filled in by its issue)."""
+"""``engine send``: push a run's output (or a CSV) through FCM exactly once, resumable."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import click
+
+from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
+from engine.delivery.api import SendRequest, send as send_push
+from engine.delivery.report import SendReport
+from engine.timeutil import parse_as_of
+
+
+@click.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--template", "-t", default=None,
+              help="Push template name from schedules.yaml 'templates:' (title, body, deep link, layer, output).")
+@click.option("--title", default=None, help="Ad hoc push title; [[var:column]] substitutes a CSV column.")
+@click.option("--body", default=None, help="Ad hoc push body.")
+@click.option("--deep-link", default=None, help="Ad hoc deep link; substituted values are URL-encoded.")
+@click.option("--layer", type=int, default=None, help="Ad hoc push layer id (1-5; see `engine cadence rules`).")
+@click.option("--test", is_flag=True,
+              help="Send the run's TEST output to the test users only, as the test layer (4), bypassing cadence.")
+@click.option("--dry-run", is_flag=True,
+              help="Render, filter and count, and report; no FCM call, nothing recorded, no credentials needed.")
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help="Send at most N pushes now; running the same command again continues the send.")
+@click.option("--send-id", default=None,
+              help="Name the send explicitly (default: derived from run + template + mode, or CSV checksum + push).")
+@click.option("--as-of", default=None,
+              help="Send time (ISO 8601, default now): cadence is checked and pushes are recorded at it.")
+@click.option("--resend-in-flight", is_flag=True,
+              help="On resume, send again the pushes an interrupted attempt had in flight (at least once; "
+                   "by default they are not resent: at most once).")
+@click.option("--automation", default=None, help="Apply this schedules.yaml automation's cadence overrides.")
+@click.option("--dsn", default=None, help="Source database DSN for the token lookup (default ENGINE_SOURCE_DSN).")
+@pass_cli
+@handle_errors
+def send(obj: CliContext, source: Path, template: str | None, title: str | None, body: str | None,
+         deep_link: str | None, layer: int | None, test: bool, dry_run: bool, limit: int | None,
+         send_id: str | None, as_of: str | None, resend_in_flight: bool, automation: str | None,
+         dsn: str | None) -> None:
+    """Send the pushes of SOURCE: a run folder (with --template) or a CSV (with --template, or ad hoc).
+
+    \b
+    engine send output/layer3_recent_activity/20261123_123000_ab12cd34 --template layer3_offer_creators
+    engine send output/.../20261123_123000_ab12cd34 --template layer3_offer_creators --test
+    engine send users.csv --title "Hi [[var:firstName]]" --body "..." --layer 1
+
+    Each user gets one push: rows are rendered ([[var:column]], values URL-encoded in the deep
+    link), filtered (missing values, cadence for live sends, device token, dead tokens) and written
+    to the send ledger before anything is sent. Running the same command again resumes the same
+    send and pushes only what is not sent yet; SIGTERM/Ctrl-C stop it cleanly. Needs
+    ENGINE_STATE_DSN, ENGINE_SOURCE_DSN and ENGINE_FCM_CREDENTIALS (not for --dry-run).
+
+    Exit codes: 0 done (or --limit reached, or dry run), 1 something is left to resume
+    (interrupted, aborted, retryable failures), 2 bad template/input/config, 3 database unreachable.
+    """
+    if template and any(v is not None for v in (title, body, deep_link, layer)):
+        raise click.UsageError("give --template, or --title/--body/--deep-link/--layer for an ad hoc push; not both")
+    if not template and layer is None:
+        raise click.UsageError("give --template NAME, or an ad hoc push with --title, --body and --layer")
+    settings = obj.settings(source_dsn=dsn)
+    request = SendRequest(source=source, template=template, title=title, body=body, deep_link=deep_link,
+                          layer=layer, test=test, dry_run=dry_run, limit=limit, send_id=send_id,
+                          as_of=parse_as_of(as_of), resend_in_flight=resend_in_flight, automation=automation)
+    stop = threading.Event()
+    with _graceful_stop(stop), _progress(enabled=not obj.json_output and sys.stderr.isatty()) as on_progress:
+        report = send_push(settings, request, stop=stop, on_progress=on_progress)
+    if obj.json_output:
+        emit_json(report.as_dict())
+    else:
+        _print_report(report)
+    sys.exit(report.exit_code)
+
+
+@contextmanager
+def _graceful_stop(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and Ctrl-C set ``stop``: no new pushes start, those in flight are recorded."""
+    def handler(signum: int, _frame: Any) -> None:
+        stop.set()
+        click.echo(f"{signal.Signals(signum).name}: finishing the pushes in flight, then stopping", err=True)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def _progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console  # noqa: PLC0415 (terminal only)
+    from rich.progress import Progress  # noqa: PLC0415
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("sending", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _print_report(report: SendReport) -> None:
+    colour = {"completed": "green", "limited": "green", "empty": "yellow", "dry_run": "cyan"}.get(report.status, "red")
+    click.secho(f"send {report.send_id}: {report.status}", fg=colour, bold=True)
+    click.echo(f"  {report.mode} push, layer {report.layer}, template {report.template or '(ad hoc)'}, "
+               f"as of {report.as_of.isoformat()}{' (resumed)' if report.resumed else ''}")
+    click.echo(f"  source: {report.source}")
+    lines = [("CSV rows", report.total_rows), ("duplicate user rows", report.duplicates),
+             ("empty user ids", report.empty_ids), ("invalid user ids", report.invalid_ids)]
+    lines += [(f"skipped: {reason}", n) for reason, n in sorted(report.skipped.items())]
+    lines += [(f"cadence: {rule}", n) for rule, n in sorted(report.cadence_excluded.items())]
+    lines += [("no device token", report.no_token), ("targeted", report.targeted), ("sent", report.sent)]
+    lines += [(f"failed: {code}", n) for code, n in sorted(report.failed.items())]
+    lines += [("left to send", report.remaining), ("retries made now", report.retried_now)]
+    for label, value in lines:
+        if value or label in ("CSV rows", "targeted", "sent"):
+            click.echo(f"  {label:32} {value:>10,}")
+    for warning in report.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    click.secho(report.message, fg=None if report.exit_code == 0 else "red", err=report.exit_code != 0)
+
+
+COMMANDS = [send]

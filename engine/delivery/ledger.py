@@ -1,0 +1,229 @@
+"""The send ledger (engine.sends, engine.send_items, engine.dead_tokens) in the state database.
+
+Every targeted user gets a row before anything is sent. A batch's rows are marked
+``in_flight`` and committed before its HTTP calls; its results, the sent-notification
+records cadence reads and any dead tokens are committed together afterwards. A send holds
+a PostgreSQL advisory lock for its whole run, so a second copy cannot start while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+import psycopg
+
+from engine.cadence import SentPush, record_sent
+from engine.config import Settings
+from engine.db import connect
+from engine.errors import DeliveryError, StateError
+
+IN_FLIGHT_UNKNOWN = "IN_FLIGHT_UNKNOWN"
+_LOCK_CLASS = 0x73656E64  # "send"
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    """What identifies a send and what it was planned from."""
+
+    send_id: str
+    mode: str
+    layer_id: int
+    source_file: str
+    source_sha256: str
+    template_sha256: str
+    as_of: datetime
+    audience_description: str
+    run_id: str | None = None
+    template: str | None = None
+    audience: str | None = None
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerItem:
+    """One (send, user) row."""
+
+    seq: int
+    user_id: str
+    status: str
+    reason: str | None = None
+    token: str | None = None
+    title: str | None = None
+    body: str | None = None
+    deep_link: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The final word on one item in one attempt: sent, failed, or back to pending (not sent)."""
+
+    item: LedgerItem
+    status: str
+    code: str | None = None
+    message_id: str | None = None
+    retryable: bool = False
+    dead_token: bool = False
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Counts of a send's rows by (status, reason, retryable)."""
+
+    rows: dict[tuple[str, str | None, bool], int]
+
+    def count(self, status: str) -> int:
+        return sum(n for (s, _, _), n in self.rows.items() if s == status)
+
+    def reasons(self, status: str, *, retryable: bool | None = None) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for (s, reason, again), n in self.rows.items():
+            if s == status and (retryable is None or again == retryable):
+                out[reason or ""] = out.get(reason or "", 0) + n
+        return out
+
+
+class Ledger:
+    """Ledger operations on one autocommit connection; each method is its own transaction."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    @classmethod
+    def connect(cls, settings: Settings) -> "Ledger":
+        conn = connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True,
+                       application_name="audience-engine-send")
+        ledger = cls(conn)
+        try:
+            ledger.require_schema()
+        except Exception:
+            conn.close()
+            raise
+        return ledger
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def require_schema(self) -> None:
+        row = self.conn.execute("SELECT to_regclass('engine.send_items') IS NOT NULL").fetchone()
+        if not row or not row[0]:
+            raise StateError("the state database has no send ledger (engine.send_items)",
+                             hint="run `engine db migrate` against ENGINE_STATE_DSN")
+
+    def lock(self, send_id: str) -> None:
+        """Hold the send's advisory lock for this session; another holder means a copy is running."""
+        row = self.conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (_LOCK_CLASS, send_id)).fetchone()
+        if not row or not row[0]:
+            raise DeliveryError(f"send {send_id!r} is already running in another process",
+                                hint="let it finish; running the same command afterwards resumes it if needed")
+
+    def find(self, send_id: str) -> dict[str, Any] | None:
+        cur = self.conn.execute(
+            "SELECT send_id, mode, run_id::text, template, layer_id, source_file, source_sha256, template_sha256,"
+            " audience_description, as_of, plan, status FROM engine.sends WHERE send_id = %s", (send_id,))
+        row = cur.fetchone()
+        return dict(zip([d.name for d in cur.description or []], row)) if row else None
+
+    def create(self, record: SendRecord, items: Sequence[LedgerItem], plan: dict[str, Any]) -> None:
+        """Insert the send and all its rows in one transaction (COPY for the rows)."""
+        with self.conn.transaction():
+            self.conn.execute(
+                "INSERT INTO engine.sends (send_id, mode, run_id, template, audience, output, layer_id,"
+                " source_file, source_sha256, template_sha256, audience_description, as_of, plan, status)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'sending')",
+                (record.send_id, record.mode, record.run_id, record.template, record.audience, record.output,
+                 record.layer_id, record.source_file, record.source_sha256, record.template_sha256,
+                 record.audience_description, record.as_of, json.dumps(plan)))
+            with self.conn.cursor().copy(
+                    "COPY engine.send_items (send_id, seq, user_id, idempotency_key, token, title, body,"
+                    " deep_link, status, reason) FROM STDIN") as copy:
+                for item in items:
+                    copy.write_row((record.send_id, item.seq, item.user_id, send_key(record.send_id, item.user_id),
+                                    item.token, item.title, item.body, item.deep_link, item.status, item.reason))
+
+    def reopen(self, send_id: str, *, resend_in_flight: bool) -> tuple[int, int]:
+        """Prepare a resumed send; return (rows found in flight, retryable failures queued again).
+
+        Rows still ``in_flight`` were handed to FCM by an attempt that died before recording the
+        answer: they may have been delivered. By default they become failed IN_FLIGHT_UNKNOWN and
+        are not sent again (at most once); ``resend_in_flight`` queues them (and earlier such rows)
+        again instead (at least once: clients can drop the repeat by ``data.run_id``).
+        """
+        with self.conn.transaction():
+            if resend_in_flight:
+                in_flight = self.conn.execute(
+                    "UPDATE engine.send_items SET status = 'pending', reason = NULL, updated_at = now()"
+                    " WHERE send_id = %s AND (status = 'in_flight' OR (status = 'failed' AND reason = %s))",
+                    (send_id, IN_FLIGHT_UNKNOWN)).rowcount
+            else:
+                in_flight = self.conn.execute(
+                    "UPDATE engine.send_items SET status = 'failed', reason = %s, retryable = false,"
+                    " updated_at = now() WHERE send_id = %s AND status = 'in_flight'",
+                    (IN_FLIGHT_UNKNOWN, send_id)).rowcount
+            retry = self.conn.execute(
+                "UPDATE engine.send_items SET status = 'pending', updated_at = now()"
+                " WHERE send_id = %s AND status = 'failed' AND retryable", (send_id,)).rowcount
+            self.conn.execute("UPDATE engine.sends SET status = 'sending', updated_at = now() WHERE send_id = %s",
+                              (send_id,))
+        return in_flight, retry
+
+    def pending(self, send_id: str, limit: int | None = None) -> list[LedgerItem]:
+        cur = self.conn.execute(
+            "SELECT seq, user_id::text, status, reason, token, title, body, deep_link FROM engine.send_items"
+            " WHERE send_id = %s AND status = 'pending' ORDER BY seq LIMIT %s", (send_id, limit))
+        return [LedgerItem(*row) for row in cur]
+
+    def claim(self, send_id: str, items: Sequence[LedgerItem]) -> None:
+        """Mark a batch in flight, committed before any of its messages is handed to FCM."""
+        self.conn.execute(
+            "UPDATE engine.send_items SET status = 'in_flight', attempts = attempts + 1, updated_at = now()"
+            " WHERE send_id = %s AND seq = ANY(%s)", (send_id, [item.seq for item in items]))
+
+    def record(self, record: SendRecord, results: Sequence[ItemResult], *, sent_at: datetime) -> list[SentPush]:
+        """Commit a batch's results, its sent-notification records and dead tokens together."""
+        sent = [SentPush(user_id=r.item.user_id, layer_id=record.layer_id, sent_at=sent_at,
+                         push_title=r.item.title, push_body=r.item.body,
+                         audience_description=record.audience_description, deep_link=r.item.deep_link,
+                         send_key=send_key(record.send_id, r.item.user_id))
+                for r in results if r.status == "sent"]
+        dead = [r for r in results if r.dead_token and r.item.token]
+        with self.conn.transaction():
+            self.conn.execute(
+                "UPDATE engine.send_items AS i SET status = v.status, reason = v.reason, retryable = v.retryable,"
+                " message_id = v.message_id, updated_at = now()"
+                " FROM unnest(%s::int[], %s::text[], %s::text[], %s::bool[], %s::text[])"
+                "   AS v(seq, status, reason, retryable, message_id)"
+                " WHERE i.send_id = %s AND i.seq = v.seq",
+                ([r.item.seq for r in results], [r.status for r in results], [r.code for r in results],
+                 [r.retryable for r in results], [r.message_id for r in results], record.send_id))
+            record_sent(self.conn, sent)
+            if dead:
+                self.conn.execute(
+                    "INSERT INTO engine.dead_tokens (token, code, user_id, send_id)"
+                    " SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::text[])"
+                    " ON CONFLICT (token) DO NOTHING",
+                    ([r.item.token for r in dead], [r.code for r in dead], [r.item.user_id for r in dead],
+                     [record.send_id] * len(dead)))
+        return sent
+
+    def finish(self, send_id: str, status: str, last_error: str | None = None) -> None:
+        self.conn.execute("UPDATE engine.sends SET status = %s, last_error = %s, updated_at = now()"
+                          " WHERE send_id = %s", (status, last_error, send_id))
+
+    def tally(self, send_id: str) -> Tally:
+        cur = self.conn.execute(
+            "SELECT status, reason, retryable, count(*) FROM engine.send_items WHERE send_id = %s"
+            " GROUP BY 1, 2, 3", (send_id,))
+        return Tally({(status, reason, retryable): n for status, reason, retryable, n in cur})
+
+    def dead_tokens(self, tokens: Iterable[str]) -> dict[str, str]:
+        """Which of ``tokens`` FCM declared dead, with the code it gave."""
+        cur = self.conn.execute("SELECT token, code FROM engine.dead_tokens WHERE token = ANY(%s)", (list(tokens),))
+        return dict(cur.fetchall())
+
+
+def send_key(send_id: str, user_id: str) -> str:
+    """The idempotency key of one (send, user): unique in the ledger and in user_notifications."""
+    return f"{send_id}:{user_id}"

@@ -1,0 +1,89 @@
+"""Planning a send: who gets which rendered push on which token, and why everyone else does not.
+
+Steps, each removing users with a reason the report counts: render the template per row,
+keep only test users (``--test``), cadence (live sends), device token, tokens FCM declared
+dead, and a token shared with an earlier user (one push per device, as the original did).
+The plan is computed once and frozen in the ledger: a resumed send never re-plans, so users
+it already pushed are not re-judged by cadence against their own new push.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Collection, Mapping, Sequence
+
+from engine.cadence import CadenceDecision
+from engine.delivery.ledger import LedgerItem
+from engine.delivery.recipients import Recipients
+from engine.delivery.template import PushTemplate, render
+
+NO_TOKEN = "no_token"
+CADENCE_PREFIX = "cadence:"
+
+CadenceFilter = Callable[[Sequence[str]], CadenceDecision]
+TokenLookup = Callable[[Sequence[str]], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    items: list[LedgerItem]
+    summary: dict[str, Any] = field(default_factory=dict)   # counts fixed at planning, kept in engine.sends
+
+    @property
+    def pending(self) -> int:
+        return sum(1 for item in self.items if item.status == "pending")
+
+
+def plan_send(template: PushTemplate, recipients: Recipients, *, allowed_hosts: Sequence[str],
+              test_users: Collection[str] | None, cadence: CadenceFilter | None, tokens: TokenLookup,
+              dead_tokens: TokenLookup) -> Plan:
+    """Decide every row. ``test_users`` restricts to those ids (test sends); ``cadence`` None bypasses it."""
+    skipped: dict[str, str] = {}
+    rendered = {}
+    for user_id, values in recipients.rows:
+        push, reason = render(template, values, allowed_hosts)
+        if reason:
+            skipped[user_id] = reason
+        elif test_users is not None and user_id not in test_users:
+            skipped[user_id] = "not_test_user"
+        else:
+            rendered[user_id] = push
+    decision: CadenceDecision | None = None
+    if cadence is not None and rendered:
+        decision = cadence(list(rendered))
+        for rule, ids in decision.excluded.items():
+            for user_id in ids:
+                skipped[user_id.lower()] = CADENCE_PREFIX + rule
+        for user_id in decision.invalid_ids:
+            skipped[user_id.lower()] = "invalid_user_id"
+    candidates = [uid for uid in rendered if uid not in skipped]
+    found = tokens(candidates) if candidates else {}
+    dead = dead_tokens(list(found.values())) if found else {}
+    owner: dict[str, str] = {}
+    items: list[LedgerItem] = []
+    for seq, (user_id, _) in enumerate(recipients.rows):
+        token = found.get(user_id)
+        reason = skipped.get(user_id)
+        if reason is None and token is None:
+            reason = NO_TOKEN
+        elif reason is None and token in dead:
+            reason = f"dead_token:{dead[token]}"
+        elif reason is None and token in owner:
+            reason = "duplicate_token"
+        push = rendered.get(user_id)
+        if reason is None:
+            owner[token] = user_id   # type: ignore[index]
+        items.append(LedgerItem(seq=seq, user_id=user_id, status="skipped" if reason else "pending",
+                                reason=reason, token=token, title=push.title if push else None,
+                                body=push.body if push else None, deep_link=push.link if push else None))
+    summary = {"total_rows": recipients.total_rows, "duplicates": recipients.duplicates,
+               "empty_ids": recipients.empty_ids, "invalid_ids": len(recipients.invalid_ids),
+               "cadence": _cadence_summary(decision, bypassed=cadence is None)}
+    return Plan(items, summary)
+
+
+def _cadence_summary(decision: CadenceDecision | None, *, bypassed: bool) -> dict[str, Any]:
+    if decision is None:
+        return {"mode": "bypass" if bypassed else "not_needed", "failed_open": False, "warnings": []}
+    return {"mode": decision.mode, "failed_open": decision.failed_open, "warnings": list(decision.warnings)}
+

@@ -1,0 +1,150 @@
+"""What a send reads: a run folder's output (found through manifest.json) or a plain CSV.
+
+The CSV is read whole (its checksum identifies an ad hoc send), parsed as RFC 4180,
+and reduced to one row per user: the first row wins, later ones are counted as
+duplicates. Rows with an empty id are dropped and counted; ids that are not UUIDs
+are counted and never sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.cadence.userids import ID_COLUMNS, split_user_ids
+from engine.delivery.template import PushTemplate, TemplateError
+from engine.errors import DeliveryError, SourceLocation
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Source:
+    """The CSV a send reads and, for a run folder, which run and output it came from."""
+
+    csv: Path | None                # None: the output was empty and not written
+    run_id: str | None = None
+    audience: str | None = None
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """One row per user in first-occurrence order, plus what was dropped on the way."""
+
+    sha256: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, dict[str, str | None]], ...]   # (canonical user id, row values)
+    total_rows: int
+    duplicates: int
+    empty_ids: int
+    invalid_ids: tuple[str, ...]
+
+
+def resolve_source(path: Path, template: PushTemplate, *, test: bool) -> Source:
+    """A CSV path as is; a run folder via its manifest, the template's output (its TEST twin with ``test``)."""
+    if path.is_file():
+        return Source(csv=path)
+    if not path.is_dir():
+        raise DeliveryError(f"no such run folder or CSV: {path}")
+    manifest_path = path / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DeliveryError(f"{path} is not a run folder (no {MANIFEST})",
+                            hint="pass a run folder written by `engine run`, or a CSV file") from None
+    except ValueError as err:
+        raise DeliveryError(f"{manifest_path} is not valid JSON: {err}") from None
+    if not template.output:
+        raise TemplateError("sending a run folder needs a template that names its output",
+                            location=template.location,
+                            hint="use --template NAME (schedules.yaml templates have 'output:'); "
+                                 "ad hoc pushes send a CSV file")
+    if template.audience and template.audience != manifest.get("audience"):
+        raise TemplateError(f"template {template.name!r} sends audience {template.audience!r} but "
+                            f"{path} is a run of {manifest.get('audience')!r}", location=template.location)
+    entry = _output_entry(manifest, template.output, test=test, where=manifest_path)
+    source = Source(csv=None, run_id=str(manifest.get("run_id") or ""), audience=manifest.get("audience"),
+                    output=template.output)
+    if entry.get("status") == "empty_not_written":
+        return source
+    if entry.get("status") != "written":
+        raise DeliveryError(f"output {template.output!r} of run {source.run_id} was not written "
+                            f"(status {entry.get('status')!r}): {entry.get('error') or 'see the manifest'}",
+                            location=SourceLocation(str(manifest_path)))
+    csv_path = path / str(entry["file"])
+    if entry.get("sha256") and _sha256(_read(csv_path)) != entry["sha256"]:
+        raise DeliveryError(f"{csv_path} does not match the checksum in its manifest",
+                            hint="the file changed after the run wrote it; re-run the audience")
+    return Source(csv=csv_path, run_id=source.run_id, audience=source.audience, output=source.output)
+
+
+def _output_entry(manifest: dict[str, Any], name: str, *, test: bool, where: Path) -> dict[str, Any]:
+    outputs = manifest.get("outputs") or []
+    for entry in outputs:
+        if entry.get("name") == name and bool(entry.get("is_test")) == test:
+            return entry
+    known = sorted({f"{o.get('name')}{' (test)' if o.get('is_test') else ''}" for o in outputs})
+    raise DeliveryError(f"run has no {'TEST ' if test else ''}output {name!r}",
+                        location=SourceLocation(str(where)), hint=f"outputs: {', '.join(known) or 'none'}")
+
+
+def read_recipients(path: Path) -> Recipients:
+    """Parse the CSV; malformed input raises with the line number."""
+    data = _read(path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DeliveryError(f"{path} is not UTF-8 (byte {err.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = tuple(next(reader, []))
+        id_column = next((c for c in ID_COLUMNS if c in header), None)
+        if id_column is None:
+            raise DeliveryError(f"{path} has no user id column",
+                                location=SourceLocation(str(path), 1),
+                                hint=f"name it one of: {', '.join(ID_COLUMNS)} (runs write user_id)")
+        rows: dict[str, dict[str, str | None]] = {}
+        total = duplicates = empty = 0
+        raw_ids: list[str] = []
+        for fields in reader:
+            if not any(field.strip() for field in fields):
+                continue            # blank line, skipped like the original's parser did
+            if len(fields) != len(header):
+                raise DeliveryError(f"row has {len(fields)} field(s), the header has {len(header)}",
+                                    location=SourceLocation(str(path), reader.line_num))
+            total += 1
+            values: dict[str, str | None] = dict(zip(header, fields))
+            user_id = (values[id_column] or "").strip()
+            if not user_id:
+                empty += 1
+                continue
+            key = user_id.lower()
+            if key in rows:
+                duplicates += 1
+                continue
+            rows[key] = values
+            raw_ids.append(key)
+    except csv.Error as err:
+        raise DeliveryError(f"malformed CSV: {err}", location=SourceLocation(str(path), reader.line_num)) from None
+    invalid = split_user_ids(raw_ids).invalid
+    bad = set(invalid)
+    return Recipients(sha256=_sha256(data), header=header,
+                      rows=tuple((uid, values) for uid, values in rows.items() if uid not in bad),
+                      total_rows=total, duplicates=duplicates, empty_ids=empty, invalid_ids=tuple(invalid))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise DeliveryError(f"cannot read {path}: {err.strerror}") from None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,149 @@
+"""Push templates: ``[[var:column]]`` substitution, the original's syntax, made strict.
+
+A variable names a CSV column exactly (case-sensitive). Typo forms (``[[vra:``,
+``[[va:``, ``[[v:``) and any other unparsable ``[[var:`` are errors, as are variables
+missing from the CSV header: all found before anything is sent. Values are URL-encoded
+inside the deep link, whose host must be an allowed host or a subdomain of one, checked
+on the template and again on every rendered link. A row with an empty value for a
+variable it uses is skipped with the reason, never sent with a hole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+from urllib.parse import quote, urlsplit
+
+from engine.errors import DeliveryError, SourceLocation
+
+VARIABLE = re.compile(r"\[\[var:([A-Za-z_][A-Za-z0-9_]*)\]\]")
+# anything that looks like a placeholder once the valid ones are removed: typos, bad names, unclosed
+_SUSPECT = re.compile(r"\[\[\s*(?:var|vra|va|v)\s*:[^\]\s]*(?:\]\]?)?", re.IGNORECASE)
+FIELDS = ("title", "body", "deep_link")
+
+
+class TemplateError(DeliveryError):
+    """A push template is invalid or does not fit the CSV: fix the input, nothing was sent."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class PushTemplate:
+    """Title, body and optional deep link of one push, with its layer and where it was declared."""
+
+    title: str
+    body: str
+    deep_link: str | None
+    layer: int
+    name: str | None = None          # template name in schedules.yaml; None for an ad hoc push
+    audience: str | None = None      # the audience whose run it sends
+    output: str | None = None        # which output of that run
+    location: SourceLocation | None = None
+    field_locations: tuple[tuple[str, SourceLocation], ...] = ()
+
+    def text(self, field: str) -> str:
+        return getattr(self, field) or ""
+
+    def variables(self) -> tuple[str, ...]:
+        """Columns used, in order of first use across title, body, deep link."""
+        seen: dict[str, None] = {}
+        for field in FIELDS:
+            for name in VARIABLE.findall(self.text(field)):
+                seen.setdefault(name, None)
+        return tuple(seen)
+
+    def fingerprint(self) -> str:
+        """Identifies the push's content: a resumed send must use the same template."""
+        payload = json.dumps([self.title, self.body, self.deep_link, self.layer], ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def locate(self, field: str) -> SourceLocation | None:
+        return dict(self.field_locations).get(field, self.location)
+
+
+@dataclass(frozen=True)
+class RenderedPush:
+    title: str
+    body: str
+    link: str | None
+
+
+def link_problem(url: str, allowed_hosts: Sequence[str]) -> str | None:
+    """Why ``url`` may not be a deep link (None when it may): http(s) and an allowed host."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".").lower()
+    except ValueError as err:
+        return f"not a valid URL ({err})"
+    if parts.scheme.lower() not in ("https", "http") or not host:
+        return "must be an absolute http(s) URL"
+    allowed = [h.strip().lower().rstrip(".") for h in allowed_hosts if h.strip()]
+    if not any(host == h or host.endswith("." + h) for h in allowed):
+        return (f"host {host!r} is not allowed (allowed: {', '.join(allowed) or 'none'}, "
+                "and their subdomains; setting deep_link_hosts)")
+    return None
+
+
+def validate(template: PushTemplate, allowed_hosts: Sequence[str]) -> None:
+    """Check syntax and the deep-link host of the raw template; raise every problem at once."""
+    problems: list[tuple[str, str]] = []
+    for field in ("title", "body"):
+        if not template.text(field).strip():
+            problems.append((field, f"{field} is required"))
+    for field in FIELDS:
+        leftover = VARIABLE.sub("", template.text(field))
+        for bad in _SUSPECT.findall(leftover):
+            problems.append((field, f"{field}: malformed variable {bad!r}; write [[var:column_name]] "
+                                    "(letters, digits, underscores)"))
+    if template.deep_link:
+        # a variable stands for its own name while checking the host of the raw template
+        problem = link_problem(VARIABLE.sub(lambda m: m.group(1), template.deep_link), allowed_hosts)
+        if problem:
+            problems.append(("deep_link", f"deep_link {template.deep_link!r}: {problem}"))
+    if problems:
+        raise TemplateError(_heading(template) + "; ".join(text for _, text in problems),
+                            location=template.locate(problems[0][0]),
+                            hint="variables look like [[var:firstName]] and name a CSV column exactly")
+
+
+def check_columns(template: PushTemplate, header: Sequence[str], source: str) -> None:
+    """Every variable must be a column of the CSV header (exact, case-sensitive)."""
+    missing = [name for name in template.variables() if name not in header]
+    if missing:
+        near = {m: [h for h in header if h.lower() == m.lower()] for m in missing}
+        hints = [f"{m} (did you mean {', '.join(near[m])}?)" if near[m] else m for m in missing]
+        raise TemplateError(f"{_heading(template)}variable(s) not in the CSV header of {source}: "
+                            f"{', '.join(hints)}", location=template.location,
+                            hint=f"columns available: {', '.join(header)}")
+
+
+def render(template: PushTemplate, values: Mapping[str, str | None],
+           allowed_hosts: Sequence[str]) -> tuple[RenderedPush | None, str | None]:
+    """Render one row: (push, None), or (None, skip reason) when the row cannot be sent as written."""
+    for name in template.variables():
+        value = values.get(name)
+        if value is None or not value.strip():
+            return None, f"missing_value:{name}"
+
+    def plain(match: re.Match[str]) -> str:
+        return values[match.group(1)] or ""
+
+    def encoded(match: re.Match[str]) -> str:
+        return quote(values[match.group(1)] or "", safe="")
+
+    title = VARIABLE.sub(plain, template.title)
+    body = VARIABLE.sub(plain, template.body)
+    link = VARIABLE.sub(encoded, template.deep_link) if template.deep_link else None
+    if any("[[var:" in text for text in (title, body)):
+        return None, "literal_placeholder"     # a value itself held "[[var:"; never send that
+    if link and link_problem(link, allowed_hosts):
+        return None, "deep_link_host"
+    return RenderedPush(title, body, link), None
+
+
+def _heading(template: PushTemplate) -> str:
+    return f"push template {template.name!r}: " if template.name else "push: "
