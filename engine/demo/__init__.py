@@ -1,0 +1,1 @@
+"""`engine demo`: find or start a PostgreSQL, seed it, run every audience."""
