@@ -38,14 +38,17 @@ from engine.timeutil import parse_as_of
 @click.option("--resend-in-flight", is_flag=True,
               help="On resume, send again the pushes an interrupted attempt had in flight (at least once; "
                    "by default they are not resent: at most once).")
+@click.option("--batch-size", type=click.IntRange(1, 500), default=500, show_default=True,
+              help="Pushes per ledger batch. Smaller batches commit more often, so fewer pushes are in "
+                   "doubt after a crash (at most two batches).")
 @click.option("--automation", default=None, help="Apply this schedules.yaml automation's cadence overrides.")
 @click.option("--dsn", default=None, help="Source database DSN for the token lookup (default ENGINE_SOURCE_DSN).")
 @pass_cli
 @handle_errors
 def send(obj: CliContext, source: Path, template: str | None, title: str | None, body: str | None,
          deep_link: str | None, layer: int | None, test: bool, dry_run: bool, limit: int | None,
-         send_id: str | None, as_of: str | None, resend_in_flight: bool, automation: str | None,
-         dsn: str | None) -> None:
+         send_id: str | None, as_of: str | None, resend_in_flight: bool, batch_size: int,
+         automation: str | None, dsn: str | None) -> None:
     """Send the pushes of SOURCE: a run folder (with --template) or a CSV (with --template, or ad hoc).
 
     \b
@@ -72,7 +75,7 @@ def send(obj: CliContext, source: Path, template: str | None, title: str | None,
                           as_of=parse_as_of(as_of), resend_in_flight=resend_in_flight, automation=automation)
     stop = threading.Event()
     with _graceful_stop(stop), _progress(enabled=not obj.json_output and sys.stderr.isatty()) as on_progress:
-        report = send_push(settings, request, stop=stop, on_progress=on_progress)
+        report = send_push(settings, request, batch_size=batch_size, stop=stop, on_progress=on_progress)
     if obj.json_output:
         emit_json(report.as_dict())
     else:

@@ -248,7 +248,7 @@ def _report(prepared: _Prepared, request: SendRequest, tally: Tally, summary: di
         send_id=prepared.record.send_id, status=status, mode=prepared.record.mode, layer=prepared.layer,
         template=prepared.template.name, source=prepared.record.source_file, as_of=prepared.record.as_of,
         resumed=resumed, **counts.fields(), sent_now=stats.sent, retried_now=stats.retried,
-        dead_tokens_now=stats.dead_tokens, message=_message(status, counts, stats),
+        dead_tokens_now=stats.dead_tokens, batches_now=tuple(stats.batches), message=_message(status, counts, stats),
         warnings=tuple(warnings), seconds=round(time.perf_counter() - started, 3))
 
 

@@ -18,6 +18,7 @@ import itertools
 import json
 import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,7 @@ class FakeFcmServer:
         self._received: list[Received] = []
         self._accepted: Counter[str] = Counter()
         self._attempts: Counter[str] = Counter()
+        self._attempt_times: dict[str, list[float]] = {}
         self._issued: set[str] = set()
         self._oauth_error: str | None = None
         self._ids = itertools.count(1)
@@ -154,6 +156,14 @@ class FakeFcmServer:
             else:
                 self._token_delay[token] = seconds
 
+    def heal(self) -> None:
+        """Drop every scripted fault and delay: the service works again."""
+        with self._lock:
+            self._scripts.clear()
+            self._token_delay.clear()
+            self._delay = 0.0
+            self._oauth_error = None
+
     def reject_oauth(self, error: str | None = "invalid_grant") -> None:
         """Make the token endpoint refuse every assertion (None restores it)."""
         self._oauth_error = error
@@ -173,6 +183,11 @@ class FakeFcmServer:
         """Send requests per token, accepted or not."""
         with self._lock:
             return Counter(self._attempts)
+
+    def attempt_times(self, token: str) -> list[float]:
+        """``time.monotonic()`` at each send request for ``token`` (recorded when ``record`` is on)."""
+        with self._lock:
+            return list(self._attempt_times.get(token, []))
 
     # ---- HTTP -----------------------------------------------------------------------------
 
@@ -252,6 +267,8 @@ class FakeFcmServer:
             return 400, _error(400, "INVALID_ARGUMENT", None, "message.token is required"), {}
         with self._lock:
             self._attempts[token] += 1
+            if self.record:
+                self._attempt_times.setdefault(token, []).append(time.monotonic())
             delay = self._token_delay.get(token, self._delay)
             fault = self._next_fault(token)
         if delay:

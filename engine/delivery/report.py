@@ -41,6 +41,7 @@ class SendReport:
     sent_now: int = 0
     retried_now: int = 0
     dead_tokens_now: int = 0
+    batches_now: tuple[int, ...] = ()     # sizes of the batches committed now, in commit order
     message: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
     seconds: float = 0.0
@@ -53,6 +54,7 @@ class SendReport:
         out = asdict(self)
         out["as_of"] = self.as_of.isoformat()
         out["warnings"] = list(self.warnings)
+        out["batches_now"] = list(self.batches_now)
         out["ok"] = self.exit_code == 0
         return out
 

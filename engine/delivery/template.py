@@ -23,6 +23,7 @@ VARIABLE = re.compile(r"\[\[var:([A-Za-z_][A-Za-z0-9_]*)\]\]")
 # anything that looks like a placeholder once the valid ones are removed: typos, bad names, unclosed
 _SUSPECT = re.compile(r"\[\[\s*(?:var|vra|va|v)\s*:[^\]\s]*(?:\]\]?)?", re.IGNORECASE)
 FIELDS = ("title", "body", "deep_link")
+_HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
 class TemplateError(DeliveryError):
@@ -81,6 +82,8 @@ def link_problem(url: str, allowed_hosts: Sequence[str]) -> str | None:
         return f"not a valid URL ({err})"
     if parts.scheme.lower() not in ("https", "http") or not host:
         return "must be an absolute http(s) URL"
+    if not _HOSTNAME.match(host):
+        return f"host {host!r} is not a valid host name"
     allowed = [h.strip().lower().rstrip(".") for h in allowed_hosts if h.strip()]
     if not any(host == h or host.endswith("." + h) for h in allowed):
         return (f"host {host!r} is not allowed (allowed: {', '.join(allowed) or 'none'}, "
