@@ -219,7 +219,9 @@ def test_top1_holds_the_first_ranked_product_owners(layer2_db: dict[str, str], l
 
 def test_main_file_holds_ranks_2_to_10_best_rank_per_user(layer2_db: dict[str, str], layer2_run: Any) -> None:
     ids = layer2_db
+
     def forum(key: str, first: str, username: str, size: str = "10", active: str = ACTIVE_TEXT) -> dict[str, str]:
+        """Rank 7 (Forum Low, fA: wishlist_count 2, 2 open offers)."""
         return row(ids[key], username, first, size, "Forum Low", "7th", ids["fA"], "12", 2, 2, active)
 
     assert read_csv(layer2_run, "trending") == [
