@@ -83,6 +83,9 @@ $$;
 -- One row per user with everything the child tables need; pref_kind: 0 no user_preferences row,
 -- 1 preferences but no size, 2 only a non-preferred mens size, 3 only a womens size,
 -- 4 two preferred mens sizes (duplicate quirk), 5 preferred + related non-preferred, 6 one size.
+-- cohort: 'fresh' (signed up < 12 h ago), 'new' (12 h - 14 days), 'old'. A new user's stage is the
+-- waterfall level it is built for: 1 no closet, 2 closet but no bio, 3 bio but no offer,
+-- 4 offers but only soft-deleted wishlist rows, 5 all of it.
 CREATE TEMP TABLE seed_users AS
 SELECT u, pg_temp.id(1, u) AS id, age_h, cohort, stage, deleted, size_idx, pref_kind,
        pg_temp.r(108, u) < 0.93 OR cohort = 'new' AS has_activity,
@@ -135,14 +138,9 @@ SELECT su.id,
        CASE WHEN pg_temp.r(123, u) < 0.05 THEN NULL
             ELSE 'user' || u || '@' || (ARRAY['example.com', 'example.net', 'example.org'])[1 + mod(u, 3)] END,
        CASE WHEN su.stage = 2 THEN (ARRAY[NULL, '', '   '])[1 + floor(pg_temp.r(124, u) * 3)::integer]
-            WHEN su.stage >= 3 THEN (ARRAY[
-                'Sneakerhead since 2009', 'Size 10.5, always down to trade', 'Jordan collector 🏀',
-                'DS only. No fakes, no lowballs.', 'Dunks > everything', 'Trading to complete my "Bred" set',
-                'Chicago, IL · ships fast', 'Vintage Air Max & NB 990s', 'Ask me about my grails ✨',
-                'Mamá, papá, y sneakers'])[1 + floor(pg_temp.r(125, u) * 10)::integer]
-            WHEN pg_temp.r(124, u) < 0.35 THEN NULL
-            WHEN pg_temp.r(124, u) < 0.42 THEN ''
-            WHEN pg_temp.r(124, u) < 0.46 THEN (ARRAY['   ', E' \t ', E'\n'])[1 + mod(u, 3)]
+            WHEN coalesce(su.stage, 1) = 1 AND pg_temp.r(124, u) < 0.35 THEN NULL
+            WHEN coalesce(su.stage, 1) = 1 AND pg_temp.r(124, u) < 0.42 THEN ''
+            WHEN coalesce(su.stage, 1) = 1 AND pg_temp.r(124, u) < 0.46 THEN (ARRAY['   ', E' \t ', E'\n'])[1 + mod(u, 3)]
             ELSE (ARRAY[
                 'Sneakerhead since 2009', 'Size 10.5, always down to trade', 'Jordan collector 🏀',
                 'DS only. No fakes, no lowballs.', 'Dunks > everything', 'Trading to complete my "Bred" set',
@@ -181,8 +179,8 @@ SELECT su.id,
 FROM seed_users AS su;
 
 -- step: user_activities
-INSERT INTO user_activities (id, user_id, last_active, last_streak_update, streak_count)
 -- last_active within ~120 days, skewed to recent, never before signup.
+INSERT INTO user_activities (id, user_id, last_active, last_streak_update, streak_count)
 SELECT pg_temp.id(2, u), su.id, pg_temp.before(h),
        CASE WHEN pg_temp.r(145, u) < 0.7 THEN pg_temp.before(h) END,
        floor(pg_temp.r(146, u) * 30)::integer
@@ -218,7 +216,7 @@ WHERE su.pref_kind > 0;
 -- Row 1 is the main size preference, row 2 the second one of kinds 4 and 5; index = u * 4 + row.
 INSERT INTO attribute_preferences (id, created_at, updated_at, deleted_at, attribute_id, attribute_value_id,
                                    user_preference_id, related_attribute_preference_id, preferred)
-SELECT pg_temp.id(6, u::bigint * 4 + p.row), pg_temp.before(su.age_h), pg_temp.before(su.age_h), 
+SELECT pg_temp.id(6, u::bigint * 4 + p.row), pg_temp.before(su.age_h), pg_temp.before(su.age_h),
        CASE WHEN pg_temp.r(260, u::bigint * 4 + p.row) < 0.05
             THEN pg_temp.epoch(pg_temp.before(su.age_h * pg_temp.r(261, u))) ELSE 0 END,
        pg_temp.id(4, p.attr), pg_temp.id(5, p.attr * 100 + p.size), pg_temp.id(3, u),
@@ -346,7 +344,7 @@ WHERE v.p = pg_temp.inv_product(x.i) AND v.s = pg_temp.inv_size(x.i, su.size_idx
 INSERT INTO wishlist_items (id, created_at, updated_at, deleted_at, product_variant_id, user_id, update_index,
                             index_cache)
 SELECT pg_temp.id(10, i), pg_temp.before(h), pg_temp.before(h * pg_temp.r(170, i)),
-       CASE WHEN su.stage = 4 OR (coalesce(su.stage, 0) <> 5 AND pg_temp.r(171, i) < 0.1) OR (su.stage = 5 AND k > 1 AND pg_temp.r(171, i) < 0.1)
+       CASE WHEN coalesce(su.stage, 0) = 4 OR (pg_temp.r(171, i) < 0.1 AND NOT (coalesce(su.stage, 0) = 5 AND k = 1))
             THEN pg_temp.epoch(pg_temp.before(h * pg_temp.r(172, i))) ELSE 0 END,
        v.id, su.id, true, NULL
 FROM seed_users AS su,
