@@ -68,6 +68,7 @@ def waterfall_db(create_database: Callable[..., str]) -> dict[str, str]:
     new("n1_edge_new", 12, shoes=False)                        # exactly as_of - 12h: inside
     new("n1_plain", 30, shoes=False, bio=None, username=None)  # also no bio/offers/wishlist: level 1 only;
     #                                                            no user_activities row: kept; NULL username
+    new("n1_nomail", 35, shoes=False, email=None)              # NULL email: only Layer 2/showcase need one
     new("n1_blank", 40, shoes=False, first="")                 # '' first name kept (IS NOT NULL only)
     new("n1_hostile", 50, shoes=False, first='Zoë "The, Boss"', username=HOSTILE_USERNAME)
     multi = new("n1_multi", 60, shoes=False, size=None)        # two preferred sizes: listed once
@@ -126,6 +127,9 @@ def waterfall_db(create_database: Callable[..., str]) -> dict[str, str]:
     d.offer(star_desired, [i], created_at=hours(30))
     d.wishlist(star_desired, j, created_at=hours(30))
     d.desired(star_desired, k, 3)                              # K
+    star_dangling = new("n5_dangling", 45)
+    d.offer(star_dangling, [MISSING_VARIANT], created_at=hours(30))
+    d.wishlist(star_dangling, j, created_at=hours(40))         # the wishlist comes before the last fallback: J
     d.close()
     return ids
 
@@ -150,6 +154,7 @@ def test_levels_one_and_two(waterfall_db: dict[str, str], waterfall_run: Any) ->
     assert read_csv(waterfall_run, "no_shoes") == [
         basic(ids["n1_edge_new"], "n1_edge_new", "N1_edge_new", 1),       # -12h
         basic(ids["n1_plain"], "", "N1_plain", 1),                        # -30h
+        basic(ids["n1_nomail"], "n1_nomail", "N1_nomail", 1),             # -35h
         basic(ids["n1_blank"], "n1_blank", "", 1),                        # -40h
         basic(ids["n1_hostile"], HOSTILE_USERNAME, 'Zoë "The, Boss"', 1),  # -50h
         basic(ids["n1_multi"], "n1_multi", "N1_multi", 1),                # -60h, once
@@ -177,20 +182,21 @@ def test_levels_three_to_five_carry_the_target_shoe(waterfall_db: dict[str, str]
     assert read_csv(waterfall_run, "new_stars") == [
         targeted(ids["n5_offer"], "n5_offer", "N5_offer", 5, "Shoe I", ids["vI"]),
         targeted(ids["n5_desired"], "n5_desired", "N5_desired", 5, "Shoe K", ids["vK"]),
+        targeted(ids["n5_dangling"], "n5_dangling", "N5_dangling", 5, "Shoe J", ids["vJ"]),
     ]
 
 
 def test_metrics_count_each_level_once(waterfall_run: Any) -> None:
-    # 6 + 3 + 3 + 3 + 2 = 17 new users; n1_plain qualified for levels 1-4 and n2_empty_bio for
+    # 7 + 3 + 3 + 3 + 3 = 19 new users; n1_plain qualified for levels 1-4 and n2_empty_bio for
     # 2-4, yet each appears once
     metrics = waterfall_run.manifest["metrics"]
-    assert metrics["initial_users"] == 17
+    assert metrics["initial_users"] == 19
     assert metrics["levels"] == [
-        {"level": 1, "count": 6, "remaining_after": 11},
-        {"level": 2, "count": 3, "remaining_after": 8},
-        {"level": 3, "count": 3, "remaining_after": 5},
-        {"level": 4, "count": 3, "remaining_after": 2},
-        {"level": 5, "count": 2, "remaining_after": 0},
+        {"level": 1, "count": 7, "remaining_after": 12},
+        {"level": 2, "count": 3, "remaining_after": 9},
+        {"level": 3, "count": 3, "remaining_after": 6},
+        {"level": 4, "count": 3, "remaining_after": 3},
+        {"level": 5, "count": 3, "remaining_after": 0},
     ]
     assert metrics["final_remaining"] == 0
     assert metrics["levels_disjoint"] is True
