@@ -166,6 +166,17 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
     return result
 
 
+def _audience_empty(spec: AudienceSpec, ws: Workspace,
+                    produced: list[tuple[Any, list[str], list[tuple[str, ...]]]]) -> bool:
+    """Whether the audience counts as empty for ``when_empty``: after every step, or before thresholds."""
+    if spec.when_empty == "no_files_before_thresholds":
+        before = [s.rows for s in ws.steps if not s.step.startswith("load:")]
+        names = [s.step for s in ws.steps if not s.step.startswith("load:")]
+        if "thresholds" in names:
+            return names.index("thresholds") > 0 and before[names.index("thresholds") - 1] == 0
+    return all(not rows for _, _, rows in produced)
+
+
 def _write_outputs(settings: Settings, spec: AudienceSpec, request: RunRequest, ws: Workspace,
                    result: RunResult, audience_ok: bool) -> None:
     manifest = result.manifest
@@ -191,14 +202,14 @@ def _write_outputs(settings: Settings, spec: AudienceSpec, request: RunRequest, 
         produced.append((output, headers, rows))
         if request.preview_rows:
             result.previews[output.name] = (headers, rows[: request.preview_rows])
-    audience_empty = all(not rows for _, _, rows in produced)
+    no_files = spec.when_empty != "write_outputs" and _audience_empty(spec, ws, produced)
     for output, headers, rows in produced:
         entry = next(e for e in manifest["outputs"] if e["name"] == output.name and not e["is_test"])
-        skip = (not rows and output.when_empty == "skip") or (audience_empty and spec.when_empty == "no_files")
+        skip = (not rows and output.when_empty == "skip") or no_files
         entry["status"] = "empty_not_written" if skip else "written"
         if not skip and not request.dry_run:
             entry["sha256"] = write_atomic(result.run_dir / entry["file"], encode_csv(headers, rows))  # type: ignore[operator]
-        if output.test is None or (audience_empty and spec.when_empty == "no_files"):
+        if output.test is None or no_files:
             continue
         test = test_rows(output.test, headers, rows, settings.test_users)
         test_entry = {"name": output.name, "file": file_name(output.test.file, stamp, manifest["params"]),

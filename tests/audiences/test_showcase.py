@@ -280,9 +280,6 @@ def test_all_three_empty_writes_no_files(solo_db: dict[str, str], tmp_path: Path
     assert list(result.run_dir.glob("*.csv")) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: audience-level when_empty=no_files is judged after thresholds; the original showcase "
-    "checks emptiness before the haves demand filter (reference 2.3 step 2), so it writes its files"))
 def test_haves_all_failing_demand_still_write_the_files(app_db: str, tmp_path: Path) -> None:
     """One eligible user owns the product, its variant has 1 open offer: haves empty only after
     the demand filter. The original returned early only when all three audiences were empty
