@@ -1,0 +1,221 @@
+"""Load schedules.yaml: syntax, JSON Schema, the file's own consistency, then the typed model.
+
+``check_document`` returns every problem found in the file by itself (``engine validate``
+adds the checks that need the audiences: outputs, columns, params); ``load_schedules``
+raises the first one, for the scheduler and delivery, which just need a usable file.
+Timing rule (reference 4.3, seed 000): audience generation (T-generate) comes before the
+TEST send (T-test), which comes before the live send (T-0); the cancellation window is the
+last stretch before T-0 and must fit between the TEST send and the live send.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import zoneinfo
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import jsonschema
+
+from engine.delivery.template import _SUSPECT, FIELDS, VARIABLE, PushTemplate
+from engine.errors import EngineError, ScheduleError
+from engine.schedules.cron import CronError, parse_cron
+from engine.schedules.marks import value_location
+from engine.schedules.model import (DEFAULT_CANCELLATION_WINDOW, DEFAULT_GENERATE_LEAD, DEFAULT_TEST_LEAD,
+                                    Automation, ScheduleFile)
+from engine.spec.yamlmarks import KeyPath, MarkedDocument, format_key_path, load_marked
+
+SCHEDULES_FILE = "schedules.yaml"
+CRON_HINT = 'five fields: minute hour day-of-month month day-of-week, e.g. "30 12 * * *" (12:30 daily, the send time)'
+
+
+@lru_cache(maxsize=None)
+def schedules_schema() -> dict[str, Any]:
+    """The schedules.yaml JSON Schema shipped in the package."""
+    return json.loads(resources.files("engine.schedules").joinpath("schema.json").read_text("utf-8"))
+
+
+def _subschema(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].split("/")[-1]]
+    return schema
+
+
+def schema_problems(doc: MarkedDocument, schema: dict[str, Any],
+                    error: Callable[..., EngineError] = ScheduleError) -> list[EngineError]:
+    """Every JSON Schema violation of ``doc``, located; unknown keys get a "did you mean"."""
+    problems: list[EngineError] = []
+    validator = jsonschema.Draft202012Validator(schema)
+    for err in sorted(validator.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
+        path: KeyPath = tuple(err.absolute_path)
+        where = format_key_path(path) or "(top level)"
+        if err.validator == "additionalProperties" and err.validator_value is False:
+            allowed = sorted(_subschema(err.schema, schema).get("properties", {}))
+            for key in sorted(set(err.instance) - set(allowed)):
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                problems.append(error(f"unknown key {key!r} in {where}", location=doc.locate(path + (key,)),
+                                      hint=f"did you mean {close[0]!r}?" if close
+                                      else f"allowed keys: {', '.join(allowed)}"))
+        elif err.validator == "oneOf" and err.context:
+            best = min(err.context, key=lambda e: len(list(e.absolute_path)))
+            problems.append(error(f"{where}: {best.message}", location=doc.locate(path)))
+        else:
+            problems.append(error(f"{where}: {err.message}", location=doc.locate(path)))
+    return problems
+
+
+def malformed_variables(text: str | None) -> Iterator[tuple[int, str]]:
+    """(offset, text) of every placeholder-looking ``[[...`` that is not a valid ``[[var:name]]``."""
+    valid = {m.start() for m in VARIABLE.finditer(text or "")}
+    for match in _SUSPECT.finditer(text or ""):
+        if match.start() not in valid:
+            yield match.start(), match.group(0)
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known) or 'none'}"
+
+
+def _template_problems(doc: MarkedDocument, templates: dict[str, Any]) -> list[EngineError]:
+    problems: list[EngineError] = []
+    for name, template in templates.items():
+        for field in FIELDS:
+            for offset, bad in malformed_variables(template.get(field)):
+                problems.append(ScheduleError(
+                    f"template {name!r}: malformed variable {bad!r} in {field}",
+                    location=value_location(doc, ("templates", name, field), offset),
+                    hint="write [[var:column_name]] (the original's [[vra:/[[va:/[[v: typos are not variables)"))
+    return problems
+
+
+def _timezone_problem(doc: MarkedDocument, where: KeyPath, name: str, zone: str) -> EngineError | None:
+    try:
+        zoneinfo.ZoneInfo(zone)
+        return None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(zone, sorted(zoneinfo.available_timezones()), n=1)
+        return ScheduleError(f"automation {name!r}: unknown time zone {zone!r}",
+                             location=value_location(doc, where + ("schedule", "timezone")),
+                             hint=f"did you mean {close[0]!r}?" if close else "use an IANA name such as America/Chicago")
+
+
+def _timing_problems(doc: MarkedDocument, where: KeyPath, name: str, item: dict[str, Any]) -> list[EngineError]:
+    lead = item.get("lead_minutes") or {}
+    generate = lead.get("generate", DEFAULT_GENERATE_LEAD)
+    test = lead.get("test", DEFAULT_TEST_LEAD)
+    window = item.get("cancellation_window_minutes", DEFAULT_CANCELLATION_WINDOW)
+    problems: list[EngineError] = []
+    if test < 1:
+        problems.append(ScheduleError(f"automation {name!r}: the TEST send must come before the live send "
+                                      f"(lead_minutes.test is {test})", location=doc.locate(where + ("lead_minutes", "test")),
+                                      hint=f"the default is {DEFAULT_TEST_LEAD} minutes before the send time"))
+    if generate <= test:
+        problems.append(ScheduleError(
+            f"automation {name!r}: audience generation (T-{generate} min) must start before the TEST send "
+            f"(T-{test} min)", location=doc.locate(where + ("lead_minutes", "generate")),
+            hint=f"e.g. generate: {DEFAULT_GENERATE_LEAD}, test: {DEFAULT_TEST_LEAD}"))
+    if window > test:
+        problems.append(ScheduleError(
+            f"automation {name!r}: the cancellation window ({window} min) is longer than the time between the "
+            f"TEST send and the live send ({test} min)",
+            location=doc.locate(where + ("cancellation_window_minutes",)),
+            hint="the window must open after the TEST push has gone out (the original's 30/30 setting left no "
+                 "window at all, reference 4.3)"))
+    return problems
+
+
+def _automation_problems(doc: MarkedDocument, automations: list[dict[str, Any]],
+                         templates: dict[str, Any]) -> list[EngineError]:
+    problems: list[EngineError] = []
+    first_line: dict[str, int | None] = {}
+    for index, item in enumerate(automations):
+        where: KeyPath = ("automations", index)
+        name = item["id"]
+        if name in first_line:
+            problems.append(ScheduleError(f"duplicate automation id {name!r}", location=doc.locate(where + ("id",)),
+                                          hint=f"ids must be unique (first declared on line {first_line[name]})"))
+        else:
+            first_line[name] = doc.locate(where + ("id",)).line
+        expression = item["schedule"]["cron"]
+        try:
+            parse_cron(expression)
+        except CronError as err:
+            problems.append(ScheduleError(f"automation {name!r}: invalid cron {expression!r}: {err.message}",
+                                          location=value_location(doc, where + ("schedule", "cron"), err.offset),
+                                          hint=CRON_HINT))
+        zone_problem = _timezone_problem(doc, where, name, item["schedule"]["timezone"])
+        if zone_problem:
+            problems.append(zone_problem)
+        problems.extend(_timing_problems(doc, where, name, item))
+        seen: set[str] = set()
+        for position, push in enumerate(item["pushes"]):
+            at = doc.locate(where + ("pushes", position))
+            if push in seen:
+                problems.append(ScheduleError(f"automation {name!r} sends template {push!r} twice", location=at))
+            seen.add(push)
+            if push not in templates:
+                problems.append(ScheduleError(f"automation {name!r} names unknown template {push!r}", location=at,
+                                              hint=_suggest(push, sorted(templates))))
+            elif templates[push]["audience"] != item["audience"]:
+                problems.append(ScheduleError(
+                    f"automation {name!r} runs audience {item['audience']!r}, but template {push!r} sends an "
+                    f"output of {templates[push]['audience']!r}", location=at,
+                    hint="an automation runs one audience and sends templates of that audience"))
+    return problems
+
+
+def check_document(doc: MarkedDocument) -> list[EngineError]:
+    """Every problem schedules.yaml has on its own (schema, cron, time zones, timing, references)."""
+    if not isinstance(doc.data, dict):
+        return [ScheduleError("schedules.yaml must be a mapping with templates: and automations:",
+                              location=doc.locate(()))]
+    problems = schema_problems(doc, schedules_schema())
+    if problems:
+        return problems
+    templates = doc.data.get("templates") or {}
+    return _template_problems(doc, templates) + _automation_problems(doc, doc.data.get("automations") or [],
+                                                                     templates)
+
+
+def build_schedules(doc: MarkedDocument) -> ScheduleFile:
+    """The typed model of a document that passed ``check_document``."""
+    templates = {}
+    for name, entry in (doc.data.get("templates") or {}).items():
+        where = ("templates", name)
+        templates[name] = PushTemplate(
+            title=entry["title"], body=entry["body"], deep_link=entry.get("deep_link"), layer=entry["layer"],
+            name=name, audience=entry["audience"], output=entry["output"], location=doc.locate(where),
+            field_locations=tuple((f, doc.locate(where + (f,))) for f in FIELDS if f in entry))
+    automations = []
+    for index, item in enumerate(doc.data.get("automations") or []):
+        lead = item.get("lead_minutes") or {}
+        automations.append(Automation(
+            id=item["id"], audience=item["audience"], cron=parse_cron(item["schedule"]["cron"]),
+            timezone=item["schedule"]["timezone"], pushes=tuple(item["pushes"]), vars=dict(item.get("vars") or {}),
+            generate_lead_minutes=lead.get("generate", DEFAULT_GENERATE_LEAD),
+            test_lead_minutes=lead.get("test", DEFAULT_TEST_LEAD),
+            cancellation_window_minutes=item.get("cancellation_window_minutes", DEFAULT_CANCELLATION_WINDOW),
+            cadence=item.get("cadence"), enabled=item.get("enabled", True),
+            description=item.get("description", ""), location=doc.locate(("automations", index))))
+    return ScheduleFile(templates=templates, automations=tuple(automations), source=doc.display)
+
+
+def load_schedules(project_dir: Path) -> ScheduleFile:
+    """The project's schedules.yaml (empty when absent); raises its first problem."""
+    path = project_dir / SCHEDULES_FILE
+    if not path.exists():
+        return ScheduleFile()
+    doc = load_marked(path, SCHEDULES_FILE)
+    problems = check_document(doc)
+    if problems:
+        first = problems[0]
+        if len(problems) > 1:
+            first.hint = ((first.hint + "; ") if first.hint else "") + \
+                f"{len(problems) - 1} more problem(s): run `engine validate`"
+        raise first
+    return build_schedules(doc)
+
