@@ -1,0 +1,119 @@
+"""``engine demo``: the whole product on a machine where nothing is configured.
+
+Finds (or starts) a PostgreSQL, creates a fresh demo database, seeds synthetic
+Tradeblock-shaped data, migrates the engine state into the same database, runs every
+audience, then sends each run's pushes (TEST first, then live) to a local fake FCM
+server through the real firebase-admin SDK. Everything goes through the same library
+functions as the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from engine import api
+from engine.config import Settings
+from engine.demo.pg import find_server
+from engine.pipeline import RunResult
+from engine.secrets import mask_dsn
+from engine.spec.yamlmarks import load_marked
+
+log = logging.getLogger("engine.demo")
+
+DEMO_DATABASE = "audience_engine_demo"
+
+
+@dataclass
+class DemoReport:
+    server: str
+    database: str
+    seed: dict[str, Any]
+    runs: list[RunResult] = field(default_factory=list)
+    sends: list[dict[str, Any]] = field(default_factory=list)
+    fcm_messages: int = 0
+    output_dir: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.runs) and all(s["ok"] for s in self.sends)
+
+
+def _recreate_database(admin_dsn: str, name: str) -> str:
+    with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+    return make_conninfo(admin_dsn, dbname=name)
+
+
+def _showcase_product(dsn: str, as_of: datetime) -> str | None:
+    from engine.appdb.seed import most_offered_product  # noqa: PLC0415
+
+    with psycopg.connect(dsn) as conn:
+        product = most_offered_product(conn, as_of=as_of)
+    return str(product) if product else None
+
+
+def templates_for(project_dir: Path) -> dict[str, dict[str, Any]]:
+    """Push templates of schedules.yaml by name (empty when the project has none)."""
+    path = project_dir / "schedules.yaml"
+    if not path.exists():
+        return {}
+    data = load_marked(path, "schedules.yaml").data or {}
+    return dict(data.get("templates") or {})
+
+
+def _send_all(settings: Settings, runs: list[RunResult], as_of: datetime, report: DemoReport,
+              note: Callable[[str], None]) -> None:
+    from engine.delivery.api import SendRequest, send  # noqa: PLC0415  (firebase-admin loads on demand)
+    from engine.delivery.fake_fcm import FakeFcmServer, write_service_account  # noqa: PLC0415
+
+    templates = templates_for(settings.project_dir)
+    written = {(r.audience, o["name"]) for r in runs if r.run_dir
+               for o in r.manifest["outputs"] if o["status"] == "written" and not o["is_test"]}
+    with FakeFcmServer() as fcm, tempfile.TemporaryDirectory(prefix="engine-demo-") as tmp:
+        credentials = write_service_account(Path(tmp) / "service-account.json", token_uri=fcm.token_uri)
+        fcm_settings = replace(settings, fcm_credentials=credentials, fcm_endpoint=fcm.endpoint)
+        for name, template in templates.items():
+            run = next((r for r in runs if r.audience == template.get("audience") and r.run_dir), None)
+            if run is None or (run.audience, template.get("output")) not in written:
+                continue
+            for test in (True, False):
+                note(f"sending {name} ({'TEST' if test else 'live'})")
+                result = send(fcm_settings, SendRequest(source=run.run_dir, template=name, test=test, as_of=as_of))
+                report.sends.append(result.as_dict())
+        report.fcm_messages = len(fcm.received())
+
+
+def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send: bool = True,
+             database: str = DEMO_DATABASE, note: Callable[[str], None] = lambda _: None) -> DemoReport:
+    """Seed a fresh demo database, run every audience, send their pushes to a fake FCM."""
+    server = find_server(settings)
+    try:
+        note(f"PostgreSQL: {server.origin}")
+        dsn = _recreate_database(server.admin_dsn, database)
+        demo = replace(settings, source_dsn=dsn, state_dsn=dsn)
+        note(f"seeding {users:,} users into {database}")
+        seeded = api.seed_app_database(demo, users=users, seed=seed, as_of=as_of)
+        api.migrate_state(demo)
+        report = DemoReport(server=server.origin, database=mask_dsn(dsn), seed=seeded,
+                            output_dir=demo.resolved_output_dir)
+        variables = {}
+        product = _showcase_product(dsn, as_of)
+        if product:
+            variables["product_id"] = product
+        note("running every audience")
+        report.runs = api.run(demo, as_of=as_of, variables=variables)
+        if send:
+            _send_all(demo, report.runs, as_of, report, note)
+        return report
+    finally:
+        server.stop()
