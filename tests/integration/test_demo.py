@@ -7,6 +7,7 @@ import uuid
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from engine.config import resolve
 from engine.demo.runner import run_demo
@@ -35,6 +36,6 @@ def test_demo_runs_every_audience_and_sends(pg_admin_dsn: str, demo_database: st
     assert report.sends, "schedules.yaml templates should produce sends"
     # every accepted push reached the fake server: sent counts add up to what it received
     assert sum(s["sent"] for s in report.sends) == report.fcm_messages > 0
-    with psycopg.connect(settings.source_dsn.replace("/postgres", f"/{demo_database}")) as conn:
+    with psycopg.connect(make_conninfo(pg_admin_dsn, dbname=demo_database)) as conn:
         runs = conn.execute("select count(*) from engine.runs where status = 'succeeded'").fetchone()[0]
     assert runs == 4
