@@ -1,0 +1,215 @@
+"""Measurement primitives: each measurement runs in its own child process.
+
+The parent starts ``python -m benchmarks.harness <kind> '<json job>'``, waits for it with
+``os.wait4`` and so gets the kernel's peak RSS of exactly that child (not of earlier ones).
+The child times only the work itself with ``time.perf_counter`` (interpreter start-up and
+imports are outside the figure but inside the wall time, reported apart) and prints one
+JSON object. Kinds:
+
+- ``engine``: ``engine.api.run`` of one audience, end to end (render, query, DuckDB, CSVs),
+  with the per-query times from the pipeline's log records and the manifest's DuckDB steps;
+  optionally saves the SQL it executed, with the bound values inlined, for ``floor``.
+- ``floor``: those statements through ``COPY (...) TO STDOUT`` on a bare psycopg connection,
+  bytes discarded: what PostgreSQL must do anyway, the cost no client can avoid.
+- ``old``: the baseline in the style of the original scripts (``benchmarks.oldway``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """What one child reported, plus what the kernel says about it."""
+
+    payload: dict[str, Any]
+    wall_seconds: float
+    peak_rss_bytes: int
+
+    @property
+    def seconds(self) -> float:
+        return float(self.payload["seconds"])
+
+
+class ChildFailed(RuntimeError):
+    """A measurement child exited non-zero; the message carries its stderr tail."""
+
+
+def run_child(kind: str, job: dict[str, Any]) -> ChildRun:
+    """Run one measurement in a fresh interpreter; return its report, wall time and peak RSS."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.harness", kind, json.dumps(job, default=str)],
+                                stdout=out, stderr=err, cwd=PROJECT_ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            tail = err.read().decode(errors="replace").strip().splitlines()[-15:]
+            raise ChildFailed(f"{kind} child failed (exit {proc.returncode}):\n" + "\n".join(tail))
+        payload = json.loads(out.read().decode())
+    return ChildRun(payload, wall, usage.ru_maxrss * 1024)  # ru_maxrss is in KiB on Linux
+
+
+# ---- bench databases ------------------------------------------------------------------------
+
+def seed_label(users: int, seed: int, as_of: datetime) -> str:
+    """What a bench database's COMMENT says it holds; equal labels mean reusable data."""
+    return f"audience-engine benchmark: users={users} seed={seed} as_of={as_of.isoformat()}"
+
+
+@dataclass(frozen=True)
+class BenchDatabase:
+    name: str
+    dsn: str
+    reused: bool
+    seed_seconds: float
+
+
+def prepare_database(admin_dsn: str, name: str, *, users: int, seed: int, as_of: datetime,
+                     reuse: bool) -> BenchDatabase:
+    """Create and seed ``name`` (dropping an older one), or reuse it when ``reuse`` and its label matches.
+
+    The seeded tables are vacuumed and analysed, the steady state autovacuum keeps a production
+    database in, so that no measurement pays for hint bits or a background vacuum.
+    """
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    from engine import api
+    from engine.config import Settings
+
+    label = seed_label(users, seed, as_of)
+    dsn = make_conninfo(admin_dsn, dbname=name)
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        row = admin.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                            (name,)).fetchone()
+        if reuse and row is not None and row[0] == label:
+            return BenchDatabase(name, dsn, True, 0.0)
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+    report = api.seed_app_database(Settings(project_dir=PROJECT_ROOT, source_dsn=dsn),
+                                   users=users, seed=seed, as_of=as_of)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(label)))
+    return BenchDatabase(name, dsn, False, float(report["seconds"]))
+
+
+def drop_database(admin_dsn: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def showcase_product(dsn: str, as_of: datetime) -> str:
+    """The product with the most offers in the 7 days before ``as_of`` (the showcase's --var)."""
+    import psycopg
+
+    from engine.appdb.seed import most_offered_product
+
+    with psycopg.connect(dsn) as conn:
+        product = most_offered_product(conn, as_of=as_of)
+    if product is None:
+        raise ChildFailed("no offers in the 7 days before as_of: nothing to showcase")
+    return str(product)
+
+
+# ---- children -------------------------------------------------------------------------------
+
+class _QueryTimes(logging.Handler):
+    """Collects the pipeline's per-query log records (name, rows, seconds)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.queries: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "query done":
+            self.queries.append({"name": getattr(record, "query"), "rows": getattr(record, "rows"),
+                                 "seconds": getattr(record, "seconds")})
+
+
+def _engine(job: dict[str, Any]) -> dict[str, Any]:
+    from psycopg import ClientCursor, connect
+
+    from engine import api
+    from engine.config import Settings
+
+    handler = _QueryTimes()
+    logger = logging.getLogger("engine.pipeline")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    settings = Settings(project_dir=PROJECT_ROOT, source_dsn=job["dsn"], output_dir=Path(job["out"]))
+    as_of = datetime.fromisoformat(job["as_of"])
+    started = time.perf_counter()
+    result = api.run(settings, selectors=[job["audience"]], as_of=as_of, variables=job["vars"], record=False)[0]
+    seconds = time.perf_counter() - started
+    manifest = result.manifest
+    if job.get("sql_out"):  # after the clock stops: inline the bound values the way fetch_arrow does
+        with connect(job["dsn"]) as conn:
+            statements = [{"name": q.name, "sql": ClientCursor(conn).mogrify(q.sql, q.params) if q.params else q.sql}
+                          for q in result.rendered]
+        Path(job["sql_out"]).write_text(json.dumps(statements))
+    return {"seconds": seconds, "status": result.status, "manifest_seconds": manifest["seconds"],
+            "queries": handler.queries, "steps": manifest["steps"], "errors": manifest["errors"],
+            "outputs": [{k: o[k] for k in ("name", "is_test", "rows", "sha256", "status")}
+                        for o in manifest["outputs"]]}
+
+
+def _floor(job: dict[str, Any]) -> dict[str, Any]:
+    import psycopg
+
+    statements = json.loads(Path(job["sql_file"]).read_text())
+    queries = []
+    with psycopg.connect(job["dsn"], options="-c timezone=UTC") as conn:
+        for statement in statements:
+            started = time.perf_counter()
+            size = 0
+            with conn.cursor() as cur, cur.copy(f"COPY (\n{statement['sql']}\n) TO STDOUT") as copy:
+                for chunk in copy:
+                    size += len(chunk)
+            queries.append({"name": statement["name"], "seconds": time.perf_counter() - started, "bytes": size})
+    return {"seconds": sum(q["seconds"] for q in queries), "queries": queries}
+
+
+def _old(job: dict[str, Any]) -> dict[str, Any]:
+    from benchmarks.oldway import GENERATORS
+    from benchmarks.oldway.runtime import Context
+
+    ctx = Context(job["dsn"], datetime.fromisoformat(job["as_of"]), Path(job["out"]), job["vars"])
+    started = time.perf_counter()
+    written = GENERATORS[job["audience"]](ctx)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "outputs": [{"name": w.name, "is_test": w.is_test, "rows": w.rows,
+                                             "sha256": w.sha256, "status": "written"} for w in written]}
+
+
+CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"engine": _engine, "floor": _floor, "old": _old}
+
+
+def main(argv: list[str]) -> None:
+    kind, job = argv[0], json.loads(argv[1])
+    sys.stdout.write(json.dumps(CHILDREN[kind](job), default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
