@@ -34,6 +34,8 @@ def test_demo_runs_every_audience_and_sends(pg_admin_dsn: str, demo_database: st
         assert run.status == "succeeded", run.audience
         assert any(o["rows"] for o in run.manifest["outputs"] if not o["is_test"]), run.audience
     assert report.sends, "schedules.yaml templates should produce sends"
+    # each TEST send reaches the one test user (the founder, given a device by the demo)
+    assert all(s["sent"] == 1 for s in report.sends if s["mode"] == "test")
     # every accepted push reached the fake server: sent counts add up to what it received
     assert sum(s["sent"] for s in report.sends) == report.fcm_messages > 0
     with psycopg.connect(make_conninfo(pg_admin_dsn, dbname=demo_database)) as conn:
