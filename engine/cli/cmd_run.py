@@ -64,7 +64,7 @@ def run(obj: CliContext, selectors: tuple[str, ...], as_of: str | None, variable
     """
     settings = obj.settings(output_dir=out, source_dsn=dsn)
     anchor = parse_as_of(as_of)
-    status = click.get_text_stream("stderr").isatty() and not obj.json_output
+    status = sys.stderr.isatty() and not obj.json_output
     with (_spinner("running audiences") if status else nullcontext()):
         results = api.run(settings, selectors=selectors, as_of=anchor, variables=parse_var_flags(variables),
                           dry_run=dry_run)
