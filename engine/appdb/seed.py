@@ -108,7 +108,7 @@ def _run(conn: psycopg.Connection, name: str, statements: tuple[sql.Composable |
     with psycopg.ClientCursor(conn) as cur:
         for statement in statements:
             cur.execute(statement, params)  # type: ignore[arg-type]  # seed.sql is trusted package data
-    log.info("seed step %s took %.2fs", name, time.perf_counter() - started)
+    log.debug("seed step %s took %.2fs", name, time.perf_counter() - started)
 
 
 def seed_database(conn: psycopg.Connection, *, users: int, seed: int, as_of: datetime,
