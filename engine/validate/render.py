@@ -1,0 +1,129 @@
+"""Render every query of an audience the way a run does, and report what fails with file:line:col.
+
+First a static pass over the template (and what it ``{% include %}``s): every variable the
+audience does not declare is reported, even in branches the current ``options`` skip. Then
+the real render (sandboxed, StrictUndefined, values as bound placeholders) catches the rest:
+a missing ``options`` key, a value used in a condition, a bad ``{% import %}``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.errors import RenderError
+from engine.render.env import RenderedQuery, render_sql
+from engine.spec.model import AudienceSpec, QuerySpec
+from engine.validate.findings import Findings
+
+AS_OF = datetime(2025, 1, 1, tzinfo=timezone.utc)   # any moment: values never reach the SQL text
+SAMPLE = {"integer": 1, "number": 1.5, "string": "x", "boolean": True,
+          "uuid": "00000000-0000-4000-8000-000000000000", "timestamp": AS_OF}
+
+
+def sample_values(spec: AudienceSpec) -> dict[str, Any]:
+    """``as_of`` and every param: its default, else a sample value of its type."""
+    values: dict[str, Any] = {"as_of": AS_OF}
+    for param in spec.params:
+        values[param.name] = param.default if param.default is not None else SAMPLE[param.type]
+    return values
+
+
+def query_values(spec: AudienceSpec, query: QuerySpec) -> dict[str, Any]:
+    """What the template of ``query`` may use: as_of, the params and its bound arrays (empty)."""
+    return {**sample_values(spec), **{bind.param: [] for bind in query.binds}}
+
+
+def find_column(line: str, name: str) -> int | None:
+    """1-based column of ``name`` on ``line``, preferring a use inside a Jinja tag."""
+    pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
+    tags = [m.span() for m in re.finditer(r"\{\{.*?\}\}|\{%.*?%\}", line)]
+    hits = [m.start() for m in pattern.finditer(line)]
+    inside = [h for h in hits if any(a <= h < b for a, b in tags)]
+    chosen = (inside or hits or [None])[0]
+    return chosen + 1 if chosen is not None else None
+
+
+def _included(ast: nodes.Template) -> Iterator[str]:
+    for node in ast.find_all(nodes.Include):
+        if isinstance(node.template, nodes.Const) and isinstance(node.template.value, str):
+            yield node.template.value
+
+
+def _undeclared(env: SandboxedEnvironment, template: str, known: set[str],
+                seen: set[str]) -> Iterator[tuple[str, str, int]]:
+    """(template, variable, line) of every variable used but not known, following includes."""
+    if template in seen:
+        return
+    seen.add(template)
+    source, _, _ = env.loader.get_source(env, template)  # type: ignore[union-attr]
+    ast = env.parse(source, template)
+    missing = meta.find_undeclared_variables(ast) - known
+    for name in sorted(missing):
+        line = min(n.lineno for n in ast.find_all(nodes.Name) if n.name == name)
+        yield template, name, line
+    for child in _included(ast):
+        yield from _undeclared(env, child, known, seen)
+
+
+def _source_line(sql_root: Path, display: str, line: int | None) -> str:
+    path = sql_root.parent / display
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    return lines[line - 1] if line and 0 < line <= len(lines) else ""
+
+
+def _report_undeclared(findings: Findings, env: SandboxedEnvironment, sql_root: Path, spec: AudienceSpec,
+                       query: QuerySpec, values: dict[str, Any]) -> bool:
+    found = False
+    for template, name, line in _undeclared(env, query.sql, set(values) | {"options"} | set(env.globals), set()):
+        found = True
+        display = f"sql/{template}"
+        declared = sorted(p.name for p in spec.params)
+        close = difflib.get_close_matches(name, sorted(values), n=1)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + \
+            f"declare it under params: in {spec.display_path} (declared: {', '.join(declared) or 'none'}; " \
+            f"always available: as_of, options" + \
+            (f"; bound arrays: {', '.join(b.param for b in query.binds)}" if query.binds else "") + ")"
+        findings.add("render/undefined-variable",
+                     f"undefined variable {name!r} (audience {spec.name!r}, query {query.name!r})",
+                     path=display, line=line, col=find_column(_source_line(sql_root, display, line), name),
+                     hint=hint)
+    return found
+
+
+def render_queries(findings: Findings, env: SandboxedEnvironment, sql_root: Path,
+                   spec: AudienceSpec) -> dict[str, RenderedQuery]:
+    """Each query of ``spec`` rendered (those that fail are reported and left out)."""
+    rendered: dict[str, RenderedQuery] = {}
+    for query in spec.queries:
+        values = query_values(spec, query)
+        try:
+            if _report_undeclared(findings, env, sql_root, spec, query, values):
+                continue
+        except jinja2.TemplateSyntaxError:
+            pass                                                # render_sql reports it with its line
+        except jinja2.TemplateNotFound:
+            continue                                            # the spec loader reported the missing file
+        try:
+            rendered[query.name] = render_sql(env, sql_root, name=query.name, template=query.sql,
+                                              values=values, options=query.options)
+        except RenderError as err:
+            loc = err.location
+            display = loc.file if loc else f"sql/{query.sql}"
+            quoted = re.findall(r"'([A-Za-z_][A-Za-z0-9_]*)'", err.message)
+            col = find_column(_source_line(sql_root, display, loc.line if loc else None), quoted[-1]) \
+                if quoted else None
+            rule = "render/syntax" if "syntax" in err.message else "render/error"
+            findings.add(rule, f"{err.message} (audience {spec.name!r}, query {query.name!r})", path=display,
+                         line=loc.line if loc else None, col=col, hint=err.hint)
+    return rendered

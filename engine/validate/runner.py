@@ -1,0 +1,165 @@
+"""``validate_project``: every check over the project in one pass, every problem reported.
+
+Order: audience files (syntax, schema, references) -> cadence.yaml and layers -> Jinja
+render of each query -> (``--db``: prepare on the database) -> columns through each audience
+-> file names -> schedules.yaml -> sqlfluff. A file with problems is skipped by the later
+checks that need it; the rest go on. ``select`` takes audience selectors (names, ``layer:N``,
+``tag:T``) and ``rule:FAMILY[/NAME]`` to keep only some checks.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import jinja2
+
+from engine.config import Settings
+from engine.errors import ConfigError
+from engine.render.env import RenderedQuery, make_environment
+from engine.spec.model import AudienceSpec
+from engine.transform.sqlparts import literal
+from engine.validate.audiences import AudienceEntry, load_entries, select_entries
+from engine.validate.cadencefile import check_audience_layers, check_cadence
+from engine.validate.columns import check_audience_columns
+from engine.validate.findings import FAMILIES, Findings, ValidationReport
+from engine.validate.names import check_names
+from engine.validate.render import render_queries, sample_values
+from engine.validate.schedules import check_schedules
+from engine.validate.sqlcolumns import infer_columns
+
+
+def split_selectors(select: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(audience selectors, rule selectors) of ``--select``; unknown rule families are usage errors."""
+    audiences, rules = [], []
+    for item in select:
+        if item.startswith("rule:"):
+            rule = item[len("rule:"):]
+            if rule.split("/", 1)[0] not in FAMILIES:
+                raise ConfigError(f"--select {item!r}: unknown check family", hint=f"families: {', '.join(FAMILIES)}")
+            rules.append(rule)
+        else:
+            audiences.append(item)
+    return audiences, rules
+
+
+def _lint_context(specs: Sequence[AudienceSpec]) -> dict[str, Any]:
+    """Every name the audiences give their SQL (each param standing as 1) and the union of options."""
+    context: dict[str, Any] = {"as_of": 1}
+    options: dict[str, Any] = {}
+    for spec in specs:
+        context.update({p.name: 1 for p in spec.params})
+        for query in spec.queries:
+            context.update({b.param: 1 for b in query.binds})
+            for key, value in query.options.items():
+                if isinstance(value, list) and isinstance(options.get(key, []), list):
+                    options[key] = options.get(key, []) + [v for v in value if v not in options.get(key, [])]
+                else:
+                    options.setdefault(key, value)
+    context["options"] = options
+    return context
+
+
+def _transform_sql(findings: Findings, env: jinja2.Environment, spec: AudienceSpec) -> str | None:
+    """The transform rendered as a run renders it (params as DuckDB literals)."""
+    values = {k: literal(v.isoformat() if isinstance(v, datetime) else v) for k, v in sample_values(spec).items()}
+    try:
+        return env.get_template(spec.transform or "").render(values)
+    except jinja2.TemplateError as err:
+        line = getattr(err, "lineno", None)
+        findings.add("render/error", f"transform: {err} (audience {spec.name!r})", path=f"sql/{spec.transform}",
+                     line=line, hint="declare the variable as a param")
+        return None
+
+
+def _sql_files(project_dir: Path, env: jinja2.Environment, specs: Sequence[AudienceSpec] | None) -> list[Path]:
+    """All SQL files (``specs`` None) or those the given audiences use, with what they import."""
+    sql_root = project_dir / "sql"
+    if specs is None:
+        return sorted(p for p in sql_root.rglob("*.sql") if p.is_file()) if sql_root.is_dir() else []
+    from jinja2 import meta  # noqa: PLC0415
+
+    names = [q.sql for spec in specs for q in spec.queries] + [s.transform for s in specs if s.transform]
+    seen: list[str] = []
+    while names:
+        name = names.pop(0)
+        if name in seen or not (sql_root / name).is_file():
+            continue
+        seen.append(name)
+        try:
+            ast = env.parse((sql_root / name).read_text(encoding="utf-8"))
+            names.extend(t for t in meta.find_referenced_templates(ast) if isinstance(t, str))
+        except jinja2.TemplateSyntaxError:
+            continue
+    return sorted(sql_root / name for name in seen)
+
+
+def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool = False,
+                     cache: bool = True) -> ValidationReport:
+    """Check the whole project (or the ``select``ed part); never raises for problems in it.
+
+    ``cache`` keeps sqlfluff's results per file content between runs (see ``lint.LintCache``).
+    """
+    started = time.perf_counter()
+    root = settings.project_dir
+    if not (root / "audiences").is_dir():
+        raise ConfigError(f"{root} is not an audience-engine project (no audiences/ folder)",
+                          hint="run from the project root or pass --project-dir")
+    audience_selectors, rules = split_selectors(select)
+    wanted: Callable[[str], bool] = lambda family: not rules or any(r.split("/")[0] == family for r in rules)  # noqa: E731
+    findings = Findings(root)
+    entries = load_entries(root, findings)
+    chosen = select_entries(entries, audience_selectors)
+    selected = {e.name for e in chosen} if audience_selectors else None
+    specs = [e.spec for e in chosen if e.spec is not None]
+    cadence = check_cadence(findings, root)
+    check_audience_layers(findings, chosen, cadence)
+    env = make_environment(root / "sql")
+    rendered: dict[str, dict[str, RenderedQuery]] = {}
+    for spec in specs:
+        rendered[spec.name] = render_queries(findings, env, root / "sql", spec)
+    described: dict[tuple[str, str], tuple[str, ...]] = {}
+    if db and wanted("db"):
+        from engine.validate.dbcheck import check_on_database  # noqa: PLC0415  (psycopg only with --db)
+
+        described = check_on_database(findings, settings, env, [(spec.name, spec.query(name).sql, query)
+                                                                for spec in specs
+                                                                for name, query in rendered[spec.name].items()])
+    if wanted("columns"):
+        _check_columns(findings, env, chosen, rendered, described)
+    check_names(findings, entries, selected)
+    check_schedules(findings, settings, {e.name: e for e in entries}, cadence, selected)
+    files = _sql_files(root, env, specs if audience_selectors else None)
+    if wanted("lint") and files:
+        from engine.validate.lint import default_cache_dir, lint_files  # noqa: PLC0415
+
+        lint_files(findings, root, files, _lint_context([e.spec for e in entries if e.spec]),
+                   rendered_files={root / "sql" / q.sql for spec in specs for q in spec.queries},
+                   cache_dir=default_cache_dir() if cache else None)
+    kept = [f for f in findings.sorted()
+            if not rules or any(f.rule == r or f.family == r for r in rules)]
+    counted = len(entries) + len(files) + sum((root / n).exists() for n in ("schedules.yaml", "cadence.yaml"))
+    return ValidationReport(tuple(kept), counted, time.perf_counter() - started,
+                            tuple(r for r in FAMILIES if wanted(r)))
+
+
+def _check_columns(findings: Findings, env: jinja2.Environment, chosen: Sequence[AudienceEntry],
+                   rendered: dict[str, dict[str, RenderedQuery]],
+                   described: dict[tuple[str, str], tuple[str, ...]]) -> None:
+    import duckdb  # noqa: PLC0415  (segment and metric SQL is bound by DuckDB itself)
+
+    duck = duckdb.connect(":memory:")
+    try:
+        for entry in chosen:
+            spec = entry.spec
+            if spec is None or entry.doc is None:
+                continue
+            columns = {q.name: described.get((spec.name, q.name)) or
+                       (infer_columns(rendered[spec.name][q.name].sql) if q.name in rendered[spec.name] else None)
+                       for q in spec.queries}
+            transform = _transform_sql(findings, env, spec) if spec.transform else None
+            check_audience_columns(findings, entry.doc, spec, columns, duck, transform)
+    finally:
+        duck.close()
