@@ -8,18 +8,18 @@
 select
     pv.id as variant_id,
     coalesce(pv.index_cache ->> 'mens_size', 'Unknown') as relevant_variant_size
-{% if 'inventory_count' in options.stats %}
+    {% if 'inventory_count' in options.stats %}
     , coalesce(inv.n, 0) as inventory_count
-{% endif %}
-{% if 'wishlist_count' in options.stats %}
+    {% endif %}
+    {% if 'wishlist_count' in options.stats %}
     , coalesce(wl.n, 0) as wishlist_count
-{% endif %}
-{% if 'variant_open_offers' in options.stats %}
+    {% endif %}
+    {% if 'variant_open_offers' in options.stats %}
     , coalesce(open_offers.n, 0) as variant_open_offers
-{% endif %}
-{% if 'variant_offers_7d' in options.stats %}
+    {% endif %}
+        {% if 'variant_offers_7d' in options.stats %}
     , coalesce(offers_7d.n, 0) as variant_offers_7d
-{% endif %}
+    {% endif %}
 from product_variants as pv
 {% if 'inventory_count' in options.stats %}
 left join (
