@@ -19,6 +19,7 @@ import json
 import sys
 import threading
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,10 +66,14 @@ class FakeFcmServer:
     """The fake server. ``start()`` binds a free port; use as a context manager in tests."""
 
     def __init__(self, *, project_id: str = "fake-project", record: bool = True,
-                 delay: float = 0.0) -> None:
+                 delay: float = 0.0, flaky: float = 0.0, flaky_retry_after: float = 1.0) -> None:
         self.project_id = project_id
         self.record = record
         self._delay = delay
+        # a fixed fraction of tokens (by CRC32) answer 503 + Retry-After once, then succeed
+        self._flaky = flaky
+        self._flaky_retry_after = flaky_retry_after
+        self._flaked: set[str] = set()
         self._token_delay: dict[str, float] = {}
         self._scripts: dict[str, list[_Script]] = {}
         self._lock = threading.Lock()
@@ -287,6 +292,10 @@ class FakeFcmServer:
     def _next_fault(self, token: str) -> _Script | None:
         scripts = self._scripts.get(token)
         if not scripts:
+            chosen = zlib.crc32(token.encode()) % 10_000 < self._flaky * 10_000
+            if chosen and token not in self._flaked:
+                self._flaked.add(token)
+                return _Script("unavailable", 1, self._flaky_retry_after)
             return None
         current = scripts[0]
         if current.times is not None:
@@ -349,9 +358,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--project-id", default="fake-project")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
     parser.add_argument("--no-record", action="store_true", help="count messages, keep no bodies")
+    parser.add_argument("--flaky", type=float, default=0.0,
+                        help="fraction of tokens that answer 503 with Retry-After once, e.g. 0.01")
+    parser.add_argument("--flaky-retry-after", type=float, default=1.0, help="their Retry-After, seconds")
     parser.add_argument("--credentials", type=Path, help="also write a service-account JSON here")
     args = parser.parse_args(argv)
-    server = FakeFcmServer(project_id=args.project_id, record=not args.no_record, delay=args.delay).start()
+    server = FakeFcmServer(project_id=args.project_id, record=not args.no_record, delay=args.delay,
+                           flaky=args.flaky, flaky_retry_after=args.flaky_retry_after).start()
     if args.credentials:
         write_service_account(args.credentials, token_uri=server.token_uri, project_id=args.project_id)
     print(json.dumps({"endpoint": server.endpoint, "token_uri": server.token_uri,

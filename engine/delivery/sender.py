@@ -2,10 +2,15 @@
 
 Items go out in batches of at most ``batch_size`` (500, FCM's historical multicast size).
 A batch is claimed (rows ``in_flight``, committed) before any of its messages is handed
-to FCM and its results are committed when every message has a final answer; at most two
-batches are open at once, so a crash leaves at most two batches in doubt. Within the
-batches at most ``concurrency`` HTTP requests are in flight, and a rate limiter spaces
-all requests (retries included) to ``rate_per_minute``.
+to FCM, and its results are committed when each message has had its one attempt; at most
+two batches are open at once, so a crash leaves at most two batches in doubt. Within the
+batches at most ``concurrency`` HTTP requests are in flight, and a rate limiter spaces all
+requests (retries included) to ``rate_per_minute``.
+
+A transient failure does not hold its batch open: it is committed back to ``pending`` and
+the message joins a later batch once its backoff (or Retry-After) has passed, so one slow
+retry never stalls the other messages. After ``policy.max_attempts`` it is recorded as a
+retryable failure, which the next run of the same send tries again.
 
 Stopping (SIGTERM via ``stop``, or an abort such as THIRD_PARTY_AUTH_ERROR) takes no new
 batch and hands no new message to FCM; requests already out finish and are recorded,
@@ -15,10 +20,11 @@ the rest of the open batches goes back to pending.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
@@ -50,8 +56,8 @@ class SenderStats:
     sent: int = 0
     failed: Counter[str] = field(default_factory=Counter)
     deferred: int = 0            # handed back as pending: stop or abort came first
-    retry_later: int = 0         # failed with a retryable error: the next run of the send retries them
-    retried: int = 0             # retry attempts made
+    retried: int = 0             # retries scheduled after a transient failure
+    retry_later: int = 0         # gave up with a retryable error: the next run of the send retries them
     dead_tokens: int = 0
     batches: list[int] = field(default_factory=list)     # sizes of the committed batches, in order
     abort: str | None = None
@@ -60,6 +66,18 @@ class SenderStats:
     @property
     def done(self) -> int:
         return self.sent + sum(self.failed.values())
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    item: LedgerItem
+    attempts: int                # tries already made
+
+
+@dataclass(frozen=True)
+class _Tried:
+    result: ItemResult
+    retry_in: float | None = None   # seconds until the next try, when one is due
 
 
 class Sender:
@@ -87,84 +105,112 @@ class Sender:
         self._halt = asyncio.Event()
         self._requests = asyncio.Semaphore(self._concurrency)
         self._db_lock = asyncio.Lock()
-        open_batches = asyncio.Semaphore(_OPEN_BATCHES)
+        self._fresh = deque(_Attempt(item, 0) for item in items)
+        self._later: list[tuple[float, int, _Attempt]] = []       # heap: (ready at, seq, attempt)
+        self._open: set[asyncio.Task[None]] = set()
         watcher = asyncio.create_task(self._watch_stop())
-        tasks: list[asyncio.Task[None]] = []
         try:
-            for start in range(0, len(items), self._batch_size):
-                await open_batches.acquire()
-                if self._halt.is_set():
-                    open_batches.release()
-                    break
-                batch = items[start:start + self._batch_size]
-                await self._db(self._sink.claim, batch)
-                tasks.append(asyncio.create_task(self._batch(batch, open_batches)))
+            await self._loop()
         except BaseException:
             self._halt.set()
             raise
         finally:
-            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            outcomes = await asyncio.gather(*self._open, return_exceptions=True)
             watcher.cancel()
         errors = [o for o in outcomes if isinstance(o, BaseException)]
         if errors:
             raise errors[0]
         return self.stats
 
-    async def _batch(self, batch: Sequence[LedgerItem], open_batches: asyncio.Semaphore) -> None:
+    async def _loop(self) -> None:
+        while not self._halt.is_set():
+            while len(self._open) >= _OPEN_BATCHES:
+                await self._reap(timeout=None)
+            if self._halt.is_set():
+                return
+            batch = self._take(time.monotonic())
+            if batch:
+                await self._db(self._sink.claim, [attempt.item for attempt in batch])
+                self._open.add(asyncio.create_task(self._batch(batch)))
+            elif not self._open and not self._later:
+                return
+            else:      # nothing ready: a batch finishing may schedule retries, or the next retry comes due
+                await self._reap(timeout=max(0.0, self._later[0][0] - time.monotonic()) if self._later else None)
+
+    def _take(self, now: float) -> list[_Attempt]:
+        """Due retries first, then fresh items, up to one batch."""
+        batch: list[_Attempt] = []
+        while self._later and self._later[0][0] <= now and len(batch) < self._batch_size:
+            batch.append(heapq.heappop(self._later)[2])
+        while self._fresh and len(batch) < self._batch_size:
+            batch.append(self._fresh.popleft())
+        return batch
+
+    async def _reap(self, *, timeout: float | None) -> None:
+        """Wait for an open batch to finish (or ``timeout``), surfacing its error."""
+        waiters: set[asyncio.Future[Any]] = set(self._open)
+        halt = asyncio.create_task(self._halt.wait())
+        waiters.add(halt)
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        halt.cancel()
+        for task in done & self._open:
+            self._open.discard(task)      # type: ignore[arg-type]
+            task.result()
+
+    async def _batch(self, batch: Sequence[_Attempt]) -> None:
         try:
-            results = await asyncio.gather(*(self._deliver(item) for item in batch))
-            await self._db(self._sink.commit, results)
+            tried = await asyncio.gather(*(self._try(attempt) for attempt in batch))
+            await self._db(self._sink.commit, [t.result for t in tried])
         except BaseException:
             self._halt.set()   # the ledger is unusable: take nothing new, let open work finish
             raise
-        finally:
-            open_batches.release()
-        for result in results:
-            if result.status == "sent":
-                self.stats.sent += 1
-            elif result.status == "failed":
-                self.stats.failed[result.code or "UNKNOWN"] += 1
-                self.stats.retry_later += result.retryable
-            else:
-                self.stats.deferred += 1
-            self.stats.dead_tokens += result.dead_token
+        now = time.monotonic()
+        for attempt, outcome in zip(batch, tried):
+            self._count(outcome)
+            if outcome.retry_in is not None:    # only now, after "pending" is committed for it
+                next_try = _Attempt(attempt.item, attempt.attempts + 1)
+                heapq.heappush(self._later, (now + outcome.retry_in, attempt.item.seq, next_try))
         self.stats.batches.append(len(batch))
         if self._on_batch:
             self._on_batch(self.stats)
 
-    async def _deliver(self, item: LedgerItem) -> ItemResult:
-        push = Push(token=item.token or "", title=item.title or "", body=item.body or "",
-                    link=item.deep_link, run_id=self._run_id)
-        attempt = 0
-        while True:
-            wait = self._limiter.reserve(time.monotonic())
-            if wait:
-                await asyncio.sleep(wait)
-            async with self._requests:
-                if self._halt.is_set():
-                    return ItemResult(item, "pending")
-                outcome = await self._client.send(push)
-            attempt += 1
-            if outcome.kind == SENT:
-                return ItemResult(item, "sent", message_id=outcome.message_id)
-            if outcome.kind == ABORT:
-                if self.stats.abort is None:
-                    self.stats.abort = outcome.detail or outcome.code
-                self._halt.set()
-                return ItemResult(item, "failed", code=outcome.code, retryable=True)
-            if outcome.kind != RETRY:
-                return ItemResult(item, "failed", code=outcome.code, dead_token=outcome.dead_token)
-            delay = self._policy.delay(attempt, outcome.retry_after, self._rng)
-            if delay is None or await self._halted_within(delay):
-                return ItemResult(item, "failed", code=outcome.code, retryable=True)
+    def _count(self, tried: _Tried) -> None:
+        result = tried.result
+        if result.status == "sent":
+            self.stats.sent += 1
+        elif result.status == "failed":
+            self.stats.failed[result.code or "UNKNOWN"] += 1
+            self.stats.retry_later += result.retryable
+        elif tried.retry_in is not None:
             self.stats.retried += 1
+        else:
+            self.stats.deferred += 1
+        self.stats.dead_tokens += result.dead_token
 
-    async def _halted_within(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self._halt.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
-            return False
-        return True
+    async def _try(self, attempt: _Attempt) -> _Tried:
+        """One try of one message."""
+        item = attempt.item
+        wait = self._limiter.reserve(time.monotonic())
+        if wait:
+            await asyncio.sleep(wait)
+        async with self._requests:
+            if self._halt.is_set():
+                return _Tried(ItemResult(item, "pending"))
+            outcome = await self._client.send(Push(token=item.token or "", title=item.title or "",
+                                                   body=item.body or "", link=item.deep_link, run_id=self._run_id))
+        if outcome.kind == SENT:
+            return _Tried(ItemResult(item, "sent", message_id=outcome.message_id))
+        if outcome.kind == ABORT:
+            if self.stats.abort is None:
+                self.stats.abort = outcome.detail or outcome.code
+            self._halt.set()
+            return _Tried(ItemResult(item, "failed", code=outcome.code, retryable=True))
+        if outcome.kind != RETRY:
+            return _Tried(ItemResult(item, "failed", code=outcome.code, dead_token=outcome.dead_token))
+        delay = self._policy.delay(attempt.attempts + 1, outcome.retry_after, self._rng)
+        if delay is None or self._halt.is_set():
+            return _Tried(ItemResult(item, "failed", code=outcome.code, retryable=True))
+        return _Tried(ItemResult(item, "pending", code=outcome.code, retryable=True), retry_in=delay)
 
     async def _watch_stop(self) -> None:
         """Poll the stop flag: a signal handler sets it from outside the event loop."""

@@ -128,3 +128,17 @@ def test_global_rate_limit_spaces_requests(world: World, tmp_path: Path) -> None
     # opens the connection), so allow slack: unlimited, these six take a few milliseconds
     assert times[-1] - times[0] >= 0.4
     assert times[0] >= started
+
+
+def test_a_retry_does_not_hold_back_the_other_batches(world: World, tmp_path: Path) -> None:
+    ids = world.add_users(20)
+    slow = world.tokens[ids[0]]
+    world.fcm.script(slow, "quota", times=1, retry_after=1)
+    report = world.send(csv_of(tmp_path, ids), title="t", body="b", layer=1, batch_size=5)
+    assert (report.status, report.sent, report.retried_now) == ("completed", 20, 1)
+    first, second = world.fcm.attempt_times(slow)
+    others = [t for u in ids[1:] for t in world.fcm.attempt_times(world.tokens[u])]
+    # the other 19 went out while the first message waited out its Retry-After
+    assert second - first >= 1.0 and max(others) < second
+    # four batches of five, then the retried message in a batch of its own
+    assert report.batches_now == (5, 5, 5, 5, 1)
