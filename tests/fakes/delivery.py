@@ -32,6 +32,7 @@ _NUMBERS = itertools.count(1)
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, max_retry_after_s=5)
 
 SCHEDULES = """\
+version: 1
 templates:
   offer_push:
     audience: layer3_recent_activity
@@ -41,6 +42,8 @@ templates:
     body: "Hey [[var:firstName]], collectors have your size"
     deep_link: "https://tradeblock.us/product/collectors-have?productVariantId=[[var:variantID]]"
   plain_push:
+    audience: announcements
+    output: everyone
     layer: 1
     title: "Big drop today"
     body: "Open the app"

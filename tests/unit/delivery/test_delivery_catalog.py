@@ -1,4 +1,4 @@
-"""Templates declared in schedules.yaml: found by name, checked, located by line."""
+"""Which push a send uses: named templates come from schedules.yaml through engine.schedules."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from engine.delivery.catalog import adhoc_template, load_template
 from engine.delivery.template import TemplateError
+from engine.errors import ScheduleError
 from tests.fakes.delivery import SCHEDULES
 
 
@@ -16,13 +17,13 @@ def project(tmp_path: Path, text: str = SCHEDULES) -> Path:
     return tmp_path
 
 
-def test_loads_a_named_template(tmp_path: Path) -> None:
+def test_loads_a_named_template_with_its_location(tmp_path: Path) -> None:
     template = load_template(project(tmp_path), "offer_push")
     assert (template.layer, template.audience, template.output) == (3, "layer3_recent_activity", "offer_creators")
     assert template.title == "🎯 The target: [[var:product_name]]s 👟"
     assert template.variables() == ("product_name", "firstName", "variantID")
-    assert template.location is not None and template.location.line == 2
-    assert template.locate("body") is not None and template.locate("body").line == 7
+    assert template.location is not None and template.location.line == 3
+    assert template.locate("body") is not None and template.locate("body").line == 8
 
 
 def test_unknown_template_lists_the_known_ones(tmp_path: Path) -> None:
@@ -31,23 +32,17 @@ def test_unknown_template_lists_the_known_ones(tmp_path: Path) -> None:
     assert "offer_push, plain_push" in (info.value.hint or "")
 
 
-@pytest.mark.parametrize("entry, message, line", [
-    ("    layer: three\n    title: t\n    body: b\n", "layer must be an integer", 3),
-    ("    layer: 1\n    title: t\n    body: b\n    colour: red\n", "unknown key(s) colour", 6),
-    ("    layer: 1\n    title: [t]\n    body: b\n", "title must be a string", 4),
-])
-def test_invalid_entries_point_at_the_line(tmp_path: Path, entry: str, message: str, line: int) -> None:
+def test_no_schedules_file_says_how_to_send(tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as info:
-        load_template(project(tmp_path, "templates:\n  bad:\n" + entry), "bad")
-    assert message in info.value.message
-    assert info.value.location is not None and info.value.location.line == line
-
-
-def test_missing_file_and_section(tmp_path: Path) -> None:
-    with pytest.raises(TemplateError, match="does not exist"):
         load_template(tmp_path, "x")
-    with pytest.raises(TemplateError, match="no 'templates:'"):
-        load_template(project(tmp_path, "automations: []\n"), "x")
+    assert "--title/--body/--layer" in (info.value.hint or "")
+
+
+def test_an_invalid_file_is_reported_by_the_schedules_loader(tmp_path: Path) -> None:
+    text = SCHEDULES.replace("layer: 3", "layer: three")
+    with pytest.raises(ScheduleError) as info:
+        load_template(project(tmp_path, text), "offer_push")
+    assert info.value.location is not None and info.value.location.line == 6
 
 
 def test_adhoc_needs_a_layer() -> None:
