@@ -95,21 +95,25 @@ def _join(checker: _Checker, result: AudienceColumns) -> tuple[str, ...] | None:
     current = result.queries.get(spec.base)
     for j, join in enumerate(spec.joins):
         right = result.queries.get(join.query)
+        keys_ok = True
         for k, column in enumerate(join.using):
-            path = ("audience", "join", j, "using", k)
-            if current is not None and column not in current:
-                checker.missing("columns/join-key", "join uses key", column, current, path,
-                                of="a column of the audience before this join")
-            if right is not None and column not in right:
-                loc = value_location(checker.doc, path)
-                checker.findings.add("columns/join-key", f"join key {column!r} is not a column of query "
-                                     f"{join.query!r}", path=loc.file, line=loc.line, col=loc.col,
-                                     hint=did_you_mean(column, right), key_path=loc.key_path)
+            left_has = current is None or column in current
+            right_has = right is None or column in right
+            if left_has and right_has:
+                continue
+            keys_ok = False
+            loc = value_location(checker.doc, ("audience", "join", j, "using", k))
+            side = (f"neither the audience so far nor query {join.query!r} has it" if not (left_has or right_has)
+                    else f"query {join.query!r} does not return it" if not right_has
+                    else "the audience before this join has no such column")
+            checker.findings.add("columns/join-key", f"join key {column!r}: {side}", path=loc.file, line=loc.line,
+                                 col=loc.col, hint=did_you_mean(column, (right if not right_has else current) or ()),
+                                 key_path=loc.key_path)
         if current is None or right is None:
             current = None
             continue
         shared = sorted((set(current) & set(right)) - set(join.using))
-        if shared:
+        if shared and keys_ok:
             loc = checker.doc.locate(("audience", "join", j))
             checker.findings.add(
                 "columns/ambiguous-join", f"column(s) {', '.join(shared)} come from both the audience and query "

@@ -35,6 +35,7 @@ from engine.outputs.atomic import write_atomic
 from engine.validate.findings import Findings
 
 CONFIG_FILE = ".sqlfluff"
+CACHE_VERSION = "1"     # bump when what is linted, or how, changes (a stale cache would lie)
 _MACRO = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\(([^)]*)\)\s*-?%\}(.*?)\{%-?\s*endmacro\s*-?%\}", re.S)
 _COMMENT = re.compile(r"\{#.*?#\}", re.S)
 _REFERENCE = re.compile(r"\{%-?\s*(?:import|include|from)\s+['\"]([^'\"]+)['\"]")
@@ -99,7 +100,7 @@ def is_macro_file(text: str) -> bool:
 
 
 def macro_arguments(text: str) -> set[str]:
-    """Names of every macro argument in ``text`` (they become context names for the harness)."""
+    """Names of every macro argument in ``text`` (in the harness each stands as its own name)."""
     names = set()
     for match in _MACRO.finditer(text):
         for arg in match.group(2).split(","):
@@ -114,11 +115,14 @@ def _linter(project_dir: str, config_text: str, context_json: str) -> Any:
     from sqlfluff.core import FluffConfig, Linter  # noqa: PLC0415  (heavy: only when something needs linting)
 
     config_path = Path(project_dir) / CONFIG_FILE
+    # undefined names render as themselves: whether they are declared is the render check's business
+    overrides = {"ignore": "templating"}
     if config_text:   # only the project's file: no home or working-directory config leaks in
-        config = FluffConfig.from_path(project_dir, extra_config_path=str(config_path), ignore_local_config=True)
+        config = FluffConfig.from_path(project_dir, extra_config_path=str(config_path), ignore_local_config=True,
+                                       overrides=overrides)
     else:
         config = FluffConfig.from_path(project_dir, ignore_local_config=True,
-                                       overrides={"dialect": "postgres", "templater": "jinja"})
+                                       overrides={**overrides, "dialect": "postgres", "templater": "jinja"})
         config.set_value(["templater", "jinja", "loader_search_path"], str(Path(project_dir) / "sql"))
     for key, value in json.loads(context_json).items():
         config.set_value(["templater", "jinja", "context", key], repr(value))   # read back by literal_eval
@@ -184,7 +188,8 @@ def _references(project_dir: Path, text: str, seen: set[str]) -> Iterator[str]:
 
 def _cache_key(project_dir: Path, target: LintTarget, config_text: str, context_json: str) -> str:
     digest = hashlib.sha256()
-    for part in (importlib.metadata.version("sqlfluff"), config_text, context_json, str(target.path),
+    relative = target.path.relative_to(project_dir) if target.path.is_relative_to(project_dir) else target.path
+    for part in (CACHE_VERSION, importlib.metadata.version("sqlfluff"), config_text, context_json, str(relative),
                  target.text, repr(target.lines), repr(target.shift), *_references(project_dir, target.text, set())):
         digest.update(part.encode("utf-8") + b"\1")
     return digest.hexdigest()
@@ -229,7 +234,7 @@ def lint_files(findings: Findings, project_dir: Path, files: list[Path], context
     texts = {path: path.read_text(encoding="utf-8") for path in files}
     names = dict(context)
     for text in texts.values():
-        names.update({arg: 1 for arg in macro_arguments(text) if arg not in names})
+        names.update({arg: arg for arg in macro_arguments(text) if arg not in names})   # `alias.col` stays SQL
     context_json = lint_context(names)
     targets = [t for path, text in texts.items()
                for t in (macro_targets(path, text) if is_macro_file(text) else [LintTarget(path, text)])]

@@ -9,6 +9,7 @@ folder, like the original's generated_csvs, would mix them up.
 
 from __future__ import annotations
 
+import difflib
 import string
 from typing import Sequence
 
@@ -16,7 +17,6 @@ from engine.spec.model import AudienceSpec
 from engine.spec.yamlmarks import KeyPath, MarkedDocument
 from engine.schedules.marks import value_location
 from engine.validate.audiences import AudienceEntry
-from engine.validate.columns import did_you_mean
 from engine.validate.findings import Findings
 from engine.validate.render import AS_OF, sample_values
 
@@ -34,9 +34,11 @@ def _fields_problem(spec: AudienceSpec, pattern: str) -> tuple[str, str | None, 
         if field is None:
             continue
         if field not in values or field == "as_of":
-            known = sorted(p.name for p in spec.params)
+            known = ["timestamp", *sorted(p.name for p in spec.params)]
+            close = difflib.get_close_matches(field, known, n=1)
             return (f"file name uses {{{field}}}, which is neither {{timestamp}} nor a param of {spec.name!r}",
-                    did_you_mean(field, ["timestamp", *known]), "{" + field)
+                    (f"did you mean {{{close[0]}}}? " if close else "") + "available: "
+                    + ", ".join("{" + k + "}" for k in known), "{" + field)
         try:
             format(values[field], spec_text or "")
         except (ValueError, TypeError) as err:

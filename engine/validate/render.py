@@ -124,6 +124,10 @@ def render_queries(findings: Findings, env: SandboxedEnvironment, sql_root: Path
             col = find_column(_source_line(sql_root, display, loc.line if loc else None), quoted[-1]) \
                 if quoted else None
             rule = "render/syntax" if "syntax" in err.message else "render/error"
+            hint = err.hint
+            if "'dict object' has no attribute" in err.message:
+                hint = f"set it under options: of query {query.name!r} in {spec.display_path} " \
+                       f"(options set: {', '.join(sorted(query.options)) or 'none'})"
             findings.add(rule, f"{err.message} (audience {spec.name!r}, query {query.name!r})", path=display,
-                         line=loc.line if loc else None, col=col, hint=err.hint)
+                         line=loc.line if loc else None, col=col, hint=hint)
     return rendered

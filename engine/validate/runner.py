@@ -45,15 +45,25 @@ def split_selectors(select: Sequence[str]) -> tuple[list[str], list[str]]:
     return audiences, rules
 
 
-def _lint_context(specs: Sequence[AudienceSpec]) -> dict[str, Any]:
-    """Every name the audiences give their SQL (each param standing as 1) and the union of options."""
+def _lint_context(entries: Sequence[AudienceEntry]) -> dict[str, Any]:
+    """Every name the audiences give their SQL (each param standing as 1) and the union of options.
+
+    Read from the raw documents, so the SQL of an audience with a YAML problem still renders for
+    sqlfluff (its problem is reported once, not again as lint noise).
+    """
     context: dict[str, Any] = {"as_of": 1}
     options: dict[str, Any] = {}
-    for spec in specs:
-        context.update({p.name: 1 for p in spec.params})
-        for query in spec.queries:
-            context.update({b.param: 1 for b in query.binds})
-            for key, value in query.options.items():
+    for entry in entries:
+        data = entry.doc.data if entry.doc is not None and isinstance(entry.doc.data, dict) else {}
+        params = data.get("params")
+        context.update({str(name): 1 for name in (params if isinstance(params, dict) else {})})
+        queries = data.get("queries")
+        for query in queries if isinstance(queries, list) else []:
+            if not isinstance(query, dict):
+                continue
+            binds, opts = query.get("bind"), query.get("options")
+            context.update({str(name): 1 for name in (binds if isinstance(binds, dict) else {})})
+            for key, value in (opts if isinstance(opts, dict) else {}).items():
                 if isinstance(value, list) and isinstance(options.get(key, []), list):
                     options[key] = options.get(key, []) + [v for v in value if v not in options.get(key, [])]
                 else:
@@ -130,12 +140,15 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
     if wanted("columns"):
         _check_columns(findings, env, chosen, rendered, described)
     check_names(findings, entries, selected)
-    check_schedules(findings, settings, {e.name: e for e in entries}, cadence, selected)
+    by_name = {e.path.stem: e for e in entries} | {e.name: e for e in entries}   # a misnamed file still resolves
+    check_schedules(findings, settings, by_name, cadence, selected)
     files = _sql_files(root, env, specs if audience_selectors else None)
     if wanted("lint") and files:
         from engine.validate.lint import default_cache_dir, lint_files  # noqa: PLC0415
 
-        lint_files(findings, root, files, _lint_context([e.spec for e in entries if e.spec]),
+        # a file that does not render cannot be linted: its render problem is the one to fix first
+        unrenderable = {root / f.path for f in findings.sorted() if f.family == "render"}
+        lint_files(findings, root, [f for f in files if f not in unrenderable], _lint_context(entries),
                    rendered_files={root / "sql" / q.sql for spec in specs for q in spec.queries},
                    cache_dir=default_cache_dir() if cache else None)
     kept = [f for f in findings.sorted()
