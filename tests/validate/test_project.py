@@ -1,0 +1,78 @@
+"""`engine validate` on the real project (zero findings: CI runs this) and the command's behaviour."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from engine.cli.main import cli
+from tests.conftest import PROJECT_ROOT
+from tests.validate.helpers import make_project, validate
+
+
+def test_the_project_validates_with_zero_findings() -> None:
+    report = validate(PROJECT_ROOT)
+    assert [f"{f.path}:{f.line}:{f.col}: {f.message} [{f.rule}]" for f in report.findings] == []
+    assert report.ok
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_cli_clean_project_exits_0() -> None:
+    code, output = _run("--project-dir", str(PROJECT_ROOT), "validate", "--no-cache")
+    assert code == 0
+    assert output.startswith("no problems in ") and output.rstrip().endswith(" s)")
+
+
+def test_cli_prints_location_source_caret_hint_and_summary(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "schedules.yaml", 'title: "[[var:firstName]],', 'title: "[[var:first_name]],')
+    code, output = _run("--project-dir", str(project), "validate", "--no-cache")
+    assert code == 1
+    # the caret sits under the variable: 4 spaces + 'title: "' put it at column 13
+    assert output.split("\n")[:4] == [
+        "schedules.yaml:6:13: error: template 'mini_closet' uses [[var:first_name]] but output 'closet' of 'mini' "
+        "has no such column [templates/unknown-variable]",
+        '    6 |     title: "[[var:first_name]], [[var:item_count]] people added your [[var:product_name]]"',
+        "      |             ^",
+        "  hint: did you mean [[var:firstName]]? headers: user_id, firstName, product_name, item_count",
+    ]
+    assert output.rstrip().split("\n")[-1].startswith("1 error, 0 warnings in 6 files (")
+
+
+def test_cli_json(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "audiences/mini.yaml", "    segment: recent\n", "    segmnt: recent\n")
+    code, output = _run("--project-dir", str(project), "--json", "validate", "--no-cache")
+    assert code == 1
+    payload = json.loads(output)
+    assert (payload["ok"], payload["errors"], payload["warnings"], payload["files"]) == (False, 1, 0, 6)
+    assert payload["findings"] == [{
+        "path": "audiences/mini.yaml", "line": 31, "col": 5, "severity": "error",
+        "message": "unknown key 'segmnt' in outputs[0]", "rule": "yaml/unknown-key",
+        "hint": "did you mean 'segment'?", "key_path": "outputs[0].segmnt"}]
+
+
+def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
+    code, output = _run("--project-dir", str(PROJECT_ROOT), "validate", "--select", "layer3_recent_activty")
+    assert code == 2 and "no audience named 'layer3_recent_activty'" in output
+    assert "did you mean 'layer3_recent_activity'?" in output
+    code, output = _run("--project-dir", str(PROJECT_ROOT), "validate", "--select", "rule:spelling")
+    assert code == 2 and "unknown check family" in output
+    code, output = _run("--project-dir", str(tmp_path), "validate")
+    assert code == 2 and "no audiences/ folder" in output
+
+
+def test_select_rules_and_audiences(tmp_path: Path) -> None:
+    # two mistakes: a lint error in SQL and a bad cron
+    project = make_project(tmp_path, "schedules.yaml", 'cron: "30 12 * * *"', 'cron: "30 12 * *"')
+    sql = project / "sql" / "mini" / "profiles.sql"
+    sql.write_text(sql.read_text().replace("from users as u", "from users u"))
+    assert [f.rule for f in validate(project).findings] == ["schedules/cron", "lint/AL01"]
+    assert [f.rule for f in validate(project, "rule:schedules").findings] == ["schedules/cron"]
+    assert [f.rule for f in validate(project, "rule:lint/AL01").findings] == ["lint/AL01"]
+    assert [f.rule for f in validate(project, "mini", "rule:lint").findings] == ["lint/AL01"]
+    assert validate(project, "rule:columns").findings == ()
