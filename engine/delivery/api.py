@@ -38,6 +38,7 @@ from engine.timeutil import utcnow
 log = logging.getLogger("engine.delivery")
 
 TEST_LAYER = 4
+DEFAULT_RETRY = RetryPolicy()
 _NO_RECIPIENTS = Recipients(sha256="", header=(), rows=(), total_rows=0, duplicates=0, empty_ids=0, invalid_ids=())
 
 
@@ -70,7 +71,7 @@ class _Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
-def send(settings: Settings, request: SendRequest, *, retry: RetryPolicy = RetryPolicy(),
+def send(settings: Settings, request: SendRequest, *, retry: RetryPolicy = DEFAULT_RETRY,
          batch_size: int = MAX_BATCH, stop: threading.Event | None = None,
          on_progress: Callable[[int, int], None] | None = None, pool: SourcePool | None = None) -> SendReport:
     """Send (or resume, or dry-run) one push to one audience; see the module docstring."""
@@ -178,9 +179,10 @@ def _plan(settings: Settings, request: SendRequest, prepared: _Prepared, ledger:
                                     automation=request.automation))
     test_users = ({str(u.get("user_id", "")).lower() for u in (settings.test_users or (FOUNDER,))}
                   if request.test else None)
+    sql_root = settings.project_dir / "sql"
     return plan_send(prepared.template, prepared.recipients, allowed_hosts=settings.deep_link_hosts,
                      test_users=test_users, cadence=cadence,
-                     tokens=lambda ids: lookup_tokens(pool, settings.project_dir / "sql", ids),  # type: ignore[arg-type]
+                     tokens=lambda ids: lookup_tokens(pool, sql_root, ids),  # type: ignore[arg-type]
                      dead_tokens=ledger.dead_tokens)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import sys
@@ -369,10 +370,8 @@ def main(argv: list[str] | None = None) -> None:
         write_service_account(args.credentials, token_uri=server.token_uri, project_id=args.project_id)
     print(json.dumps({"endpoint": server.endpoint, "token_uri": server.token_uri,
                       "project_id": server.project_id}), flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         sys.stdin.read()
-    except KeyboardInterrupt:
-        pass
     server.stop()
 
 

@@ -170,7 +170,8 @@ def _preflight(cert: credentials.Certificate, token_uri: str) -> None:
                             f"{mask_text(str(err.args[0]) if err.args else 'refresh failed')}",
                             hint="check that the service account key is current and not revoked") from None
     except google_auth_exceptions.TransportError as err:
-        raise DeliveryError(f"cannot reach the OAuth server at {token_uri}: {type(err.args[0]).__name__ if err.args else err}",
+        cause = type(err.args[0]).__name__ if err.args else str(err)
+        raise DeliveryError(f"cannot reach the OAuth server at {token_uri}: {cause}",
                             hint="check network access to the token_uri of the service-account JSON") from None
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 import psycopg
+from psycopg.rows import dict_row
 
 from engine.cadence import SentPush, record_sent
 from engine.config import Settings
@@ -120,11 +121,9 @@ class Ledger:
                                 hint="let it finish; running the same command afterwards resumes it if needed")
 
     def find(self, send_id: str) -> dict[str, Any] | None:
-        cur = self.conn.execute(
+        return self.conn.cursor(row_factory=dict_row).execute(
             "SELECT send_id, mode, run_id::text, template, layer_id, source_file, source_sha256, template_sha256,"
-            " audience_description, as_of, plan, status FROM engine.sends WHERE send_id = %s", (send_id,))
-        row = cur.fetchone()
-        return dict(zip([d.name for d in cur.description or []], row)) if row else None
+            " audience_description, as_of, plan, status FROM engine.sends WHERE send_id = %s", (send_id,)).fetchone()
 
     def create(self, record: SendRecord, items: Sequence[LedgerItem], plan: dict[str, Any]) -> None:
         """Insert the send and all its rows in one transaction (COPY for the rows)."""

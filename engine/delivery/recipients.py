@@ -119,7 +119,7 @@ def read_recipients(path: Path) -> Recipients:
                 raise DeliveryError(f"row has {len(fields)} field(s), the header has {len(header)}",
                                     location=SourceLocation(str(path), reader.line_num))
             total += 1
-            values: dict[str, str | None] = dict(zip(header, fields))
+            values: dict[str, str | None] = dict(zip(header, fields, strict=True))
             user_id = (values[id_column] or "").strip()
             if not user_id:
                 empty += 1

@@ -165,7 +165,7 @@ class Sender:
             self._halt.set()   # the ledger is unusable: take nothing new, let open work finish
             raise
         now = time.monotonic()
-        for attempt, outcome in zip(batch, tried):
+        for attempt, outcome in zip(batch, tried, strict=True):
             self._count(outcome)
             if outcome.retry_in is not None:    # only now, after "pending" is committed for it
                 next_try = _Attempt(attempt.item, attempt.attempts + 1)

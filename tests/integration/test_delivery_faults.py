@@ -61,7 +61,8 @@ def test_permanent_errors_are_not_retried(world: World, tmp_path: Path) -> None:
     assert world.fcm.attempts()[world.tokens[bad]] == 1
 
 
-@pytest.mark.parametrize("fault, code", [("unregistered", "UNREGISTERED"), ("sender_id_mismatch", "SENDER_ID_MISMATCH")])
+@pytest.mark.parametrize("fault, code", [("unregistered", "UNREGISTERED"),
+                                         ("sender_id_mismatch", "SENDER_ID_MISMATCH")])
 def test_dead_tokens_are_recorded_and_excluded_later(world: World, tmp_path: Path, fault: str, code: str) -> None:
     ok, dead = world.add_users(2)
     world.fcm.script(world.tokens[dead], fault)
@@ -94,7 +95,7 @@ def test_rejected_credentials_abort_before_the_ledger_moves(world: World, tmp_pa
     [uid] = world.add_users(1)
     world.fcm.reject_oauth("invalid_grant")
     csv = csv_of(tmp_path, [uid])
-    with pytest.raises(DeliveryError, match="rejected by the OAuth server.*invalid_grant"):
+    with pytest.raises(DeliveryError, match=r"rejected by the OAuth server.*invalid_grant"):
         world.send(csv, title="t", body="b", layer=1)
     assert world.query("SELECT count(*) FROM engine.sends WHERE source_file = %s", (str(csv),)) == [(0,)]
     with pytest.raises(ConfigError, match="no FCM credentials configured") as info:

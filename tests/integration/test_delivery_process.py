@@ -95,7 +95,7 @@ def test_kill_9_then_resume(world: World, tmp_path: Path, resend: bool) -> None:
 def test_sigterm_stops_cleanly_and_resume_sends_each_once(world: World, tmp_path: Path) -> None:
     ids, proc, csv = start_slow_send(world, tmp_path)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    out, _ = proc.communicate(timeout=60)
     report = json.loads(out)
     assert proc.returncode == 1
     assert report["status"] == "interrupted" and "resume with the same command" in report["message"]

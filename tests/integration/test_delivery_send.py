@@ -25,7 +25,7 @@ def offer_rows(ids: list[str]) -> list[list[str]]:
 def test_run_send_payload_tracking_ledger_and_rerun(world: World, tmp_path: Path) -> None:
     with_token = world.add_users(2)
     [tokenless] = world.add_users(1, token=False)
-    run = write_run(tmp_path / "run", header=OFFER_HEADER, rows=offer_rows(with_token + [tokenless]))
+    run = write_run(tmp_path / "run", header=OFFER_HEADER, rows=offer_rows([*with_token, tokenless]))
     report = world.send(run, template="offer_push")
     send_id = f"{RUN_ID}:offer_push:live"
     assert (report.send_id, report.status, report.mode, report.layer) == (send_id, "completed", "live", 3)

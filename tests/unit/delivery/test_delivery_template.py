@@ -16,7 +16,8 @@ def push(title: str = "Hi [[var:firstName]]", body: str = "Size [[var:usersize]]
 
 
 def test_variables_in_order_of_first_use() -> None:
-    template = push(title="[[var:b]] [[var:a]]", body="[[var:a]] [[var:c]]", deep_link="https://tradeblock.us/[[var:b]]")
+    template = push(title="[[var:b]] [[var:a]]", body="[[var:a]] [[var:c]]",
+                    deep_link="https://tradeblock.us/[[var:b]]")
     assert template.variables() == ("b", "a", "c")
 
 
