@@ -117,16 +117,20 @@ def locate(env: SandboxedEnvironment, template: str, sql: str, offset: int) -> t
     rendered_line = sql[line_start:line_end if line_end >= 0 else len(sql)].strip()
     match = _NAME_AT.match(sql, offset)
     token = match.group(0) if match else sql[offset:offset + 1]
-    best: tuple[float, str, int, int] | None = None
-    for display, lines in _sources(env, template):
-        for number, line in enumerate(lines, start=1):
-            for hit in re.finditer(re.escape(token), line):
-                score = difflib.SequenceMatcher(None, line.strip(), rendered_line).ratio()
-                if best is None or score > best[0]:
-                    best = (score, display, number, hit.start() + 1)
-    if best is None:
-        return f"sql/{template}", None, None
-    return best[1], best[2], best[3]
+    sources = list(_sources(env, template))
+    # `u.deleted` may be written `{{ alias }}.deleted` in a macro: then look for its last part
+    for candidate in dict.fromkeys([token, token.rsplit(".", 1)[-1]]):
+        pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(candidate)}(?![A-Za-z0-9_])")
+        best: tuple[float, str, int, int] | None = None
+        for display, lines in sources:
+            for number, line in enumerate(lines, start=1):
+                for hit in pattern.finditer(line):
+                    score = difflib.SequenceMatcher(None, line.strip(), rendered_line).ratio()
+                    if best is None or score > best[0]:
+                        best = (score, display, number, hit.start() + 1)
+        if best is not None:
+            return best[1], best[2], best[3]
+    return f"sql/{template}", None, None
 
 
 def check_on_database(findings: Findings, settings: Settings, env: SandboxedEnvironment,
