@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -197,3 +200,31 @@ def test_empty_output_is_reported_not_sent(world: World, tmp_path: Path) -> None
     run = write_run(tmp_path / "run", header=OFFER_HEADER, rows=[], run_id="5b0f1f7e-0000-4000-8000-000000000001")
     report = world.send(run, template="offer_push")
     assert (report.status, report.exit_code, report.sent) == ("empty", 0, 0)
+
+
+def _fake_cadence_service() -> type:
+    """The cadence helper's stand-in for the original push-cadence-service (a test helper module)."""
+    path = REPO / "tests" / "unit" / "cadence" / "fake_cadence_service.py"
+    spec = importlib.util.spec_from_file_location("fake_cadence_service_for_delivery", path)
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))  # type: ignore[union-attr]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.FakeCadenceService
+
+
+def test_remote_cadence_filters_then_tracks_what_fcm_accepted(world: World, tmp_path: Path) -> None:
+    # the original service only accepts RFC 4122 version 1-5 ids, so these users get uuid4 ids
+    blocked, allowed = str(uuid.uuid4()), str(uuid.uuid4())
+    with psycopg.connect(world.dsn) as conn:
+        for uid in (blocked, allowed):
+            conn.execute("INSERT INTO users (id) VALUES (%s)", (uid,))
+            conn.execute("INSERT INTO devices (user_id, fingerprint, token) VALUES (%s, 'fp', %s)", (uid, f"t-{uid}"))
+    run = write_run(tmp_path / "run", header=OFFER_HEADER, rows=offer_rows([blocked, allowed]), run_id=allowed)
+    with _fake_cadence_service()(blocked={blocked}) as service:
+        remote = world.with_settings(cadence_mode="remote", cadence_url=service.url)
+        report = remote.send(run, template="offer_push")
+    assert (report.cadence_excluded, report.sent, report.cadence["mode"]) == ({"remote": 1}, 1, "remote")
+    assert set(world.fcm.accepted()) == {f"t-{allowed}"}
+    # one track call per accepted push, with the rendered text (the original stored the template)
+    assert service.tracked == [{"userId": allowed, "layerId": 3, "pushTitle": "🎯 The target: Jordan 1s 👟",
+                                "pushBody": "Hey Name1, collectors have your size",
+                                "audienceDescription": f"Run {allowed}: layer3_recent_activity.offer_creators"}]
