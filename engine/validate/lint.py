@@ -2,9 +2,11 @@
 
 One ``Linter`` (config built once per process for a given project config and context) lints
 every file in one pass. sqlfluff's Jinja templater maps each problem back to the line and
-column of the source file. The Jinja context is the project's own (every param, bound array
-and ``options`` the audiences declare, each param standing as ``1``), layered over the
-``[sqlfluff:templater:jinja:context]`` of ``.sqlfluff`` so a new param needs no config edit.
+column of the source file. The Jinja context is the project's own (every param and bound array
+the audiences declare, each standing as ``1``), layered over the
+``[sqlfluff:templater:jinja:context]`` of ``.sqlfluff`` so a new param needs no config edit;
+``options`` is replaced by ``EveryOption``, under which every ``'x' in options.y`` test holds,
+so every Jinja-gated branch is linted whichever options the audiences happen to use.
 
 Macro files render to nothing, so sqlfluff alone would never look inside a macro: each macro
 body is also linted on its own (its ``{% macro %}`` tags blanked to same-length comments, so
@@ -35,7 +37,7 @@ from engine.outputs.atomic import write_atomic
 from engine.validate.findings import Findings
 
 CONFIG_FILE = ".sqlfluff"
-CACHE_VERSION = "1"     # bump when what is linted, or how, changes (a stale cache would lie)
+CACHE_VERSION = "2"     # bump when what is linted, or how, changes (a stale cache would lie)
 _MACRO = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\(([^)]*)\)\s*-?%\}(.*?)\{%-?\s*endmacro\s*-?%\}", re.S)
 _COMMENT = re.compile(r"\{#.*?#\}", re.S)
 _REFERENCE = re.compile(r"\{%-?\s*(?:import|include|from)\s+['\"]([^'\"]+)['\"]")
@@ -109,6 +111,30 @@ def macro_arguments(text: str) -> set[str]:
     return names
 
 
+class EveryOption:
+    """``options`` while linting: every attribute is itself, every ``in`` test true, so every branch renders."""
+
+    def __getattr__(self, name: str) -> "EveryOption":
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key: object) -> "EveryOption":
+        return self
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[object]:
+        return iter(())
+
+    def __str__(self) -> str:
+        return "1"
+
+
 @lru_cache(maxsize=8)
 def _linter(project_dir: str, config_text: str, context_json: str) -> Any:
     """A Linter for the project's config with ``context`` layered over its Jinja context."""
@@ -126,6 +152,8 @@ def _linter(project_dir: str, config_text: str, context_json: str) -> Any:
         config.set_value(["templater", "jinja", "loader_search_path"], str(Path(project_dir) / "sql"))
     for key, value in json.loads(context_json).items():
         config.set_value(["templater", "jinja", "context", key], repr(value))   # read back by literal_eval
+    # set directly: set_value only takes text, and sqlfluff's literal_eval leaves objects as they are
+    config.get_section(("templater", "jinja", "context"))["options"] = EveryOption()
     return Linter(config=config)
 
 

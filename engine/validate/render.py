@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -57,6 +58,15 @@ def _included(ast: nodes.Template) -> Iterator[str]:
             yield node.template.value
 
 
+@lru_cache(maxsize=1024)
+def _analyse(env: SandboxedEnvironment, template: str, source: str) -> tuple[dict[str, int], tuple[str, ...]]:
+    """({undeclared variable: first line}, included templates) of one template's source."""
+    ast = env.parse(source, template)
+    lines = {name: min(n.lineno for n in ast.find_all(nodes.Name) if n.name == name)
+             for name in meta.find_undeclared_variables(ast)}
+    return lines, tuple(_included(ast))
+
+
 def _undeclared(env: SandboxedEnvironment, template: str, known: set[str],
                 seen: set[str]) -> Iterator[tuple[str, str, int]]:
     """(template, variable, line) of every variable used but not known, following includes."""
@@ -64,12 +74,10 @@ def _undeclared(env: SandboxedEnvironment, template: str, known: set[str],
         return
     seen.add(template)
     source, _, _ = env.loader.get_source(env, template)  # type: ignore[union-attr]
-    ast = env.parse(source, template)
-    missing = meta.find_undeclared_variables(ast) - known
-    for name in sorted(missing):
-        line = min(n.lineno for n in ast.find_all(nodes.Name) if n.name == name)
-        yield template, name, line
-    for child in _included(ast):
+    lines, included = _analyse(env, template, source)
+    for name in sorted(set(lines) - known):
+        yield template, name, lines[name]
+    for child in included:
         yield from _undeclared(env, child, known, seen)
 
 

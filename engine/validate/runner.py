@@ -46,29 +46,20 @@ def split_selectors(select: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def _lint_context(entries: Sequence[AudienceEntry]) -> dict[str, Any]:
-    """Every name the audiences give their SQL (each param standing as 1) and the union of options.
+    """Every name the audiences give their SQL, each standing as 1 (``options``: see lint.EveryOption).
 
     Read from the raw documents, so the SQL of an audience with a YAML problem still renders for
     sqlfluff (its problem is reported once, not again as lint noise).
     """
     context: dict[str, Any] = {"as_of": 1}
-    options: dict[str, Any] = {}
     for entry in entries:
         data = entry.doc.data if entry.doc is not None and isinstance(entry.doc.data, dict) else {}
         params = data.get("params")
         context.update({str(name): 1 for name in (params if isinstance(params, dict) else {})})
         queries = data.get("queries")
         for query in queries if isinstance(queries, list) else []:
-            if not isinstance(query, dict):
-                continue
-            binds, opts = query.get("bind"), query.get("options")
+            binds = query.get("bind") if isinstance(query, dict) else None
             context.update({str(name): 1 for name in (binds if isinstance(binds, dict) else {})})
-            for key, value in (opts if isinstance(opts, dict) else {}).items():
-                if isinstance(value, list) and isinstance(options.get(key, []), list):
-                    options[key] = options.get(key, []) + [v for v in value if v not in options.get(key, [])]
-                else:
-                    options.setdefault(key, value)
-    context["options"] = options
     return context
 
 
