@@ -85,10 +85,16 @@ def send(obj: CliContext, source: Path, template: str | None, title: str | None,
 
 @contextmanager
 def _graceful_stop(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM and Ctrl-C set ``stop``: no new pushes start, those in flight are recorded."""
+    """SIGTERM and Ctrl-C set ``stop``: no new pushes start, those in flight are recorded.
+
+    A second signal stops at once, like a crash: the ledger keeps the batches in flight as such.
+    """
     def handler(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
         stop.set()
-        click.echo(f"{signal.Signals(signum).name}: finishing the pushes in flight, then stopping", err=True)
+        click.echo(f"{signal.Signals(signum).name}: finishing the pushes in flight, then stopping "
+                   "(again to stop at once)", err=True)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
