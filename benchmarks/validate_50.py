@@ -52,7 +52,8 @@ def build_project(folder: Path, count: int) -> Path:
         name = f"bench_{i:02d}"
         text = spec.replace(f"name: {SOURCE}", f"name: {name}") \
                    .replace(f"sql: {SOURCE}/activity.sql", f"sql: {name}/activity.sql") \
-                   .replace("file: recent-", f"file: {name}-recent-").replace('file: "recent-', f'file: "{name}-recent-')
+                   .replace("file: recent-", f"file: {name}-recent-") \
+                   .replace('file: "recent-', f'file: "{name}-recent-')
         (project / "audiences" / f"{name}.yaml").write_text(text, encoding="utf-8")
         (project / "sql" / name).mkdir()
         (project / "sql" / name / "activity.sql").write_text(f"-- benchmark copy {i}\n{sql}", encoding="utf-8")

@@ -24,8 +24,13 @@ from engine.delivery.template import _SUSPECT, FIELDS, VARIABLE, PushTemplate
 from engine.errors import EngineError, ScheduleError
 from engine.schedules.cron import CronError, parse_cron
 from engine.schedules.marks import value_location
-from engine.schedules.model import (DEFAULT_CANCELLATION_WINDOW, DEFAULT_GENERATE_LEAD, DEFAULT_TEST_LEAD,
-                                    Automation, ScheduleFile)
+from engine.schedules.model import (
+    DEFAULT_CANCELLATION_WINDOW,
+    DEFAULT_GENERATE_LEAD,
+    DEFAULT_TEST_LEAD,
+    Automation,
+    ScheduleFile,
+)
 from engine.spec.yamlmarks import KeyPath, MarkedDocument, format_key_path, load_marked
 
 SCHEDULES_FILE = "schedules.yaml"
@@ -100,7 +105,8 @@ def _timezone_problem(doc: MarkedDocument, where: KeyPath, name: str, zone: str)
         close = difflib.get_close_matches(zone, sorted(zoneinfo.available_timezones()), n=1)
         return ScheduleError(f"automation {name!r}: unknown time zone {zone!r}",
                              location=value_location(doc, where + ("schedule", "timezone")),
-                             hint=f"did you mean {close[0]!r}?" if close else "use an IANA name such as America/Chicago")
+                             hint=f"did you mean {close[0]!r}?" if close
+                             else "use an IANA name such as America/Chicago")
 
 
 def _timing_problems(doc: MarkedDocument, where: KeyPath, name: str, item: dict[str, Any]) -> list[EngineError]:
@@ -110,9 +116,10 @@ def _timing_problems(doc: MarkedDocument, where: KeyPath, name: str, item: dict[
     window = item.get("cancellation_window_minutes", DEFAULT_CANCELLATION_WINDOW)
     problems: list[EngineError] = []
     if test < 1:
-        problems.append(ScheduleError(f"automation {name!r}: the TEST send must come before the live send "
-                                      f"(lead_minutes.test is {test})", location=doc.locate(where + ("lead_minutes", "test")),
-                                      hint=f"the default is {DEFAULT_TEST_LEAD} minutes before the send time"))
+        problems.append(ScheduleError(
+            f"automation {name!r}: the TEST send must come before the live send (lead_minutes.test is {test})",
+            location=doc.locate(where + ("lead_minutes", "test")),
+            hint=f"the default is {DEFAULT_TEST_LEAD} minutes before the send time"))
     if generate <= test:
         problems.append(ScheduleError(
             f"automation {name!r}: audience generation (T-{generate} min) must start before the TEST send "

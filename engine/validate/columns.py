@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from engine.schedules.marks import value_location
 from engine.spec.model import AudienceSpec
 from engine.spec.yamlmarks import KeyPath, MarkedDocument
-from engine.schedules.marks import value_location
 from engine.validate.findings import Findings
 
 _MISSING_COLUMN = re.compile(r'Referenced column "([^"]+)" not found')
@@ -149,7 +149,8 @@ def _outputs(checker: _Checker, cols: tuple[str, ...] | None) -> None:
                 checker.need(column.column, cols, f"output {output.name!r} column {column.header!r} reads",
                              ("outputs", o, "columns", column.header))
         for k, rule in enumerate(output.order_by):
-            checker.need(rule.column, cols, f"output {output.name!r} orders by", ("outputs", o, "order_by", k, "column"))
+            checker.need(rule.column, cols, f"output {output.name!r} orders by",
+                         ("outputs", o, "order_by", k, "column"))
         if output.test is None:
             continue
         data = checker.doc.data["outputs"][o].get("test") or {}

@@ -13,9 +13,9 @@ import difflib
 import string
 from typing import Sequence
 
+from engine.schedules.marks import value_location
 from engine.spec.model import AudienceSpec
 from engine.spec.yamlmarks import KeyPath, MarkedDocument
-from engine.schedules.marks import value_location
 from engine.validate.audiences import AudienceEntry
 from engine.validate.findings import Findings
 from engine.validate.render import AS_OF, sample_values
@@ -108,4 +108,5 @@ def check_names(findings: Findings, entries: Sequence[AudienceEntry], selected: 
             else:
                 findings.add("names/file-collision", f"file name {pattern!r} is also written by audience "
                              f"{other[0]!r} ({other[1]!r})", path=loc.file, line=loc.line, col=loc.col,
-                             severity="warning", hint="runs have their own folders, but shared downloads would mix them")
+                             severity="warning",
+                             hint="runs have their own folders, but shared downloads would mix them")

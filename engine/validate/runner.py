@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import jinja2
 
@@ -109,7 +109,10 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
         raise ConfigError(f"{root} is not an audience-engine project (no audiences/ folder)",
                           hint="run from the project root or pass --project-dir")
     audience_selectors, rules = split_selectors(select)
-    wanted: Callable[[str], bool] = lambda family: not rules or any(r.split("/")[0] == family for r in rules)  # noqa: E731
+
+    def wanted(family: str) -> bool:
+        return not rules or any(r.split("/")[0] == family for r in rules)
+
     findings = Findings(root)
     entries = load_entries(root, findings)
     chosen = select_entries(entries, audience_selectors)
