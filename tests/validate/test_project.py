@@ -76,3 +76,16 @@ def test_select_rules_and_audiences(tmp_path: Path) -> None:
     assert [f.rule for f in validate(project, "rule:lint/AL01").findings] == ["lint/AL01"]
     assert [f.rule for f in validate(project, "mini", "rule:lint").findings] == ["lint/AL01"]
     assert validate(project, "rule:columns").findings == ()
+
+
+def test_warnings_alone_exit_0(tmp_path: Path) -> None:
+    # a second audience writing the same file names: separate run folders, so only a warning each
+    project = make_project(tmp_path)
+    text = (project / "audiences" / "mini.yaml").read_text().replace("name: mini\n", "name: mini_copy\n")
+    (project / "audiences" / "mini_copy.yaml").write_text(text)
+    code, output = _run("--project-dir", str(project), "validate", "--no-cache")
+    assert code == 0
+    assert output.count("warning: file name") == 2
+    assert "audiences/mini_copy.yaml:32:11: warning: file name 'mini-closet_{timestamp}.csv' is also written by " \
+           "audience 'mini' ('mini-closet_{timestamp}.csv') [names/file-collision]" in output
+    assert output.rstrip().split("\n")[-1].startswith("0 errors, 2 warnings in 7 files")
