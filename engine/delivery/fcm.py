@@ -243,7 +243,8 @@ def _point_sdk_at(app: firebase_admin.App, send_url: str, pool: _ConnectionPool)
     itself; the sender owns the retry policy, so that wrapper is replaced by our pool.
     """
     service = messaging._get_messaging_service(app)  # noqa: SLF001
-    if not (hasattr(service, "_fcm_url") and hasattr(service, "_async_client")):
+    if not (hasattr(service, "_fcm_url") and hasattr(service, "_async_client")
+            and hasattr(messaging, "send_each_async")):
         raise DeliveryError(f"firebase-admin {firebase_admin.__version__} is not supported by this engine",
                             hint="install a version in the range pinned in pyproject.toml")
     service._fcm_url = send_url  # noqa: SLF001
