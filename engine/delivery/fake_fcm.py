@@ -84,6 +84,8 @@ class FakeFcmServer:
         self._attempt_times: dict[str, list[float]] = {}
         self._issued: set[str] = set()
         self._oauth_error: str | None = None
+        self._grants_left = 0
+        self._token_lifetime = 3600
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -169,10 +171,17 @@ class FakeFcmServer:
             self._token_delay.clear()
             self._delay = 0.0
             self._oauth_error = None
+            self._token_lifetime = 3600
 
-    def reject_oauth(self, error: str | None = "invalid_grant") -> None:
-        """Make the token endpoint refuse every assertion (None restores it)."""
-        self._oauth_error = error
+    def short_lived_tokens(self, seconds: int) -> None:
+        """Issue access tokens valid ``seconds`` (google-auth refreshes those before each request)."""
+        self._token_lifetime = seconds
+
+    def reject_oauth(self, error: str | None = "invalid_grant", *, after: int = 0) -> None:
+        """Refuse token requests with ``error`` once ``after`` more have been granted (None restores it)."""
+        with self._lock:
+            self._oauth_error = error
+            self._grants_left = after
 
     # ---- inspection -----------------------------------------------------------------------
 
@@ -250,13 +259,15 @@ class FakeFcmServer:
 
     def _oauth(self, body: bytes) -> tuple[int, Any, dict[str, str]]:
         form = parse_qs(body.decode())
-        if self._oauth_error or not form.get("assertion"):
-            return 400, {"error": self._oauth_error or "invalid_request",
-                         "error_description": "Invalid JWT Signature."}, {}
+        with self._lock:
+            refuse = self._oauth_error if self._grants_left <= 0 else None
+            self._grants_left -= 1
+        if refuse or not form.get("assertion"):
+            return 400, {"error": refuse or "invalid_request", "error_description": "Invalid JWT Signature."}, {}
         token = f"fake-access-{next(self._ids)}"
         with self._lock:
             self._issued.add(token)
-        return 200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}, {}
+        return 200, {"access_token": token, "expires_in": self._token_lifetime, "token_type": "Bearer"}, {}
 
     async def _send(self, project: str, headers: dict[str, str],
                     body: bytes) -> tuple[int, Any, dict[str, str]]:

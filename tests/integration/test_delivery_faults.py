@@ -10,6 +10,7 @@ import pytest
 
 from engine.delivery.pacing import RetryPolicy
 from engine.errors import ConfigError, DeliveryError
+from engine.delivery.fake_fcm import write_service_account
 from tests.fakes.delivery import World, delivery_db, fake_fcm, world, write_csv  # noqa: F401
 
 
@@ -143,3 +144,25 @@ def test_a_retry_does_not_hold_back_the_other_batches(world: World, tmp_path: Pa
     assert second - first >= 1.0 and max(others) < second
     # four batches of five, then the retried message in a batch of its own
     assert report.batches_now == (5, 5, 5, 5, 1)
+
+
+def test_credentials_rejected_mid_send_abort(world: World, tmp_path: Path) -> None:
+    ids = world.add_users(3)
+    world.fcm.short_lived_tokens(60)      # google-auth refreshes a token this close to expiry before each request
+    world.fcm.reject_oauth("invalid_grant", after=1)    # the preflight gets its token, later refreshes fail
+    csv = csv_of(tmp_path, ids)
+    report = world.with_settings(fcm_concurrency=1).send(csv, title="t", body="b", layer=1)
+    assert (report.status, report.sent, report.remaining, report.exit_code) == ("aborted", 0, 3, 1)
+    assert "rejected while refreshing the access token: invalid_grant" in report.message
+    assert world.fcm.attempts() == {}                   # no message left without a token
+    world.fcm.heal()
+    assert world.send(csv, title="t", body="b", layer=1).sent == 3
+
+
+def test_wrong_project_aborts_with_a_clear_message(world: World, tmp_path: Path) -> None:
+    ids = world.add_users(2)
+    other = write_service_account(tmp_path / "other.json", token_uri=world.fcm.token_uri, project_id="other-project")
+    report = world.with_settings(fcm_credentials=other, fcm_concurrency=1).send(
+        csv_of(tmp_path, ids), title="t", body="b", layer=1)
+    assert (report.status, report.sent, report.remaining) == ("aborted", 0, 2)
+    assert "project or endpoint was not found" in report.message
