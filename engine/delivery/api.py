@@ -210,9 +210,16 @@ class _LedgerSink:
 def _run_sender(settings: Settings, client: FcmClient, ledger: Ledger, prepared: _Prepared,
                 todo: list[LedgerItem], *, retry: RetryPolicy, batch_size: int, stop: threading.Event | None,
                 on_progress: Callable[[int, int], None] | None) -> SenderStats:
+    logged = [0]
+
     def progress(stats: SenderStats) -> None:
+        done = stats.done + stats.deferred
         if on_progress:
-            on_progress(stats.done + stats.deferred, len(todo))
+            on_progress(done, len(todo))
+        if done * 10 // len(todo) > logged[0]:       # a log line per tenth, for runs without a terminal
+            logged[0] = done * 10 // len(todo)
+            log.info("send %s: %d of %d done", prepared.record.send_id, done, len(todo),
+                     extra={"sent_now": stats.sent, "retries_now": stats.retried})
 
     sender = Sender(client, _LedgerSink(settings, ledger, prepared.record), run_id=prepared.record.send_id,
                     concurrency=settings.fcm_concurrency, rate_per_minute=settings.fcm_rate_per_minute,
