@@ -104,10 +104,9 @@ def send(settings: Settings, request: SendRequest, *, retry: RetryPolicy = DEFAU
             todo = ledger.pending(prepared.record.send_id, request.limit)
             stats = SenderStats()
             if todo:
-                client = client or _open_fcm(settings)
-                stats = _run_sender(settings, client, ledger, prepared, todo, retry=retry, batch_size=batch_size,
+                owned, client = client or _open_fcm(settings), None     # _run_sender closes it
+                stats = _run_sender(settings, owned, ledger, prepared, todo, retry=retry, batch_size=batch_size,
                                     stop=stop, on_progress=on_progress)
-                client = None    # closed by _run_sender
         finally:
             if client is not None:
                 asyncio.run(client.aclose())
