@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import psycopg
+
 from engine.cadence import effective_config, filter_audience, track_remote
 from engine.config import Settings
 from engine.db import SourcePool
@@ -31,8 +33,9 @@ from engine.delivery.report import Counts, SendReport
 from engine.delivery.sender import MAX_BATCH, Sender, SenderStats
 from engine.delivery.template import PushTemplate, TemplateError, check_columns, validate
 from engine.delivery.tokens import lookup_tokens
-from engine.errors import DeliveryError
+from engine.errors import DatabaseUnavailable, DeliveryError
 from engine.outputs.testrows import FOUNDER
+from engine.secrets import mask_text
 from engine.timeutil import utcnow
 
 log = logging.getLogger("engine.delivery")
@@ -81,44 +84,57 @@ def send(settings: Settings, request: SendRequest, *, retry: RetryPolicy = DEFAU
         raise DeliveryError("--limit must be 0 or more")
     ledger = Ledger.connect(settings)
     try:
-        if not request.dry_run:
-            ledger.lock(prepared.record.send_id)
-        existing = ledger.find(prepared.record.send_id)
-        if existing:
-            _check_same_send(existing, prepared)
-        if request.dry_run:
-            return _dry_run_report(settings, request, prepared, ledger, existing, pool, started)
-        client: FcmClient | None = None
-        resumed = existing is not None
-        try:
-            if existing:
-                in_flight, requeued = ledger.reopen(prepared.record.send_id, resend_in_flight=request.resend_in_flight)
-                _note_reopen(prepared, in_flight, requeued, request.resend_in_flight)
-                summary = existing["plan"]
-            else:
-                plan = _plan(settings, request, prepared, ledger, pool)
-                if plan.pending:
-                    client = _open_fcm(settings)        # prove the credentials before freezing the plan
-                ledger.create(prepared.record, plan.items, plan.summary)
-                summary = plan.summary
-            todo = ledger.pending(prepared.record.send_id, request.limit)
-            stats = SenderStats()
-            if todo:
-                owned, client = client or _open_fcm(settings), None     # _run_sender closes it
-                stats = _run_sender(settings, owned, ledger, prepared, todo, retry=retry, batch_size=batch_size,
-                                    stop=stop, on_progress=on_progress)
-        finally:
-            if client is not None:
-                asyncio.run(client.aclose())
-                client.close()
-        tally = ledger.tally(prepared.record.send_id)
-        report = _report(prepared, request, tally, summary, stats, resumed=resumed, started=started)
-        ledger.finish(prepared.record.send_id, report.status, stats.abort)
-        log.info("send %s %s: %s", report.send_id, report.status, report.message,
-                 extra={"sent_now": report.sent_now, "remaining": report.remaining})
-        return report
+        return _send(settings, request, prepared, ledger, retry=retry, batch_size=batch_size, stop=stop,
+                     on_progress=on_progress, pool=pool, started=started)
+    except psycopg.OperationalError as err:
+        raise DatabaseUnavailable(
+            f"lost the state database during send {prepared.record.send_id!r}: "
+            f"{mask_text(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)}",
+            hint="resume with the same command once it is back; pushes that were in flight are treated "
+                 "as after a crash (see --resend-in-flight)") from None
     finally:
         ledger.close()
+
+
+def _send(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger, *, retry: RetryPolicy,
+          batch_size: int, stop: threading.Event | None, on_progress: Callable[[int, int], None] | None,
+          pool: SourcePool | None, started: float) -> SendReport:
+    send_id = prepared.record.send_id
+    if not request.dry_run:
+        ledger.lock(send_id)
+    existing = ledger.find(send_id)
+    if existing:
+        _check_same_send(existing, prepared)
+    if request.dry_run:
+        return _dry_run_report(settings, request, prepared, ledger, existing, pool, started)
+    client: FcmClient | None = None
+    try:
+        if existing:
+            in_flight, requeued = ledger.reopen(send_id, resend_in_flight=request.resend_in_flight)
+            _note_reopen(prepared, in_flight, requeued, request.resend_in_flight)
+            summary = existing["plan"]
+        else:
+            plan = _plan(settings, request, prepared, ledger, pool)
+            if plan.pending:
+                client = _open_fcm(settings)        # prove the credentials before freezing the plan
+            ledger.create(prepared.record, plan.items, plan.summary)
+            summary = plan.summary
+        todo = ledger.pending(send_id, request.limit)
+        stats = SenderStats()
+        if todo:
+            owned, client = client or _open_fcm(settings), None     # _run_sender closes it
+            stats = _run_sender(settings, owned, ledger, prepared, todo, retry=retry, batch_size=batch_size,
+                                stop=stop, on_progress=on_progress)
+    finally:
+        if client is not None:
+            asyncio.run(client.aclose())
+            client.close()
+    report = _report(prepared, request, ledger.tally(send_id), summary, stats, resumed=existing is not None,
+                     started=started)
+    ledger.finish(send_id, report.status, stats.abort)
+    log.info("send %s %s: %s", send_id, report.status, report.message,
+             extra={"sent_now": report.sent_now, "remaining": report.remaining})
+    return report
 
 
 def _prepare(settings: Settings, request: SendRequest) -> _Prepared:

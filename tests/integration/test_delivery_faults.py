@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from engine.delivery.pacing import RetryPolicy
-from engine.errors import ConfigError, DeliveryError
+from engine.errors import ConfigError, DatabaseUnavailable, DeliveryError
 from engine.delivery.fake_fcm import write_service_account
 from tests.fakes.delivery import World, delivery_db, fake_fcm, world, write_csv  # noqa: F401
 
@@ -166,3 +167,30 @@ def test_wrong_project_aborts_with_a_clear_message(world: World, tmp_path: Path)
         csv_of(tmp_path, ids), title="t", body="b", layer=1)
     assert (report.status, report.sent, report.remaining) == ("aborted", 0, 2)
     assert "project or endpoint was not found" in report.message
+
+
+def test_losing_the_state_database_mid_send_then_resume(world: World, tmp_path: Path) -> None:
+    ids = world.add_users(60)
+    csv = csv_of(tmp_path, ids)
+    world.fcm.slow(0.02)
+
+    def cut_the_ledger_connection() -> None:
+        deadline = time.monotonic() + 30
+        while sum(world.fcm.accepted().values()) < 20 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        world.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'audience-engine-send' AND datname = current_database()")
+
+    cutter = threading.Thread(target=cut_the_ledger_connection)
+    cutter.start()
+    with pytest.raises(DatabaseUnavailable, match="lost the state database") as info:
+        world.with_settings(fcm_concurrency=2).send(csv, title="t", body="b", layer=1, batch_size=10)
+    cutter.join()
+    assert "resume with the same command" in (info.value.hint or "")
+    world.fcm.heal()
+    report = world.send(csv, title="t", body="b", layer=1)
+    received = {u: world.fcm.accepted()[world.tokens[u]] for u in ids}
+    # at most once: nobody twice; whoever got nothing is one of the rows left in flight
+    assert max(received.values()) == 1
+    assert report.sent + report.in_flight_unknown == 60
+    assert sum(1 for n in received.values() if n == 0) <= report.in_flight_unknown <= 20
