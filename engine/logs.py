@@ -20,13 +20,14 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": mask_text(record.getMessage()),
         }
-        payload.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
+        payload.update({k: mask_text(v) if isinstance(v, str) else v for k, v in vars(record).items()
+                        if k not in _RESERVED and not k.startswith("_")})
         return json.dumps(payload, default=str)
 
 
 class _PlainFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        extras = " ".join(f"{k}={v}" for k, v in vars(record).items()
+        extras = " ".join(f"{k}={mask_text(str(v))}" for k, v in vars(record).items()
                           if k not in _RESERVED and not k.startswith("_"))
         line = f"{record.levelname.lower():7} {record.name}: {mask_text(record.getMessage())}"
         return f"{line} {extras}".rstrip()
