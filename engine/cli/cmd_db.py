@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import click
 
-from engine import api
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
-from engine.timeutil import parse_as_of
 
 
 @click.command()
@@ -20,6 +16,8 @@ def migrate(obj: CliContext, dsn: str | None) -> None:
 
     Idempotent and safe to run from several processes at once (advisory lock).
     """
+    from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
+
     settings = obj.settings(state_dsn=dsn)
     applied, version = api.migrate_state(settings)
     if obj.json_output:
@@ -43,8 +41,11 @@ def seed(obj: CliContext, dsn: str | None, users: int, seed_value: int, as_of: s
 
     Refuses a database whose app tables already hold rows unless --replace is given.
     """
+    from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
+    from engine.timeutil import parse_as_of  # noqa: PLC0415
+
     settings = obj.settings(source_dsn=dsn)
-    anchor: datetime = parse_as_of(as_of)
+    anchor = parse_as_of(as_of)
     report = api.seed_app_database(settings, users=users, seed=seed_value, as_of=anchor, replace=replace)
     if obj.json_output:
         emit_json({"ok": True, **report})

@@ -7,7 +7,6 @@ import sys
 import click
 
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
-from engine.timeutil import parse_as_of
 
 
 @click.command()
@@ -28,6 +27,7 @@ def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_sen
     server through the real firebase-admin SDK. CSVs land under ./output (ENGINE_OUTPUT_DIR).
     """
     from engine.demo.runner import run_demo  # noqa: PLC0415
+    from engine.timeutil import parse_as_of  # noqa: PLC0415
 
     settings = obj.settings()
     note = (lambda _: None) if obj.json_output else (lambda text: click.secho(f"» {text}", fg="cyan", err=True))

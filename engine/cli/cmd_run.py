@@ -5,21 +5,21 @@ from __future__ import annotations
 import sys
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from engine import api
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
-from engine.pipeline import RunResult
-from engine.spec.params import parse_var_flags
-from engine.timeutil import parse_as_of
+
+if TYPE_CHECKING:
+    from engine.pipeline import RunResult
 
 SELECT_HELP = "Audience name, layer:N or tag:T; repeatable. Default: every audience."
 VAR_HELP = "Override a param: --var lookback_hours=72 (repeatable)."
 AS_OF_HELP = "The moment the audience is computed for (ISO 8601, default now). Same as-of, same CSVs."
 
 
-def _summary(result: RunResult) -> dict:
+def _summary(result: "RunResult") -> dict:
     return {"run_id": result.run_id, "audience": result.audience, "status": result.status,
             "run_dir": str(result.run_dir) if result.run_dir else None,
             "outputs": result.manifest["outputs"], "errors": result.manifest["errors"],
@@ -27,7 +27,7 @@ def _summary(result: RunResult) -> dict:
             "steps": result.manifest["steps"], "params": result.manifest["params"]}
 
 
-def _print_result(result: RunResult) -> None:
+def _print_result(result: "RunResult") -> None:
     colour = {"succeeded": "green", "empty": "yellow", "partial": "yellow", "failed": "red"}[result.status]
     click.secho(f"{result.audience}: {result.status}", fg=colour, bold=True)
     for step in result.manifest["steps"]:
@@ -62,6 +62,10 @@ def run(obj: CliContext, selectors: tuple[str, ...], as_of: str | None, variable
     recorded in the state database when ENGINE_STATE_DSN is set. Exit code 1 when any
     audience failed or only partly succeeded (the manifest says exactly what and why).
     """
+    from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
+    from engine.spec.params import parse_var_flags  # noqa: PLC0415
+    from engine.timeutil import parse_as_of  # noqa: PLC0415
+
     settings = obj.settings(output_dir=out, source_dsn=dsn)
     anchor = parse_as_of(as_of)
     status = sys.stderr.isatty() and not obj.json_output
@@ -90,6 +94,8 @@ def _spinner(text: str):
 @handle_errors
 def list_(obj: CliContext, selectors: tuple[str, ...]) -> None:
     """List the project's audiences: name, layer, params with defaults, outputs."""
+    from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
+
     specs = api.list_audiences(obj.settings(), selectors)
     if obj.json_output:
         emit_json([{"name": s.name, "layer": s.layer, "file": s.display_path, "description": s.description,
@@ -114,6 +120,10 @@ def list_(obj: CliContext, selectors: tuple[str, ...]) -> None:
 def preview(obj: CliContext, name: str, as_of: str | None, variables: tuple[str, ...], rows: int,
             dsn: str | None) -> None:
     """Run one audience without writing anything: row counts after each step and the first rows of each output."""
+    from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
+    from engine.spec.params import parse_var_flags  # noqa: PLC0415
+    from engine.timeutil import parse_as_of  # noqa: PLC0415
+
     settings = obj.settings(source_dsn=dsn)
     results = api.run(settings, selectors=[name], as_of=parse_as_of(as_of), variables=parse_var_flags(variables),
                       dry_run=True, preview_rows=rows, record=False)
@@ -140,6 +150,10 @@ def preview(obj: CliContext, name: str, as_of: str | None, variables: tuple[str,
 @handle_errors
 def plan(obj: CliContext, name: str, as_of: str | None, variables: tuple[str, ...]) -> None:
     """Print each query of an audience as rendered SQL plus its bound parameters (no database needed)."""
+    from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
+    from engine.spec.params import parse_var_flags  # noqa: PLC0415
+    from engine.timeutil import parse_as_of  # noqa: PLC0415
+
     spec, rendered = api.plan(obj.settings(), name, as_of=parse_as_of(as_of), variables=parse_var_flags(variables))
     if obj.json_output:
         emit_json([{"name": r.name, "origin": r.origin, "sql": r.sql, "params": r.params} for r in rendered])

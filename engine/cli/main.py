@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
@@ -11,7 +12,30 @@ from engine.cli.common import CliContext
 from engine.logs import setup_logging
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# command name -> module defining it; modules load only when their command runs, so
+# `engine validate` does not pay for pyarrow, DuckDB or firebase-admin
+_COMMAND_MODULES = {
+    "run": "cmd_run", "list": "cmd_run", "preview": "cmd_run", "plan": "cmd_run",
+    "migrate": "cmd_db", "seed": "cmd_db", "demo": "cmd_demo", "validate": "cmd_validate",
+    "send": "cmd_send", "cadence": "cmd_cadence",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = _COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"engine.cli.{module_name}")
+        return next(c for c in module.COMMANDS if c.name == cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="audience-engine")
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Project root holding audiences/, sql/ and schedules.yaml (default: current directory, "
@@ -37,18 +61,6 @@ def cli(ctx: click.Context, project_dir: Path | None, profile: str | None, json_
     """
     setup_logging(log_format, verbose=verbose)
     ctx.obj = CliContext(project_dir=project_dir, profile=profile, json_output=json_output, verbose=verbose)
-
-
-def _register() -> None:
-    from engine.cli import (  # noqa: PLC0415
-        cmd_cadence, cmd_db, cmd_demo, cmd_run, cmd_send, cmd_validate)
-
-    for module in (cmd_db, cmd_run, cmd_demo, cmd_validate, cmd_send, cmd_cadence):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

