@@ -97,7 +97,7 @@ class FakeServer:
         self.credentials = credentials
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.delivery.fake_fcm", "--no-record", "--credentials", str(credentials),
-             "--flaky", str(flaky)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             "--flaky", str(flaky)], stdout=subprocess.PIPE, text=True)
         info = json.loads(self.proc.stdout.readline())  # type: ignore[union-attr]
         self.endpoint: str = info["endpoint"]
         self.send_url = f"{self.endpoint}/v1/projects/{info['project_id']}/messages:send"
@@ -106,7 +106,7 @@ class FakeServer:
         return int(httpx.get(f"{self.endpoint}/_fake/stats").json()["accepted"])
 
     def stop(self) -> None:
-        self.proc.stdin.close()  # type: ignore[union-attr]
+        self.proc.terminate()
         self.proc.wait(10)
 
 

@@ -7,17 +7,16 @@ INVALID_ARGUMENT, 429 with Retry-After, 500/503, THIRD_PARTY_AUTH_ERROR, slow
 answers); every accepted message is recorded so a test can count what arrived.
 
 Run it standalone with ``python -m engine.delivery.fake_fcm`` (prints its endpoint
-as one JSON line; ``GET /_fake/stats`` returns the counts).
+as one JSON line, serves until SIGTERM/Ctrl-C; ``GET /_fake/stats`` returns the counts).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import signal
 import itertools
 import json
-import sys
 import threading
 import time
 import zlib
@@ -365,7 +364,7 @@ def write_service_account(path: Path, *, token_uri: str, project_id: str = "fake
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve until stdin closes or the process is terminated (benchmarks run it apart)."""
+    """Serve until SIGTERM or Ctrl-C (benchmarks and manual runs start it apart)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--project-id", default="fake-project")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
@@ -375,14 +374,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--flaky-retry-after", type=float, default=1.0, help="their Retry-After, seconds")
     parser.add_argument("--credentials", type=Path, help="also write a service-account JSON here")
     args = parser.parse_args(argv)
+    stopped = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopped.set())
     server = FakeFcmServer(project_id=args.project_id, record=not args.no_record, delay=args.delay,
                            flaky=args.flaky, flaky_retry_after=args.flaky_retry_after).start()
     if args.credentials:
         write_service_account(args.credentials, token_uri=server.token_uri, project_id=args.project_id)
     print(json.dumps({"endpoint": server.endpoint, "token_uri": server.token_uri,
                       "project_id": server.project_id}), flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        sys.stdin.read()
+    while not stopped.wait(0.5):
+        pass
     server.stop()
 
 
