@@ -40,6 +40,13 @@ def seed_app_database(settings: Settings, *, users: int, seed: int, as_of: datet
             "seconds": time.perf_counter() - started, "counts": counts}
 
 
+def send(settings: Settings, request: Any, **options: Any) -> Any:
+    """Send one push to one audience exactly once (``engine.delivery.api.send``; SendRequest, SendReport)."""
+    from engine.delivery.api import send as deliver  # noqa: PLC0415  (firebase-admin loads on demand)
+
+    return deliver(settings, request, **options)
+
+
 def list_audiences(settings: Settings, selectors: Sequence[str] = ()) -> list[AudienceSpec]:
     """Load (and validate) the project's audiences, filtered by ``--select`` expressions."""
     return select_audiences(load_project_audiences(settings.project_dir), selectors)

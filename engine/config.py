@@ -55,7 +55,7 @@ class Settings:
     statement_timeout_s: float = 300.0
     connect_retries: int = 3
     timezone: str = "UTC"
-    fcm_concurrency: int = 8
+    fcm_concurrency: int = 64
     fcm_rate_per_minute: int = 300_000
     deep_link_hosts: tuple[str, ...] = ("tradeblock.us",)
     cadence_mode: str = "builtin"

@@ -441,13 +441,14 @@ WHERE status = 'COMPLETED' AND pg_temp.r(231, i) < 0.9;
 
 -- step: devices
 -- Device index i = u * 8 + k. The fingerprint is unique per user; ~6 in 100 devices have no token.
+-- Tokens are URL-safe base64 like FCM's: '=' padding and base64's line breaks are dropped.
 INSERT INTO devices (id, created_at, updated_at, fingerprint, user_id, token)
 SELECT pg_temp.id(15, i), pg_temp.before(least(su.age_h, h + 24 * 30 * pg_temp.r(240, i))), pg_temp.before(h),
        upper(pg_temp.id(17, i)::text), su.id,
        CASE WHEN pg_temp.r(241, i) >= 0.06 THEN
            translate(left(encode(uuid_send(pg_temp.id(19, i)) || uuid_send(pg_temp.id(20, i)), 'base64'), 22)
                      || ':APA91b'
-                     || encode(sha512(uuid_send(pg_temp.id(21, i))), 'base64'), '+/=', '-_')
+                     || encode(sha512(uuid_send(pg_temp.id(21, i))), 'base64'), E'+/=\n', '-_')
        END
 FROM seed_users AS su,
      LATERAL generate_series(1, su.device_n) AS k,

@@ -342,3 +342,10 @@ def test_refuses_a_database_with_rows(coverage_db: psycopg.Connection) -> None:
     text = str(info.value)
     assert f"dbname={dbname}" in text and "--replace" in text and "users" in text
     assert count(coverage_db, "SELECT count(*) FROM users") == 1000  # untouched
+
+
+def test_device_tokens_look_like_fcm_tokens(coverage_db: psycopg.Connection) -> None:
+    """URL-safe base64 with no padding and no line breaks (base64 wraps at 76 characters)."""
+    bad = coverage_db.execute(
+        "SELECT count(*) FROM devices WHERE token IS NOT NULL AND token !~ '^[A-Za-z0-9_:-]+$'").fetchone()[0]
+    assert bad == 0
