@@ -88,3 +88,12 @@ class DeliveryError(EngineError):
 
 class ScheduleError(EngineError):
     """schedules.yaml is invalid."""
+
+
+def first_of(problems: "list[EngineError]") -> EngineError:
+    """The first of several problems, its hint counting the others (raised by loaders; validate lists all)."""
+    first = problems[0]
+    if len(problems) > 1:
+        first.hint = ((first.hint + "; ") if first.hint else "") + \
+            f"{len(problems) - 1} more problem(s): run `engine validate`"
+    return first

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 import jsonschema
 
 from engine.delivery.template import _SUSPECT, FIELDS, VARIABLE, PushTemplate
-from engine.errors import EngineError, ScheduleError
+from engine.errors import EngineError, ScheduleError, first_of
 from engine.schedules.cron import CronError, parse_cron
 from engine.schedules.marks import value_location
 from engine.schedules.model import (
@@ -219,10 +219,6 @@ def load_schedules(project_dir: Path) -> ScheduleFile:
     doc = load_marked(path, SCHEDULES_FILE)
     problems = check_document(doc)
     if problems:
-        first = problems[0]
-        if len(problems) > 1:
-            first.hint = ((first.hint + "; ") if first.hint else "") + \
-                f"{len(problems) - 1} more problem(s): run `engine validate`"
-        raise first
+        raise first_of(problems)
     return build_schedules(doc)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from engine.errors import SpecError
+from engine.errors import SpecError, first_of
 from engine.spec.model import (AudienceSpec, Bind, Join, OrderRule, OutputColumn, OutputSpec, Param,
                                QuerySpec, Requirement, TestSpec, Threshold)
 from engine.spec.yamlmarks import MarkedDocument, load_marked
@@ -198,11 +198,7 @@ def load_audience(path: Path, project_dir: Path) -> AudienceSpec:
     doc = load_marked(path, display)
     problems = check_document(doc, project_dir / "sql")
     if problems:
-        first = problems[0]
-        if len(problems) > 1:
-            first.hint = ((first.hint + "; ") if first.hint else "") + \
-                f"{len(problems) - 1} more problem(s): run `engine validate`"
-        raise first
+        raise first_of(problems)
     return build_spec(doc)
 
 

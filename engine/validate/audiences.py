@@ -6,12 +6,12 @@ with problems is reported and skipped by the later checks, the others are still 
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from engine.errors import ConfigError, SpecError
+from engine.errors import SpecError
+from engine.selection import select_audiences
 from engine.spec.loader import audience_files, build_spec, check_document
 from engine.spec.model import AudienceSpec
 from engine.spec.yamlmarks import MarkedDocument, load_marked
@@ -81,25 +81,4 @@ def load_entries(project_dir: Path, findings: Findings) -> list[AudienceEntry]:
 
 def select_entries(entries: Sequence[AudienceEntry], selectors: Sequence[str]) -> list[AudienceEntry]:
     """The entries matching any selector (names, ``layer:N``, ``tag:T``); all when there are none."""
-    if not selectors:
-        return list(entries)
-    chosen: list[AudienceEntry] = []
-    for selector in selectors:
-        kind, sep, value = selector.partition(":")
-        if sep and kind == "layer":
-            if not value.isdigit():
-                raise ConfigError(f"--select {selector!r}: layer must be a number")
-            matches = [e for e in entries if e.layer == int(value)]
-        elif sep and kind == "tag":
-            matches = [e for e in entries if value in e.tags]
-        else:
-            matches = [e for e in entries if selector in (e.name, e.path.stem)]
-            if not matches:
-                close = difflib.get_close_matches(selector, [e.name for e in entries], n=1)
-                raise ConfigError(f"--select: no audience named {selector!r}",
-                                  hint=f"did you mean {close[0]!r}?" if close else
-                                  "select audience names, layer:N, tag:T or rule:FAMILY")
-        chosen.extend(m for m in matches if m not in chosen)
-    if not chosen:
-        raise ConfigError(f"--select {' '.join(selectors)} matches no audience")
-    return chosen
+    return select_audiences(entries, selectors, hint="select audience names, layer:N, tag:T or rule:FAMILY")

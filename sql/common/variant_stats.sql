@@ -15,10 +15,10 @@ select
     , coalesce(wl.n, 0) as wishlist_count
     {% endif %}
     {% if 'variant_open_offers' in options.stats %}
-    , coalesce(open_offers.n, 0) as variant_open_offers
+    , coalesce(offer_counts.open_n, 0) as variant_open_offers
     {% endif %}
         {% if 'variant_offers_7d' in options.stats %}
-    , coalesce(offers_7d.n, 0) as variant_offers_7d
+    , coalesce(offer_counts.recent_n, 0) as variant_offers_7d
     {% endif %}
 from product_variants as pv
 {% if 'inventory_count' in options.stats %}
@@ -49,35 +49,25 @@ left join (
     group by wi.product_variant_id
 ) as wl on pv.id = wl.product_variant_id
 {% endif %}
-{% if 'variant_open_offers' in options.stats %}
+{% if 'variant_open_offers' in options.stats or 'variant_offers_7d' in options.stats %}
 left join (
+    -- both offer counts in one pass over the variants' offers of the last 30 days
     select
         oi.product_variant_id,
-        count(distinct o.id) as n
+        count(distinct o.id) filter (
+            -- 'PENDING' is not a real status (reference 1.2); kept to match the original
+            where o.offer_status in ('OPEN', 'PENDING') and o.deleted_at = 0
+        ) as open_n,
+        count(distinct o.id) filter (
+            where o.created_at >= {{ as_of }}::timestamptz - interval '7 days'
+        ) as recent_n
     from offer_items as oi
     inner join offers as o on oi.offer_id = o.id
     where
         oi.product_variant_id = any({{ variant_ids }}::uuid[])
-        -- 'PENDING' is not a real status (reference 1.2); kept to match the original
-        and o.offer_status in ('OPEN', 'PENDING')
         and o.created_at >= {{ as_of }}::timestamptz - interval '30 days'
         and o.created_at <= {{ as_of }}::timestamptz
-        and o.deleted_at = 0
     group by oi.product_variant_id
-) as open_offers on pv.id = open_offers.product_variant_id
-{% endif %}
-{% if 'variant_offers_7d' in options.stats %}
-left join (
-    select
-        oi.product_variant_id,
-        count(distinct o.id) as n
-    from offer_items as oi
-    inner join offers as o on oi.offer_id = o.id
-    where
-        oi.product_variant_id = any({{ variant_ids }}::uuid[])
-        and o.created_at >= {{ as_of }}::timestamptz - interval '7 days'
-        and o.created_at <= {{ as_of }}::timestamptz
-    group by oi.product_variant_id
-) as offers_7d on pv.id = offers_7d.product_variant_id
+) as offer_counts on pv.id = offer_counts.product_variant_id
 {% endif %}
 where pv.id = any({{ variant_ids }}::uuid[])

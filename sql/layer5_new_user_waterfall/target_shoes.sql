@@ -23,23 +23,6 @@ with candidates as (
     union all
 
     select
-        o.creator_user_id as user_id,
-        p.name as top_target_shoe,
-        oi.product_variant_id as target_variant_id,
-        2 as source_rank,
-        'recent_offer' as target_source,
-        row_number() over (
-            partition by o.creator_user_id order by o.created_at desc, o.id asc, oi.id asc
-        ) as pick
-    from offers as o
-    inner join offer_items as oi on o.id = oi.offer_id
-    inner join product_variants as pv on oi.product_variant_id = pv.id
-    inner join products as p on pv.product_id = p.id
-    where o.creator_user_id = any({{ user_ids }}::uuid[])
-
-    union all
-
-    select
         wi.user_id,
         p.name as top_target_shoe,
         wi.product_variant_id as target_variant_id,
@@ -53,14 +36,17 @@ with candidates as (
 
     union all
 
+    -- 2 recent_offer and 4 comprehensive_offer_target in one pass: items whose variant and
+    -- product resolve rank 2; unresolvable ones only matter when nothing else was found
     select
         o.creator_user_id as user_id,
         coalesce(p.name, 'Unknown Product') as top_target_shoe,
         oi.product_variant_id as target_variant_id,
-        4 as source_rank,
-        'comprehensive_offer_target' as target_source,
+        case when p.id is null then 4 else 2 end as source_rank,
+        case when p.id is null then 'comprehensive_offer_target' else 'recent_offer' end as target_source,
         row_number() over (
-            partition by o.creator_user_id order by o.created_at desc, o.id asc, oi.id asc
+            partition by o.creator_user_id, p.id is null
+            order by o.created_at desc, o.id asc, oi.id asc
         ) as pick
     from offers as o
     inner join offer_items as oi on o.id = oi.offer_id
