@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -56,6 +57,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--as-of", default=DEFAULT_AS_OF, help="anchor time of the data and the runs")
     parser.add_argument("--cadence-users", type=int, default=100_000, help="audience size of the cadence benchmark")
+    parser.add_argument("--delivery-args", default="", help="arguments passed to benchmarks/delivery.py")
     parser.add_argument("--json", dest="json_path", type=Path, help="write every figure to this JSON file")
     args = parser.parse_args(argv)
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
@@ -71,7 +73,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def _summary(runs: list[ChildRun]) -> dict[str, Any]:
     last = runs[-1].payload
-    return {"seconds": statistics.median(r.seconds for r in runs),
+    return {"seconds": statistics.median(r.seconds for r in runs), "last_seconds": runs[-1].seconds,
             "wall_seconds": statistics.median(r.wall_seconds for r in runs),
             "peak_rss_bytes": max(r.peak_rss_bytes for r in runs),
             "runs": [r.seconds for r in runs],
@@ -111,7 +113,12 @@ def measure_audience(dsn: str, audience: str, variables: dict[str, str], args: a
             runs["floor"].append(child("floor", sql_file=str(sql_file)))
         if "old" in args.sections:
             runs["old"].append(child("old"))
-    result = {kind: _summary(r) for kind, r in runs.items() if r}
+    result: dict[str, Any] = {kind: _summary(r) for kind, r in runs.items() if r}
+    # ratios per round, then the median: a round's runs share the machine's mood of the moment
+    result["ratios"] = {}
+    for key, (num, den) in {"engine_over_floor": ("engine", "floor"), "old_over_engine": ("old", "engine")}.items():
+        if runs[num] and runs[den]:
+            result["ratios"][key] = statistics.median(a.seconds / b.seconds for a, b in zip(runs[num], runs[den]))
     if "old" in result:
         result["match"] = compare_outputs(result["engine"]["outputs"], result["old"]["outputs"])
     return result
@@ -129,8 +136,8 @@ def measure_scale(users: int, args: argparse.Namespace) -> dict[str, Any]:
             for audience in AUDIENCES:
                 variables = {"product_id": product} if audience == "showcase" else {}
                 audiences[audience] = measure_audience(db.dsn, audience, variables, args, Path(work))
-                log(f"   {audience}: " + ", ".join(f"{k} {v['seconds']:.2f}s"
-                                                   for k, v in audiences[audience].items() if k != "match"))
+                log(f"   {audience}: " + ", ".join(f"{k} {audiences[audience][k]['seconds']:.2f}s"
+                                                   for k in ("engine", "floor", "old") if k in audiences[audience]))
     finally:
         if not args.keep:
             drop_database(args.dsn, name)
@@ -146,14 +153,9 @@ def run_script(argv: list[str]) -> dict[str, Any]:
 
 
 def measure_delivery(args: argparse.Namespace) -> list[dict[str, Any]]:
-    scripts = []
-    delivery = PROJECT_ROOT / "benchmarks" / "delivery.py"
-    if delivery.exists():
-        scripts.append(run_script([str(delivery.relative_to(PROJECT_ROOT))]))
-    else:
-        scripts.append({"command": "benchmarks/delivery.py", "exit_code": None, "output": "not present (yet)"})
-    scripts.append(run_script(["benchmarks/cadence_filter.py", "--users", str(args.cadence_users)]))
-    return scripts
+    """The Delivery issue's benchmark and the cadence benchmark, as their own scripts print them."""
+    return [run_script(["benchmarks/delivery.py", *shlex.split(args.delivery_args)]),
+            run_script(["benchmarks/cadence_filter.py", "--users", str(args.cadence_users)])]
 
 
 # ---- reporting --------------------------------------------------------------------------------
@@ -184,12 +186,12 @@ def fmt_mib(value: int | None) -> str:
     return "-" if value is None else f"{value / MIB:.0f} MiB"
 
 
-def ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or not b else a / b
-
-
 def seconds(result: dict[str, Any], kind: str) -> float | None:
     return result[kind]["seconds"] if kind in result else None
+
+
+def round_ratio(result: dict[str, Any], key: str) -> float | None:
+    return result["ratios"].get(key)
 
 
 def audience_table(results: dict[int, dict[str, Any]]) -> str:
@@ -201,8 +203,8 @@ def audience_table(results: dict[int, dict[str, Any]]) -> str:
                                            + ("identical" if match["identical"] else
                                               "rows match" if match["rows_match"] else "MISMATCH"))
             rows.append([f"{users:,}", audience, fmt_s(seconds(r, "floor")), fmt_s(seconds(r, "engine")),
-                         fmt_ratio(ratio(seconds(r, "engine"), seconds(r, "floor"))), fmt_s(seconds(r, "old")),
-                         fmt_ratio(ratio(seconds(r, "old"), seconds(r, "engine"))),
+                         fmt_ratio(round_ratio(r, "engine_over_floor")), fmt_s(seconds(r, "old")),
+                         fmt_ratio(round_ratio(r, "old_over_engine")),
                          fmt_mib(r["engine"]["peak_rss_bytes"]),
                          fmt_mib(r["old"]["peak_rss_bytes"] if "old" in r else None), check])
     return table(["users", "audience", "floor s", "engine s", "engine/floor", "old s", "old/engine",
@@ -220,8 +222,8 @@ def steps_table(scale: dict[str, Any]) -> str:
         for step in engine["steps"]:
             rows.append([audience, f"duckdb {step['step']}", f"{step['rows']:,}", fmt_s(step["seconds"]), ""])
         accounted = sum(q["seconds"] for q in engine["queries"]) + sum(s["seconds"] for s in engine["steps"])
-        rows.append([audience, "outputs, render, connect", "", fmt_s(engine["seconds"] - accounted), ""])
-        rows.append([audience, "total", "", fmt_s(engine["seconds"]), fmt_s(seconds(r, "floor"))])
+        rows.append([audience, "outputs, render, connect", "", fmt_s(engine["last_seconds"] - accounted), ""])
+        rows.append([audience, "total", "", fmt_s(engine["last_seconds"]), fmt_s(r["floor"]["last_seconds"] if "floor" in r else None)])
     return table(["audience", "step (last engine run)", "rows", "engine s", "floor s"], rows)
 
 
@@ -251,7 +253,7 @@ def targets(results: dict[int, dict[str, Any]], exponents: dict[str, dict[str, f
     largest = max(results)
     lines = []
     for audience, r in results[largest]["audiences"].items():
-        over = ratio(seconds(r, "engine"), seconds(r, "floor"))
+        over = round_ratio(r, "engine_over_floor")
         if over is not None:
             lines.append(f"{'PASS' if over <= MAX_ENGINE_OVER_FLOOR else 'MISS'}  engine/floor {over:.2f}x "
                          f"(<= {MAX_ENGINE_OVER_FLOOR}x) at {largest:,} users: {audience}")
@@ -260,7 +262,7 @@ def targets(results: dict[int, dict[str, Any]], exponents: dict[str, dict[str, f
                      f"{largest:,} users: {audience}")
     for users, scale in results.items():
         for audience, r in scale["audiences"].items():
-            faster = ratio(seconds(r, "old"), seconds(r, "engine"))
+            faster = round_ratio(r, "old_over_engine")
             if faster is not None:
                 lines.append(f"{'PASS' if faster > 1 else 'MISS'}  old/engine {faster:.2f}x (> 1x) at "
                              f"{users:,} users: {audience}")
@@ -278,7 +280,8 @@ def report(results: dict[int, dict[str, Any]], delivery: list[dict[str, Any]] | 
     parts = []
     extra: dict[str, Any] = {}
     if results:
-        parts.append(f"Audiences: floor, engine, old way (seconds, median of {args.repeat}; RSS = peak of a run)\n"
+        parts.append(f"Audiences: floor, engine, old way (seconds: median of {args.repeat} rounds; ratios: median of the "
+                     f"rounds' ratios; RSS: highest peak of a run)\n"
                      + audience_table(results))
         largest = max(results)
         if "engine" in args.sections:

@@ -9,8 +9,9 @@ JSON object. Kinds:
 - ``engine``: ``engine.api.run`` of one audience, end to end (render, query, DuckDB, CSVs),
   with the per-query times from the pipeline's log records and the manifest's DuckDB steps;
   optionally saves the SQL it executed, with the bound values inlined, for ``floor``.
-- ``floor``: those statements through ``COPY (...) TO STDOUT`` on a bare psycopg connection,
-  bytes discarded: what PostgreSQL must do anyway, the cost no client can avoid.
+- ``floor``: those statements through ``psql``, each as ``COPY (...) TO STDOUT`` into
+  /dev/null, timed by psql's ``\\timing`` (server work plus the transfer to a C client):
+  what PostgreSQL must do anyway, the cost no client can avoid.
 - ``old``: the baseline in the style of the original scripts (``benchmarks.oldway``).
 """
 
@@ -176,19 +177,19 @@ def _engine(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _floor(job: dict[str, Any]) -> dict[str, Any]:
-    import psycopg
-
+    """psql runs each statement as ``COPY (...) TO STDOUT`` into /dev/null and times it (``\\timing``)."""
     statements = json.loads(Path(job["sql_file"]).read_text())
-    queries = []
-    with psycopg.connect(job["dsn"], options="-c timezone=UTC") as conn:
-        for statement in statements:
-            started = time.perf_counter()
-            size = 0
-            with conn.cursor() as cur, cur.copy(f"COPY (\n{statement['sql']}\n) TO STDOUT") as copy:
-                for chunk in copy:
-                    size += len(chunk)
-            queries.append({"name": statement["name"], "seconds": time.perf_counter() - started, "bytes": size})
-    return {"seconds": sum(q["seconds"] for q in queries), "queries": queries}
+    script = "\\timing on\n\\o /dev/null\n" + "".join(f"COPY (\n{s['sql']}\n) TO STDOUT;\n" for s in statements)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as handle:
+        handle.write(script)
+        handle.flush()
+        proc = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", job["dsn"], "-f", handle.name],
+                              capture_output=True, text=True, check=True)
+    times = [float(line.split()[1]) / 1000 for line in proc.stdout.splitlines() if line.startswith("Time: ")]
+    if len(times) != len(statements):
+        raise ChildFailed(f"psql reported {len(times)} timings for {len(statements)} statements: {proc.stdout}")
+    queries = [{"name": s["name"], "seconds": t} for s, t in zip(statements, times)]
+    return {"seconds": sum(times), "queries": queries}
 
 
 def _old(job: dict[str, Any]) -> dict[str, Any]:

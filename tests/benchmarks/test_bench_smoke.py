@@ -1,0 +1,54 @@
+"""Smoke test of the benchmark entry point: it runs end to end on tiny scales and prints its tables.
+
+No timing is asserted (figures on a shared machine are noise at this size); what must hold
+is that every section ran, every audience has a row at every scale, the old way produced
+the same rows as the engine, and the bench databases were dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+
+AUDIENCES = ("layer2_trending_closet", "layer3_recent_activity", "showcase", "layer5_new_user_waterfall")
+
+
+def test_benchmark_runs_end_to_end_and_prints_every_table(pg_admin_dsn: str, project_root: Path,
+                                                          tmp_path: Path) -> None:
+    prefix = f"ae_test_bench_{uuid.uuid4().hex[:8]}"
+    out_json = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--users", "2000", "--scales", "1000,2000", "--repeat", "1",
+         "--warmup", "0", "--sections", "floor,engine,old,scaling", "--db-prefix", prefix,
+         "--dsn", pg_admin_dsn, "--json", str(out_json)],
+        cwd=project_root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout
+
+    for heading in ("Audiences: floor, engine, old way", "Engine steps at 2,000 users", "Scaling:", "Targets"):
+        assert heading in text
+    table = text.split("\n\n")[0].splitlines()
+    for users in ("1,000", "2,000"):
+        for audience in AUDIENCES:
+            assert any(line.startswith(users) and f" {audience} " in line for line in table), (users, audience)
+    for label in ("query owners", "duckdb prioritise", "outputs, render, connect", "k engine"):
+        assert label in text
+
+    figures = json.loads(out_json.read_text())
+    for scale in ("1000", "2000"):
+        for audience in AUDIENCES:
+            result = figures["results"][scale]["audiences"][audience]
+            assert set(result) == {"engine", "floor", "old", "match", "ratios"}
+            assert set(result["ratios"]) == {"engine_over_floor", "old_over_engine"}
+            # the old way is the same audience: same rows in every production file
+            assert result["match"]["rows_match"], result["match"]
+            assert result["engine"]["peak_rss_bytes"] > 0
+
+    with psycopg.connect(pg_admin_dsn) as conn:  # without --keep, nothing is left behind
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)).fetchall()
+    assert left == []
