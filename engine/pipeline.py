@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from engine.config import Settings
 from engine.db import SourcePool
 from engine.errors import EngineError
-from engine.outputs.atomic import write_atomic
+from engine.outputs.atomic import commit_file, temp_path, write_atomic
 from engine.outputs.csvfile import encode_csv
 from engine.outputs.testrows import test_rows
 from engine.render.env import RenderedQuery, make_environment, render_sql
@@ -166,15 +166,25 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
     return result
 
 
-def _audience_empty(spec: AudienceSpec, ws: Workspace,
-                    produced: list[tuple[Any, list[str], list[tuple[str, ...]]]]) -> bool:
+def _audience_empty(spec: AudienceSpec, ws: Workspace, output_rows: list[int]) -> bool:
     """Whether the audience counts as empty for ``when_empty``: after every step, or before thresholds."""
     if spec.when_empty == "no_files_before_thresholds":
         before = [s.rows for s in ws.steps if not s.step.startswith("load:")]
         names = [s.step for s in ws.steps if not s.step.startswith("load:")]
         if "thresholds" in names:
             return names.index("thresholds") > 0 and before[names.index("thresholds") - 1] == 0
-    return all(not rows for _, _, rows in produced)
+    return all(not rows for rows in output_rows)
+
+
+def _write_csv(ws: Workspace, query: str, output: Any, path: Path) -> str:
+    """DuckDB writes the CSV to a temp file beside ``path``; it is renamed only once complete."""
+    tmp = temp_path(path)
+    try:
+        ws.copy_csv(query, output, str(tmp))
+        return commit_file(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _write_outputs(settings: Settings, spec: AudienceSpec, request: RunRequest, ws: Workspace,
@@ -184,7 +194,7 @@ def _write_outputs(settings: Settings, spec: AudienceSpec, request: RunRequest, 
     if not request.dry_run:
         result.run_dir = run_dir_for(settings, spec, request.as_of, result.run_id)
         result.run_dir.mkdir(parents=True, exist_ok=True)
-    produced: list[tuple[Any, list[str], list[tuple[str, ...]]]] = []
+    produced: list[tuple[Any, str, list[str], int]] = []
     for output in spec.outputs:
         entry = {"name": output.name, "file": file_name(output.file, stamp, manifest["params"]), "is_test": False,
                  "rows": 0, "sha256": None, "status": "failed", "error": None, "segment": output.segment}
@@ -192,29 +202,38 @@ def _write_outputs(settings: Settings, spec: AudienceSpec, request: RunRequest, 
         if not audience_ok:
             entry["error"] = "audience failed: see errors"
             continue
+        headers = [c.header for c in output.columns]
+        query = ws.output_query(spec, output)
         try:
-            headers, rows = ws.output_rows(spec, output)
+            entry["rows"] = rows = ws.count_rows(query, output)
+            if request.preview_rows:
+                result.previews[output.name] = (headers, ws.sample_rows(query, output, limit=request.preview_rows))
         except EngineError as err:
             entry["error"] = err.message
             manifest["errors"].append(f"output {output.name}: {err.message}")
             continue
-        entry["rows"] = len(rows)
-        produced.append((output, headers, rows))
-        if request.preview_rows:
-            result.previews[output.name] = (headers, rows[: request.preview_rows])
-    no_files = spec.when_empty != "write_outputs" and _audience_empty(spec, ws, produced)
-    for output, headers, rows in produced:
+        produced.append((output, query, headers, rows))
+    no_files = spec.when_empty != "write_outputs" and _audience_empty(spec, ws, [r for *_, r in produced])
+    for output, query, headers, rows in produced:
         entry = next(e for e in manifest["outputs"] if e["name"] == output.name and not e["is_test"])
         skip = (not rows and output.when_empty == "skip") or no_files
         entry["status"] = "empty_not_written" if skip else "written"
-        if not skip and not request.dry_run:
-            entry["sha256"] = write_atomic(result.run_dir / entry["file"], encode_csv(headers, rows))  # type: ignore[operator]
-        if output.test is None or no_files:
+        try:
+            if not skip and not request.dry_run:
+                entry["sha256"] = _write_csv(ws, query, output, result.run_dir / entry["file"])  # type: ignore[operator]
+            if output.test is None or no_files:
+                continue
+            source = output.test.source_row  # 1-based; the last row when there are fewer
+            picked = ws.sample_rows(query, output, limit=1, offset=min(source, rows) - 1) \
+                if source is not None and rows else []
+            test = test_rows(output.test, headers, picked[0] if picked else None, settings.test_users,
+                             production_empty=rows == 0)
+        except EngineError as err:
+            entry["status"], entry["error"] = "failed", err.message
+            manifest["errors"].append(f"output {output.name}: {err.message}")
             continue
-        test = test_rows(output.test, headers, rows, settings.test_users)
         test_entry = {"name": output.name, "file": file_name(output.test.file, stamp, manifest["params"]),
-                      "is_test": True,
-                      "rows": len(test or []), "sha256": None,
+                      "is_test": True, "rows": len(test or []), "sha256": None,
                       "status": "written" if test is not None else "empty_not_written", "error": None,
                       "segment": output.segment}
         manifest["outputs"].append(test_entry)

@@ -19,17 +19,19 @@ FOUNDER: dict[str, str] = {
 }
 
 
-def test_rows(spec: TestSpec, headers: Sequence[str], production: Sequence[Sequence[str]],
-              test_users: Sequence[Mapping[str, Any]]) -> list[list[str]] | None:
-    """Rows of the TEST file, or ``None`` when it must not be written (empty production, no fallback)."""
-    source: Mapping[str, Any] = {}
+def test_rows(spec: TestSpec, headers: Sequence[str], source_row: Sequence[str] | None,
+              test_users: Sequence[Mapping[str, Any]], *, production_empty: bool) -> list[list[str]] | None:
+    """Rows of the TEST file, or ``None`` when it must not be written (empty production, no fallback).
+
+    ``source_row`` is the production row (``spec.source_row``) whose fields fill what the test
+    user and the static values do not; with an empty production file the fallback values win.
+    """
     fallback: Mapping[str, Any] = {}
-    if spec.source_row is not None and production:
-        source = dict(zip(headers, production[min(spec.source_row, len(production)) - 1]))
-    elif not production:
+    if production_empty:
         if spec.when_empty == "skip":
             return None
-        fallback = spec.fallback  # no production row: the fallback values win over everything
+        fallback = spec.fallback
+    source = dict(zip(headers, source_row)) if source_row is not None else {}
     rows = []
     for user in test_users or (FOUNDER,):
         out = []

@@ -178,8 +178,8 @@ class Workspace:
                 out[name] = [dict(zip(names, r)) for r in rows]
         return out
 
-    def output_rows(self, spec: AudienceSpec, output: OutputSpec) -> tuple[list[str], list[tuple[str, ...]]]:
-        """Headers and rows (all text, '' for null) of one output, in its declared order."""
+    def output_query(self, spec: AudienceSpec, output: OutputSpec) -> str:
+        """The DuckDB SELECT of one output: text columns (empty text as NULL), its segment, its order."""
         select = []
         for col in output.columns:
             if col.column is None:
@@ -188,13 +188,29 @@ class Workspace:
                 expr = python_datetime(ident(col.column))
             else:
                 expr = f"CAST({ident(col.column)} AS VARCHAR)"
-            select.append(f"coalesce({expr}, '') AS {ident(col.header)}")
+            # NULL and '' are both written as an empty cell, as Python's csv module wrote them
+            select.append(f"nullif({expr}, '') AS {ident(col.header)}")
         where = self._segment_predicate(spec, output.segment)
         order = ", ".join(order_terms(output.order_by))
-        sql = f"SELECT {', '.join(select)} FROM audience WHERE {where} ORDER BY {order}"
+        return f"SELECT {', '.join(select)} FROM audience WHERE {where} ORDER BY {order}"
+
+    def _fetch(self, sql: str, output: OutputSpec) -> list[tuple[Any, ...]]:
         try:
-            rows = self.con.execute(sql).fetchall()
+            return self.con.execute(sql).fetchall()
         except duckdb.Error as err:
             raise SpecError(f"output {output.name!r} failed: {str(err).splitlines()[0]}",
                             hint="check its columns, segment and order_by against the audience's columns") from None
-        return [c.header for c in output.columns], rows
+
+    def count_rows(self, query: str, output: OutputSpec) -> int:
+        return int(self._fetch(f"SELECT count(*) FROM ({query})", output)[0][0])
+
+    def sample_rows(self, query: str, output: OutputSpec, *, limit: int, offset: int = 0) -> list[tuple[str, ...]]:
+        """Some rows of an output as text ('' for null), for TEST rows and previews."""
+        rows = self._fetch(f"SELECT * FROM ({query}) LIMIT {int(limit)} OFFSET {int(offset)}", output)
+        return [tuple("" if v is None else v for v in row) for row in rows]
+
+    def copy_csv(self, query: str, output: OutputSpec, path: str) -> None:
+        """Let DuckDB write the CSV: header, minimal quoting, CRLF, empty cells for null (no comment char)."""
+        target = literal(path)
+        self._fetch(f"COPY ({query}) TO {target} (FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', "
+                    f"ESCAPE '\"', NEW_LINE '\r\n', NULLSTR '', COMMENT '')", output)
