@@ -19,12 +19,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
-from benchmarks.harness import (PROJECT_ROOT, ChildRun, drop_database, prepare_database, run_child,
-                                showcase_product)
+from benchmarks.harness import (
+    PROJECT_ROOT,
+    BenchError,
+    ChildRun,
+    drop_database,
+    prepare_database,
+    run_child,
+    showcase_product,
+)
 
 AUDIENCES = ("layer2_trending_closet", "layer3_recent_activity", "showcase", "layer5_new_user_waterfall")
 SECTIONS = ("floor", "engine", "old", "scaling", "delivery")
@@ -39,13 +47,14 @@ MAX_GROWTH_EXPONENT = 1.1
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
     parser.add_argument("--users", type=int, default=1_000_000,
                         help="the headline scale (added to --scales); default 1,000,000")
     parser.add_argument("--scales", default="100000,300000,1000000",
                         help="comma-separated user counts for the scaling table")
     parser.add_argument("--sections", default=",".join(SECTIONS),
-                        help=f"any of {', '.join(SECTIONS)} (comma-separated)")
+                        help=f"any of {', '.join(SECTIONS)} (comma-separated); the engine runs whenever "
+                             "floor or old does (the floor replays its SQL, the old way is compared with it)")
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per figure (the median is shown)")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured engine runs per audience first")
     parser.add_argument("--dsn", default=os.environ.get("ENGINE_BENCH_DSN", DEFAULT_ADMIN_DSN),
@@ -147,7 +156,7 @@ def measure_scale(users: int, args: argparse.Namespace) -> dict[str, Any]:
 
 def run_script(argv: list[str]) -> dict[str, Any]:
     """Run another helper's benchmark script; keep what it printed."""
-    proc = subprocess.run([sys.executable, *argv], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, *argv], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
     return {"command": " ".join(argv), "exit_code": proc.returncode,
             "output": proc.stdout.strip() + (("\n" + proc.stderr.strip()) if proc.returncode else "")}
 
@@ -302,7 +311,11 @@ def report(results: dict[int, dict[str, Any]], delivery: list[dict[str, Any]] | 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     measured = {"floor", "engine", "old", "scaling"} & set(args.sections)
-    results = {users: measure_scale(users, args) for users in args.scales} if measured else {}
+    try:
+        results = {users: measure_scale(users, args) for users in args.scales} if measured else {}
+    except BenchError as err:
+        log(f"benchmark stopped: {err}")
+        return 1
     delivery = measure_delivery(args) if "delivery" in args.sections else None
     text, extra = report(results, delivery, args)
     print(text)

@@ -24,10 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +46,11 @@ class ChildRun:
         return float(self.payload["seconds"])
 
 
-class ChildFailed(RuntimeError):
+class BenchError(RuntimeError):
+    """The benchmark cannot go on (a failed child, a database that is not ours, no data)."""
+
+
+class ChildFailed(BenchError):
     """A measurement child exited non-zero; the message carries its stderr tail."""
 
 
@@ -69,9 +74,12 @@ def run_child(kind: str, job: dict[str, Any]) -> ChildRun:
 
 # ---- bench databases ------------------------------------------------------------------------
 
+LABEL_PREFIX = "audience-engine benchmark:"
+
+
 def seed_label(users: int, seed: int, as_of: datetime) -> str:
     """What a bench database's COMMENT says it holds; equal labels mean reusable data."""
-    return f"audience-engine benchmark: users={users} seed={seed} as_of={as_of.isoformat()}"
+    return f"{LABEL_PREFIX} users={users} seed={seed} as_of={as_of.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -84,7 +92,9 @@ class BenchDatabase:
 
 def prepare_database(admin_dsn: str, name: str, *, users: int, seed: int, as_of: datetime,
                      reuse: bool) -> BenchDatabase:
-    """Create and seed ``name`` (dropping an older one), or reuse it when ``reuse`` and its label matches.
+    """Create and seed ``name`` (dropping an older bench database), or reuse it when ``reuse`` and its label matches.
+
+    A database of that name without a benchmark label is someone else's: it is never dropped.
 
     The seeded tables are vacuumed and analysed, the steady state autovacuum keeps a production
     database in, so that no measurement pays for hint bits or a background vacuum.
@@ -101,15 +111,26 @@ def prepare_database(admin_dsn: str, name: str, *, users: int, seed: int, as_of:
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
         row = admin.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
                             (name,)).fetchone()
-        if reuse and row is not None and row[0] == label:
-            return BenchDatabase(name, dsn, True, 0.0)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if row is not None:
+            if not (row[0] or "").startswith(LABEL_PREFIX):
+                raise BenchError(f"database {name} exists and is not a benchmark database: not touching it "
+                                 "(choose another --db-prefix)")
+            if reuse and row[0] == label:
+                return BenchDatabase(name, dsn, True, 0.0)
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    report = api.seed_app_database(Settings(project_dir=PROJECT_ROOT, source_dsn=dsn),
-                                   users=users, seed=seed, as_of=as_of)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
-        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(label)))
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:  # labelled first: a failed seed stays ours to drop
+            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(name), sql.Literal(f"{LABEL_PREFIX} seeding")))
+        report = api.seed_app_database(Settings(project_dir=PROJECT_ROOT, source_dsn=dsn),
+                                       users=users, seed=seed, as_of=as_of)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("VACUUM (ANALYZE)")
+            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(label)))
+    except BaseException:
+        drop_database(admin_dsn, name)
+        raise
     return BenchDatabase(name, dsn, False, float(report["seconds"]))
 
 
@@ -130,7 +151,7 @@ def showcase_product(dsn: str, as_of: datetime) -> str:
     with psycopg.connect(dsn) as conn:
         product = most_offered_product(conn, as_of=as_of)
     if product is None:
-        raise ChildFailed("no offers in the 7 days before as_of: nothing to showcase")
+        raise BenchError("no offers in the 7 days before as_of: nothing to showcase")
     return str(product)
 
 
@@ -144,9 +165,9 @@ class _QueryTimes(logging.Handler):
         self.queries: list[dict[str, Any]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage() == "query done":
-            self.queries.append({"name": getattr(record, "query"), "rows": getattr(record, "rows"),
-                                 "seconds": getattr(record, "seconds")})
+        if record.getMessage() == "query done":  # the pipeline's extra fields live on the record
+            fields = vars(record)
+            self.queries.append({"name": fields["query"], "rows": fields["rows"], "seconds": fields["seconds"]})
 
 
 def _engine(job: dict[str, Any]) -> dict[str, Any]:
@@ -165,6 +186,8 @@ def _engine(job: dict[str, Any]) -> dict[str, Any]:
     result = api.run(settings, selectors=[job["audience"]], as_of=as_of, variables=job["vars"], record=False)[0]
     seconds = time.perf_counter() - started
     manifest = result.manifest
+    if not result.ok:  # a failed run's time means nothing: stop the benchmark with the engine's errors
+        raise BenchError(f"engine run {result.status}: {'; '.join(manifest['errors'])}")
     if job.get("sql_out"):  # after the clock stops: inline the bound values the way fetch_arrow does
         with connect(job["dsn"]) as conn:
             statements = [{"name": q.name, "sql": ClientCursor(conn).mogrify(q.sql, q.params) if q.params else q.sql}
@@ -187,7 +210,7 @@ def _floor(job: dict[str, Any]) -> dict[str, Any]:
                               capture_output=True, text=True, check=True)
     times = [float(line.split()[1]) / 1000 for line in proc.stdout.splitlines() if line.startswith("Time: ")]
     if len(times) != len(statements):
-        raise ChildFailed(f"psql reported {len(times)} timings for {len(statements)} statements: {proc.stdout}")
+        raise BenchError(f"psql reported {len(times)} timings for {len(statements)} statements: {proc.stdout}")
     queries = [{"name": s["name"], "seconds": t} for s, t in zip(statements, times)]
     return {"seconds": sum(times), "queries": queries}
 

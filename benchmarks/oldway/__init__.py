@@ -7,7 +7,7 @@ csv.DictWriter), so that the benchmark can compare time, memory and outputs.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from benchmarks.oldway import layer2, layer3, showcase, waterfall
 from benchmarks.oldway.runtime import Context, Written

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.oldway.runtime import Context, Written, execute_query, ordinal, test_row, write_csv
+from benchmarks.oldway.runtime import (
+    Context,
+    Written,
+    execute_query,
+    ordinal,
+    test_row,
+    write_csv,
+)
 
 TRENDING_SQL = """
 SELECT p.id AS product_id, p.name AS product_name, COUNT(DISTINCT o.id) AS offer_count

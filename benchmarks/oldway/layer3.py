@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.oldway.runtime import Context, Written, execute_query, test_row, write_csv
+from benchmarks.oldway.runtime import (
+    Context,
+    Written,
+    execute_query,
+    test_row,
+    write_csv,
+)
 
 PRIORITY = {"offer_created": 1, "closet_add": 2, "wishlist_add": 3}
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row

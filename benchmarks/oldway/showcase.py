@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.oldway.runtime import Context, Written, execute_query, test_row, write_csv
+from benchmarks.oldway.runtime import (
+    Context,
+    Written,
+    execute_query,
+    test_row,
+    write_csv,
+)
 
 PRODUCT_STATS_SQL = """
 SELECT

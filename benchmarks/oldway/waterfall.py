@@ -11,7 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from benchmarks.oldway.runtime import TEST_USER, Context, Written, execute_query, write_csv
+from benchmarks.oldway.runtime import (
+    TEST_USER,
+    Context,
+    Written,
+    execute_query,
+    write_csv,
+)
 
 NEW_USERS_SQL = """
 SELECT u.id AS user_id, u.username, u.first_name, u.bio, u.created_at

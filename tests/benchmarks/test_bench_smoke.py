@@ -11,9 +11,14 @@ import json
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from benchmarks.harness import BenchError, prepare_database
 
 AUDIENCES = ("layer2_trending_closet", "layer3_recent_activity", "showcase", "layer5_new_user_waterfall")
 
@@ -26,7 +31,7 @@ def test_benchmark_runs_end_to_end_and_prints_every_table(pg_admin_dsn: str, pro
         [sys.executable, "-m", "benchmarks", "--users", "2000", "--scales", "1000,2000", "--repeat", "1",
          "--warmup", "0", "--sections", "floor,engine,old,scaling", "--db-prefix", prefix,
          "--dsn", pg_admin_dsn, "--json", str(out_json)],
-        cwd=project_root, capture_output=True, text=True, timeout=300)
+        cwd=project_root, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
 
@@ -52,3 +57,14 @@ def test_benchmark_runs_end_to_end_and_prints_every_table(pg_admin_dsn: str, pro
     with psycopg.connect(pg_admin_dsn) as conn:  # without --keep, nothing is left behind
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)).fetchall()
     assert left == []
+
+
+def test_a_database_without_the_benchmark_label_is_never_dropped(pg_admin_dsn: str, app_db: str) -> None:
+    # app_db is a test database (no COMMENT): asking the harness to (re)seed it under that name
+    # must refuse before touching it, so its app tables are still there afterwards.
+    name = conninfo_to_dict(app_db)["dbname"]
+    with pytest.raises(BenchError, match="not a benchmark database"):
+        prepare_database(pg_admin_dsn, name, users=10, seed=1, as_of=datetime(2026, 11, 23, tzinfo=UTC),
+                         reuse=False)
+    with psycopg.connect(app_db) as conn:
+        assert conn.execute("SELECT to_regclass('public.users') IS NOT NULL").fetchone()[0]
