@@ -9,6 +9,7 @@ Timestamps arrive as text and are typed in DuckDB, which reads PostgreSQL's ``+0
 from __future__ import annotations
 
 import io
+import re
 
 import psycopg
 import pyarrow as pa
@@ -46,19 +47,40 @@ def _error_line(err: psycopg.Error, rendered: RenderedQuery, wrapped_offset: int
     return ""
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+
+
+def _inline(conn: psycopg.Connection, rendered: RenderedQuery) -> str:
+    """The SQL with every bound value inlined as a psycopg-adapted literal, each param adapted once.
+
+    COPY takes no server-side parameters. Arrays of well-formed uuids (the bound id lists, often
+    100k long) are joined directly: hex digits and dashes need no escaping.
+    """
+    literals: dict[str, str] = {}
+    for key, value in rendered.params.items():
+        if isinstance(value, list) and all(isinstance(v, str) and _UUID.fullmatch(v) for v in value):
+            literals[key] = "'{" + ",".join(value) + "}'"  # hex and dashes only: nothing to escape
+        else:
+            literals[key] = ClientCursor(conn).mogrify("%s", [value])
+    return _PLACEHOLDER.sub(lambda m: literals[m.group(1)] if m.group(1) else "%", rendered.sql)
+
+
 def fetch_arrow(conn: psycopg.Connection, rendered: RenderedQuery) -> tuple[pa.Table, tuple[str, ...]]:
     """Execute ``rendered`` on ``conn`` and return (Arrow table, timestamp column names)."""
     describe_prefix = "SELECT * FROM (\n"
     try:
         with conn.cursor() as cur:
-            cur.execute(f"{describe_prefix}{rendered.sql}\n) AS described LIMIT 0", rendered.params)
+            # column types do not depend on array contents: describe with empty arrays (no transfer, cheap plan)
+            shapes = {k: ([] if isinstance(v, list) else v) for k, v in rendered.params.items()}
+            cur.execute(f"{describe_prefix}{rendered.sql}\n) AS described LIMIT 0", shapes)
             description = cur.description or []
         names = [d.name for d in description]
         if len(set(names)) != len(names):
             dupes = sorted({n for n in names if names.count(n) > 1})
             raise QueryError(f"query {rendered.name!r} returns duplicate column names: {', '.join(dupes)}",
                              hint=f"alias them in {rendered.origin}")
-        literal_sql = ClientCursor(conn).mogrify(rendered.sql, rendered.params) if rendered.params else rendered.sql
+        literal_sql = _inline(conn, rendered) if rendered.params else rendered.sql
         buffer = io.BytesIO()
         with conn.cursor() as cur, cur.copy(f"COPY (\n{literal_sql}\n) TO STDOUT (FORMAT csv)") as copy:
             for chunk in copy:

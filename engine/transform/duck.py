@@ -67,6 +67,7 @@ class Workspace:
         self._run(f"CREATE OR REPLACE TABLE {ident(name)} AS SELECT {', '.join(cols) or '*'} FROM _incoming",
                   f"loading {name}")
         self.con.unregister("_incoming")
+        pa.default_memory_pool().release_unused()
         self.steps.append(StepRecord(f"load:{name}", table.num_rows, time.perf_counter() - started))
 
     def distinct_values(self, table: str, column: str) -> list[Any]:
@@ -82,8 +83,10 @@ class Workspace:
     def _step(self, name: str, sql: str, removed: dict[str, int] | None = None, started: float = 0.0) -> None:
         table = f"step_{len(self.steps)}_{name}"
         self._run(f"CREATE TABLE {ident(table)} AS {sql}", f"step {name}")
-        self._current = table
+        previous, self._current = self._current, table
         self._run(f"CREATE OR REPLACE VIEW audience AS SELECT * FROM {ident(table)}", "audience view")
+        if previous.startswith("step_"):
+            self._run(f"DROP TABLE {ident(previous)}", "drop previous step")
         self.steps.append(StepRecord(name, self._count(table), time.perf_counter() - started, removed or {}))
 
     def build_audience(self, spec: AudienceSpec) -> None:
