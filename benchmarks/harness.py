@@ -187,16 +187,17 @@ def _engine(job: dict[str, Any]) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     manifest = result.manifest
     if not result.ok:  # a failed run's time means nothing: stop the benchmark with the engine's errors
-        raise BenchError(f"engine run {result.status}: {'; '.join(manifest['errors'])}")
+        raise BenchError(f"engine run {result.status}: {'; '.join(manifest.errors)}")
     if job.get("sql_out"):  # after the clock stops: inline the bound values the way fetch_arrow does
         with connect(job["dsn"]) as conn:
             statements = [{"name": q.name, "sql": ClientCursor(conn).mogrify(q.sql, q.params) if q.params else q.sql}
                           for q in result.rendered]
         Path(job["sql_out"]).write_text(json.dumps(statements))
-    return {"seconds": seconds, "status": result.status, "manifest_seconds": manifest["seconds"],
-            "queries": handler.queries, "steps": manifest["steps"], "errors": manifest["errors"],
-            "outputs": [{k: o[k] for k in ("name", "is_test", "rows", "sha256", "status")}
-                        for o in manifest["outputs"]]}
+    return {"seconds": seconds, "status": result.status.value, "manifest_seconds": manifest.seconds,
+            "queries": handler.queries, "steps": [s.to_json() for s in manifest.steps],
+            "errors": list(manifest.errors),
+            "outputs": [{"name": o.name, "is_test": o.is_test, "rows": o.rows, "sha256": o.sha256,
+                         "status": o.status.value} for o in manifest.outputs]}
 
 
 def _floor(job: dict[str, Any]) -> dict[str, Any]:

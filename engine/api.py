@@ -9,7 +9,8 @@ from typing import Any, Mapping, Sequence
 
 from engine.config import Settings
 from engine.db import SourcePool, connect
-from engine.pipeline import RunRequest, RunResult, render_queries, run_audience, run_dir_for
+from engine.pipeline import RunRequest, render_queries, run_audience, run_dir_for
+from engine.runs.model import RunResult
 from engine.spec.loader import load_project_audiences
 from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params
@@ -90,6 +91,6 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
             result = run_audience(settings, pool, request)
             if record:
                 with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
-                    finish_run(conn, run_id=result.run_id, manifest=result.manifest)
+                    finish_run(conn, manifest=result.manifest)
             results.append(result)
     return results

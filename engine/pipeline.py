@@ -7,11 +7,10 @@ and nothing half-written is left behind).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,32 +20,18 @@ from engine.db import SourcePool
 from engine.errors import EngineError
 from engine.outputs.atomic import commit_file, temp_path, write_atomic
 from engine.outputs.csvfile import encode_csv
-from engine.outputs.testrows import test_rows
+from engine.outputs.testrows import source_offset, test_rows
 from engine.render.env import RenderedQuery, make_environment, render_sql
 from engine.sources.query import fetch_arrow
-from engine.spec.model import AudienceSpec
+from engine.runs.model import (MANIFEST, Manifest, OutputRecord, OutputStatus, RunResult, json_ready,
+                               manifest_params)
+from engine.runs.rules import audience_empty, run_status, skip_output
+from engine.spec.model import AudienceSpec, OutputSpec
 from engine.timeutil import file_timestamp
 from engine.transform.duck import Workspace
 from engine.transform.sqlparts import literal
 
 log = logging.getLogger("engine.pipeline")
-
-
-@dataclass
-class RunResult:
-    """What one audience run produced; ``manifest`` is exactly what manifest.json holds."""
-
-    run_id: str
-    audience: str
-    status: str
-    manifest: dict[str, Any]
-    run_dir: Path | None
-    previews: dict[str, tuple[list[str], list[tuple[str, ...]]]] = field(default_factory=dict)
-    rendered: list[RenderedQuery] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in {"succeeded", "empty"}
 
 
 @dataclass(frozen=True)
@@ -117,66 +102,48 @@ def run_dir_for(settings: Settings, spec: AudienceSpec, as_of: datetime, run_id:
 def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> RunResult:
     """Run one audience end to end and write its run folder (unless ``dry_run``)."""
     spec = request.spec
-    run_id = request.run_id
     started = time.perf_counter()
-    manifest: dict[str, Any] = {
-        "run_id": run_id, "audience": spec.name, "layer": spec.layer, "as_of": request.as_of.isoformat(),
-        "params": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in request.params.items()},
-        "status": "running", "outputs": [], "steps": [], "segments": {}, "metrics": {},
-        "errors": [], "warnings": [], "spec": spec.display_path, "dry_run": request.dry_run,
-    }
-    result = RunResult(run_id, spec.name, "running", manifest, None)
+    errors: list[str] = []
+    rendered: list[RenderedQuery] = []
+    segments: dict[str, int] = {}
+    metrics: dict[str, Any] = {}
+    run_dir = None if request.dry_run else run_dir_for(settings, spec, request.as_of, request.run_id)
     ws = Workspace()
     try:
         try:
             values = {"as_of": request.as_of, **request.params}
-            _run_queries(settings, pool, spec, values, ws, result.rendered)
+            _run_queries(settings, pool, spec, values, ws, rendered)
             ws.build_audience(spec)
             if spec.transform:
                 ws.transform(_render_transform(settings, spec, values))
             audience_ok = True
         except EngineError as err:
             audience_ok = False
-            manifest["errors"].append(str(err))
+            errors.append(str(err))
             log.error("audience failed", extra={"audience": spec.name, "error": err.message})
-        manifest["steps"] = [s.as_dict() for s in ws.steps]
         if audience_ok:
-            manifest["segments"] = ws.segment_counts(spec)
+            segments = ws.segment_counts(spec)
             try:
-                manifest["metrics"] = ws.metrics(spec)
+                metrics = ws.metrics(spec)
             except EngineError as err:
-                manifest["errors"].append(str(err))
-        _write_outputs(settings, spec, request, ws, result, audience_ok)
+                errors.append(str(err))
+        written = _write_outputs(settings, request, ws, run_dir, audience_ok)
+        errors.extend(written.errors)
+        steps = tuple(ws.steps)
     finally:
         ws.close()
-    manifest["seconds"] = round(time.perf_counter() - started, 3)
-    written = [o for o in manifest["outputs"] if o["status"] == "written"]
-    failed = [o for o in manifest["outputs"] if o["status"] == "failed"]
-    if manifest["errors"] and not written:
-        status = "failed"
-    elif manifest["errors"] or failed:
-        status = "partial"
-    elif not any(o["rows"] for o in manifest["outputs"] if not o["is_test"]):
-        status = "empty"
-    else:
-        status = "succeeded"
-    manifest["status"] = result.status = status
-    if result.run_dir is not None:
-        write_atomic(result.run_dir / "manifest.json", json.dumps(manifest, indent=2, default=str).encode())
-    return result
+    manifest = Manifest(
+        run_id=request.run_id, audience=spec.name, layer=spec.layer, as_of=request.as_of.isoformat(),
+        params=manifest_params(request.params), status=run_status(written.records, errors),
+        outputs=tuple(written.records), steps=steps, segments=segments, metrics=json_ready(metrics),
+        errors=tuple(errors), spec=spec.display_path, dry_run=request.dry_run,
+        seconds=round(time.perf_counter() - started, 3))
+    if run_dir is not None:
+        write_atomic(run_dir / MANIFEST, manifest.encode())
+    return RunResult(manifest=manifest, run_dir=run_dir, previews=written.previews, rendered=tuple(rendered))
 
 
-def _audience_empty(spec: AudienceSpec, ws: Workspace, output_rows: list[int]) -> bool:
-    """Whether the audience counts as empty for ``when_empty``: after every step, or before thresholds."""
-    if spec.when_empty == "no_files_before_thresholds":
-        before = [s.rows for s in ws.steps if not s.step.startswith("load:")]
-        names = [s.step for s in ws.steps if not s.step.startswith("load:")]
-        if "thresholds" in names:
-            return names.index("thresholds") > 0 and before[names.index("thresholds") - 1] == 0
-    return all(not rows for rows in output_rows)
-
-
-def _write_csv(ws: Workspace, query: str, output: Any, path: Path) -> str:
+def _write_csv(ws: Workspace, query: str, output: OutputSpec, path: Path) -> str:
     """DuckDB writes the CSV to a temp file beside ``path``; it is renamed only once complete."""
     tmp = temp_path(path)
     try:
@@ -187,55 +154,80 @@ def _write_csv(ws: Workspace, query: str, output: Any, path: Path) -> str:
         raise
 
 
-def _write_outputs(settings: Settings, spec: AudienceSpec, request: RunRequest, ws: Workspace,
-                   result: RunResult, audience_ok: bool) -> None:
-    manifest = result.manifest
+@dataclass
+class _Written:
+    """The outputs stage's tally while it runs: records in manifest order, errors, previews."""
+
+    records: list[OutputRecord] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    previews: dict[str, tuple[list[str], list[tuple[str, ...]]]] = field(default_factory=dict)
+
+    def fail(self, output: OutputSpec, record: OutputRecord, err: EngineError) -> OutputRecord:
+        self.errors.append(f"output {output.name}: {err.message}")
+        return replace(record, status=OutputStatus.FAILED, error=err.message)
+
+
+def _write_outputs(settings: Settings, request: RunRequest, ws: Workspace, run_dir: Path | None,
+                   audience_ok: bool) -> _Written:
+    spec = request.spec
     stamp = file_timestamp(request.as_of, settings.timezone)
-    if not request.dry_run:
-        result.run_dir = run_dir_for(settings, spec, request.as_of, result.run_id)
-        result.run_dir.mkdir(parents=True, exist_ok=True)
-    produced: list[tuple[Any, str, list[str], int]] = []
+    params = manifest_params(request.params)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    out = _Written()
+    production: dict[str, OutputRecord] = {}   # manifest order: every production output, then the TEST files
+    tests: list[OutputRecord] = []
+    counted: list[tuple[OutputSpec, str, int]] = []
     for output in spec.outputs:
-        entry = {"name": output.name, "file": file_name(output.file, stamp, manifest["params"]), "is_test": False,
-                 "rows": 0, "sha256": None, "status": "failed", "error": None, "segment": output.segment}
-        manifest["outputs"].append(entry)
+        record = production[output.name] = OutputRecord(
+            name=output.name, file=file_name(output.file, stamp, params), is_test=False,
+            status=OutputStatus.FAILED, segment=output.segment)
         if not audience_ok:
-            entry["error"] = "audience failed: see errors"
+            production[output.name] = replace(record, error="audience failed: see errors")
             continue
-        headers = [c.header for c in output.columns]
         query = ws.output_query(spec, output)
         try:
-            entry["rows"] = rows = ws.count_rows(query, output)
+            rows = ws.count_rows(query, output)
             if request.preview_rows:
-                result.previews[output.name] = (headers, ws.sample_rows(query, output, limit=request.preview_rows))
+                out.previews[output.name] = ([c.header for c in output.columns],
+                                             ws.sample_rows(query, output, limit=request.preview_rows))
         except EngineError as err:
-            entry["error"] = err.message
-            manifest["errors"].append(f"output {output.name}: {err.message}")
+            production[output.name] = out.fail(output, record, err)
             continue
-        produced.append((output, query, headers, rows))
-    no_files = spec.when_empty != "write_outputs" and _audience_empty(spec, ws, [r for *_, r in produced])
-    for output, query, headers, rows in produced:
-        entry = next(e for e in manifest["outputs"] if e["name"] == output.name and not e["is_test"])
-        skip = (not rows and output.when_empty == "skip") or no_files
-        entry["status"] = "empty_not_written" if skip else "written"
+        production[output.name] = replace(record, rows=rows)
+        counted.append((output, query, rows))
+    no_files = audience_empty(spec.when_empty, ws.steps, [rows for *_, rows in counted])
+    for output, query, rows in counted:
+        skip = skip_output(rows, output.when_empty, no_files=no_files)
+        record = production[output.name] = replace(
+            production[output.name], status=OutputStatus.EMPTY_NOT_WRITTEN if skip else OutputStatus.WRITTEN)
         try:
-            if not skip and not request.dry_run:
-                entry["sha256"] = _write_csv(ws, query, output, result.run_dir / entry["file"])  # type: ignore[operator]
-            if output.test is None or no_files:
-                continue
-            source = output.test.source_row  # 1-based; the last row when there are fewer
-            picked = ws.sample_rows(query, output, limit=1, offset=min(source, rows) - 1) \
-                if source is not None and rows else []
-            test = test_rows(output.test, headers, picked[0] if picked else None, settings.test_users,
-                             production_empty=rows == 0)
+            if not skip and run_dir is not None:
+                record = production[output.name] = replace(
+                    record, sha256=_write_csv(ws, query, output, run_dir / record.file))
+            test = None if no_files else _test_output(settings, ws, output, query, rows, stamp, params, run_dir)
         except EngineError as err:
-            entry["status"], entry["error"] = "failed", err.message
-            manifest["errors"].append(f"output {output.name}: {err.message}")
+            production[output.name] = out.fail(output, record, err)
             continue
-        test_entry = {"name": output.name, "file": file_name(output.test.file, stamp, manifest["params"]),
-                      "is_test": True, "rows": len(test or []), "sha256": None,
-                      "status": "written" if test is not None else "empty_not_written", "error": None,
-                      "segment": output.segment}
-        manifest["outputs"].append(test_entry)
-        if test is not None and not request.dry_run:
-            test_entry["sha256"] = write_atomic(result.run_dir / test_entry["file"], encode_csv(headers, test))  # type: ignore[operator]
+        if test is not None:
+            tests.append(test)
+    out.records = [*production.values(), *tests]
+    return out
+
+
+def _test_output(settings: Settings, ws: Workspace, output: OutputSpec, query: str, rows: int, stamp: str,
+                 params: Mapping[str, Any], run_dir: Path | None) -> OutputRecord | None:
+    """The TEST twin of one output: the test users over the production row ``source_row`` picks."""
+    if output.test is None:
+        return None
+    headers = [c.header for c in output.columns]
+    offset = source_offset(output.test.source_row, rows)
+    picked = ws.sample_rows(query, output, limit=1, offset=offset) if offset is not None else []
+    test = test_rows(output.test, headers, picked[0] if picked else None, settings.test_users,
+                     production_empty=rows == 0)
+    record = OutputRecord(name=output.name, file=file_name(output.test.file, stamp, params), is_test=True,
+                          rows=len(test or []), segment=output.segment,
+                          status=OutputStatus.WRITTEN if test is not None else OutputStatus.EMPTY_NOT_WRITTEN)
+    if test is not None and run_dir is not None:
+        record = replace(record, sha256=write_atomic(run_dir / record.file, encode_csv(headers, test)))
+    return record

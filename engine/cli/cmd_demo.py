@@ -35,15 +35,16 @@ def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_sen
     if obj.json_output:
         emit_json({"ok": report.ok, "server": report.server, "database": report.database,
                    "seed": report.seed, "output_dir": str(report.output_dir),
-                   "runs": [{"audience": r.audience, "status": r.status, "run_dir": str(r.run_dir),
-                             "outputs": r.manifest["outputs"], "errors": r.manifest["errors"]} for r in report.runs],
+                   "runs": [{"audience": r.audience, "status": r.status.value, "run_dir": str(r.run_dir),
+                             "outputs": [o.to_json() for o in r.manifest.outputs], "errors": list(r.manifest.errors)}
+                            for r in report.runs],
                    "sends": report.sends, "fcm_messages": report.fcm_messages})
     else:
         click.echo(f"seeded {report.seed['users']:,} users in {report.seed['seconds']:.1f}s ({report.database})")
         for run in report.runs:
-            rows = sum(o["rows"] for o in run.manifest["outputs"] if not o["is_test"])
-            click.echo(f"  {run.audience:28} {run.status:10} {rows:>7,} rows  {run.run_dir}")
-            for error in run.manifest["errors"]:
+            rows = sum(o.rows for o in run.manifest.production_outputs)
+            click.echo(f"  {run.audience:28} {run.status.value:10} {rows:>7,} rows  {run.run_dir}")
+            for error in run.manifest.errors:
                 click.secho(f"    error: {error}", fg="red")
         for sent in report.sends:
             click.echo(f"  push {sent['template']:28} {sent['mode']:5} {sent['status']:10} sent {sent['sent']:>6,}"

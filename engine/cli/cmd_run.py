@@ -11,34 +11,38 @@ import click
 
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 
+from engine.runs.model import RunStatus
+
 if TYPE_CHECKING:
-    from engine.pipeline import RunResult
+    from engine.runs.model import RunResult
 
 SELECT_HELP = "Audience name, layer:N or tag:T; repeatable. Default: every audience."
 VAR_HELP = "Override a param: --var lookback_hours=72 (repeatable)."
 AS_OF_HELP = "The moment the audience is computed for (ISO 8601, default now). Same as-of, same CSVs."
 
 
+_COLOUR = {RunStatus.SUCCEEDED: "green", RunStatus.FAILED: "red"}
+
+
 def _summary(result: "RunResult") -> dict:
-    return {"run_id": result.run_id, "audience": result.audience, "status": result.status,
+    """The JSON summary of one run: the manifest's own fields plus where the folder is."""
+    manifest = result.manifest.to_json()
+    return {"run_id": result.run_id, "audience": result.audience, "status": result.status.value,
             "run_dir": str(result.run_dir) if result.run_dir else None,
-            "outputs": result.manifest["outputs"], "errors": result.manifest["errors"],
-            "warnings": result.manifest["warnings"], "segments": result.manifest["segments"],
-            "steps": result.manifest["steps"], "params": result.manifest["params"]}
+            **{key: manifest[key] for key in ("outputs", "errors", "warnings", "segments", "steps", "params")}}
 
 
 def _print_result(result: "RunResult") -> None:
-    colour = {"succeeded": "green", "empty": "yellow", "partial": "yellow", "failed": "red"}[result.status]
-    click.secho(f"{result.audience}: {result.status}", fg=colour, bold=True)
-    for step in result.manifest["steps"]:
-        removed = ", ".join(f"{k}: -{v}" for k, v in step.get("removed", {}).items() if v)
-        click.echo(f"  {step['step']:<24} {step['rows']:>10,} rows  {step['seconds']:.3f}s"
+    click.secho(f"{result.audience}: {result.status.value}", fg=_COLOUR.get(result.status, "yellow"), bold=True)
+    for step in result.manifest.steps:
+        removed = ", ".join(f"{k}: -{v}" for k, v in step.removed.items() if v)
+        click.echo(f"  {step.step:<24} {step.rows:>10,} rows  {step.seconds:.3f}s"
                    + (f"  ({removed})" if removed else ""))
-    for output in result.manifest["outputs"]:
-        tag = " [TEST]" if output["is_test"] else ""
-        click.echo(f"  -> {output['file']}{tag}: {output['rows']:,} rows, {output['status']}"
-                   + (f" ({output['error']})" if output["error"] else ""))
-    for error in result.manifest["errors"]:
+    for output in result.manifest.outputs:
+        tag = " [TEST]" if output.is_test else ""
+        click.echo(f"  -> {output.file}{tag}: {output.rows:,} rows, {output.status.value}"
+                   + (f" ({output.error})" if output.error else ""))
+    for error in result.manifest.errors:
         click.secho(f"  error: {error}", fg="red", err=True)
     if result.run_dir:
         click.echo(f"  run folder: {result.run_dir}")

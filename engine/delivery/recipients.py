@@ -11,17 +11,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from engine.cadence.userids import ID_COLUMNS, split_user_ids
 from engine.delivery.template import PushTemplate, TemplateError
 from engine.errors import DeliveryError, SourceLocation
-
-MANIFEST = "manifest.json"
-
+from engine.runs.model import MANIFEST, OutputStatus, read_manifest
 
 @dataclass(frozen=True)
 class Source:
@@ -52,46 +48,33 @@ def resolve_source(path: Path, template: PushTemplate, *, test: bool) -> Source:
         return Source(csv=path)
     if not path.is_dir():
         raise DeliveryError(f"no such run folder or CSV: {path}")
-    manifest_path = path / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DeliveryError(f"{path} is not a run folder (no {MANIFEST})",
-                            hint="pass a run folder written by `engine run`, or a CSV file") from None
-    except ValueError as err:
-        raise DeliveryError(f"{manifest_path} is not valid JSON: {err}") from None
+    manifest = read_manifest(path)
+    where = SourceLocation(str(path / MANIFEST))
     if not template.output:
         raise TemplateError("sending a run folder needs a template that names its output",
                             location=template.location,
                             hint="use --template NAME (schedules.yaml templates have 'output:'); "
                                  "ad hoc pushes send a CSV file")
-    if template.audience and template.audience != manifest.get("audience"):
+    if template.audience and template.audience != manifest.audience:
         raise TemplateError(f"template {template.name!r} sends audience {template.audience!r} but "
-                            f"{path} is a run of {manifest.get('audience')!r}", location=template.location)
-    entry = _output_entry(manifest, template.output, test=test, where=manifest_path)
-    source = Source(csv=None, run_id=str(manifest.get("run_id") or ""), audience=manifest.get("audience"),
-                    output=template.output)
-    if entry.get("status") == "empty_not_written":
+                            f"{path} is a run of {manifest.audience!r}", location=template.location)
+    entry = manifest.output(template.output, test=test)
+    if entry is None:
+        known = sorted({o.label for o in manifest.outputs})
+        raise DeliveryError(f"run has no {'TEST ' if test else ''}output {template.output!r}",
+                            location=where, hint=f"outputs: {', '.join(known) or 'none'}")
+    source = Source(csv=None, run_id=manifest.run_id, audience=manifest.audience, output=template.output)
+    if entry.status is OutputStatus.EMPTY_NOT_WRITTEN:
         return source
-    if entry.get("status") != "written":
+    if entry.status is not OutputStatus.WRITTEN:
         raise DeliveryError(f"output {template.output!r} of run {source.run_id} was not written "
-                            f"(status {entry.get('status')!r}): {entry.get('error') or 'see the manifest'}",
-                            location=SourceLocation(str(manifest_path)))
-    csv_path = path / str(entry["file"])
-    if entry.get("sha256") and _sha256(_read(csv_path)) != entry["sha256"]:
+                            f"(status {entry.status.value!r}): {entry.error or 'see the manifest'}",
+                            location=where)
+    csv_path = path / entry.file
+    if entry.sha256 and _sha256(_read(csv_path)) != entry.sha256:
         raise DeliveryError(f"{csv_path} does not match the checksum in its manifest",
                             hint="the file changed after the run wrote it; re-run the audience")
     return Source(csv=csv_path, run_id=source.run_id, audience=source.audience, output=source.output)
-
-
-def _output_entry(manifest: dict[str, Any], name: str, *, test: bool, where: Path) -> dict[str, Any]:
-    outputs = manifest.get("outputs") or []
-    for entry in outputs:
-        if entry.get("name") == name and bool(entry.get("is_test")) == test:
-            return entry
-    known = sorted({f"{o.get('name')}{' (test)' if o.get('is_test') else ''}" for o in outputs})
-    raise DeliveryError(f"run has no {'TEST ' if test else ''}output {name!r}",
-                        location=SourceLocation(str(where)), hint=f"outputs: {', '.join(known) or 'none'}")
 
 
 def read_recipients(path: Path) -> Recipients:

@@ -24,7 +24,7 @@ from engine import api
 from engine.config import Settings
 from engine.demo.pg import find_server
 from engine.outputs.testrows import FOUNDER
-from engine.pipeline import RunResult
+from engine.runs.model import OutputStatus, RunResult
 from engine.secrets import mask_dsn
 from engine.spec.yamlmarks import load_marked
 
@@ -93,8 +93,8 @@ def _send_all(settings: Settings, runs: list[RunResult], as_of: datetime, report
     from engine.delivery.fake_fcm import FakeFcmServer, write_service_account  # noqa: PLC0415
 
     templates = templates_for(settings.project_dir)
-    written = {(r.audience, o["name"]) for r in runs if r.run_dir
-               for o in r.manifest["outputs"] if o["status"] == "written" and not o["is_test"]}
+    written = {(r.audience, o.name) for r in runs if r.run_dir
+               for o in r.manifest.production_outputs if o.status is OutputStatus.WRITTEN}
     with FakeFcmServer() as fcm, tempfile.TemporaryDirectory(prefix="engine-demo-") as tmp:
         credentials = write_service_account(Path(tmp) / "service-account.json", token_uri=fcm.token_uri)
         fcm_settings = replace(settings, fcm_credentials=credentials, fcm_endpoint=fcm.endpoint)

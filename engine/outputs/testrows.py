@@ -19,6 +19,14 @@ FOUNDER: dict[str, str] = {
 }
 
 
+def source_offset(source_row: int | None, rows: int) -> int | None:
+    """The 0-based production row a TEST file borrows its fields from: ``source_row`` is 1-based and
+    means the last row when production has fewer; ``None`` when there is no row to borrow."""
+    if source_row is None or not rows:
+        return None
+    return min(source_row, rows) - 1
+
+
 def test_rows(spec: TestSpec, headers: Sequence[str], source_row: Sequence[str] | None,
               test_users: Sequence[Mapping[str, Any]], *, production_empty: bool) -> list[list[str]] | None:
     """Rows of the TEST file, or ``None`` when it must not be written (empty production, no fallback).

@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from engine.runs.model import Manifest, OutputStatus, RunStatus, json_ready
+
 
 def start_run(conn: psycopg.Connection, *, run_id: str, audience: str, params: dict[str, Any],
               as_of: datetime, run_dir: str | None) -> None:
+    """Record a run before it starts, so a crash leaves a visible ``running`` row."""
     with conn.transaction():
         conn.execute(
             "INSERT INTO engine.runs (id, audience, params, as_of, status, run_dir) "
-            "VALUES (%s, %s, %s, %s, 'running', %s)",
-            (run_id, audience, Jsonb(json.loads(json.dumps(params, default=str))), as_of, run_dir))
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (run_id, audience, Jsonb(json_ready(params)), as_of, RunStatus.RUNNING.value, run_dir))
 
 
-def finish_run(conn: psycopg.Connection, *, run_id: str, manifest: dict[str, Any]) -> None:
+def finish_run(conn: psycopg.Connection, *, manifest: Manifest) -> None:
+    """Record how a run ended: its status, errors, the whole manifest, and one row per written file."""
     with conn.transaction():
         conn.execute(
             "UPDATE engine.runs SET status = %s, error = %s, manifest = %s, finished_at = now() WHERE id = %s",
-            (manifest["status"], "; ".join(manifest.get("errors", [])) or None,
-             Jsonb(json.loads(json.dumps(manifest, default=str))), run_id))
-        for output in manifest["outputs"]:
-            if output["status"] != "written":
+            (manifest.status.value, "; ".join(manifest.errors) or None, Jsonb(manifest.to_json()),
+             manifest.run_id))
+        for output in manifest.outputs:
+            if output.status is not OutputStatus.WRITTEN:
                 continue
             conn.execute(
                 "INSERT INTO engine.run_outputs (run_id, output_name, file_name, is_test, row_count, sha256) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (run_id, output["name"], output["file"], output["is_test"], output["rows"], output["sha256"]))
+                (manifest.run_id, output.name, output.file, output.is_test, output.rows, output.sha256))

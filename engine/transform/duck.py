@@ -7,29 +7,15 @@ and why rows left, so the manifest and ``engine preview`` can show the funnel.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from engine.errors import EngineError, SpecError
+from engine.runs.model import StepRecord
 from engine.spec.model import AudienceSpec, OutputSpec
 from engine.transform.sqlparts import ident, literal, order_terms, python_datetime
-
-
-@dataclass
-class StepRecord:
-    step: str
-    rows: int
-    seconds: float
-    removed: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"step": self.step, "rows": self.rows, "seconds": round(self.seconds, 4)}
-        if self.removed:
-            out["removed"] = self.removed
-        return out
 
 
 class TransformError(EngineError):

@@ -23,14 +23,14 @@ def run_audience(dsn: str, name: str, as_of: datetime, out: Path, **variables: A
 
 def read_csv(result: RunResult, name: str, *, test: bool = False) -> list[dict[str, str]] | None:
     """Rows of an output as dicts, or None when the file was not written."""
-    entry = next(o for o in result.manifest["outputs"] if o["name"] == name and o["is_test"] == test)
-    if entry["status"] != "written":
+    entry = next(o for o in result.manifest.outputs if o.name == name and o.is_test == test)
+    if entry.status != "written":
         return None
-    raw = (result.run_dir / entry["file"]).read_bytes()
+    raw = (result.run_dir / entry.file).read_bytes()
     return list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
 
 
 def header(result: RunResult, name: str, *, test: bool = False) -> list[str]:
-    entry = next(o for o in result.manifest["outputs"] if o["name"] == name and o["is_test"] == test)
-    first_line = (result.run_dir / entry["file"]).read_bytes().split(b"\r\n", 1)[0]
+    entry = next(o for o in result.manifest.outputs if o.name == name and o.is_test == test)
+    first_line = (result.run_dir / entry.file).read_bytes().split(b"\r\n", 1)[0]
     return first_line.decode().split(",")

@@ -209,7 +209,7 @@ def layer2_run(layer2_db: dict[str, str], tmp_path_factory: pytest.TempPathFacto
 
 def test_top1_holds_the_first_ranked_product_owners(layer2_db: dict[str, str], layer2_run: Any) -> None:
     ids = layer2_db
-    assert layer2_run.status == "succeeded", layer2_run.manifest["errors"]
+    assert layer2_run.status == "succeeded", layer2_run.manifest.errors
     # alice only (amy's zB has 1 open offer); zA: 2 open offers (one exactly 30 days old), 1 wish
     assert read_csv(layer2_run, "trending_top1") == [
         row(ids["alice"], "alice", "Alice", "9", "Zebra Runner", "1st", ids["zA"], "9", 1, 2,
@@ -244,12 +244,12 @@ def test_main_file_holds_ranks_2_to_10_best_rank_per_user(layer2_db: dict[str, s
 
 
 def test_funnel_counts_the_demand_drops(layer2_run: Any) -> None:
-    steps = {s["step"]: s for s in layer2_run.manifest["steps"]}
+    steps = {s.step: s for s in layer2_run.manifest.steps}
     # 11 products had offers in the window; the limit keeps 10. amy (zB: 1 open offer) and carl
     # (Blazer's bA: 1) fail the demand filter.
-    assert steps["load:trending"]["rows"] == 10
-    assert steps["thresholds"]["removed"] == {"all: variant_open_offers >= 2": 2}
-    assert layer2_run.manifest["segments"] == {"top1": 1, "rest": 15}
+    assert steps["load:trending"].rows == 10
+    assert steps["thresholds"].removed == {"all: variant_open_offers >= 2": 2}
+    assert layer2_run.manifest.segments == {"top1": 1, "rest": 15}
 
 
 def test_test_files_take_the_founder_and_the_first_row(layer2_db: dict[str, str], layer2_run: Any) -> None:
@@ -277,7 +277,7 @@ def test_file_names_headers_and_crlf(layer2_run: Any) -> None:
 def test_same_as_of_gives_byte_identical_files(layer2_db: dict[str, str], layer2_run: Any,
                                                tmp_path: Path) -> None:
     again = run_audience(layer2_db["dsn"], "layer2_trending_closet", AS_OF, tmp_path)
-    digests = lambda r: sorted((o["file"], o["sha256"]) for o in r.manifest["outputs"])  # noqa: E731
+    digests = lambda r: sorted((o.file, o.sha256) for o in r.manifest.outputs)  # noqa: E731
     assert digests(again) == digests(layer2_run)
 
 
@@ -286,7 +286,7 @@ def test_trending_limit_override_brings_in_the_11th(layer2_db: dict[str, str], t
     result = run_audience(layer2_db["dsn"], "layer2_trending_closet", AS_OF, tmp_path, trending_limit=11)
     last = (read_csv(result, "trending") or [])[-1]
     assert (last["user_id"], last["product_name"], last["trending_rank"]) == (layer2_db["ken"], "Lebron", "11th")
-    assert result.manifest["params"] == {"lookback_days": 7, "activity_days": 90, "trending_limit": 11}
+    assert result.manifest.params == {"lookback_days": 7, "activity_days": 90, "trending_limit": 11}
 
 
 @pytest.fixture
@@ -318,8 +318,8 @@ def test_file_empty_after_split_is_header_only_without_test_file(split_db: dict[
     assert result.status == "succeeded"
     # top1: Al fails (1 open offer) -> written with its header only; its TEST file is not written
     assert read_csv(result, "trending_top1") == []
-    top1 = next(o for o in result.manifest["outputs"] if o["name"] == "trending_top1" and not o["is_test"])
-    assert (result.run_dir / top1["file"]).read_bytes() == (",".join(HEADER) + "\r\n").encode()
+    top1 = next(o for o in result.manifest.outputs if o.name == "trending_top1" and not o.is_test)
+    assert (result.run_dir / top1.file).read_bytes() == (",".join(HEADER) + "\r\n").encode()
     assert read_csv(result, "trending_top1", test=True) is None
     assert not (result.run_dir / f"trending-closet-items-top1_TEST_{STAMP}.csv").exists()
     assert read_csv(result, "trending") == [
@@ -346,5 +346,5 @@ def test_everyone_failing_the_demand_filter_writes_no_files(split_db: dict[str, 
         conn.execute("UPDATE offers SET deleted_at = %s WHERE id = %s", (DELETED, split_db["beta_open"]))
     result = run_audience(split_db["dsn"], "layer2_trending_closet", AS_OF, tmp_path)
     assert result.status == "empty"
-    assert result.manifest["steps"][-1]["removed"] == {"all: variant_open_offers >= 2": 2}
+    assert result.manifest.steps[-1].removed == {"all: variant_open_offers >= 2": 2}
     assert list(result.run_dir.glob("*.csv")) == []

@@ -92,7 +92,7 @@ def layer3_db(app_db: str) -> dict[str, str]:
 def test_layer3_outputs_match_hand_worked_rows(layer3_db: dict[str, str], tmp_path: Path) -> None:
     ids = layer3_db
     result = run_audience(ids["dsn"], "layer3_recent_activity", AS_OF, tmp_path)
-    assert result.status == "succeeded", result.manifest["errors"]
+    assert result.status == "succeeded", result.manifest.errors
     product1 = 'Air Jordan 1 Retro High OG "Bred Toe"'
     # offer creators, newest action first: alice (-20h = 11-19 16:00), erin (-36h = 11-19 00:00)
     assert read_csv(result, "offer_creators") == [
@@ -126,9 +126,9 @@ def test_layer3_outputs_match_hand_worked_rows(layer3_db: dict[str, str], tmp_pa
          "lastActive": "2025-08-05 20:00:00.000000+00:00", "inventory_count": "3"},
     ]
     # funnel: skipped users are counted per reason (gina blank name; hank, kim no size)
-    steps = {s["step"]: s for s in result.manifest["steps"]}
-    assert steps["require"]["removed"] == {"missing first_name (or blank)": 1, "missing user_size (or blank)": 2}
-    assert steps["thresholds"]["removed"] == {"offer_created: inventory_count >= 3": 0,
+    steps = {s.step: s for s in result.manifest.steps}
+    assert steps["require"].removed == {"missing first_name (or blank)": 1, "missing user_size (or blank)": 2}
+    assert steps["thresholds"].removed == {"offer_created: inventory_count >= 3": 0,
                                               "closet_add: wishlist_count >= 2": 1,
                                               "wishlist_add: inventory_count >= 3": 1}
 
@@ -151,13 +151,13 @@ def test_layer3_var_override_reproduces_original_window(layer3_db: dict[str, str
     users = [r["user_id"] for r in read_csv(result, "offer_creators") or []]
     # frank (-12h, newest), alice (-20h), erin (-36h); frank's -36h01m offer is still outside
     assert users == [ids["frank"], ids["alice"], ids["erin"]]
-    assert result.manifest["params"] == {"lookback_hours": 36, "cooling_hours": 0}
+    assert result.manifest.params == {"lookback_hours": 36, "cooling_hours": 0}
 
 
 def test_layer3_is_deterministic(layer3_db: dict[str, str], tmp_path: Path) -> None:
     first = run_audience(layer3_db["dsn"], "layer3_recent_activity", AS_OF, tmp_path / "a")
     second = run_audience(layer3_db["dsn"], "layer3_recent_activity", AS_OF, tmp_path / "b")
-    digests = lambda r: sorted((o["file"], o["sha256"]) for o in r.manifest["outputs"])  # noqa: E731
+    digests = lambda r: sorted((o.file, o.sha256) for o in r.manifest.outputs)  # noqa: E731
     assert digests(first) == digests(second)
 
 

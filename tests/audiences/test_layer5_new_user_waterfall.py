@@ -150,7 +150,7 @@ def targeted(user: str, username: str, first: str, level: int, shoe: str = "", v
 
 def test_levels_one_and_two(waterfall_db: dict[str, str], waterfall_run: Any) -> None:
     ids = waterfall_db
-    assert waterfall_run.status == "succeeded", waterfall_run.manifest["errors"]
+    assert waterfall_run.status == "succeeded", waterfall_run.manifest.errors
     assert read_csv(waterfall_run, "no_shoes") == [
         basic(ids["n1_edge_new"], "n1_edge_new", "N1_edge_new", 1),       # -12h
         basic(ids["n1_plain"], "", "N1_plain", 1),                        # -30h
@@ -189,7 +189,7 @@ def test_levels_three_to_five_carry_the_target_shoe(waterfall_db: dict[str, str]
 def test_metrics_count_each_level_once(waterfall_run: Any) -> None:
     # 7 + 3 + 3 + 3 + 3 = 19 new users; n1_plain qualified for levels 1-4 and n2_empty_bio for
     # 2-4, yet each appears once
-    metrics = waterfall_run.manifest["metrics"]
+    metrics = waterfall_run.manifest.metrics
     assert metrics["initial_users"] == 19
     assert metrics["levels"] == [
         {"level": 1, "count": 7, "remaining_after": 12},
@@ -220,14 +220,14 @@ def test_file_names_headers_and_checksums(waterfall_run: Any) -> None:
         assert header(waterfall_run, name) == header(waterfall_run, name, test=True) == WITH_TARGET
     raw = (waterfall_run.run_dir / f"no-shoes-new-user-{STAMP}.csv").read_bytes()
     assert b'"a,""b""\r\nc"' in raw and raw.endswith(b"\r\n")
-    for entry in waterfall_run.manifest["outputs"]:
-        assert entry["status"] == "written" and len(entry["sha256"]) == 64
+    for entry in waterfall_run.manifest.outputs:
+        assert entry.status == "written" and len(entry.sha256) == 64
 
 
 def test_same_as_of_gives_byte_identical_files(waterfall_db: dict[str, str], waterfall_run: Any,
                                                tmp_path: Path) -> None:
     again = run_audience(waterfall_db["dsn"], "layer5_new_user_waterfall", AS_OF, tmp_path)
-    digests = lambda r: sorted((o["file"], o["sha256"]) for o in r.manifest["outputs"])  # noqa: E731
+    digests = lambda r: sorted((o.file, o.sha256) for o in r.manifest.outputs)  # noqa: E731
     assert digests(again) == digests(waterfall_run)
 
 
@@ -242,9 +242,9 @@ def test_narrow_window_writes_only_non_empty_levels(waterfall_db: dict[str, str]
     assert read_csv(result, "no_wishlist") == [
         targeted(ids["n4_recent"], "n4_recent", "N4_recent", 4, "Shoe G", ids["vG"])]
     assert read_csv(result, "no_bio") is None and read_csv(result, "new_stars", test=True) is None
-    assert [(lv["count"], lv["remaining_after"]) for lv in result.manifest["metrics"]["levels"]] == [
+    assert [(lv["count"], lv["remaining_after"]) for lv in result.manifest.metrics["levels"]] == [
         (1, 1), (0, 1), (0, 1), (1, 0), (0, 0)]
-    assert result.manifest["params"] == {"min_hours": 12, "max_days": 1}
+    assert result.manifest.params == {"min_hours": 12, "max_days": 1}
 
 
 def test_no_new_users_writes_no_files(waterfall_db: dict[str, str], tmp_path: Path) -> None:

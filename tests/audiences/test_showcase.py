@@ -166,15 +166,15 @@ def showcase_run(showcase_db: dict[str, str], tmp_path_factory: pytest.TempPathF
 
 def test_haves_one_row_per_owned_pair_with_demand(showcase_db: dict[str, str], showcase_run: Any) -> None:
     ids = showcase_db
-    assert showcase_run.status == "succeeded", showcase_run.manifest["errors"]
+    assert showcase_run.status == "succeeded", showcase_run.manifest.errors
     hana = have(ids["hana"], "Hana", "9", ids["s9"], "9", 1, 2, 2)
     assert read_csv(showcase_run, "haves") == [
         hana, hana,                                               # two pairs, not deduplicated
         have(ids["both"], "Both", "9", ids["s9"], "9", 1, 2, 2),
         # hugo's s10 has 1 open offer: dropped
     ]
-    steps = {s["step"]: s for s in showcase_run.manifest["steps"]}
-    assert steps["thresholds"]["removed"] == {"haves: variant_open_offers >= 2": 1}
+    steps = {s.step: s for s in showcase_run.manifest.steps}
+    assert steps["thresholds"].removed == {"haves: variant_open_offers >= 2": 1}
 
 
 def test_wants_one_row_per_live_wishlist_row(showcase_db: dict[str, str], showcase_run: Any) -> None:
@@ -231,7 +231,7 @@ def test_file_names_use_the_product_prefix_and_original_headers(showcase_run: An
 def test_same_as_of_gives_byte_identical_files(showcase_db: dict[str, str], showcase_run: Any,
                                                tmp_path: Path) -> None:
     again = run_audience(showcase_db["dsn"], "showcase", AS_OF, tmp_path, product_id=PRODUCT)
-    digests = lambda r: sorted((o["file"], o["sha256"]) for o in r.manifest["outputs"])  # noqa: E731
+    digests = lambda r: sorted((o.file, o.sha256) for o in r.manifest.outputs)  # noqa: E731
     assert digests(again) == digests(showcase_run)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import shutil
 import uuid
 from dataclasses import dataclass, field, replace
@@ -20,6 +19,7 @@ import psycopg
 import pytest
 
 from engine.config import Settings
+from engine.runs.model import MANIFEST, Manifest, OutputRecord, OutputStatus, RunStatus
 from engine.delivery.api import SendRequest, send
 from engine.delivery.fake_fcm import FakeFcmServer, write_service_account
 from engine.delivery.pacing import RetryPolicy
@@ -75,12 +75,12 @@ def write_run(run_dir: Path, *, audience: str = "layer3_recent_activity", output
             continue
         name = f"{output}{'_TEST' if is_test else ''}.csv"
         csv_path = write_csv(run_dir / name, header, data)
-        outputs.append({"name": output, "file": name, "is_test": is_test, "rows": len(data),
-                        "sha256": hashlib.sha256(csv_path.read_bytes()).hexdigest(), "status": "written",
-                        "error": None})
-    manifest = {"run_id": run_id, "audience": audience, "layer": 3, "as_of": AS_OF.isoformat(), "params": {},
-                "status": "succeeded", "outputs": outputs, "steps": [], "metrics": {}}
-    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        outputs.append(OutputRecord(name=output, file=name, is_test=is_test, rows=len(data),
+                                    sha256=hashlib.sha256(csv_path.read_bytes()).hexdigest(),
+                                    status=OutputStatus.WRITTEN))
+    manifest = Manifest(run_id=run_id, audience=audience, layer=3, as_of=AS_OF.isoformat(), params={},
+                        status=RunStatus.SUCCEEDED, outputs=tuple(outputs))
+    (run_dir / MANIFEST).write_bytes(manifest.encode())
     return run_dir
 
 

@@ -27,12 +27,12 @@ def test_demo_runs_every_audience_and_sends(pg_admin_dsn: str, demo_database: st
     settings = resolve({"source_dsn": pg_admin_dsn, "output_dir": tmp_path, "project_dir": PROJECT_ROOT}, env={})
     report = run_demo(settings, users=1000, seed=7, as_of=parse_as_of("2026-11-23T12:30:00Z"),
                       database=demo_database)
-    assert report.ok, ([r.manifest["errors"] for r in report.runs], [s["message"] for s in report.sends])
+    assert report.ok, ([r.manifest.errors for r in report.runs], [s["message"] for s in report.sends])
     assert sorted(r.audience for r in report.runs) == [
         "layer2_trending_closet", "layer3_recent_activity", "layer5_new_user_waterfall", "showcase"]
     for run in report.runs:
         assert run.status == "succeeded", run.audience
-        assert any(o["rows"] for o in run.manifest["outputs"] if not o["is_test"]), run.audience
+        assert any(o.rows for o in run.manifest.outputs if not o.is_test), run.audience
     assert report.sends, "schedules.yaml templates should produce sends"
     # each TEST send reaches the one test user (the founder, given a device by the demo)
     assert all(s["sent"] == 1 for s in report.sends if s["mode"] == "test")

@@ -119,14 +119,14 @@ def run_toy(project: Path, dsn: str, out: Path, **variables):
 
 
 def rows_of(result, name: str) -> list[list[str]]:
-    entry = next(o for o in result.manifest["outputs"] if o["name"] == name and not o["is_test"])
-    return list(csv.reader(io.StringIO((result.run_dir / entry["file"]).read_text(encoding="utf-8"), newline="")))
+    entry = next(o for o in result.manifest.outputs if o.name == name and not o.is_test)
+    return list(csv.reader(io.StringIO((result.run_dir / entry.file).read_text(encoding="utf-8"), newline="")))
 
 
 def test_toy_outputs_and_funnel(tmp_path: Path, toy_db: dict[str, str]) -> None:
     project = make_project(tmp_path / "p")
     result = run_toy(project, toy_db["dsn"], tmp_path / "out")
-    assert result.status == "succeeded", result.manifest["errors"]
+    assert result.status == "succeeded", result.manifest.errors
     # C has no wishes -> wish_count NULL after the left join -> counts as 0 -> removed by min 1
     assert rows_of(result, "all_products") == [
         ["product_id", "name", "wishes", "label"],
@@ -134,10 +134,10 @@ def test_toy_outputs_and_funnel(tmp_path: Path, toy_db: dict[str, str]) -> None:
         [toy_db["b"], "B", "1", "hot"],
     ]
     assert rows_of(result, "popular") == [["product_id", "name"], [toy_db["a"], 'A, the "one"']]
-    steps = {s["step"]: s for s in result.manifest["steps"]}
-    assert steps["load:products"]["rows"] == 3 and steps["thresholds"]["rows"] == 2
-    assert steps["thresholds"]["removed"] == {"all: wish_count >= 1": 1}
-    assert result.manifest["segments"] == {"popular": 1}
+    steps = {s.step: s for s in result.manifest.steps}
+    assert steps["load:products"].rows == 3 and steps["thresholds"].rows == 2
+    assert steps["thresholds"].removed == {"all: wish_count >= 1": 1}
+    assert result.manifest.segments == {"popular": 1}
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     assert manifest["status"] == "succeeded" and manifest["params"] == {"min_wishes": 1, "label": "hot"}
     # nothing temporary is left behind
@@ -168,9 +168,9 @@ def test_partial_failure_writes_the_other_outputs(tmp_path: Path, toy_db: dict[s
     project = make_project(tmp_path / "p", broken)
     result = run_toy(project, toy_db["dsn"], tmp_path / "out")
     assert result.status == "partial"
-    by_name = {o["name"]: o for o in result.manifest["outputs"]}
-    assert by_name["all_products"]["status"] == "written"
-    assert by_name["popular"]["status"] == "failed" and "product_nme" in by_name["popular"]["error"]
+    by_name = {o.name: o for o in result.manifest.outputs}
+    assert by_name["all_products"].status == "written"
+    assert by_name["popular"].status == "failed" and "product_nme" in by_name["popular"].error
     assert not (result.run_dir / "toy-popular_20261120_120000.csv").exists()
     assert (result.run_dir / "toy-all_20261120_120000.csv").exists()
 
@@ -179,7 +179,7 @@ def test_failing_query_fails_the_run_with_sqlstate_and_file(tmp_path: Path, toy_
     project = make_project(tmp_path / "p", files={"toy/wishes.sql": WISHES_SQL.replace("wi.deleted_at", "wi.gone")})
     result = run_toy(project, toy_db["dsn"], tmp_path / "out")
     assert result.status == "failed"
-    [error] = result.manifest["errors"]
+    [error] = result.manifest.errors
     assert "42703" in error and "sql/toy/wishes.sql" in error and "wi.gone" in error
     assert list(result.run_dir.glob("*.csv")) == []
     assert json.loads((result.run_dir / "manifest.json").read_text())["status"] == "failed"
@@ -191,7 +191,7 @@ def test_source_is_read_only_even_for_a_writing_audience(tmp_path: Path, toy_db:
     project = make_project(tmp_path / "p", files={"toy/products.sql": writer})
     result = run_toy(project, toy_db["dsn"], tmp_path / "out")
     assert result.status == "failed"
-    assert "25006" in result.manifest["errors"][0] and "read-only" in result.manifest["errors"][0]
+    assert "25006" in result.manifest.errors[0] and "read-only" in result.manifest.errors[0]
     with psycopg.connect(toy_db["dsn"]) as conn:
         assert conn.execute("select count(*) from products").fetchone()[0] == 3
     with psycopg.connect(toy_db["dsn"], options="-c default_transaction_read_only=on") as conn:
@@ -263,5 +263,5 @@ def test_run_is_recorded_in_state(tmp_path: Path, toy_db: dict[str, str]) -> Non
         outputs = conn.execute("select file_name, row_count, sha256 from engine.run_outputs where run_id = %s "
                                "order by file_name", (result.run_id,)).fetchall()
     assert run == ("toy", "succeeded", AS_OF, "succeeded")
-    expected = sorted((o["file"], o["rows"], o["sha256"]) for o in result.manifest["outputs"])
+    expected = sorted((o.file, o.rows, o.sha256) for o in result.manifest.outputs)
     assert outputs == expected and [o[1] for o in outputs] == [2, 1]

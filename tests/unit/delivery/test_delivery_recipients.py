@@ -10,6 +10,7 @@ import pytest
 from engine.delivery.recipients import read_recipients, resolve_source
 from engine.delivery.template import PushTemplate, TemplateError
 from engine.errors import DeliveryError
+from engine.runs.model import ManifestError
 from tests.fakes.delivery import user_id, write_csv, write_run
 
 TEMPLATE = PushTemplate(title="t", body="b", deep_link=None, layer=3, name="offer_push",
@@ -82,7 +83,7 @@ def test_run_folder_errors(tmp_path: Path) -> None:
     adhoc = PushTemplate(title="t", body="b", deep_link=None, layer=3)
     with pytest.raises(TemplateError, match="names its output"):
         resolve_source(run, adhoc, test=False)
-    with pytest.raises(DeliveryError, match="not a run folder"):
+    with pytest.raises(ManifestError, match="not a run folder"):
         resolve_source(tmp_path, TEMPLATE, test=False)
 
 
