@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+from engine.cadence import CadenceConfig, CadenceDecision, Layer, effective_config, filter_audience
 from engine.config import Settings
 from engine.db import SourcePool, connect
+from engine.delivery.pacing import RetryPolicy
+from engine.delivery.report import SendReport
+from engine.delivery.request import SendRequest
 from engine.pipeline import RunRequest, render_queries, run_audience, run_dir_for
+from engine.push.template import PushTemplate, TemplateError, adhoc_template
 from engine.runs.model import RunResult
+from engine.schedules.templates import load_template
 from engine.spec.loader import load_project_audiences
 from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params
@@ -41,11 +49,50 @@ def seed_app_database(settings: Settings, *, users: int, seed: int, as_of: datet
             "seconds": time.perf_counter() - started, "counts": counts}
 
 
-def send(settings: Settings, request: Any, **options: Any) -> Any:
-    """Send one push to one audience exactly once (``engine.delivery.api.send``; SendRequest, SendReport)."""
-    from engine.delivery.api import send as deliver  # noqa: PLC0415  (firebase-admin loads on demand)
+def send(settings: Settings, request: SendRequest, *, stop: threading.Event | None = None,
+         on_progress: Callable[[int, int], None] | None = None, retry: RetryPolicy | None = None) -> SendReport:
+    """Send one push to one audience exactly once, or resume it, or dry-run it (``engine send``).
 
-    return deliver(settings, request, **options)
+    The push is ``request.template`` from schedules.yaml, or the ad hoc title/body/link/layer.
+    ``stop`` (set from a signal handler) ends the send cleanly; ``on_progress(done, total)``
+    follows it. Raises EngineError subclasses for bad input (nothing sent); everything else,
+    including interruptions and pushes in doubt, is in the report's status.
+    """
+    from engine.delivery.api import DEFAULT_RETRY, deliver  # noqa: PLC0415  (firebase-admin loads on demand)
+
+    return deliver(settings, request, push_template(settings, request), retry=retry or DEFAULT_RETRY, stop=stop,
+                   on_progress=on_progress)
+
+
+def push_template(settings: Settings, request: SendRequest) -> PushTemplate:
+    """The push a send uses: a schedules.yaml template by name, or the request's ad hoc push."""
+    if request.template and request.adhoc:
+        raise TemplateError("give either a template name or an ad hoc --title/--body/--deep-link/--layer, not both")
+    if request.template:
+        return load_template(settings.project_dir, request.template)
+    return adhoc_template(title=request.title, body=request.body, deep_link=request.deep_link, layer=request.layer)
+
+
+@dataclass(frozen=True)
+class CadenceCheck:
+    """What ``cadence_check`` decided, with the rules and layer it decided by."""
+
+    config: CadenceConfig
+    layer: Layer
+    decision: CadenceDecision
+
+
+def cadence_check(settings: Settings, user_ids: Sequence[str], layer: int | str, *, as_of: datetime,
+                  automation: str | None = None) -> CadenceCheck:
+    """Who among ``user_ids`` may get a live push of ``layer`` at ``as_of`` (reads only; ``engine cadence check``)."""
+    config = effective_config(settings.project_dir, automation)
+    found = config.layer(layer)
+    return CadenceCheck(config, found, filter_audience(settings, user_ids, found.id, as_of, config=config))
+
+
+def cadence_rules(settings: Settings, automation: str | None = None) -> CadenceConfig:
+    """The layers and cadence rules in force, with ``automation``'s overrides (``engine cadence rules``)."""
+    return effective_config(settings.project_dir, automation)
 
 
 def list_audiences(settings: Settings, selectors: Sequence[str] = ()) -> list[AudienceSpec]:

@@ -5,6 +5,10 @@
 -- the rule's layers with  rule_since < sent_at <= as_of  (rule_since = as_of - window: the
 -- original's `sent_at > NOW() - interval 'N hours'`, so exactly N hours ago no longer counts).
 -- Only history up to as_of counts, so backfills and replays are deterministic.
+-- Claims count too: a push planned by a send (engine.send_items pending, in flight, or failed but to
+-- be retried) counts as sent at its send's planning time (engine.sends.as_of), so two sends planned
+-- one after the other (under the caller's cadence lock) never both pick the same user. A push
+-- that finally fails leaves the claims; pushes in doubt are in user_notifications (delivery).
 -- Returns one row per excluded user: the first blocking rule (lowest rule_ord) with its count
 -- and most recent counted push.
 -- user_ids must be unique (the caller de-duplicates): a DISTINCT here hides the audience size
@@ -21,14 +25,26 @@ rule_layers AS (
     SELECT rl.ord, rl.layer_id
     FROM unnest(%(rl_ord)s::int[], %(rl_layer)s::int[]) AS rl (ord, layer_id)
 ),
-hits AS (
-    SELECT n.user_id, r.ord, r.max_count, count(*) AS pushes, max(n.sent_at) AS last_sent_at
+pushes AS (
+    SELECT n.user_id, n.layer_id, n.sent_at
     FROM engine.user_notifications AS n
     JOIN audience AS a ON a.user_id = n.user_id
-    JOIN rule_layers AS rl ON rl.layer_id = n.layer_id
-    JOIN rules AS r ON r.ord = rl.ord AND n.sent_at > r.since
     WHERE n.sent_at <= %(as_of)s
       AND n.sent_at > %(horizon)s
+    UNION ALL
+    SELECT i.user_id, s.layer_id, s.as_of AS sent_at
+    FROM engine.send_items AS i
+    JOIN audience AS a ON a.user_id = i.user_id
+    JOIN engine.sends AS s ON s.send_id = i.send_id
+    WHERE (i.status IN ('pending', 'in_flight') OR (i.status = 'failed' AND i.retryable))
+      AND s.as_of <= %(as_of)s
+      AND s.as_of > %(horizon)s
+),
+hits AS (
+    SELECT n.user_id, r.ord, r.max_count, count(*) AS pushes, max(n.sent_at) AS last_sent_at
+    FROM pushes AS n
+    JOIN rule_layers AS rl ON rl.layer_id = n.layer_id
+    JOIN rules AS r ON r.ord = rl.ord AND n.sent_at > r.since
     GROUP BY n.user_id, r.ord, r.max_count
 )
 SELECT DISTINCT ON (h.user_id) h.user_id::text, h.ord, h.pushes, h.last_sent_at

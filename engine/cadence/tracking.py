@@ -1,8 +1,9 @@
 """Built-in tracking: record delivered pushes in engine.user_notifications, once per send key.
 
-One bulk INSERT ... ON CONFLICT (send_key) DO NOTHING inside the caller's transaction, so the
-record commits (or rolls back) together with the delivery ledger's status, and a resumed send
-that records the same pushes again adds nothing.
+One bulk INSERT ... ON CONFLICT (send_key) inside the caller's transaction, so the record commits
+(or rolls back) together with the delivery ledger's status, and a resumed send that records the
+same pushes again adds nothing. A push in doubt (handed to FCM, answer lost) is recorded with
+``delivery = 'in_doubt'`` so cadence counts it; a later confirmed delivery turns it into 'sent'.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from engine.errors import StateError
 
 _INSERT = """
 INSERT INTO engine.user_notifications
-    (user_id, layer_id, sent_at, push_title, push_body, audience_description, deep_link, send_key)
-SELECT *
+    (user_id, layer_id, sent_at, push_title, push_body, audience_description, deep_link, send_key, delivery)
+SELECT p.user_id, p.layer_id, coalesce(p.sent_at, now()), p.push_title, p.push_body, p.audience_description,
+       p.deep_link, p.send_key, %(delivery)s
 FROM unnest(%(user_id)s::uuid[], %(layer_id)s::int[], %(sent_at)s::timestamptz[], %(push_title)s::text[],
             %(push_body)s::text[], %(audience_description)s::text[], %(deep_link)s::text[], %(send_key)s::text[])
-ON CONFLICT (send_key) DO NOTHING
+    AS p (user_id, layer_id, sent_at, push_title, push_body, audience_description, deep_link, send_key)
+ON CONFLICT (send_key) DO UPDATE SET delivery = excluded.delivery, sent_at = excluded.sent_at
+    WHERE engine.user_notifications.delivery = 'in_doubt' AND excluded.delivery = 'sent'
 """
 
 
@@ -31,7 +35,7 @@ class SentPush:
 
     user_id: str
     layer_id: int
-    sent_at: datetime
+    sent_at: datetime | None             # None: the state database's clock when recorded
     push_title: str | None
     push_body: str | None
     audience_description: str | None
@@ -52,20 +56,23 @@ def as_sent_push(row: SentPush | Mapping[str, Any]) -> SentPush:
     return SentPush(**{name: row.get(name) for name in _FIELDS})
 
 
-def record_sent(conn: psycopg.Connection, rows: Iterable[SentPush | Mapping[str, Any]]) -> int:
-    """Insert the pushes not yet recorded (by ``send_key``); return how many were new.
+def record_sent(conn: psycopg.Connection, rows: Iterable[SentPush | Mapping[str, Any]], *,
+                in_doubt: bool = False) -> int:
+    """Insert the pushes not yet recorded (by ``send_key``); return how many were new or confirmed.
 
-    Runs on ``conn`` without committing: the caller's transaction decides.
+    ``in_doubt`` records them as maybe delivered. Runs on ``conn`` without committing: the
+    caller's transaction decides.
     """
     pushes = [as_sent_push(row) for row in rows]
     for push in pushes:
         if not push.send_key:
             raise StateError(f"sent push for user {push.user_id} has no send_key; tracking must be idempotent")
-        if push.sent_at.tzinfo is None:
+        if push.sent_at is not None and push.sent_at.tzinfo is None:
             raise StateError(f"sent_at of send {push.send_key!r} is naive; pass a timezone-aware time")
     if not pushes:
         return 0
-    params = {name: [getattr(push, name) for push in pushes] for name in _FIELDS}
+    params: dict[str, Any] = {name: [getattr(push, name) for push in pushes] for name in _FIELDS}
+    params["delivery"] = "in_doubt" if in_doubt else "sent"
     try:
         cursor = conn.execute(_INSERT, params)
     except psycopg.errors.ForeignKeyViolation as err:

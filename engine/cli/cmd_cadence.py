@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from engine.cadence import CadenceConfig, CadenceDecision, effective_config, filter_audience
+from engine import api
+from engine.cadence import CadenceConfig, CadenceDecision
 from engine.cadence.userids import read_user_ids_csv
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 from engine.timeutil import parse_as_of
@@ -45,10 +46,9 @@ def check(obj: CliContext, layer_ref: str, as_of: str | None, csv_file: Path | N
         raise click.UsageError("give user ids as arguments or --csv FILE (exactly one of them)")
     settings = obj.settings(state_dsn=dsn)
     ids = read_user_ids_csv(csv_file) if csv_file else list(user_ids)
-    config = effective_config(settings.project_dir, automation)
-    layer = config.layer(layer_ref)
     moment = parse_as_of(as_of)
-    decision = filter_audience(settings, ids, layer.id, moment, config=config)
+    check = api.cadence_check(settings, ids, layer_ref, as_of=moment, automation=automation)
+    layer, decision = check.layer, check.decision
     if obj.json_output:
         payload = {"ok": True, "layer_name": layer.name, "as_of": moment.isoformat(), "audience": len(ids),
                    **decision.summary(), "eligible_ids": decision.eligible}
@@ -60,7 +60,7 @@ def check(obj: CliContext, layer_ref: str, as_of: str | None, csv_file: Path | N
         return
     _print_decision(decision, layer_label=f"{layer.id} ({layer.name})", as_of=moment.isoformat(), audience=len(ids))
     if explain:
-        _print_explain(decision, config)
+        _print_explain(decision, check.config)
 
 
 def _print_decision(decision: CadenceDecision, *, layer_label: str, as_of: str, audience: int) -> None:
@@ -94,7 +94,7 @@ def _print_explain(decision: CadenceDecision, config: CadenceConfig) -> None:
 def rules(obj: CliContext, automation: str | None) -> None:
     """Show the layers and the cadence rules in force (validates cadence.yaml on the way)."""
     settings = obj.settings()
-    config = effective_config(settings.project_dir, automation)
+    config = api.cadence_rules(settings, automation)
     if obj.json_output:
         emit_json({"ok": True, "source": config.source, "override": config.override,
                    "layers": [vars(layer) for layer in config.layers],

@@ -11,9 +11,10 @@ from typing import Any, Callable, Iterator
 
 import click
 
+from engine import api
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
-from engine.delivery.api import SendRequest, send as send_push
 from engine.delivery.report import SendReport
+from engine.delivery.request import SendRequest
 from engine.timeutil import parse_as_of
 
 
@@ -34,20 +35,21 @@ from engine.timeutil import parse_as_of
 @click.option("--send-id", default=None,
               help="Name the send explicitly (default: derived from run + template + mode, or CSV checksum + push).")
 @click.option("--as-of", default=None,
-              help="Send time (ISO 8601, default now): cadence is checked and pushes are recorded at it.")
+              help="With --dry-run only: check cadence as of this time (ISO 8601). A real send always checks "
+                   "cadence and records pushes at the real time, so --as-of without --dry-run is refused.")
 @click.option("--resend-in-flight", is_flag=True,
               help="On resume, send again the pushes an interrupted attempt had in flight (at least once; "
                    "by default they are not resent: at most once).")
-@click.option("--batch-size", type=click.IntRange(1, 500), default=500, show_default=True,
-              help="Pushes per ledger batch. Smaller batches commit more often, so fewer pushes are in "
-                   "doubt after a crash (at most two batches).")
+@click.option("--max-in-doubt", type=click.IntRange(min=1), default=None,
+              help="At most N pushes claimed and not yet recorded at once, so at most N in doubt after a crash "
+                   "(default: twice ENGINE_FCM_CONCURRENCY, 128). Answers are committed every 20 ms.")
 @click.option("--automation", default=None, help="Apply this schedules.yaml automation's cadence overrides.")
 @click.option("--dsn", default=None, help="Source database DSN for the token lookup (default ENGINE_SOURCE_DSN).")
 @pass_cli
 @handle_errors
 def send(obj: CliContext, source: Path, template: str | None, title: str | None, body: str | None,
          deep_link: str | None, layer: int | None, test: bool, dry_run: bool, limit: int | None,
-         send_id: str | None, as_of: str | None, resend_in_flight: bool, batch_size: int,
+         send_id: str | None, as_of: str | None, resend_in_flight: bool, max_in_doubt: int | None,
          automation: str | None, dsn: str | None) -> None:
     """Send the pushes of SOURCE: a run folder (with --template) or a CSV (with --template, or ad hoc).
 
@@ -62,8 +64,14 @@ def send(obj: CliContext, source: Path, template: str | None, title: str | None,
     send and pushes only what is not sent yet; SIGTERM/Ctrl-C stop it cleanly. Needs
     ENGINE_STATE_DSN, ENGINE_SOURCE_DSN and ENGINE_FCM_CREDENTIALS (not for --dry-run).
 
+    Cadence is a reservation: a live send filters its audience and claims those users in one
+    step under a lock, so concurrent sends never both push a user past the rules. A crash (kill -9)
+    leaves at most --max-in-doubt pushes in doubt; by default they are not sent again (at most
+    once) and count for cadence; --resend-in-flight sends them again (at least once).
+
     Exit codes: 0 done (or --limit reached, or dry run), 1 something is left to resume
-    (interrupted, aborted, retryable failures), 2 bad template/input/config, 3 database unreachable.
+    (interrupted, aborted, retryable failures), 2 bad template/input/config, 3 database unreachable,
+    4 completed with pushes in doubt (status completed_in_doubt).
     """
     if template and any(v is not None for v in (title, body, deep_link, layer)):
         raise click.UsageError("give --template, or --title/--body/--deep-link/--layer for an ad hoc push; not both")
@@ -72,10 +80,11 @@ def send(obj: CliContext, source: Path, template: str | None, title: str | None,
     settings = obj.settings(source_dsn=dsn)
     request = SendRequest(source=source, template=template, title=title, body=body, deep_link=deep_link,
                           layer=layer, test=test, dry_run=dry_run, limit=limit, send_id=send_id,
-                          as_of=parse_as_of(as_of), resend_in_flight=resend_in_flight, automation=automation)
+                          as_of=parse_as_of(as_of) if as_of else None, resend_in_flight=resend_in_flight,
+                          automation=automation, max_in_doubt=max_in_doubt)
     stop = threading.Event()
     with _graceful_stop(stop), _progress(enabled=not obj.json_output and sys.stderr.isatty()) as on_progress:
-        report = send_push(settings, request, batch_size=batch_size, stop=stop, on_progress=on_progress)
+        report = api.send(settings, request, stop=stop, on_progress=on_progress)
     if obj.json_output:
         emit_json(report.as_dict())
     else:
@@ -122,8 +131,9 @@ def _progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
 
 
 def _print_report(report: SendReport) -> None:
-    colour = {"completed": "green", "limited": "green", "empty": "yellow", "dry_run": "cyan"}.get(report.status, "red")
-    click.secho(f"send {report.send_id}: {report.status}", fg=colour, bold=True)
+    colour = {"completed": "green", "limited": "green", "empty": "yellow", "dry_run": "cyan",
+              "completed_in_doubt": "yellow"}.get(report.status.value, "red")
+    click.secho(f"send {report.send_id}: {report.status.value}", fg=colour, bold=True)
     click.echo(f"  {report.mode} push, layer {report.layer}, template {report.template or '(ad hoc)'}, "
                f"as of {report.as_of.isoformat()}{' (resumed)' if report.resumed else ''}")
     click.echo(f"  source: {report.source}")
@@ -133,7 +143,8 @@ def _print_report(report: SendReport) -> None:
     lines += [(f"cadence: {rule}", n) for rule, n in sorted(report.cadence_excluded.items())]
     lines += [("no device token", report.no_token), ("targeted", report.targeted), ("sent", report.sent)]
     lines += [(f"failed: {code}", n) for code, n in sorted(report.failed.items())]
-    lines += [("left to send", report.remaining), ("retries made now", report.retried_now)]
+    lines += [("in doubt", report.in_flight_unknown), ("left to send", report.remaining),
+              ("retries made now", report.retried_now)]
     for label, value in lines:
         if value or label in ("CSV rows", "targeted", "sent"):
             click.echo(f"  {label:32} {value:>10,}")

@@ -1,10 +1,13 @@
-"""``send``: the one entry point for pushing an audience (the CLI, the demo and the scheduler call it).
+"""``deliver``: push one template to one audience (``engine.api.send`` resolves the template and calls it).
 
 Order matters for "nothing half-done": the template and CSV are checked completely first
-(errors, nothing written); then the send's advisory lock is taken; a new send is planned
-(cadence, tokens) without writing, FCM credentials are proven with a real OAuth call, and
-only then is the plan frozen in the ledger and the sending started. A known send is never
-re-planned: it resumes from its ledger rows.
+(errors, nothing written); then the send's advisory lock is taken. A new send looks up the
+device tokens and proves the FCM credentials with a real OAuth call, then, in one state
+transaction under the cadence lock, reads the database clock, filters the audience against
+cadence (counting other sends' claims) and freezes the plan in the ledger, whose rows are
+this send's claims from then on. A known send is never re-planned: it resumes from its
+ledger rows. Whatever fails after the lock, the send's row is left saying so (or, when the
+state database itself is gone, engine.send_status derives it from the released lock).
 """
 
 from __future__ import annotations
@@ -13,28 +16,29 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import psycopg
 
 from engine.cadence import effective_config, filter_audience, track_remote
+from engine.cadence.lock import hold_cadence_lock
 from engine.config import Settings
 from engine.db import SourcePool
-from engine.delivery.catalog import adhoc_template, load_template
 from engine.delivery.fcm import FcmClient
 from engine.delivery.ledger import ItemResult, Ledger, LedgerItem, SendRecord, Tally
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.plan import Plan, plan_send
 from engine.delivery.recipients import Recipients, Source, read_recipients, resolve_source
-from engine.delivery.report import Counts, SendReport
-from engine.delivery.sender import MAX_BATCH, Sender, SenderStats
-from engine.delivery.template import PushTemplate, TemplateError, check_columns, validate
+from engine.delivery.report import Counts, SendReport, SendStatus, message_of, status_of
+from engine.delivery.request import SendRequest
+from engine.delivery.sender import Sender, SenderStats
 from engine.delivery.tokens import lookup_tokens
-from engine.errors import DatabaseUnavailable, DeliveryError
+from engine.errors import ConfigError, DatabaseUnavailable, DeliveryError, EngineError
 from engine.outputs.testrows import FOUNDER
+from engine.push.template import PushTemplate, check_columns, validate
 from engine.secrets import mask_text
 from engine.timeutil import utcnow
 
@@ -43,25 +47,6 @@ log = logging.getLogger("engine.delivery")
 TEST_LAYER = 4
 DEFAULT_RETRY = RetryPolicy()
 _NO_RECIPIENTS = Recipients(sha256="", header=(), rows=(), total_rows=0, duplicates=0, empty_ids=0, invalid_ids=())
-
-
-@dataclass(frozen=True)
-class SendRequest:
-    """One send: a run folder or CSV plus a named template, or an ad hoc title/body/link/layer."""
-
-    source: Path
-    template: str | None = None
-    title: str | None = None
-    body: str | None = None
-    deep_link: str | None = None
-    layer: int | None = None
-    test: bool = False
-    dry_run: bool = False
-    limit: int | None = None
-    send_id: str | None = None
-    as_of: datetime | None = None
-    resend_in_flight: bool = False
-    automation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,18 +59,24 @@ class _Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
-def send(settings: Settings, request: SendRequest, *, retry: RetryPolicy = DEFAULT_RETRY,
-         batch_size: int = MAX_BATCH, stop: threading.Event | None = None,
-         on_progress: Callable[[int, int], None] | None = None, pool: SourcePool | None = None) -> SendReport:
-    """Send (or resume, or dry-run) one push to one audience; see the module docstring."""
+def deliver(settings: Settings, request: SendRequest, template: PushTemplate, *, retry: RetryPolicy = DEFAULT_RETRY,
+            stop: threading.Event | None = None, on_progress: Callable[[int, int], None] | None = None,
+            pool: SourcePool | None = None) -> SendReport:
+    """Send (or resume, or dry-run) ``template`` to ``request.source``; see the module docstring."""
     started = time.perf_counter()
-    prepared = _prepare(settings, request)
     if request.limit is not None and request.limit < 0:
-        raise DeliveryError("--limit must be 0 or more")
+        raise ConfigError("--limit must be 0 or more")
+    if request.as_of is not None and not request.dry_run:
+        raise ConfigError("--as-of is for dry runs only: a real send checks cadence and records its pushes at "
+                          "the real time (the state database's clock)",
+                          hint="drop --as-of, or add --dry-run to see what cadence would have allowed then")
+    if request.max_in_doubt is not None and request.max_in_doubt < 1:
+        raise ConfigError("--max-in-doubt must be 1 or more")
+    prepared = _prepare(settings, request, template)
     ledger = Ledger.connect(settings)
     try:
-        return _send(settings, request, prepared, ledger, retry=retry, batch_size=batch_size, stop=stop,
-                     on_progress=on_progress, pool=pool, started=started)
+        return _send(settings, request, prepared, ledger, retry=retry, stop=stop, on_progress=on_progress,
+                     pool=pool, started=started)
     except psycopg.OperationalError as err:
         raise DatabaseUnavailable(
             f"lost the state database during send {prepared.record.send_id!r}: "
@@ -97,7 +88,7 @@ def send(settings: Settings, request: SendRequest, *, retry: RetryPolicy = DEFAU
 
 
 def _send(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger, *, retry: RetryPolicy,
-          batch_size: int, stop: threading.Event | None, on_progress: Callable[[int, int], None] | None,
+          stop: threading.Event | None, on_progress: Callable[[int, int], None] | None,
           pool: SourcePool | None, started: float) -> SendReport:
     send_id = prepared.record.send_id
     if not request.dry_run:
@@ -107,44 +98,58 @@ def _send(settings: Settings, request: SendRequest, prepared: _Prepared, ledger:
         _check_same_send(existing, prepared)
     if request.dry_run:
         return _dry_run_report(settings, request, prepared, ledger, existing, pool, started)
+    try:
+        return _run(settings, request, prepared, ledger, existing, retry=retry, stop=stop, on_progress=on_progress,
+                    pool=pool, started=started)
+    except BaseException as err:
+        _leave_truthful(ledger, send_id, err)
+        raise
+
+
+def _run(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
+         existing: dict[str, Any] | None, *, retry: RetryPolicy, stop: threading.Event | None,
+         on_progress: Callable[[int, int], None] | None, pool: SourcePool | None, started: float) -> SendReport:
+    send_id = prepared.record.send_id
     client: FcmClient | None = None
+    stats = SenderStats()
     try:
         if existing:
             in_flight, requeued = ledger.reopen(send_id, resend_in_flight=request.resend_in_flight)
             _note_reopen(prepared, in_flight, requeued, request.resend_in_flight)
             summary = existing["plan"]
+            prepared = replace(prepared, record=replace(prepared.record, as_of=existing["as_of"]))
         else:
-            plan = _plan(settings, request, prepared, ledger, pool)
-            if plan.pending:
-                client = _open_fcm(settings)        # prove the credentials before freezing the plan
-            ledger.create(prepared.record, plan.items, plan.summary)
-            summary = plan.summary
+            prepared, summary, client = _plan_and_claim(settings, request, prepared, ledger, pool)
         todo = ledger.pending(send_id, request.limit)
-        stats = SenderStats()
         if todo:
             owned, client = client or _open_fcm(settings), None     # _run_sender closes it
-            stats = _run_sender(settings, owned, ledger, prepared, todo, retry=retry, batch_size=batch_size,
-                                stop=stop, on_progress=on_progress)
+            stats = _run_sender(settings, owned, ledger, prepared, request, todo, retry=retry, stop=stop,
+                                on_progress=on_progress)
     finally:
         if client is not None:
             asyncio.run(client.aclose())
             client.close()
     report = _report(prepared, request, ledger.tally(send_id), summary, stats, resumed=existing is not None,
                      started=started)
-    ledger.finish(send_id, report.status, stats.abort)
-    log.info("send %s %s: %s", send_id, report.status, report.message,
-             extra={"sent_now": report.sent_now, "remaining": report.remaining})
+    ledger.finish(send_id, report.status.value, stats.abort)
+    log.info("send %s %s: %s", send_id, report.status.value, report.message,
+             extra={"sent_now": report.sent_now, "remaining": report.remaining,
+                    "in_doubt": report.in_flight_unknown})
     return report
 
 
-def _prepare(settings: Settings, request: SendRequest) -> _Prepared:
+def _leave_truthful(ledger: Ledger, send_id: str, err: BaseException) -> None:
+    """After a failure, the send's row says it stopped and why (when the state database still answers)."""
+    status = SendStatus.ABORTED if isinstance(err, EngineError) else SendStatus.INTERRUPTED
+    detail = err.message if isinstance(err, EngineError) else type(err).__name__
+    try:
+        ledger.finish(send_id, status.value, mask_text(detail)[:500])
+    except psycopg.Error:
+        pass    # connection gone: the lock went with it, and engine.send_status says 'interrupted'
+
+
+def _prepare(settings: Settings, request: SendRequest, template: PushTemplate) -> _Prepared:
     """Template, layer, source and CSV, all checked before anything touches a database."""
-    adhoc = any(v is not None for v in (request.title, request.body, request.deep_link, request.layer))
-    if request.template and adhoc:
-        raise TemplateError("give either a template name or an ad hoc --title/--body/--deep-link/--layer, not both")
-    template = (load_template(settings.project_dir, request.template) if request.template else
-                adhoc_template(title=request.title, body=request.body, deep_link=request.deep_link,
-                               layer=request.layer))
     validate(template, settings.deep_link_hosts)
     layer = TEST_LAYER if request.test else template.layer
     effective_config(settings.project_dir, request.automation).layer(layer)   # unknown layer: ConfigError
@@ -182,23 +187,48 @@ def _check_same_send(existing: dict[str, Any], prepared: _Prepared) -> None:
                             hint="resume it with the original input, or pass a new --send-id for a new send")
 
 
-def _plan(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
-          pool: SourcePool | None) -> Plan:
-    if pool is None and prepared.recipients.rows:
+def _tokens(settings: Settings, prepared: _Prepared, pool: SourcePool | None) -> dict[str, str]:
+    """Every recipient's device token, looked up before the cadence lock is taken (it waits on nobody)."""
+    ids = [user_id for user_id, _ in prepared.recipients.rows]
+    if not ids:
+        return {}
+    if pool is None:
         with SourcePool(settings.require_source_dsn(), size=1, retries=settings.connect_retries,
                         statement_timeout_s=settings.statement_timeout_s) as own:
-            return _plan(settings, request, prepared, ledger, own)
-    as_of = prepared.record.as_of
+            return lookup_tokens(own, settings.project_dir / "sql", ids)
+    return lookup_tokens(pool, settings.project_dir / "sql", ids)
+
+
+def _plan(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
+          found: dict[str, str], as_of: datetime) -> Plan:
     cadence = None if request.test else (
         lambda ids: filter_audience(settings, ids, prepared.layer, as_of, state_conn=ledger.conn,
                                     automation=request.automation))
     test_users = ({str(u.get("user_id", "")).lower() for u in (settings.test_users or (FOUNDER,))}
                   if request.test else None)
-    sql_root = settings.project_dir / "sql"
     return plan_send(prepared.template, prepared.recipients, allowed_hosts=settings.deep_link_hosts,
                      test_users=test_users, cadence=cadence,
-                     tokens=lambda ids: lookup_tokens(pool, sql_root, ids),  # type: ignore[arg-type]
+                     tokens=lambda ids: {uid: found[uid] for uid in ids if uid in found},
                      dead_tokens=ledger.dead_tokens)
+
+
+def _plan_and_claim(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
+                    pool: SourcePool | None) -> tuple[_Prepared, dict[str, Any], FcmClient | None]:
+    """Plan a new send and freeze it (its claims) in one transaction under the cadence lock."""
+    found = _tokens(settings, prepared, pool)
+    client = _open_fcm(settings) if found else None     # prove the credentials before freezing the plan
+    try:
+        with ledger.conn.transaction():
+            clock = hold_cadence_lock(ledger.conn)
+            prepared = replace(prepared, record=replace(prepared.record, as_of=clock))
+            plan = _plan(settings, request, prepared, ledger, found, clock)
+            ledger.create(prepared.record, plan.items, plan.summary)
+    except BaseException:
+        if client is not None:
+            asyncio.run(client.aclose())
+            client.close()
+        raise
+    return prepared, plan.summary, client
 
 
 def _open_fcm(settings: Settings) -> FcmClient:
@@ -206,24 +236,21 @@ def _open_fcm(settings: Settings) -> FcmClient:
 
 
 class _LedgerSink:
-    """The sender's batch sink: this send's ledger rows, plus remote tracking when cadence is remote."""
+    """The sender's commit sink: this send's ledger rows, plus remote tracking when cadence is remote."""
 
     def __init__(self, settings: Settings, ledger: Ledger, record: SendRecord) -> None:
         self._settings = settings
         self._ledger = ledger
         self._record = record
 
-    def claim(self, items: Sequence[LedgerItem]) -> None:
-        self._ledger.claim(self._record.send_id, items)
-
-    def commit(self, results: Sequence[ItemResult]) -> None:
-        sent = self._ledger.record(self._record, results, sent_at=self._record.as_of)
+    def commit(self, results: list[ItemResult], claim: list[LedgerItem]) -> None:
+        sent = self._ledger.commit(self._record, results, claim)
         if sent and self._settings.cadence_mode == "remote":
             track_remote(self._settings, sent)
 
 
-def _run_sender(settings: Settings, client: FcmClient, ledger: Ledger, prepared: _Prepared,
-                todo: list[LedgerItem], *, retry: RetryPolicy, batch_size: int, stop: threading.Event | None,
+def _run_sender(settings: Settings, client: FcmClient, ledger: Ledger, prepared: _Prepared, request: SendRequest,
+                todo: list[LedgerItem], *, retry: RetryPolicy, stop: threading.Event | None,
                 on_progress: Callable[[int, int], None] | None) -> SenderStats:
     logged = [0]
 
@@ -238,7 +265,7 @@ def _run_sender(settings: Settings, client: FcmClient, ledger: Ledger, prepared:
 
     sender = Sender(client, _LedgerSink(settings, ledger, prepared.record), run_id=prepared.record.send_id,
                     concurrency=settings.fcm_concurrency, rate_per_minute=settings.fcm_rate_per_minute,
-                    policy=retry, batch_size=batch_size, stop=stop, on_batch=progress)
+                    policy=retry, window=request.max_in_doubt, stop=stop, on_commit=progress)
 
     async def drive() -> SenderStats:
         try:
@@ -257,51 +284,25 @@ def _note_reopen(prepared: _Prepared, in_flight: int, requeued: int, resend: boo
         prepared.warnings.append(
             f"{in_flight} push(es) were in flight when an earlier attempt stopped: " +
             ("queued again (at least once; clients can drop repeats by data.run_id)" if resend else
-             "they may have been delivered, so they are not sent again (at most once); "
+             "they may have been delivered, so they are not sent again (at most once) and count for cadence; "
              "pass --resend-in-flight to send them again"))
     if requeued:
         prepared.warnings.append(f"{requeued} push(es) that failed with a retryable error are retried")
 
 
 def _report(prepared: _Prepared, request: SendRequest, tally: Tally, summary: dict[str, Any], stats: SenderStats,
-            *, resumed: bool, started: float, status: str | None = None) -> SendReport:
+            *, resumed: bool, started: float, status: SendStatus | None = None) -> SendReport:
     counts = Counts.of(tally, summary)
-    status = status or _status(prepared, request, counts, stats)
+    status = status or status_of(counts, stats, empty=prepared.source.csv is None,
+                                 limited=request.limit is not None)
     warnings = list(prepared.warnings) + list(summary.get("cadence", {}).get("warnings", []))
     return SendReport(
         send_id=prepared.record.send_id, status=status, mode=prepared.record.mode, layer=prepared.layer,
         template=prepared.template.name, source=prepared.record.source_file, as_of=prepared.record.as_of,
         resumed=resumed, **counts.fields(), sent_now=stats.sent, retried_now=stats.retried,
-        dead_tokens_now=stats.dead_tokens, batches_now=tuple(stats.batches), message=_message(status, counts, stats),
-        warnings=tuple(warnings), seconds=round(time.perf_counter() - started, 3))
-
-
-def _status(prepared: _Prepared, request: SendRequest, counts: Counts, stats: SenderStats) -> str:
-    if prepared.source.csv is None or counts.total_rows == 0:
-        return "empty"
-    if stats.abort:
-        return "aborted"
-    if stats.interrupted and counts.remaining:
-        return "interrupted"
-    if not counts.remaining:
-        return "completed"
-    return "limited" if request.limit is not None and not stats.retry_later else "partial"
-
-
-def _message(status: str, counts: Counts, stats: SenderStats) -> str:
-    done = f"{stats.sent} sent now, {counts.sent} of {counts.targeted} sent in total"
-    return {
-        "completed": f"{done}; nothing left to send",
-        "limited": f"{done}; --limit reached, {counts.remaining} left: run the same command to continue",
-        "partial": f"{done}; {counts.remaining} failed with retryable errors or are still pending: "
-                   "run the same command again to retry them",
-        "interrupted": f"stopped by a signal: {done}, {counts.remaining} left: resume with the same command",
-        "aborted": f"aborted: {stats.abort}; {done}, {counts.remaining} left: fix the cause, then resume "
-                   "with the same command",
-        "empty": "the audience is empty: nothing to send",
-        "dry_run": f"dry run: {counts.remaining} push(es) would be sent "
-                   f"({counts.sent} already sent by earlier runs of this send)",
-    }[status]
+        dead_tokens_now=stats.dead_tokens, commits_now=stats.commits, max_in_doubt_now=stats.max_unrecorded,
+        message=message_of(status, counts, stats), warnings=tuple(warnings),
+        seconds=round(time.perf_counter() - started, 3))
 
 
 def _dry_run_report(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
@@ -311,7 +312,7 @@ def _dry_run_report(settings: Settings, request: SendRequest, prepared: _Prepare
         tally, summary = ledger.tally(prepared.record.send_id), existing["plan"]
         prepared.warnings.append(f"send exists (status {existing['status']}): a real run resumes it")
     else:
-        plan = _plan(settings, request, prepared, ledger, pool)
+        plan = _plan(settings, request, prepared, ledger, _tokens(settings, prepared, pool), prepared.record.as_of)
         rows: dict[tuple[str, str | None, bool], int] = {}
         for item in plan.items:
             rows[(item.status, item.reason, False)] = rows.get((item.status, item.reason, False), 0) + 1
@@ -319,4 +320,4 @@ def _dry_run_report(settings: Settings, request: SendRequest, prepared: _Prepare
     if request.limit is not None:
         prepared.warnings.append(f"--limit {request.limit}: a real run would send at most that many now")
     return _report(prepared, request, tally, summary, SenderStats(), resumed=existing is not None,
-                   started=started, status="dry_run")
+                   started=started, status=SendStatus.DRY_RUN)

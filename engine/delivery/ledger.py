@@ -1,9 +1,11 @@
 """The send ledger (engine.sends, engine.send_items, engine.dead_tokens) in the state database.
 
-Every targeted user gets a row before anything is sent. A batch's rows are marked
-``in_flight`` and committed before its HTTP calls; its results, the sent-notification
-records cadence reads and any dead tokens are committed together afterwards. A send holds
-a PostgreSQL advisory lock for its whole run, so a second copy cannot start while it runs.
+Every targeted user gets a row before anything is sent; until it is sent or finally fails,
+that row is the user's cadence claim (engine/cadence/filter.sql counts it). A push's row is
+``in_flight`` (committed) before its HTTP call; its answer, the sent-notification record
+cadence reads and any dead token are committed together afterwards (``commit``). A send holds
+a PostgreSQL advisory lock for its whole run, so a second copy cannot start while it runs,
+and engine.send_status shows 'sending' only while that lock is held.
 """
 
 from __future__ import annotations
@@ -108,10 +110,10 @@ class Ledger:
         self.conn.close()
 
     def require_schema(self) -> None:
-        row = self.conn.execute("SELECT to_regclass('engine.send_items') IS NOT NULL").fetchone()
+        row = self.conn.execute("SELECT to_regclass('engine.send_status') IS NOT NULL").fetchone()
         if not row or not row[0]:
-            raise StateError("the state database has no send ledger (engine.send_items)",
-                             hint="run `engine db migrate` against ENGINE_STATE_DSN")
+            raise StateError("the state database has no send ledger, or an older one (engine.send_status)",
+                             hint="run `engine migrate` against ENGINE_STATE_DSN")
 
     def lock(self, send_id: str) -> None:
         """Hold the send's advisory lock for this session; another holder means a copy is running."""
@@ -121,17 +123,21 @@ class Ledger:
                                 hint="let it finish; running the same command afterwards resumes it if needed")
 
     def find(self, send_id: str) -> dict[str, Any] | None:
+        """The send's row, its status as engine.send_status tells it (never a dead process's 'sending')."""
         return self.conn.cursor(row_factory=dict_row).execute(
-            "SELECT send_id, mode, run_id::text, template, layer_id, source_file, source_sha256, template_sha256,"
-            " audience_description, as_of, plan, status FROM engine.sends WHERE send_id = %s", (send_id,)).fetchone()
+            "SELECT s.send_id, s.mode, s.run_id::text, s.template, s.layer_id, s.source_file, s.source_sha256,"
+            " s.template_sha256, s.audience_description, s.as_of, s.plan, v.status"
+            " FROM engine.sends AS s JOIN engine.send_status AS v USING (send_id) WHERE s.send_id = %s",
+            (send_id,)).fetchone()
 
     def create(self, record: SendRecord, items: Sequence[LedgerItem], plan: dict[str, Any]) -> None:
-        """Insert the send and all its rows in one transaction (COPY for the rows)."""
+        """Insert the send (status 'sending', held by this session) and all its rows (COPY)."""
         with self.conn.transaction():
             self.conn.execute(
                 "INSERT INTO engine.sends (send_id, mode, run_id, template, audience, output, layer_id,"
-                " source_file, source_sha256, template_sha256, audience_description, as_of, plan, status)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'sending')",
+                " source_file, source_sha256, template_sha256, audience_description, as_of, plan, status,"
+                " holder_pid) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'sending',"
+                " pg_backend_pid())",
                 (record.send_id, record.mode, record.run_id, record.template, record.audience, record.output,
                  record.layer_id, record.source_file, record.source_sha256, record.template_sha256,
                  record.audience_description, record.as_of, json.dumps(plan)))
@@ -146,9 +152,10 @@ class Ledger:
         """Prepare a resumed send; return (rows found in flight, retryable failures queued again).
 
         Rows still ``in_flight`` were handed to FCM by an attempt that died before recording the
-        answer: they may have been delivered. By default they become failed IN_FLIGHT_UNKNOWN and
-        are not sent again (at most once); ``resend_in_flight`` queues them (and earlier such rows)
-        again instead (at least once: clients can drop the repeat by ``data.run_id``).
+        answer: they may have been delivered. By default they become failed IN_FLIGHT_UNKNOWN,
+        are recorded in user_notifications as ``in_doubt`` (cadence counts them) and are not sent
+        again (at most once); ``resend_in_flight`` queues them (and earlier such rows) again
+        instead (at least once: clients can drop the repeat by ``data.run_id``).
         """
         with self.conn.transaction():
             if resend_in_flight:
@@ -157,6 +164,13 @@ class Ledger:
                     " WHERE send_id = %s AND (status = 'in_flight' OR (status = 'failed' AND reason = %s))",
                     (send_id, IN_FLIGHT_UNKNOWN)).rowcount
             else:
+                self.conn.execute(   # attempted when claimed: updated_at is the time it went out
+                    "INSERT INTO engine.user_notifications (user_id, layer_id, sent_at, push_title, push_body,"
+                    " audience_description, deep_link, send_key, delivery)"
+                    " SELECT i.user_id, s.layer_id, i.updated_at, i.title, i.body, s.audience_description,"
+                    "        i.deep_link, i.idempotency_key, 'in_doubt'"
+                    " FROM engine.send_items AS i JOIN engine.sends AS s ON s.send_id = i.send_id"
+                    " WHERE i.send_id = %s AND i.status = 'in_flight' ON CONFLICT (send_key) DO NOTHING", (send_id,))
                 in_flight = self.conn.execute(
                     "UPDATE engine.send_items SET status = 'failed', reason = %s, retryable = false,"
                     " updated_at = now() WHERE send_id = %s AND status = 'in_flight'",
@@ -164,8 +178,8 @@ class Ledger:
             retry = self.conn.execute(
                 "UPDATE engine.send_items SET status = 'pending', updated_at = now()"
                 " WHERE send_id = %s AND status = 'failed' AND retryable", (send_id,)).rowcount
-            self.conn.execute("UPDATE engine.sends SET status = 'sending', updated_at = now() WHERE send_id = %s",
-                              (send_id,))
+            self.conn.execute("UPDATE engine.sends SET status = 'sending', holder_pid = pg_backend_pid(),"
+                              " last_error = NULL, updated_at = now() WHERE send_id = %s", (send_id,))
         return in_flight, retry
 
     def pending(self, send_id: str, limit: int | None = None) -> list[LedgerItem]:
@@ -174,29 +188,29 @@ class Ledger:
             " WHERE send_id = %s AND status = 'pending' ORDER BY seq LIMIT %s", (send_id, limit))
         return [LedgerItem(*row) for row in cur]
 
-    def claim(self, send_id: str, items: Sequence[LedgerItem]) -> None:
-        """Mark a batch in flight, committed before any of its messages is handed to FCM."""
-        self.conn.execute(
-            "UPDATE engine.send_items SET status = 'in_flight', attempts = attempts + 1, updated_at = now()"
-            " WHERE send_id = %s AND seq = ANY(%s)", (send_id, [item.seq for item in items]))
+    def commit(self, record: SendRecord, results: Sequence[ItemResult], claim: Sequence[LedgerItem]) -> list[SentPush]:
+        """One transaction: answers, their sent-notification records and dead tokens; then the next claims.
 
-    def record(self, record: SendRecord, results: Sequence[ItemResult], *, sent_at: datetime) -> list[SentPush]:
-        """Commit a batch's results, its sent-notification records and dead tokens together."""
-        sent = [SentPush(user_id=r.item.user_id, layer_id=record.layer_id, sent_at=sent_at,
+        A claimed row is ``in_flight`` from before its request until its answer is committed here.
+        Sent pushes are recorded at the state database's clock (``sent_at`` None), the clock cadence
+        reads.
+        """
+        sent = [SentPush(user_id=r.item.user_id, layer_id=record.layer_id, sent_at=None,
                          push_title=r.item.title, push_body=r.item.body,
                          audience_description=record.audience_description, deep_link=r.item.deep_link,
                          send_key=send_key(record.send_id, r.item.user_id))
                 for r in results if r.status == "sent"]
         dead = [r for r in results if r.dead_token and r.item.token]
         with self.conn.transaction():
-            self.conn.execute(
-                "UPDATE engine.send_items AS i SET status = v.status, reason = v.reason, retryable = v.retryable,"
-                " message_id = v.message_id, updated_at = now()"
-                " FROM unnest(%s::int[], %s::text[], %s::text[], %s::bool[], %s::text[])"
-                "   AS v(seq, status, reason, retryable, message_id)"
-                " WHERE i.send_id = %s AND i.seq = v.seq",
-                ([r.item.seq for r in results], [r.status for r in results], [r.code for r in results],
-                 [r.retryable for r in results], [r.message_id for r in results], record.send_id))
+            if results:
+                self.conn.execute(
+                    "UPDATE engine.send_items AS i SET status = v.status, reason = v.reason,"
+                    " retryable = v.retryable, message_id = v.message_id, updated_at = now()"
+                    " FROM unnest(%s::int[], %s::text[], %s::text[], %s::bool[], %s::text[])"
+                    "   AS v(seq, status, reason, retryable, message_id)"
+                    " WHERE i.send_id = %s AND i.seq = v.seq",
+                    ([r.item.seq for r in results], [r.status for r in results], [r.code for r in results],
+                     [r.retryable for r in results], [r.message_id for r in results], record.send_id))
             record_sent(self.conn, sent)
             if dead:
                 self.conn.execute(
@@ -205,11 +219,16 @@ class Ledger:
                     " ON CONFLICT (token) DO NOTHING",
                     ([r.item.token for r in dead], [r.code for r in dead], [r.item.user_id for r in dead],
                      [record.send_id] * len(dead)))
+            if claim:
+                self.conn.execute(
+                    "UPDATE engine.send_items SET status = 'in_flight', attempts = attempts + 1, updated_at = now()"
+                    " WHERE send_id = %s AND seq = ANY(%s)", (record.send_id, [item.seq for item in claim]))
         return sent
 
     def finish(self, send_id: str, status: str, last_error: str | None = None) -> None:
-        self.conn.execute("UPDATE engine.sends SET status = %s, last_error = %s, updated_at = now()"
-                          " WHERE send_id = %s", (status, last_error, send_id))
+        """The send's final word for this run; the lock is about to go, so no holder either."""
+        self.conn.execute("UPDATE engine.sends SET status = %s, last_error = %s, holder_pid = NULL,"
+                          " updated_at = now() WHERE send_id = %s", (status, last_error, send_id))
 
     def tally(self, send_id: str) -> Tally:
         cur = self.conn.execute(

@@ -15,7 +15,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 from engine.cadence import CadenceDecision
 from engine.delivery.ledger import LedgerItem
 from engine.delivery.recipients import Recipients
-from engine.delivery.template import PushTemplate, render
+from engine.push.template import PushTemplate, render
 
 NO_TOKEN = "no_token"
 CADENCE_PREFIX = "cadence:"

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.cadence.userids import ID_COLUMNS, split_user_ids
-from engine.delivery.template import PushTemplate, TemplateError
 from engine.errors import DeliveryError, SourceLocation
+from engine.push.template import PushTemplate, TemplateError
 from engine.runs.model import MANIFEST, OutputStatus, read_manifest
+
 
 @dataclass(frozen=True)
 class Source:
@@ -80,6 +81,11 @@ def resolve_source(path: Path, template: PushTemplate, *, test: bool) -> Source:
 def read_recipients(path: Path) -> Recipients:
     """Parse the CSV; malformed input raises with the line number."""
     data = _read(path)
+    if b"\x00" in data:     # Python's csv module reads NUL as text: it must never reach a push or an id
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        raise DeliveryError(f"{path} contains a NUL byte; a CSV of pushes must be text",
+                            location=SourceLocation(str(path), line),
+                            hint="remove the NUL byte(s) (e.g. tr -d '\\000'), or re-export the CSV as UTF-8")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

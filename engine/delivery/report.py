@@ -4,13 +4,37 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from engine.delivery.ledger import IN_FLIGHT_UNKNOWN, Tally
 from engine.delivery.plan import CADENCE_PREFIX, NO_TOKEN
 
-# status -> process exit code: finished as asked (0) or something is left to resume (1)
-_EXIT = {"completed": 0, "limited": 0, "empty": 0, "dry_run": 0, "partial": 1, "interrupted": 1, "aborted": 1}
+if TYPE_CHECKING:       # the sender loads firebase-admin; reports are read without it
+    from engine.delivery.sender import SenderStats
+
+IN_DOUBT_EXIT = 4
+
+
+class SendStatus(str, Enum):
+    """How a send ended (also engine.sends.status; 'sending' is only ever seen while it runs)."""
+
+    COMPLETED = "completed"                    # everyone targeted got their push
+    COMPLETED_IN_DOUBT = "completed_in_doubt"  # nothing left to send, but N pushes may or may not have arrived
+    LIMITED = "limited"                        # --limit reached
+    PARTIAL = "partial"                        # retryable failures left: run again
+    INTERRUPTED = "interrupted"                # SIGTERM/Ctrl-C, or the process died
+    ABORTED = "aborted"                        # credentials, project, or another fatal error
+    EMPTY = "empty"
+    DRY_RUN = "dry_run"
+
+    @property
+    def exit_code(self) -> int:
+        """0 finished as asked, 1 something is left to resume, 4 finished with pushes in doubt."""
+        if self is SendStatus.COMPLETED_IN_DOUBT:
+            return IN_DOUBT_EXIT
+        ok = (SendStatus.COMPLETED, SendStatus.LIMITED, SendStatus.EMPTY, SendStatus.DRY_RUN)
+        return 0 if self in ok else 1
 
 
 @dataclass(frozen=True)
@@ -18,7 +42,7 @@ class SendReport:
     """Counts are for the whole send (every run of it) unless named ``*_now``."""
 
     send_id: str
-    status: str                  # completed | limited | partial | interrupted | aborted | empty | dry_run
+    status: SendStatus
     mode: str                    # live | test | adhoc
     layer: int
     template: str | None
@@ -37,24 +61,25 @@ class SendReport:
     sent: int
     failed: dict[str, int]       # FCM error code -> users
     remaining: int               # pending or failed-but-retryable: what running the same send again sends
-    in_flight_unknown: int       # handed to FCM by an attempt that died before the answer was recorded
+    in_flight_unknown: int       # in doubt: handed to FCM by an attempt that died before the answer was recorded
     sent_now: int = 0
     retried_now: int = 0
     dead_tokens_now: int = 0
-    batches_now: tuple[int, ...] = ()     # sizes of the batches committed now, in commit order
+    commits_now: int = 0                  # ledger transactions of this run (answers recorded, pushes claimed)
+    max_in_doubt_now: int = 0             # the most pushes claimed and unrecorded at once in this run
     message: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
     seconds: float = 0.0
 
     @property
     def exit_code(self) -> int:
-        return _EXIT[self.status]
+        return self.status.exit_code
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out["status"] = self.status.value
         out["as_of"] = self.as_of.isoformat()
         out["warnings"] = list(self.warnings)
-        out["batches_now"] = list(self.batches_now)
         out["ok"] = self.exit_code == 0
         return out
 
@@ -97,3 +122,38 @@ class Counts:
 
     def fields(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def status_of(counts: Counts, stats: SenderStats, *, empty: bool, limited: bool) -> SendStatus:
+    """The send's status from what the ledger holds now and what this run did."""
+    if empty or counts.total_rows == 0:
+        return SendStatus.EMPTY
+    if stats.abort:
+        return SendStatus.ABORTED
+    if stats.interrupted and counts.remaining:
+        return SendStatus.INTERRUPTED
+    if not counts.remaining:
+        return SendStatus.COMPLETED_IN_DOUBT if counts.in_flight_unknown else SendStatus.COMPLETED
+    return SendStatus.LIMITED if limited and not stats.retry_later else SendStatus.PARTIAL
+
+
+def message_of(status: SendStatus, counts: Counts, stats: SenderStats) -> str:
+    """One line for people: what happened and what to do next."""
+    done = f"{stats.sent} sent now, {counts.sent} of {counts.targeted} sent in total"
+    doubt = counts.in_flight_unknown
+    return {
+        SendStatus.COMPLETED: f"{done}; nothing left to send",
+        SendStatus.COMPLETED_IN_DOUBT:
+            f"completed with {doubt} in doubt: {done}; {doubt} push(es) were handed to FCM by an attempt that "
+            "died before the answer was recorded, so they may or may not have arrived (cadence counts them); "
+            "run again with --resend-in-flight to send them again (at least once)",
+        SendStatus.LIMITED: f"{done}; --limit reached, {counts.remaining} left: run the same command to continue",
+        SendStatus.PARTIAL: f"{done}; {counts.remaining} failed with retryable errors or are still pending: "
+                            "run the same command again to retry them",
+        SendStatus.INTERRUPTED: f"stopped by a signal: {done}, {counts.remaining} left: resume with the same command",
+        SendStatus.ABORTED: f"aborted: {stats.abort}; {done}, {counts.remaining} left: fix the cause, then resume "
+                            "with the same command",
+        SendStatus.EMPTY: "the audience is empty: nothing to send",
+        SendStatus.DRY_RUN: f"dry run: {counts.remaining} push(es) would be sent "
+                            f"({counts.sent} already sent by earlier runs of this send)",
+    }[status]

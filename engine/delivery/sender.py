@@ -1,20 +1,22 @@
-"""The async sender: bounded concurrency, one global rate, our own retries, batches committed to the ledger.
+"""The async sender: bounded concurrency, one global rate, our own retries, results group-committed.
 
-Items go out in batches of at most ``batch_size`` (500, FCM's historical multicast size).
-A batch is claimed (rows ``in_flight``, committed) before any of its messages is handed
-to FCM, and its results are committed when each message has had its one attempt; at most
-two batches are open at once, so a crash leaves at most two batches in doubt. Within the
-batches at most ``concurrency`` HTTP requests are in flight, and a rate limiter spaces all
-requests (retries included) to ``rate_per_minute``.
+A push is claimed (its ledger row ``in_flight``, committed) just before it is handed to FCM,
+and its result is committed within one commit interval (``commit_interval``, 20 ms) of its
+answer. One ledger transaction per tick records every answer that arrived since the last one
+and claims the next pushes. At most ``window`` pushes are claimed and not yet recorded at any
+moment (default: twice the concurrency), so a crash leaves at most ``window`` pushes in doubt:
+the requests in flight plus the answers waiting for the next commit. ``concurrency`` workers
+each send one request at a time; a rate limiter spaces all requests (retries included) to
+``rate_per_minute``.
 
-A transient failure does not hold its batch open: it is committed back to ``pending`` and
-the message joins a later batch once its backoff (or Retry-After) has passed, so one slow
-retry never stalls the other messages. After ``policy.max_attempts`` it is recorded as a
-retryable failure, which the next run of the same send tries again.
+A transient failure does not hold anything up: it is committed back to ``pending`` and the
+message is claimed again once its backoff (or Retry-After) has passed. After
+``policy.max_attempts`` it is recorded as a retryable failure, which the next run of the same
+send tries again.
 
-Stopping (SIGTERM via ``stop``, or an abort such as THIRD_PARTY_AUTH_ERROR) takes no new
-batch and hands no new message to FCM; requests already out finish and are recorded,
-the rest of the open batches goes back to pending.
+Stopping (SIGTERM via ``stop``, or an abort such as THIRD_PARTY_AUTH_ERROR) hands no new
+message to FCM; requests already out finish and are recorded, claimed pushes not yet sent go
+back to pending.
 """
 
 from __future__ import annotations
@@ -26,27 +28,29 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 from engine.delivery.fcm import ABORT, RETRY, SENT, Outcome, Push
 from engine.delivery.ledger import ItemResult, LedgerItem
 from engine.delivery.pacing import RateLimiter, RetryPolicy
 
-MAX_BATCH = 500
-_OPEN_BATCHES = 2
+COMMIT_INTERVAL_S = 0.02
 _STOP_POLL_S = 0.05
+
+
+def default_window(concurrency: int) -> int:
+    """Pushes claimed and not yet recorded at most: the requests in flight, as many again waiting for a commit."""
+    return 2 * max(1, concurrency)
 
 
 class PushClient(Protocol):
     async def send(self, push: Push) -> Outcome: ...
 
 
-class BatchSink(Protocol):
-    """Where the sender claims and commits batches (the ledger, bound to one send)."""
+class CommitSink(Protocol):
+    """Where the sender records answers and claims pushes (the ledger, bound to one send)."""
 
-    def claim(self, items: Sequence[LedgerItem]) -> None: ...
-
-    def commit(self, results: Sequence[ItemResult]) -> None: ...
+    def commit(self, results: Sequence[ItemResult], claim: Sequence[LedgerItem]) -> None: ...
 
 
 @dataclass
@@ -59,7 +63,8 @@ class SenderStats:
     retried: int = 0             # retries scheduled after a transient failure
     retry_later: int = 0         # gave up with a retryable error: the next run of the send retries them
     dead_tokens: int = 0
-    batches: list[int] = field(default_factory=list)     # sizes of the committed batches, in order
+    commits: int = 0             # ledger transactions (each records answers and claims pushes)
+    max_unrecorded: int = 0      # the most pushes claimed and not yet recorded at once (<= window)
     abort: str | None = None
     interrupted: bool = False
 
@@ -83,96 +88,152 @@ class _Tried:
 class Sender:
     """Send ledger items through ``client``; see the module docstring for the guarantees."""
 
-    def __init__(self, client: PushClient, sink: BatchSink, *, run_id: str, concurrency: int,
-                 rate_per_minute: int, policy: RetryPolicy, batch_size: int = MAX_BATCH,
-                 stop: threading.Event | None = None, on_batch: Callable[[SenderStats], None] | None = None,
-                 rng: random.Random | None = None) -> None:
-        if not 1 <= batch_size <= MAX_BATCH:
-            raise ValueError(f"batch_size must be within 1..{MAX_BATCH}")
+    def __init__(self, client: PushClient, sink: CommitSink, *, run_id: str, concurrency: int,
+                 rate_per_minute: int, policy: RetryPolicy, window: int | None = None,
+                 commit_interval: float = COMMIT_INTERVAL_S, stop: threading.Event | None = None,
+                 on_commit: Callable[[SenderStats], None] | None = None, rng: random.Random | None = None) -> None:
+        self._window = window or default_window(concurrency)
+        if self._window < 1:
+            raise ValueError("window must be at least 1")
         self._client = client
         self._sink = sink
         self._run_id = run_id
-        self._concurrency = max(1, concurrency)
-        self._limiter = RateLimiter(rate_per_minute, burst=self._concurrency)
+        self._workers = max(1, min(concurrency, self._window))
+        self._limiter = RateLimiter(rate_per_minute, burst=self._workers)
         self._policy = policy
-        self._batch_size = batch_size
+        self._interval = commit_interval
+        self._flush_at = max(1, (self._window - self._workers) // 2 or self._window // 2)
         self._stop = stop
-        self._on_batch = on_batch
+        self._on_commit = on_commit
         self._rng = rng or random.Random()
         self.stats = SenderStats()
 
     async def run(self, items: Sequence[LedgerItem]) -> SenderStats:
         self._halt = asyncio.Event()
-        self._requests = asyncio.Semaphore(self._concurrency)
-        self._db_lock = asyncio.Lock()
+        self._wake = asyncio.Event()          # a worker has an answer, or the sender should stop
+        self._fed = asyncio.Event()           # the writer claimed more, or there is nothing more
+        self._finished = False
         self._fresh = deque(_Attempt(item, 0) for item in items)
         self._later: list[tuple[float, int, _Attempt]] = []       # heap: (ready at, seq, attempt)
-        self._open: set[asyncio.Task[None]] = set()
+        self._ready: deque[_Attempt] = deque()                    # claimed, not yet handed to FCM
+        self._done: list[tuple[_Attempt, _Tried]] = []            # answered, not yet recorded
+        self._first_done = 0.0
+        self._active = 0                                          # requests out right now
+        self._unrecorded = 0                                      # claimed and not yet recorded
+        workers = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
         watcher = asyncio.create_task(self._watch_stop())
         try:
-            await self._loop()
+            await self._write()
         except BaseException:
-            self._halt.set()
+            self._halt.set()      # the ledger is unusable: hand nothing new to FCM
             raise
         finally:
-            outcomes = await asyncio.gather(*self._open, return_exceptions=True)
+            self._finished = True
+            self._fed.set()
+            await asyncio.gather(*workers, return_exceptions=True)
             watcher.cancel()
-        errors = [o for o in outcomes if isinstance(o, BaseException)]
-        if errors:
-            raise errors[0]
         return self.stats
 
-    async def _loop(self) -> None:
-        while not self._halt.is_set():
-            while len(self._open) >= _OPEN_BATCHES:
-                await self._reap(timeout=None)
+    # ---- the writer: one ledger transaction per tick ----------------------------------------------
+
+    async def _write(self) -> None:
+        while True:
             if self._halt.is_set():
+                await self._drain()
                 return
-            batch = self._take(time.monotonic())
-            if batch:
-                await self._db(self._sink.claim, [attempt.item for attempt in batch])
-                self._open.add(asyncio.create_task(self._batch(batch)))
-            elif not self._open and not self._later:
-                return
-            else:      # nothing ready: a batch finishing may schedule retries, or the next retry comes due
-                await self._reap(timeout=max(0.0, self._later[0][0] - time.monotonic()) if self._later else None)
+            now = time.monotonic()
+            starving = not self._ready and self._unrecorded < self._window and self._has_work(now)
+            due = self._done and (len(self._done) >= self._flush_at or now - self._first_done >= self._interval)
+            if starving or due:
+                await self._tick(claim=True)
+                continue
+            if not self._done and not self._ready and not self._active and not self._has_work(now):
+                if not self._later:
+                    return
+            await self._sleep(now)
 
-    def _take(self, now: float) -> list[_Attempt]:
-        """Due retries first, then fresh items, up to one batch."""
-        batch: list[_Attempt] = []
-        while self._later and self._later[0][0] <= now and len(batch) < self._batch_size:
-            batch.append(heapq.heappop(self._later)[2])
-        while self._fresh and len(batch) < self._batch_size:
-            batch.append(self._fresh.popleft())
-        return batch
+    def _has_work(self, now: float) -> bool:
+        return bool(self._fresh) or bool(self._later and self._later[0][0] <= now)
 
-    async def _reap(self, *, timeout: float | None) -> None:
-        """Wait for an open batch to finish (or ``timeout``), surfacing its error."""
-        waiters: set[asyncio.Future[Any]] = set(self._open)
-        halt = asyncio.create_task(self._halt.wait())
-        waiters.add(halt)
-        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        halt.cancel()
-        for task in done & self._open:
-            self._open.discard(task)      # type: ignore[arg-type]
-            task.result()
-
-    async def _batch(self, batch: Sequence[_Attempt]) -> None:
+    async def _sleep(self, now: float) -> None:
+        """Until a worker answers, the commit interval ends, or the next retry is due."""
+        timeouts = []
+        if self._done:
+            timeouts.append(self._first_done + self._interval - now)
+        if self._later and not self._ready:
+            timeouts.append(self._later[0][0] - now)
+        self._wake.clear()
         try:
-            tried = await asyncio.gather(*(self._try(attempt) for attempt in batch))
-            await self._db(self._sink.commit, [t.result for t in tried])
-        except BaseException:
-            self._halt.set()   # the ledger is unusable: take nothing new, let open work finish
-            raise
+            await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, min(timeouts)) if timeouts else None)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _drain(self) -> None:
+        """Stopping: wait for the requests out, then record them and put back what was never sent."""
+        while self._active:
+            self._wake.clear()
+            await self._wake.wait()
+        back = [(attempt, _Tried(ItemResult(attempt.item, "pending"))) for attempt in self._ready]
+        self._ready.clear()
+        self._done.extend(back)
+        if self._done:
+            await self._tick(claim=False)
+
+    async def _tick(self, *, claim: bool) -> None:
+        answered, self._done = self._done, []
+        room = self._window - self._unrecorded + len(answered)
+        claimed = self._take(time.monotonic(), room) if claim else []
+        await asyncio.to_thread(self._sink.commit, [tried.result for _, tried in answered],
+                                [attempt.item for attempt in claimed])
+        self._unrecorded += len(claimed) - len(answered)
+        self.stats.max_unrecorded = max(self.stats.max_unrecorded, self._unrecorded)
+        self.stats.commits += 1
+        if claimed:
+            self._ready.extend(claimed)
+            self._fed.set()
         now = time.monotonic()
-        for attempt, outcome in zip(batch, tried, strict=True):
-            self._count(outcome)
-            if outcome.retry_in is not None:    # only now, after "pending" is committed for it
+        for attempt, tried in answered:
+            self._count(tried)
+            if tried.retry_in is not None:    # only now, after "pending" is committed for it
                 next_try = _Attempt(attempt.item, attempt.attempts + 1)
-                heapq.heappush(self._later, (now + outcome.retry_in, attempt.item.seq, next_try))
-        self.stats.batches.append(len(batch))
-        if self._on_batch:
-            self._on_batch(self.stats)
+                heapq.heappush(self._later, (now + tried.retry_in, attempt.item.seq, next_try))
+        if self._on_commit and answered:
+            self._on_commit(self.stats)
+
+    def _take(self, now: float, room: int) -> list[_Attempt]:
+        """Due retries first, then fresh items, up to ``room``."""
+        taken: list[_Attempt] = []
+        while self._later and self._later[0][0] <= now and len(taken) < room:
+            taken.append(heapq.heappop(self._later)[2])
+        while self._fresh and len(taken) < room:
+            taken.append(self._fresh.popleft())
+        return taken
+
+    # ---- the workers: one request at a time each --------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            attempt = await self._next()
+            if attempt is None:
+                return
+            self._active += 1
+            try:
+                tried = await self._try(attempt)
+            finally:
+                self._active -= 1
+            if not self._done:
+                self._first_done = time.monotonic()
+            self._done.append((attempt, tried))
+            self._wake.set()
+
+    async def _next(self) -> _Attempt | None:
+        while not self._halt.is_set() and not self._finished:
+            if self._ready:
+                return self._ready.popleft()
+            self._fed.clear()
+            self._wake.set()             # the writer may be waiting for room to claim
+            await self._fed.wait()
+        return None
 
     def _count(self, tried: _Tried) -> None:
         result = tried.result
@@ -193,17 +254,17 @@ class Sender:
         wait = self._limiter.reserve(time.monotonic())
         if wait:
             await asyncio.sleep(wait)
-        async with self._requests:
-            if self._halt.is_set():
-                return _Tried(ItemResult(item, "pending"))
-            outcome = await self._client.send(Push(token=item.token or "", title=item.title or "",
-                                                   body=item.body or "", link=item.deep_link, run_id=self._run_id))
+        if self._halt.is_set():
+            return _Tried(ItemResult(item, "pending"))
+        outcome = await self._client.send(Push(token=item.token or "", title=item.title or "",
+                                               body=item.body or "", link=item.deep_link, run_id=self._run_id))
         if outcome.kind == SENT:
             return _Tried(ItemResult(item, "sent", message_id=outcome.message_id))
         if outcome.kind == ABORT:
             if self.stats.abort is None:
                 self.stats.abort = outcome.detail or outcome.code
             self._halt.set()
+            self._wake.set()
             return _Tried(ItemResult(item, "failed", code=outcome.code, retryable=True))
         if outcome.kind != RETRY:
             return _Tried(ItemResult(item, "failed", code=outcome.code, dead_token=outcome.dead_token))
@@ -218,9 +279,6 @@ class Sender:
             if self._stop.is_set():
                 self.stats.interrupted = True
                 self._halt.set()
+                self._wake.set()
                 return
             await asyncio.sleep(_STOP_POLL_S)
-
-    async def _db(self, func: Callable[..., Any], *args: Any) -> Any:
-        async with self._db_lock:
-            return await asyncio.to_thread(func, *args)

@@ -22,6 +22,7 @@ from psycopg.conninfo import make_conninfo
 
 from engine import api
 from engine.config import Settings
+from engine.delivery.request import SendRequest
 from engine.demo.pg import find_server
 from engine.outputs.testrows import FOUNDER
 from engine.runs.model import OutputStatus, RunResult
@@ -87,9 +88,8 @@ def templates_for(project_dir: Path) -> dict[str, dict[str, Any]]:
     return dict(data.get("templates") or {})
 
 
-def _send_all(settings: Settings, runs: list[RunResult], as_of: datetime, report: DemoReport,
+def _send_all(settings: Settings, runs: list[RunResult], report: DemoReport,
               note: Callable[[str], None]) -> None:
-    from engine.delivery.api import SendRequest, send  # noqa: PLC0415  (firebase-admin loads on demand)
     from engine.delivery.fake_fcm import FakeFcmServer, write_service_account  # noqa: PLC0415
 
     templates = templates_for(settings.project_dir)
@@ -104,7 +104,8 @@ def _send_all(settings: Settings, runs: list[RunResult], as_of: datetime, report
                 continue
             for test in (True, False):
                 note(f"sending {name} ({'TEST' if test else 'live'})")
-                result = send(fcm_settings, SendRequest(source=run.run_dir, template=name, test=test, as_of=as_of))
+                # a real send runs at the real time (cadence clock), whatever the demo's data as_of
+                result = api.send(fcm_settings, SendRequest(source=run.run_dir, template=name, test=test))
                 report.sends.append(result.as_dict())
         report.fcm_messages = len(fcm.received())
 
@@ -130,7 +131,7 @@ def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send
         note("running every audience")
         report.runs = api.run(demo, as_of=as_of, variables=variables)
         if send:
-            _send_all(demo, report.runs, as_of, report, note)
+            _send_all(demo, report.runs, report, note)
         return report
     finally:
         server.stop()

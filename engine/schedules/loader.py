@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 
 import jsonschema
 
-from engine.delivery.template import _SUSPECT, FIELDS, VARIABLE, PushTemplate
+from engine.push.template import SUSPECT, FIELDS, VARIABLE, PushTemplate
 from engine.errors import EngineError, ScheduleError, first_of
 from engine.schedules.cron import CronError, parse_cron
 from engine.schedules.marks import value_location
@@ -75,7 +75,7 @@ def schema_problems(doc: MarkedDocument, schema: dict[str, Any],
 def malformed_variables(text: str | None) -> Iterator[tuple[int, str]]:
     """(offset, text) of every placeholder-looking ``[[...`` that is not a valid ``[[var:name]]``."""
     valid = {m.start() for m in VARIABLE.finditer(text or "")}
-    for match in _SUSPECT.finditer(text or ""):
+    for match in SUSPECT.finditer(text or ""):
         if match.start() not in valid:
             yield match.start(), match.group(0)
 

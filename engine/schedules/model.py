@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.delivery.template import PushTemplate
+from engine.push.template import PushTemplate
 from engine.errors import SourceLocation
 from engine.schedules.cron import CronSchedule
 

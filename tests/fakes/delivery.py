@@ -18,9 +18,10 @@ from typing import Any, Callable, Iterator, Sequence
 import psycopg
 import pytest
 
+from engine.api import send
 from engine.config import Settings
+from engine.delivery.request import SendRequest
 from engine.runs.model import MANIFEST, Manifest, OutputRecord, OutputStatus, RunStatus
-from engine.delivery.api import SendRequest, send
 from engine.delivery.fake_fcm import FakeFcmServer, write_service_account
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.report import SendReport
@@ -108,9 +109,9 @@ class World:
         return [user_id(n) for n in numbers]
 
     def send(self, source: Path, **kwargs: Any) -> SendReport:
-        options = {k: kwargs.pop(k) for k in ("retry", "batch_size", "stop", "on_progress") if k in kwargs}
+        """``engine.api.send`` at the real time (a real send refuses ``as_of``; dry runs may pass it)."""
+        options = {k: kwargs.pop(k) for k in ("retry", "stop", "on_progress") if k in kwargs}
         options.setdefault("retry", FAST_RETRY)
-        kwargs.setdefault("as_of", AS_OF)
         return send(self.settings, SendRequest(source=source, **kwargs), **options)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -13,9 +13,9 @@ import pytest
 
 from engine.db import SourcePool
 from engine.delivery.tokens import lookup_tokens
-from engine.delivery.template import TemplateError
+from engine.push.template import TemplateError
 from engine.errors import ConfigError, DeliveryError
-from tests.fakes.delivery import AS_OF, REPO, World, delivery_db, fake_fcm, world, write_csv, write_run  # noqa: F401
+from tests.fakes.delivery import REPO, World, delivery_db, fake_fcm, world, write_csv, write_run  # noqa: F401
 
 OFFER_HEADER = ["user_id", "firstName", "product_name", "variantID"]
 RUN_ID = "7d0c5a8e-5f4e-4b8e-9d55-2f3c1e9a0b11"
@@ -49,8 +49,12 @@ def test_run_send_payload_tracking_ledger_and_rerun(world: World, tmp_path: Path
     rows = world.query(
         "SELECT user_id::text, layer_id, sent_at, push_title, push_body, deep_link, audience_description, send_key"
         " FROM engine.user_notifications WHERE send_key LIKE %s ORDER BY push_body", (f"{send_id}:%",))
-    assert rows[0] == (with_token[0], 3, AS_OF, "🎯 The target: Jordan 0s 👟", "Hey Name0, collectors have your size",
-                       link, f"Run {RUN_ID}: layer3_recent_activity.offer_creators", f"{send_id}:{with_token[0]}")
+    assert rows[0][:2] + rows[0][3:] == (
+        with_token[0], 3, "🎯 The target: Jordan 0s 👟", "Hey Name0, collectors have your size",
+        link, f"Run {RUN_ID}: layer3_recent_activity.offer_creators", f"{send_id}:{with_token[0]}")
+    # recorded at the state database's clock: after the send was planned (its as_of), moments ago
+    [(db_now,)] = world.query("SELECT now()")
+    assert report.as_of <= rows[0][2] <= db_now and db_now - report.as_of < timedelta(minutes=1)
     assert [r[0] for r in rows] == with_token
 
     ledger = dict(world.query("SELECT user_id::text, status || coalesce(':' || reason, '') FROM engine.send_items"
@@ -76,15 +80,17 @@ def test_push_without_link_has_only_run_id_in_data(world: World, tmp_path: Path)
     assert message["notification"] == {"title": "Big drop today", "body": "Open the app"}
 
 
-def test_batches_hold_at_most_500(world: World, tmp_path: Path) -> None:
+def test_answers_are_group_committed_within_the_in_doubt_window(world: World, tmp_path: Path) -> None:
     ids = world.add_users(1234)
     csv = write_csv(tmp_path / "big.csv", ["user_id"], [[u] for u in ids])
     progress: list[int] = []
     report = world.send(
         csv, title="t", body="b", layer=1, on_progress=lambda done, total: progress.append(done))
-    # 1,234 = 500 + 500 + 234; two batches may be open at once, so commit order may vary
-    assert sorted(report.batches_now) == [234, 500, 500]
-    assert progress[-1] == 1234 and len(progress) == 3
+    # concurrency 8 (the world's setting): at most 2 x 8 = 16 pushes claimed and unrecorded at once,
+    # so at least 1,234 / 16 = 78 commits; progress is reported per commit and ends at everyone
+    assert 0 < report.max_in_doubt_now <= 16
+    assert report.commits_now >= 1234 // 16
+    assert progress[-1] == 1234 and progress == sorted(progress)
     assert report.sent == 1234 and sorted(world.fcm.accepted().values()) == [1] * 1234
 
 
@@ -125,8 +131,8 @@ def test_dry_run_sends_and_writes_nothing_and_needs_no_credentials(world: World,
 def test_live_send_applies_cadence(world: World, tmp_path: Path) -> None:
     recent, fresh = world.add_users(2)
     with psycopg.connect(world.dsn) as conn:   # a layer-3 push 24 h ago: inside the 72 h cooldown
-        conn.execute("INSERT INTO engine.user_notifications (user_id, layer_id, sent_at) VALUES (%s, 3, %s)",
-                     (recent, AS_OF - timedelta(hours=24)))
+        conn.execute("INSERT INTO engine.user_notifications (user_id, layer_id, sent_at)"
+                     " VALUES (%s, 3, now() - interval '24 hours')", (recent,))
     run = write_run(tmp_path / "run", header=OFFER_HEADER, rows=offer_rows([recent, fresh]), run_id=fresh)
     report = world.send(run, template="offer_push")
     assert report.cadence_excluded == {"layer_3_cooldown_hours": 1}
@@ -137,8 +143,8 @@ def test_live_send_applies_cadence(world: World, tmp_path: Path) -> None:
 def test_test_send_reaches_only_test_users_as_layer_4(world: World, tmp_path: Path) -> None:
     tester, stranger, live_user = world.add_users(3)
     with psycopg.connect(world.dsn) as conn:   # cadence would block the tester for a live layer-3 push
-        conn.execute("INSERT INTO engine.user_notifications (user_id, layer_id, sent_at) VALUES (%s, 3, %s)",
-                     (tester, AS_OF - timedelta(hours=1)))
+        conn.execute("INSERT INTO engine.user_notifications (user_id, layer_id, sent_at)"
+                     " VALUES (%s, 3, now() - interval '1 hour')", (tester,))
     run = write_run(tmp_path / "run", header=OFFER_HEADER, rows=offer_rows([live_user]),
                     test_rows=offer_rows([tester, stranger]), run_id=tester)
     testing = world.with_settings(test_users=({"user_id": tester},))

@@ -8,7 +8,7 @@ from typing import Sequence
 from engine.cadence import CadenceDecision
 from engine.delivery.plan import plan_send
 from engine.delivery.recipients import read_recipients
-from engine.delivery.template import PushTemplate
+from engine.push.template import PushTemplate
 from tests.fakes.delivery import user_id, write_csv
 
 TEMPLATE = PushTemplate(title="Hi [[var:firstName]]", body="b", deep_link="https://tradeblock.us/u/[[var:firstName]]",

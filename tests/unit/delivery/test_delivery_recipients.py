@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.delivery.recipients import read_recipients, resolve_source
-from engine.delivery.template import PushTemplate, TemplateError
+from engine.push.template import PushTemplate, TemplateError
 from engine.errors import DeliveryError
 from engine.runs.model import ManifestError
 from tests.fakes.delivery import user_id, write_csv, write_run

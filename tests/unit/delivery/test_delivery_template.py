@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from engine.delivery.template import PushTemplate, TemplateError, check_columns, link_problem, render, validate
+from engine.push.template import (
+    PushTemplate,
+    TemplateError,
+    check_columns,
+    link_problem,
+    missing_columns,
+    render,
+    template_problems,
+    validate,
+)
 
 HOSTS = ("tradeblock.us",)
 LINK = "https://tradeblock.us/product/collectors-have?productVariantId=[[var:variantID]]"
@@ -40,8 +49,14 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "host 'evil.example' is not allowed" in message
 
 
-def test_valid_template_passes() -> None:
-    validate(push(), HOSTS)
+@pytest.mark.parametrize("link", [LINK, "https://app.tradeblock.us/p/[[var:variantID]]", "http://tradeblock.us/", None])
+def test_valid_template_has_no_problems(link: str | None) -> None:
+    # the default push: title and body set, every variable well formed, the link on an allowed host
+    # or a subdomain of one (or no link at all); the problem list is checked, not just "no exception"
+    assert template_problems(push(deep_link=link), HOSTS) == []
+    # the same push with another allow-list: exactly one problem, on the link (so the check above is live)
+    fields = [field for field, _ in template_problems(push(deep_link=link), ("example.com",))]
+    assert fields == ([] if link is None else ["deep_link"])
 
 
 def test_missing_columns_named_with_near_misses() -> None:
@@ -54,7 +69,10 @@ def test_missing_columns_named_with_near_misses() -> None:
 
 
 def test_columns_are_case_sensitive_and_exact() -> None:
-    check_columns(push(), ["user_id", "firstName", "usersize", "variantID"], "x.csv")
+    # push() uses firstName, usersize and variantID, in that order of first use
+    assert missing_columns(push(), ["user_id", "firstName", "usersize", "variantID"]) == []
+    assert missing_columns(push(), ["user_id", "firstname", "usersize", "variantid"]) == ["firstName", "variantID"]
+    assert missing_columns(push(), ["firstName ", "usersize", "variantID"]) == ["firstName"]   # no trimming
 
 
 def test_render_substitutes_plain_text_and_encodes_the_link() -> None:

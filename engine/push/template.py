@@ -21,7 +21,7 @@ from engine.errors import DeliveryError, SourceLocation
 
 VARIABLE = re.compile(r"\[\[var:([A-Za-z_][A-Za-z0-9_]*)\]\]")
 # anything that looks like a placeholder once the valid ones are removed: typos, bad names, unclosed
-_SUSPECT = re.compile(r"\[\[\s*(?:var|vra|va|v)\s*:[^\]\s]*(?:\]\]?)?", re.IGNORECASE)
+SUSPECT = re.compile(r"\[\[\s*(?:var|vra|va|v)\s*:[^\]\s]*(?:\]\]?)?", re.IGNORECASE)
 FIELDS = ("title", "body", "deep_link")
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
@@ -91,15 +91,15 @@ def link_problem(url: str, allowed_hosts: Sequence[str]) -> str | None:
     return None
 
 
-def validate(template: PushTemplate, allowed_hosts: Sequence[str]) -> None:
-    """Check syntax and the deep-link host of the raw template; raise every problem at once."""
+def template_problems(template: PushTemplate, allowed_hosts: Sequence[str]) -> list[tuple[str, str]]:
+    """Every (field, problem) of the raw template: required texts, variable syntax, deep-link host."""
     problems: list[tuple[str, str]] = []
     for field in ("title", "body"):
         if not template.text(field).strip():
             problems.append((field, f"{field} is required"))
     for field in FIELDS:
         leftover = VARIABLE.sub("", template.text(field))
-        for bad in _SUSPECT.findall(leftover):
+        for bad in SUSPECT.findall(leftover):
             problems.append((field, f"{field}: malformed variable {bad!r}; write [[var:column_name]] "
                                     "(letters, digits, underscores)"))
     if template.deep_link:
@@ -107,15 +107,26 @@ def validate(template: PushTemplate, allowed_hosts: Sequence[str]) -> None:
         problem = link_problem(VARIABLE.sub(lambda m: m.group(1), template.deep_link), allowed_hosts)
         if problem:
             problems.append(("deep_link", f"deep_link {template.deep_link!r}: {problem}"))
+    return problems
+
+
+def validate(template: PushTemplate, allowed_hosts: Sequence[str]) -> None:
+    """Check syntax and the deep-link host of the raw template; raise every problem at once."""
+    problems = template_problems(template, allowed_hosts)
     if problems:
         raise TemplateError(_heading(template) + "; ".join(text for _, text in problems),
                             location=template.locate(problems[0][0]),
                             hint="variables look like [[var:firstName]] and name a CSV column exactly")
 
 
+def missing_columns(template: PushTemplate, header: Sequence[str]) -> list[str]:
+    """The template's variables that are not columns of ``header`` (exact, case-sensitive), in order of use."""
+    return [name for name in template.variables() if name not in header]
+
+
 def check_columns(template: PushTemplate, header: Sequence[str], source: str) -> None:
     """Every variable must be a column of the CSV header (exact, case-sensitive)."""
-    missing = [name for name in template.variables() if name not in header]
+    missing = missing_columns(template, header)
     if missing:
         near = {m: [h for h in header if h.lower() == m.lower()] for m in missing}
         hints = [f"{m} (did you mean {', '.join(near[m])}?)" if near[m] else m for m in missing]
@@ -150,3 +161,11 @@ def render(template: PushTemplate, values: Mapping[str, str | None],
 
 def _heading(template: PushTemplate) -> str:
     return f"push template {template.name!r}: " if template.name else "push: "
+
+
+def adhoc_template(*, title: str | None, body: str | None, deep_link: str | None,
+                   layer: int | None) -> PushTemplate:
+    """A push given on the command line (the original's manual send)."""
+    if layer is None:
+        raise TemplateError("an ad hoc push needs --layer", hint="e.g. --layer 1 (see engine cadence rules)")
+    return PushTemplate(title=title or "", body=body or "", deep_link=deep_link or None, layer=layer)

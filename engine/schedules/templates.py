@@ -1,10 +1,10 @@
-"""Which push a send uses: a template from schedules.yaml (via engine.schedules) or an ad hoc one."""
+"""Named push templates: the ``templates:`` of schedules.yaml, looked up by name for a send."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from engine.delivery.template import PushTemplate, TemplateError
+from engine.push.template import PushTemplate, TemplateError
 from engine.schedules.loader import SCHEDULES_FILE, load_schedules
 
 
@@ -18,11 +18,3 @@ def load_template(project_dir: Path, name: str) -> PushTemplate:
                             f"declare it under 'templates:' in {project_dir / SCHEDULES_FILE}, or send ad hoc "
                             "with --title/--body/--layer")
     return templates[name]
-
-
-def adhoc_template(*, title: str | None, body: str | None, deep_link: str | None,
-                   layer: int | None) -> PushTemplate:
-    """A push given on the command line (the original's manual send)."""
-    if layer is None:
-        raise TemplateError("an ad hoc push needs --layer", hint="e.g. --layer 1 (see engine cadence rules)")
-    return PushTemplate(title=title or "", body=body or "", deep_link=deep_link or None, layer=layer)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.delivery.catalog import adhoc_template, load_template
-from engine.delivery.template import TemplateError
 from engine.errors import ScheduleError
+from engine.push.template import TemplateError, adhoc_template
+from engine.schedules.templates import load_template
 from tests.fakes.delivery import SCHEDULES
 
 

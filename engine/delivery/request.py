@@ -1,0 +1,38 @@
+"""What a caller asks of a send (engine.api.send takes it; light: no firebase import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """One send: a run folder or CSV plus a named template, or an ad hoc title/body/link/layer.
+
+    ``as_of`` is for dry runs only: a real send evaluates cadence and records its pushes at the
+    state database's clock, never at a chosen time. ``max_in_doubt`` bounds the pushes claimed
+    and not yet recorded at once (default twice ENGINE_FCM_CONCURRENCY): what a crash can leave
+    in doubt.
+    """
+
+    source: Path
+    template: str | None = None
+    title: str | None = None
+    body: str | None = None
+    deep_link: str | None = None
+    layer: int | None = None
+    test: bool = False
+    dry_run: bool = False
+    limit: int | None = None
+    send_id: str | None = None
+    as_of: datetime | None = None
+    resend_in_flight: bool = False
+    automation: str | None = None
+    max_in_doubt: int | None = None
+
+    @property
+    def adhoc(self) -> bool:
+        """An ad hoc push (title/body/link/layer given here) rather than a named template."""
+        return any(v is not None for v in (self.title, self.body, self.deep_link, self.layer))
