@@ -37,7 +37,7 @@ MODES = ("builtin", "remote")
 
 def filter_audience(settings: Settings, user_ids: Sequence[str], layer_id: int | str, as_of: datetime,
                     *, state_conn: psycopg.Connection | None = None, automation: str | None = None,
-                    config: CadenceConfig | None = None) -> CadenceDecision:
+                    config: CadenceConfig | None = None, live: bool = False) -> CadenceDecision:
     """Who among ``user_ids`` may get a live push of ``layer_id`` (id or name) at ``as_of``.
 
     Ids are de-duplicated (first occurrence order kept); ids that are not UUIDs are excluded
@@ -46,7 +46,9 @@ def filter_audience(settings: Settings, user_ids: Sequence[str], layer_id: int |
     the caller's transaction), else on a short connection to the state DSN. ``config``
     replaces the project's rules (``automation`` is then ignored). Remote mode fails open
     (``failed_open=True``, a warning) when the service cannot answer, or raises DeliveryError
-    when ``settings.cadence_fail_open`` is false.
+    when ``settings.cadence_fail_open`` is false. ``live`` (a real send, ``as_of`` read from the
+    database clock under the cadence lock) counts every recorded push, even one stamped just after
+    ``as_of`` by another process.
     """
     if as_of.tzinfo is None:
         raise ConfigError("cadence as_of must be timezone-aware", hint="use engine.timeutil.parse_as_of")
@@ -64,7 +66,7 @@ def filter_audience(settings: Settings, user_ids: Sequence[str], layer_id: int |
             warnings.append(f"{config.override} overrides cadence rules, but the remote service applies "
                             "its own rules: the overrides are ignored")
     else:
-        decision = _builtin_decision(settings, audience, layer, config.rules_for(layer), as_of, state_conn)
+        decision = _builtin_decision(settings, audience, layer, config.rules_for(layer), as_of, state_conn, live)
     decision = replace(decision, invalid_ids=list(audience.invalid), warnings=warnings + decision.warnings)
     log.info("cadence layer %s (%s): %d eligible, %d excluded, %d invalid", layer.id, decision.mode,
              len(decision.eligible), decision.excluded_count, len(decision.invalid_ids),
@@ -73,14 +75,14 @@ def filter_audience(settings: Settings, user_ids: Sequence[str], layer_id: int |
 
 
 def _builtin_decision(settings: Settings, audience: Audience, layer: Layer, rules: tuple[Rule, ...],
-                      as_of: datetime, state_conn: psycopg.Connection | None) -> CadenceDecision:
+                      as_of: datetime, state_conn: psycopg.Connection | None, live: bool) -> CadenceDecision:
     if not rules or not audience.ids:
         excluded, exclusions = {rule.name: [] for rule in rules}, []
     elif state_conn is not None:
-        excluded, exclusions = evaluate(state_conn, audience, rules, as_of)
+        excluded, exclusions = evaluate(state_conn, audience, rules, as_of, live=live)
     else:
         with connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True) as conn:
-            excluded, exclusions = evaluate(conn, audience, rules, as_of)
+            excluded, exclusions = evaluate(conn, audience, rules, as_of, live=live)
     blocked = {exclusion.user_id for exclusion in exclusions}
     return CadenceDecision(
         eligible=[uid for uid in audience.ids if uid not in blocked], excluded=excluded, mode="builtin",

@@ -16,8 +16,13 @@ from engine.errors import StateError
 _SQL = resources.files("engine.cadence").joinpath("filter.sql").read_text(encoding="utf-8")
 
 
-def query_params(keys: tuple[str, ...], rules: tuple[Rule, ...], as_of: datetime) -> dict[str, object]:
-    """Bind values for filter.sql: the audience and the rules as parallel arrays."""
+def query_params(keys: tuple[str, ...], rules: tuple[Rule, ...], as_of: datetime, *,
+                 live: bool = False) -> dict[str, object]:
+    """Bind values for filter.sql: the audience and the rules as parallel arrays.
+
+    ``live``: everything recorded counts, even what is stamped a moment after ``as_of`` (a push
+    committed by another process between this send's clock reading and its query).
+    """
     since = [as_of - timedelta(hours=rule.window_hours) for rule in rules]
     pairs = [(ord_, layer) for ord_, rule in enumerate(rules) for layer in rule.counts_layers]
     return {
@@ -27,19 +32,19 @@ def query_params(keys: tuple[str, ...], rules: tuple[Rule, ...], as_of: datetime
         "rule_max": [rule.max_count for rule in rules],
         "rl_ord": [p[0] for p in pairs],
         "rl_layer": [p[1] for p in pairs],
-        "as_of": as_of,
+        "as_of": None if live else as_of,
         "horizon": min(since),
     }
 
 
 def evaluate(conn: psycopg.Connection, audience: Audience, rules: tuple[Rule, ...],
-             as_of: datetime) -> tuple[dict[str, list[str]], list[Exclusion]]:
+             as_of: datetime, *, live: bool = False) -> tuple[dict[str, list[str]], list[Exclusion]]:
     """Exclusions per rule (every checked rule listed, in order) and per user, in audience order."""
     excluded: dict[str, list[str]] = {rule.name: [] for rule in rules}
     if not rules or not audience.ids:
         return excluded, []
     try:
-        rows = conn.execute(_SQL, query_params(audience.keys, rules, as_of)).fetchall()
+        rows = conn.execute(_SQL, query_params(audience.keys, rules, as_of, live=live)).fetchall()
     except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName) as err:
         raise StateError("the state database has no engine.user_notifications table",
                          hint="run `engine migrate` against the state database first") from err

@@ -4,7 +4,8 @@
 -- (rl_ord, rl_layer) pairs. A rule blocks a user when the user has at least rule_max pushes of
 -- the rule's layers with  rule_since < sent_at <= as_of  (rule_since = as_of - window: the
 -- original's `sent_at > NOW() - interval 'N hours'`, so exactly N hours ago no longer counts).
--- Only history up to as_of counts, so backfills and replays are deterministic.
+-- Only history up to as_of counts, so backfills and replays are deterministic; a live send passes
+-- as_of NULL (everything recorded counts: its clock is only read for the windows).
 -- Claims count too: a push planned by a send (engine.send_items pending, in flight, or failed but to
 -- be retried) counts as sent at its send's planning time (engine.sends.as_of), so two sends planned
 -- one after the other (under the caller's cadence lock) never both pick the same user. A push
@@ -29,7 +30,7 @@ pushes AS (
     SELECT n.user_id, n.layer_id, n.sent_at
     FROM engine.user_notifications AS n
     JOIN audience AS a ON a.user_id = n.user_id
-    WHERE n.sent_at <= %(as_of)s
+    WHERE n.sent_at <= coalesce(%(as_of)s::timestamptz, 'infinity')
       AND n.sent_at > %(horizon)s
     UNION ALL
     SELECT i.user_id, s.layer_id, s.as_of AS sent_at
@@ -37,7 +38,7 @@ pushes AS (
     JOIN audience AS a ON a.user_id = i.user_id
     JOIN engine.sends AS s ON s.send_id = i.send_id
     WHERE (i.status IN ('pending', 'in_flight') OR (i.status = 'failed' AND i.retryable))
-      AND s.as_of <= %(as_of)s
+      AND s.as_of <= coalesce(%(as_of)s::timestamptz, 'infinity')
       AND s.as_of > %(horizon)s
 ),
 hits AS (

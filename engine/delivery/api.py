@@ -203,7 +203,7 @@ def _plan(settings: Settings, request: SendRequest, prepared: _Prepared, ledger:
           found: dict[str, str], as_of: datetime) -> Plan:
     cadence = None if request.test else (
         lambda ids: filter_audience(settings, ids, prepared.layer, as_of, state_conn=ledger.conn,
-                                    automation=request.automation))
+                                    automation=request.automation, live=not request.dry_run))
     test_users = ({str(u.get("user_id", "")).lower() for u in (settings.test_users or (FOUNDER,))}
                   if request.test else None)
     return plan_send(prepared.template, prepared.recipients, allowed_hosts=settings.deep_link_hosts,

@@ -3,9 +3,10 @@
 A push is claimed (its ledger row ``in_flight``, committed) just before it is handed to FCM,
 and its result is committed within one commit interval (``commit_interval``, 20 ms) of its
 answer. One ledger transaction per tick records every answer that arrived since the last one
-and claims the next pushes. At most ``window`` pushes are claimed and not yet recorded at any
-moment (default: twice the concurrency), so a crash leaves at most ``window`` pushes in doubt:
-the requests in flight plus the answers waiting for the next commit. ``concurrency`` workers
+and claims the next pushes: enough for the idle workers plus half as many again, so a claimed
+push waits little before its request. At most ``window`` pushes are claimed and not yet
+recorded at any moment (default: twice the concurrency), so a crash leaves at most ``window``
+pushes in doubt: the requests in flight plus the answers waiting for the next commit. ``concurrency`` workers
 each send one request at a time; a rate limiter spaces all requests (retries included) to
 ``rate_per_minute``.
 
@@ -102,6 +103,7 @@ class Sender:
         self._limiter = RateLimiter(rate_per_minute, burst=self._workers)
         self._policy = policy
         self._interval = commit_interval
+        self._lookahead = max(1, self._workers // 2)   # claimed ahead for workers about to free up
         self._flush_at = max(1, (self._window - self._workers) // 2 or self._window // 2)
         self._stop = stop
         self._on_commit = on_commit
@@ -142,7 +144,8 @@ class Sender:
                 await self._drain()
                 return
             now = time.monotonic()
-            starving = not self._ready and self._unrecorded < self._window and self._has_work(now)
+            starving = (self._active + len(self._ready) < self._workers and self._unrecorded < self._window
+                        and self._has_work(now))
             due = self._done and (len(self._done) >= self._flush_at or now - self._first_done >= self._interval)
             if starving or due:
                 await self._tick(claim=True)
@@ -181,7 +184,8 @@ class Sender:
 
     async def _tick(self, *, claim: bool) -> None:
         answered, self._done = self._done, []
-        room = self._window - self._unrecorded + len(answered)
+        room = min(self._window - self._unrecorded + len(answered),
+                   self._workers + self._lookahead - self._active - len(self._ready))
         claimed = self._take(time.monotonic(), room) if claim else []
         await asyncio.to_thread(self._sink.commit, [tried.result for _, tried in answered],
                                 [attempt.item for attempt in claimed])

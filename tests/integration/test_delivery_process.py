@@ -22,21 +22,22 @@ from engine.cli.main import cli
 from tests.fakes.delivery import AS_OF, World, delivery_db, fake_fcm, world, write_csv  # noqa: F401
 
 USERS = 300
-BATCH = 20
+MAX_IN_DOUBT = 20
 
 
-def environment(world: World) -> dict[str, str]:
+def environment(world: World, concurrency: int | None = 4) -> dict[str, str]:
+    """The environment of an `engine send` process against this world (default concurrency when None)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
     env.update(ENGINE_PROJECT_DIR=str(world.project), ENGINE_SOURCE_DSN=world.dsn, ENGINE_STATE_DSN=world.dsn,
-               ENGINE_FCM_CREDENTIALS=str(world.settings.fcm_credentials), ENGINE_FCM_ENDPOINT=world.fcm.endpoint,
-               ENGINE_FCM_CONCURRENCY="4")
+               ENGINE_FCM_CREDENTIALS=str(world.settings.fcm_credentials), ENGINE_FCM_ENDPOINT=world.fcm.endpoint)
+    if concurrency is not None:
+        env["ENGINE_FCM_CONCURRENCY"] = str(concurrency)
     return env
 
 
 def command(csv: Path, *extra: str) -> list[str]:
     return [sys.executable, "-c", "from engine.cli.main import main; main()", "--json", "send", str(csv),
-            "--title", "t", "--body", "b", "--layer", "1", "--batch-size", str(BATCH),
-            "--as-of", AS_OF.isoformat(), *extra]
+            "--title", "t", "--body", "b", "--layer", "1", "--max-in-doubt", str(MAX_IN_DOUBT), *extra]
 
 
 def start_slow_send(world: World, tmp_path: Path) -> tuple[list[str], subprocess.Popen[str], Path]:
@@ -70,11 +71,13 @@ def test_kill_9_then_resume(world: World, tmp_path: Path, resend: bool) -> None:
     proc.kill()
     proc.wait()
     in_flight = ledger(world, "in_flight")
-    # claimed before their HTTP calls, never recorded: at most two open batches
-    assert 0 < len(in_flight) <= 2 * BATCH
+    # claimed before their HTTP calls, never recorded: at most --max-in-doubt of them
+    assert 0 < len(in_flight) <= MAX_IN_DOUBT
     world.fcm.heal()
     code, report = resume(world, csv, *(["--resend-in-flight"] if resend else []))
-    assert code == 0 and report["status"] == "completed" and report["resumed"] is True
+    # at most once leaves them in doubt: "completed with N in doubt", its own status and exit code
+    expected = ("completed", 0) if resend else ("completed_in_doubt", 4)
+    assert (report["status"], code, report["resumed"]) == (*expected, True)
     received = {uid: world.fcm.accepted()[world.tokens[uid]] for uid in ids}
     outside = [uid for uid in ids if uid not in in_flight]
     assert all(received[uid] == 1 for uid in outside)          # everyone not in doubt: exactly once
@@ -123,6 +126,10 @@ def test_cli_usage_errors_and_dry_run_json(world: World, tmp_path: Path) -> None
     payload = json.loads(dry.stdout)
     assert (payload["status"], payload["remaining"], payload["ok"]) == ("dry_run", 1, True)
     assert world.fcm.attempts() == {}
-    text = runner.invoke(cli, ["send", str(csv), "--template", "plain_push", "--as-of", AS_OF.isoformat()], env=env)
+    live_as_of = runner.invoke(cli, ["send", str(csv), "--template", "plain_push", "--as-of", AS_OF.isoformat()],
+                               env=env)
+    assert live_as_of.exit_code == 2 and "--as-of is for dry runs only" in live_as_of.output
+    assert world.fcm.attempts() == {}
+    text = runner.invoke(cli, ["send", str(csv), "--template", "plain_push"], env=env)
     assert text.exit_code == 0, text.output
     assert "completed" in text.output and "sent" in text.output
