@@ -20,7 +20,12 @@ import psycopg
 from engine.cadence.automation import effective_config
 from engine.cadence.builtin import evaluate
 from engine.cadence.model import CadenceDecision, Exclusion
-from engine.cadence.remote import REMOTE_RULE, TrackReport, remote_decision, track_remote
+from engine.cadence.remote import (
+    REMOTE_RULE,
+    TrackReport,
+    remote_decision,
+    track_remote,
+)
 from engine.cadence.rules import CadenceConfig, Layer, Rule
 from engine.cadence.tracking import SentPush, record_sent
 from engine.cadence.userids import Audience, split_user_ids

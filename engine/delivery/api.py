@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import psycopg
 
@@ -31,7 +31,12 @@ from engine.delivery.fcm import FcmClient
 from engine.delivery.ledger import ItemResult, Ledger, LedgerItem, SendRecord, Tally
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.plan import Plan, plan_send
-from engine.delivery.recipients import Recipients, Source, read_recipients, resolve_source
+from engine.delivery.recipients import (
+    Recipients,
+    Source,
+    read_recipients,
+    resolve_source,
+)
 from engine.delivery.report import Counts, SendReport, SendStatus, message_of, status_of
 from engine.delivery.request import SendRequest
 from engine.delivery.sender import Sender, SenderStats
@@ -243,7 +248,7 @@ class _LedgerSink:
         self._ledger = ledger
         self._record = record
 
-    def commit(self, results: list[ItemResult], claim: list[LedgerItem]) -> None:
+    def commit(self, results: Sequence[ItemResult], claim: Sequence[LedgerItem]) -> None:
         sent = self._ledger.commit(self._record, results, claim)
         if sent and self._settings.cadence_mode == "remote":
             track_remote(self._settings, sent)

@@ -95,7 +95,7 @@ class Ledger:
         self.conn = conn
 
     @classmethod
-    def connect(cls, settings: Settings) -> "Ledger":
+    def connect(cls, settings: Settings) -> Ledger:
         conn = connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True,
                        application_name="audience-engine-send")
         ledger = cls(conn)

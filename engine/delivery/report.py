@@ -103,7 +103,7 @@ class Counts:
     in_flight_unknown: int
 
     @classmethod
-    def of(cls, tally: Tally, summary: dict[str, Any]) -> "Counts":
+    def of(cls, tally: Tally, summary: dict[str, Any]) -> Counts:
         skipped = tally.reasons("skipped")
         failed = tally.reasons("failed")
         invalid = skipped.pop("invalid_user_id", 0)

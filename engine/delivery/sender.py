@@ -150,9 +150,8 @@ class Sender:
             if starving or due:
                 await self._tick(claim=True)
                 continue
-            if not self._done and not self._ready and not self._active and not self._has_work(now):
-                if not self._later:
-                    return
+            if not (self._done or self._ready or self._active or self._fresh or self._later):
+                return
             await self._sleep(now)
 
     def _has_work(self, now: float) -> bool:
@@ -168,7 +167,7 @@ class Sender:
         self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, min(timeouts)) if timeouts else None)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def _drain(self) -> None:

@@ -20,8 +20,8 @@ from typing import Any, Callable, Iterator
 
 import jsonschema
 
-from engine.push.template import SUSPECT, FIELDS, VARIABLE, PushTemplate
 from engine.errors import EngineError, ScheduleError, first_of
+from engine.push.template import FIELDS, SUSPECT, VARIABLE, PushTemplate
 from engine.schedules.cron import CronError, parse_cron
 from engine.schedules.marks import value_location
 from engine.schedules.model import (

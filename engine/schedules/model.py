@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.push.template import PushTemplate
 from engine.errors import SourceLocation
+from engine.push.template import PushTemplate
 from engine.schedules.cron import CronSchedule
 
 DEFAULT_GENERATE_LEAD = 30     # minutes before the send: audience generation (reference 4.2)

@@ -14,9 +14,14 @@ from typing import Any, Mapping
 
 from engine.cadence.rules import CadenceConfig, apply_override
 from engine.config import Settings
-from engine.push.template import FIELDS, VARIABLE, link_problem
 from engine.errors import ConfigError, EngineError, SpecError
-from engine.schedules.loader import SCHEDULES_FILE, check_document, schedules_schema, schema_problems
+from engine.push.template import FIELDS, VARIABLE, link_problem
+from engine.schedules.loader import (
+    SCHEDULES_FILE,
+    check_document,
+    schedules_schema,
+    schema_problems,
+)
 from engine.schedules.marks import value_location
 from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params

@@ -22,7 +22,14 @@ from click.testing import CliRunner
 
 from engine.cli.main import cli
 from engine.errors import DeliveryError
-from tests.fakes.delivery import World, delivery_db, fake_fcm, world, write_csv, write_run  # noqa: F401
+from tests.fakes.delivery import (  # noqa: F401
+    World,
+    delivery_db,
+    fake_fcm,
+    world,
+    write_csv,
+    write_run,
+)
 from tests.integration.test_delivery_process import environment
 
 ENGINE = [sys.executable, "-c", "from engine.cli.main import main; main()", "--json", "send"]

@@ -13,9 +13,17 @@ import pytest
 
 from engine.db import SourcePool
 from engine.delivery.tokens import lookup_tokens
-from engine.push.template import TemplateError
 from engine.errors import ConfigError, DeliveryError
-from tests.fakes.delivery import REPO, World, delivery_db, fake_fcm, world, write_csv, write_run  # noqa: F401
+from engine.push.template import TemplateError
+from tests.fakes.delivery import (  # noqa: F401
+    REPO,
+    World,
+    delivery_db,
+    fake_fcm,
+    world,
+    write_csv,
+    write_run,
+)
 
 OFFER_HEADER = ["user_id", "firstName", "product_name", "variantID"]
 RUN_ID = "7d0c5a8e-5f4e-4b8e-9d55-2f3c1e9a0b11"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.delivery.recipients import read_recipients, resolve_source
-from engine.push.template import PushTemplate, TemplateError
 from engine.errors import DeliveryError
+from engine.push.template import PushTemplate, TemplateError
 from engine.runs.model import ManifestError
 from tests.fakes.delivery import user_id, write_csv, write_run
 
