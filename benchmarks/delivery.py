@@ -49,11 +49,11 @@ from google.auth.transport.requests import Request
 from google.oauth2 import service_account
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from engine.appdb.schema import create_schema
 from engine.api import send
+from engine.appdb.schema import create_schema
 from engine.config import Settings
-from engine.delivery.request import SendRequest
 from engine.delivery.fcm import FcmClient, Push, build_message
+from engine.delivery.request import SendRequest
 from engine.state.migrate import migrate
 
 PROJECT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
-from engine.cadence import CadenceConfig, CadenceDecision, Layer, effective_config, filter_audience
+from engine.cadence import (
+    CadenceConfig,
+    CadenceDecision,
+    Layer,
+    effective_config,
+    filter_audience,
+)
 from engine.config import Settings
 from engine.db import SourcePool, connect
 from engine.delivery.pacing import RetryPolicy
@@ -19,10 +25,10 @@ from engine.pipeline import RunRequest, render_queries, run_audience, run_dir_fo
 from engine.push.template import PushTemplate, TemplateError, adhoc_template
 from engine.runs.model import RunResult
 from engine.schedules.templates import load_template
+from engine.selection import select_audiences
 from engine.spec.loader import load_project_audiences
 from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params
-from engine.selection import select_audiences
 from engine.state.migrate import current_version, migrate
 from engine.state.runs import finish_run, start_run
 

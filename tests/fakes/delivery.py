@@ -20,12 +20,12 @@ import pytest
 
 from engine.api import send
 from engine.config import Settings
-from engine.delivery.request import SendRequest
-from engine.runs.model import MANIFEST, Manifest, OutputRecord, OutputStatus, RunStatus
 from engine.delivery.fake_fcm import FakeFcmServer, write_service_account
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.report import SendReport
+from engine.delivery.request import SendRequest
 from engine.outputs.csvfile import encode_csv
+from engine.runs.model import MANIFEST, Manifest, OutputRecord, OutputStatus, RunStatus
 
 REPO = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2026, 11, 23, 18, 30, tzinfo=timezone.utc)
