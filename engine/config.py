@@ -13,8 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
+from engine.documents import load
 from engine.errors import ConfigError, SourceLocation
 
 DEFAULT_FCM_ENDPOINT = "https://fcm.googleapis.com"
@@ -121,17 +120,10 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
 
 
 def _read_profile(path: Path, profile: str | None) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ConfigError(
-            f"invalid YAML: {getattr(err, 'problem', err)}",
-            location=SourceLocation(str(path), mark.line + 1 if mark else None,
-                                    mark.column + 1 if mark else None),
-        ) from err
+    data = load(path, str(path), error=ConfigError, empty_ok=True).data or {}
     if not isinstance(data, dict):
         raise ConfigError("the config file must be a mapping", location=SourceLocation(str(path), 1))
+    data = dict(data)  # the parsed document is shared while the file is unchanged: never edit it
     profiles = data.pop("profiles", {}) or {}
     if profile:
         if profile not in profiles:

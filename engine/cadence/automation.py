@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.cadence.rules import CadenceConfig, apply_override, load_cadence_config
-from engine.cadence.yamlfile import parse_yaml
+from engine.documents import load
 from engine.errors import ScheduleError, SourceLocation
 
 SCHEDULES_FILE = "schedules.yaml"
@@ -24,7 +24,7 @@ def effective_config(project_dir: Path, automation: str | None = None) -> Cadenc
     if not path.exists():
         raise ScheduleError(f"automation {automation!r} requested but {path} does not exist",
                             hint="automations are declared under 'automations:' in schedules.yaml")
-    doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    doc = load(path, str(path), error=ScheduleError)
     automations = doc.data.get("automations") if isinstance(doc.data, dict) else None
     if not isinstance(automations, list):
         raise ScheduleError("schedules.yaml has no 'automations:' list", location=SourceLocation(str(path), 1))

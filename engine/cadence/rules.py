@@ -6,16 +6,33 @@ The project's ``cadence.yaml`` wins; without one the defaults shipped in the pac
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from engine.cadence.yamlfile import YamlDocument, parse_yaml, raise_all, schema_errors
+from engine.documents import Document, load, parse, schema_problems
 from engine.errors import ConfigError, SourceLocation
 
 CADENCE_FILE = "cadence.yaml"
-LAYER_MODES = ("apply", "exempt", "bypass")
+
+
+@lru_cache(maxsize=1)
+def cadence_schema() -> dict[str, Any]:
+    """The JSON Schema shipped in the package (engine/cadence/schema.json)."""
+    return json.loads(resources.files("engine.cadence").joinpath("schema.json").read_text(encoding="utf-8"))
+
+
+def raise_all(errors: list[ConfigError]) -> None:
+    """Raise one ConfigError listing every problem, each with its own location."""
+    if not errors:
+        return
+    if len(errors) == 1:
+        raise errors[0]
+    lines = [f"{e.location}: {e.message}" if e.location else e.message for e in errors]
+    raise ConfigError(f"{len(errors)} problems:\n  " + "\n  ".join(lines))
 
 
 @dataclass(frozen=True)
@@ -83,7 +100,7 @@ def load_cadence_config(project_dir: Path) -> CadenceConfig:
     """The project's ``cadence.yaml``, or the packaged defaults when the project has none."""
     path = project_dir / CADENCE_FILE
     if path.exists():
-        return parse_cadence_config(path.read_text(encoding="utf-8"), str(path))
+        return cadence_config(load(path, str(path), error=ConfigError))
     return default_cadence_config()
 
 
@@ -95,13 +112,17 @@ def default_cadence_config() -> CadenceConfig:
 
 def parse_cadence_config(text: str, source: str) -> CadenceConfig:
     """Parse and validate cadence YAML; every problem is reported with file:line:col."""
-    doc = parse_yaml(text, source)
-    raise_all(schema_errors(doc, doc.data))
+    return cadence_config(parse(text, source, error=ConfigError))
+
+
+def cadence_config(doc: Document) -> CadenceConfig:
+    """The layers and rules of a parsed cadence document, validated (every problem at once)."""
+    raise_all(schema_problems(doc, cadence_schema(), error=ConfigError, at_value=True))
     layers = tuple(Layer(int(item["id"]), str(item["name"]), str(item.get("description", "")), item["cadence"])
                    for item in doc.data["layers"])
     rules = tuple(_rule(item) for item in doc.data["rules"])
     raise_all(_consistency_errors(doc, layers, rules))
-    return CadenceConfig(layers, rules, source)
+    return CadenceConfig(layers, rules, doc.display)
 
 
 def _rule(item: Mapping[str, Any]) -> Rule:
@@ -114,27 +135,27 @@ def _rule(item: Mapping[str, Any]) -> Rule:
         enabled=bool(item.get("enabled", True)))
 
 
-def _consistency_errors(doc: YamlDocument, layers: tuple[Layer, ...], rules: tuple[Rule, ...]) -> list[ConfigError]:
+def _consistency_errors(doc: Document, layers: tuple[Layer, ...], rules: tuple[Rule, ...]) -> list[ConfigError]:
     """What the schema cannot say: unique ids and names, rules naming configured layers."""
     errors: list[ConfigError] = []
     by_id: dict[int, Layer] = {}
     names: set[str] = set()
     for index, layer in enumerate(layers):
         if layer.id in by_id:
-            errors.append(ConfigError(f"duplicate layer id {layer.id}", location=doc.locate(["layers", index, "id"])))
+            errors.append(ConfigError(f"duplicate layer id {layer.id}", location=doc.locate_value(["layers", index, "id"])))
         if layer.name.lower() in names:
             errors.append(ConfigError(f"duplicate layer name {layer.name!r}",
-                                      location=doc.locate(["layers", index, "name"])))
+                                      location=doc.locate_value(["layers", index, "name"])))
         by_id[layer.id] = layer
         names.add(layer.name.lower())
     seen: set[str] = set()
     for index, rule in enumerate(rules):
         if rule.name in seen:
-            errors.append(ConfigError(f"duplicate rule name {rule.name!r}", location=doc.locate(["rules", index, "name"])))
+            errors.append(ConfigError(f"duplicate rule name {rule.name!r}", location=doc.locate_value(["rules", index, "name"])))
         seen.add(rule.name)
         for field_name, ids in (("counts_layers", rule.counts_layers), ("applies_to", rule.applies_to or ())):
             for position, layer_id in enumerate(ids):
-                where = doc.locate(["rules", index, field_name, position])
+                where = doc.locate_value(["rules", index, field_name, position])
                 if layer_id not in by_id:
                     errors.append(ConfigError(f"rule {rule.name!r} names layer {layer_id}, which is not configured",
                                               location=where))
@@ -147,7 +168,7 @@ def _consistency_errors(doc: YamlDocument, layers: tuple[Layer, ...], rules: tup
 
 
 def apply_override(config: CadenceConfig, override: Mapping[str, Any] | None, *,
-                   source: str = "cadence override", doc: YamlDocument | None = None,
+                   source: str = "cadence override", doc: Document | None = None,
                    base_path: tuple[str | int, ...] = ()) -> CadenceConfig:
     """``config`` with one automation's ``cadence:`` mapping applied (rule name -> new value).
 
@@ -158,15 +179,17 @@ def apply_override(config: CadenceConfig, override: Mapping[str, Any] | None, *,
     """
     if override is None:
         return config
-    doc = doc or YamlDocument(override, None, source)
-    raise_all(schema_errors(doc, override, definition="override", base_path=base_path))
+    doc = doc or Document.unplaced(override, source)
+    raise_all(schema_problems(doc, cadence_schema(), error=ConfigError, value=override, definition="override",
+                              base_path=base_path, at_value=True))
     known = {rule.name: rule for rule in config.rules}
     errors: list[ConfigError] = []
     changes: dict[str, Rule] = {}
     for name, value in override.items():
-        where = doc.locate([*base_path, name])
+        where = doc.locate_value([*base_path, name])
         if name not in known:
-            errors.append(ConfigError(f"cadence override names unknown rule {name!r}", location=where,
+            errors.append(ConfigError(f"cadence override names unknown rule {name!r}",
+                                      location=doc.locate([*base_path, name]),
                                       hint=f"rules in {config.source}: {', '.join(known) or 'none'}"))
             continue
         rule = known[name]

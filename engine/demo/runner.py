@@ -27,7 +27,6 @@ from engine.demo.pg import find_server
 from engine.outputs.testrows import FOUNDER
 from engine.runs.model import OutputStatus, RunResult
 from engine.secrets import mask_dsn
-from engine.spec.yamlmarks import load_marked
 
 log = logging.getLogger("engine.demo")
 
@@ -79,28 +78,20 @@ def _add_test_users(dsn: str, test_users: tuple[dict[str, str], ...], as_of: dat
                 (user["user_id"], f"demo-token-{user['user_id']}", as_of, as_of))
 
 
-def templates_for(project_dir: Path) -> dict[str, dict[str, Any]]:
-    """Push templates of schedules.yaml by name (empty when the project has none)."""
-    path = project_dir / "schedules.yaml"
-    if not path.exists():
-        return {}
-    data = load_marked(path, "schedules.yaml").data or {}
-    return dict(data.get("templates") or {})
-
-
 def _send_all(settings: Settings, runs: list[RunResult], report: DemoReport,
               note: Callable[[str], None]) -> None:
     from engine.delivery.fake_fcm import FakeFcmServer, write_service_account  # noqa: PLC0415
+    from engine.schedules.loader import load_schedules  # noqa: PLC0415
 
-    templates = templates_for(settings.project_dir)
+    templates = load_schedules(settings.project_dir).templates
     written = {(r.audience, o.name) for r in runs if r.run_dir
                for o in r.manifest.production_outputs if o.status is OutputStatus.WRITTEN}
     with FakeFcmServer() as fcm, tempfile.TemporaryDirectory(prefix="engine-demo-") as tmp:
         credentials = write_service_account(Path(tmp) / "service-account.json", token_uri=fcm.token_uri)
         fcm_settings = replace(settings, fcm_credentials=credentials, fcm_endpoint=fcm.endpoint)
         for name, template in templates.items():
-            run = next((r for r in runs if r.audience == template.get("audience") and r.run_dir), None)
-            if run is None or (run.audience, template.get("output")) not in written:
+            run = next((r for r in runs if r.audience == template.audience and r.run_dir), None)
+            if run is None or (run.audience, template.output) not in written:
                 continue
             for test in (True, False):
                 note(f"sending {name} ({'TEST' if test else 'live'})")

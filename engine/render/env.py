@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from engine.documents import read_text
 from engine.errors import RenderError, SourceLocation
 
 
@@ -55,10 +56,21 @@ class Placeholder:
     __hash__ = object.__hash__
 
 
+class _SqlLoader(jinja2.FileSystemLoader):
+    """Jinja's file loader, except that a file that is not UTF-8 is a located error, not a traceback."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str | None, Any]:
+        try:
+            return super().get_source(environment, template)
+        except UnicodeDecodeError:
+            read_text(Path(self.searchpath[0]) / template, f"sql/{template}", error=RenderError)
+            raise
+
+
 def make_environment(sql_root: Path) -> SandboxedEnvironment:
     """A sandboxed Jinja environment rooted at the project's sql/ folder."""
     env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(sql_root)),
+        loader=_SqlLoader(str(sql_root)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -109,8 +121,9 @@ def render_sql(env: SandboxedEnvironment, sql_root: Path, *, name: str, template
                           hint=f"declare it as a param in the audience YAML; available: "
                                f"{', '.join(sorted(values)) or 'none'} (and options)") from None
     except RenderError as err:
-        filename, line = _template_line(err, template)
-        err.location = SourceLocation(_display(filename, sql_root), line)
+        if err.location is None:  # raised by a helper while rendering: point at the template line
+            filename, line = _template_line(err, template)
+            err.location = SourceLocation(_display(filename, sql_root), line)
         raise
     except jinja2.TemplateError as err:
         filename, line = _template_line(err, template)

@@ -16,9 +16,7 @@ import zoneinfo
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterator
-
-import jsonschema
+from typing import Any, Iterator
 
 from engine.errors import EngineError, ScheduleError, first_of
 from engine.push.template import FIELDS, SUSPECT, VARIABLE, PushTemplate
@@ -31,7 +29,7 @@ from engine.schedules.model import (
     Automation,
     ScheduleFile,
 )
-from engine.spec.yamlmarks import KeyPath, MarkedDocument, format_key_path, load_marked
+from engine.documents import Document, KeyPath, load, schema_problems
 
 SCHEDULES_FILE = "schedules.yaml"
 CRON_HINT = 'five fields: minute hour day-of-month month day-of-week, e.g. "30 12 * * *" (12:30 daily, the send time)'
@@ -41,35 +39,6 @@ CRON_HINT = 'five fields: minute hour day-of-month month day-of-week, e.g. "30 1
 def schedules_schema() -> dict[str, Any]:
     """The schedules.yaml JSON Schema shipped in the package."""
     return json.loads(resources.files("engine.schedules").joinpath("schema.json").read_text("utf-8"))
-
-
-def _subschema(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        schema = root["$defs"][schema["$ref"].split("/")[-1]]
-    return schema
-
-
-def schema_problems(doc: MarkedDocument, schema: dict[str, Any],
-                    error: Callable[..., EngineError] = ScheduleError) -> list[EngineError]:
-    """Every JSON Schema violation of ``doc``, located; unknown keys get a "did you mean"."""
-    problems: list[EngineError] = []
-    validator = jsonschema.Draft202012Validator(schema)
-    for err in sorted(validator.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
-        path: KeyPath = tuple(err.absolute_path)
-        where = format_key_path(path) or "(top level)"
-        if err.validator == "additionalProperties" and err.validator_value is False:
-            allowed = sorted(_subschema(err.schema, schema).get("properties", {}))
-            for key in sorted(set(err.instance) - set(allowed)):
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                problems.append(error(f"unknown key {key!r} in {where}", location=doc.locate(path + (key,)),
-                                      hint=f"did you mean {close[0]!r}?" if close
-                                      else f"allowed keys: {', '.join(allowed)}"))
-        elif err.validator == "oneOf" and err.context:
-            best = min(err.context, key=lambda e: len(list(e.absolute_path)))
-            problems.append(error(f"{where}: {best.message}", location=doc.locate(path)))
-        else:
-            problems.append(error(f"{where}: {err.message}", location=doc.locate(path)))
-    return problems
 
 
 def malformed_variables(text: str | None) -> Iterator[tuple[int, str]]:
@@ -85,7 +54,7 @@ def _suggest(name: str, known: list[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known) or 'none'}"
 
 
-def _template_problems(doc: MarkedDocument, templates: dict[str, Any]) -> list[EngineError]:
+def _template_problems(doc: Document, templates: dict[str, Any]) -> list[EngineError]:
     problems: list[EngineError] = []
     for name, template in templates.items():
         for field in FIELDS:
@@ -97,7 +66,7 @@ def _template_problems(doc: MarkedDocument, templates: dict[str, Any]) -> list[E
     return problems
 
 
-def _timezone_problem(doc: MarkedDocument, where: KeyPath, name: str, zone: str) -> EngineError | None:
+def _timezone_problem(doc: Document, where: KeyPath, name: str, zone: str) -> EngineError | None:
     try:
         zoneinfo.ZoneInfo(zone)
         return None
@@ -109,7 +78,7 @@ def _timezone_problem(doc: MarkedDocument, where: KeyPath, name: str, zone: str)
                              else "use an IANA name such as America/Chicago")
 
 
-def _timing_problems(doc: MarkedDocument, where: KeyPath, name: str, item: dict[str, Any]) -> list[EngineError]:
+def _timing_problems(doc: Document, where: KeyPath, name: str, item: dict[str, Any]) -> list[EngineError]:
     lead = item.get("lead_minutes") or {}
     generate = lead.get("generate", DEFAULT_GENERATE_LEAD)
     test = lead.get("test", DEFAULT_TEST_LEAD)
@@ -135,7 +104,7 @@ def _timing_problems(doc: MarkedDocument, where: KeyPath, name: str, item: dict[
     return problems
 
 
-def _automation_problems(doc: MarkedDocument, automations: list[dict[str, Any]],
+def _automation_problems(doc: Document, automations: list[dict[str, Any]],
                          templates: dict[str, Any]) -> list[EngineError]:
     problems: list[EngineError] = []
     first_line: dict[str, int | None] = {}
@@ -175,12 +144,12 @@ def _automation_problems(doc: MarkedDocument, automations: list[dict[str, Any]],
     return problems
 
 
-def check_document(doc: MarkedDocument) -> list[EngineError]:
+def check_document(doc: Document) -> list[EngineError]:
     """Every problem schedules.yaml has on its own (schema, cron, time zones, timing, references)."""
     if not isinstance(doc.data, dict):
         return [ScheduleError("schedules.yaml must be a mapping with templates: and automations:",
                               location=doc.locate(()))]
-    problems = schema_problems(doc, schedules_schema())
+    problems: list[EngineError] = [*schema_problems(doc, schedules_schema(), error=ScheduleError)]
     if problems:
         return problems
     templates = doc.data.get("templates") or {}
@@ -188,7 +157,7 @@ def check_document(doc: MarkedDocument) -> list[EngineError]:
                                                                      templates)
 
 
-def build_schedules(doc: MarkedDocument) -> ScheduleFile:
+def build_schedules(doc: Document) -> ScheduleFile:
     """The typed model of a document that passed ``check_document``."""
     templates = {}
     for name, entry in (doc.data.get("templates") or {}).items():
@@ -216,7 +185,7 @@ def load_schedules(project_dir: Path) -> ScheduleFile:
     path = project_dir / SCHEDULES_FILE
     if not path.exists():
         return ScheduleFile()
-    doc = load_marked(path, SCHEDULES_FILE)
+    doc = load(path, SCHEDULES_FILE, error=ScheduleError)
     problems = check_document(doc)
     if problems:
         raise first_of(problems)

@@ -1,6 +1,6 @@
 """Positions inside YAML scalar values, so an error can point at a character of a string.
 
-``MarkedDocument`` knows where each key starts. For a value written on the same line as
+``Document`` knows where each key starts. For a value written on the same line as
 its key (``cron: "30 12 * * *"``, ``title: "..."``) this finds where the text itself starts,
 so a caret can sit under the bad cron field or the misspelt ``[[vra:`` of a push title.
 Block scalars (``|``, ``>``) and escapes fall back to the key's position: never a wrong line.
@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from engine.errors import SourceLocation
-from engine.spec.yamlmarks import KeyPath, MarkedDocument, format_key_path
+from engine.documents import Document, KeyPath, format_key_path
 
 
 @lru_cache(maxsize=256)
@@ -47,11 +47,11 @@ def _value_start(line: str, key_col: int) -> int | None:
     return j if j < len(line) else None
 
 
-def value_location(doc: MarkedDocument, key_path: KeyPath, offset: int = 0) -> SourceLocation:
+def value_location(doc: Document, key_path: KeyPath, offset: int = 0) -> SourceLocation:
     """Location of character ``offset`` of the string at ``key_path`` (the key itself when unsure)."""
     location = doc.locate(key_path)
-    mark = doc.marks.get(tuple(key_path))
-    if mark is None or location.line is None or location.col is None:
+    mark = doc.keys.get(tuple(key_path))
+    if mark is None or doc.path is None or location.line is None or location.col is None:
         return location
     lines = source_lines(doc.path)
     if mark[0] > len(lines):

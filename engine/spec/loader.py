@@ -13,12 +13,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
+from engine.documents import Document, load, schema_problems
 from engine.errors import SpecError, first_of
 from engine.spec.model import (AudienceSpec, Bind, Join, OrderRule, OutputColumn, OutputSpec, Param,
                                QuerySpec, Requirement, TestSpec, Threshold)
-from engine.spec.yamlmarks import MarkedDocument, load_marked
 
 
 @lru_cache(maxsize=None)
@@ -27,43 +25,12 @@ def audience_schema() -> dict[str, Any]:
     return json.loads(resources.files("engine.spec").joinpath("schemas/audience.v1.json").read_text("utf-8"))
 
 
-@lru_cache(maxsize=None)
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(audience_schema())
-
-
-def _allowed_keys(schema: dict[str, Any], root: dict[str, Any]) -> list[str]:
-    if "$ref" in schema:
-        ref = schema["$ref"].split("/")[-1]
-        schema = root["$defs"][ref]
-    return sorted(schema.get("properties", {}))
-
-
-def _schema_problem(doc: MarkedDocument, err: jsonschema.ValidationError) -> SpecError:
-    path = tuple(err.absolute_path)
-    location = doc.locate(path)
-    where = location.key_path or "(top level)"
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = _allowed_keys(err.schema, audience_schema())
-        extra = sorted(set(err.instance) - set(allowed))
-        key = extra[0] if extra else "?"
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
-        return SpecError(f"unknown key {key!r} in {where}", location=doc.locate(path + (key,)), hint=hint)
-    if err.validator == "required":
-        return SpecError(f"{where}: {err.message}", location=location)
-    if err.validator == "oneOf" and err.context:
-        best = min(err.context, key=lambda e: len(list(e.absolute_path)))
-        return SpecError(f"{where}: {best.message}", location=location)
-    return SpecError(f"{where}: {err.message}", location=location)
-
-
 def _suggest(name: str, known: list[str]) -> str | None:
     close = difflib.get_close_matches(name, known, n=1)
     return f"did you mean {close[0]!r}?" if close else (f"known: {', '.join(known)}" if known else None)
 
 
-def _reference_problems(doc: MarkedDocument, sql_root: Path) -> list[SpecError]:
+def _reference_problems(doc: Document, sql_root: Path) -> list[SpecError]:
     data = doc.data
     problems: list[SpecError] = []
     names: list[str] = []
@@ -126,12 +93,11 @@ def _reference_problems(doc: MarkedDocument, sql_root: Path) -> list[SpecError]:
     return problems
 
 
-def check_document(doc: MarkedDocument, sql_root: Path) -> list[SpecError]:
+def check_document(doc: Document, sql_root: Path) -> list[SpecError]:
     """Every schema and reference problem in one parsed audience document."""
     if not isinstance(doc.data, dict):
         return [SpecError("an audience file must be a mapping", location=doc.locate(()))]
-    problems = [_schema_problem(doc, e) for e in
-                sorted(_validator().iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path])]
+    problems = schema_problems(doc, audience_schema(), error=SpecError)
     if problems:
         return problems
     problems = _reference_problems(doc, sql_root)
@@ -153,7 +119,7 @@ def _column(header: str, raw: Any) -> OutputColumn:
     return OutputColumn(header, column=raw.get("column"), value=raw.get("value"), format=raw.get("format", "text"))
 
 
-def build_spec(doc: MarkedDocument) -> AudienceSpec:
+def build_spec(doc: Document) -> AudienceSpec:
     """The typed model of a document that passed ``check_document``."""
     data = doc.data
     params = tuple(Param(name, p["type"], p.get("default"), bool(p.get("required")), p.get("minimum"),
@@ -195,7 +161,7 @@ def build_spec(doc: MarkedDocument) -> AudienceSpec:
 def load_audience(path: Path, project_dir: Path) -> AudienceSpec:
     """Load and validate one audience file, raising its first problem."""
     display = _display(path, project_dir)
-    doc = load_marked(path, display)
+    doc = load(path, display)
     problems = check_document(doc, project_dir / "sql")
     if problems:
         raise first_of(problems)
@@ -222,6 +188,6 @@ def load_project_audiences(project_dir: Path) -> list[AudienceSpec]:
     for spec in specs:
         if spec.name in seen:
             raise SpecError(f"duplicate audience name {spec.name!r} (also in {seen[spec.name]})",
-                            location=load_marked(spec.path, spec.display_path).locate(("name",)))
+                            location=load(spec.path, spec.display_path).locate(("name",)))
         seen[spec.name] = spec.display_path
     return specs

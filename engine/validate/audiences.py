@@ -14,7 +14,7 @@ from engine.errors import SpecError
 from engine.selection import select_audiences
 from engine.spec.loader import audience_files, build_spec, check_document
 from engine.spec.model import AudienceSpec
-from engine.spec.yamlmarks import MarkedDocument, load_marked
+from engine.documents import Document, load
 from engine.validate.findings import Findings
 
 
@@ -24,7 +24,7 @@ class AudienceEntry:
 
     path: Path
     display: str
-    doc: MarkedDocument | None
+    doc: Document | None
     spec: AudienceSpec | None
 
     @property
@@ -67,7 +67,7 @@ def load_entries(project_dir: Path, findings: Findings) -> list[AudienceEntry]:
     for path in audience_files(project_dir):
         display = findings.relative(str(path))
         try:
-            doc = load_marked(path, display)
+            doc = load(path, display)
         except SpecError as err:
             findings.add_error(err, "yaml/syntax", default_path=display)
             entries.append(AudienceEntry(path, display, None, None))

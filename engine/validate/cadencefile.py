@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from engine.cadence.rules import CADENCE_FILE, CadenceConfig, default_cadence_config, parse_cadence_config
-from engine.cadence.yamlfile import parse_yaml, schema_errors
+from engine.cadence.rules import CADENCE_FILE, CadenceConfig, cadence_config, cadence_schema, default_cadence_config
+from engine.documents import load, schema_problems
 from engine.errors import ConfigError
 from engine.validate.audiences import AudienceEntry
 from engine.validate.findings import Findings
@@ -38,19 +38,18 @@ def check_cadence(findings: Findings, project_dir: Path) -> CadenceConfig:
     path = project_dir / CADENCE_FILE
     if not path.exists():
         return default_cadence_config()
-    text = path.read_text(encoding="utf-8")
     try:
-        doc = parse_yaml(text, CADENCE_FILE)
+        doc = load(path, CADENCE_FILE, error=ConfigError)
     except ConfigError as err:
         _add(findings, err, "cadence/syntax")
         return default_cadence_config()
-    problems = schema_errors(doc, doc.data)
+    problems = schema_problems(doc, cadence_schema(), error=ConfigError, at_value=True)
     for problem in problems:
         _add(findings, problem, "cadence/schema")
     if problems:
         return default_cadence_config()
     try:
-        return parse_cadence_config(text, CADENCE_FILE)
+        return cadence_config(doc)
     except ConfigError as err:
         _add(findings, err, "cadence/rules")
         return default_cadence_config()

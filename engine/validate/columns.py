@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from engine.schedules.marks import value_location
 from engine.spec.model import AudienceSpec
-from engine.spec.yamlmarks import KeyPath, MarkedDocument
+from engine.documents import Document, KeyPath
 from engine.validate.findings import Findings
 
 _MISSING_COLUMN = re.compile(r'Referenced column "([^"]+)" not found')
@@ -39,7 +39,7 @@ def did_you_mean(name: str, known: Sequence[str]) -> str | None:
 
 
 class _Checker:
-    def __init__(self, findings: Findings, doc: MarkedDocument, spec: AudienceSpec, duck: Any) -> None:
+    def __init__(self, findings: Findings, doc: Document, spec: AudienceSpec, duck: Any) -> None:
         self.findings = findings
         self.doc = doc
         self.spec = spec
@@ -176,7 +176,7 @@ def _bind_columns(checker: _Checker, result: AudienceColumns) -> None:
                                      col=loc.col, hint=did_you_mean(bind.column, source), key_path=loc.key_path)
 
 
-def check_audience_columns(findings: Findings, doc: MarkedDocument, spec: AudienceSpec,
+def check_audience_columns(findings: Findings, doc: Document, spec: AudienceSpec,
                            query_columns: dict[str, tuple[str, ...] | None], duck: Any,
                            transform_sql: str | None = None) -> AudienceColumns:
     """Every column reference of ``spec`` against the columns the queries return."""

@@ -33,6 +33,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from engine.documents import read_text
+from engine.errors import EngineError
 from engine.outputs.atomic import write_atomic
 from engine.validate.findings import Findings
 
@@ -209,7 +211,7 @@ def _references(project_dir: Path, text: str, seen: set[str]) -> Iterator[str]:
             continue
         seen.add(name)
         path = project_dir / "sql" / name
-        content = path.read_text(encoding="utf-8") if path.is_file() else ""
+        content = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
         yield name + "\0" + content
         yield from _references(project_dir, content, seen)
 
@@ -259,7 +261,12 @@ def lint_files(findings: Findings, project_dir: Path, files: list[Path], context
         findings.add("lint/no-config", "no .sqlfluff at the project root: linting with sqlfluff's defaults "
                      "(postgres, jinja)", path=CONFIG_FILE, severity="warning",
                      hint="add a .sqlfluff so the lint policy is the project's, not the tool's")
-    texts = {path: path.read_text(encoding="utf-8") for path in files}
+    texts: dict[Path, str] = {}
+    for path in files:
+        try:
+            texts[path] = read_text(path, findings.relative(str(path)), error=EngineError)
+        except EngineError as err:
+            findings.add_error(err, "sql/encoding", default_path=findings.relative(str(path)))
     names = dict(context)
     for text in texts.values():
         names.update({arg: arg for arg in macro_arguments(text) if arg not in names})   # `alias.col` stays SQL

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from engine.schedules.marks import value_location
 from engine.spec.model import AudienceSpec
-from engine.spec.yamlmarks import KeyPath, MarkedDocument
+from engine.documents import Document, KeyPath
 from engine.validate.audiences import AudienceEntry
 from engine.validate.findings import Findings
 from engine.validate.render import AS_OF, sample_values
@@ -54,7 +54,7 @@ def _shape(pattern: str) -> str:
         return pattern.lower()
 
 
-def _patterns(doc: MarkedDocument, spec: AudienceSpec) -> list[Pattern]:
+def _patterns(doc: Document, spec: AudienceSpec) -> list[Pattern]:
     out = []
     for o, output in enumerate(spec.outputs):
         out.append((spec.name, output.file, ("outputs", o, "file"), f"output {output.name!r}"))

@@ -85,7 +85,7 @@ def _source_line(sql_root: Path, display: str, line: int | None) -> str:
     path = sql_root.parent / display
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return ""
     return lines[line - 1] if line and 0 < line <= len(lines) else ""
 
@@ -118,7 +118,7 @@ def render_queries(findings: Findings, env: SandboxedEnvironment, sql_root: Path
         try:
             if _report_undeclared(findings, env, sql_root, spec, query, values):
                 continue
-        except jinja2.TemplateSyntaxError:
+        except (jinja2.TemplateSyntaxError, RenderError):
             pass                                                # render_sql reports it with its line
         except jinja2.TemplateNotFound:
             continue                                            # the spec loader reported the missing file
@@ -137,5 +137,5 @@ def render_queries(findings: Findings, env: SandboxedEnvironment, sql_root: Path
                 hint = f"set it under options: of query {query.name!r} in {spec.display_path} " \
                        f"(options set: {', '.join(sorted(query.options)) or 'none'})"
             findings.add(rule, f"{err.message} (audience {spec.name!r}, query {query.name!r})", path=display,
-                         line=loc.line if loc else None, col=col, hint=hint)
+                         line=loc.line if loc else None, col=col or (loc.col if loc else None), hint=hint)
     return rendered

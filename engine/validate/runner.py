@@ -92,8 +92,8 @@ def _sql_files(project_dir: Path, env: jinja2.Environment, specs: Sequence[Audie
         try:
             ast = env.parse((sql_root / name).read_text(encoding="utf-8"))
             names.extend(t for t in meta.find_referenced_templates(ast) if isinstance(t, str))
-        except jinja2.TemplateSyntaxError:
-            continue
+        except (jinja2.TemplateSyntaxError, UnicodeDecodeError):
+            continue                                            # the render check reports it
     return sorted(sql_root / name for name in seen)
 
 

@@ -14,18 +14,13 @@ from typing import Any, Mapping
 
 from engine.cadence.rules import CadenceConfig, apply_override
 from engine.config import Settings
-from engine.errors import ConfigError, EngineError, SpecError
+from engine.errors import ConfigError, EngineError, ScheduleError, SpecError
 from engine.push.template import FIELDS, VARIABLE, link_problem
-from engine.schedules.loader import (
-    SCHEDULES_FILE,
-    check_document,
-    schedules_schema,
-    schema_problems,
-)
+from engine.schedules.loader import SCHEDULES_FILE, check_document, schedules_schema
 from engine.schedules.marks import value_location
 from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params
-from engine.spec.yamlmarks import KeyPath, MarkedDocument, load_marked
+from engine.documents import Document, KeyPath, load, schema_problems
 from engine.validate.audiences import AudienceEntry
 from engine.validate.findings import Findings
 
@@ -50,7 +45,7 @@ def _suggest(name: str, known: list[str]) -> str:
 
 
 class _Context:
-    def __init__(self, findings: Findings, doc: MarkedDocument, entries: Mapping[str, AudienceEntry]) -> None:
+    def __init__(self, findings: Findings, doc: Document, entries: Mapping[str, AudienceEntry]) -> None:
         self.findings = findings
         self.doc = doc
         self.entries = entries
@@ -115,9 +110,8 @@ def _automation(ctx: _Context, cadence: CadenceConfig, index: int, data: dict[st
     spec = ctx.audience(data["audience"], where + ("audience",), owner)
     for rule_name, value in (data.get("cadence") or {}).items():
         try:
-            # a MarkedDocument locates key paths just as cadence's YamlDocument does (one parse, not two)
             apply_override(cadence, {rule_name: value}, source=f"{SCHEDULES_FILE} {owner}",
-                           doc=ctx.doc, base_path=where + ("cadence",))  # type: ignore[arg-type]
+                           doc=ctx.doc, base_path=where + ("cadence",))
         except ConfigError as err:
             ctx.findings.add_error(err, "cadence/override", default_path=SCHEDULES_FILE)
     if spec is None:
@@ -143,13 +137,13 @@ def check_schedules(findings: Findings, settings: Settings, entries: Mapping[str
     if not path.exists():
         return
     try:
-        doc = load_marked(path, SCHEDULES_FILE)
-    except SpecError as err:
+        doc = load(path, SCHEDULES_FILE, error=ScheduleError)
+    except ScheduleError as err:
         findings.add_error(err, "schedules/syntax", default_path=SCHEDULES_FILE)
         return
     for problem in check_document(doc):
         findings.add_error(problem, _rule(problem), default_path=SCHEDULES_FILE)
-    if not isinstance(doc.data, dict) or schema_problems(doc, schedules_schema()):
+    if not isinstance(doc.data, dict) or schema_problems(doc, schedules_schema(), error=ScheduleError):
         return
     ctx = _Context(findings, doc, entries)
     for name, data in (doc.data.get("templates") or {}).items():
