@@ -232,7 +232,8 @@ def steps_table(scale: dict[str, Any]) -> str:
             rows.append([audience, f"duckdb {step['step']}", f"{step['rows']:,}", fmt_s(step["seconds"]), ""])
         accounted = sum(q["seconds"] for q in engine["queries"]) + sum(s["seconds"] for s in engine["steps"])
         rows.append([audience, "outputs, render, connect", "", fmt_s(engine["last_seconds"] - accounted), ""])
-        rows.append([audience, "total", "", fmt_s(engine["last_seconds"]), fmt_s(r["floor"]["last_seconds"] if "floor" in r else None)])
+        floor = r["floor"]["last_seconds"] if "floor" in r else None
+        rows.append([audience, "total", "", fmt_s(engine["last_seconds"]), fmt_s(floor)])
     return table(["audience", "step (last engine run)", "rows", "engine s", "floor s"], rows)
 
 
@@ -289,7 +290,8 @@ def report(results: dict[int, dict[str, Any]], delivery: list[dict[str, Any]] | 
     parts = []
     extra: dict[str, Any] = {}
     if results:
-        parts.append(f"Audiences: floor, engine, old way (seconds: median of {args.repeat} rounds; ratios: median of the "
+        parts.append(f"Audiences: floor, engine, old way (seconds: median of {args.repeat} rounds; "
+                     "ratios: median of the "
                      f"rounds' ratios; RSS: highest peak of a run)\n"
                      + audience_table(results))
         largest = max(results)

@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from engine.cadence import (
     CadenceConfig,
@@ -31,6 +31,9 @@ from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params
 from engine.state.migrate import current_version, migrate
 from engine.state.runs import finish_run, start_run
+
+if TYPE_CHECKING:
+    from engine.validate.findings import ValidationReport
 
 log = logging.getLogger("engine.api")
 
@@ -99,6 +102,14 @@ def cadence_check(settings: Settings, user_ids: Sequence[str], layer: int | str,
 def cadence_rules(settings: Settings, automation: str | None = None) -> CadenceConfig:
     """The layers and cadence rules in force, with ``automation``'s overrides (``engine cadence rules``)."""
     return effective_config(settings.project_dir, automation)
+
+
+def validate(settings: Settings, *, select: Sequence[str] = (), db: bool = False,
+             cache: bool = True) -> ValidationReport:
+    """Check the project (or the ``select``ed part) and return every finding; problems in it never raise."""
+    from engine.validate.runner import validate_project  # noqa: PLC0415  (sqlfluff loads on demand)
+
+    return validate_project(settings, select=select, db=db, cache=cache)
 
 
 def list_audiences(settings: Settings, selectors: Sequence[str] = ()) -> list[AudienceSpec]:

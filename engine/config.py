@@ -18,6 +18,19 @@ from engine.errors import ConfigError, SourceLocation
 
 DEFAULT_FCM_ENDPOINT = "https://fcm.googleapis.com"
 
+# The original scripts' hard-coded test user, the founder (reference section 2.0): TEST files and
+# TEST sends go to him unless engine.yaml lists `test_users`.
+FOUNDER: dict[str, str] = {
+    "user_id": "0e54067c-4c0e-4e4a-8a23-a47661578059",
+    "username": "beems",
+    "firstName": "Mbiyimoh",
+    "usersize": "13",
+    "lastActive": "2025-08-05 20:00:00.000000+00:00",
+    "bio": "Founder of Tradeblock",
+    "top_target_shoe": 'Air Jordan 1 Retro High OG "Bred Toe"',
+    "top_target_shoe_variantid": "sample-variant-id-for-testing",
+}
+
 # setting name -> environment variable
 ENV_VARS: dict[str, str] = {
     "source_dsn": "ENGINE_SOURCE_DSN",
@@ -37,6 +50,7 @@ ENV_VARS: dict[str, str] = {
     "cadence_timeout_s": "ENGINE_CADENCE_TIMEOUT",
     "cadence_retries": "ENGINE_CADENCE_RETRIES",
     "log_format": "ENGINE_LOG_FORMAT",
+    "test_layer": "ENGINE_TEST_LAYER",
 }
 
 
@@ -62,7 +76,8 @@ class Settings:
     cadence_fail_open: bool = True
     cadence_timeout_s: float = 10.0      # per HTTP request to the remote cadence service
     cadence_retries: int = 2             # extra attempts after a failed request (remote mode)
-    test_users: tuple[dict[str, str], ...] = ()
+    test_users: tuple[dict[str, str], ...] = (FOUNDER,)
+    test_layer: int = 4                  # the notification layer TEST sends are recorded under (the original's)
     log_format: str = "auto"
 
     @property
@@ -89,7 +104,8 @@ class Settings:
         return self.state_dsn
 
 
-_INT_FIELDS = {"pool_size", "connect_retries", "fcm_concurrency", "fcm_rate_per_minute", "cadence_retries"}
+_INT_FIELDS = {"pool_size", "connect_retries", "fcm_concurrency", "fcm_rate_per_minute", "cadence_retries",
+               "test_layer"}
 _FLOAT_FIELDS = {"statement_timeout_s", "cadence_timeout_s"}
 _PATH_FIELDS = {"output_dir", "fcm_credentials", "project_dir"}
 _BOOL_FIELDS = {"cadence_fail_open"}

@@ -7,6 +7,7 @@ plus a hint) and maps its ``exit_code`` to the process exit status.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,6 @@ class SeedRefused(EngineError):
     """``engine seed`` will not touch a database that already holds app data."""
 
 
-class OutputError(EngineError):
-    """A CSV or manifest could not be written."""
-
-
 class DeliveryError(EngineError):
     """A push send failed in a way that stops the run."""
 
@@ -90,7 +87,7 @@ class ScheduleError(EngineError):
     """schedules.yaml is invalid."""
 
 
-def first_of(problems: "list[EngineError]") -> EngineError:
+def first_of(problems: Sequence[EngineError]) -> EngineError:
     """The first of several problems, its hint counting the others (raised by loaders; validate lists all)."""
     first = problems[0]
     if len(problems) > 1:

@@ -21,11 +21,11 @@ from engine.errors import EngineError
 from engine.outputs.atomic import commit_file, temp_path, write_atomic
 from engine.outputs.csvfile import encode_csv
 from engine.outputs.testrows import source_offset, test_rows
-from engine.render.env import RenderedQuery, make_environment, render_sql
-from engine.sources.query import fetch_arrow
-from engine.runs.model import (MANIFEST, Manifest, OutputRecord, OutputStatus, RunResult, json_ready,
-                               manifest_params)
+from engine.render.env import make_environment, render_sql
+from engine.render.model import RenderedQuery
+from engine.runs.model import MANIFEST, Manifest, OutputRecord, OutputStatus, RunResult, json_ready, manifest_params
 from engine.runs.rules import audience_empty, run_status, skip_output
+from engine.sources.query import fetch_arrow
 from engine.spec.model import AudienceSpec, OutputSpec
 from engine.timeutil import file_timestamp
 from engine.transform.duck import Workspace

@@ -35,10 +35,3 @@ def zone(name: str) -> ZoneInfo:
 def file_timestamp(as_of: datetime, tz: str) -> str:
     """The original file-name timestamp, ``%Y%m%d_%H%M%S``, of ``as_of`` in ``tz``."""
     return as_of.astimezone(zone(tz)).strftime("%Y%m%d_%H%M%S")
-
-
-def python_str_utc(value: datetime | None) -> str:
-    """What Python's ``str()`` printed for a UTC-aware datetime (the original lastActive)."""
-    if value is None:
-        return ""
-    return str(value.astimezone(timezone.utc))

@@ -4,7 +4,8 @@ The rows are generated inside PostgreSQL by the set-based statements of ``seed.s
 (hash-based draws, no ``random()``), so a million users take minutes, not hours, and the
 same users/seed/as_of always give identical data. Constraints and indexes of the app
 tables are dropped for the bulk load and rebuilt afterwards, which is several times faster
-than maintaining them row by row (16 s instead of 34 s for 100,000 users here); rebuilding them also proves the data satisfies them.
+than maintaining them row by row (16 s instead of 34 s for 100,000 users here); rebuilding them also
+proves the data satisfies them.
 Everything happens in one transaction: a failed seed leaves nothing behind.
 """
 
@@ -133,7 +134,7 @@ def seed_database(conn: psycopg.Connection, *, users: int, seed: int, as_of: dat
         _run(conn, "restore_keys", deferred.restore)
         for table in APP_TABLES:
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
-        return {table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
+        return {table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchall()[0][0]
                 for table in APP_TABLES}
 
 

@@ -82,7 +82,8 @@ def filter_audience(settings: Settings, user_ids: Sequence[str], layer_id: int |
 def _builtin_decision(settings: Settings, audience: Audience, layer: Layer, rules: tuple[Rule, ...],
                       as_of: datetime, state_conn: psycopg.Connection | None, live: bool) -> CadenceDecision:
     if not rules or not audience.ids:
-        excluded, exclusions = {rule.name: [] for rule in rules}, []
+        excluded: dict[str, list[str]] = {rule.name: [] for rule in rules}
+        exclusions: list[Exclusion] = []
     elif state_conn is not None:
         excluded, exclusions = evaluate(state_conn, audience, rules, as_of, live=live)
     else:

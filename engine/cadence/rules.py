@@ -142,7 +142,8 @@ def _consistency_errors(doc: Document, layers: tuple[Layer, ...], rules: tuple[R
     names: set[str] = set()
     for index, layer in enumerate(layers):
         if layer.id in by_id:
-            errors.append(ConfigError(f"duplicate layer id {layer.id}", location=doc.locate_value(["layers", index, "id"])))
+            errors.append(ConfigError(f"duplicate layer id {layer.id}",
+                                      location=doc.locate_value(["layers", index, "id"])))
         if layer.name.lower() in names:
             errors.append(ConfigError(f"duplicate layer name {layer.name!r}",
                                       location=doc.locate_value(["layers", index, "name"])))
@@ -151,7 +152,8 @@ def _consistency_errors(doc: Document, layers: tuple[Layer, ...], rules: tuple[R
     seen: set[str] = set()
     for index, rule in enumerate(rules):
         if rule.name in seen:
-            errors.append(ConfigError(f"duplicate rule name {rule.name!r}", location=doc.locate_value(["rules", index, "name"])))
+            errors.append(ConfigError(f"duplicate rule name {rule.name!r}",
+                                      location=doc.locate_value(["rules", index, "name"])))
         seen.add(rule.name)
         for field_name, ids in (("counts_layers", rule.counts_layers), ("applies_to", rule.applies_to or ())):
             for position, layer_id in enumerate(ids):
@@ -204,7 +206,8 @@ def apply_override(config: CadenceConfig, override: Mapping[str, Any] | None, *,
                 continue
             changes[name] = replace(rule, window_hours=float(value))
         else:
-            changes[name] = replace(rule, **{k: (float(v) if k == "window_hours" else v) for k, v in value.items()})
+            fields: dict[str, Any] = {k: (float(v) if k == "window_hours" else v) for k, v in value.items()}
+            changes[name] = replace(rule, **fields)
     raise_all(errors)
     rules = tuple(changes.get(rule.name, rule) for rule in config.rules)
     return CadenceConfig(config.layers, rules, config.source, override=source)

@@ -53,7 +53,8 @@ def as_sent_push(row: SentPush | Mapping[str, Any]) -> SentPush:
     missing = [name for name in ("user_id", "layer_id", "sent_at", "send_key") if row.get(name) in (None, "")]
     if missing:
         raise StateError(f"sent push record lacks {', '.join(missing)}: {dict(row)!r}")
-    return SentPush(**{name: row.get(name) for name in _FIELDS})
+    fields: dict[str, Any] = {name: row.get(name) for name in _FIELDS}
+    return SentPush(**fields)
 
 
 def record_sent(conn: psycopg.Connection, rows: Iterable[SentPush | Mapping[str, Any]], *,

@@ -60,4 +60,5 @@ def read_user_ids_csv(path: Path) -> list[str]:
     except OSError as err:
         raise ConfigError(f"cannot read {path}: {err.strerror or err}") from err
     except (UnicodeDecodeError, csv.Error) as err:
-        raise ConfigError(f"{path.name} is not a readable UTF-8 CSV: {err}", location=SourceLocation(str(path))) from err
+        raise ConfigError(f"{path.name} is not a readable UTF-8 CSV: {err}",
+                          location=SourceLocation(str(path))) from err

@@ -25,8 +25,10 @@ def cadence() -> None:
 
 
 @cadence.command()
-@click.option("--layer", "layer_ref", required=True, help="Layer id or name, e.g. 3 or 'Layer 3' (see `engine cadence rules`).")
-@click.option("--as-of", default=None, help="Check as of this time (ISO 8601; default now). Only pushes sent up to it count.")
+@click.option("--layer", "layer_ref", required=True,
+              help="Layer id or name, e.g. 3 or 'Layer 3' (see `engine cadence rules`).")
+@click.option("--as-of", default=None,
+              help="Check as of this time (ISO 8601; default now). Only pushes sent up to it count.")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Read user ids from this CSV (column user_id, userId, id, ...) instead of arguments.")
 @click.option("--automation", default=None, help="Apply this schedules.yaml automation's cadence overrides.")

@@ -50,7 +50,8 @@ def seed(obj: CliContext, dsn: str | None, users: int, seed_value: int, as_of: s
     if obj.json_output:
         emit_json({"ok": True, **report})
     else:
-        click.echo(f"seeded {users:,} users in {report['seconds']:.1f}s (seed={seed_value}, as_of={anchor.isoformat()})")
+        click.echo(f"seeded {users:,} users in {report['seconds']:.1f}s "
+                   f"(seed={seed_value}, as_of={anchor.isoformat()})")
         for table, count in report["counts"].items():
             click.echo(f"  {table:24} {count:>12,}")
 

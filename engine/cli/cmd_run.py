@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import click
 
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
-
 from engine.runs.model import RunStatus
 
 if TYPE_CHECKING:

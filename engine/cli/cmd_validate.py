@@ -44,11 +44,11 @@ def validate(obj: CliContext, selectors: tuple[str, ...], use_db: bool, dsn: str
     line with a caret and a hint. Exit code 0 when there is no error (warnings allowed),
     1 when there are errors, 2 on usage errors, 3 when --db cannot reach the database.
     """
-    from engine.validate.report import format_report  # noqa: PLC0415  (keep `engine --help` fast)
-    from engine.validate.runner import validate_project  # noqa: PLC0415
+    from engine import api  # noqa: PLC0415  (keep `engine --help` fast)
+    from engine.validate.report import format_report  # noqa: PLC0415
 
     settings = obj.settings(source_dsn=dsn)
-    report = validate_project(settings, select=selectors, db=use_db, cache=not no_cache)
+    report = api.validate(settings, select=selectors, db=use_db, cache=not no_cache)
     if obj.json_output:
         emit_json(report.as_dict())
     else:

@@ -11,7 +11,6 @@ from engine import __version__
 from engine.cli.common import CliContext
 from engine.logs import setup_logging
 
-
 # command name -> module defining it; modules load only when their command runs, so
 # `engine validate` does not pay for pyarrow, DuckDB or firebase-admin
 _COMMAND_MODULES = {

@@ -42,14 +42,12 @@ from engine.delivery.request import SendRequest
 from engine.delivery.sender import Sender, SenderStats
 from engine.delivery.tokens import lookup_tokens
 from engine.errors import ConfigError, DatabaseUnavailable, DeliveryError, EngineError
-from engine.outputs.testrows import FOUNDER
 from engine.push.template import PushTemplate, check_columns, validate
 from engine.secrets import mask_text
 from engine.timeutil import utcnow
 
 log = logging.getLogger("engine.delivery")
 
-TEST_LAYER = 4
 DEFAULT_RETRY = RetryPolicy()
 _NO_RECIPIENTS = Recipients(sha256="", header=(), rows=(), total_rows=0, duplicates=0, empty_ids=0, invalid_ids=())
 
@@ -156,7 +154,7 @@ def _leave_truthful(ledger: Ledger, send_id: str, err: BaseException) -> None:
 def _prepare(settings: Settings, request: SendRequest, template: PushTemplate) -> _Prepared:
     """Template, layer, source and CSV, all checked before anything touches a database."""
     validate(template, settings.deep_link_hosts)
-    layer = TEST_LAYER if request.test else template.layer
+    layer = settings.test_layer if request.test else template.layer
     effective_config(settings.project_dir, request.automation).layer(layer)   # unknown layer: ConfigError
     source = resolve_source(Path(request.source), template, test=request.test)
     recipients = read_recipients(source.csv) if source.csv else _NO_RECIPIENTS
@@ -209,7 +207,7 @@ def _plan(settings: Settings, request: SendRequest, prepared: _Prepared, ledger:
     cadence = None if request.test else (
         lambda ids: filter_audience(settings, ids, prepared.layer, as_of, state_conn=ledger.conn,
                                     automation=request.automation, live=not request.dry_run))
-    test_users = ({str(u.get("user_id", "")).lower() for u in (settings.test_users or (FOUNDER,))}
+    test_users = ({str(u.get("user_id", "")).lower() for u in settings.test_users}
                   if request.test else None)
     return plan_send(prepared.template, prepared.recipients, allowed_hosts=settings.deep_link_hosts,
                      test_users=test_users, cadence=cadence,

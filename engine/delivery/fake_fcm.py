@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import itertools
 import json
+import signal
 import threading
 import time
 import zlib

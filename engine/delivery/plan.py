@@ -64,15 +64,16 @@ def plan_send(template: PushTemplate, recipients: Recipients, *, allowed_hosts: 
     for seq, (user_id, _) in enumerate(recipients.rows):
         token = found.get(user_id)
         reason = skipped.get(user_id)
-        if reason is None and token is None:
-            reason = NO_TOKEN
-        elif reason is None and token in dead:
-            reason = f"dead_token:{dead[token]}"
-        elif reason is None and token in owner:
-            reason = "duplicate_token"
-        push = rendered.get(user_id)
         if reason is None:
-            owner[token] = user_id   # type: ignore[index]
+            if token is None:
+                reason = NO_TOKEN
+            elif token in dead:
+                reason = f"dead_token:{dead[token]}"
+            elif token in owner:
+                reason = "duplicate_token"
+            else:
+                owner[token] = user_id
+        push = rendered.get(user_id)
         items.append(LedgerItem(seq=seq, user_id=user_id, status="skipped" if reason else "pending",
                                 reason=reason, token=token, title=push.title if push else None,
                                 body=push.body if push else None, deep_link=push.link if push else None))

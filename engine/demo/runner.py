@@ -24,7 +24,6 @@ from engine import api
 from engine.config import Settings
 from engine.delivery.request import SendRequest
 from engine.demo.pg import find_server
-from engine.outputs.testrows import FOUNDER
 from engine.runs.model import OutputStatus, RunResult
 from engine.secrets import mask_dsn
 
@@ -66,7 +65,7 @@ def _showcase_product(dsn: str, as_of: datetime) -> str | None:
 def _add_test_users(dsn: str, test_users: tuple[dict[str, str], ...], as_of: datetime) -> None:
     """Give the test users (default: the founder) an account and a device, so TEST sends reach them."""
     with psycopg.connect(dsn) as conn:
-        for user in test_users or (FOUNDER,):
+        for user in test_users:
             conn.execute(
                 "INSERT INTO users (id, username, first_name, email, created_at, updated_at) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
@@ -91,7 +90,7 @@ def _send_all(settings: Settings, runs: list[RunResult], report: DemoReport,
         fcm_settings = replace(settings, fcm_credentials=credentials, fcm_endpoint=fcm.endpoint)
         for name, template in templates.items():
             run = next((r for r in runs if r.audience == template.audience and r.run_dir), None)
-            if run is None or (run.audience, template.output) not in written:
+            if run is None or run.run_dir is None or (run.audience, template.output) not in written:
                 continue
             for test in (True, False):
                 note(f"sending {name} ({'TEST' if test else 'live'})")

@@ -6,18 +6,6 @@ from typing import Any, Mapping, Sequence
 
 from engine.spec.model import TestSpec
 
-# The original scripts' hard-coded test user: the founder (reference section 2.0).
-FOUNDER: dict[str, str] = {
-    "user_id": "0e54067c-4c0e-4e4a-8a23-a47661578059",
-    "username": "beems",
-    "firstName": "Mbiyimoh",
-    "usersize": "13",
-    "lastActive": "2025-08-05 20:00:00.000000+00:00",
-    "bio": "Founder of Tradeblock",
-    "top_target_shoe": 'Air Jordan 1 Retro High OG "Bred Toe"',
-    "top_target_shoe_variantid": "sample-variant-id-for-testing",
-}
-
 
 def source_offset(source_row: int | None, rows: int) -> int | None:
     """The 0-based production row a TEST file borrows its fields from: ``source_row`` is 1-based and
@@ -41,7 +29,7 @@ def test_rows(spec: TestSpec, headers: Sequence[str], source_row: Sequence[str] 
         fallback = spec.fallback
     source = dict(zip(headers, source_row)) if source_row is not None else {}
     rows = []
-    for user in test_users or (FOUNDER,):
+    for user in test_users:
         out = []
         for header in headers:
             if header in fallback:

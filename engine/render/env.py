@@ -10,26 +10,15 @@ from __future__ import annotations
 
 import sys
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.documents import read_text
 from engine.errors import RenderError, SourceLocation
-
-
-@dataclass(frozen=True)
-class RenderedQuery:
-    """One rendered SQL statement with its bound parameters and the file it came from."""
-
-    name: str
-    sql: str
-    params: dict[str, Any]
-    origin: str
-    used_params: tuple[str, ...] = field(default_factory=tuple)
+from engine.render.model import RenderedQuery
 
 
 class Placeholder:
@@ -59,7 +48,7 @@ class Placeholder:
 class _SqlLoader(jinja2.FileSystemLoader):
     """Jinja's file loader, except that a file that is not UTF-8 is a located error, not a traceback."""
 
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str | None, Any]:
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         try:
             return super().get_source(environment, template)
         except UnicodeDecodeError:
@@ -127,7 +116,8 @@ def render_sql(env: SandboxedEnvironment, sql_root: Path, *, name: str, template
         raise
     except jinja2.TemplateError as err:
         filename, line = _template_line(err, template)
-        raise RenderError(f"template error: {err}", location=SourceLocation(_display(filename, sql_root), line)) from None
+        raise RenderError(f"template error: {err}",
+                          location=SourceLocation(_display(filename, sql_root), line)) from None
     sql = text.strip().rstrip(";").rstrip()
     params = {key: values[key] for key in sorted(used)}
-    return RenderedQuery(name=name, sql=sql, params=params, origin=f"sql/{template}", used_params=tuple(sorted(used)))
+    return RenderedQuery(name=name, sql=sql, params=params, origin=f"sql/{template}")

@@ -8,8 +8,8 @@ database, so its key names and order never change; every reader goes through
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from engine.errors import EngineError, SourceLocation
 
 if TYPE_CHECKING:
-    from engine.render.env import RenderedQuery
+    from engine.render.model import RenderedQuery
 
 MANIFEST = "manifest.json"
 

@@ -116,5 +116,7 @@ def parse_cron(expression: str) -> CronSchedule:
         raise CronError(f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), "
                         f"this one has {len(parts)}", parts[5][1] if len(parts) > 5 else 0)
     sets = [_field(part, i, offset if text is expression else 0) for i, (part, offset) in enumerate(parts)]
-    return CronSchedule(expression, *sets, days_restricted=not parts[2][0].startswith("*"),
+    minutes, hours, days, months, weekdays = sets
+    return CronSchedule(expression, minutes, hours, days, months, weekdays,
+                        days_restricted=not parts[2][0].startswith("*"),
                         weekdays_restricted=not parts[4][0].startswith("*"))

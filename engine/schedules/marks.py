@@ -11,8 +11,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from engine.errors import SourceLocation
 from engine.documents import Document, KeyPath, format_key_path
+from engine.errors import SourceLocation
 
 
 @lru_cache(maxsize=256)

@@ -18,7 +18,7 @@ from psycopg import ClientCursor
 
 from engine.db import translate_query_error
 from engine.errors import QueryError
-from engine.render.env import RenderedQuery
+from engine.render.model import RenderedQuery
 
 _BOOL, _INTS, _FLOATS, _DATE = {16}, {20, 21, 23, 26}, {700, 701, 1700}, {1082}
 TIMESTAMP_OIDS = {1114, 1184}

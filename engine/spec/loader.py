@@ -15,8 +15,19 @@ from typing import Any
 
 from engine.documents import Document, load, schema_problems
 from engine.errors import SpecError, first_of
-from engine.spec.model import (AudienceSpec, Bind, Join, OrderRule, OutputColumn, OutputSpec, Param,
-                               QuerySpec, Requirement, TestSpec, Threshold)
+from engine.spec.model import (
+    AudienceSpec,
+    Bind,
+    Join,
+    OrderRule,
+    OutputColumn,
+    OutputSpec,
+    Param,
+    QuerySpec,
+    Requirement,
+    TestSpec,
+    Threshold,
+)
 
 
 @lru_cache(maxsize=None)
@@ -60,7 +71,7 @@ def _reference_problems(doc: Document, sql_root: Path) -> list[SpecError]:
             problems.append(SpecError(f"audience.join names unknown query {join['query']!r}",
                                       location=doc.locate(("audience", "join", j, "query")),
                                       hint=_suggest(join["query"], names)))
-    segments = list((data.get("segments") or {}))
+    segments = list(data.get("segments") or {})
     for t, threshold in enumerate(data.get("thresholds") or []):
         seg = threshold.get("segment")
         if seg and seg not in segments:
@@ -101,7 +112,7 @@ def check_document(doc: Document, sql_root: Path) -> list[SpecError]:
     if problems:
         return problems
     problems = _reference_problems(doc, sql_root)
-    expected = doc.path.stem
+    expected = Path(doc.display).stem if doc.path is None else doc.path.stem
     if doc.data["name"] != expected:
         problems.append(SpecError(f"audience name {doc.data['name']!r} differs from its file name {expected!r}",
                                   location=doc.locate(("name",)), hint=f"rename the file or set name: {expected}"))
@@ -143,7 +154,8 @@ def build_spec(doc: Document) -> AudienceSpec:
                           when_empty=test.get("when_empty", "skip")) if test else None))
     prioritise = data.get("prioritise") or {}
     return AudienceSpec(
-        name=data["name"], description=data["description"].strip(), layer=data["layer"], path=doc.path,
+        name=data["name"], description=data["description"].strip(), layer=data["layer"],
+        path=doc.path or Path(doc.display),
         display_path=doc.display, params=params, queries=queries, base=data["audience"]["from"],
         joins=tuple(Join(j["query"], tuple(j["using"]), j.get("how", "left"))
                     for j in data["audience"].get("join") or []),

@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from engine.errors import SpecError
+from engine.spec.model import AudienceSpec, Param
+from engine.timeutil import parse_as_of
 
 
 class ParamError(SpecError):
     """A param value (default, schedule var or --var) is missing, unknown or invalid."""
 
     exit_code = 2
-from engine.spec.model import AudienceSpec, Param
-from engine.timeutil import parse_as_of
 
 
 def _coerce(param: Param, raw: Any, origin: str) -> Any:
@@ -70,14 +70,14 @@ def resolve_params(spec: AudienceSpec, *layers: tuple[str, Mapping[str, Any]], s
             values[param.name] = _coerce(param, param.default, f"{spec.display_path} default")
     for origin, overrides in layers:
         for name, raw in overrides.items():
-            param = spec.param(name)
-            if param is None:
+            found = spec.param(name)
+            if found is None:
                 if strict:
                     known = ", ".join(p.name for p in spec.params) or "none"
                     raise ParamError(f"{origin}: audience {spec.name!r} has no param {name!r}",
                                     hint=f"its params: {known}")
                 continue
-            values[name] = _coerce(param, raw, origin)
+            values[name] = _coerce(found, raw, origin)
     missing = [p.name for p in spec.params if p.name not in values]
     if missing:
         raise ParamError(f"audience {spec.name!r} needs param(s) {', '.join(missing)}",

@@ -36,7 +36,10 @@ class Workspace:
         self.con.close()
 
     def _count(self, table: str) -> int:
-        return int(self.con.execute(f"SELECT count(*) FROM {ident(table)}").fetchone()[0])  # type: ignore[index]
+        return int(self._scalar(f"SELECT count(*) FROM {ident(table)}"))
+
+    def _scalar(self, sql: str) -> Any:
+        return self.con.execute(sql).fetchall()[0][0]
 
     def _run(self, sql: str, what: str) -> None:
         try:
@@ -103,7 +106,7 @@ class Workspace:
             return
         started = time.perf_counter()
         removed: dict[str, int] = {}
-        conditions = []
+        conditions: list[str] = []
         for req in spec.require:
             col = ident(req.column)
             cond = f"{col} IS NOT NULL"
@@ -111,8 +114,7 @@ class Workspace:
                 cond += f" AND trim(CAST({col} AS VARCHAR)) <> ''"
             # attribute each dropped row to the first requirement it fails
             prior = " AND ".join(conditions) or "TRUE"
-            count = self.con.execute(
-                f"SELECT count(*) FROM {ident(self._current)} WHERE ({prior}) AND NOT ({cond})").fetchone()[0]
+            count = self._scalar(f"SELECT count(*) FROM {ident(self._current)} WHERE ({prior}) AND NOT ({cond})")
             removed[f"missing {req.column}" + (" (or blank)" if req.blank == "reject" else "")] = int(count)
             conditions.append(f"({cond})")
         self._step("require", f"SELECT * FROM {ident(self._current)} WHERE {' AND '.join(conditions)}",
@@ -126,7 +128,7 @@ class Workspace:
             return
         started = time.perf_counter()
         removed: dict[str, int] = {}
-        keep = []
+        keep: list[str] = []
         for threshold in spec.thresholds:
             value = f"coalesce({ident(threshold.column)}, 0)"  # no matching rows means a count of 0
             bounds = []
@@ -136,8 +138,7 @@ class Workspace:
                 bounds.append(f"{value} <= {literal(threshold.max)}")
             fails = f"{self._segment_predicate(spec, threshold.segment)} AND NOT ({' AND '.join(bounds)})"
             prior = " AND ".join(f"NOT ({k})" for k in keep) or "TRUE"
-            count = self.con.execute(
-                f"SELECT count(*) FROM {ident(self._current)} WHERE ({prior}) AND {fails}").fetchone()[0]
+            count = self._scalar(f"SELECT count(*) FROM {ident(self._current)} WHERE ({prior}) AND {fails}")
             removed[threshold.label] = int(count)
             keep.append(fails)
         self._step("thresholds", f"SELECT * FROM {ident(self._current)} WHERE "
@@ -149,7 +150,7 @@ class Workspace:
         self._step("transform", sql.strip().rstrip(";"), started=started)
 
     def segment_counts(self, spec: AudienceSpec) -> dict[str, int]:
-        return {name: int(self.con.execute(f"SELECT count(*) FROM audience WHERE ({pred})").fetchone()[0])
+        return {name: int(self._scalar(f"SELECT count(*) FROM audience WHERE ({pred})"))
                 for name, pred in spec.segments.items()}
 
     def metrics(self, spec: AudienceSpec) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from engine.documents import Document, load
 from engine.errors import SpecError
 from engine.selection import select_audiences
 from engine.spec.loader import audience_files, build_spec, check_document
 from engine.spec.model import AudienceSpec
-from engine.documents import Document, load
 from engine.validate.findings import Findings
 
 

@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from engine.documents import Document, KeyPath
 from engine.schedules.marks import value_location
 from engine.spec.model import AudienceSpec
-from engine.documents import Document, KeyPath
 from engine.validate.findings import Findings
 
 _MISSING_COLUMN = re.compile(r'Referenced column "([^"]+)" not found')

@@ -23,7 +23,7 @@ from psycopg.pq import DiagnosticField, ExecStatus
 
 from engine.config import Settings
 from engine.db import connect
-from engine.render.env import RenderedQuery
+from engine.render.model import RenderedQuery
 from engine.secrets import mask_text
 from engine.validate.findings import Findings
 
@@ -78,7 +78,7 @@ def prepare(conn: psycopg.Connection, rendered: RenderedQuery) -> Prepared:
     transformer = Transformer(conn)
     transformer.dump_sequence([rendered.params[name] for name in order], [PyFormat.AUTO] * len(order))
     pgconn = conn.pgconn
-    result = pgconn.prepare(b"", sql.encode("utf-8"), list(transformer.types) or None)
+    result = pgconn.prepare(b"", sql.encode("utf-8"), list(transformer.types or ()) or None)
     if result.status == ExecStatus.FATAL_ERROR:
         def field(code: DiagnosticField) -> str | None:
             value = result.error_field(code)
@@ -90,7 +90,7 @@ def prepare(conn: psycopg.Connection, rendered: RenderedQuery) -> Prepared:
         return Prepared(None, field(DiagnosticField.SQLSTATE), field(DiagnosticField.MESSAGE_PRIMARY),
                         field(DiagnosticField.MESSAGE_HINT), offset)
     described = pgconn.describe_prepared(b"")
-    return Prepared(tuple(described.fname(i).decode("utf-8") for i in range(described.nfields)))
+    return Prepared(tuple((described.fname(i) or b"").decode("utf-8") for i in range(described.nfields)))
 
 
 def _sources(env: SandboxedEnvironment, template: str) -> Iterator[tuple[str, list[str]]]:

@@ -66,6 +66,11 @@ class LintTarget:
     text: str
     lines: range | None = None
     shift: tuple[tuple[int, int], ...] = ()     # (line, columns removed by dedenting) to add back
+    fragment: bool = False                      # a macro body linted inside a made-up ``select``
+
+
+# A fragment's table aliases come from its caller's FROM clause (checked when the caller is linted)
+FRAGMENT_EXEMPT = {"RF01"}
 
 
 def _comment_of(length: int, prefix: str = "") -> str:
@@ -95,7 +100,7 @@ def macro_targets(path: Path, text: str) -> Iterator[LintTarget]:
             text[match.end():]
         last_line = first_line + match.group(3).count("\n")
         body_first = first_line + (1 if match.group(3).startswith("\n") else 0)   # not the tag's own line
-        yield LintTarget(path, harness, range(body_first, last_line + 1), tuple(shift))
+        yield LintTarget(path, harness, range(body_first, last_line + 1), tuple(shift), fragment=wrap)
 
 
 def is_macro_file(text: str) -> bool:
@@ -144,7 +149,7 @@ def _linter(project_dir: str, config_text: str, context_json: str) -> Any:
 
     config_path = Path(project_dir) / CONFIG_FILE
     # undefined names render as themselves: whether they are declared is the render check's business
-    overrides = {"ignore": "templating"}
+    overrides: dict[str, Any] = {"ignore": "templating"}
     if config_text:   # only the project's file: no home or working-directory config leaks in
         config = FluffConfig.from_path(project_dir, extra_config_path=str(config_path), ignore_local_config=True,
                                        overrides=overrides)
@@ -282,9 +287,11 @@ def lint_files(findings: Findings, project_dir: Path, files: list[Path], context
         for i, problems in zip(missing, fresh):
             results[i] = problems
             cache.put(keys[i], problems)
-    for target, problems in zip(targets, results):
-        for problem in problems or []:
+    for target, found in zip(targets, results):
+        for problem in found or []:
             if problem.code == "TMP" and target.path in rendered_files:
+                continue
+            if target.fragment and problem.code in FRAGMENT_EXEMPT:
                 continue
             hint = f"sqlfluff rule {problem.rule_name or problem.code}"
             if problem.fixable:

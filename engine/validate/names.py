@@ -13,9 +13,9 @@ import difflib
 import string
 from typing import Sequence
 
+from engine.documents import Document, KeyPath
 from engine.schedules.marks import value_location
 from engine.spec.model import AudienceSpec
-from engine.documents import Document, KeyPath
 from engine.validate.audiences import AudienceEntry
 from engine.validate.findings import Findings
 from engine.validate.render import AS_OF, sample_values
@@ -55,7 +55,7 @@ def _shape(pattern: str) -> str:
 
 
 def _patterns(doc: Document, spec: AudienceSpec) -> list[Pattern]:
-    out = []
+    out: list[Pattern] = []
     for o, output in enumerate(spec.outputs):
         out.append((spec.name, output.file, ("outputs", o, "file"), f"output {output.name!r}"))
         if output.test is not None:

@@ -20,7 +20,8 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import RenderError
-from engine.render.env import RenderedQuery, render_sql
+from engine.render.env import render_sql
+from engine.render.model import RenderedQuery
 from engine.spec.model import AudienceSpec, QuerySpec
 from engine.validate.findings import Findings
 
@@ -48,8 +49,8 @@ def find_column(line: str, name: str) -> int | None:
     tags = [m.span() for m in re.finditer(r"\{\{.*?\}\}|\{%.*?%\}", line)]
     hits = [m.start() for m in pattern.finditer(line)]
     inside = [h for h in hits if any(a <= h < b for a, b in tags)]
-    chosen = (inside or hits or [None])[0]
-    return chosen + 1 if chosen is not None else None
+    chosen = inside or hits
+    return chosen[0] + 1 if chosen else None
 
 
 def _included(ast: nodes.Template) -> Iterator[str]:

@@ -18,7 +18,8 @@ import jinja2
 
 from engine.config import Settings
 from engine.errors import ConfigError
-from engine.render.env import RenderedQuery, make_environment
+from engine.render.env import make_environment
+from engine.render.model import RenderedQuery
 from engine.spec.model import AudienceSpec
 from engine.transform.sqlparts import literal
 from engine.validate.audiences import AudienceEntry, load_entries, select_entries

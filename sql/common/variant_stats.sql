@@ -5,6 +5,7 @@
 --   variant_open_offers  distinct OPEN/PENDING live offers with the variant, created in the 30 days before as_of
 --   variant_offers_7d    distinct offers with the variant created in the 7 days before as_of (any status)
 -- relevant_variant_size is the variant's index_cache mens_size, else 'Unknown'.
+{% from 'macros/live.sql' import live %}
 select
     pv.id as variant_id,
     coalesce(pv.index_cache ->> 'mens_size', 'Unknown') as relevant_variant_size
@@ -31,7 +32,7 @@ left join (
     where
         ii.product_variant_id = any({{ variant_ids }}::uuid[])
         and ii.status = 'OPEN_FOR_TRADE'
-        and u.deleted_at = 0
+        and {{ live('u') }}
     group by ii.product_variant_id
 ) as inv on pv.id = inv.product_variant_id
 {% endif %}
@@ -44,8 +45,8 @@ left join (
     inner join users as u on wi.user_id = u.id
     where
         wi.product_variant_id = any({{ variant_ids }}::uuid[])
-        and wi.deleted_at = 0
-        and u.deleted_at = 0
+        and {{ live('wi') }}
+        and {{ live('u') }}
     group by wi.product_variant_id
 ) as wl on pv.id = wl.product_variant_id
 {% endif %}
@@ -56,7 +57,7 @@ left join (
         oi.product_variant_id,
         count(distinct o.id) filter (
             -- 'PENDING' is not a real status (reference 1.2); kept to match the original
-            where o.offer_status in ('OPEN', 'PENDING') and o.deleted_at = 0
+            where o.offer_status in ('OPEN', 'PENDING') and {{ live('o') }}
         ) as open_n,
         count(distinct o.id) filter (
             where o.created_at >= {{ as_of }}::timestamptz - interval '7 days'

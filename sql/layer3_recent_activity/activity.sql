@@ -1,6 +1,7 @@
 -- Layer 3 recent activity (seed 001): closet adds, wishlist adds and offer creations
 -- in [as_of - (lookback_hours - cooling_hours) h, as_of - cooling_hours h).
 -- One row per action; the engine keeps each user's highest-priority action.
+{% from 'macros/live.sql' import live %}
 with bounds as (
     select
         {{ as_of }}::timestamptz
@@ -25,7 +26,7 @@ closet_adds as (
         ii.created_at >= b.window_start
         and ii.created_at < b.window_end
         and ii.status = 'OPEN_FOR_TRADE'
-        and u.deleted_at = 0
+        and {{ live('u') }}
 ),
 
 wishlist_adds as (
@@ -43,8 +44,8 @@ wishlist_adds as (
     where
         wi.created_at >= b.window_start
         and wi.created_at < b.window_end
-        and wi.deleted_at = 0
-        and u.deleted_at = 0
+        and {{ live('wi') }}
+        and {{ live('u') }}
 ),
 
 offer_first_items as (
@@ -76,7 +77,7 @@ offers_created as (
     inner join users as u on ofi.creator_user_id = u.id
     where
         ofi.item_rank = 1
-        and u.deleted_at = 0
+        and {{ live('u') }}
 )
 
 select * from closet_adds

@@ -6,6 +6,7 @@
 --   3 no_offers:   never created an offer (any status, deleted or not)
 --   4 no_wishlist: no live wishlist row
 --   5 new_stars:   everything done
+{% from 'macros/live.sql' import live %}
 {% import 'macros/users.sql' as users %}
 with new_users as (
     select
@@ -19,7 +20,7 @@ with new_users as (
         u.created_at between
         {{ as_of }}::timestamptz - make_interval(days => {{ max_days }})
         and {{ as_of }}::timestamptz - make_interval(hours => {{ min_hours }})
-        and u.deleted_at = 0
+        and {{ live('u') }}
         and u.first_name is not null
         and exists (select 1 from ({{ users.size_preferences() }}) as s where s.user_id = u.id)
 )
@@ -35,7 +36,7 @@ select
         when not exists (select 1 from offers as o where o.creator_user_id = nu.user_id) then 3
         when not exists (
             select 1 from wishlist_items as wi
-            where wi.user_id = nu.user_id and wi.deleted_at = 0
+            where wi.user_id = nu.user_id and {{ live('wi') }}
         ) then 4
         else 5
     end as new_user_level

@@ -5,6 +5,7 @@
 --   3 wishlist_item: the newest live wishlist item
 --   4 comprehensive_offer_target: any offer item of the user's offers, tolerating
 --     missing variants or products ('Unknown Product')
+{% from 'macros/live.sql' import live %}
 with candidates as (
     select
         di.user_id,
@@ -18,7 +19,7 @@ with candidates as (
     from desired_items as di
     inner join product_variants as pv on di.product_variant_id = pv.id
     inner join products as p on pv.product_id = p.id
-    where di.user_id = any({{ user_ids }}::uuid[]) and di.deleted_at = 0
+    where di.user_id = any({{ user_ids }}::uuid[]) and {{ live('di') }}
 
     union all
 
@@ -32,7 +33,7 @@ with candidates as (
     from wishlist_items as wi
     inner join product_variants as pv on wi.product_variant_id = pv.id
     inner join products as p on pv.product_id = p.id
-    where wi.user_id = any({{ user_ids }}::uuid[]) and wi.deleted_at = 0
+    where wi.user_id = any({{ user_ids }}::uuid[]) and {{ live('wi') }}
 
     union all
 

@@ -27,3 +27,13 @@
     from ({{ size_preferences() }}) as sp
     order by sp.user_id asc, sp.preference_updated_at desc, sp.user_size asc
 {% endmacro %}
+
+{#- The profile columns the user-facing audiences share, in their CSV order: users as u,
+    a one-size-per-user join as s, user_activities as ua. -#}
+{% macro profile_columns() -%}
+    u.id as user_id,
+    u.username,
+    u.first_name,
+    s.user_size,
+    ua.last_active
+{%- endmacro %}

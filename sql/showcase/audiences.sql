@@ -4,6 +4,7 @@
 --   wants: one row per live wishlist row of the product
 --   everybody_else: everyone else, with the product's variant in their size (none: left out)
 -- Like the original, several preferred sizes or same-size variants give several rows.
+{% from 'macros/live.sql' import live %}
 {% import 'macros/users.sql' as users %}
 with eligible as (
     select
@@ -15,7 +16,7 @@ with eligible as (
     inner join user_activities as ua on u.id = ua.user_id
     inner join ({{ users.size_preferences() }}) as s on u.id = s.user_id
     where
-        u.deleted_at = 0
+        {{ live('u') }}
         and u.email is not null
         and u.first_name is not null
         and ua.last_active >= {{ as_of }}::timestamptz - make_interval(days => {{ activity_days }})
@@ -48,7 +49,7 @@ wants as (
     from eligible as e
     inner join wishlist_items as wi on e.user_id = wi.user_id
     inner join product_variant_ids as v on wi.product_variant_id = v.variant_id
-    where wi.deleted_at = 0
+    where {{ live('wi') }}
 ),
 
 everybody_else as (
@@ -69,7 +70,7 @@ everybody_else as (
             select 1
             from wishlist_items as wi
             inner join product_variant_ids as pv on wi.product_variant_id = pv.variant_id
-            where wi.user_id = e.user_id and wi.deleted_at = 0
+            where wi.user_id = e.user_id and {{ live('wi') }}
         )
 )
 

@@ -23,6 +23,7 @@ from benchmarks.harness import BenchError, prepare_database
 AUDIENCES = ("layer2_trending_closet", "layer3_recent_activity", "showcase", "layer5_new_user_waterfall")
 
 
+@pytest.mark.slow
 def test_benchmark_runs_end_to_end_and_prints_every_table(pg_admin_dsn: str, project_root: Path,
                                                           tmp_path: Path) -> None:
     prefix = f"ae_test_bench_{uuid.uuid4().hex[:8]}"

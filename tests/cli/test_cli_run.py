@@ -48,7 +48,8 @@ def test_usage_errors_exit_2() -> None:
 
 def test_unreachable_database_exits_3_without_password() -> None:
     result = invoke("run", "--select", "layer:3", "--as-of", AS_OF,
-                    env={"ENGINE_SOURCE_DSN": "postgresql://u:topsecret@127.0.0.1:1/app", "ENGINE_CONNECT_RETRIES": "0"})
+                    env={"ENGINE_SOURCE_DSN": "postgresql://u:topsecret@127.0.0.1:1/app",
+                         "ENGINE_CONNECT_RETRIES": "0"})
     assert result.exit_code == 3
     assert "host=127.0.0.1 port=1" in result.stderr and "topsecret" not in result.stderr + result.stdout
 

@@ -23,6 +23,7 @@ def demo_database(pg_admin_dsn: str):
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+@pytest.mark.slow
 def test_demo_runs_every_audience_and_sends(pg_admin_dsn: str, demo_database: str, tmp_path) -> None:
     settings = resolve({"source_dsn": pg_admin_dsn, "output_dir": tmp_path, "project_dir": PROJECT_ROOT}, env={})
     report = run_demo(settings, users=1000, seed=7, as_of=parse_as_of("2026-11-23T12:30:00Z"),

@@ -228,7 +228,8 @@ def test_jinja_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_values_never_steer_jinja(tmp_path: Path) -> None:
-    project = make_project(tmp_path / "p", files={"toy/bad.sql": "select 1\n{% if min_wishes %}where true{% endif %}\n"})
+    project = make_project(tmp_path / "p",
+                           files={"toy/bad.sql": "select 1\n{% if min_wishes %}where true{% endif %}\n"})
     env = make_environment(project / "sql")
     with pytest.raises(RenderError, match="Jinja condition"):
         render_sql(env, project / "sql", name="bad", template="toy/bad.sql", values={"min_wishes": 1})

@@ -60,3 +60,15 @@ def test_mask_text_hides_embedded_dsn_and_literals() -> None:
     text = "failed: postgresql://u:pw123@h/db and token ABCDEF"
     out = mask_text(text, "ABCDEF")
     assert "pw123" not in out and "ABCDEF" not in out
+
+
+def test_test_users_and_test_layer_are_settings(tmp_path: Path) -> None:
+    # defaults: the original's founder and layer 4 (reference 2.0 and 4.2), no longer constants in code
+    settings = resolve(env={}, project_dir=tmp_path)
+    assert [u["user_id"] for u in settings.test_users] == ["0e54067c-4c0e-4e4a-8a23-a47661578059"]
+    assert settings.test_layer == 4
+    (tmp_path / "engine.yaml").write_text("test_users:\n  - {user_id: 7d0c5a8e-5f4e-4b8e-9d55-2f3c1e9a0b11, "
+                                          "firstName: Ada}\n", encoding="utf-8")
+    settings = resolve(env={"ENGINE_TEST_LAYER": "9"}, project_dir=tmp_path)
+    assert settings.test_users == ({"user_id": "7d0c5a8e-5f4e-4b8e-9d55-2f3c1e9a0b11", "firstName": "Ada"},)
+    assert settings.test_layer == 9

@@ -9,7 +9,8 @@ import pytest
 
 from engine.config import resolve
 from engine.errors import DatabaseUnavailable
-from engine.render.env import RenderedQuery, make_environment
+from engine.render.env import make_environment
+from engine.render.model import RenderedQuery
 from engine.validate.audiences import load_entries
 from engine.validate.dbcheck import prepare
 from engine.validate.findings import Findings

@@ -52,7 +52,8 @@ class FakeCadenceService:
     def _answer(self, path: str, body: Any) -> tuple[int, Any]:
         with self._lock:
             self.requests.append((path, body))
-            failing = self.fail_status is not None and (self.fail_times is None or len(self.requests) <= self.fail_times)
+            failing = self.fail_status is not None and (
+                self.fail_times is None or len(self.requests) <= self.fail_times)
         if self.delay_s:
             time.sleep(self.delay_s)
         if failing:

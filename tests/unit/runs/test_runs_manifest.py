@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from engine.runs.model import (MANIFEST, Manifest, ManifestError, OutputRecord, OutputStatus, RunStatus, StepRecord,
-                               json_ready, read_manifest)
+from engine.runs.model import (
+    MANIFEST,
+    Manifest,
+    ManifestError,
+    OutputRecord,
+    OutputStatus,
+    RunStatus,
+    StepRecord,
+    json_ready,
+    read_manifest,
+)
 
 # The keys `engine run` wrote before the manifest was typed (taken from the pre-change pipeline.py), in order.
 TOP_KEYS = ["run_id", "audience", "layer", "as_of", "params", "status", "outputs", "steps", "segments", "metrics",
