@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
+from engine.documents import Document, KeyPath, load, schema_problems
 from engine.errors import EngineError, ScheduleError, first_of
 from engine.push.template import FIELDS, SUSPECT, VARIABLE, PushTemplate
 from engine.schedules.cron import CronError, parse_cron
@@ -29,7 +30,6 @@ from engine.schedules.model import (
     Automation,
     ScheduleFile,
 )
-from engine.documents import Document, KeyPath, load, schema_problems
 
 SCHEDULES_FILE = "schedules.yaml"
 CRON_HINT = 'five fields: minute hour day-of-month month day-of-week, e.g. "30 12 * * *" (12:30 daily, the send time)'

@@ -14,13 +14,13 @@ from typing import Any, Mapping
 
 from engine.cadence.rules import CadenceConfig, apply_override
 from engine.config import Settings
+from engine.documents import Document, KeyPath, load, schema_problems
 from engine.errors import ConfigError, EngineError, ScheduleError, SpecError
 from engine.push.template import FIELDS, VARIABLE, link_problem
 from engine.schedules.loader import SCHEDULES_FILE, check_document, schedules_schema
 from engine.schedules.marks import value_location
 from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params
-from engine.documents import Document, KeyPath, load, schema_problems
 from engine.validate.audiences import AudienceEntry
 from engine.validate.findings import Findings
 
