@@ -124,6 +124,18 @@ def plan(settings: Settings, name: str, *, as_of: datetime, variables: Mapping[s
     return spec, render_queries(settings, spec, {"as_of": as_of, **params})
 
 
+def test(settings: Settings, selectors: Sequence[str] = (), *, on_result: Any = None) -> list[Any]:
+    """Run the YAML test cases of the selected audiences (``engine.cases``) in a throwaway database."""
+    from engine.cases.loader import load_cases  # noqa: PLC0415
+    from engine.cases.runner import run_cases  # noqa: PLC0415
+
+    specs = load_project_audiences(settings.project_dir)
+    chosen = {s.name for s in select_audiences(specs, selectors)}
+    cases = [c for c in load_cases(settings.project_dir, specs) if c.audience in chosen]
+    return run_cases(settings, cases, specs, admin_dsn=settings.test_dsn,
+                     on_result=on_result or (lambda _: None))
+
+
 def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
         variables: Mapping[str, Any] | None = None, schedule_vars: Mapping[str, Any] | None = None,
         dry_run: bool = False, preview_rows: int = 0, record: bool | None = None) -> list[RunResult]:

@@ -51,6 +51,7 @@ ENV_VARS: dict[str, str] = {
     "cadence_retries": "ENGINE_CADENCE_RETRIES",
     "log_format": "ENGINE_LOG_FORMAT",
     "test_layer": "ENGINE_TEST_LAYER",
+    "test_dsn": "ENGINE_TEST_DSN",
 }
 
 
@@ -79,6 +80,8 @@ class Settings:
     test_users: tuple[dict[str, str], ...] = (FOUNDER,)
     test_layer: int = 4                  # the notification layer TEST sends are recorded under (the original's)
     log_format: str = "auto"
+    # server where `engine test` creates (and drops) its throwaway databases; never the app database
+    test_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
 
     @property
     def resolved_output_dir(self) -> Path:

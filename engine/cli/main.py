@@ -16,7 +16,7 @@ from engine.logs import setup_logging
 _COMMAND_MODULES = {
     "run": "cmd_run", "list": "cmd_run", "preview": "cmd_run", "plan": "cmd_run",
     "migrate": "cmd_db", "seed": "cmd_db", "demo": "cmd_demo", "validate": "cmd_validate",
-    "send": "cmd_send", "cadence": "cmd_cadence",
+    "send": "cmd_send", "cadence": "cmd_cadence", "test": "cmd_test", "diff": "cmd_diff",
 }
 
 

@@ -187,10 +187,20 @@ def _display(path: Path, project_dir: Path) -> str:
         return str(path)
 
 
+TESTS_SUFFIX = ".tests.yaml"   # audiences/<name>.tests.yaml holds the audience's test cases, not an audience
+
+
 def audience_files(project_dir: Path) -> list[Path]:
-    """Every audience YAML in the project, sorted by name."""
+    """Every audience YAML in the project, sorted by name (test-case files beside them excluded)."""
     folder = project_dir / "audiences"
-    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in {".yaml", ".yml"}) if folder.is_dir() else []
+    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in {".yaml", ".yml"}
+                  and not p.name.endswith(TESTS_SUFFIX)) if folder.is_dir() else []
+
+
+def test_case_files(project_dir: Path) -> list[Path]:
+    """Every ``audiences/*.tests.yaml`` file, sorted by name."""
+    folder = project_dir / "audiences"
+    return sorted(folder.glob(f"*{TESTS_SUFFIX}")) if folder.is_dir() else []
 
 
 def load_project_audiences(project_dir: Path) -> list[AudienceSpec]:

@@ -1,0 +1,1 @@
+"""Audience test cases in YAML (``engine test``): fixture rows in, expected output rows out."""
