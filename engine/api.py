@@ -117,8 +117,9 @@ def list_audiences(settings: Settings, selectors: Sequence[str] = ()) -> list[Au
     return select_audiences(load_project_audiences(settings.project_dir), selectors)
 
 
-def plan(settings: Settings, name: str, *, as_of: datetime, variables: Mapping[str, Any] | None = None):
-    """Render one audience's queries without a database (arrays bound empty)."""
+def compile_audience(settings: Settings, name: str, *, as_of: datetime,
+                     variables: Mapping[str, Any] | None = None):
+    """Render one audience's queries without a database (arrays bound empty): ``engine compile``."""
     spec = select_audiences(load_project_audiences(settings.project_dir), [name])[0]
     params = resolve_params(spec, ("--var", dict(variables or {})))
     return spec, render_queries(settings, spec, {"as_of": as_of, **params})
@@ -136,17 +137,35 @@ def test(settings: Settings, selectors: Sequence[str] = (), *, on_result: Any = 
                      on_result=on_result or (lambda _: None))
 
 
+def split_runnable(settings: Settings, selectors: Sequence[str] = (), *,
+                   variables: Mapping[str, Any] | None = None,
+                   schedule_vars: Mapping[str, Any] | None = None) -> tuple[list[AudienceSpec], dict[str, str]]:
+    """The selected audiences that have every param they need, and the others with the reason they cannot run."""
+    given = set(variables or {}) | set(schedule_vars or {})
+    ready: list[AudienceSpec] = []
+    skipped: dict[str, str] = {}
+    for spec in list_audiences(settings, selectors):
+        missing = [p.name for p in spec.params if p.default is None and p.name not in given]
+        if missing:
+            skipped[spec.name] = (f"needs param(s) {', '.join(missing)} (no default): "
+                                  + " ".join(f"--var {m}=..." for m in missing))
+        else:
+            ready.append(spec)
+    return ready, skipped
+
+
 def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
         variables: Mapping[str, Any] | None = None, schedule_vars: Mapping[str, Any] | None = None,
-        dry_run: bool = False, preview_rows: int = 0, record: bool | None = None) -> list[RunResult]:
+        dry_run: bool = False, preview_rows: int = 0, record: bool | None = None,
+        strict: bool | None = None) -> list[RunResult]:
     """Run the selected audiences against the source database; record runs in state when configured.
 
     ``variables`` (from ``--var``) override ``schedule_vars``, which override the YAML defaults;
     a ``--var`` naming a param that a selected audience lacks is ignored for that audience
-    when several audiences run, and an error when exactly one does.
+    when several audiences run, and an error when exactly one does (``strict`` overrides that).
     """
     specs = list_audiences(settings, selectors)
-    strict = len(specs) == 1
+    strict = len(specs) == 1 if strict is None else strict
     record = (settings.state_dsn is not None and not dry_run) if record is None else record
     requests = []
     for spec in specs:  # resolve every audience's params first: a bad --var fails before any query runs

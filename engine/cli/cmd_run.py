@@ -1,4 +1,4 @@
-"""``engine run``, ``engine list``, ``engine preview``, ``engine plan``: audiences from the command line."""
+"""``engine run``, ``engine list``, ``engine preview``, ``engine compile``: audiences from the command line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
-from engine.runs.model import RunStatus
+from engine.runs.model import OutputStatus, RunStatus
 
 if TYPE_CHECKING:
     from engine.runs.model import RunResult
@@ -32,6 +32,7 @@ def _summary(result: "RunResult") -> dict:
 
 
 def _print_result(result: "RunResult") -> None:
+    dry = result.manifest.dry_run
     click.secho(f"{result.audience}: {result.status.value}", fg=_COLOUR.get(result.status, "yellow"), bold=True)
     for step in result.manifest.steps:
         removed = ", ".join(f"{k}: -{v}" for k, v in step.removed.items() if v)
@@ -39,7 +40,9 @@ def _print_result(result: "RunResult") -> None:
                    + (f"  ({removed})" if removed else ""))
     for output in result.manifest.outputs:
         tag = " [TEST]" if output.is_test else ""
-        click.echo(f"  -> {output.file}{tag}: {output.rows:,} rows, {output.status.value}"
+        written = output.status is OutputStatus.WRITTEN
+        status = "would write" if dry and written else output.status.value.replace("_", " ")
+        click.echo(f"  -> {output.file}{tag}: {output.rows:,} rows, {status}"
                    + (f" ({output.error})" if output.error else ""))
     for error in result.manifest.errors:
         click.secho(f"  error: {error}", fg="red", err=True)
@@ -62,8 +65,10 @@ def run(obj: CliContext, selectors: tuple[str, ...], as_of: str | None, variable
     """Run audiences: query the app database, shape the rows, write CSVs + TEST CSVs + manifest.json.
 
     Each audience run writes atomically into OUT/<audience>/<timestamp>_<run id>/ and is
-    recorded in the state database when ENGINE_STATE_DSN is set. Exit code 1 when any
-    audience failed or only partly succeeded (the manifest says exactly what and why).
+    recorded in the state database when ENGINE_STATE_DSN is set. Without --select, every
+    audience runs that has all its params (defaults or --var); the others are listed as
+    skipped with the reason. Exit code 1 when any audience that ran failed or only partly
+    succeeded (the manifest says exactly what and why).
     """
     from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
     from engine.spec.params import parse_var_flags  # noqa: PLC0415
@@ -71,16 +76,27 @@ def run(obj: CliContext, selectors: tuple[str, ...], as_of: str | None, variable
 
     settings = obj.settings(output_dir=out, source_dsn=dsn)
     anchor = parse_as_of(as_of)
+    var_values = parse_var_flags(variables)
+    skipped: dict[str, str] = {}
+    chosen = list(selectors)
+    if not selectors:  # everything that can run; the rest is listed with the reason, not an error
+        ready, skipped = api.split_runnable(settings, variables=var_values)
+        chosen = [s.name for s in ready]
     status = sys.stderr.isatty() and not obj.json_output
-    with (_spinner("running audiences") if status else nullcontext()):
-        results = api.run(settings, selectors=selectors, as_of=anchor, variables=parse_var_flags(variables),
-                          dry_run=dry_run)
+    results = []
+    if chosen:
+        with (_spinner("running audiences") if status else nullcontext()):
+            results = api.run(settings, selectors=chosen, as_of=anchor, variables=var_values, dry_run=dry_run,
+                              strict=len(chosen) == 1 and bool(selectors))
     if obj.json_output:
-        emit_json({"ok": all(r.ok for r in results), "as_of": anchor.isoformat(),
-                   "runs": [_summary(r) for r in results]})
+        emit_json({"ok": all(r.ok for r in results), "as_of": anchor.isoformat(), "dry_run": dry_run,
+                   "runs": [_summary(r) for r in results],
+                   "skipped": [{"audience": name, "reason": why} for name, why in skipped.items()]})
     else:
         for result in results:
             _print_result(result)
+        for name, why in skipped.items():
+            click.secho(f"{name}: skipped, {why}", fg="yellow")
     if not all(r.ok for r in results):
         sys.exit(1)
 
@@ -145,26 +161,41 @@ def preview(obj: CliContext, name: str, as_of: str | None, variables: tuple[str,
         sys.exit(1)
 
 
-@click.command()
+@click.command(name="compile")
 @click.argument("name")
 @click.option("--as-of", default=None, help=AS_OF_HELP)
 @click.option("--var", "variables", multiple=True, help=VAR_HELP)
+@click.option("--placeholders", is_flag=True,
+              help="Print the SQL as sent (%(name)s placeholders) with the params listed as SQL literals.")
 @pass_cli
 @handle_errors
-def plan(obj: CliContext, name: str, as_of: str | None, variables: tuple[str, ...]) -> None:
-    """Print each query of an audience as rendered SQL plus its bound parameters (no database needed)."""
+def compile_(obj: CliContext, name: str, as_of: str | None, variables: tuple[str, ...], placeholders: bool) -> None:
+    """Print each query of an audience as rendered SQL, values written in as SQL literals (no database needed).
+
+    The output pastes into psql. Arrays bound from an earlier query (bind:) are empty here:
+    they only exist once that query has run. A run always sends the values as bound
+    parameters; --placeholders shows that form.
+    """
     from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
+    from engine.render.literals import inline, literal  # noqa: PLC0415
     from engine.spec.params import parse_var_flags  # noqa: PLC0415
     from engine.timeutil import parse_as_of  # noqa: PLC0415
 
-    spec, rendered = api.plan(obj.settings(), name, as_of=parse_as_of(as_of), variables=parse_var_flags(variables))
+    _, rendered = api.compile_audience(obj.settings(), name, as_of=parse_as_of(as_of),
+                                       variables=parse_var_flags(variables))
     if obj.json_output:
-        emit_json([{"name": r.name, "origin": r.origin, "sql": r.sql, "params": r.params} for r in rendered])
+        emit_json([{"name": r.name, "origin": r.origin, "sql": r.sql, "sql_with_literals": inline(r.sql, r.params),
+                    "params": {k: literal(v) for k, v in r.params.items()}} for r in rendered])
         return
     for r in rendered:
         click.secho(f"-- {r.name} ({r.origin})", bold=True)
-        click.echo(r.sql)
-        click.echo(f"-- params: {r.params}\n")
+        if placeholders:
+            click.echo(r.sql.rstrip())
+            for key, value in r.params.items():
+                click.echo(f"-- {key} = {literal(value)}")
+        else:
+            click.echo(inline(r.sql, r.params).rstrip() + ";")
+        click.echo()
 
 
-COMMANDS = [run, list_, preview, plan]
+COMMANDS = [run, list_, preview, compile_]

@@ -26,6 +26,7 @@ class CliContext:
     profile: str | None
     json_output: bool
     verbose: bool
+    log_format: str = "auto"
 
     def settings(self, **flags: Any) -> Settings:
         """Resolve settings with this command's flags on top."""

@@ -14,7 +14,7 @@ from engine.logs import setup_logging
 # command name -> module defining it; modules load only when their command runs, so
 # `engine validate` does not pay for pyarrow, DuckDB or firebase-admin
 _COMMAND_MODULES = {
-    "run": "cmd_run", "list": "cmd_run", "preview": "cmd_run", "plan": "cmd_run",
+    "run": "cmd_run", "list": "cmd_run", "preview": "cmd_run", "compile": "cmd_run",
     "migrate": "cmd_db", "seed": "cmd_db", "demo": "cmd_demo", "validate": "cmd_validate",
     "send": "cmd_send", "cadence": "cmd_cadence", "test": "cmd_test", "diff": "cmd_diff",
 }
@@ -31,7 +31,44 @@ class LazyGroup(click.Group):
         if module_name is None:
             return None
         module = importlib.import_module(f"engine.cli.{module_name}")
-        return next(c for c in module.COMMANDS if c.name == cmd_name)
+        return _accept_global_options(next(c for c in module.COMMANDS if c.name == cmd_name))
+
+
+def _late_global(name: str):
+    """Callback of a global option given after the subcommand: update the context as the group would have."""
+
+    def callback(ctx: click.Context, _param: click.Parameter, value: object) -> None:
+        obj = ctx.find_object(CliContext)
+        if obj is None or value in (None, False):
+            return
+        setattr(obj, name, value)
+        if name in {"verbose", "log_format"}:
+            setup_logging(obj.log_format, verbose=obj.verbose)
+
+    return callback
+
+
+def _accept_global_options(command: click.Command) -> click.Command:
+    """Let `engine run --json` mean `engine --json run` (hidden copies of the group's options, added once)."""
+    if getattr(command, "_global_options_added", False):
+        return command
+    taken = {opt for p in command.params for opt in getattr(p, "opts", [])}
+    late = [
+        click.Option(["--project-dir"], type=click.Path(file_okay=False, path_type=Path), hidden=True,
+                     expose_value=False, callback=_late_global("project_dir")),
+        click.Option(["--profile"], hidden=True, expose_value=False, callback=_late_global("profile")),
+        click.Option(["--json"], is_flag=True, hidden=True, expose_value=False, callback=_late_global("json_output")),
+        click.Option(["-v", "--verbose"], is_flag=True, hidden=True, expose_value=False,
+                     callback=_late_global("verbose")),
+        click.Option(["--log-format"], type=click.Choice(["auto", "json", "plain"]), hidden=True,
+                     expose_value=False, callback=_late_global("log_format")),
+    ]
+    # processed before the command's own options, so a late --json is in place before anything prints
+    command.params[:0] = [opt for opt in late if not taken & set(opt.opts)]
+    for opt in late:
+        opt.is_eager = True
+    command._global_options_added = True  # type: ignore[attr-defined]
+    return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -57,9 +94,11 @@ def cli(ctx: click.Context, project_dir: Path | None, profile: str | None, json_
     ENGINE_OUTPUT_DIR, ENGINE_FCM_CREDENTIALS, ...) > engine.yaml > defaults.
 
     Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 database unreachable.
+    Global options may also follow the command: `engine run --json --log-format plain`.
     """
     setup_logging(log_format, verbose=verbose)
-    ctx.obj = CliContext(project_dir=project_dir, profile=profile, json_output=json_output, verbose=verbose)
+    ctx.obj = CliContext(project_dir=project_dir, profile=profile, json_output=json_output, verbose=verbose,
+                         log_format=log_format)
 
 
 def main() -> None:

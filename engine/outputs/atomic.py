@@ -1,11 +1,25 @@
-"""Atomic file writes: a temp file in the same folder, fsync, then rename."""
+"""Atomic file writes: a temp file in the same folder, fsync, then rename.
+
+Every file gets the mode an ordinary ``open()`` would give (0666 less the umask), whoever wrote
+the temp file: ``mkstemp`` creates 0600, DuckDB's COPY 0644, and a run folder's CSVs, TEST CSVs
+and manifest must not differ.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
+
+
+@lru_cache(maxsize=1)
+def file_mode() -> int:
+    """0666 less the process umask (read once: os.umask can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_atomic(path: Path, data: bytes) -> str:
@@ -17,6 +31,7 @@ def write_atomic(path: Path, data: bytes) -> str:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -39,5 +54,6 @@ def commit_file(tmp: Path, path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
         os.fsync(handle.fileno())
+    os.chmod(tmp, file_mode())
     os.replace(tmp, path)
     return digest.hexdigest()

@@ -81,5 +81,5 @@ def resolve_params(spec: AudienceSpec, *layers: tuple[str, Mapping[str, Any]], s
     missing = [p.name for p in spec.params if p.name not in values]
     if missing:
         raise ParamError(f"audience {spec.name!r} needs param(s) {', '.join(missing)}",
-                        hint="pass them with --var name=value or in schedules.yaml vars")
+                        hint="pass them with --var name=value")
     return values
