@@ -17,7 +17,7 @@ from engine.cadence import (
     filter_audience,
 )
 from engine.config import Settings
-from engine.db import SourcePool, connect
+from engine.db import SourcePool, connect, create_database_if_missing
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.report import SendReport
 from engine.delivery.request import SendRequest
@@ -47,15 +47,19 @@ def migrate_state(settings: Settings) -> tuple[list[str], int]:
 
 def seed_app_database(settings: Settings, *, users: int, seed: int, as_of: datetime,
                       replace: bool = False) -> dict[str, Any]:
-    """Create the app schema in the source DSN's database and fill it with synthetic data."""
-    from engine.appdb.seed import seed_database  # noqa: PLC0415  (heavy SQL loaded on demand)
+    """Create the source DSN's database if missing, fill it with synthetic data, and give the test users
+    (TEST sends' recipients, default the founder) an account and a device token."""
+    from engine.appdb.seed import add_test_users, seed_database  # noqa: PLC0415  (heavy SQL loaded on demand)
 
     started = time.perf_counter()
-    with connect(settings.require_source_dsn(), retries=settings.connect_retries,
-                 statement_timeout_s=0) as conn:
+    dsn = settings.require_source_dsn()
+    created = create_database_if_missing(dsn, retries=settings.connect_retries)
+    with connect(dsn, retries=settings.connect_retries, statement_timeout_s=0) as conn:
         counts = seed_database(conn, users=users, seed=seed, as_of=as_of, replace=replace)
-    return {"users": users, "seed": seed, "as_of": as_of.isoformat(),
-            "seconds": time.perf_counter() - started, "counts": counts}
+        test_users = add_test_users(conn, settings.test_users, as_of=as_of)
+        conn.commit()
+    return {"users": users, "seed": seed, "as_of": as_of.isoformat(), "created_database": created,
+            "test_users": test_users, "seconds": time.perf_counter() - started, "counts": counts}
 
 
 def send(settings: Settings, request: SendRequest, *, stop: threading.Event | None = None,

@@ -62,6 +62,34 @@ def connect(dsn: str, *, read_only: bool = False, statement_timeout_s: float = 3
         dsn, retries=retries)
 
 
+def create_database_if_missing(dsn: str, *, retries: int = 3, maintenance_db: str = "postgres") -> bool:
+    """Create the database ``dsn`` names (from template0) when the server says it does not exist.
+
+    For development commands (``engine seed``) only; returns whether it was created. Any other
+    connection problem is left to the normal connect, which retries and reports it.
+    """
+    from psycopg import sql  # noqa: PLC0415
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: PLC0415
+
+    try:
+        psycopg.connect(dsn, connect_timeout=5).close()
+        return False
+    except psycopg.OperationalError as err:
+        if "does not exist" not in str(err) or "database" not in str(err):
+            return False
+    name = conninfo_to_dict(dsn).get("dbname")
+    if not name:
+        return False
+    admin = make_conninfo(dsn, dbname=maintenance_db)
+    with with_retry(lambda: psycopg.connect(admin, autocommit=True, connect_timeout=5), admin,
+                    retries=retries) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(str(name))))
+        except psycopg.errors.DuplicateDatabase:
+            return False   # created meanwhile by someone else: fine
+    return True
+
+
 class SourcePool:
     """A read-only psycopg_pool over the app database, opened lazily by ``open()``."""
 

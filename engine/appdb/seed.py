@@ -138,6 +138,24 @@ def seed_database(conn: psycopg.Connection, *, users: int, seed: int, as_of: dat
                 for table in APP_TABLES}
 
 
+def add_test_users(conn: psycopg.Connection, test_users: tuple[dict[str, str], ...], *, as_of: datetime) -> int:
+    """Give each test user (TEST sends' recipients) an account and a device with a token, so TEST sends
+    reach them on development data; returns how many were added (existing ones are left alone)."""
+    added = 0
+    for user in test_users:
+        row = conn.execute(
+            "INSERT INTO users (id, username, first_name, email, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
+            (user["user_id"], f"{user.get('username', 'test')}-dev", user.get("firstName"),
+             f"{user['user_id']}@test.invalid", as_of, as_of)).fetchone()
+        conn.execute(
+            "INSERT INTO devices (user_id, fingerprint, token, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (user["user_id"], f"test-device-{user['user_id']}", f"test-token-{user['user_id']}", as_of, as_of))
+        added += row is not None
+    return added
+
+
 def most_offered_product(conn: psycopg.Connection, *, as_of: datetime, days: int = 7) -> UUID | None:
     """The product with the most distinct offers created in the ``days`` before ``as_of`` (ties: lowest id).
 

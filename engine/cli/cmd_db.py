@@ -39,7 +39,9 @@ def migrate(obj: CliContext, dsn: str | None) -> None:
 def seed(obj: CliContext, dsn: str | None, users: int, seed_value: int, as_of: str | None, replace: bool) -> None:
     """Create the app schema in a database and fill it with synthetic Tradeblock-shaped data.
 
-    Refuses a database whose app tables already hold rows unless --replace is given.
+    The database is created (from template0) when the server says it does not exist. The
+    test users (default: the founder) get an account and a device token, so TEST sends reach
+    them. Refuses a database whose app tables already hold rows unless --replace is given.
     """
     from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
     from engine.timeutil import parse_as_of  # noqa: PLC0415
@@ -50,8 +52,10 @@ def seed(obj: CliContext, dsn: str | None, users: int, seed_value: int, as_of: s
     if obj.json_output:
         emit_json({"ok": True, **report})
     else:
+        if report["created_database"]:
+            click.echo("created the database (it did not exist)")
         click.echo(f"seeded {users:,} users in {report['seconds']:.1f}s "
-                   f"(seed={seed_value}, as_of={anchor.isoformat()})")
+                   f"(seed={seed_value}, as_of={anchor.isoformat()}); {report['test_users']} test user(s) with a device")
         for table, count in report["counts"].items():
             click.echo(f"  {table:24} {count:>12,}")
 

@@ -62,19 +62,6 @@ def _showcase_product(dsn: str, as_of: datetime) -> str | None:
     return str(product) if product else None
 
 
-def _add_test_users(dsn: str, test_users: tuple[dict[str, str], ...], as_of: datetime) -> None:
-    """Give the test users (default: the founder) an account and a device, so TEST sends reach them."""
-    with psycopg.connect(dsn) as conn:
-        for user in test_users:
-            conn.execute(
-                "INSERT INTO users (id, username, first_name, email, created_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                (user["user_id"], f"{user.get('username', 'test')}-demo", user.get("firstName"),
-                 f"{user['user_id']}@test.invalid", as_of, as_of))
-            conn.execute(
-                "INSERT INTO devices (user_id, fingerprint, token, created_at, updated_at) "
-                "VALUES (%s, 'demo-test-device', %s, %s, %s) ON CONFLICT DO NOTHING",
-                (user["user_id"], f"demo-token-{user['user_id']}", as_of, as_of))
 
 
 def _send_all(settings: Settings, runs: list[RunResult], report: DemoReport,
@@ -109,9 +96,8 @@ def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send
         dsn = _recreate_database(server.admin_dsn, database)
         demo = replace(settings, source_dsn=dsn, state_dsn=dsn)
         note(f"seeding {users:,} users into {database}")
-        seeded = api.seed_app_database(demo, users=users, seed=seed, as_of=as_of)
+        seeded = api.seed_app_database(demo, users=users, seed=seed, as_of=as_of)   # test users get a device
         api.migrate_state(demo)
-        _add_test_users(dsn, settings.test_users, as_of)
         report = DemoReport(server=server.origin, database=mask_dsn(dsn), seed=seeded,
                             output_dir=demo.resolved_output_dir)
         variables = {}

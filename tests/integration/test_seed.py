@@ -8,17 +8,20 @@ must occur.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 import psycopg
 import pytest
 from click.testing import CliRunner
+from psycopg.conninfo import make_conninfo
 
 from engine.appdb.schema import APP_TABLES
 from engine.appdb.seed import most_offered_product, product_count, seed_database
 from engine.cli.main import cli
 from engine.errors import SeedRefused
+from engine.outputs.testrows import FOUNDER
 
 AS_OF = datetime(2026, 11, 23, 12, 30, tzinfo=timezone.utc)
 
@@ -71,16 +74,26 @@ def test_empty_existing_schema_is_reused_with_its_keys_and_indexes(app_db: str) 
     assert counts["products"] == product_count(100) == 200  # the floor of 200 products
 
 
-def test_cli_seed_prints_counts_and_refuses_a_second_time(create_database: Callable[..., str]) -> None:
-    dsn = create_database(app_schema=False, state=False)
-    result = CliRunner().invoke(cli, ["seed", "--dsn", dsn, "--users", "500", "--seed", "3",
-                                      "--as-of", "2026-11-23T12:30:00Z"])
-    assert result.exit_code == 0, result.output
-    assert "seeded 500 users" in result.output
-    assert any(line.split() == ["users", "500"] for line in result.output.splitlines())
-    again = CliRunner().invoke(cli, ["--json", "seed", "--dsn", dsn, "--users", "500"])
-    assert again.exit_code == 1
-    assert json.loads(again.output)["error"]["type"] == "SeedRefused"
+def test_cli_seed_creates_its_database_prints_counts_and_refuses_a_second_time(pg_admin_dsn: str) -> None:
+    name = f"ae_test_seed_{uuid.uuid4().hex[:10]}"          # a database that does not exist yet
+    dsn = make_conninfo(pg_admin_dsn, dbname=name)
+    try:
+        result = CliRunner().invoke(cli, ["seed", "--dsn", dsn, "--users", "500", "--seed", "3",
+                                          "--as-of", "2026-11-23T12:30:00Z"])
+        assert result.exit_code == 0, result.output
+        assert "created the database" in result.output and "seeded 500 users" in result.output
+        assert "1 test user(s) with a device" in result.output
+        assert any(line.split() == ["users", "500"] for line in result.output.splitlines())
+        with psycopg.connect(dsn) as conn:   # the founder (default test user) can receive a TEST push
+            tokens = conn.execute("SELECT d.token FROM devices d WHERE d.user_id = %s",
+                                  (FOUNDER["user_id"],)).fetchall()
+        assert tokens == [(f"test-token-{FOUNDER['user_id']}",)]
+        again = CliRunner().invoke(cli, ["--json", "seed", "--dsn", dsn, "--users", "500"])
+        assert again.exit_code == 1
+        assert json.loads(again.output)["error"]["type"] == "SeedRefused"
+    finally:
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- coverage of a 1,000-user seed (the demo size) --------------------------------------------------------------
