@@ -38,7 +38,7 @@ def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_sen
                    "runs": [{"audience": r.audience, "status": r.status.value, "run_dir": str(r.run_dir),
                              "outputs": [o.to_json() for o in r.manifest.outputs], "errors": list(r.manifest.errors)}
                             for r in report.runs],
-                   "sends": report.sends, "fcm_messages": report.fcm_messages})
+                   "skipped": report.skipped, "sends": report.sends, "fcm_messages": report.fcm_messages})
     else:
         click.echo(f"seeded {report.seed['users']:,} users in {report.seed['seconds']:.1f}s ({report.database})")
         for run in report.runs:
@@ -46,6 +46,8 @@ def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_sen
             click.echo(f"  {run.audience:28} {run.status.value:10} {rows:>7,} rows  {run.run_dir}")
             for error in run.manifest.errors:
                 click.secho(f"    error: {error}", fg="red")
+        for name, why in report.skipped.items():
+            click.secho(f"  {name:28} skipped, {why}", fg="yellow")
         for sent in report.sends:
             click.echo(f"  push {sent['template']:28} {sent['mode']:5} {sent['status']:10} sent {sent['sent']:>6,}"
                        f"  no token {sent['no_token']:,}  cadence-excluded {sum(sent['cadence_excluded'].values()):,}")

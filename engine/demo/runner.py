@@ -39,6 +39,7 @@ class DemoReport:
     seed: dict[str, Any]
     runs: list[RunResult] = field(default_factory=list)
     sends: list[dict[str, Any]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)     # audience -> why it could not run
     fcm_messages: int = 0
     output_dir: Path | None = None
 
@@ -104,8 +105,11 @@ def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send
         product = _showcase_product(dsn, as_of)
         if product:
             variables["product_id"] = product
-        note("running every audience")
-        report.runs = api.run(demo, as_of=as_of, variables=variables)
+        ready, report.skipped = api.split_runnable(demo, variables=variables)
+        note("running every audience" + (f" (skipped: {', '.join(report.skipped)})" if report.skipped else ""))
+        if ready:
+            report.runs = api.run(demo, selectors=[s.name for s in ready], as_of=as_of, variables=variables,
+                                  strict=False)
         if send:
             _send_all(demo, report.runs, report, note)
         return report

@@ -18,9 +18,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from benchmarks.__main__ import AUDIENCES   # the audiences with a legacy twin in benchmarks/oldway
 from benchmarks.harness import BenchError, prepare_database
-
-AUDIENCES = ("layer2_trending_closet", "layer3_recent_activity", "showcase", "layer5_new_user_waterfall")
 
 
 @pytest.mark.slow

@@ -35,7 +35,9 @@ def test_project_queries_prepare_and_inferred_columns_match_the_database(app_db:
                 assert described is not None, (entry.name, name)
                 assert infer_columns(rendered.sql) == described, (entry.name, name)
                 compared += 1
-    assert compared == 11      # 3 + 3 + 2 + 3 queries in the four audiences
+    # every query of every audience was compared (counted from the specs, whatever the project holds)
+    assert compared == sum(len(entry.spec.queries) for entry in load_entries(PROJECT_ROOT, Findings(PROJECT_ROOT))
+                           if entry.spec is not None)
     assert findings.sorted() == []
 
 
