@@ -27,6 +27,7 @@ from engine.runs.model import MANIFEST, Manifest, OutputRecord, OutputStatus, Ru
 from engine.runs.rules import audience_empty, run_status, skip_output
 from engine.sources.query import fetch_arrow
 from engine.spec.model import AudienceSpec, OutputSpec
+from engine.spec.params import bind_numbers
 from engine.timeutil import file_timestamp
 from engine.transform.duck import Workspace
 from engine.transform.sqlparts import literal
@@ -101,7 +102,7 @@ def run_dir_for(settings: Settings, spec: AudienceSpec, as_of: datetime, run_id:
 
 def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> RunResult:
     """Run one audience end to end and write its run folder (unless ``dry_run``)."""
-    spec = request.spec
+    spec = bind_numbers(request.spec, request.params)   # thresholds that name a param get its value
     started = time.perf_counter()
     errors: list[str] = []
     rendered: list[RenderedQuery] = []

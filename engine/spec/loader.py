@@ -96,7 +96,22 @@ def _reference_problems(doc: Document, sql_root: Path) -> list[SpecError]:
     if transform and not (sql_root / transform).is_file():
         problems.append(SpecError(f"transform SQL file not found: sql/{transform}",
                                   location=doc.locate(("transform",))))
-    for name, param in (data.get("params") or {}).items():
+    params = data.get("params") or {}
+    for t, threshold in enumerate(data.get("thresholds") or []):
+        for bound in ("min", "max"):
+            name = param_reference(threshold.get(bound))
+            if name is None:
+                continue
+            if name not in params:
+                problems.append(SpecError(f"threshold {bound} names unknown param {name!r}",
+                                          location=doc.locate(("thresholds", t, bound)),
+                                          hint=_suggest(name, list(params))))
+            elif params[name].get("type") not in {"integer", "number"}:
+                problems.append(SpecError(f"threshold {bound} names param {name!r} of type "
+                                          f"{params[name].get('type')}, not a number",
+                                          location=doc.locate(("thresholds", t, bound)),
+                                          hint="declare it with type: integer or type: number"))
+    for name, param in params.items():
         if "default" not in param and not param.get("required"):
             problems.append(SpecError(f"param {name!r} has no default and is not required",
                                       location=doc.locate(("params", name)),
@@ -128,6 +143,19 @@ def _column(header: str, raw: Any) -> OutputColumn:
     if isinstance(raw, str):
         return OutputColumn(header, column=raw)
     return OutputColumn(header, column=raw.get("column"), value=raw.get("value"), format=raw.get("format", "text"))
+
+
+def param_reference(value: Any) -> str | None:
+    """The param a number field names (``min_owners`` or ``'{{ min_owners }}'``), None for a number."""
+    if not isinstance(value, str):
+        return None
+    return value.strip().removeprefix("{{").removesuffix("}}").strip()
+
+
+def _threshold(raw: dict[str, Any]) -> Threshold:
+    low, high = param_reference(raw.get("min")), param_reference(raw.get("max"))
+    return Threshold(raw["column"], raw.get("segment"), None if low else raw.get("min"),
+                     None if high else raw.get("max"), min_param=low, max_param=high)
 
 
 def build_spec(doc: Document) -> AudienceSpec:
@@ -164,8 +192,7 @@ def build_spec(doc: Document) -> AudienceSpec:
         prioritise_key=tuple(prioritise.get("key", ())), prioritise_order=_order(prioritise.get("order", [])),
         require=tuple(Requirement(r["column"], r.get("blank", "allow")) for r in data.get("require") or []),
         segments=dict(data.get("segments") or {}),
-        thresholds=tuple(Threshold(t["column"], t.get("segment"), t.get("min"), t.get("max"))
-                         for t in data.get("thresholds") or []),
+        thresholds=tuple(_threshold(t) for t in data.get("thresholds") or []),
         transform=data.get("transform"), metrics=dict(data.get("metrics") or {}),
         owner=data.get("owner"), tags=tuple(data.get("tags") or ()))
 

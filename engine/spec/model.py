@@ -58,10 +58,14 @@ class Requirement:
 
 @dataclass(frozen=True)
 class Threshold:
+    """A minimum/maximum count per segment; ``min_param``/``max_param`` name a param giving the bound."""
+
     column: str
     segment: str | None = None
     min: float | None = None
     max: float | None = None
+    min_param: str | None = None
+    max_param: str | None = None
 
     @property
     def label(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -49,6 +50,15 @@ def _coerce(param: Param, raw: Any, origin: str) -> Any:
     if param.enum is not None and value not in param.enum:
         raise ParamError(f"param {param.name!r} from {origin}: {value!r} is not one of {list(param.enum)}")
     return value
+
+
+def bind_numbers(spec: AudienceSpec, values: Mapping[str, Any]) -> AudienceSpec:
+    """The spec with every number that names a param (threshold min/max) replaced by that param's value."""
+    if not any(t.min_param or t.max_param for t in spec.thresholds):
+        return spec
+    thresholds = tuple(replace(t, min=values[t.min_param] if t.min_param else t.min,
+                               max=values[t.max_param] if t.max_param else t.max) for t in spec.thresholds)
+    return replace(spec, thresholds=thresholds)
 
 
 def parse_var_flags(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:

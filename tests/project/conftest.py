@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-import psycopg
 import pytest
 
 from engine.config import Settings, resolve
@@ -58,12 +57,11 @@ def project_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def seeded_dsn(create_database: Callable[..., str]) -> str:
-    """A database seeded with synthetic app data (and the test users' device) plus engine state."""
-    from engine.appdb.seed import seed_database  # noqa: PLC0415
+    """A database seeded as `engine seed` seeds (synthetic data, test users with a device) plus engine state."""
+    from engine import api  # noqa: PLC0415
 
     dsn = create_database(app_schema=False, state=True)
-    with psycopg.connect(dsn) as conn:
-        seed_database(conn, users=SEED_USERS, seed=11, as_of=AS_OF)
+    api.seed_app_database(resolve({"source_dsn": dsn}, env={}), users=SEED_USERS, seed=11, as_of=AS_OF)
     return dsn
 
 
