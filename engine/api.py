@@ -158,6 +158,13 @@ def split_runnable(settings: Settings, selectors: Sequence[str] = (), *,
     return ready, skipped
 
 
+def diff(settings: Settings, a: str, b: str, *, key: str | None = None) -> Any:
+    """Compare two runs (ids under the output root) or folders of CSVs (``engine.compare``; a DiffReport)."""
+    from engine.compare.compare import diff_runs  # noqa: PLC0415
+
+    return diff_runs(a, b, output_root=settings.resolved_output_dir, key=key)
+
+
 def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
         variables: Mapping[str, Any] | None = None, schedule_vars: Mapping[str, Any] | None = None,
         dry_run: bool = False, preview_rows: int = 0, record: bool | None = None,

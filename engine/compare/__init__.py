@@ -1,0 +1,1 @@
+"""``engine diff``: two runs (or folders of CSVs) compared output by output."""
