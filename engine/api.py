@@ -109,11 +109,13 @@ def cadence_rules(settings: Settings, automation: str | None = None) -> CadenceC
 
 
 def validate(settings: Settings, *, select: Sequence[str] = (), db: bool = False,
-             cache: bool = True) -> ValidationReport:
-    """Check the project (or the ``select``ed part) and return every finding; problems in it never raise."""
+             cache: bool = True, strict: bool = False) -> ValidationReport:
+    """Check the project (or the ``select``ed part) and return every finding; problems in it never raise.
+
+    ``strict`` reports style-only lint rules as errors (they are warnings otherwise)."""
     from engine.validate.runner import validate_project  # noqa: PLC0415  (sqlfluff loads on demand)
 
-    return validate_project(settings, select=select, db=db, cache=cache)
+    return validate_project(settings, select=select, db=db, cache=cache, strict=strict)
 
 
 def list_audiences(settings: Settings, selectors: Sequence[str] = ()) -> list[AudienceSpec]:

@@ -13,23 +13,30 @@ from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 @click.option("--select", "-s", "selectors", multiple=True,
               help="Check only these audiences (name, layer:N, tag:T) and/or these checks "
                    "(rule:FAMILY or rule:FAMILY/NAME, e.g. rule:lint, rule:templates/unknown-variable). Repeatable.")
-@click.option("--db", "use_db", is_flag=True,
+@click.option("--db/--no-db", "use_db", default=None,
               help="Also prepare every rendered query on the source database (parse and analyse only, "
-                   "nothing runs): unknown tables and columns are reported at their SQL line.")
+                   "nothing runs): unknown tables and columns are reported at their SQL line. "
+                   "Default: on when a source database is configured (ENGINE_SOURCE_DSN or --dsn).")
+@click.option("--strict", is_flag=True,
+              help="Report style-only sqlfluff rules (layout, capitalisation, aliasing style) as errors, not "
+                   "warnings: for CI.")
 @click.option("--dsn", default=None, help="Source database DSN for --db (default ENGINE_SOURCE_DSN). Read-only.")
 @click.option("--no-cache", is_flag=True,
               help="Lint every SQL file again instead of reusing results kept for unchanged files.")
 @pass_cli
 @handle_errors
-def validate(obj: CliContext, selectors: tuple[str, ...], use_db: bool, dsn: str | None, no_cache: bool) -> None:
+def validate(obj: CliContext, selectors: tuple[str, ...], use_db: bool | None, dsn: str | None, no_cache: bool,
+             strict: bool) -> None:
     """Check audiences/, sql/, schedules.yaml, cadence.yaml and push templates; print every problem.
 
     \b
     Checks (families for --select rule:...):
-      yaml       YAML syntax, JSON Schema, unknown keys (with "did you mean")
+      yaml       YAML syntax, JSON Schema, unknown keys (with "did you mean"),
+                 unused params (warning), test-case files (audiences/*.tests.yaml)
       sql        referenced SQL files exist
       render     Jinja renders (sandboxed, StrictUndefined); undeclared variables
-      lint       sqlfluff with the project's .sqlfluff (lines of the source SQL)
+      lint       sqlfluff with the project's .sqlfluff (lines of the source SQL);
+                 style-only rules are warnings unless --strict
       columns    columns used by binds, joins, prioritise, require, thresholds,
                  segments, metrics and outputs exist where they are used
       templates  [[var:x]] are headers of the output sent, typos ([[vra:...),
@@ -48,7 +55,11 @@ def validate(obj: CliContext, selectors: tuple[str, ...], use_db: bool, dsn: str
     from engine.validate.report import format_report  # noqa: PLC0415
 
     settings = obj.settings(source_dsn=dsn)
-    report = api.validate(settings, select=selectors, db=use_db, cache=not no_cache)
+    db = bool(settings.source_dsn) if use_db is None else use_db
+    if use_db is None and not db:
+        click.echo("note: columns are checked against the SQL text only; real table/column names need --db "
+                   "(or ENGINE_SOURCE_DSN)", err=True)
+    report = api.validate(settings, select=selectors, db=db, cache=not no_cache, strict=strict)
     if obj.json_output:
         emit_json(report.as_dict())
     else:

@@ -257,9 +257,22 @@ def default_cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / "audience-engine" / "lint-cache"
 
 
+# sqlfluff rules about how SQL looks, not what it means: warnings unless --strict. Everything else
+# (parse and template errors, ambiguous or unknown references, duplicate aliases) stays an error.
+STYLE_PREFIXES = ("LT", "CP", "CV", "JJ", "ST", "AL")
+NOT_STYLE = {"AL04", "AL08"}      # duplicate table / column aliases: the query means something else
+
+
+def is_style_rule(code: str) -> bool:
+    """Whether a sqlfluff rule code is about layout or naming style only."""
+    return code.startswith(STYLE_PREFIXES) and code not in NOT_STYLE
+
+
 def lint_files(findings: Findings, project_dir: Path, files: list[Path], context: Mapping[str, Any],
-               *, rendered_files: set[Path], cache_dir: Path | None = None) -> None:
-    """Lint ``files`` in one pass; template errors of files the render check covers are left to it."""
+               *, rendered_files: set[Path], cache_dir: Path | None = None, strict: bool = False) -> None:
+    """Lint ``files`` in one pass; template errors of files the render check covers are left to it.
+
+    Style-only rules are warnings unless ``strict``."""
     config_path = project_dir / CONFIG_FILE
     config_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else ""
     if not config_text:
@@ -297,4 +310,6 @@ def lint_files(findings: Findings, project_dir: Path, files: list[Path], context
             if problem.fixable:
                 hint += f"; `sqlfluff fix {findings.relative(str(target.path))}` can fix it"
             findings.add(f"lint/{problem.code}", problem.description, path=str(target.path), line=problem.line,
-                         col=problem.col, severity="warning" if problem.warning else "error", hint=hint)
+                         col=problem.col, hint=hint,
+                         severity="warning" if problem.warning or (is_style_rule(problem.code) and not strict)
+                         else "error")

@@ -27,6 +27,7 @@ from engine.validate.cadencefile import check_audience_layers, check_cadence
 from engine.validate.columns import check_audience_columns
 from engine.validate.findings import FAMILIES, Findings, ValidationReport
 from engine.validate.names import check_names
+from engine.validate.params import check_unused_params
 from engine.validate.render import render_queries, sample_values
 from engine.validate.schedules import check_schedules
 from engine.validate.sqlcolumns import infer_columns
@@ -99,10 +100,11 @@ def _sql_files(project_dir: Path, env: jinja2.Environment, specs: Sequence[Audie
 
 
 def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool = False,
-                     cache: bool = True) -> ValidationReport:
+                     cache: bool = True, strict: bool = False) -> ValidationReport:
     """Check the whole project (or the ``select``ed part); never raises for problems in it.
 
-    ``cache`` keeps sqlfluff's results per file content between runs (see ``lint.LintCache``).
+    ``cache`` keeps sqlfluff's results per file content between runs (see ``lint.LintCache``);
+    ``strict`` reports style-only lint rules as errors instead of warnings (for CI).
     """
     started = time.perf_counter()
     root = settings.project_dir
@@ -125,6 +127,11 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
     rendered: dict[str, dict[str, RenderedQuery]] = {}
     for spec in specs:
         rendered[spec.name] = render_queries(findings, env, root / "sql", spec)
+    for entry in chosen:
+        if entry.spec is not None and entry.doc is not None:
+            check_unused_params(findings, entry.doc, entry.spec, rendered[entry.spec.name], env)
+    case_files = check_case_files(findings, root, {s.name: s for s in (e.spec for e in entries) if s is not None},
+                                  selected)
     described: dict[tuple[str, str], tuple[str, ...]] = {}
     if db and wanted("db"):
         from engine.validate.dbcheck import check_on_database  # noqa: PLC0415  (psycopg only with --db)
@@ -145,12 +152,26 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
         unrenderable = {root / f.path for f in findings.sorted() if f.family == "render"}
         lint_files(findings, root, [f for f in files if f not in unrenderable], _lint_context(entries),
                    rendered_files={root / "sql" / q.sql for spec in specs for q in spec.queries},
-                   cache_dir=default_cache_dir() if cache else None)
+                   cache_dir=default_cache_dir() if cache else None, strict=strict)
     kept = [f for f in findings.sorted()
             if not rules or any(f.rule == r or f.family == r for r in rules)]
-    counted = len(entries) + len(files) + sum((root / n).exists() for n in ("schedules.yaml", "cadence.yaml"))
+    counted = len(entries) + case_files + len(files) + sum((root / n).exists() for n in ("schedules.yaml", "cadence.yaml"))
     return ValidationReport(tuple(kept), counted, time.perf_counter() - started,
                             tuple(r for r in FAMILIES if wanted(r)))
+
+
+def check_case_files(findings: Findings, root: Path, specs: dict[str, AudienceSpec],
+                     selected: set[str] | None) -> int:
+    """Every audiences/*.tests.yaml (``engine test``'s cases): schema, audience, tables, columns, outputs."""
+    from engine.cases.loader import check_file  # noqa: PLC0415
+    from engine.spec.loader import TESTS_SUFFIX, test_case_files  # noqa: PLC0415
+
+    paths = [p for p in test_case_files(root) if selected is None or p.name[: -len(TESTS_SUFFIX)] in selected]
+    for path in paths:
+        display = str(path.relative_to(root))
+        for problem in check_file(path, display, specs)[1]:
+            findings.add_error(problem, "yaml/test-case", default_path=display)
+    return len(paths)
 
 
 def _check_columns(findings: Findings, env: jinja2.Environment, chosen: Sequence[AudienceEntry],

@@ -28,9 +28,10 @@ def make_project(tmp_path: Path, file: str | None = None, find: str = "", replac
     return project
 
 
-def validate(project: Path, *select: str, db: bool = False, dsn: str | None = None) -> ValidationReport:
+def validate(project: Path, *select: str, db: bool = False, dsn: str | None = None,
+             strict: bool = False) -> ValidationReport:
     settings = resolve({"project_dir": project, "source_dsn": dsn}, env={})
-    return validate_project(settings, select=select, db=db, cache=False)
+    return validate_project(settings, select=select, db=db, cache=False, strict=strict)
 
 
 def headline(finding: Finding) -> str:

@@ -13,14 +13,53 @@ from tests.validate.helpers import make_project, validate
 
 
 def _run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
+    """Exit code and output, without the stderr note about --db (tested on its own below)."""
+    result = CliRunner().invoke(cli, list(args), env={"ENGINE_SOURCE_DSN": ""}, catch_exceptions=False)
+    return result.exit_code, "".join(line for line in result.output.splitlines(keepends=True)
+                                     if not line.startswith("note: columns are checked"))
 
 
-def test_cli_clean_project_exits_0() -> None:
-    code, output = _run("--project-dir", str(PROJECT_ROOT), "validate", "--no-cache")
-    assert code == 0
-    assert output.startswith("no problems in ") and output.rstrip().endswith(" s)")
+def test_cli_clean_project_exits_0_and_says_when_the_database_is_not_used() -> None:
+    result = CliRunner().invoke(cli, ["--project-dir", str(PROJECT_ROOT), "validate", "--no-cache"],
+                                env={"ENGINE_SOURCE_DSN": ""}, catch_exceptions=False)
+    assert result.exit_code == 0
+    assert result.stdout.startswith("no problems in ") and result.stdout.rstrip().endswith(" s)")
+    # no source database configured: one line on stderr says what --db would add
+    assert result.stderr.splitlines() == ["note: columns are checked against the SQL text only; real "
+                                          "table/column names need --db (or ENGINE_SOURCE_DSN)"]
+
+
+def test_cli_uses_the_configured_database(app_db: str, tmp_path: Path) -> None:
+    # a misspelt column that only the database catches: found without --db once ENGINE_SOURCE_DSN is set
+    project = make_project(tmp_path, "sql/mini/activity.sql", "    and ii.status = 'OPEN_FOR_TRADE'",
+                           "    and ii.statuss = 'OPEN_FOR_TRADE'")
+    result = CliRunner().invoke(cli, ["--project-dir", str(project), "validate", "--no-cache"],
+                                env={"ENGINE_SOURCE_DSN": app_db}, catch_exceptions=False)
+    assert result.exit_code == 1 and "[db/unknown-column]" in result.stdout and "note:" not in result.stderr
+    skipped = CliRunner().invoke(cli, ["--project-dir", str(project), "validate", "--no-cache", "--no-db"],
+                                 env={"ENGINE_SOURCE_DSN": app_db}, catch_exceptions=False)
+    assert skipped.exit_code == 0
+
+
+def test_unused_param_and_test_case_files(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "audiences/mini.yaml", "  lookback_days: {type: integer, default: 7, minimum: 1}\n",
+                           "  lookback_days: {type: integer, default: 7, minimum: 1}\n  spare: {type: integer, default: 1}\n")
+    (project / "audiences" / "mini.tests.yaml").write_text(
+        "cases:\n"
+        "  - name: one\n"
+        "    as_of: 2026-11-20T12:00:00Z\n"
+        "    fixtures:\n"
+        "      user: [{id: ann}]\n"                       # the table is users
+        "    expect:\n"
+        "      closet: [{user_id: ann, first_name: Ann}]\n")  # the header is firstName
+    code, output = _run("--project-dir", str(project), "validate", "--no-cache", "--no-db")
+    assert code == 1
+    lines = [line for line in output.splitlines() if ": error: " in line or ": warning: " in line]
+    assert lines == [
+        "audiences/mini.tests.yaml:5:7: error: unknown app table 'user' [yaml/test-case]",
+        "audiences/mini.tests.yaml:7:31: error: unknown header of output 'closet' 'first_name' [yaml/test-case]",
+        "audiences/mini.yaml:6:3: warning: param 'spare' is declared but never used [yaml/unused-param]",
+    ]
 
 
 def test_cli_prints_location_source_caret_hint_and_summary(tmp_path: Path) -> None:
