@@ -29,6 +29,7 @@ from engine.config import Settings
 from engine.db import SourcePool
 from engine.delivery.fcm import FcmClient
 from engine.delivery.ledger import ItemResult, Ledger, LedgerItem, SendRecord, Tally
+from engine.delivery.nostate import NOT_CHECKED, NoStateLedger
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.plan import Plan, plan_send
 from engine.delivery.recipients import (
@@ -76,7 +77,11 @@ def deliver(settings: Settings, request: SendRequest, template: PushTemplate, *,
     if request.max_in_doubt is not None and request.max_in_doubt < 1:
         raise ConfigError("--max-in-doubt must be 1 or more")
     prepared = _prepare(settings, request, template)
-    ledger = Ledger.connect(settings)
+    if request.dry_run and not settings.state_dsn:   # issue 16: a dry run needs no state database
+        ledger: Any = NoStateLedger()
+        prepared.warnings.append(NOT_CHECKED)
+    else:
+        ledger = Ledger.connect(settings)
     try:
         return _send(settings, request, prepared, ledger, retry=retry, stop=stop, on_progress=on_progress,
                      pool=pool, started=started)
@@ -204,7 +209,7 @@ def _tokens(settings: Settings, prepared: _Prepared, pool: SourcePool | None) ->
 
 def _plan(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
           found: dict[str, str], as_of: datetime) -> Plan:
-    cadence = None if request.test else (
+    cadence = None if request.test or ledger.conn is None else (
         lambda ids: filter_audience(settings, ids, prepared.layer, as_of, state_conn=ledger.conn,
                                     automation=request.automation, live=not request.dry_run))
     test_users = ({str(u.get("user_id", "")).lower() for u in settings.test_users}
