@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -28,6 +29,8 @@ def test(obj: CliContext, selectors: tuple[str, ...], server: str | None) -> Non
     """
     from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
 
+    if not obj.verbose:   # per-query log lines would bury the PASS/FAIL lines; -v shows them
+        logging.getLogger("engine").setLevel(logging.WARNING)
     settings = obj.settings(test_dsn=server)
 
     def report(result) -> None:  # noqa: ANN001  (CaseResult, imported lazily)
