@@ -25,7 +25,8 @@ def test(obj: CliContext, selectors: tuple[str, ...], server: str | None) -> Non
     table (the other columns take defaults) and the rows each output must hold. The cases run
     through the real pipeline against a throwaway database built from template0 with the app
     schema, dropped afterwards. A failing case prints its file:line and a diff of the rows.
-    Exit 0 when every case passed, 1 when any failed, 2 for a bad test file.
+    Exit 0 when every case passed, 1 when any failed or a test file is invalid (a located error),
+    3 when the server cannot be reached.
     """
     from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
 
