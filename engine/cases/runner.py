@@ -58,13 +58,13 @@ def _run_case(settings: Settings, spec: AudienceSpec, case: TestCase, dsn: str, 
     case_settings = replace(settings, source_dsn=dsn, state_dsn=None)
     [result] = api.run(case_settings, selectors=[spec.name], as_of=case.as_of, variables=params, dry_run=True,
                        preview_rows=MAX_ROWS, record=False)
-    problems = [f"audience error: {aliases.name(e)}" for e in result.manifest["errors"]]
+    problems = [f"audience error: {aliases.name(e)}" for e in result.manifest.errors]
     for output, expected in case.expect.items():
         headers, rows = result.previews.get(output, (None, []))
         block = _compare_output(output, expected, headers, rows, aliases)
         if block:
             problems.append(block)
-    counts = {s["step"]: s["rows"] for s in result.manifest["steps"]}
+    counts = {s.step: s.rows for s in result.manifest.steps}
     for step, rows in case.steps.items():
         if step not in counts:
             problems.append(f"step {step}: no such step (steps: {', '.join(counts)})")

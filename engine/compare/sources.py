@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from engine.errors import ConfigError
+from engine.runs.model import MANIFEST, read_manifest
 
 # 20261120_120000 (the engine's and the legacy scripts' stamp) or 2026-11-20[_12-00-00], with its separator
 _STAMP = re.compile(r"[_-]?(\d{8}_\d{6}|\d{4}-\d{2}-\d{2}(?:[T_ ]\d{2}[-:]?\d{2}[-:]?\d{2})?)")
@@ -22,11 +22,8 @@ def find_run(ref: str, output_root: Path) -> Path:
     if len(ref) < 8 or not re.fullmatch(r"[0-9a-fA-F-]+", ref):
         raise ConfigError(f"{ref!r} is neither a folder nor a run id",
                           hint="give a run folder, a folder of CSVs, or a run id (8 characters or more)")
-    matches = []
-    for folder in output_root.glob(f"*/*_{ref[:8].lower()}"):
-        manifest = folder / "manifest.json"
-        if manifest.is_file() and json.loads(manifest.read_text(encoding="utf-8")).get("run_id", "").startswith(ref):
-            matches.append(folder)
+    matches = [folder for folder in output_root.glob(f"*/*_{ref[:8].lower()}")
+               if (folder / MANIFEST).is_file() and read_manifest(folder).run_id.startswith(ref.lower())]
     if len(matches) != 1:
         found = "no run" if not matches else f"{len(matches)} runs"
         raise ConfigError(f"{found} with id {ref!r} under {output_root}",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import stat
 from dataclasses import replace
 from pathlib import Path
 
 from engine import api
 from engine.config import Settings
+from engine.runs.model import MANIFEST, OutputStatus, read_manifest
 from engine.spec.model import AudienceSpec
 from tests.project.conftest import AS_OF, required_vars
 
@@ -35,13 +35,13 @@ def test_preview_writes_nothing(project_settings: Settings, audience: AudienceSp
     settings = replace(project_settings, output_dir=tmp_path)
     [result] = api.run(settings, selectors=[audience.name], as_of=AS_OF, variables=required_vars(audience),
                        dry_run=True, preview_rows=3, record=False)
-    assert result.ok, result.manifest["errors"]
+    assert result.ok, result.manifest.errors
     assert result.run_dir is None and list(tmp_path.iterdir()) == []
     for output in audience.outputs:  # a preview shows the first rows of every output it counted
-        entry = next(o for o in result.manifest["outputs"] if o["name"] == output.name and not o["is_test"])
+        entry = result.manifest.output(output.name, test=False)
         headers, rows = result.previews[output.name]
-        assert headers == [c.header for c in output.columns]
-        assert len(rows) == min(3, entry["rows"])
+        assert entry is not None and headers == [c.header for c in output.columns]
+        assert len(rows) == min(3, entry.rows)
 
 
 def test_run_writes_what_the_manifest_says(project_settings: Settings, audience: AudienceSpec,
@@ -49,18 +49,18 @@ def test_run_writes_what_the_manifest_says(project_settings: Settings, audience:
     settings = replace(project_settings, output_dir=tmp_path)
     [result] = api.run(settings, selectors=[audience.name], as_of=AS_OF, variables=required_vars(audience),
                        record=False)
-    assert result.ok, result.manifest["errors"]
+    assert result.ok, result.manifest.errors
     assert result.run_dir is not None
-    manifest = json.loads((result.run_dir / "manifest.json").read_text())
-    assert manifest["status"] == result.status
-    written = [o for o in manifest["outputs"] if o["status"] == "written"]
+    manifest = read_manifest(result.run_dir)
+    assert manifest.to_json() == result.manifest.to_json()     # what is on disk is what the run returned
+    written = [o for o in manifest.outputs if o.status is OutputStatus.WRITTEN]
     on_disk = sorted(p.name for p in result.run_dir.iterdir())
-    assert on_disk == sorted([o["file"] for o in written] + ["manifest.json"])
+    assert on_disk == sorted([o.file for o in written] + [MANIFEST])
     modes = set()
     for entry in written:
-        data = (result.run_dir / entry["file"]).read_bytes()
-        assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["file"]
-        assert len(list(csv.reader(io.StringIO(data.decode(), newline="")))) == entry["rows"] + 1  # + header
+        data = (result.run_dir / entry.file).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry.sha256, entry.file
+        assert len(list(csv.reader(io.StringIO(data.decode(), newline="")))) == entry.rows + 1  # + header
     for path in result.run_dir.iterdir():
         modes.add(stat.S_IMODE(path.stat().st_mode))
     assert len(modes) == 1, f"files written with different modes: {sorted(oct(m) for m in modes)}"
