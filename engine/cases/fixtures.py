@@ -154,4 +154,5 @@ def load_fixtures(dsn: str, fixtures: Mapping[str, tuple[Mapping[str, Any], ...]
                 except psycopg.Error as err:
                     message = (err.diag.message_primary or str(err)).strip()
                     raise SpecError(f"fixture row {n} of {table}: {message}", location=where,
-                                    hint="check the values against the column types in engine/appdb/schema.sql") from None
+                                    hint="check the values against the column types in engine/appdb/schema.sql",
+                                    ) from None

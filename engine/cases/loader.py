@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 from engine.appdb.schema import declared_columns
 from engine.cases.model import TestCase
-from engine.errors import EngineError, SpecError, first_of
 from engine.documents import Document, load, schema_problems
+from engine.errors import EngineError, SpecError, first_of
 from engine.spec.loader import TESTS_SUFFIX, test_case_files
 from engine.spec.model import AudienceSpec
 from engine.timeutil import parse_as_of

@@ -65,11 +65,11 @@ def _run_case(settings: Settings, spec: AudienceSpec, case: TestCase, dsn: str, 
         if block:
             problems.append(block)
     counts = {s.step: s.rows for s in result.manifest.steps}
-    for step, rows in case.steps.items():
+    for step, wanted_rows in case.steps.items():
         if step not in counts:
             problems.append(f"step {step}: no such step (steps: {', '.join(counts)})")
-        elif counts[step] != rows:
-            problems.append(f"step {step}: expected {rows} row(s), got {counts[step]}")
+        elif counts[step] != wanted_rows:
+            problems.append(f"step {step}: expected {wanted_rows} row(s), got {counts[step]}")
     return problems
 
 

@@ -55,7 +55,8 @@ def seed(obj: CliContext, dsn: str | None, users: int, seed_value: int, as_of: s
         if report["created_database"]:
             click.echo("created the database (it did not exist)")
         click.echo(f"seeded {users:,} users in {report['seconds']:.1f}s "
-                   f"(seed={seed_value}, as_of={anchor.isoformat()}); {report['test_users']} test user(s) with a device")
+                   f"(seed={seed_value}, as_of={anchor.isoformat()}); "
+                   f"{report['test_users']} test user(s) with a device")
         for table, count in report["counts"].items():
             click.echo(f"  {table:24} {count:>12,}")
 

@@ -13,9 +13,9 @@ from typing import Mapping
 import jinja2
 from jinja2 import meta
 
-from engine.render.env import RenderedQuery
+from engine.render.model import RenderedQuery
 from engine.spec.model import AudienceSpec
-from engine.spec.yamlmarks import MarkedDocument
+from engine.documents import Document
 from engine.validate.findings import Findings
 
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -31,7 +31,7 @@ def _transform_names(env: jinja2.Environment, spec: AudienceSpec) -> set[str]:
         return set()
 
 
-def check_unused_params(findings: Findings, doc: MarkedDocument, spec: AudienceSpec,
+def check_unused_params(findings: Findings, doc: Document, spec: AudienceSpec,
                         rendered: Mapping[str, RenderedQuery], env: jinja2.Environment) -> None:
     if len(rendered) < len(spec.queries):
         return

@@ -155,7 +155,8 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
                    cache_dir=default_cache_dir() if cache else None, strict=strict)
     kept = [f for f in findings.sorted()
             if not rules or any(f.rule == r or f.family == r for r in rules)]
-    counted = len(entries) + case_files + len(files) + sum((root / n).exists() for n in ("schedules.yaml", "cadence.yaml"))
+    counted = len(entries) + case_files + len(files) + sum((root / n).exists()
+                                                           for n in ("schedules.yaml", "cadence.yaml"))
     return ValidationReport(tuple(kept), counted, time.perf_counter() - started,
                             tuple(r for r in FAMILIES if wanted(r)))
 

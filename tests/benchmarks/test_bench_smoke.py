@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from benchmarks.__main__ import AUDIENCES   # the audiences with a legacy twin in benchmarks/oldway
+from benchmarks.__main__ import AUDIENCES  # the audiences with a legacy twin in benchmarks/oldway
 from benchmarks.harness import BenchError, prepare_database
 
 

@@ -10,13 +10,13 @@ import pytest
 
 from engine import api
 from engine.config import Settings
-from engine.demo.runner import templates_for
 from engine.runs.model import OutputStatus
+from engine.schedules.loader import load_schedules
 from engine.spec.loader import load_project_audiences
 from engine.validate.runner import validate_project
 from tests.project.conftest import AS_OF, PROJECT, required_vars
 
-TEMPLATES = sorted(templates_for(PROJECT).items())
+TEMPLATES = sorted(load_schedules(PROJECT).templates.items())
 
 
 def _headlines(report: Any) -> list[str]:
@@ -34,17 +34,17 @@ def test_validate_on_the_database_finds_nothing(project_settings: Settings) -> N
 
 @pytest.mark.parametrize("name, template", TEMPLATES, ids=[name for name, _ in TEMPLATES])
 def test_template_dry_runs_on_a_run_of_its_audience(project_settings: Settings, tmp_path: Path,
-                                                    name: str, template: dict[str, Any]) -> None:
+                                                    name: str, template: Any) -> None:
     from engine.delivery.request import SendRequest  # noqa: PLC0415
 
-    spec = next(s for s in load_project_audiences(PROJECT) if s.name == template["audience"])
+    spec = next(s for s in load_project_audiences(PROJECT) if s.name == template.audience)
     settings = replace(project_settings, output_dir=tmp_path, state_dsn=None)   # a dry run needs no state
     [run] = api.run(settings, selectors=[spec.name], as_of=AS_OF, variables=required_vars(spec), record=False)
     assert run.ok, run.manifest.errors
-    output = run.manifest.output(template["output"], test=False)
+    output = run.manifest.output(template.output, test=False)
     assert output is not None
     if output.status is not OutputStatus.WRITTEN:
-        pytest.skip(f"{spec.name}.{template['output']} is empty on the seeded data: nothing to send")
+        pytest.skip(f"{spec.name}.{template.output} is empty on the seeded data: nothing to send")
     for test in (True, False):
         report = api.send(settings, SendRequest(source=run.run_dir, template=name, test=test, dry_run=True,
                                                 as_of=AS_OF))

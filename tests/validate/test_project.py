@@ -42,8 +42,9 @@ def test_cli_uses_the_configured_database(app_db: str, tmp_path: Path) -> None:
 
 
 def test_unused_param_and_test_case_files(tmp_path: Path) -> None:
-    project = make_project(tmp_path, "audiences/mini.yaml", "  lookback_days: {type: integer, default: 7, minimum: 1}\n",
-                           "  lookback_days: {type: integer, default: 7, minimum: 1}\n  spare: {type: integer, default: 1}\n")
+    declared = "  lookback_days: {type: integer, default: 7, minimum: 1}\n"
+    project = make_project(tmp_path, "audiences/mini.yaml", declared,
+                           declared + "  spare: {type: integer, default: 1}\n")
     (project / "audiences" / "mini.tests.yaml").write_text(
         "cases:\n"
         "  - name: one\n"
