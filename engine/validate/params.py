@@ -13,9 +13,9 @@ from typing import Mapping
 import jinja2
 from jinja2 import meta
 
+from engine.documents import Document
 from engine.render.model import RenderedQuery
 from engine.spec.model import AudienceSpec
-from engine.documents import Document
 from engine.validate.findings import Findings
 
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)")

@@ -20,8 +20,8 @@ from psycopg.conninfo import make_conninfo
 from engine.appdb.schema import APP_TABLES
 from engine.appdb.seed import most_offered_product, product_count, seed_database
 from engine.cli.main import cli
+from engine.config import FOUNDER
 from engine.errors import SeedRefused
-from engine.outputs.testrows import FOUNDER
 
 AS_OF = datetime(2026, 11, 23, 12, 30, tzinfo=timezone.utc)
 
