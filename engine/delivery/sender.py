@@ -227,7 +227,10 @@ class Sender:
             if not self._done:
                 self._first_done = time.monotonic()
             self._done.append((attempt, tried))
-            self._wake.set()
+            # wake the writer only when it has something to decide: the first answer starts the
+            # commit interval, a full group is due now, a stop waits for the last request
+            if len(self._done) == 1 or len(self._done) >= self._flush_at or self._halt.is_set():
+                self._wake.set()
 
     async def _next(self) -> _Attempt | None:
         while not self._halt.is_set() and not self._finished:
