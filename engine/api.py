@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from engine.cadence import (
@@ -16,6 +17,7 @@ from engine.cadence import (
     effective_config,
     filter_audience,
 )
+from engine.cadence.userids import read_user_ids_csv
 from engine.config import Settings
 from engine.db import SourcePool, connect, create_database_if_missing
 from engine.delivery.pacing import RetryPolicy
@@ -101,6 +103,11 @@ def cadence_check(settings: Settings, user_ids: Sequence[str], layer: int | str,
     config = effective_config(settings.project_dir, automation)
     found = config.layer(layer)
     return CadenceCheck(config, found, filter_audience(settings, user_ids, found.id, as_of, config=config))
+
+
+def read_user_ids(path: Path) -> list[str]:
+    """User ids from a CSV (the original's id column preference), for ``cadence_check``."""
+    return read_user_ids_csv(path)
 
 
 def cadence_rules(settings: Settings, automation: str | None = None) -> CadenceConfig:

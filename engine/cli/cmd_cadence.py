@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from engine import api
-from engine.cadence import CadenceConfig, CadenceDecision
-from engine.cadence.userids import read_user_ids_csv
+from engine.api import CadenceConfig, CadenceDecision
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 from engine.timeutil import parse_as_of
 
@@ -47,7 +46,7 @@ def check(obj: CliContext, layer_ref: str, as_of: str | None, csv_file: Path | N
     if bool(csv_file) == bool(user_ids):
         raise click.UsageError("give user ids as arguments or --csv FILE (exactly one of them)")
     settings = obj.settings(state_dsn=dsn)
-    ids = read_user_ids_csv(csv_file) if csv_file else list(user_ids)
+    ids = api.read_user_ids(csv_file) if csv_file else list(user_ids)
     moment = parse_as_of(as_of)
     check = api.cadence_check(settings, ids, layer_ref, as_of=moment, automation=automation)
     layer, decision = check.layer, check.decision

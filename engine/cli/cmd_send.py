@@ -12,9 +12,8 @@ from typing import Any, Callable, Iterator
 import click
 
 from engine import api
+from engine.api import SendReport, SendRequest
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
-from engine.delivery.report import SendReport
-from engine.delivery.request import SendRequest
 from engine.timeutil import parse_as_of
 
 

@@ -20,6 +20,12 @@ from engine.push.template import PushTemplate, TemplateError
 from engine.runs.model import MANIFEST, OutputStatus, read_manifest
 
 
+class CsvInputError(DeliveryError):
+    """The CSV itself is unusable (NUL bytes, not UTF-8, malformed, no id column): fix it, nothing was sent."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True)
 class Source:
     """The CSV a send reads and, for a run folder, which run and output it came from."""
@@ -83,19 +89,19 @@ def read_recipients(path: Path) -> Recipients:
     data = _read(path)
     if b"\x00" in data:     # Python's csv module reads NUL as text: it must never reach a push or an id
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
-        raise DeliveryError(f"{path} contains a NUL byte; a CSV of pushes must be text",
+        raise CsvInputError(f"{path} contains a NUL byte; a CSV of pushes must be text",
                             location=SourceLocation(str(path), line),
                             hint="remove the NUL byte(s) (e.g. tr -d '\\000'), or re-export the CSV as UTF-8")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise DeliveryError(f"{path} is not UTF-8 (byte {err.start})") from None
+        raise CsvInputError(f"{path} is not UTF-8 (byte {err.start})") from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = tuple(next(reader, []))
         id_column = next((c for c in ID_COLUMNS if c in header), None)
         if id_column is None:
-            raise DeliveryError(f"{path} has no user id column",
+            raise CsvInputError(f"{path} has no user id column",
                                 location=SourceLocation(str(path), 1),
                                 hint=f"name it one of: {', '.join(ID_COLUMNS)} (runs write user_id)")
         rows: dict[str, dict[str, str | None]] = {}
@@ -105,7 +111,7 @@ def read_recipients(path: Path) -> Recipients:
             if not any(field.strip() for field in fields):
                 continue            # blank line, skipped like the original's parser did
             if len(fields) != len(header):
-                raise DeliveryError(f"row has {len(fields)} field(s), the header has {len(header)}",
+                raise CsvInputError(f"row has {len(fields)} field(s), the header has {len(header)}",
                                     location=SourceLocation(str(path), reader.line_num))
             total += 1
             values: dict[str, str | None] = dict(zip(header, fields, strict=True))
@@ -120,7 +126,7 @@ def read_recipients(path: Path) -> Recipients:
             rows[key] = values
             raw_ids.append(key)
     except csv.Error as err:
-        raise DeliveryError(f"malformed CSV: {err}", location=SourceLocation(str(path), reader.line_num)) from None
+        raise CsvInputError(f"malformed CSV: {err}", location=SourceLocation(str(path), reader.line_num)) from None
     invalid = split_user_ids(raw_ids).invalid
     bad = set(invalid)
     return Recipients(sha256=_sha256(data), header=header,

@@ -194,3 +194,18 @@ def test_a_failing_resume_leaves_a_truthful_status(world: World, tmp_path: Path)
     done = world.send(csv, title="t", body="b", layer=1, send_id="truthful")
     assert done.exit_code in (0, 4) and done.sent + done.in_flight_unknown == 200
     assert send_status(world, "truthful")[:2] == (done.status, done.status)
+
+
+def test_a_nul_byte_in_the_csv_is_refused_by_dry_run_and_real_send_alike(world: World, tmp_path: Path) -> None:
+    [uid] = world.add_users(1)
+    csv = tmp_path / "nul.csv"
+    csv.write_bytes(f"user_id,firstName\r\n{uid},A\x00nn\r\n".encode())
+    env = environment(world)
+    for extra in (["--dry-run"], []):
+        result = CliRunner().invoke(cli, ["--json", "send", str(csv), "--title", "Hi [[var:firstName]]",
+                                          "--body", "b", "--layer", "1", *extra], env=env)
+        error = json.loads(result.stdout)["error"]
+        assert result.exit_code == 2 and "NUL byte" in error["message"], result.output
+        assert error["location"].endswith("nul.csv:2")
+    assert world.fcm.attempts() == {}
+    assert world.query("SELECT count(*) FROM engine.sends WHERE source_file = %s", (str(csv),)) == [(0,)]

@@ -45,6 +45,18 @@ def test_wrong_field_count_names_the_line(tmp_path: Path) -> None:
     assert info.value.location is not None and info.value.location.line == 3
 
 
+@pytest.mark.parametrize("where", ["value", "id"])
+def test_a_nul_byte_is_refused_with_its_line(tmp_path: Path, where: str) -> None:
+    # Python's csv module reads NUL as an ordinary character: without the check, "Ann\0" would be pushed
+    path = tmp_path / "nul.csv"
+    row = f"{A},Ann\x00" if where == "value" else f"{A}\x00,Ann"
+    path.write_bytes(f"user_id,firstName\r\n{B},Bo\r\n{row}\r\n".encode())
+    with pytest.raises(DeliveryError, match="NUL byte") as info:
+        read_recipients(path)
+    assert info.value.location is not None and info.value.location.line == 3     # header, Bo, then the row
+    assert info.value.exit_code == 2
+
+
 def test_no_user_id_column(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", ["uid"], [[A]])
     with pytest.raises(DeliveryError, match="no user id column"):
