@@ -33,6 +33,11 @@ from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params
 from engine.state.migrate import current_version, migrate
 from engine.state.runs import finish_run, start_run
+from engine.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from engine.automations.model import AutomationRun, ControlResult, PhaseEvent, SchedulerStatus
+    from engine.automations.overview import PlannedRun
 
 if TYPE_CHECKING:
     from engine.validate.findings import ValidationReport
@@ -42,9 +47,11 @@ log = logging.getLogger("engine.api")
 
 def migrate_state(settings: Settings) -> tuple[list[str], int]:
     """Apply pending state migrations; return (applied names, current version)."""
+    from engine.automations.queue_schema import ensure_queue_schema  # noqa: PLC0415
+
     with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
-        applied = migrate(conn)
-        return [f"{m.version:04d}_{m.name}" for m in applied], current_version(conn)
+        applied = [f"{m.version:04d}_{m.name}" for m in migrate(conn)]
+        return applied + ensure_queue_schema(conn), current_version(conn)
 
 
 def seed_app_database(settings: Settings, *, users: int, seed: int, as_of: datetime,
@@ -177,12 +184,13 @@ def diff(settings: Settings, a: str, b: str, *, key: str | None = None) -> Any:
 def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
         variables: Mapping[str, Any] | None = None, schedule_vars: Mapping[str, Any] | None = None,
         dry_run: bool = False, preview_rows: int = 0, record: bool | None = None,
-        strict: bool | None = None) -> list[RunResult]:
+        strict: bool | None = None, run_id: str | None = None) -> list[RunResult]:
     """Run the selected audiences against the source database; record runs in state when configured.
 
     ``variables`` (from ``--var``) override ``schedule_vars``, which override the YAML defaults;
     a ``--var`` naming a param that a selected audience lacks is ignored for that audience
     when several audiences run, and an error when exactly one does (``strict`` overrides that).
+    ``run_id`` names the run folder of a single audience (the scheduler records it before the run starts).
     """
     specs = list_audiences(settings, selectors)
     strict = len(specs) == 1 if strict is None else strict
@@ -193,7 +201,8 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
         if not strict:
             overrides = [(origin, {k: v for k, v in vals.items() if spec.param(k)}) for origin, vals in overrides]
         requests.append(RunRequest(spec=spec, as_of=as_of, params=resolve_params(spec, *overrides, strict=strict),
-                                   dry_run=dry_run, preview_rows=preview_rows))
+                                   dry_run=dry_run, preview_rows=preview_rows,
+                                   **({"run_id": run_id} if run_id and strict else {})))
     results: list[RunResult] = []
     with SourcePool(settings.require_source_dsn(), size=settings.pool_size,
                     statement_timeout_s=settings.statement_timeout_s, retries=settings.connect_retries) as pool:
@@ -209,3 +218,68 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
                     finish_run(conn, manifest=result.manifest)
             results.append(result)
     return results
+
+
+# --- scheduler (engine.scheduler): control and status, typed for the CLI and the operator page ---
+
+def pause_automation(settings: Settings, automation_id: str, *, reason: str | None = None) -> "ControlResult":
+    """Persist a pause: the automation's runs are skipped at their next phase until resumed."""
+    from engine.automations.control import set_paused  # noqa: PLC0415
+
+    return set_paused(settings, automation_id, True, reason)
+
+
+def resume_automation(settings: Settings, automation_id: str) -> "ControlResult":
+    """Undo a pause: runs from the next T fire again."""
+    from engine.automations.control import set_paused  # noqa: PLC0415
+
+    return set_paused(settings, automation_id, False)
+
+
+def cancel_run(settings: Settings, run_id: str, *, reason: str | None = None) -> "ControlResult":
+    """Cancel an automation run; refused (StateError) once its live send started."""
+    from engine.automations.control import cancel  # noqa: PLC0415
+
+    return cancel(settings, run_id, reason)
+
+
+def trigger_automation(settings: Settings, automation_id: str, *, test: bool = False,
+                       at: datetime | None = None, now: datetime | None = None) -> "ControlResult":
+    """An ad hoc run (``test``: the live phase goes to the test users only)."""
+    from engine.automations.control import trigger  # noqa: PLC0415
+
+    return trigger(settings, automation_id, test=test, at=at, now=now or utcnow())
+
+
+def scheduler_status(settings: Settings, *, now: datetime | None = None) -> "SchedulerStatus":
+    """Per automation: paused, next T (local and UTC), the run in progress, the last runs."""
+    from engine.automations.overview import scheduler_status as status  # noqa: PLC0415
+
+    return status(settings, now=now or utcnow())
+
+
+def plan_runs(settings: Settings, *, days: int = 1, now: datetime | None = None) -> list["PlannedRun"]:
+    """Every run that will fire in the next ``days`` days, with phase times and expectations from history."""
+    from engine.automations.overview import plan_ahead  # noqa: PLC0415
+
+    return plan_ahead(settings, now=now or utcnow(), days=days)
+
+
+def automation_run(settings: Settings, run_id: str) -> tuple["AutomationRun", list["PhaseEvent"]] | None:
+    """One automation run and its phase history (None when unknown)."""
+    from engine.automations import store  # noqa: PLC0415
+
+    with connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True) as conn:
+        run = store.get_run(conn, run_id)
+        return (run, store.phases(conn, run_id)) if run else None
+
+
+def run_automation(settings: Settings, automation_id: str, *, as_of: datetime,
+                   variables: Mapping[str, Any] | None = None, dry_run: bool = False,
+                   preview_rows: int = 0) -> list[RunResult]:
+    """Run an automation's audience with its schedules.yaml vars (``--var`` on top)."""
+    from engine.automations.control import known_automation  # noqa: PLC0415
+
+    automation = known_automation(settings, automation_id)
+    return run(settings, selectors=[automation.audience], as_of=as_of, variables=variables,
+               schedule_vars=automation.vars, dry_run=dry_run, preview_rows=preview_rows)

@@ -58,10 +58,12 @@ def _print_result(result: "RunResult") -> None:
               help="Output root (default ENGINE_OUTPUT_DIR or ./output); each run gets its own folder.")
 @click.option("--dsn", default=None, help="Source database DSN (default ENGINE_SOURCE_DSN). Opened read-only.")
 @click.option("--dry-run", is_flag=True, help="Run the queries and count the rows; write no files, record nothing.")
+@click.option("--automation", default=None,
+              help="Run this schedules.yaml automation's audience with its vars (--var overrides them).")
 @pass_cli
 @handle_errors
 def run(obj: CliContext, selectors: tuple[str, ...], as_of: str | None, variables: tuple[str, ...],
-        out: Path | None, dsn: str | None, dry_run: bool) -> None:
+        out: Path | None, dsn: str | None, dry_run: bool, automation: str | None) -> None:
     """Run audiences: query the app database, shape the rows, write CSVs + TEST CSVs + manifest.json.
 
     Each audience run writes atomically into OUT/<audience>/<timestamp>_<run id>/ and is
@@ -77,14 +79,19 @@ def run(obj: CliContext, selectors: tuple[str, ...], as_of: str | None, variable
     settings = obj.settings(output_dir=out, source_dsn=dsn)
     anchor = parse_as_of(as_of)
     var_values = parse_var_flags(variables)
+    if automation and selectors:
+        raise click.UsageError("give --automation or --select, not both")
     skipped: dict[str, str] = {}
     chosen = list(selectors)
-    if not selectors:  # everything that can run; the rest is listed with the reason, not an error
+    if not selectors and not automation:  # everything that can run; the rest is listed with the reason, not an error
         ready, skipped = api.split_runnable(settings, variables=var_values)
         chosen = [s.name for s in ready]
     status = sys.stderr.isatty() and not obj.json_output
     results = []
-    if chosen:
+    if automation:
+        with (_spinner("running the automation's audience") if status else nullcontext()):
+            results = api.run_automation(settings, automation, as_of=anchor, variables=var_values, dry_run=dry_run)
+    elif chosen:
         with (_spinner("running audiences") if status else nullcontext()):
             results = api.run(settings, selectors=chosen, as_of=anchor, variables=var_values, dry_run=dry_run,
                               strict=len(chosen) == 1 and bool(selectors))

@@ -17,6 +17,8 @@ _COMMAND_MODULES = {
     "run": "cmd_run", "list": "cmd_run", "preview": "cmd_run", "compile": "cmd_run",
     "migrate": "cmd_db", "seed": "cmd_db", "demo": "cmd_demo", "validate": "cmd_validate",
     "send": "cmd_send", "cadence": "cmd_cadence", "test": "cmd_test", "diff": "cmd_diff",
+    "scheduler": "cmd_scheduler", "pause": "cmd_control", "resume": "cmd_control", "cancel": "cmd_control",
+    "trigger": "cmd_control", "status": "cmd_status", "plan": "cmd_status",
 }
 
 

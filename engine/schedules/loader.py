@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import zoneinfo
+from datetime import date, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -22,12 +23,14 @@ from engine.documents import Document, KeyPath, load, schema_problems
 from engine.errors import EngineError, ScheduleError, first_of
 from engine.push.template import FIELDS, SUSPECT, VARIABLE, PushTemplate
 from engine.schedules.cron import CronError, parse_cron
+from engine.schedules.durations import format_duration, parse_duration
 from engine.schedules.marks import value_location
 from engine.schedules.model import (
-    DEFAULT_CANCELLATION_WINDOW,
     DEFAULT_GENERATE_LEAD,
+    DEFAULT_LATE_GRACE,
     DEFAULT_TEST_LEAD,
     Automation,
+    MissedPolicy,
     ScheduleFile,
 )
 
@@ -78,29 +81,47 @@ def _timezone_problem(doc: Document, where: KeyPath, name: str, zone: str) -> En
                              else "use an IANA name such as America/Chicago")
 
 
+def _leads(item: dict[str, Any]) -> tuple[timedelta, timedelta, timedelta | None]:
+    lead = item.get("lead") or {}
+    window = item.get("cancellation_window")
+    return (parse_duration(lead["generate"]) if "generate" in lead else DEFAULT_GENERATE_LEAD,
+            parse_duration(lead["test"]) if "test" in lead else DEFAULT_TEST_LEAD,
+            parse_duration(window) if window is not None else None)
+
+
 def _timing_problems(doc: Document, where: KeyPath, name: str, item: dict[str, Any]) -> list[EngineError]:
-    lead = item.get("lead_minutes") or {}
-    generate = lead.get("generate", DEFAULT_GENERATE_LEAD)
-    test = lead.get("test", DEFAULT_TEST_LEAD)
-    window = item.get("cancellation_window_minutes", DEFAULT_CANCELLATION_WINDOW)
+    generate, test, window = _leads(item)
     problems: list[EngineError] = []
-    if test < 1:
+    if test <= timedelta(0):
         problems.append(ScheduleError(
-            f"automation {name!r}: the TEST send must come before the live send (lead_minutes.test is {test})",
-            location=doc.locate(where + ("lead_minutes", "test")),
-            hint=f"the default is {DEFAULT_TEST_LEAD} minutes before the send time"))
+            f"automation {name!r}: the TEST send must come before the live send (lead.test is "
+            f"{format_duration(test)})", location=doc.locate(where + ("lead", "test")),
+            hint=f"the default is {format_duration(DEFAULT_TEST_LEAD)} before the send time"))
     if generate <= test:
         problems.append(ScheduleError(
-            f"automation {name!r}: audience generation (T-{generate} min) must start before the TEST send "
-            f"(T-{test} min)", location=doc.locate(where + ("lead_minutes", "generate")),
-            hint=f"e.g. generate: {DEFAULT_GENERATE_LEAD}, test: {DEFAULT_TEST_LEAD}"))
-    if window > test:
+            f"automation {name!r}: audience generation (T-{format_duration(generate)}) must start before the TEST "
+            f"send (T-{format_duration(test)})", location=doc.locate(where + ("lead", "generate")),
+            hint=f"e.g. lead: {{generate: {format_duration(DEFAULT_GENERATE_LEAD)}, "
+                 f"test: {format_duration(DEFAULT_TEST_LEAD)}}}"))
+    if window is not None and window > test:
         problems.append(ScheduleError(
-            f"automation {name!r}: the cancellation window ({window} min) is longer than the time between the "
-            f"TEST send and the live send ({test} min)",
-            location=doc.locate(where + ("cancellation_window_minutes",)),
+            f"automation {name!r}: the cancellation window ({format_duration(window)}) is longer than the time "
+            f"between the TEST send and the live send ({format_duration(test)})",
+            location=doc.locate(where + ("cancellation_window",)),
             hint="the window must open after the TEST push has gone out (the original's 30/30 setting left no "
                  "window at all, reference 4.3)"))
+    start, end = item.get("start_date"), item.get("end_date")
+    for key in ("start_date", "end_date"):
+        try:
+            if item.get(key):
+                date.fromisoformat(item[key])
+        except ValueError:
+            problems.append(ScheduleError(f"automation {name!r}: {key} {item[key]!r} is not a date",
+                                          location=doc.locate(where + (key,)), hint="write YYYY-MM-DD"))
+            return problems
+    if start and end and end < start:
+        problems.append(ScheduleError(f"automation {name!r}: end_date {end} is before start_date {start}",
+                                      location=doc.locate(where + ("end_date",))))
     return problems
 
 
@@ -168,13 +189,17 @@ def build_schedules(doc: Document) -> ScheduleFile:
             field_locations=tuple((f, doc.locate(where + (f,))) for f in FIELDS if f in entry))
     automations = []
     for index, item in enumerate(doc.data.get("automations") or []):
-        lead = item.get("lead_minutes") or {}
+        generate, test, window = _leads(item)
+        missed = item.get("missed") or {}
         automations.append(Automation(
             id=item["id"], audience=item["audience"], cron=parse_cron(item["schedule"]["cron"]),
             timezone=item["schedule"]["timezone"], pushes=tuple(item["pushes"]), vars=dict(item.get("vars") or {}),
-            generate_lead_minutes=lead.get("generate", DEFAULT_GENERATE_LEAD),
-            test_lead_minutes=lead.get("test", DEFAULT_TEST_LEAD),
-            cancellation_window_minutes=item.get("cancellation_window_minutes", DEFAULT_CANCELLATION_WINDOW),
+            generate_lead=generate, test_lead=test, cancellation_window=window,
+            max_audience_size=item.get("max_audience_size"),
+            start_date=date.fromisoformat(item["start_date"]) if item.get("start_date") else None,
+            end_date=date.fromisoformat(item["end_date"]) if item.get("end_date") else None,
+            missed_policy=MissedPolicy(missed.get("policy", "skip")),
+            missed_grace=parse_duration(missed["grace"]) if "grace" in missed else DEFAULT_LATE_GRACE,
             cadence=item.get("cadence"), enabled=item.get("enabled", True),
             description=item.get("description", ""), location=doc.locate(("automations", index))))
     return ScheduleFile(templates=templates, automations=tuple(automations), source=doc.display)

@@ -1,12 +1,15 @@
 """Typed, frozen model of schedules.yaml: push templates and the automations that send them.
 
 Templates are delivery's ``PushTemplate`` (one model for a push, wherever it is declared).
-An automation's cron gives the SEND time (T-0); every phase is an offset before it.
+An automation's cron gives the SEND time (T-0); every phase is an offset before it
+(``engine.automations.timeline`` derives them, once per run).
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,9 +17,16 @@ from engine.errors import SourceLocation
 from engine.push.template import PushTemplate
 from engine.schedules.cron import CronSchedule
 
-DEFAULT_GENERATE_LEAD = 30     # minutes before the send: audience generation (reference 4.2)
-DEFAULT_TEST_LEAD = 25         # minutes before the send: TEST pushes to the test users
-DEFAULT_CANCELLATION_WINDOW = 25
+DEFAULT_GENERATE_LEAD = timedelta(minutes=30)   # audience generation before the send (reference 4.2)
+DEFAULT_TEST_LEAD = timedelta(minutes=25)       # TEST pushes to the test users before the send
+DEFAULT_LATE_GRACE = timedelta(minutes=30)
+
+
+class MissedPolicy(enum.Enum):
+    """A run no scheduler could start on time: recorded as skipped, or sent late within a grace."""
+
+    SKIP = "skip"
+    LATE = "late"
 
 
 @dataclass(frozen=True)
@@ -29,9 +39,14 @@ class Automation:
     timezone: str
     pushes: tuple[str, ...]
     vars: dict[str, Any] = field(default_factory=dict)
-    generate_lead_minutes: int = DEFAULT_GENERATE_LEAD
-    test_lead_minutes: int = DEFAULT_TEST_LEAD
-    cancellation_window_minutes: int = DEFAULT_CANCELLATION_WINDOW
+    generate_lead: timedelta = DEFAULT_GENERATE_LEAD
+    test_lead: timedelta = DEFAULT_TEST_LEAD
+    cancellation_window: timedelta | None = None     # None: from the TEST send to T-0
+    max_audience_size: int | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    missed_policy: MissedPolicy = MissedPolicy.SKIP
+    missed_grace: timedelta = DEFAULT_LATE_GRACE
     cadence: dict[str, Any] | None = None
     enabled: bool = True
     description: str = ""
@@ -40,6 +55,11 @@ class Automation:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def window(self) -> timedelta:
+        """How long before T-0 cancellation is explicitly offered (at most the TEST lead)."""
+        return self.cancellation_window if self.cancellation_window is not None else self.test_lead
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""What the scheduler holds and what will fire: ``engine status`` and ``engine plan``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import mean
+from typing import Any
+
+from engine.automations import store
+from engine.automations.model import AutomationStatus, SchedulerStatus
+from engine.automations.timeline import Timeline, next_send, send_times, timeline
+from engine.config import Settings
+from engine.db import connect
+from engine.schedules.loader import load_schedules
+
+HISTORY = 7       # past runs read for the expected size and cadence exclusions
+
+
+def scheduler_status(settings: Settings, *, now: datetime, recent: int = 5) -> SchedulerStatus:
+    """Per automation: paused or not, the next T, the run in progress, the last runs."""
+    schedules = load_schedules(settings.project_dir)
+    out = []
+    with connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True) as conn:
+        for automation in schedules.automations:
+            paused, reason, _ = store.control(conn, automation.id)
+            runs = store.recent_runs(conn, automation.id, recent + 5)
+            nxt = next_send(automation, now) if automation.enabled else None
+            out.append(AutomationStatus(
+                automation_id=automation.id, enabled=automation.enabled, paused=paused, pause_reason=reason,
+                timezone=automation.timezone, next_send_at=nxt,
+                next_send_local=nxt.astimezone(automation.zone) if nxt else None,
+                in_progress=next((r for r in runs if not r.status.final and r.send_at <= now + timedelta(days=1)
+                                  and r.status.value != "scheduled"), None),
+                recent=tuple(r for r in runs if r.status.final)[:recent]))
+    return SchedulerStatus(tuple(out), now)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run that will fire: its phase times and what history says it will send."""
+
+    automation_id: str
+    timezone: str
+    timeline: Timeline
+    paused: bool
+    last_audience_size: int | None
+    expected_cadence_excluded: int | None
+    projected_send_seconds: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"automation": self.automation_id, "timezone": self.timezone,
+                "send_at_local": self.timeline.send_at.astimezone(_zone(self.timezone)).isoformat(),
+                **self.timeline.as_dict(), "paused": self.paused, "last_audience_size": self.last_audience_size,
+                "expected_cadence_excluded": self.expected_cadence_excluded,
+                "projected_send_seconds": self.projected_send_seconds}
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    return ZoneInfo(name)
+
+
+def plan_ahead(settings: Settings, *, now: datetime, days: int) -> list[PlannedRun]:
+    """Every run due in the next ``days`` days, in send order."""
+    schedules = load_schedules(settings.project_dir)
+    planned = []
+    with connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True) as conn:
+        for automation in schedules.automations:
+            if not automation.enabled:
+                continue
+            paused, _, _ = store.control(conn, automation.id)
+            history = [r for r in store.recent_runs(conn, automation.id, HISTORY * 3)
+                       if r.audience_size is not None][:HISTORY]
+            size = history[0].audience_size if history else None
+            excluded = [r.cadence_excluded for r in history if r.cadence_excluded is not None]
+            pushes = len(automation.pushes)
+            seconds = (size * pushes / settings.fcm_rate_per_minute * 60) if size is not None else None
+            for send_at in send_times(automation, now, now + timedelta(days=days)):
+                planned.append(PlannedRun(automation.id, automation.timezone, timeline(automation, send_at), paused,
+                                          size, round(mean(excluded)) if excluded else None,
+                                          round(seconds, 1) if seconds is not None else None))
+    return sorted(planned, key=lambda p: p.timeline.send_at)

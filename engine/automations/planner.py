@@ -1,0 +1,67 @@
+"""Which automation runs exist: recompute due runs from schedules.yaml on every tick.
+
+Runs are rows unique per (automation, T), so every replica may plan at once: the first
+insert wins, the others see the row. Every unfinished run is reconciled on each tick: its
+next phase job is (re)queued, so a job lost with a dead worker is recreated from the run's
+persisted status (a duplicate is harmless: the phase reads the status and does nothing).
+A T that passed while no scheduler ran is recorded
+by the missed-run policy (skip: recorded as skipped with the reason; late: planned if it can
+still start within the grace), never sent in a burst after an outage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+
+from engine.automations import store
+from engine.automations.model import RunKind, RunStatus
+from engine.automations.timeline import PHASE_OF, Phase, due_at, send_times, timeline
+from engine.schedules.model import ScheduleFile
+
+HORIZON = timedelta(minutes=10)      # runs are created this long before their generate time
+LOOKBACK = timedelta(days=1)         # how far back a missed T is still recorded
+
+
+@dataclass(frozen=True)
+class Planned:
+    """An unfinished run and its next phase job."""
+
+    run_id: str
+    phase: Phase
+    at: datetime
+
+
+def plan_runs(conn: psycopg.Connection, schedules: ScheduleFile, now: datetime, *,
+              worker: str | None = None) -> list[Planned]:
+    """Create the runs due soon and record missed ones; return every unfinished run's next phase."""
+    for automation in schedules.automations:
+        if not automation.enabled:
+            continue
+        _, _, first_seen = store.control(conn, automation.id)
+        since = max(first_seen, now - LOOKBACK)
+        until = now + HORIZON + automation.generate_lead
+        existing = store.runs_between(conn, automation.id, since, until)
+        for send_at in send_times(automation, since, until):
+            if send_at in existing:
+                continue
+            line = timeline(automation, send_at)
+            if line.generate_at > now + HORIZON:
+                continue
+            if now > line.latest_start:
+                store.create_run(conn, automation_id=automation.id, send_at=send_at, kind=RunKind.SCHEDULED,
+                                 status=RunStatus.SKIPPED, worker=worker,
+                                 reason=f"missed: no scheduler was running between {line.generate_at:%H:%M:%S} "
+                                        f"and {line.latest_start:%H:%M:%S} UTC "
+                                        f"(missed policy {automation.missed_policy.value})")
+            else:
+                store.create_run(conn, automation_id=automation.id, send_at=send_at, kind=RunKind.SCHEDULED,
+                                 worker=worker)
+    waiting = []
+    for run in store.unfinished_runs(conn):
+        owner = schedules.automation(run.automation_id)      # gone from the file: abandoned at once
+        phase = PHASE_OF[run.status]
+        waiting.append(Planned(run.id, phase, due_at(phase, timeline(owner, run.send_at), now) if owner else now))
+    return waiting

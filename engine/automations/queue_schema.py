@@ -1,0 +1,39 @@
+"""procrastinate's own tables, applied by ``engine migrate`` and versioned in engine.external_schemas."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import psycopg
+
+from engine.errors import StateError
+from engine.state.migrate import _LOCK_KEY
+
+NAME = "procrastinate"
+
+
+def ensure_queue_schema(conn: psycopg.Connection) -> list[str]:
+    """Apply procrastinate's schema once (under the migrations' advisory lock); return what was applied."""
+    from procrastinate.schema import SchemaManager  # noqa: PLC0415  (only migrate needs it)
+
+    installed = version("procrastinate")
+    previous_autocommit = conn.autocommit
+    conn.autocommit = True
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            row = conn.execute("SELECT version FROM engine.external_schemas WHERE name = %s", (NAME,)).fetchone()
+            if row:
+                if row[0].split(".")[0] != installed.split(".")[0]:
+                    raise StateError(f"the job queue schema is procrastinate {row[0]}, the engine runs {installed}",
+                                     hint="apply procrastinate's migrations between them (its sql/migrations), "
+                                          "then update engine.external_schemas")
+                return []
+            with conn.transaction():
+                conn.execute(SchemaManager.get_schema())
+                conn.execute("INSERT INTO engine.external_schemas (name, version) VALUES (%s, %s)", (NAME, installed))
+            return [f"{NAME} {installed}"]
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    finally:
+        conn.autocommit = previous_autocommit

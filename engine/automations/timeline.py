@@ -1,0 +1,83 @@
+"""Send times and phase times of an automation, derived once from T (pure; no clock inside).
+
+T comes from the cron read in the automation's IANA zone (cronsim: a time skipped by a DST
+jump fires right after it, a repeated time fires once). Every phase is an absolute offset
+from T in UTC, never from "when the run started" (reference section 6 items 3 and 4).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
+
+from engine.automations.model import RunStatus
+from engine.schedules.model import Automation, MissedPolicy
+
+ON_TIME = timedelta(minutes=1)     # skip policy: how late a phase may start and still count as on time
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Phase times of one run, all UTC."""
+
+    send_at: datetime           # T-0: the live send
+    generate_at: datetime
+    test_at: datetime
+    window_opens_at: datetime   # cancellation explicitly offered from here until T-0
+    latest_start: datetime      # no phase starts after this (missed-run policy)
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: getattr(self, name).isoformat()
+                for name in ("generate_at", "test_at", "window_opens_at", "send_at", "latest_start")}
+
+
+class Phase(str, enum.Enum):
+    """The phase jobs of a run."""
+
+    GENERATE = "generate"
+    TEST = "test"
+    LIVE = "live"
+    CLEANUP = "cleanup"
+
+
+# status -> the phase that moves it on
+PHASE_OF = {RunStatus.SCHEDULED: Phase.GENERATE, RunStatus.GENERATING: Phase.GENERATE,
+            RunStatus.GENERATED: Phase.TEST, RunStatus.TESTING: Phase.TEST, RunStatus.TESTED: Phase.LIVE,
+            RunStatus.WINDOW: Phase.LIVE, RunStatus.SENDING: Phase.LIVE, RunStatus.SENT: Phase.CLEANUP}
+
+
+def due_at(phase: Phase, line: Timeline, now: datetime) -> datetime:
+    """When ``phase`` may start (cleanup: at once)."""
+    return {Phase.GENERATE: line.generate_at, Phase.TEST: line.test_at, Phase.LIVE: line.send_at,
+            Phase.CLEANUP: now}[phase]
+
+
+def timeline(automation: Automation, send_at: datetime) -> Timeline:
+    """The phase times of ``automation``'s run at ``send_at``."""
+    send_at = send_at.astimezone(timezone.utc)
+    allowance = automation.missed_grace if automation.missed_policy is MissedPolicy.LATE else ON_TIME
+    return Timeline(send_at=send_at, generate_at=send_at - automation.generate_lead,
+                    test_at=send_at - automation.test_lead, window_opens_at=send_at - automation.window,
+                    latest_start=send_at + allowance)
+
+
+def _in_dates(automation: Automation, moment: datetime) -> bool:
+    day = moment.astimezone(automation.zone).date()
+    return ((automation.start_date is None or day >= automation.start_date)
+            and (automation.end_date is None or day <= automation.end_date))
+
+
+def send_times(automation: Automation, after: datetime, until: datetime) -> Iterator[datetime]:
+    """Every T (UTC) with ``after < T <= until`` that the cron and the start/end dates allow."""
+    for moment in automation.cron.after(after.astimezone(automation.zone)):
+        if moment > until:
+            return
+        if _in_dates(automation, moment):
+            yield moment.astimezone(timezone.utc)
+
+
+def next_send(automation: Automation, after: datetime, *, horizon: timedelta = timedelta(days=400)) -> datetime | None:
+    """The first T after ``after`` (None when the end date has passed)."""
+    return next(send_times(automation, after, after + horizon), None)

@@ -1,0 +1,1 @@
+"""The scheduler worker: procrastinate phase jobs over engine.api (``engine scheduler``)."""

@@ -1,0 +1,109 @@
+"""The procrastinate tasks: one per phase, plus a periodic tick that plans runs and recovers stalled jobs.
+
+procrastinate gives the guarantees: a job is claimed by one worker; jobs of one run share a
+``lock`` (never two phases of a run at once); ``queueing_lock`` keeps one waiting job per run
+and phase; ``schedule_at`` holds a phase until its time; periodic deferral happens once per
+period across workers; heartbeats tell which worker died, and the tick hands its jobs back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import Status
+
+from engine.automations.planner import plan_runs
+from engine.automations.timeline import Phase
+from engine.db import connect
+from engine.scheduler.phases import PhaseContext, advance
+from engine.schedules.loader import load_schedules
+
+log = logging.getLogger("engine.scheduler")
+
+QUEUE = "engine-scheduler"
+NAMESPACE = "engine"
+TICK_CRON = "* * * * * */2"          # every 2 seconds (croniter's 6th field is seconds)
+blueprint = procrastinate.Blueprint()
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """Handed to every job through procrastinate's ``additional_context``."""
+
+    phase: PhaseContext
+    stalled_after: float             # seconds without a heartbeat before a worker's jobs are handed back
+
+
+def _context(context: procrastinate.JobContext) -> WorkerContext:
+    return (context.additional_context or {})["engine"]
+
+
+async def defer_phase(app: procrastinate.App, phase: Phase, run_id: str, at: datetime) -> None:
+    """Queue ``phase`` of ``run_id`` for ``at``; a job already waiting for it is kept."""
+    try:
+        await app.configure_task(f"{NAMESPACE}:{phase.value}", queue=QUEUE, lock=run_id,
+                                 queueing_lock=f"{run_id}:{phase.value}", schedule_at=at).defer_async(run_id=run_id)
+    except AlreadyEnqueued:
+        pass
+
+
+async def _run_phase(context: procrastinate.JobContext, run_id: str) -> None:
+    step = await asyncio.to_thread(advance, _context(context).phase, run_id)
+    if step is not None:
+        await defer_phase(context.app, step.phase, run_id, step.at)
+
+
+@blueprint.task(name="generate", pass_context=True, queue=QUEUE)
+async def generate(context: procrastinate.JobContext, run_id: str) -> None:
+    """Run the audience once and freeze its files (or reuse the frozen run folder)."""
+    await _run_phase(context, run_id)
+
+
+@blueprint.task(name="test", pass_context=True, queue=QUEUE)
+async def test(context: procrastinate.JobContext, run_id: str) -> None:
+    """TEST pushes to the test users, then open the cancellation window."""
+    await _run_phase(context, run_id)
+
+
+@blueprint.task(name="live", pass_context=True, queue=QUEUE)
+async def live(context: procrastinate.JobContext, run_id: str) -> None:
+    """The live send of exactly the frozen files, at T-0."""
+    await _run_phase(context, run_id)
+
+
+@blueprint.task(name="cleanup", pass_context=True, queue=QUEUE)
+async def cleanup(context: procrastinate.JobContext, run_id: str) -> None:
+    await _run_phase(context, run_id)
+
+
+async def tick_once(app: procrastinate.App, ctx: WorkerContext) -> None:
+    """Plan due runs, queue their generate jobs, hand back the jobs of dead workers."""
+    def plan() -> list[Any]:
+        settings = ctx.phase.settings
+        with connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True) as conn:
+            return plan_runs(conn, load_schedules(settings.project_dir), ctx.phase.clock(), worker=ctx.phase.worker)
+
+    for job in await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=ctx.stalled_after):
+        log.warning("handing back the job of a dead worker", extra={"job": job.id, "task": job.task_name,
+                                                                    "run": (job.task_kwargs or {}).get("run_id")})
+        try:
+            await app.job_manager.retry_job(job)
+        except Exception:  # noqa: BLE001  (a twin is already queued: close this one, the twin carries on)
+            try:
+                await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+            except Exception as err:  # noqa: BLE001  (another replica dealt with it first)
+                log.debug("stalled job already handed back: %s", err)
+    for planned in await asyncio.to_thread(plan):
+        await defer_phase(app, planned.phase, planned.run_id, planned.at)
+
+
+@blueprint.periodic(cron=TICK_CRON, periodic_id="tick")
+@blueprint.task(name="tick", pass_context=True, queue=QUEUE, queueing_lock="engine-scheduler-tick")
+async def tick(context: procrastinate.JobContext, timestamp: int) -> None:
+    await tick_once(context.app, _context(context))

@@ -1,0 +1,227 @@
+"""One step of an automation run, chosen by its persisted status, never ahead of its time.
+
+``advance`` is what every phase job runs: it reads the run, does the work its status calls
+for when that phase's time has come (generate at T-lead.generate, TEST at T-lead.test, live
+at T-0, then cleanup), records the transition before and after, and returns the next step.
+Running it twice, or after a replica died mid-phase, is safe: generate reuses the run folder
+it froze, sends resume from the delivery ledger under fixed send ids (never a push twice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import psycopg
+
+from engine import api
+from engine.automations import store
+from engine.automations.model import CANCELLABLE, AutomationRun, RunKind, RunStatus
+from engine.automations.timeline import PHASE_OF, Phase, Timeline, due_at, timeline
+from engine.config import Settings
+from engine.db import connect
+from engine.delivery.report import IN_DOUBT_EXIT
+from engine.delivery.request import SendRequest
+from engine.errors import EngineError
+from engine.runs.model import MANIFEST, Manifest, OutputStatus, read_manifest
+from engine.runs.model import RunStatus as AudienceRunStatus
+from engine.schedules.loader import load_schedules
+from engine.schedules.model import Automation, ScheduleFile
+
+log = logging.getLogger("engine.scheduler")
+
+
+@dataclass(frozen=True)
+class Next:
+    """The step to defer: which phase job, not before ``at``."""
+
+    phase: Phase
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PhaseContext:
+    settings: Settings
+    worker: str
+    clock: Callable[[], datetime]
+
+
+def advance(ctx: PhaseContext, run_id: str) -> Next | None:
+    """Do the run's due step; return the next one (None: the run is over)."""
+    with connect(ctx.settings.require_state_dsn(), retries=ctx.settings.connect_retries, autocommit=True) as conn:
+        run = store.get_run(conn, run_id)
+        if run is None or run.status.final:
+            return None
+        schedules = load_schedules(ctx.settings.project_dir)
+        automation = schedules.automation(run.automation_id)
+        if automation is None:
+            _move(ctx, conn, run, RunStatus.ABANDONED, "the automation is no longer in schedules.yaml")
+            return None
+        line = timeline(automation, run.send_at)
+        phase = PHASE_OF[run.status]
+        now = ctx.clock()
+        if due_at(phase, line, now) > now:
+            return Next(phase, due_at(phase, line, now))
+        stop = None if run.status is RunStatus.SENDING else _stop_reason(conn, automation, run, line, now)
+        if stop:
+            _move(ctx, conn, run, *stop)
+            return None
+        step = {Phase.GENERATE: _generate, Phase.TEST: _test, Phase.LIVE: _live, Phase.CLEANUP: _cleanup}[phase]
+        try:
+            after = step(ctx, conn, schedules, automation, run, line)
+        except EngineError as err:
+            latest = store.get_run(conn, run.id)
+            if latest and not latest.status.final:
+                _move(ctx, conn, latest, RunStatus.FAILED, f"{phase.value}: {err.message}")
+            log.error("automation run failed", extra={"run": run.id, "automation": run.automation_id,
+                                                      "phase": phase.value, "error": err.message})
+            return None
+        if after is None or after.final:
+            return None
+        return Next(PHASE_OF[after], due_at(PHASE_OF[after], line, ctx.clock()))
+
+
+def _move(ctx: PhaseContext, conn: psycopg.Connection, run: AutomationRun, to: RunStatus, detail: str | None = None,
+          expected: frozenset[RunStatus] | None = None, **fields: Any) -> AutomationRun | None:
+    moved = store.transition(conn, run.id, expected or {run.status}, to, detail=detail, worker=ctx.worker, **fields)
+    level = logging.ERROR if to in (RunStatus.FAILED, RunStatus.BLOCKED) else logging.INFO
+    if moved:
+        log.log(level, "automation run %s", to.value, extra={"run": run.id, "automation": run.automation_id,
+                                                           "status": to.value, "detail": detail})
+    return moved
+
+
+def _stop_reason(conn: psycopg.Connection, automation: Automation, run: AutomationRun, line: Timeline,
+                 now: datetime) -> tuple[RunStatus, str] | None:
+    """Control state, checked at every phase: paused, disabled, or too late (missed-run policy)."""
+    paused, reason, _ = store.control(conn, automation.id)
+    if paused:
+        return RunStatus.SKIPPED, f"automation paused{': ' + reason if reason else ''}"
+    if not automation.enabled:
+        return RunStatus.SKIPPED, "automation disabled in schedules.yaml"
+    if now > line.latest_start:
+        late = (now - line.send_at).total_seconds()
+        return RunStatus.SKIPPED, (f"missed: {run.status.value} could not go on before {line.latest_start:%H:%M:%S} "
+                                   f"UTC ({late:.0f}s after T-0, missed policy {automation.missed_policy.value})")
+    return None
+
+
+def _live_outputs(schedules: ScheduleFile, automation: Automation) -> list[str]:
+    return [schedules.templates[push].output or "" for push in automation.pushes]
+
+
+def _frozen_manifest(conn: psycopg.Connection, run: AutomationRun) -> Manifest | None:
+    """The manifest of the audience run this automation run already froze, if that run finished."""
+    if not run.audience_run_id:
+        return None
+    row = conn.execute("SELECT status, run_dir FROM engine.runs WHERE id = %s", (run.audience_run_id,)).fetchone()
+    if not row or not row[1] or not AudienceRunStatus(row[0]).ok or not (Path(row[1]) / MANIFEST).exists():
+        return None
+    return read_manifest(Path(row[1]))
+
+
+def _generate(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
+              run: AutomationRun, line: Timeline) -> RunStatus | None:
+    if run.status is RunStatus.SCHEDULED:
+        run = _move(ctx, conn, run, RunStatus.GENERATING) or run
+    manifest = _frozen_manifest(conn, run)
+    if manifest is None:
+        audience_run_id = str(uuid.uuid4())       # recorded first: a crash after the run finishes reuses it
+        conn.execute("UPDATE engine.automation_runs SET audience_run_id = %s WHERE id = %s", (audience_run_id, run.id))
+        [result] = api.run(ctx.settings, selectors=[automation.audience], as_of=line.generate_at,
+                           schedule_vars=automation.vars, run_id=audience_run_id, record=True)
+        manifest = result.manifest
+    if not manifest.status.ok:
+        raise EngineError(f"audience {automation.audience} {manifest.status.value}: "
+                          f"{'; '.join(manifest.errors) or 'see its manifest'}")
+    wanted = set(_live_outputs(schedules, automation))
+    size = sum(o.rows for o in manifest.production_outputs if o.name in wanted)
+    row = conn.execute("SELECT run_dir FROM engine.runs WHERE id = %s", (manifest.run_id,)).fetchone()
+    moved = _move(ctx, conn, run, RunStatus.GENERATED, f"audience {manifest.status.value}: {size} live recipient rows",
+                  expected=frozenset({RunStatus.GENERATING}), audience_run_id=manifest.run_id,
+                  run_dir=row[0] if row else None, audience_size=size,
+                  frozen={o.file: o.sha256 for o in manifest.outputs
+                          if o.status is OutputStatus.WRITTEN and o.sha256})
+    return moved.status if moved else None
+
+
+def _send_all(ctx: PhaseContext, automation: Automation, run: AutomationRun, *, test: bool,
+              label: str) -> tuple[int, int, int, list[str]]:
+    sent = failed = excluded = 0
+    problems: list[str] = []
+    for push in automation.pushes:            # in their declared order
+        report = api.send(ctx.settings, SendRequest(
+            source=Path(run.run_dir or ""), template=push, test=test, send_id=f"{run.id}:{push}:{label}",
+            automation=automation.id))
+        sent += report.sent
+        failed += sum(report.failed.values())
+        excluded += sum(report.cadence_excluded.values())
+        if report.exit_code not in (0, IN_DOUBT_EXIT):    # in doubt: finished, counted, never re-sent
+            problems.append(f"{push}: {report.status} ({report.message})")
+    return sent, failed, excluded, problems
+
+
+def _test(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
+          run: AutomationRun, line: Timeline) -> RunStatus | None:
+    if run.status is RunStatus.GENERATED:
+        run = _move(ctx, conn, run, RunStatus.TESTING) or run
+    sent, _, _, problems = _send_all(ctx, automation, run, test=True, label="test")
+    if problems:
+        raise EngineError("TEST send: " + "; ".join(problems))
+    tested = _move(ctx, conn, run, RunStatus.TESTED, f"TEST pushes sent: {sent}",
+                   expected=frozenset({RunStatus.TESTING}))
+    if tested is None:
+        return None
+    window = _move(ctx, conn, tested, RunStatus.WINDOW,
+                   f"cancellation window open until {line.send_at.isoformat()} (`engine cancel {run.id}`)")
+    return window.status if window else None
+
+
+def _check_frozen(run: AutomationRun) -> None:
+    for name, digest in run.frozen.items():
+        path = Path(run.run_dir or "") / name
+        actual = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
+        if actual != digest:
+            raise EngineError(f"{path} is not the file generate froze (sha256 {actual[:12]}, expected {digest[:12]})")
+
+
+def _live(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
+          run: AutomationRun, line: Timeline) -> RunStatus | None:
+    if run.status is RunStatus.TESTED:
+        run = _move(ctx, conn, run, RunStatus.WINDOW) or run
+    if run.status is RunStatus.WINDOW:
+        _check_frozen(run)
+        size = run.audience_size or 0
+        if automation.max_audience_size is not None and size > automation.max_audience_size:
+            _move(ctx, conn, run, RunStatus.BLOCKED,
+                  f"audience of {size} is over max_audience_size {automation.max_audience_size}: nothing sent")
+            return None
+        if size == 0:
+            done = _move(ctx, conn, run, RunStatus.SENT, "empty audience: nothing sent", expected=CANCELLABLE,
+                         sent=0, failed=0, cadence_excluded=0)
+            return done.status if done else None
+        started = _move(ctx, conn, run, RunStatus.SENDING, "live send started (no longer cancellable)")
+        if started is None:          # cancelled in the last moment: the cancel won
+            return None
+        run = started
+    test_only = run.kind is RunKind.TRIGGERED_TEST
+    sent, failed, excluded, problems = _send_all(ctx, automation, run, test=test_only,
+                                                 label="live-test" if test_only else "live")
+    if problems:
+        _move(ctx, conn, run, RunStatus.FAILED, "live send: " + "; ".join(problems), sent=sent, failed=failed,
+              cadence_excluded=excluded)
+        return None
+    done = _move(ctx, conn, run, RunStatus.SENT, f"live pushes sent: {sent}, failed: {failed}", sent=sent,
+                 failed=failed, cadence_excluded=excluded)
+    return done.status if done else None
+
+
+def _cleanup(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
+             run: AutomationRun, line: Timeline) -> RunStatus | None:
+    done = _move(ctx, conn, run, RunStatus.CLEANED, f"done: {run.sent or 0} sent, {run.failed or 0} failed")
+    return done.status if done else None
