@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
-from engine.runs.model import OutputStatus, RunStatus
+from engine.runs.model import OutputStatus, RunStatus, json_ready
 
 if TYPE_CHECKING:
     from engine.runs.model import RunResult
@@ -25,10 +25,12 @@ _COLOUR = {RunStatus.SUCCEEDED: "green", RunStatus.FAILED: "red"}
 
 def _summary(result: "RunResult") -> dict:
     """The JSON summary of one run: the manifest's own fields plus where the folder is."""
-    manifest = result.manifest.to_json()
+    manifest = result.manifest
     return {"run_id": result.run_id, "audience": result.audience, "status": result.status.value,
             "run_dir": str(result.run_dir) if result.run_dir else None,
-            **{key: manifest[key] for key in ("outputs", "errors", "warnings", "segments", "steps", "params")}}
+            "outputs": [o.to_json() for o in manifest.outputs], "errors": list(manifest.errors),
+            "warnings": list(manifest.warnings), "segments": dict(manifest.segments),
+            "steps": [s.to_json() for s in manifest.steps], "params": json_ready(manifest.params)}
 
 
 def _print_result(result: "RunResult") -> None:
