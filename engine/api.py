@@ -21,10 +21,12 @@ from engine.cadence.userids import read_user_ids_csv
 from engine.config import Settings
 from engine.db import SourcePool, connect, create_database_if_missing
 from engine.delivery.pacing import RetryPolicy
-from engine.delivery.report import SendReport
+from engine.delivery.report import SendReport, SendStatus
 from engine.delivery.request import SendRequest
+from engine.logs import log_context
 from engine.pipeline import RunRequest, render_queries, run_audience, run_dir_for
 from engine.push.template import PushTemplate, TemplateError, adhoc_template
+from engine.report import after_run, after_send
 from engine.runs.model import RunResult
 from engine.schedules.templates import load_template
 from engine.selection import select_audiences
@@ -82,8 +84,11 @@ def send(settings: Settings, request: SendRequest, *, stop: threading.Event | No
     """
     from engine.delivery.api import DEFAULT_RETRY, deliver  # noqa: PLC0415  (firebase-admin loads on demand)
 
-    return deliver(settings, request, push_template(settings, request), retry=retry or DEFAULT_RETRY, stop=stop,
-                   on_progress=on_progress)
+    report = deliver(settings, request, push_template(settings, request), retry=retry or DEFAULT_RETRY, stop=stop,
+                     on_progress=on_progress)
+    if report.status is not SendStatus.DRY_RUN:
+        after_send(settings, report.source)     # the run's report.html now shows this send's funnel
+    return report
 
 
 def push_template(settings: Settings, request: SendRequest) -> PushTemplate:
@@ -207,15 +212,17 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
     with SourcePool(settings.require_source_dsn(), size=settings.pool_size,
                     statement_timeout_s=settings.statement_timeout_s, retries=settings.connect_retries) as pool:
         for request in requests:
-            if record:  # recorded before it starts: a crash leaves a visible 'running' row
-                with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
-                    start_run(conn, run_id=request.run_id, audience=request.spec.name,
-                              params=dict(request.params), as_of=as_of,
-                              run_dir=str(run_dir_for(settings, request.spec, as_of, request.run_id)))
-            result = run_audience(settings, pool, request)
-            if record:
-                with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
-                    finish_run(conn, manifest=result.manifest)
+            with log_context(run_id=request.run_id, audience=request.spec.name):
+                if record:  # recorded before it starts: a crash leaves a visible 'running' row
+                    with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
+                        start_run(conn, run_id=request.run_id, audience=request.spec.name,
+                                  params=dict(request.params), as_of=as_of,
+                                  run_dir=str(run_dir_for(settings, request.spec, as_of, request.run_id)))
+                result = run_audience(settings, pool, request)
+                if record:
+                    with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
+                        finish_run(conn, manifest=result.manifest)
+                after_run(settings, result)    # metrics, alerts, report.html next to the manifest
             results.append(result)
     return results
 
@@ -283,3 +290,17 @@ def run_automation(settings: Settings, automation_id: str, *, as_of: datetime,
     automation = known_automation(settings, automation_id)
     return run(settings, selectors=[automation.audience], as_of=as_of, variables=variables,
                schedule_vars=automation.vars, dry_run=dry_run, preview_rows=preview_rows)
+
+
+def report(settings: Settings, run_id: str) -> Path:
+    """Write (again) the HTML report of a run, found by id in state or under the output dir; returns its path."""
+    from engine.report import build_report, find_run_dir  # noqa: PLC0415  (pygal loads on demand)
+
+    return build_report(settings, find_run_dir(settings, run_id))
+
+
+def report_history(settings: Settings, name: str, *, limit: int = 20) -> Path:
+    """Write the history page (audience size, sent, failed over the last runs) of an audience; returns its path."""
+    from engine.report import write_history  # noqa: PLC0415
+
+    return write_history(settings, name, limit=limit)

@@ -52,6 +52,15 @@ ENV_VARS: dict[str, str] = {
     "log_format": "ENGINE_LOG_FORMAT",
     "test_layer": "ENGINE_TEST_LAYER",
     "test_dsn": "ENGINE_TEST_DSN",
+    "report_sample_rows": "ENGINE_REPORT_SAMPLE_ROWS",
+    "report_pii_columns": "ENGINE_REPORT_PII_COLUMNS",
+    "report_size_jump_pct": "ENGINE_REPORT_SIZE_JUMP_PCT",
+    "report_threshold_drop_pct": "ENGINE_REPORT_THRESHOLD_DROP_PCT",
+    "alert_webhook_url": "ENGINE_ALERT_WEBHOOK_URL",
+    "alert_fcm_error_rate_pct": "ENGINE_ALERT_FCM_ERROR_RATE_PCT",
+    "serve_host": "ENGINE_SERVE_HOST",
+    "serve_port": "ENGINE_SERVE_PORT",
+    "serve_token": "ENGINE_SERVE_TOKEN",
 }
 
 
@@ -82,6 +91,16 @@ class Settings:
     log_format: str = "auto"
     # server where `engine test` creates (and drops) its throwaway databases; never the app database
     test_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    # observability: run reports, alerts and the operator page (README "Configuration")
+    report_sample_rows: int = 20
+    report_pii_columns: tuple[str, ...] = ("username", "firstName", "first_name", "email", "token")
+    report_size_jump_pct: float = 50.0       # warn when the audience differs this much from the last runs' median
+    report_threshold_drop_pct: float = 50.0  # warn when one threshold removes more than this share
+    alert_webhook_url: str | None = None     # Slack-compatible incoming webhook; unset: no alerts
+    alert_fcm_error_rate_pct: float = 5.0    # alert (and warn in the report) above this FCM failure share
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8765
+    serve_token: str | None = None           # bearer token for pause/resume/cancel/trigger; unset: refused
 
     @property
     def resolved_output_dir(self) -> Path:
@@ -108,11 +127,12 @@ class Settings:
 
 
 _INT_FIELDS = {"pool_size", "connect_retries", "fcm_concurrency", "fcm_rate_per_minute", "cadence_retries",
-               "test_layer"}
-_FLOAT_FIELDS = {"statement_timeout_s", "cadence_timeout_s"}
+               "test_layer", "report_sample_rows", "serve_port"}
+_FLOAT_FIELDS = {"statement_timeout_s", "cadence_timeout_s", "report_size_jump_pct", "report_threshold_drop_pct",
+                 "alert_fcm_error_rate_pct"}
 _PATH_FIELDS = {"output_dir", "fcm_credentials", "project_dir"}
 _BOOL_FIELDS = {"cadence_fail_open"}
-_TUPLE_FIELDS = {"deep_link_hosts", "test_users"}
+_TUPLE_FIELDS = {"deep_link_hosts", "test_users", "report_pii_columns"}
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:

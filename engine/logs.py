@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import sys
 from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping
 
 from engine.secrets import mask_text
 
 _RESERVED = set(vars(logging.makeLogRecord({})))
+CONTEXT_KEYS = ("run_id", "automation", "audience", "phase")
+_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("engine_log_context",
+                                                                        default=MappingProxyType({}))
+
+
+@contextlib.contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Every log line inside carries these fields (run id, automation, audience, phase), unless it sets its own."""
+    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _context.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
 
 
 class _JsonFormatter(logging.Formatter):
@@ -39,6 +64,7 @@ def setup_logging(fmt: str = "auto", *, verbose: bool = False) -> None:
         fmt = "plain" if sys.stderr.isatty() else "json"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _PlainFormatter())
+    handler.addFilter(_ContextFilter())
     logger = logging.getLogger("engine")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)

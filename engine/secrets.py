@@ -8,6 +8,21 @@ from psycopg.conninfo import conninfo_to_dict
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
+# an FCM registration token: an instance id, a colon, then a long base64url tail
+_FCM_TOKEN = re.compile(r"\b([A-Za-z0-9_-]{8})[A-Za-z0-9_-]{0,40}:[A-Za-z0-9_-]{60,}")
+_registered: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this literal value in every later log line (the operator page's bearer token)."""
+    if value:
+        _registered.add(value)
+
+
+def short_token(token: str | None) -> str:
+    """A push token as logs may show it: its first 8 characters."""
+    return f"{token[:8]}…" if token else ""
 
 
 def mask_dsn(dsn: str | None) -> str:
@@ -22,7 +37,8 @@ def mask_text(text: str, *secrets: str | None) -> str:
     """Mask DSN passwords in free text, plus any literal secret values given."""
     out = _KV_PASSWORD.sub(lambda m: f"{m.group(1)}***", _URL_PASSWORD.sub(
         lambda m: f"{m['scheme']}{m['user']}:***@", text))
-    for secret in secrets:
+    out = _FCM_TOKEN.sub(lambda m: f"{m.group(1)}…", _BEARER.sub(lambda m: f"{m.group(1)}***", out))
+    for secret in (*secrets, *_registered):
         if secret:
             out = out.replace(secret, "***")
     return out

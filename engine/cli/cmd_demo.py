@@ -38,7 +38,8 @@ def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_sen
                    "runs": [{"audience": r.audience, "status": r.status.value, "run_dir": str(r.run_dir),
                              "outputs": [o.to_json() for o in r.manifest.outputs], "errors": list(r.manifest.errors)}
                             for r in report.runs],
-                   "skipped": report.skipped, "sends": report.sends, "fcm_messages": report.fcm_messages})
+                   "skipped": report.skipped, "sends": report.sends, "fcm_messages": report.fcm_messages,
+                   "reports": [str(p) for p in report.reports]})
     else:
         click.echo(f"seeded {report.seed['users']:,} users in {report.seed['seconds']:.1f}s ({report.database})")
         for run in report.runs:
@@ -52,6 +53,8 @@ def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_sen
             click.echo(f"  push {sent['template']:28} {sent['mode']:5} {sent['status']:10} sent {sent['sent']:>6,}"
                        f"  no token {sent['no_token']:,}  cadence-excluded {sum(sent['cadence_excluded'].values()):,}")
         click.echo(f"fake FCM received {report.fcm_messages:,} messages; outputs under {report.output_dir}")
+        if report.reports:
+            click.echo(f"run report (open in a browser): {report.reports[0]}")
     if not report.ok:
         sys.exit(1)
 

@@ -43,6 +43,7 @@ from engine.delivery.request import SendRequest
 from engine.delivery.sender import Sender, SenderStats
 from engine.delivery.tokens import lookup_tokens
 from engine.errors import ConfigError, DatabaseUnavailable, DeliveryError, EngineError
+from engine.observe import hooks
 from engine.push.template import PushTemplate, check_columns, validate
 from engine.secrets import mask_text
 from engine.timeutil import utcnow
@@ -140,6 +141,7 @@ def _run(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: 
     report = _report(prepared, request, ledger.tally(send_id), summary, stats, resumed=existing is not None,
                      started=started)
     ledger.finish(send_id, report.status.value, stats.abort)
+    hooks.send_finished(settings, prepared.record, report, stats)   # metrics, alerts, the run's report
     log.info("send %s %s: %s", send_id, report.status.value, report.message,
              extra={"sent_now": report.sent_now, "remaining": report.remaining,
                     "in_doubt": report.in_flight_unknown})
@@ -253,6 +255,7 @@ class _LedgerSink:
 
     def commit(self, results: Sequence[ItemResult], claim: Sequence[LedgerItem]) -> None:
         sent = self._ledger.commit(self._record, results, claim)
+        hooks.batch_committed(self._record, results)
         if sent and self._settings.cadence_mode == "remote":
             track_remote(self._settings, sent)
 

@@ -9,6 +9,7 @@ functions as the CLI.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ from engine.delivery.request import SendRequest
 from engine.demo.pg import find_server
 from engine.runs.model import OutputStatus, RunResult
 from engine.secrets import mask_dsn
+from engine.web.server import start_in_thread
 
 log = logging.getLogger("engine.demo")
 
@@ -46,6 +48,11 @@ class DemoReport:
     @property
     def ok(self) -> bool:
         return all(r.ok for r in self.runs) and all(s["ok"] for s in self.sends)
+
+    @property
+    def reports(self) -> list[Path]:
+        """Each run's report.html (rewritten after its sends, so it shows the delivery funnel)."""
+        return [r.run_dir / "report.html" for r in self.runs if r.run_dir and (r.run_dir / "report.html").exists()]
 
 
 def _recreate_database(admin_dsn: str, name: str) -> str:
@@ -92,7 +99,8 @@ def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send
              database: str = DEMO_DATABASE, note: Callable[[str], None] = lambda _: None) -> DemoReport:
     """Seed a fresh demo database, run every audience, send their pushes to a fake FCM."""
     server = find_server(settings)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(server.stop)
         note(f"PostgreSQL: {server.origin}")
         dsn = _recreate_database(server.admin_dsn, database)
         demo = replace(settings, source_dsn=dsn, state_dsn=dsn)
@@ -101,6 +109,9 @@ def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send
         api.migrate_state(demo)
         report = DemoReport(server=server.origin, database=mask_dsn(dsn), seed=seeded,
                             output_dir=demo.resolved_output_dir)
+        web = start_in_thread(demo, port=0)      # the operator page, for as long as the demo runs
+        stack.callback(web.stop)
+        note(f"operator page (while the demo runs): {web.url}")
         variables = {}
         product = _showcase_product(dsn, as_of)
         if product:
@@ -113,5 +124,3 @@ def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send
         if send:
             _send_all(demo, report.runs, report, note)
         return report
-    finally:
-        server.stop()

@@ -140,9 +140,9 @@ def test_toy_outputs_and_funnel(tmp_path: Path, toy_db: dict[str, str]) -> None:
     assert result.manifest.segments == {"popular": 1}
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     assert manifest["status"] == "succeeded" and manifest["params"] == {"min_wishes": 1, "label": "hot"}
-    # nothing temporary is left behind
+    # nothing temporary is left behind; the run report sits next to the manifest
     assert sorted(p.name for p in result.run_dir.iterdir()) == sorted(
-        ["manifest.json", "toy-all_20261120_120000.csv", "toy-popular_20261120_120000.csv"])
+        ["manifest.json", "report.html", "toy-all_20261120_120000.csv", "toy-popular_20261120_120000.csv"])
 
 
 def test_var_overrides_are_typed_and_bound(tmp_path: Path, toy_db: dict[str, str]) -> None:

@@ -1,0 +1,100 @@
+"""Run reports: one self-contained HTML file next to each run's manifest, and a history page.
+
+``after_run`` and ``after_send`` are what ``engine.api`` calls when a run or a send ends;
+they never raise for a report problem (a run is not failed by its report), they log it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+
+from engine.config import Settings
+from engine.db import connect
+from engine.errors import EngineError, StateError
+from engine.observe import hooks
+from engine.report.collect import collect, load_sends, manifest_size
+from engine.report.model import HistoryPoint
+from engine.report.render import REPORT_FILE, render_history, render_report, write_html
+from engine.runs.model import Manifest, RunResult
+
+log = logging.getLogger("engine.report")
+
+HISTORY_FILE = "history.html"
+
+
+def build_report(settings: Settings, run_dir: Path) -> Path:
+    """Render (again) the report of the run in ``run_dir``; returns its path."""
+    html = render_report(collect(settings, run_dir))
+    return write_html(run_dir / REPORT_FILE, html)
+
+
+def write_report(settings: Settings, run_dir: Path | None) -> Path | None:
+    """Like ``build_report`` for callers that must not fail because of it (run and send ends)."""
+    if run_dir is None or not (run_dir / "manifest.json").exists():
+        return None
+    try:
+        path = build_report(settings, run_dir)
+    except (OSError, ValueError, KeyError, EngineError, psycopg.Error) as err:
+        log.error("report not written: %s", err, extra={"run_dir": str(run_dir)})
+        return None
+    log.info("report written", extra={"report": str(path)})
+    return path
+
+
+def after_run(settings: Settings, result: RunResult, *, automation: str | None = None) -> Path | None:
+    """The one call at the end of a run: metrics, log event and alerts, then the run's report."""
+    hooks.run_finished(settings, result, automation=automation)
+    return write_report(settings, result.run_dir)
+
+
+def after_send(settings: Settings, source: str) -> Path | None:
+    """After a send from a run folder (``source``: its CSV, or the folder when the output was empty)."""
+    path = Path(source)
+    return write_report(settings, path if path.is_dir() else path.parent)
+
+
+def find_run_dir(settings: Settings, run_id: str) -> Path:
+    """The run folder of ``run_id`` (a full id or its first 8+ characters): state database, else output dir."""
+    if settings.state_dsn and len(run_id) == 36:
+        with connect(settings.state_dsn, retries=0) as conn:
+            row = conn.execute("SELECT run_dir FROM engine.runs WHERE id::text = %s", (run_id,)).fetchone()
+        if row and row[0] and (Path(row[0]) / "manifest.json").exists():
+            return Path(row[0])
+    prefix = run_id[:8]
+    found = sorted(settings.resolved_output_dir.glob(f"*/*_{prefix}/manifest.json"))
+    if len(run_id) < 8 or not found:
+        raise StateError(f"no run folder found for run {run_id!r} under {settings.resolved_output_dir}",
+                         hint="give the run id printed by `engine run` (at least 8 characters)")
+    return found[0].parent
+
+
+def history_points(settings: Settings, audience: str, *, limit: int = 20) -> list[HistoryPoint]:
+    """The last ``limit`` recorded runs of an audience, oldest first, with live send counts."""
+    with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
+        rows = conn.execute(
+            "SELECT id::text, as_of, status, manifest, run_dir FROM engine.runs WHERE audience = %s "
+            "ORDER BY started_at DESC LIMIT %s", (audience, limit)).fetchall()
+        points = []
+        for run_id, as_of, status, manifest, run_dir in reversed(rows):
+            live = [s for _, s in load_sends(conn, run_id) if s.mode == "live"]
+            report = Path(run_dir) / REPORT_FILE if run_dir else None
+            points.append(HistoryPoint(run_id=run_id, as_of=as_of.isoformat(), status=status,
+                                       size=manifest_size(Manifest.from_json(manifest)) if manifest else 0,
+                                       sent=sum(s.sent for s in live),
+                                       failed=sum(s.failed_total for s in live),
+                                       report=str(report) if report and report.exists() else None))
+    return points
+
+
+def write_history(settings: Settings, audience: str, *, limit: int = 20) -> Path:
+    """Write ``<output>/<audience>/history.html`` charting the last runs; returns its path."""
+    folder = settings.resolved_output_dir / audience
+    points = [p if p.report is None else replace(p, report=os.path.relpath(p.report, folder))
+              for p in history_points(settings, audience, limit=limit)]
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_html(folder / HISTORY_FILE, render_history(audience, points))

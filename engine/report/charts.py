@@ -1,0 +1,43 @@
+"""Charts as inline SVG drawn server-side by pygal: no browser-side script, CDN or font to fetch."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pygal
+from markupsafe import Markup
+from pygal.style import Style
+
+from engine.report.model import FunnelStep, HistoryPoint
+
+_STYLE = Style(background="transparent", plot_background="transparent", font_family="sans-serif",
+               colors=("#3b6ea5", "#2e8b57", "#c0392b", "#8e44ad"), label_font_size=12, major_label_font_size=12,
+               value_font_size=11, legend_font_size=12, title_font_size=14)
+# js=[]: pygal would otherwise link its tooltip script from a CDN
+_COMMON = {"js": [], "disable_xml_declaration": True, "style": _STYLE, "print_values": True,
+           "explicit_size": False, "width": 820}
+
+
+def _svg(chart: pygal.graph.graph.Graph) -> Markup:
+    return Markup(chart.render(is_unicode=True))  # pygal writes through etree: labels are escaped
+
+
+def funnel(title: str, steps: Sequence[FunnelStep]) -> Markup:
+    """Rows after each step, top to bottom, as horizontal bars."""
+    chart = pygal.HorizontalBar(title=title, show_legend=False, height=max(160, 34 * len(steps) + 60),
+                                value_formatter=lambda v: f"{v:,.0f}", **_COMMON)
+    ordered = list(reversed(steps))        # pygal draws the first label at the bottom
+    chart.x_labels = [s.label for s in ordered]
+    chart.add("rows", [s.rows for s in ordered])
+    return _svg(chart)
+
+
+def history(title: str, points: Sequence[HistoryPoint]) -> Markup:
+    """Audience size, sent and failed per run, oldest first."""
+    chart = pygal.Line(title=title, height=360, x_label_rotation=30, value_formatter=lambda v: f"{v:,.0f}",
+                       **_COMMON)
+    chart.x_labels = [p.as_of[:16].replace("T", " ") for p in points]
+    chart.add("audience size", [p.size for p in points])
+    chart.add("sent", [p.sent for p in points])
+    chart.add("failed", [p.failed for p in points])
+    return _svg(chart)

@@ -1,0 +1,139 @@
+"""Gather a run report's facts: the run folder's manifest, and the state database's sends and history.
+
+The manifest is read through ``engine.runs.model`` (typed, never by key). The state database
+is optional: without it (or when it is unreachable) the report shows the run alone and says
+why sends are missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+
+from engine.config import Settings
+from engine.report import checks
+from engine.report.model import FileEntry, FunnelStep, OutputFunnel, Report, SendSummary, StepTiming
+from engine.report.sample import read_sample
+from engine.runs.model import Manifest, OutputStatus, read_manifest
+
+log = logging.getLogger("engine.report")
+
+HISTORY_RUNS = 5
+
+
+def _audience_steps(manifest: Manifest) -> list[FunnelStep]:
+    """Rows after each query, join, prioritisation, each threshold and the transform."""
+    steps: list[FunnelStep] = []
+    previous: int | None = None
+    for step in manifest.steps:
+        if step.step.startswith("load:"):
+            steps.append(FunnelStep(f"query {step.step.removeprefix('load:')}", step.rows, "query"))
+            continue
+        if step.step == "thresholds":
+            before = previous if previous is not None else step.rows
+            steps += [FunnelStep(f"passes {label}", before - count, "threshold", count)
+                      for label, count in step.removed.items()]
+        note = ", ".join(f"{k}: {v:,}" for k, v in step.removed.items()) if step.step == "require" else ""
+        steps.append(FunnelStep(step.step, step.rows, "step", None if previous is None else previous - step.rows,
+                                note))
+        previous = step.rows
+    return steps
+
+
+def _send_steps(output_rows: int, sends: list[SendSummary]) -> list[FunnelStep]:
+    """Live sends only: a TEST send goes to the test users, not down the audience's funnel."""
+    steps: list[FunnelStep] = []
+    for send in (s for s in sends if s.mode != "test"):
+        steps += [FunnelStep("targeted", send.targeted, "send", output_rows - send.targeted,
+                             ", ".join(f"{k}: {v:,}" for k, v in send.skipped.items())),
+                  FunnelStep("sent", send.sent, "send"),
+                  FunnelStep("failed", send.failed_total, "send",
+                             note=", ".join(f"{k}: {v:,}" for k, v in send.failed.items())),
+                  FunnelStep("in doubt", send.in_doubt, "send")]
+    return steps
+
+
+def load_sends(conn: psycopg.Connection, run_id: str) -> list[tuple[str | None, SendSummary]]:
+    """Every send of a run with the delivery ledger's counts, as (output name, summary)."""
+    from engine.delivery.ledger import Ledger  # noqa: PLC0415  (delivery pulls in firebase-admin lazily)
+    from engine.delivery.report import Counts  # noqa: PLC0415
+
+    rows = conn.execute("SELECT send_id, mode, status, template, output, plan FROM engine.sends "
+                        "WHERE run_id = %s ORDER BY created_at, send_id", (run_id,)).fetchall()
+    ledger = Ledger(conn)
+    out = []
+    for send_id, mode, status, template, output, plan in rows:
+        counts = Counts.of(ledger.tally(send_id), plan or {})
+        skipped = {**counts.skipped, **({"no token": counts.no_token} if counts.no_token else {}),
+                   **{f"cadence {k}": v for k, v in counts.cadence_excluded.items()}}
+        out.append((output, SendSummary(send_id=send_id, mode=mode, status=status, template=template,
+                                        targeted=counts.targeted, sent=counts.sent, failed=counts.failed,
+                                        skipped=skipped, in_doubt=counts.in_flight_unknown,
+                                        remaining=counts.remaining)))
+    return out
+
+
+def previous_sizes(conn: psycopg.Connection, audience: str, run_id: str, limit: int = HISTORY_RUNS) -> list[int]:
+    """Audience sizes (rows of production files) of the last finished runs before this one."""
+    rows = conn.execute(
+        "SELECT r.manifest FROM engine.runs AS r WHERE r.audience = %s AND r.id <> %s "
+        "AND r.status IN ('succeeded', 'empty', 'partial') AND r.manifest IS NOT NULL "
+        "AND r.started_at <= coalesce((SELECT started_at FROM engine.runs WHERE id = %s), 'infinity') "
+        "ORDER BY r.started_at DESC LIMIT %s", (audience, run_id, run_id, limit)).fetchall()
+    return [manifest_size(Manifest.from_json(m)) for (m,) in rows]
+
+
+def manifest_size(manifest: Manifest) -> int:
+    """Rows of the production files a run wrote."""
+    return sum(o.rows for o in manifest.production_outputs if o.status == OutputStatus.WRITTEN)
+
+
+def _state(settings: Settings, run_id: str, audience: str) -> tuple[list[tuple[str | None, SendSummary]],
+                                                                      list[int], list[str]]:
+    if not settings.state_dsn:
+        return [], [], []
+    try:
+        with psycopg.connect(settings.state_dsn, connect_timeout=5) as conn:
+            return load_sends(conn, run_id), previous_sizes(conn, audience, run_id), []
+    except psycopg.Error as err:
+        log.warning("report without state: %s", type(err).__name__, extra={"run_id": run_id})
+        return [], [], ["state database unavailable: send counts and history are not shown"]
+
+
+def collect(settings: Settings, run_dir: Path) -> Report:
+    """Everything the report of the run in ``run_dir`` shows."""
+    manifest = read_manifest(run_dir)
+    sends, previous, notes = _state(settings, manifest.run_id, manifest.audience)
+    base = _audience_steps(manifest)
+    files = tuple(FileEntry(name=o.file, output=o.name, is_test=o.is_test, rows=o.rows, sha256=o.sha256,
+                            status=o.status.value, error=o.error) for o in manifest.outputs)
+    funnels, samples = [], []
+    for output in manifest.production_outputs:
+        output_sends = [s for name, s in sends if name == output.name]
+        label = f"output {output.name}" + (f" (segment {output.segment})" if output.segment else "")
+        steps = [*base, FunnelStep(label, output.rows, "output"), *_send_steps(output.rows, output_sends)]
+        funnels.append(OutputFunnel(output.name, tuple(steps), tuple(output_sends)))
+        if output.status == OutputStatus.WRITTEN and (run_dir / output.file).exists():
+            samples.append(read_sample(run_dir / output.file, output=output.name, limit=settings.report_sample_rows,
+                                       total_rows=output.rows, pii=settings.report_pii_columns))
+    report = Report(
+        run_id=manifest.run_id, audience=manifest.audience, status=manifest.status.value, as_of=manifest.as_of,
+        params=dict(manifest.params), seconds=manifest.seconds, funnels=tuple(funnels),
+        timings=tuple(StepTiming(s.step, s.seconds, s.rows) for s in manifest.steps),
+        files=files, samples=tuple(samples), warnings=(), errors=manifest.errors, previous_sizes=tuple(previous))
+    return _with_warnings(settings, report, [*manifest.warnings, *notes], [s for _, s in sends if s.mode != "test"])
+
+
+def _with_warnings(settings: Settings, report: Report, given: list[str], live: list[SendSummary]) -> Report:
+    found = list(given)
+    found.append(checks.size_jump(report.audience_size, report.previous_sizes, pct=settings.report_size_jump_pct)
+                 or "")
+    found += checks.threshold_drops(report.funnels[0].steps if report.funnels else (),
+                                    pct=settings.report_threshold_drop_pct)
+    found.append(checks.fcm_error_rate(live, pct=settings.alert_fcm_error_rate_pct) or "")
+    found.append(checks.in_doubt(live) or "")
+    return replace(report, warnings=tuple(w for w in found if w))
+

@@ -1,0 +1,122 @@
+"""What a run report shows, as plain typed values (built by ``collect``, drawn by ``render``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """Rows left after one step of the funnel (``removed`` says how many that step took away)."""
+
+    label: str
+    rows: int
+    kind: str = "step"           # query | step | threshold | output | send
+    removed: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SendSummary:
+    """One send of one output, as the delivery ledger counts it."""
+
+    send_id: str
+    mode: str
+    status: str
+    template: str | None
+    targeted: int
+    sent: int
+    failed: dict[str, int]
+    skipped: dict[str, int]
+    in_doubt: int
+    remaining: int
+
+    @property
+    def failed_total(self) -> int:
+        return sum(self.failed.values())
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+@dataclass(frozen=True)
+class OutputFunnel:
+    output: str
+    steps: tuple[FunnelStep, ...]
+    sends: tuple[SendSummary, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    step: str
+    seconds: float
+    rows: int
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    name: str
+    output: str
+    is_test: bool
+    rows: int
+    sha256: str | None
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The first rows of one written file: PII masked, formulas neutralised (escaping is the template's)."""
+
+    output: str
+    file: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    masked: tuple[str, ...]
+    total_rows: int
+
+
+@dataclass(frozen=True)
+class PhaseEntry:
+    """One phase of an automation run: when it was planned and when it really ran."""
+
+    phase: str
+    status: str
+    planned_at: str | None
+    started_at: str | None
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class Report:
+    run_id: str
+    audience: str
+    status: str
+    as_of: str
+    params: dict[str, object]
+    seconds: float | None
+    funnels: tuple[OutputFunnel, ...]
+    timings: tuple[StepTiming, ...]
+    files: tuple[FileEntry, ...]
+    samples: tuple[Sample, ...]
+    warnings: tuple[str, ...]
+    errors: tuple[str, ...]
+    automation: str | None = None
+    phases: tuple[PhaseEntry, ...] = ()
+    previous_sizes: tuple[int, ...] = field(default_factory=tuple)
+
+    @property
+    def audience_size(self) -> int:
+        return sum(f.rows for f in self.files if not f.is_test and f.status == "written")
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    run_id: str
+    as_of: str
+    status: str
+    size: int
+    sent: int
+    failed: int
+    report: str | None

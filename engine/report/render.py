@@ -1,0 +1,53 @@
+"""Render reports with the package's Jinja templates (autoescaped) and write them atomically."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from engine.outputs.atomic import write_atomic
+from engine.report.model import HistoryPoint, Report
+
+REPORT_FILE = "report.html"
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("engine.report", "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else v
+    env.filters["tojson_text"] = lambda v: json.dumps(v, default=str, ensure_ascii=False)
+    return env
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def render_report(report: Report) -> str:
+    from engine.report import charts  # noqa: PLC0415  (pygal loads only when a report is drawn)
+
+    charts_by_output = {f.output: charts.funnel(f"{report.audience}: {f.output}", f.steps) for f in report.funnels}
+    return _env().get_template("report.html").render(report=report, charts=charts_by_output, generated=_now())
+
+
+def render_history(name: str, points: list[HistoryPoint]) -> str:
+    from engine.report import charts  # noqa: PLC0415
+
+    chart = charts.history(f"{name}: last {len(points)} runs", points) if points else None
+    return _env().get_template("history.html").render(name=name, points=points, chart=chart, generated=_now())
+
+
+def render_page(template: str, **context: Any) -> str:
+    """Any other page of the package (the operator page uses this)."""
+    return _env().get_template(template).render(generated=_now(), **context)
+
+
+def write_html(path: Path, html: str) -> Path:
+    write_atomic(path, html.encode("utf-8"))
+    return path

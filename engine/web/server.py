@@ -1,0 +1,206 @@
+"""``engine serve`` / the scheduler's page: the standard library's threading HTTP server.
+
+Read views need no login (bind to localhost, the default); every action is a POST that
+needs ``Authorization: Bearer <serve_token>`` (401 otherwise, logged). ``start_in_thread``
+is how the scheduler hosts the same app next to its worker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import asdict, dataclass, is_dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import unquote
+
+import psycopg
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from engine.config import Settings
+from engine.db import connect
+from engine.errors import EngineError
+from engine.observe import metrics
+from engine.report.render import REPORT_FILE, render_page
+from engine.runs.model import Manifest, OutputStatus
+from engine.secrets import register_secret
+from engine.web import controls, views
+
+log = logging.getLogger("engine.web")
+
+_ACTIONS = {"pause": ("automation", controls.Action.PAUSE), "resume": ("automation", controls.Action.RESUME),
+            "trigger-test": ("automation", controls.Action.TRIGGER_TEST), "cancel": ("run", controls.Action.CANCEL)}
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    settings: Settings
+    worker_alive: Callable[[], bool] | None = None     # the scheduler's worker; None: read-only serve
+
+
+def _state_last_success(settings: Settings) -> Callable[[], list[tuple[str, float]]]:
+    def query() -> list[tuple[str, float]]:
+        try:
+            with connect(settings.require_state_dsn(), retries=0) as conn:
+                return [(a, float(t)) for a, t in conn.execute(
+                    "SELECT audience, extract(epoch FROM max(finished_at)) FROM engine.runs "
+                    "WHERE status IN ('succeeded', 'empty') GROUP BY audience").fetchall()]
+        except (psycopg.Error, EngineError):
+            return []
+    return query
+
+
+def _run_files(settings: Settings, run_id: str) -> tuple[Path, set[str]] | None:
+    """A recorded run's folder and the files its manifest says it wrote."""
+    with connect(settings.require_state_dsn(), retries=0) as conn:
+        row = conn.execute("SELECT run_dir, manifest FROM engine.runs WHERE id::text = %s", (run_id,)).fetchone()
+    if not row or not row[0]:
+        return None
+    manifest = Manifest.from_json(row[1]) if row[1] else None
+    return Path(row[0]), {o.file for o in manifest.outputs if o.status == OutputStatus.WRITTEN} if manifest else set()
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "audience-engine"
+    config: AppConfig           # set on the subclass made by make_server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the stdlib's name)
+        log.debug("http %s", format % args)
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, payload: Any) -> None:
+        self._send(status, json.dumps(payload, default=str).encode(), "application/json")
+
+    def _text(self, status: int, text: str) -> None:
+        self._send(status, text.encode(), "text/plain; charset=utf-8")
+
+    def do_GET(self) -> None:  # noqa: N802  (the stdlib's name)
+        path = self.path.split("?", 1)[0]
+        settings = self.config.settings
+        try:
+            if path == "/":
+                page = render_page("operator.html", view=views.operator_view(settings))
+                self._send(200, page.encode(), "text/html; charset=utf-8")
+            elif path == "/healthz":
+                self._text(200, "ok\n")
+            elif path == "/readyz":
+                self._ready()
+            elif path == "/metrics":
+                self._send(200, metrics.exposition(), CONTENT_TYPE_LATEST)
+            elif path == "/api/status":
+                view = views.operator_view(settings)
+                self._json(200, asdict(view) if is_dataclass(view) else view)
+            elif path.startswith("/runs/"):
+                self._run_file(*[unquote(p) for p in path.removeprefix("/runs/").split("/", 1)])
+            else:
+                self._text(404, "not found\n")
+        except (psycopg.Error, EngineError) as err:
+            self._text(503, f"state database unavailable: {type(err).__name__}\n")
+
+    def _ready(self) -> None:
+        problems = []
+        try:
+            with connect(self.config.settings.require_state_dsn(), retries=0) as conn:
+                conn.execute("SELECT 1")
+        except (psycopg.Error, EngineError) as err:
+            problems.append(f"state database unreachable: {type(err).__name__}")
+        if self.config.worker_alive is not None and not self.config.worker_alive():
+            problems.append("scheduler worker is not running")
+        self._text(503 if problems else 200, "\n".join(problems or ["ready"]) + "\n")
+
+    def _run_file(self, run_id: str, name: str = REPORT_FILE) -> None:
+        """A run's report (built on first request) or one of the files its manifest lists; nothing else."""
+        found = _run_files(self.config.settings, run_id)
+        if found is None or (name != REPORT_FILE and name not in found[1]):
+            self._text(404, "not found\n")
+            return
+        run_dir = found[0]
+        if name == REPORT_FILE and not (run_dir / REPORT_FILE).exists():
+            from engine.report import build_report  # noqa: PLC0415
+
+            build_report(self.config.settings, run_dir)
+        kind = "text/html; charset=utf-8" if name == REPORT_FILE else "text/csv; charset=utf-8"
+        self._send(200, (run_dir / name).read_bytes(), kind)
+
+    def do_POST(self) -> None:  # noqa: N802
+        parts = self.path.split("?", 1)[0].strip("/").split("/")
+        # /api/automations/<id>/<pause|resume|trigger-test>  or  /api/runs/<id>/cancel
+        if len(parts) != 4 or parts[0] != "api" or parts[3] not in _ACTIONS \
+                or parts[1] != _ACTIONS[parts[3]][0] + "s":
+            self._json(404, {"ok": False, "message": "unknown action"})
+            return
+        action, target = _ACTIONS[parts[3]][1], unquote(parts[2])
+        if not controls.authorised(self.config.settings, self.headers.get("Authorization")):
+            log.warning("action refused: missing or wrong bearer token",
+                        extra={"action": action.value, "target": target, "client": self.client_address[0]})
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Bearer realm="audience-engine"')
+            body = json.dumps({"ok": False, "message": "a bearer token is required for actions"}).encode()
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        outcome = controls.perform(self.config.settings, action, target)
+        log.info("action %s %s: %s", action.value, target, outcome.status,
+                 extra={"action": action.value, "target": target, "client": self.client_address[0]})
+        result = outcome.result
+        if is_dataclass(result) and not isinstance(result, type):
+            result = asdict(result)
+        self._json(outcome.status, {"ok": outcome.status == HTTPStatus.OK, "message": outcome.message,
+                                    "result": result})
+
+
+@dataclass
+class RunningServer:
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+    collector: metrics.StateCollector
+
+    @property
+    def url(self) -> str:
+        return url_of(self.server)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+        metrics.REGISTRY.unregister(self.collector)
+
+
+def url_of(server: ThreadingHTTPServer) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}/"
+
+
+def make_server(settings: Settings, *, host: str | None = None, port: int | None = None,
+                worker_alive: Callable[[], bool] | None = None) -> tuple[ThreadingHTTPServer, metrics.StateCollector]:
+    """Bind the app (port 0 picks a free one); the state collector joins the metrics registry."""
+    register_secret(settings.serve_token)
+    handler = type("BoundHandler", (Handler,), {"config": AppConfig(settings, worker_alive)})
+    server = ThreadingHTTPServer((host or settings.serve_host, settings.serve_port if port is None else port),
+                                 handler)
+    server.daemon_threads = True
+    collector = metrics.StateCollector(_state_last_success(settings))
+    metrics.REGISTRY.register(collector)
+    return server, collector
+
+
+def start_in_thread(settings: Settings, *, host: str | None = None, port: int | None = None,
+                    worker_alive: Callable[[], bool] | None = None) -> RunningServer:
+    """Serve in a daemon thread (the scheduler's way); ``stop()`` shuts it down."""
+    server, collector = make_server(settings, host=host, port=port, worker_alive=worker_alive)
+    thread = threading.Thread(target=server.serve_forever, name="engine-web", daemon=True)
+    thread.start()
+    log.info("operator page at %s", url_of(server))
+    return RunningServer(server, thread, collector)

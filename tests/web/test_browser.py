@@ -1,0 +1,82 @@
+"""The operator page and a run report in real headless Chromium (Debian's /usr/bin/chromium, offline).
+
+Installed by .ci/run when missing; without it these tests skip locally and fail under CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from engine import api
+from engine.config import resolve
+from engine.web.server import RunningServer, start_in_thread
+from tests.interpreter.test_toy_audience import AS_OF
+from tests.report.test_report import world  # noqa: F401  (fixture)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run"]
+TOKEN = "browser-token-51c2"
+
+sync_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run should have installed Debian's chromium")
+    pytest.skip("no chromium: apt-get install chromium", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+def _open(browser: object, url: str) -> tuple[object, list[str]]:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    page.goto(url)
+    page.wait_for_load_state("load")
+    return page, problems
+
+
+@pytest.fixture
+def served(world: dict[str, object]) -> Iterator[tuple[RunningServer, object]]:  # noqa: F811
+    settings = resolve({"source_dsn": world["dsn"], "state_dsn": world["dsn"], "output_dir": world["out"],
+                        "project_dir": world["project"], "serve_token": TOKEN}, env={})
+    [result] = api.run(settings, selectors=["toy"], as_of=AS_OF)
+    server = start_in_thread(settings, port=0)
+    yield server, result
+    server.stop()
+
+
+def test_report_file_opens_offline_with_a_visible_funnel(browser: object, served: tuple[RunningServer, object]) -> None:
+    _, result = served
+    page, problems = _open(browser, (result.run_dir / "report.html").as_uri())  # type: ignore[attr-defined]
+    assert page.locator("#funnel-all_products svg").is_visible()
+    assert page.locator("#funnel-all_products .funnel-table").inner_text().count("\n") >= 5
+    # the hostile product name is shown as text; had it run, alert() would have opened a dialog
+    assert page.locator("text=<script>alert(1)</script>").count() >= 1
+    assert problems == []
+    page.close()
+
+
+def test_operator_page_loads_and_links_the_report(browser: object, served: tuple[RunningServer, object]) -> None:
+    server, result = served
+    page, problems = _open(browser, server.url)
+    assert page.locator(f"tr[data-run='{result.run_id}']").is_visible()  # type: ignore[attr-defined]
+    page.locator(f"tr[data-run='{result.run_id}'] a", has_text="report").click()  # type: ignore[attr-defined]
+    page.wait_for_load_state("load")
+    assert page.locator("#funnel-all_products svg").is_visible()
+    assert problems == []
+    page.close()
