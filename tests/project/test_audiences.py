@@ -11,6 +11,7 @@ from pathlib import Path
 
 from engine import api
 from engine.config import Settings
+from engine.report.render import REPORT_FILE
 from engine.runs.model import MANIFEST, OutputStatus, read_manifest
 from engine.spec.model import AudienceSpec
 from tests.project.conftest import AS_OF, required_vars
@@ -55,7 +56,7 @@ def test_run_writes_what_the_manifest_says(project_settings: Settings, audience:
     assert manifest.to_json() == result.manifest.to_json()     # what is on disk is what the run returned
     written = [o for o in manifest.outputs if o.status is OutputStatus.WRITTEN]
     on_disk = sorted(p.name for p in result.run_dir.iterdir())
-    assert on_disk == sorted([o.file for o in written] + [MANIFEST])
+    assert on_disk == sorted([o.file for o in written] + [MANIFEST, REPORT_FILE])   # the run report beside it
     modes = set()
     for entry in written:
         data = (result.run_dir / entry.file).read_bytes()
