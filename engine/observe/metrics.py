@@ -40,18 +40,22 @@ ALERTS = Counter("engine_alerts", "Alerts posted to the webhook, by event and ou
 
 
 class StateCollector(Collector):
-    """Last successful run per audience, read from the state database at scrape time."""
+    """Last successful run per audience and per automation, read from the state database at scrape time."""
 
-    def __init__(self, query: Callable[[], Iterable[tuple[str, float]]]) -> None:
-        self._query = query
+    def __init__(self, query: Callable[[], Iterable[tuple[str, str, float]]]) -> None:
+        self._query = query       # rows of (kind: "audience" | "automation", name, unix time)
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        family = GaugeMetricFamily("engine_state_last_success_timestamp_seconds",
-                                   "Unix time of the last succeeded (or empty) recorded run, per audience",
-                                   labels=["audience"])
-        for audience, stamp in self._query():
-            family.add_metric([audience], stamp)
-        yield family
+        audiences = GaugeMetricFamily("engine_state_last_success_timestamp_seconds",
+                                      "Unix time of the last succeeded (or empty) recorded run, per audience",
+                                      labels=["audience"])
+        automations = GaugeMetricFamily("engine_state_automation_last_success_timestamp_seconds",
+                                        "Unix time of the last automation run that sent (or sent nothing "
+                                        "to an empty audience), per automation", labels=["automation"])
+        for kind, name, stamp in self._query():
+            (audiences if kind == "audience" else automations).add_metric([name], stamp)
+        yield audiences
+        yield automations
 
     def describe(self) -> Iterable[GaugeMetricFamily]:
         return []

@@ -17,6 +17,7 @@ from engine.config import Settings
 from engine.db import connect
 from engine.errors import EngineError, StateError
 from engine.observe import hooks
+from engine.report.automation import automation_history
 from engine.report.collect import collect, load_sends, manifest_size
 from engine.report.model import HistoryPoint
 from engine.report.render import REPORT_FILE, render_history, render_report, write_html
@@ -73,12 +74,15 @@ def find_run_dir(settings: Settings, run_id: str) -> Path:
     return found[0].parent
 
 
-def history_points(settings: Settings, audience: str, *, limit: int = 20) -> list[HistoryPoint]:
-    """The last ``limit`` recorded runs of an audience, oldest first, with live send counts."""
+def history_points(settings: Settings, name: str, *, limit: int = 20) -> list[HistoryPoint]:
+    """The last ``limit`` runs of an automation (by id) or else an audience, oldest first, with live sends."""
     with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
+        by_automation = automation_history(conn, name, limit)
+        if by_automation is not None:
+            return by_automation
         rows = conn.execute(
             "SELECT id::text, as_of, status, manifest, run_dir FROM engine.runs WHERE audience = %s "
-            "ORDER BY started_at DESC LIMIT %s", (audience, limit)).fetchall()
+            "ORDER BY started_at DESC LIMIT %s", (name, limit)).fetchall()
         points = []
         for run_id, as_of, status, manifest, run_dir in reversed(rows):
             live = [s for _, s in load_sends(conn, run_id) if s.mode == "live"]
@@ -91,10 +95,10 @@ def history_points(settings: Settings, audience: str, *, limit: int = 20) -> lis
     return points
 
 
-def write_history(settings: Settings, audience: str, *, limit: int = 20) -> Path:
-    """Write ``<output>/<audience>/history.html`` charting the last runs; returns its path."""
-    folder = settings.resolved_output_dir / audience
+def write_history(settings: Settings, name: str, *, limit: int = 20) -> Path:
+    """Write ``<output>/<name>/history.html`` charting the last runs of an automation or audience."""
+    folder = settings.resolved_output_dir / name
     points = [p if p.report is None else replace(p, report=os.path.relpath(p.report, folder))
-              for p in history_points(settings, audience, limit=limit)]
+              for p in history_points(settings, name, limit=limit)]
     folder.mkdir(parents=True, exist_ok=True)
-    return write_html(folder / HISTORY_FILE, render_history(audience, points))
+    return write_html(folder / HISTORY_FILE, render_history(name, points))

@@ -8,14 +8,15 @@ why sends are missing.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psycopg
 
 from engine.config import Settings
 from engine.report import checks
-from engine.report.model import FileEntry, FunnelStep, OutputFunnel, Report, SendSummary, StepTiming
+from engine.report.automation import automation_phases
+from engine.report.model import FileEntry, FunnelStep, OutputFunnel, PhaseEntry, Report, SendSummary, StepTiming
 from engine.report.sample import read_sample
 from engine.runs.model import Manifest, OutputStatus, read_manifest
 
@@ -91,22 +92,34 @@ def manifest_size(manifest: Manifest) -> int:
     return sum(o.rows for o in manifest.production_outputs if o.status == OutputStatus.WRITTEN)
 
 
-def _state(settings: Settings, run_id: str, audience: str) -> tuple[list[tuple[str | None, SendSummary]],
-                                                                      list[int], list[str]]:
+@dataclass(frozen=True)
+class _StateFacts:
+    sends: list[tuple[str | None, SendSummary]] = field(default_factory=list)
+    previous: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    automation: str | None = None
+    send_at: str | None = None
+    phases: list[PhaseEntry] = field(default_factory=list)
+
+
+def _state(settings: Settings, run_id: str, audience: str) -> _StateFacts:
     if not settings.state_dsn:
-        return [], [], []
+        return _StateFacts()
     try:
         with psycopg.connect(settings.state_dsn, connect_timeout=5) as conn:
-            return load_sends(conn, run_id), previous_sizes(conn, audience, run_id), []
+            automation, send_at, phases = automation_phases(conn, run_id)
+            return _StateFacts(load_sends(conn, run_id), previous_sizes(conn, audience, run_id), [],
+                               automation, send_at, phases)
     except psycopg.Error as err:
         log.warning("report without state: %s", type(err).__name__, extra={"run_id": run_id})
-        return [], [], ["state database unavailable: send counts and history are not shown"]
+        return _StateFacts(notes=["state database unavailable: send counts and history are not shown"])
 
 
 def collect(settings: Settings, run_dir: Path) -> Report:
     """Everything the report of the run in ``run_dir`` shows."""
     manifest = read_manifest(run_dir)
-    sends, previous, notes = _state(settings, manifest.run_id, manifest.audience)
+    facts = _state(settings, manifest.run_id, manifest.audience)
+    sends = facts.sends
     base = _audience_steps(manifest)
     files = tuple(FileEntry(name=o.file, output=o.name, is_test=o.is_test, rows=o.rows, sha256=o.sha256,
                             status=o.status.value, error=o.error) for o in manifest.outputs)
@@ -123,8 +136,11 @@ def collect(settings: Settings, run_dir: Path) -> Report:
         run_id=manifest.run_id, audience=manifest.audience, status=manifest.status.value, as_of=manifest.as_of,
         params=dict(manifest.params), seconds=manifest.seconds, funnels=tuple(funnels),
         timings=tuple(StepTiming(s.step, s.seconds, s.rows) for s in manifest.steps),
-        files=files, samples=tuple(samples), warnings=(), errors=manifest.errors, previous_sizes=tuple(previous))
-    return _with_warnings(settings, report, [*manifest.warnings, *notes], [s for _, s in sends if s.mode != "test"])
+        files=files, samples=tuple(samples), warnings=(), errors=manifest.errors,
+        previous_sizes=tuple(facts.previous), automation=facts.automation, send_at=facts.send_at,
+        phases=tuple(facts.phases))
+    return _with_warnings(settings, report, [*manifest.warnings, *facts.notes],
+                          [s for _, s in sends if s.mode != "test"])
 
 
 def _with_warnings(settings: Settings, report: Report, given: list[str], live: list[SendSummary]) -> Report:

@@ -79,13 +79,13 @@ class Sample:
 
 @dataclass(frozen=True)
 class PhaseEntry:
-    """One phase of an automation run: when it was planned and when it really ran."""
+    """One phase transition of an automation run, with its offset from the send time T."""
 
-    phase: str
     status: str
-    planned_at: str | None
-    started_at: str | None
-    finished_at: str | None
+    at: str
+    offset: str
+    detail: str
+    worker: str
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,7 @@ class Report:
     warnings: tuple[str, ...]
     errors: tuple[str, ...]
     automation: str | None = None
+    send_at: str | None = None
     phases: tuple[PhaseEntry, ...] = ()
     previous_sizes: tuple[int, ...] = field(default_factory=tuple)
 

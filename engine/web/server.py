@@ -41,16 +41,35 @@ class AppConfig:
     worker_alive: Callable[[], bool] | None = None     # the scheduler's worker; None: read-only serve
 
 
-def _state_last_success(settings: Settings) -> Callable[[], list[tuple[str, float]]]:
-    def query() -> list[tuple[str, float]]:
+def _state_last_success(settings: Settings) -> Callable[[], list[tuple[str, str, float]]]:
+    def query() -> list[tuple[str, str, float]]:
         try:
             with connect(settings.require_state_dsn(), retries=0) as conn:
-                return [(a, float(t)) for a, t in conn.execute(
+                rows = [("audience", a, float(t)) for a, t in conn.execute(
                     "SELECT audience, extract(epoch FROM max(finished_at)) FROM engine.runs "
                     "WHERE status IN ('succeeded', 'empty') GROUP BY audience").fetchall()]
+                scheduler = conn.execute("SELECT to_regclass('engine.automation_runs') IS NOT NULL").fetchone()
+                if scheduler and scheduler[0]:
+                    rows += [("automation", a, float(t)) for a, t in conn.execute(
+                        "SELECT automation_id, extract(epoch FROM max(updated_at)) FROM engine.automation_runs "
+                        "WHERE status IN ('sent', 'cleaned') GROUP BY automation_id").fetchall()]
+                return rows
         except (psycopg.Error, EngineError):
             return []
     return query
+
+
+def worker_heartbeat(settings: Settings, *, within_s: float) -> Callable[[], bool]:
+    """For the scheduler's /readyz: a procrastinate worker beat its heart within ``within_s`` seconds."""
+    def alive() -> bool:
+        try:
+            with connect(settings.require_state_dsn(), retries=0) as conn:
+                row = conn.execute("SELECT EXISTS (SELECT 1 FROM procrastinate_workers WHERE last_heartbeat > "
+                                   "now() - make_interval(secs => %s))", (within_s,)).fetchone()
+                return bool(row and row[0])
+        except (psycopg.Error, EngineError):
+            return False
+    return alive
 
 
 def _run_files(settings: Settings, run_id: str) -> tuple[Path, set[str]] | None:

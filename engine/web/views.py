@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -31,7 +30,7 @@ class RunRow:
 @dataclass(frozen=True)
 class AutomationRow:
     id: str
-    audience: str
+    enabled: bool
     paused: bool
     next_local: str
     next_utc: str
@@ -40,14 +39,30 @@ class AutomationRow:
 
 
 @dataclass(frozen=True)
+class OpenRun:
+    """An automation run not finished yet: cancellable until its live send starts."""
+
+    id: str
+    automation: str
+    kind: str
+    status: str
+    send_local: str
+    send_utc: str
+    cancellable: bool
+
+
+@dataclass(frozen=True)
 class OperatorView:
     automations: tuple[AutomationRow, ...]
+    open_runs: tuple[OpenRun, ...]
     runs: tuple[RunRow, ...]
     problem: str | None = None
 
 
-def _local(moment: datetime | None, zone: str) -> str:
-    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z") if moment else "—"
+def _when(moment: datetime | None, zone: str | None = None) -> str:
+    if moment is None:
+        return "—"
+    return (moment.astimezone(ZoneInfo(zone)) if zone else moment).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def recent_runs(conn: psycopg.Connection, limit: int = 25) -> list[RunRow]:
@@ -64,28 +79,47 @@ def recent_runs(conn: psycopg.Connection, limit: int = 25) -> list[RunRow]:
 
 
 def automations(settings: Settings) -> list[AutomationRow]:
-    """Per automation: paused, next send time, run in progress; from the scheduler's status."""
-    from engine import api  # noqa: PLC0415
+    """Per automation of schedules.yaml: paused, next send (local and UTC), the run in progress and its phase."""
+    from engine import api  # noqa: PLC0415  (schedules and the scheduler load on demand)
 
-    status = getattr(api, "scheduler_status", None)
+    status = getattr(api, "scheduler_status", None)     # absent from an engine without the scheduler
     if status is None:
         return []
-    rows = []
-    for item in status(settings):
-        data: dict[str, Any] = item if isinstance(item, dict) else vars(item)
-        zone = str(data.get("timezone") or settings.timezone)
-        nxt = data.get("next_send_at") or data.get("next_t") or data.get("next_run")
-        rows.append(AutomationRow(id=str(data.get("automation") or data.get("id")),
-                                  audience=str(data.get("audience", "")), paused=bool(data.get("paused")),
-                                  next_local=_local(nxt, zone), next_utc=_local(nxt, "UTC"),
-                                  current_run=data.get("current_run_id"), current_phase=data.get("current_phase")))
-    return rows
+    return [AutomationRow(id=a.automation_id, enabled=a.enabled, paused=a.paused,
+                          next_local=_when(a.next_send_local), next_utc=_when(a.next_send_at, "UTC"),
+                          current_run=str(a.in_progress.id) if a.in_progress else None,
+                          current_phase=a.in_progress.status.value if a.in_progress else None)
+            for a in status(settings).automations]
+
+
+_FINAL = ("cleaned", "cancelled", "skipped", "failed", "abandoned", "blocked", "sent")
+_CANCELLABLE = ("scheduled", "generating", "generated", "testing", "tested", "window")
+
+
+def open_runs(settings: Settings, conn: psycopg.Connection) -> list[OpenRun]:
+    """Automation runs not finished yet, soonest first (the scheduler's table, read with plain SQL)."""
+    row = conn.execute("SELECT to_regclass('engine.automation_runs') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return []
+    rows = conn.execute("SELECT id::text, automation_id, kind, status, send_at FROM engine.automation_runs "
+                        "WHERE status <> ALL(%s) ORDER BY send_at LIMIT 50", (list(_FINAL),)).fetchall()
+    return [OpenRun(id=run_id, automation=automation, kind=kind, status=status,
+                    send_local=_when(send_at, settings.timezone), send_utc=_when(send_at, "UTC"),
+                    cancellable=status in _CANCELLABLE)
+            for run_id, automation, kind, status, send_at in rows]
 
 
 def operator_view(settings: Settings) -> OperatorView:
+    """Everything the page shows; a state database or schedules.yaml problem is shown, not raised."""
+    problems: list[str] = []
+    runs: list[RunRow] = []
+    pending: list[OpenRun] = []
+    rows: list[AutomationRow] = []
     try:
-        with connect(settings.require_state_dsn(), retries=0) as conn:
+        with connect(settings.require_state_dsn(), retries=0, autocommit=True) as conn:
             runs = recent_runs(conn)
-        return OperatorView(tuple(automations(settings)), tuple(runs))
+            pending = open_runs(settings, conn)
+        rows = automations(settings)
     except (psycopg.Error, EngineError) as err:
-        return OperatorView((), (), f"state database unavailable: {type(err).__name__}")
+        problems.append(err.message if isinstance(err, EngineError) else f"state database: {type(err).__name__}")
+    return OperatorView(tuple(rows), tuple(pending), tuple(runs), "; ".join(problems) or None)
