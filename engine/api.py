@@ -24,6 +24,7 @@ from engine.delivery.pacing import RetryPolicy
 from engine.delivery.report import SendReport, SendStatus
 from engine.delivery.request import SendRequest
 from engine.logs import log_context
+from engine.outputs.names import check_output_names
 from engine.pipeline import RunRequest, render_queries, run_audience, run_dir_for
 from engine.push.template import PushTemplate, TemplateError, adhoc_template
 from engine.report import after_run, after_send
@@ -35,7 +36,7 @@ from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params
 from engine.state.migrate import current_version, migrate
 from engine.state.runs import finish_run, start_run
-from engine.timeutil import utcnow
+from engine.timeutil import file_timestamp, utcnow
 
 if TYPE_CHECKING:
     from engine.automations.model import AutomationRun, ControlResult, PhaseEvent, SchedulerStatus
@@ -205,9 +206,12 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
         overrides = [("schedules.yaml vars", dict(schedule_vars or {})), ("--var", dict(variables or {}))]
         if not strict:
             overrides = [(origin, {k: v for k, v in vals.items() if spec.param(k)}) for origin, vals in overrides]
-        requests.append(RunRequest(spec=spec, as_of=as_of, params=resolve_params(spec, *overrides, strict=strict),
-                                   dry_run=dry_run, preview_rows=preview_rows,
-                                   **({"run_id": run_id} if run_id and strict else {})))
+        request = RunRequest(spec=spec, as_of=as_of, params=resolve_params(spec, *overrides, strict=strict),
+                             dry_run=dry_run, preview_rows=preview_rows,
+                             **({"run_id": run_id} if run_id and strict else {}))
+        check_output_names(spec, file_timestamp(as_of, settings.timezone), request.params,
+                           run_dir_for(settings, spec, as_of, request.run_id))
+        requests.append(request)
     results: list[RunResult] = []
     with SourcePool(settings.require_source_dsn(), size=settings.pool_size,
                     statement_timeout_s=settings.statement_timeout_s, retries=settings.connect_retries) as pool:

@@ -8,6 +8,7 @@ defaults. No other module reads environment variables or the config file.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -135,6 +136,33 @@ _BOOL_FIELDS = {"cadence_fail_open"}
 _TUPLE_FIELDS = {"deep_link_hosts", "test_users", "report_pii_columns"}
 
 
+# (lowest, highest) accepted; a value outside is a ConfigError naming the setting and where it came from
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "pool_size": (1, 100), "connect_retries": (0, 20), "fcm_concurrency": (1, 1000),
+    "fcm_rate_per_minute": (1, 10_000_000), "cadence_retries": (0, 20),
+    "statement_timeout_s": (0.001, 7 * 86400), "cadence_timeout_s": (0.001, 3600),
+}
+_ZERO_MEANS_NONE = {"statement_timeout_s"}   # 0 (exactly) switches the timeout off
+
+
+def _checked(name: str, value: float, origin: str) -> float:
+    low, high = _BOUNDS[name]
+    if not math.isfinite(value) or (not low <= value <= high and not (value == 0 and name in _ZERO_MEANS_NONE)):
+        var = ENV_VARS.get(name, name)
+        zero = " (or exactly 0 for none)" if name in _ZERO_MEANS_NONE else ""
+        raise ConfigError(f"invalid value for {name} ({var}) from {origin}: {value!r} is outside "
+                          f"{low:g}..{high:g}{zero}",
+                          hint=f"set {var} to a number in {low:g}..{high:g}{zero}")
+    return value
+
+
+def _coerce_checked(name: str, value: Any, origin: str) -> Any:
+    out = _coerce(name, value, origin)
+    if name in _BOUNDS and out is not None:
+        return _checked(name, out, origin)
+    return out
+
+
 def _coerce(name: str, value: Any, origin: str) -> Any:
     if value is None:
         return None
@@ -153,8 +181,9 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             if isinstance(value, str):
                 return tuple(v.strip() for v in value.split(",") if v.strip())
             return tuple(value)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"invalid value for {name} from {origin}: {value!r}") from err
+    except (TypeError, ValueError):
+        raise ConfigError(f"invalid value for {name} from {origin}: {value!r}",
+                          hint=f"set {ENV_VARS.get(name, name)} to a valid value") from None
     return value
 
 
@@ -188,14 +217,14 @@ def resolve(flags: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | 
     profile = profile or env.get("ENGINE_PROFILE")
     if config_path.exists():
         for key, value in _read_profile(config_path, profile).items():
-            values[key] = _coerce(key, value, str(config_path))
+            values[key] = _coerce_checked(key, value, str(config_path))
     elif env.get("ENGINE_CONFIG"):
         raise ConfigError(f"config file not found: {config_path}", hint="check ENGINE_CONFIG")
     for name, var in ENV_VARS.items():
         if env.get(var):
-            values[name] = _coerce(name, env[var], var)
+            values[name] = _coerce_checked(name, env[var], var)
     for name, value in flags.items():
-        values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+        values[name] = _coerce_checked(name, value, f"--{name.replace('_', '-')}")
     values["project_dir"] = root.resolve()
     settings = Settings(**values)
     if settings.output_dir is not None and not settings.output_dir.is_absolute():

@@ -8,16 +8,20 @@ as ``DatabaseUnavailable`` naming the server (never the password).
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from engine.errors import DatabaseUnavailable, QueryError
+from engine.errors import ConfigError, DatabaseUnavailable, QueryError
 from engine.secrets import describe_server, mask_text
+
+log = logging.getLogger("engine.db")
 
 
 def _session_options(*, read_only: bool, statement_timeout_s: float, application_name: str) -> str:
@@ -36,9 +40,22 @@ def _unavailable(dsn: str, err: Exception, attempts: int) -> DatabaseUnavailable
     )
 
 
+def check_dsn(dsn: str) -> None:
+    """A DSN libpq cannot parse (unknown option, bad URI) is a configuration error, not a traceback."""
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as err:
+        problem = mask_text(str(err).strip().splitlines()[0] if str(err).strip() else "unparsable", dsn)
+        raise ConfigError(f"invalid database DSN: {problem}",
+                          hint="a DSN is postgresql://user@host:5432/dbname?option=value with libpq's option names "
+                               "(sslmode, connect_timeout, ...); set by --dsn, ENGINE_SOURCE_DSN or ENGINE_STATE_DSN"
+                          ) from None
+
+
 def with_retry(action: Callable[[], psycopg.Connection], dsn: str, *, retries: int,
                base_delay: float = 0.2) -> psycopg.Connection:
     """Run ``action`` (a connect), retrying OperationalError with jittered exponential backoff."""
+    check_dsn(dsn)
     attempt = 0
     while True:
         attempt += 1
@@ -90,6 +107,56 @@ def create_database_if_missing(dsn: str, *, retries: int = 3, maintenance_db: st
     return True
 
 
+def _read_only_snapshot(conn: psycopg.Connection) -> None:
+    """Every transaction on a source connection begins ``REPEATABLE READ READ ONLY``, explicitly.
+
+    The session default (``default_transaction_read_only``) is a second wall, not the only one: a
+    query could change a session default with ``set_config``, never the mode of its own transaction.
+    """
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+
+
+def _reset_session(conn: psycopg.Connection) -> None:
+    """Back to the connection-time settings before the pool lends the connection again."""
+    conn.execute("RESET ALL")
+    conn.commit()
+
+
+_WRITABLE_SQL = """
+select r.rolsuper
+    or exists (
+        select 1 from pg_namespace as n
+        where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
+            and has_schema_privilege(n.oid, 'CREATE'))
+    or exists (
+        select 1 from pg_class as c inner join pg_namespace as n on c.relnamespace = n.oid
+        where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
+            and n.nspname not like 'pg\\_%' and has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE'))
+from pg_roles as r where r.rolname = current_user
+"""
+_warned: set[str] = set()
+
+
+def _warn_if_writable(conn: psycopg.Connection, dsn: str) -> None:
+    """Say once per server when the source role could write: production should use a SELECT-only role."""
+    key = describe_server(dsn)
+    if key in _warned:
+        return
+    _warned.add(key)
+    try:
+        conn.read_only = True
+        row = conn.execute(_WRITABLE_SQL).fetchone()
+        conn.rollback()
+    except psycopg.Error:
+        return   # a role that cannot even read the catalogs cannot write either
+    if row and row[0]:
+        log.warning("the source role can write to the app database (superuser, CREATE on a schema or "
+                    "INSERT/UPDATE/DELETE on a table): every audience transaction is READ ONLY anyway, "
+                    "but production should connect with a role that has SELECT only (README: Security model)",
+                    extra={"server": key})
+
+
 class SourcePool:
     """A read-only psycopg_pool over the app database, opened lazily by ``open()``."""
 
@@ -111,12 +178,17 @@ class SourcePool:
                 "autocommit": False,
             },
             name="engine-source",
+            configure=_read_only_snapshot,
+            reset=_reset_session,
         )
 
     def open(self) -> "SourcePool":
         """Check the server answers (with retry), then open the pool."""
-        with_retry(lambda: psycopg.connect(self.dsn, connect_timeout=5), self.dsn,
-                   retries=self.retries).close()
+        probe = with_retry(lambda: psycopg.connect(self.dsn, connect_timeout=5), self.dsn, retries=self.retries)
+        try:
+            _warn_if_writable(probe, self.dsn)
+        finally:
+            probe.close()
         self._pool.open(wait=False)
         return self
 

@@ -58,10 +58,21 @@ class _PlainFormatter(logging.Formatter):
         return f"{line} {extras}".rstrip()
 
 
+# libraries whose log records (psycopg_pool's connection warnings, Python warnings) share our stderr
+_LIBRARY_LOGGERS = ("psycopg", "py.warnings")
+_json_mode = False
+
+
 def setup_logging(fmt: str = "auto", *, verbose: bool = False) -> None:
-    """Configure the ``engine`` logger on stderr. ``fmt``: auto | json | plain."""
+    """Configure the ``engine`` logger (and the libraries' loggers) on stderr. ``fmt``: auto | json | plain.
+
+    In JSON mode every stderr line is one JSON object: library warnings go through the same
+    handler and CLI errors through ``stderr_line``.
+    """
+    global _json_mode
     if fmt == "auto":
         fmt = "plain" if sys.stderr.isatty() else "json"
+    _json_mode = fmt == "json"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _PlainFormatter())
     handler.addFilter(_ContextFilter())
@@ -69,3 +80,23 @@ def setup_logging(fmt: str = "auto", *, verbose: bool = False) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     logger.propagate = False
+    logging.captureWarnings(True)
+    for name in _LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers[:] = [handler]
+        library.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        library.propagate = False
+
+
+def json_mode() -> bool:
+    """Whether stderr carries JSON lines only (``--log-format json``, or not a terminal)."""
+    return _json_mode
+
+
+def stderr_line(level: int, text: str, **fields: object) -> bool:
+    """In JSON mode, log ``text`` as one JSON line on stderr and return True; else return False."""
+    if not _json_mode:
+        return False
+    extra = {k: v for k, v in fields.items() if v is not None}
+    logging.getLogger("engine.cli").log(level, mask_text(text), extra=extra)
+    return True

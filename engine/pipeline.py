@@ -20,8 +20,10 @@ from engine.db import SourcePool
 from engine.errors import EngineError
 from engine.outputs.atomic import commit_file, temp_path, write_atomic
 from engine.outputs.csvfile import encode_csv
+from engine.outputs.names import safe_file_name
 from engine.outputs.testrows import source_offset, test_rows
 from engine.render.env import make_environment, render_sql
+from engine.render.locate import locator
 from engine.render.model import RenderedQuery
 from engine.runs.model import MANIFEST, Manifest, OutputRecord, OutputStatus, RunResult, json_ready, manifest_params
 from engine.runs.rules import audience_empty, run_status, skip_output
@@ -64,6 +66,7 @@ def render_queries(settings: Settings, spec: AudienceSpec, values: Mapping[str, 
 def _run_queries(settings: Settings, pool: SourcePool, spec: AudienceSpec, values: dict[str, Any],
                  ws: Workspace, rendered_log: list[RenderedQuery]) -> None:
     env = make_environment(settings.project_dir / "sql")
+    place = locator(settings.project_dir / "sql")   # database errors point at the .sql line
     with pool.connection() as conn:
         # one read-only snapshot for every query of the audience: they all see the same moment
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -75,7 +78,7 @@ def _run_queries(settings: Settings, pool: SourcePool, spec: AudienceSpec, value
                                   values=query_values, options=query.options)
             rendered_log.append(rendered)
             started = time.perf_counter()
-            table, ts_cols = fetch_arrow(conn, rendered)
+            table, ts_cols = fetch_arrow(conn, rendered, place)
             log.info("query done", extra={"audience": spec.name, "query": query.name, "rows": table.num_rows,
                                           "seconds": round(time.perf_counter() - started, 3)})
             ws.load(query.name, table, ts_cols)
@@ -91,8 +94,8 @@ def _render_transform(settings: Settings, spec: AudienceSpec, values: Mapping[st
 
 
 def file_name(pattern: str, stamp: str, params: Mapping[str, Any]) -> str:
-    """Expand an output file-name pattern: ``{timestamp}`` and params (``{product_id:.8}``)."""
-    return pattern.format(**{**params, "timestamp": stamp})
+    """Expand an output file-name pattern: ``{timestamp}`` and params (``{product_id:.8}``), a plain name."""
+    return safe_file_name(pattern, stamp, params)
 
 
 def run_dir_for(settings: Settings, spec: AudienceSpec, as_of: datetime, run_id: str) -> Path:
@@ -109,7 +112,7 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
     segments: dict[str, int] = {}
     metrics: dict[str, Any] = {}
     run_dir = None if request.dry_run else run_dir_for(settings, spec, request.as_of, request.run_id)
-    ws = Workspace()
+    ws = Workspace(allowed_dir=run_dir)   # spec SQL in DuckDB may touch no file outside the run folder
     try:
         try:
             values = {"as_of": request.as_of, **request.params}
@@ -123,8 +126,8 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
             errors.append(str(err))
             log.error("audience failed", extra={"audience": spec.name, "error": err.message})
         if audience_ok:
-            segments = ws.segment_counts(spec)
             try:
+                segments = ws.segment_counts(spec)
                 metrics = ws.metrics(spec)
             except EngineError as err:
                 errors.append(str(err))

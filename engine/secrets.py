@@ -6,7 +6,8 @@ import re
 
 from psycopg.conninfo import conninfo_to_dict
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+# the password runs to the last '@' before the host: an unencoded '@' in it is masked whole
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^\s'\"]*)@(?=[^@\s/]*(?:[/?\s'\"]|$))")
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 # an FCM registration token: an instance id, a colon, then a long base64url tail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
+from engine.logs import stderr_line
 from engine.runs.model import OutputStatus, RunStatus, json_ready
 
 if TYPE_CHECKING:
@@ -47,7 +49,8 @@ def _print_result(result: "RunResult") -> None:
         click.echo(f"  -> {output.file}{tag}: {output.rows:,} rows, {status}"
                    + (f" ({output.error})" if output.error else ""))
     for error in result.manifest.errors:
-        click.secho(f"  error: {error}", fg="red", err=True)
+        if not stderr_line(logging.ERROR, error, audience=result.audience):   # JSON mode: a JSON line
+            click.secho(f"  error: {error}", fg="red", err=True)
     if result.run_dir:
         click.echo(f"  run folder: {result.run_dir}")
 

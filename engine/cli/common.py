@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import click
 
 from engine.config import Settings, resolve
 from engine.errors import EngineError
+from engine.logs import stderr_line
 from engine.secrets import mask_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,6 +40,10 @@ def emit_json(payload: Any) -> None:
 
 
 def print_error(err: EngineError) -> None:
+    if stderr_line(logging.ERROR, err.message, location=str(err.location) if err.location else None,
+                   hint=mask_text(err.hint) if err.hint else None, exit_code=err.exit_code,
+                   error_type=type(err).__name__):
+        return
     loc = f"{err.location}: " if err.location else ""
     click.secho(f"{loc}error: {mask_text(err.message)}", fg="red", err=True)
     if err.hint:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.documents import read_text
@@ -56,9 +57,31 @@ class _SqlLoader(jinja2.FileSystemLoader):
             raise
 
 
+MAX_TEXT = 1_000_000      # characters one Jinja expression may build (`'x' * n`, `s + t`)
+MAX_EXPONENT = 256        # `a ** b`: beyond this a number is a resource bomb, not SQL structure
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox (ranges capped at 100,000 items) plus bounded repetition and powers."""
+
+    intercepted_binops = frozenset({"*", "**", "+"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and len(seq) * count > MAX_TEXT:
+                    raise SecurityError(f"repeating a value {count} times builds more than {MAX_TEXT:,} items")
+        elif operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"an exponent above {MAX_EXPONENT} is refused")
+        elif operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, type(left)) \
+                and len(left) + len(right) > MAX_TEXT:
+            raise SecurityError(f"joining values builds more than {MAX_TEXT:,} items")
+        return super().call_binop(context, operator, left, right)
+
+
 def make_environment(sql_root: Path) -> SandboxedEnvironment:
     """A sandboxed Jinja environment rooted at the project's sql/ folder."""
-    env = SandboxedEnvironment(
+    env = BoundedSandbox(
         loader=_SqlLoader(str(sql_root)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -118,6 +141,12 @@ def render_sql(env: SandboxedEnvironment, sql_root: Path, *, name: str, template
         filename, line = _template_line(err, template)
         raise RenderError(f"template error: {err}",
                           location=SourceLocation(_display(filename, sql_root), line)) from None
+    except (OverflowError, MemoryError, RecursionError) as err:
+        filename, line = _template_line(err, template)
+        raise RenderError(f"template builds too much: {type(err).__name__}: {str(err)[:200]}",
+                          location=SourceLocation(_display(filename, sql_root), line),
+                          hint="Jinja shapes the SQL; ranges stay under 100,000 items and text under "
+                               f"{MAX_TEXT:,} characters") from None
     sql = text.strip().rstrip(";").rstrip()
     params = {key: values[key] for key in sorted(used)}
     return RenderedQuery(name=name, sql=sql, params=params, origin=f"sql/{template}")

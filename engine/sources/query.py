@@ -2,23 +2,24 @@
 
 Rows never become Python tuples: psycopg streams PostgreSQL's CSV into a buffer that
 pyarrow parses in C. Column types come from describing the query (``LIMIT 0``). Values
-are bound by psycopg (client-side for COPY, which takes no server-side parameters).
+are bound on the server (``engine.sources.binding``): never SQL text, even inside ``COPY``.
 Timestamps arrive as text and are typed in DuckDB, which reads PostgreSQL's ``+00``.
 """
 
 from __future__ import annotations
 
 import io
-import re
+from typing import Callable
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from psycopg import ClientCursor
 
 from engine.db import translate_query_error
-from engine.errors import QueryError
+from engine.errors import QueryError, SourceLocation
 from engine.render.model import RenderedQuery
+from engine.sources.binding import ServerBound, bind_statement, server_bound
+from engine.sqltext import ShapeError
 
 _BOOL, _INTS, _FLOATS, _DATE = {16}, {20, 21, 23, 26}, {700, 701, 1700}, {1082}
 TIMESTAMP_OIDS = {1114, 1184}
@@ -36,59 +37,67 @@ def _arrow_type(oid: int) -> pa.DataType:
     return pa.string()
 
 
-def _error_line(err: psycopg.Error, rendered: RenderedQuery, wrapped_offset: int) -> str:
+Locator = Callable[[RenderedQuery, int], SourceLocation]
+"""Where character ``offset`` of a rendered query was written in the project's .sql files."""
+
+
+def _query_error(err: psycopg.Error | ShapeError, rendered: RenderedQuery, offset: int | None,
+                 locator: Locator | None) -> QueryError:
+    """A QueryError located at the ``.sql`` line (template or macro) the failing text came from."""
+    if isinstance(err, ShapeError):
+        error = QueryError(f"query {rendered.name!r} ({rendered.origin}): {err.message}", hint=err.hint)
+    else:
+        error = translate_query_error(err, what=f"query {rendered.name!r} ({rendered.origin})")
+    if offset is not None and 0 <= offset <= len(rendered.sql):
+        error.location = locator(rendered, offset) if locator else SourceLocation(rendered.origin)
+    return error
+
+
+def _error_offset(err: psycopg.Error, bound: ServerBound | None, prefix: int | None) -> int | None:
+    """The rendered-SQL offset of PostgreSQL's error position in a text wrapped by ``prefix`` chars."""
     diag = getattr(err, "diag", None)
     position = getattr(diag, "statement_position", None) if diag else None
-    if not position:
-        return ""
-    index = int(position) - 1 - wrapped_offset
-    if 0 <= index <= len(rendered.sql):
-        return f" (rendered line {rendered.sql.count(chr(10), 0, index) + 1})"
-    return ""
+    if bound is None or prefix is None or not position or not str(position).isdigit():
+        return None
+    return bound.rendered_offset(int(position) - 1 - prefix)
 
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+def fetch_arrow(conn: psycopg.Connection, rendered: RenderedQuery,
+                locator: Locator | None = None) -> tuple[pa.Table, tuple[str, ...]]:
+    """Execute ``rendered`` on ``conn`` (inside its read-only transaction): (Arrow table, timestamp columns).
 
-
-def _inline(conn: psycopg.Connection, rendered: RenderedQuery) -> str:
-    """The SQL with every bound value inlined as a psycopg-adapted literal, each param adapted once.
-
-    COPY takes no server-side parameters. Arrays of well-formed uuids (the bound id lists, often
-    100k long) are joined directly: hex digits and dashes need no escaping.
+    Values are bound with ``set_config`` first (``engine.sources.binding``); the describe goes through
+    the extended protocol, which refuses a second statement whatever the lexer missed.
     """
-    literals: dict[str, str] = {}
-    for key, value in rendered.params.items():
-        if isinstance(value, list) and all(isinstance(v, str) and _UUID.fullmatch(v) for v in value):
-            literals[key] = "'{" + ",".join(value) + "}'"  # hex and dashes only: nothing to escape
-        else:
-            literals[key] = ClientCursor(conn).mogrify("%s", [value])
-    return _PLACEHOLDER.sub(lambda m: literals[m.group(1)] if m.group(1) else "%", rendered.sql)
-
-
-def fetch_arrow(conn: psycopg.Connection, rendered: RenderedQuery) -> tuple[pa.Table, tuple[str, ...]]:
-    """Execute ``rendered`` on ``conn`` and return (Arrow table, timestamp column names)."""
-    describe_prefix = "SELECT * FROM (\n"
+    describe_prefix, copy_prefix = "SELECT * FROM (\n", "COPY (\n"
+    bound: ServerBound | None = None
+    shape: ServerBound | None = None   # the describe's text (arrays empty), while it runs
+    prefix: int | None = None   # the wrapper in front of the query text being executed
     try:
+        bound = server_bound(rendered.sql, rendered.params)
         with conn.cursor() as cur:
+            if bound.settings:
+                cur.execute(*bind_statement(bound))
             # column types do not depend on array contents: describe with empty arrays (no transfer, cheap plan)
-            shapes = {k: ([] if isinstance(v, list) else v) for k, v in rendered.params.items()}
-            cur.execute(f"{describe_prefix}{rendered.sql}\n) AS described LIMIT 0", shapes)
+            shape = server_bound(rendered.sql, rendered.params, empty_arrays=True)
+            prefix = len(describe_prefix)
+            cur.execute(f"{describe_prefix}{shape.sql}\n) AS described LIMIT 0", binary=True)
             description = cur.description or []
         names = [d.name for d in description]
         if len(set(names)) != len(names):
             dupes = sorted({n for n in names if names.count(n) > 1})
             raise QueryError(f"query {rendered.name!r} returns duplicate column names: {', '.join(dupes)}",
                              hint=f"alias them in {rendered.origin}")
-        literal_sql = _inline(conn, rendered) if rendered.params else rendered.sql
-        buffer = io.BytesIO()
-        with conn.cursor() as cur, cur.copy(f"COPY (\n{literal_sql}\n) TO STDOUT (FORMAT csv)") as copy:
+        buffer, prefix, shape = io.BytesIO(), len(copy_prefix), None
+        with conn.cursor() as cur, cur.copy(f"{copy_prefix}{bound.sql}\n) TO STDOUT (FORMAT csv)") as copy:
             for chunk in copy:
                 buffer.write(chunk)
+    except ShapeError as err:
+        raise _query_error(err, rendered, err.offset + (2 if rendered.sql.startswith("%(", err.offset) else 0),
+                           locator) from None
     except psycopg.Error as err:
-        wrapped = translate_query_error(err, what=f"query {rendered.name!r} ({rendered.origin})")
-        wrapped.message += _error_line(err, rendered, len(describe_prefix))
-        raise wrapped from None
+        offset = _error_offset(err, shape or bound, prefix)
+        raise _query_error(err, rendered, offset, locator) from None
     types = {d.name: _arrow_type(d.type_code) for d in description}
     ts_cols = tuple(d.name for d in description if d.type_code in TIMESTAMP_OIDS)
     schema = pa.schema([(n, types[n]) for n in names])

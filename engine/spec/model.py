@@ -6,6 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+INT4 = (-(2 ** 31), 2 ** 31 - 1)   # an integer param lives in PostgreSQL's int4
+
+
+class UuidText(str):
+    """A param value already checked to be a uuid: bound and read back as ``uuid``, formatted as text."""
+
 
 @dataclass(frozen=True)
 class Param:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Mapping
 
 from engine.errors import SpecError
-from engine.spec.model import AudienceSpec, Param
+from engine.spec.model import INT4, AudienceSpec, Param, UuidText
 from engine.timeutil import parse_as_of
 
 
@@ -23,9 +24,14 @@ def _coerce(param: Param, raw: Any, origin: str) -> Any:
         if param.type == "integer":
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError
-            value: Any = int(raw)
+            value: Any = int(str(raw).strip()) if isinstance(raw, str) else int(raw)
+            if not INT4[0] <= value <= INT4[1]:
+                raise ParamError(f"param {param.name!r} from {origin}: {value} is outside the integer range "
+                                 f"{INT4[0]}..{INT4[1]}")
         elif param.type == "number":
             value = float(raw)
+            if not math.isfinite(value):
+                raise ParamError(f"param {param.name!r} from {origin}: {raw!r} is not a finite number")
         elif param.type == "boolean":
             if isinstance(raw, bool):
                 value = raw
@@ -36,12 +42,14 @@ def _coerce(param: Param, raw: Any, origin: str) -> Any:
             else:
                 raise ValueError
         elif param.type == "uuid":
-            value = str(uuid.UUID(str(raw)))
+            value = UuidText(uuid.UUID(str(raw)))
         elif param.type == "timestamp":
             value = raw if isinstance(raw, datetime) else parse_as_of(str(raw))
         else:
             value = str(raw)
-    except (TypeError, ValueError, SpecError):
+    except ParamError:
+        raise
+    except (TypeError, ValueError, OverflowError, SpecError):
         raise ParamError(f"param {param.name!r} from {origin}: {raw!r} is not a valid {param.type}") from None
     if param.minimum is not None and value < param.minimum:
         raise ParamError(f"param {param.name!r} from {origin}: {value} is below the minimum {param.minimum:g}")

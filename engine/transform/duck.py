@@ -7,6 +7,7 @@ and why rows left, so the manifest and ``engine preview`` can show the funnel.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -15,6 +16,7 @@ import pyarrow as pa
 from engine.errors import EngineError, SpecError
 from engine.runs.model import StepRecord
 from engine.spec.model import AudienceSpec, OutputSpec
+from engine.transform import sandbox
 from engine.transform.sqlparts import ident, literal, order_terms, python_datetime
 
 
@@ -25,10 +27,9 @@ class TransformError(EngineError):
 class Workspace:
     """The DuckDB side of one run: query results in, shaped audience and output rows out."""
 
-    def __init__(self) -> None:
-        self.con = duckdb.connect(":memory:")
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET threads = 2")
+    def __init__(self, allowed_dir: Path | None = None) -> None:
+        # spec SQL runs here: no file outside ``allowed_dir`` (the run folder), settings locked
+        self.con = sandbox.connect(allowed_dir)
         self.steps: list[StepRecord] = []
         self._current = ""
 
@@ -80,6 +81,10 @@ class Workspace:
 
     def build_audience(self, spec: AudienceSpec) -> None:
         """Join, prioritise, require, thresholds and the optional transform, in that order."""
+        for name, expression in spec.segments.items():   # refused before any of them runs
+            sandbox.check_fragment(expression, f"segment {name!r}", expression=True)
+        for name, sql in spec.metrics.items():
+            sandbox.check_fragment(sql, f"metric {name!r}", expression=False)
         started = time.perf_counter()
         sql = f"SELECT * FROM {ident(spec.base)}"
         for join in spec.joins:
@@ -121,7 +126,9 @@ class Workspace:
                    removed, started)
 
     def _segment_predicate(self, spec: AudienceSpec, segment: str | None) -> str:
-        return f"({spec.segments[segment]})" if segment else "TRUE"
+        if not segment:
+            return "TRUE"
+        return f"({sandbox.check_fragment(spec.segments[segment], f'segment {segment!r}', expression=True)})"
 
     def apply_thresholds(self, spec: AudienceSpec) -> None:
         if not spec.thresholds:
@@ -147,17 +154,24 @@ class Workspace:
     def transform(self, sql: str) -> None:
         """Run the spec's DuckDB SQL over the ``audience`` view; its result becomes the audience."""
         started = time.perf_counter()
-        self._step("transform", sql.strip().rstrip(";"), started=started)
+        self._step("transform", sandbox.check_fragment(sql, "transform SQL", expression=False).strip().rstrip(";"),
+                   started=started)
 
     def segment_counts(self, spec: AudienceSpec) -> dict[str, int]:
-        return {name: int(self._scalar(f"SELECT count(*) FROM audience WHERE ({pred})"))
-                for name, pred in spec.segments.items()}
+        out: dict[str, int] = {}
+        for name in spec.segments:
+            try:
+                where = self._segment_predicate(spec, name)
+                out[name] = int(self._scalar(f"SELECT count(*) FROM audience WHERE {where}"))
+            except duckdb.Error as err:
+                raise TransformError(f"segment {name!r} failed: {str(err).splitlines()[0]}") from None
+        return out
 
     def metrics(self, spec: AudienceSpec) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, sql in spec.metrics.items():
             try:
-                result = self.con.execute(sql)
+                result = self.con.execute(sandbox.check_fragment(sql, f"metric {name!r}", expression=False))
                 rows = result.fetchall()
                 names = [d[0] for d in result.description]
             except duckdb.Error as err:

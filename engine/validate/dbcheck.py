@@ -10,25 +10,22 @@ rendered line (the template, or a macro file it imports).
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
-from typing import Iterator
 
 import psycopg
-from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import DiagnosticField, ExecStatus
 
 from engine.config import Settings
 from engine.db import connect
+from engine.render.locate import locate
 from engine.render.model import RenderedQuery
 from engine.secrets import mask_text
 from engine.validate.findings import Findings
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
-_NAME_AT = re.compile(r'"[^"]*"|[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)*')
 _RULES = {"42P01": "db/unknown-table", "42703": "db/unknown-column", "42883": "db/unknown-function",
           "42601": "db/syntax", "42804": "db/type", "42P18": "db/type"}
 
@@ -91,46 +88,6 @@ def prepare(conn: psycopg.Connection, rendered: RenderedQuery) -> Prepared:
                         field(DiagnosticField.MESSAGE_HINT), offset)
     described = pgconn.describe_prepared(b"")
     return Prepared(tuple((described.fname(i) or b"").decode("utf-8") for i in range(described.nfields)))
-
-
-def _sources(env: SandboxedEnvironment, template: str) -> Iterator[tuple[str, list[str]]]:
-    """(display path, lines) of the template and every template it imports or includes."""
-    seen: set[str] = set()
-    todo = [template]
-    while todo:
-        name = todo.pop(0)
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
-            todo.extend(t for t in meta.find_referenced_templates(env.parse(source)) if isinstance(t, str))
-        except Exception:  # noqa: BLE001  (a template the render check already reported)
-            continue
-        yield f"sql/{name}", source.splitlines()
-
-
-def locate(env: SandboxedEnvironment, template: str, sql: str, offset: int) -> tuple[str, int | None, int | None]:
-    """The source (file, line, col) of character ``offset`` of the rendered ``sql``."""
-    line_start = sql.rfind("\n", 0, offset) + 1
-    line_end = sql.find("\n", offset)
-    rendered_line = sql[line_start:line_end if line_end >= 0 else len(sql)].strip()
-    match = _NAME_AT.match(sql, offset)
-    token = match.group(0) if match else sql[offset:offset + 1]
-    sources = list(_sources(env, template))
-    # `u.deleted` may be written `{{ alias }}.deleted` in a macro: then look for its last part
-    for candidate in dict.fromkeys([token, token.rsplit(".", 1)[-1]]):
-        pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(candidate)}(?![A-Za-z0-9_])")
-        best: tuple[float, str, int, int] | None = None
-        for display, lines in sources:
-            for number, line in enumerate(lines, start=1):
-                for hit in pattern.finditer(line):
-                    score = difflib.SequenceMatcher(None, line.strip(), rendered_line).ratio()
-                    if best is None or score > best[0]:
-                        best = (score, display, number, hit.start() + 1)
-        if best is not None:
-            return best[1], best[2], best[3]
-    return f"sql/{template}", None, None
 
 
 def check_on_database(findings: Findings, settings: Settings, env: SandboxedEnvironment,

@@ -21,8 +21,11 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import RenderError
 from engine.render.env import render_sql
+from engine.render.locate import locate
 from engine.render.model import RenderedQuery
+from engine.sources.binding import server_bound
 from engine.spec.model import AudienceSpec, QuerySpec
+from engine.sqltext import ShapeError
 from engine.validate.findings import Findings
 
 AS_OF = datetime(2025, 1, 1, tzinfo=timezone.utc)   # any moment: values never reach the SQL text
@@ -110,6 +113,21 @@ def _report_undeclared(findings: Findings, env: SandboxedEnvironment, sql_root: 
     return found
 
 
+def _shape_ok(findings: Findings, env: SandboxedEnvironment, spec: AudienceSpec, template: str,
+              rendered: RenderedQuery) -> bool:
+    """Report (located) a query that is not exactly one statement or puts a value inside text."""
+    try:
+        server_bound(rendered.sql, rendered.params)
+        return True
+    except ShapeError as err:
+        offset = err.offset + (2 if rendered.sql.startswith("%(", err.offset) else 0)
+        path, line, col = locate(env, template, rendered.sql, offset)
+        rule = "sql/value-in-text" if "bound parameter" in err.message else "sql/one-statement"
+        findings.add(rule, f"{err.message} (audience {spec.name!r}, query {rendered.name!r})",
+                     path=path, line=line, col=col, hint=err.hint)
+        return False
+
+
 def render_queries(findings: Findings, env: SandboxedEnvironment, sql_root: Path,
                    spec: AudienceSpec) -> dict[str, RenderedQuery]:
     """Each query of ``spec`` rendered (those that fail are reported and left out)."""
@@ -124,8 +142,10 @@ def render_queries(findings: Findings, env: SandboxedEnvironment, sql_root: Path
         except jinja2.TemplateNotFound:
             continue                                            # the spec loader reported the missing file
         try:
-            rendered[query.name] = render_sql(env, sql_root, name=query.name, template=query.sql,
-                                              values=values, options=query.options)
+            candidate = render_sql(env, sql_root, name=query.name, template=query.sql,
+                                   values=values, options=query.options)
+            if _shape_ok(findings, env, spec, query.sql, candidate):
+                rendered[query.name] = candidate
         except RenderError as err:
             loc = err.location
             display = loc.file if loc else f"sql/{query.sql}"

@@ -29,6 +29,7 @@ from engine.validate.findings import FAMILIES, Findings, ValidationReport
 from engine.validate.names import check_names
 from engine.validate.params import check_unused_params
 from engine.validate.render import render_queries, sample_values
+from engine.validate.sandbox import check_sandbox
 from engine.validate.schedules import check_schedules
 from engine.validate.sqlcolumns import infer_columns
 
@@ -178,9 +179,9 @@ def check_case_files(findings: Findings, root: Path, specs: dict[str, AudienceSp
 def _check_columns(findings: Findings, env: jinja2.Environment, chosen: Sequence[AudienceEntry],
                    rendered: dict[str, dict[str, RenderedQuery]],
                    described: dict[tuple[str, str], tuple[str, ...]]) -> None:
-    import duckdb  # noqa: PLC0415  (segment and metric SQL is bound by DuckDB itself)
+    from engine.transform import sandbox  # noqa: PLC0415  (segment and metric SQL is bound by DuckDB itself)
 
-    duck = duckdb.connect(":memory:")
+    duck = sandbox.connect()   # binding spec SQL may read files (table functions bind eagerly): not here
     try:
         for entry in chosen:
             spec = entry.spec
@@ -190,6 +191,7 @@ def _check_columns(findings: Findings, env: jinja2.Environment, chosen: Sequence
                        (infer_columns(rendered[spec.name][q.name].sql) if q.name in rendered[spec.name] else None)
                        for q in spec.queries}
             transform = _transform_sql(findings, env, spec) if spec.transform else None
+            check_sandbox(findings, entry.doc, spec, transform)
             check_audience_columns(findings, entry.doc, spec, columns, duck, transform)
     finally:
         duck.close()

@@ -32,7 +32,7 @@ def test_duckdb_csv_matches_python_csv_module(tmp_path: Path) -> None:
                         columns=(OutputColumn("id", column="n"), OutputColumn("first,Name", column="a"),
                                  OutputColumn("b", column="b")))
     spec = _spec(output)
-    ws = Workspace()
+    ws = Workspace(allowed_dir=tmp_path)   # the DuckDB sandbox writes only inside the run folder
     try:
         ws.load("base", table, ())
         ws.build_audience(spec)
@@ -49,7 +49,7 @@ def test_empty_output_is_header_only(tmp_path: Path) -> None:
     output = OutputSpec(name="out", file="x_{timestamp}.csv", order_by=(OrderRule("n"),),
                         columns=(OutputColumn("user_id", column="n"),))
     spec = _spec(output)
-    ws = Workspace()
+    ws = Workspace(allowed_dir=tmp_path)   # the DuckDB sandbox writes only inside the run folder
     try:
         ws.load("base", table, ())
         ws.build_audience(spec)

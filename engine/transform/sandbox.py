@@ -1,0 +1,62 @@
+"""DuckDB as a sandbox for spec SQL (segments, metrics, transform): no files, one statement each.
+
+Spec SQL is untrusted text. Its DuckDB connection has external access disabled (no file,
+extension or network reads or writes, except the run folder the engine's own CSVs go to)
+and its configuration locked, so no later statement can undo that. Each fragment is checked
+to be one expression or one query before it is pasted into the engine's SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from engine.errors import EngineError
+from engine.sqltext import ShapeError, check_one_statement, spans
+
+# table/scalar functions that read files, URLs or the environment, and statements that do
+FILE_FUNCTIONS = re.compile(
+    r"\b(read_(?:csv|csv_auto|parquet|json|json_auto|json_objects|ndjson|ndjson_auto|ndjson_objects|text|blob|xlsx)"
+    r"|parquet_(?:scan|metadata|schema|file_metadata|kv_metadata)|sniff_csv|glob|getenv|iceberg_scan|delta_scan"
+    r"|sqlite_scan|postgres_scan|mysql_scan|copy|attach|install|load|export|import|pragma)\b", re.IGNORECASE)
+
+
+class SandboxError(EngineError):
+    """Spec SQL tried to be more than one expression/query, or to reach outside DuckDB."""
+
+
+def connect(allowed_dir: Path | None = None, *, threads: int = 2) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that can touch no file outside ``allowed_dir``, its settings locked."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")   # loads ICU before the doors close
+    con.execute(f"SET threads = {int(threads)}")
+    if allowed_dir is not None:
+        folder = str(allowed_dir.resolve()).rstrip("/") + "/"
+        con.execute("SET allowed_directories = ?", [[folder]])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def check_fragment(sql: str, what: str, *, expression: bool) -> str:
+    """``sql`` unchanged when it is one expression (``expression``) or one query; else SandboxError."""
+    try:
+        check_one_statement(sql.strip().rstrip(";") if not expression else sql, expression=True)
+    except ShapeError as err:
+        raise SandboxError(f"{what}: {err.message}", hint=err.hint) from None
+    return sql
+
+
+def file_functions(sql: str) -> list[str]:
+    """Names of file-reading functions or statements used in the code (not literals) of ``sql``."""
+    try:
+        parts = spans(sql)
+    except ShapeError:
+        return []
+    found: list[str] = []
+    for span in parts:
+        if span.kind == "code":
+            found.extend(m.group(1).lower() for m in FILE_FUNCTIONS.finditer(sql, span.start, span.end))
+    return list(dict.fromkeys(found))
