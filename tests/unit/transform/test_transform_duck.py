@@ -33,8 +33,8 @@ def _spec(**changes: object) -> AudienceSpec:
 
 
 @pytest.fixture
-def ws() -> Workspace:
-    workspace = Workspace()
+def ws(tmp_path: Path) -> Workspace:
+    workspace = Workspace(allowed_dir=tmp_path)   # the DuckDB sandbox writes only inside the run folder
     workspace.load("users", USERS, ())
     workspace.load("items", ITEMS, ())
     yield workspace
