@@ -70,9 +70,9 @@ def setup_logging(fmt: str = "auto", *, verbose: bool = False) -> None:
     handler and CLI errors through ``stderr_line``.
     """
     global _json_mode
+    _json_mode = fmt == "json"   # asked for: CLI errors become JSON lines too (auto keeps them readable)
     if fmt == "auto":
         fmt = "plain" if sys.stderr.isatty() else "json"
-    _json_mode = fmt == "json"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _PlainFormatter())
     handler.addFilter(_ContextFilter())
@@ -89,7 +89,7 @@ def setup_logging(fmt: str = "auto", *, verbose: bool = False) -> None:
 
 
 def json_mode() -> bool:
-    """Whether stderr carries JSON lines only (``--log-format json``, or not a terminal)."""
+    """Whether stderr carries JSON lines only (``--log-format json`` given explicitly)."""
     return _json_mode
 
 

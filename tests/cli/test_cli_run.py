@@ -79,7 +79,7 @@ def test_usage_errors_exit_2(project: Path) -> None:
     assert no_dsn.exit_code == 2 and "ENGINE_SOURCE_DSN" in no_dsn.stderr
     missing = invoke(project, "run", "--select", "picky", env={"ENGINE_SOURCE_DSN": "postgresql://x@127.0.0.1:1/x"})
     assert missing.exit_code == 2 and "needs param(s) pick" in missing.stderr
-    assert "hint: pass them with --var name=value" in missing.stderr
+    assert "pass them with --var name=value" in missing.stderr   # a JSON line in --log-format json
 
 
 def test_unreachable_database_exits_3_without_password(project: Path) -> None:
