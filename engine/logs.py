@@ -84,7 +84,7 @@ def setup_logging(fmt: str = "auto", *, verbose: bool = False) -> None:
     for name in _LIBRARY_LOGGERS:
         library = logging.getLogger(name)
         library.handlers[:] = [handler]
-        library.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        library.setLevel(logging.WARNING)   # their warnings, not their debug chatter
         library.propagate = False
 
 
