@@ -44,6 +44,7 @@ class DemoReport:
     skipped: dict[str, str] = field(default_factory=dict)     # audience -> why it could not run
     fcm_messages: int = 0
     output_dir: Path | None = None
+    timeline: list[tuple[str, str]] = field(default_factory=list)    # the compressed automation run's phases
 
     @property
     def ok(self) -> bool:
@@ -93,6 +94,50 @@ def _send_all(settings: Settings, runs: list[RunResult], report: DemoReport,
                 result = api.send(fcm_settings, SendRequest(source=run.run_dir, template=name, test=test))
                 report.sends.append(result.as_dict())
         report.fcm_messages = len(fcm.received())
+        _timeline(fcm_settings, report, note)
+
+
+def _timeline(settings: Settings, report: DemoReport, note: Callable[[str], None]) -> None:
+    """One automation's whole timeline, compressed (generate T-20s, TEST T-12s, window, live at T-0) in
+    test mode (the live phase goes to the test users), printed phase by phase as the scheduler runs it."""
+    import time  # noqa: PLC0415
+    from dataclasses import replace as with_changes  # noqa: PLC0415
+    from datetime import timedelta  # noqa: PLC0415
+
+    from engine.automations import store  # noqa: PLC0415
+    from engine.automations.model import RunKind  # noqa: PLC0415
+    from engine.db import connect  # noqa: PLC0415
+    from engine.scheduler.phases import PhaseContext, advance  # noqa: PLC0415
+    from engine.schedules.loader import load_schedules  # noqa: PLC0415
+    from engine.timeutil import utcnow  # noqa: PLC0415
+
+    schedules = load_schedules(settings.project_dir)
+    if not schedules.automations:
+        return
+    automation = with_changes(schedules.automations[0], generate_lead=timedelta(seconds=20),
+                              test_lead=timedelta(seconds=12), cancellation_window=timedelta(seconds=12),
+                              max_audience_size=None)
+    compressed = with_changes(schedules, automations=(automation,))
+    send_at = utcnow().replace(microsecond=0) + timedelta(seconds=22)
+    note(f"automation {automation.id}: compressed timeline in test mode, T-0 at {send_at:%H:%M:%S} UTC")
+    with connect(settings.require_state_dsn(), autocommit=True) as conn:
+        run = store.create_run(conn, automation_id=automation.id, send_at=send_at, kind=RunKind.TRIGGERED_TEST)
+    if run is None:
+        return
+    ctx = PhaseContext(settings=settings, worker="engine demo", clock=utcnow, schedules=compressed)
+    shown = 0
+    while True:
+        step = advance(ctx, run.id)
+        with connect(settings.require_state_dsn(), autocommit=True) as conn:
+            events = store.phases(conn, run.id)
+        for event in events[shown:]:
+            offset = (event.at - send_at).total_seconds()
+            note(f"  T{offset:+5.1f}s  {event.status.value:<10} {event.detail or ''}".rstrip())
+        shown = len(events)
+        if step is None:
+            break
+        time.sleep(max(0.0, (step.at - utcnow()).total_seconds()))
+    report.timeline = [(e.status.value, e.at.isoformat()) for e in events]
 
 
 def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send: bool = True,

@@ -49,6 +49,7 @@ class PhaseContext:
     settings: Settings
     worker: str
     clock: Callable[[], datetime]
+    schedules: ScheduleFile | None = None      # None: read schedules.yaml at every phase (edits apply)
 
 
 def advance(ctx: PhaseContext, run_id: str) -> Next | None:
@@ -57,7 +58,7 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | None:
         run = store.get_run(conn, run_id)
         if run is None or run.status.final:
             return None
-        schedules = load_schedules(ctx.settings.project_dir)
+        schedules = ctx.schedules or load_schedules(ctx.settings.project_dir)
         automation = schedules.automation(run.automation_id)
         if automation is None:
             _move(ctx, conn, run, RunStatus.ABANDONED, "the automation is no longer in schedules.yaml")

@@ -41,6 +41,12 @@ def test_demo_runs_every_audience_and_sends(pg_admin_dsn: str, demo_database: st
     assert all(s["sent"] == 1 for s in report.sends if s["mode"] == "test")
     # every accepted push reached the fake server: sent counts add up to what it received
     assert sum(s["sent"] for s in report.sends) == report.fcm_messages > 0
+    # then one automation's compressed timeline, every phase in order (test mode: live to the test users).
+    # The run computes its audience at the real time while the demo data is seeded as of --as-of, so the
+    # audience may be empty: then the live phase records "nothing sent" without a 'sending' step
+    phases = [status for status, _ in report.timeline]
+    assert phases[:6] == ["scheduled", "generating", "generated", "testing", "tested", "window"]
+    assert phases[6:] in (["sending", "sent", "cleaned"], ["sent", "cleaned"])
     with psycopg.connect(make_conninfo(pg_admin_dsn, dbname=demo_database)) as conn:
         runs = conn.execute("select count(*) from engine.runs where status = 'succeeded'").fetchone()[0]
     assert runs == len(report.runs)
