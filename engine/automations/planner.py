@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 import psycopg
 
 from engine.automations import store
-from engine.automations.model import RunKind, RunStatus
+from engine.automations.model import AutomationRun, RunKind, RunStatus
 from engine.automations.timeline import PHASE_OF, Phase, due_at, send_times, timeline
 from engine.schedules.model import ScheduleFile
 
@@ -34,9 +35,10 @@ class Planned:
     at: datetime
 
 
-def plan_runs(conn: psycopg.Connection, schedules: ScheduleFile, now: datetime, *,
-              worker: str | None = None) -> list[Planned]:
-    """Create the runs due soon and record missed ones; return every unfinished run's next phase."""
+def plan_runs(conn: psycopg.Connection, schedules: ScheduleFile, now: datetime, *, worker: str | None = None,
+              on_missed: Callable[[AutomationRun], None] | None = None) -> list[Planned]:
+    """Create the runs due soon and record missed ones (``on_missed`` hears of each, once across
+    replicas); return every unfinished run's next phase."""
     for automation in schedules.automations:
         if not automation.enabled:
             continue
@@ -51,11 +53,13 @@ def plan_runs(conn: psycopg.Connection, schedules: ScheduleFile, now: datetime, 
             if line.generate_at > now + HORIZON:
                 continue
             if now > line.latest_start:
-                store.create_run(conn, automation_id=automation.id, send_at=send_at, kind=RunKind.SCHEDULED,
-                                 status=RunStatus.SKIPPED, worker=worker,
-                                 reason=f"missed: no scheduler was running between {line.generate_at:%H:%M:%S} "
-                                        f"and {line.latest_start:%H:%M:%S} UTC "
-                                        f"(missed policy {automation.missed_policy.value})")
+                missed = store.create_run(conn, automation_id=automation.id, send_at=send_at,
+                                          kind=RunKind.SCHEDULED, status=RunStatus.SKIPPED, worker=worker,
+                                          reason=f"missed: no scheduler was running between "
+                                                 f"{line.generate_at:%H:%M:%S} and {line.latest_start:%H:%M:%S} "
+                                                 f"UTC (missed policy {automation.missed_policy.value})")
+                if missed and on_missed:
+                    on_missed(missed)
             else:
                 store.create_run(conn, automation_id=automation.id, send_at=send_at, kind=RunKind.SCHEDULED,
                                  worker=worker)

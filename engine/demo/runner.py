@@ -45,6 +45,8 @@ class DemoReport:
     fcm_messages: int = 0
     output_dir: Path | None = None
     timeline: list[tuple[str, str]] = field(default_factory=list)    # the compressed automation run's phases
+    timeline_audience: int = 0       # its live recipient rows (generated as of the demo's as_of)
+    timeline_fcm_messages: int = 0   # pushes its TEST and live (test mode) phases delivered to the fake FCM
 
     @property
     def ok(self) -> bool:
@@ -73,7 +75,7 @@ def _showcase_product(dsn: str, as_of: datetime) -> str | None:
 
 
 
-def _send_all(settings: Settings, runs: list[RunResult], report: DemoReport,
+def _send_all(settings: Settings, runs: list[RunResult], as_of: datetime, report: DemoReport,
               note: Callable[[str], None]) -> None:
     from engine.delivery.fake_fcm import FakeFcmServer, write_service_account  # noqa: PLC0415
     from engine.schedules.loader import load_schedules  # noqa: PLC0415
@@ -94,12 +96,14 @@ def _send_all(settings: Settings, runs: list[RunResult], report: DemoReport,
                 result = api.send(fcm_settings, SendRequest(source=run.run_dir, template=name, test=test))
                 report.sends.append(result.as_dict())
         report.fcm_messages = len(fcm.received())
-        _timeline(fcm_settings, report, note)
+        _timeline(fcm_settings, as_of, report, note)
+        report.timeline_fcm_messages = len(fcm.received()) - report.fcm_messages
 
 
-def _timeline(settings: Settings, report: DemoReport, note: Callable[[str], None]) -> None:
+def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Callable[[str], None]) -> None:
     """One automation's whole timeline, compressed (generate T-20s, TEST T-12s, window, live at T-0) in
-    test mode (the live phase goes to the test users), printed phase by phase as the scheduler runs it."""
+    test mode (the live phase goes to the test users), printed phase by phase as the scheduler runs it.
+    Its audience is computed as of the demo's ``as_of`` (when the data was seeded), so it is not empty."""
     import time  # noqa: PLC0415
     from dataclasses import replace as with_changes  # noqa: PLC0415
     from datetime import timedelta  # noqa: PLC0415
@@ -124,7 +128,8 @@ def _timeline(settings: Settings, report: DemoReport, note: Callable[[str], None
         run = store.create_run(conn, automation_id=automation.id, send_at=send_at, kind=RunKind.TRIGGERED_TEST)
     if run is None:
         return
-    ctx = PhaseContext(settings=settings, worker="engine demo", clock=utcnow, schedules=compressed)
+    ctx = PhaseContext(settings=settings, worker="engine demo", clock=utcnow, schedules=compressed,
+                       data_as_of=as_of)
     shown = 0
     while True:
         step = advance(ctx, run.id)
@@ -138,6 +143,9 @@ def _timeline(settings: Settings, report: DemoReport, note: Callable[[str], None
             break
         time.sleep(max(0.0, (step.at - utcnow()).total_seconds()))
     report.timeline = [(e.status.value, e.at.isoformat()) for e in events]
+    with connect(settings.require_state_dsn(), autocommit=True) as conn:
+        finished = store.get_run(conn, run.id)
+    report.timeline_audience = (finished.audience_size or 0) if finished else 0
 
 
 def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send: bool = True,
@@ -167,5 +175,5 @@ def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send
             report.runs = api.run(demo, selectors=[s.name for s in ready], as_of=as_of, variables=variables,
                                   strict=False)
         if send:
-            _send_all(demo, report.runs, report, note)
+            _send_all(demo, report.runs, as_of, report, note)
         return report

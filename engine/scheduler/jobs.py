@@ -21,7 +21,8 @@ from procrastinate.jobs import Status
 from engine.automations.planner import plan_runs
 from engine.automations.timeline import Phase
 from engine.db import connect
-from engine.scheduler.phases import PhaseContext, advance
+from engine.observe import hooks
+from engine.scheduler.phases import PhaseContext, advance, alert_on
 from engine.schedules.loader import load_schedules
 
 log = logging.getLogger("engine.scheduler")
@@ -87,18 +88,23 @@ async def tick_once(app: procrastinate.App, ctx: WorkerContext) -> None:
     def plan() -> list[Any]:
         settings = ctx.phase.settings
         with connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True) as conn:
-            return plan_runs(conn, load_schedules(settings.project_dir), ctx.phase.clock(), worker=ctx.phase.worker)
+            return plan_runs(conn, load_schedules(settings.project_dir), ctx.phase.clock(), worker=ctx.phase.worker,
+                             on_missed=lambda run: alert_on(settings, run, run.reason))
 
+    recovered = 0
     for job in await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=ctx.stalled_after):
         log.warning("handing back the job of a dead worker", extra={"job": job.id, "task": job.task_name,
                                                                     "run": (job.task_kwargs or {}).get("run_id")})
         try:
             await app.job_manager.retry_job(job)
+            recovered += 1
         except Exception:  # noqa: BLE001  (a twin is already queued: close this one, the twin carries on)
             try:
                 await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
             except Exception as err:  # noqa: BLE001  (another replica dealt with it first)
                 log.debug("stalled job already handed back: %s", err)
+    if recovered:
+        hooks.stalled_jobs_recovered(recovered)
     for planned in await asyncio.to_thread(plan):
         await defer_phase(app, planned.phase, planned.run_id, planned.at)
 

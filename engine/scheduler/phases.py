@@ -28,6 +28,8 @@ from engine.db import connect
 from engine.delivery.report import IN_DOUBT_EXIT
 from engine.delivery.request import SendRequest
 from engine.errors import EngineError
+from engine.observe import hooks
+from engine.observe.alerts import Event
 from engine.runs.model import MANIFEST, Manifest, OutputStatus, read_manifest
 from engine.runs.model import RunStatus as AudienceRunStatus
 from engine.schedules.loader import load_schedules
@@ -50,6 +52,8 @@ class PhaseContext:
     worker: str
     clock: Callable[[], datetime]
     schedules: ScheduleFile | None = None      # None: read schedules.yaml at every phase (edits apply)
+    data_as_of: datetime | None = None         # the audience's as_of; None: the run's T-lead.generate
+                                               # (the demo's data is seeded as of its --as-of)
 
 
 def advance(ctx: PhaseContext, run_id: str) -> Next | None:
@@ -94,7 +98,19 @@ def _move(ctx: PhaseContext, conn: psycopg.Connection, run: AutomationRun, to: R
     if moved:
         log.log(level, "automation run %s", to.value, extra={"run": run.id, "automation": run.automation_id,
                                                            "status": to.value, "detail": detail})
+        alert_on(ctx.settings, moved, detail)
     return moved
+
+
+def alert_on(settings: Settings, run: AutomationRun, detail: str | None) -> None:
+    """The alert-worthy outcomes (failed, blocked by max_audience_size, missed): webhook and metrics."""
+    missed = run.status is RunStatus.SKIPPED and (detail or "").startswith("missed")
+    event = {RunStatus.FAILED: Event.RUN_FAILED, RunStatus.BLOCKED: Event.AUDIENCE_BLOCKED}.get(
+        run.status, Event.MISSED_RUN if missed else None)
+    if event is not None:
+        hooks.scheduler_event(settings, event, f"automation {run.automation_id} run at {run.send_at:%Y-%m-%d %H:%M} "
+                              f"UTC {run.status.value}: {detail or ''}", run_id=run.id,
+                              automation=run.automation_id, status=run.status.value)
 
 
 def _stop_reason(conn: psycopg.Connection, automation: Automation, run: AutomationRun, line: Timeline,
@@ -134,7 +150,7 @@ def _generate(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFi
     if manifest is None:
         audience_run_id = str(uuid.uuid4())       # recorded first: a crash after the run finishes reuses it
         conn.execute("UPDATE engine.automation_runs SET audience_run_id = %s WHERE id = %s", (audience_run_id, run.id))
-        [result] = api.run(ctx.settings, selectors=[automation.audience], as_of=line.generate_at,
+        [result] = api.run(ctx.settings, selectors=[automation.audience], as_of=ctx.data_as_of or line.generate_at,
                            schedule_vars=automation.vars, run_id=audience_run_id, record=True)
         manifest = result.manifest
     if not manifest.status.ok:

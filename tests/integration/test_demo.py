@@ -11,6 +11,7 @@ from psycopg.conninfo import make_conninfo
 
 from engine.config import resolve
 from engine.demo.runner import run_demo
+from engine.schedules.loader import load_schedules
 from engine.spec.loader import load_project_audiences
 from engine.timeutil import parse_as_of
 from tests.conftest import PROJECT_ROOT
@@ -42,11 +43,16 @@ def test_demo_runs_every_audience_and_sends(pg_admin_dsn: str, demo_database: st
     # every accepted push reached the fake server: sent counts add up to what it received
     assert sum(s["sent"] for s in report.sends) == report.fcm_messages > 0
     # then one automation's compressed timeline, every phase in order (test mode: live to the test users).
-    # The run computes its audience at the real time while the demo data is seeded as of --as-of, so the
-    # audience may be empty: then the live phase records "nothing sent" without a 'sending' step
+    # Its audience is computed as of the demo's as_of, so it has rows and the live phase really sends
     phases = [status for status, _ in report.timeline]
-    assert phases[:6] == ["scheduled", "generating", "generated", "testing", "tested", "window"]
-    assert phases[6:] in (["sending", "sent", "cleaned"], ["sent", "cleaned"])
+    assert phases == ["scheduled", "generating", "generated", "testing", "tested", "window", "sending", "sent",
+                      "cleaned"]
+    assert report.timeline_audience > 0
+    # the first automation's pushes each go once to the one test user at TEST and once more at live (test
+    # mode): 2 x its pushes, unless a push's output is empty (then that push sends nothing, in both phases)
+    first = load_schedules(PROJECT_ROOT).automations[0]
+    assert 0 < report.timeline_fcm_messages <= 2 * len(first.pushes)
+    assert report.timeline_fcm_messages % 2 == 0
     with psycopg.connect(make_conninfo(pg_admin_dsn, dbname=demo_database)) as conn:
         runs = conn.execute("select count(*) from engine.runs where status = 'succeeded'").fetchone()[0]
-    assert runs == len(report.runs)
+    assert runs == len(report.runs) + 1     # every audience's run, plus the automation run's generate
