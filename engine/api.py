@@ -23,6 +23,7 @@ from engine.db import SourcePool, connect, create_database_if_missing
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.report import SendReport, SendStatus
 from engine.delivery.request import SendRequest
+from engine.errors import StateError
 from engine.logs import log_context
 from engine.outputs.names import check_output_names
 from engine.pipeline import RunRequest, render_queries, run_audience, run_dir_for
@@ -35,7 +36,7 @@ from engine.spec.loader import load_project_audiences
 from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params
 from engine.state.migrate import current_version, migrate
-from engine.state.runs import finish_run, start_run
+from engine.state.recorder import RunRecorder
 from engine.timeutil import file_timestamp, utcnow
 
 if TYPE_CHECKING:
@@ -213,21 +214,34 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
                            run_dir_for(settings, spec, as_of, request.run_id))
         requests.append(request)
     results: list[RunResult] = []
+    unrecorded: list[StateError] = []
     with SourcePool(settings.require_source_dsn(), size=settings.pool_size,
                     statement_timeout_s=settings.statement_timeout_s, retries=settings.connect_retries) as pool:
         for request in requests:
             with log_context(run_id=request.run_id, audience=request.spec.name):
-                if record:  # recorded before it starts: a crash leaves a visible 'running' row
-                    with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
-                        start_run(conn, run_id=request.run_id, audience=request.spec.name,
-                                  params=dict(request.params), as_of=as_of,
-                                  run_dir=str(run_dir_for(settings, request.spec, as_of, request.run_id)))
-                result = run_audience(settings, pool, request)
-                if record:
-                    with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
-                        finish_run(conn, manifest=result.manifest)
+                # recorded before it starts, under a lock: a killed process leaves a row shown as 'abandoned'
+                recorder = RunRecorder.start(
+                    settings, run_id=request.run_id, audience=request.spec.name, params=dict(request.params),
+                    as_of=as_of, run_dir=str(run_dir_for(settings, request.spec, as_of, request.run_id)),
+                ) if record else None
+                try:
+                    result = run_audience(settings, pool, request)
+                except BaseException as err:
+                    if recorder:
+                        recorder.fail(f"{type(err).__name__}: {err}")
+                    raise
+                if recorder:
+                    try:
+                        recorder.finish(result.manifest)
+                    except StateError as err:   # the files are complete: say so, go on with the others
+                        log.error("run not recorded", extra={"error": err.message})
+                        unrecorded.append(err)
                 after_run(settings, result)    # metrics, alerts, report.html next to the manifest
             results.append(result)
+    if unrecorded:
+        raise unrecorded[0] if len(unrecorded) == 1 else StateError(
+            f"{len(unrecorded)} runs could not be recorded in the state database: {unrecorded[0].message}",
+            hint=unrecorded[0].hint)
     return results
 
 

@@ -18,14 +18,23 @@ from typing import Any, Mapping
 from engine.config import Settings
 from engine.db import SourcePool
 from engine.errors import EngineError
-from engine.outputs.atomic import commit_file, temp_path, write_atomic
+from engine.outputs.atomic import commit_file, remove_stale_temps, temp_path, write_atomic
 from engine.outputs.csvfile import encode_csv
 from engine.outputs.names import safe_file_name
 from engine.outputs.testrows import source_offset, test_rows
 from engine.render.env import make_environment, render_sql
 from engine.render.locate import locator
 from engine.render.model import RenderedQuery
-from engine.runs.model import MANIFEST, Manifest, OutputRecord, OutputStatus, RunResult, json_ready, manifest_params
+from engine.runs.model import (
+    MANIFEST,
+    Manifest,
+    OutputRecord,
+    OutputStatus,
+    RunResult,
+    RunStatus,
+    json_ready,
+    manifest_params,
+)
 from engine.runs.rules import audience_empty, run_status, skip_output
 from engine.sources.query import fetch_arrow
 from engine.spec.model import AudienceSpec, OutputSpec
@@ -112,6 +121,8 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
     segments: dict[str, int] = {}
     metrics: dict[str, Any] = {}
     run_dir = None if request.dry_run else run_dir_for(settings, spec, request.as_of, request.run_id)
+    if run_dir is not None:
+        remove_stale_temps(settings.resolved_output_dir)   # what killed runs left behind
     ws = Workspace(allowed_dir=run_dir)   # spec SQL in DuckDB may touch no file outside the run folder
     try:
         try:
@@ -143,8 +154,25 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
         errors=tuple(errors), spec=spec.display_path, dry_run=request.dry_run,
         seconds=round(time.perf_counter() - started, 3))
     if run_dir is not None:
-        write_atomic(run_dir / MANIFEST, manifest.encode())
+        manifest = _write_manifest(run_dir, manifest)
     return RunResult(manifest=manifest, run_dir=run_dir, previews=written.previews, rendered=tuple(rendered))
+
+
+def _write_manifest(run_dir: Path, manifest: Manifest) -> Manifest:
+    """Write manifest.json; when the disk refuses, the run is failed with the reason (the state row says so)."""
+    try:
+        write_atomic(run_dir / MANIFEST, manifest.encode())
+    except OSError as err:
+        message = f"{MANIFEST} not written: {os_error(err)}"
+        log.error("manifest not written", extra={"audience": manifest.audience, "error": message})
+        return replace(manifest, status=RunStatus.FAILED, errors=(*manifest.errors, message))
+    return manifest
+
+
+def os_error(err: OSError) -> str:
+    """One line for a file-system error: what failed and where (no traceback)."""
+    where = f" ({err.filename})" if err.filename else ""
+    return f"{err.strerror or type(err).__name__}{where}"
 
 
 def _write_csv(ws: Workspace, query: str, output: OutputSpec, path: Path) -> str:
@@ -166,9 +194,11 @@ class _Written:
     errors: list[str] = field(default_factory=list)
     previews: dict[str, tuple[list[str], list[tuple[str, ...]]]] = field(default_factory=dict)
 
-    def fail(self, output: OutputSpec, record: OutputRecord, err: EngineError) -> OutputRecord:
-        self.errors.append(f"output {output.name}: {err.message}")
-        return replace(record, status=OutputStatus.FAILED, error=err.message)
+    def fail(self, output: OutputSpec, record: OutputRecord, err: EngineError | OSError) -> OutputRecord:
+        message = err.message if isinstance(err, EngineError) else f"{record.file} not written: {os_error(err)}"
+        self.errors.append(f"output {record.label}: {message}")
+        log.error("output failed", extra={"output": record.label, "error": message})
+        return replace(record, status=OutputStatus.FAILED, error=message)
 
 
 def _write_outputs(settings: Settings, request: RunRequest, ws: Workspace, run_dir: Path | None,
@@ -176,9 +206,12 @@ def _write_outputs(settings: Settings, request: RunRequest, ws: Workspace, run_d
     spec = request.spec
     stamp = file_timestamp(request.as_of, settings.timezone)
     params = manifest_params(request.params)
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
     out = _Written()
+    if run_dir is not None:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:   # every file then fails on its own, with this reason
+            log.error("run folder not created", extra={"path": str(run_dir), "error": os_error(err)})
     production: dict[str, OutputRecord] = {}   # manifest order: every production output, then the TEST files
     tests: list[OutputRecord] = []
     counted: list[tuple[OutputSpec, str, int]] = []
@@ -209,10 +242,10 @@ def _write_outputs(settings: Settings, request: RunRequest, ws: Workspace, run_d
             if not skip and run_dir is not None:
                 record = production[output.name] = replace(
                     record, sha256=_write_csv(ws, query, output, run_dir / record.file))
-            test = None if no_files else _test_output(settings, ws, output, query, rows, stamp, params, run_dir)
-        except EngineError as err:
+        except (EngineError, OSError) as err:
             production[output.name] = out.fail(output, record, err)
             continue
+        test = None if no_files else _test_output(settings, ws, output, query, rows, stamp, params, run_dir, out)
         if test is not None:
             tests.append(test)
     out.records = [*production.values(), *tests]
@@ -220,18 +253,25 @@ def _write_outputs(settings: Settings, request: RunRequest, ws: Workspace, run_d
 
 
 def _test_output(settings: Settings, ws: Workspace, output: OutputSpec, query: str, rows: int, stamp: str,
-                 params: Mapping[str, Any], run_dir: Path | None) -> OutputRecord | None:
-    """The TEST twin of one output: the test users over the production row ``source_row`` picks."""
+                 params: Mapping[str, Any], run_dir: Path | None, out: _Written) -> OutputRecord | None:
+    """The TEST twin of one output: the test users over the production row ``source_row`` picks.
+
+    A TEST file that cannot be built or written is a failed record of its own: the production file stays.
+    """
     if output.test is None:
         return None
-    headers = [c.header for c in output.columns]
-    offset = source_offset(output.test.source_row, rows)
-    picked = ws.sample_rows(query, output, limit=1, offset=offset) if offset is not None else []
-    test = test_rows(output.test, headers, picked[0] if picked else None, settings.test_users,
-                     production_empty=rows == 0)
     record = OutputRecord(name=output.name, file=file_name(output.test.file, stamp, params), is_test=True,
-                          rows=len(test or []), segment=output.segment,
-                          status=OutputStatus.WRITTEN if test is not None else OutputStatus.EMPTY_NOT_WRITTEN)
-    if test is not None and run_dir is not None:
-        record = replace(record, sha256=write_atomic(run_dir / record.file, encode_csv(headers, test)))
+                          status=OutputStatus.FAILED, segment=output.segment)
+    headers = [c.header for c in output.columns]
+    try:
+        offset = source_offset(output.test.source_row, rows)
+        picked = ws.sample_rows(query, output, limit=1, offset=offset) if offset is not None else []
+        test = test_rows(output.test, headers, picked[0] if picked else None, settings.test_users,
+                         production_empty=rows == 0)
+        record = replace(record, rows=len(test or []),
+                         status=OutputStatus.WRITTEN if test is not None else OutputStatus.EMPTY_NOT_WRITTEN)
+        if test is not None and run_dir is not None:
+            record = replace(record, sha256=write_atomic(run_dir / record.file, encode_csv(headers, test)))
+    except (EngineError, OSError) as err:
+        return out.fail(output, record, err)
     return record

@@ -30,6 +30,7 @@ class RunStatus(StrEnum):
     EMPTY = "empty"
     PARTIAL = "partial"
     FAILED = "failed"
+    ABANDONED = "abandoned"   # the process running it died before it could finish (state database only)
 
     @property
     def ok(self) -> bool:

@@ -25,9 +25,19 @@ def state_tables() -> Iterator[None]:
                          hint=NOT_MIGRATED_HINT) from None
 
 
+# the lock key of a run: held by the process running it, for as long as its connection lives
+_RUN_KEY = "hashtextextended('engine.run:' || %s::text, 0)"
+
+
 def start_run(conn: psycopg.Connection, *, run_id: str, audience: str, params: dict[str, Any],
               as_of: datetime, run_dir: str | None) -> None:
-    """Record a run before it starts, so a crash leaves a visible ``running`` row."""
+    """Record a run before it starts, so a crash leaves a visible ``running`` row.
+
+    ``conn`` takes a session advisory lock for the run first: keep it open until the run is
+    finished. When the process dies the server drops the lock, and ``abandon_dead_runs`` sees it.
+    """
+    conn.execute(f"SELECT pg_advisory_lock({_RUN_KEY})", (run_id,))
+    conn.commit()
     with state_tables(), conn.transaction():
         conn.execute(
             "INSERT INTO engine.runs (id, audience, params, as_of, status, run_dir) "
@@ -49,3 +59,37 @@ def finish_run(conn: psycopg.Connection, *, manifest: Manifest) -> None:
                 "INSERT INTO engine.run_outputs (run_id, output_name, file_name, is_test, row_count, sha256) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (manifest.run_id, output.name, output.file, output.is_test, output.rows, output.sha256))
+
+
+def abandon_dead_runs(conn: psycopg.Connection) -> list[str]:
+    """Mark ``abandoned`` every ``running`` run whose lock no session holds (its process died); return their ids."""
+    with state_tables():
+        running = [r[0] for r in conn.execute(
+            "SELECT id::text FROM engine.runs WHERE status = %s", (RunStatus.RUNNING.value,)).fetchall()]
+    conn.commit()
+    abandoned = []
+    for run_id in running:
+        free = conn.execute(f"SELECT pg_try_advisory_lock({_RUN_KEY})", (run_id,)).fetchone()
+        if not free or not free[0]:
+            continue   # its process is alive and holds the lock
+        try:
+            with conn.transaction():
+                moved = conn.execute(
+                    "UPDATE engine.runs SET status = %s, finished_at = now(), "
+                    "error = coalesce(error, 'the process running it died before it finished') "
+                    "WHERE id = %s AND status = %s",
+                    (RunStatus.ABANDONED.value, run_id, RunStatus.RUNNING.value)).rowcount
+        finally:
+            conn.execute(f"SELECT pg_advisory_unlock({_RUN_KEY})", (run_id,))
+            conn.commit()
+        if moved:
+            abandoned.append(run_id)
+    return abandoned
+
+
+def fail_run(conn: psycopg.Connection, *, run_id: str, error: str) -> None:
+    """Finish a run that stopped on an unexpected error, so its row never stays ``running``."""
+    with state_tables(), conn.transaction():
+        conn.execute("UPDATE engine.runs SET status = %s, error = %s, finished_at = now() "
+                     "WHERE id = %s AND status = %s",
+                     (RunStatus.FAILED.value, error, run_id, RunStatus.RUNNING.value))
