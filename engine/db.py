@@ -182,6 +182,11 @@ class SourcePool:
             reset=_reset_session,
         )
 
+    @property
+    def max_size(self) -> int:
+        """How many connections the pool may hold (queries of one audience run in parallel up to it)."""
+        return self._pool.max_size
+
     def open(self) -> "SourcePool":
         """Check the server answers (with retry), then open the pool."""
         probe = with_retry(lambda: psycopg.connect(self.dsn, connect_timeout=5), self.dsn, retries=self.retries)

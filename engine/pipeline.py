@@ -12,8 +12,12 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
+
+import psycopg
+import pyarrow as pa
 
 from engine.config import Settings
 from engine.db import SourcePool
@@ -36,7 +40,8 @@ from engine.runs.model import (
     manifest_params,
 )
 from engine.runs.rules import audience_empty, run_status, skip_output
-from engine.sources.query import fetch_arrow
+from engine.sources.parallel import snapshot_sharing, waves
+from engine.sources.query import Locator, fetch_arrow
 from engine.spec.model import AudienceSpec, OutputSpec
 from engine.spec.params import bind_numbers
 from engine.timeutil import file_timestamp
@@ -76,22 +81,30 @@ def _run_queries(settings: Settings, pool: SourcePool, spec: AudienceSpec, value
                  ws: Workspace, rendered_log: list[RenderedQuery]) -> None:
     env = make_environment(settings.project_dir / "sql")
     place = locator(settings.project_dir / "sql")   # database errors point at the .sql line
-    with pool.connection() as conn:
+    grouped = waves(spec.queries)
+    with pool.connection() as conn, snapshot_sharing(pool, conn, max(map(len, grouped), default=1)) as shared:
         # one read-only snapshot for every query of the audience: they all see the same moment
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        for query in spec.queries:
-            query_values = dict(values)
-            for bind in query.binds:
-                query_values[bind.param] = ws.distinct_values(bind.query, bind.column)
-            rendered = render_sql(env, settings.project_dir / "sql", name=query.name, template=query.sql,
-                                  values=query_values, options=query.options)
-            rendered_log.append(rendered)
-            started = time.perf_counter()
-            table, ts_cols = fetch_arrow(conn, rendered, place)
-            log.info("query done", extra={"audience": spec.name, "query": query.name, "rows": table.num_rows,
-                                          "seconds": round(time.perf_counter() - started, 3)})
-            ws.load(query.name, table, ts_cols)
-        conn.rollback()
+        for wave in grouped:
+            batch = []
+            for query in wave:
+                query_values = dict(values)
+                for bind in query.binds:
+                    query_values[bind.param] = ws.distinct_values(bind.query, bind.column)
+                rendered = render_sql(env, settings.project_dir / "sql", name=query.name, template=query.sql,
+                                      values=query_values, options=query.options)
+                rendered_log.append(rendered)
+                batch.append(partial(_timed_fetch, spec.name, rendered, place))
+            for query, (table, ts_cols) in zip(wave, shared.run_all(batch)):
+                ws.load(query.name, table, ts_cols)
+
+
+def _timed_fetch(audience: str, rendered: RenderedQuery, place: Locator, conn: psycopg.Connection,
+                 ) -> tuple[pa.Table, tuple[str, ...]]:
+    started = time.perf_counter()
+    table, ts_cols = fetch_arrow(conn, rendered, place)
+    log.info("query done", extra={"audience": audience, "query": rendered.name, "rows": table.num_rows,
+                                  "seconds": round(time.perf_counter() - started, 3)})
+    return table, ts_cols
 
 
 def _render_transform(settings: Settings, spec: AudienceSpec, values: Mapping[str, Any]) -> str:
