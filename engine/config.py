@@ -61,6 +61,7 @@ ENV_VARS: dict[str, str] = {
     "alert_fcm_error_rate_pct": "ENGINE_ALERT_FCM_ERROR_RATE_PCT",
     "serve_host": "ENGINE_SERVE_HOST",
     "serve_port": "ENGINE_SERVE_PORT",
+    "scheduler_serve_port": "ENGINE_SCHEDULER_SERVE_PORT",
     "serve_token": "ENGINE_SERVE_TOKEN",
 }
 
@@ -101,6 +102,7 @@ class Settings:
     alert_fcm_error_rate_pct: float = 5.0    # alert (and warn in the report) above this FCM failure share
     serve_host: str = "127.0.0.1"
     serve_port: int = 8765
+    scheduler_serve_port: int | None = None  # `engine scheduler` hosts the operator page here; unset: no page
     serve_token: str | None = None           # bearer token for pause/resume/cancel/trigger; unset: refused
 
     @property
@@ -128,7 +130,7 @@ class Settings:
 
 
 _INT_FIELDS = {"pool_size", "connect_retries", "fcm_concurrency", "fcm_rate_per_minute", "cadence_retries",
-               "test_layer", "report_sample_rows", "serve_port"}
+               "test_layer", "report_sample_rows", "serve_port", "scheduler_serve_port"}
 _FLOAT_FIELDS = {"statement_timeout_s", "cadence_timeout_s", "report_size_jump_pct", "report_threshold_drop_pct",
                  "alert_fcm_error_rate_pct"}
 _PATH_FIELDS = {"output_dir", "fcm_credentials", "project_dir"}
@@ -141,6 +143,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "pool_size": (1, 100), "connect_retries": (0, 20), "fcm_concurrency": (1, 1000),
     "fcm_rate_per_minute": (1, 10_000_000), "cadence_retries": (0, 20),
     "statement_timeout_s": (0.001, 7 * 86400), "cadence_timeout_s": (0.001, 3600),
+    "scheduler_serve_port": (0, 65535),
 }
 _ZERO_MEANS_NONE = {"statement_timeout_s"}   # 0 (exactly) switches the timeout off
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass
 
 import procrastinate
@@ -35,6 +36,27 @@ class WorkerOptions:
     name: str | None = None
 
 
+class Liveness:
+    """This replica's worker, for /readyz: alive while its event loop beats within ``within_s``
+    (a stopped worker or a hung loop reads as not alive)."""
+
+    def __init__(self, within_s: float) -> None:
+        self.within_s = within_s
+        self._last_beat: float | None = None
+
+    def __call__(self) -> bool:
+        beat = self._last_beat
+        return beat is not None and time.monotonic() - beat < self.within_s
+
+    async def beat(self, every_s: float) -> None:
+        try:
+            while True:
+                self._last_beat = time.monotonic()
+                await asyncio.sleep(every_s)
+        finally:
+            self._last_beat = None
+
+
 def make_app(settings: Settings) -> procrastinate.App:
     """A procrastinate App on the state database with the scheduler's tasks (nothing opened yet)."""
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=settings.require_state_dsn()))
@@ -42,7 +64,7 @@ def make_app(settings: Settings) -> procrastinate.App:
     return app
 
 
-async def _serve(settings: Settings, options: WorkerOptions) -> None:
+async def _serve(settings: Settings, options: WorkerOptions, liveness: Liveness | None) -> None:
     worker = options.name or f"{socket.gethostname()}-{os.getpid()}"
     ctx = WorkerContext(PhaseContext(settings=settings, worker=worker, clock=utcnow), options.stalled_after_s)
     app = make_app(settings)
@@ -60,10 +82,15 @@ async def _serve(settings: Settings, options: WorkerOptions) -> None:
             "additional_context": {"engine": ctx}, "fetch_job_polling_interval": 1.0, "delete_jobs": "successful"}
         if options.shutdown_timeout_s is not None:       # unset: wait for the phase in progress
             worker_options["shutdown_graceful_timeout"] = options.shutdown_timeout_s
-        await app.run_worker_async(**worker_options)
+        beating = asyncio.create_task(liveness.beat(options.heartbeat_s)) if liveness else None
+        try:
+            await app.run_worker_async(**worker_options)
+        finally:
+            if beating:
+                beating.cancel()
     log.info("scheduler stopped", extra={"worker": worker})
 
 
-def serve(settings: Settings, options: WorkerOptions) -> None:
-    """Run until SIGTERM/SIGINT."""
-    asyncio.run(_serve(settings, options))
+def serve(settings: Settings, options: WorkerOptions, liveness: Liveness | None = None) -> None:
+    """Run until SIGTERM/SIGINT; ``liveness`` (for /readyz) beats while the worker runs."""
+    asyncio.run(_serve(settings, options, liveness))
