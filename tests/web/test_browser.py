@@ -18,13 +18,12 @@ from engine import api
 from engine.config import resolve
 from engine.timeutil import utcnow
 from engine.web.server import RunningServer, start_in_thread
-from tests.interpreter.test_toy_audience import AS_OF
 from tests.report.test_report import world  # noqa: F401  (fixture)
+from tests.web.conftest import TOKEN
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
-TOKEN = "browser-token-51c2"
 
 sync_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists():
@@ -51,16 +50,6 @@ def _open(browser: object, url: str) -> tuple[object, list[str]]:
     page.goto(url)
     page.wait_for_load_state("load")
     return page, problems
-
-
-@pytest.fixture
-def served(world: dict[str, object]) -> Iterator[tuple[RunningServer, object]]:  # noqa: F811
-    settings = resolve({"source_dsn": world["dsn"], "state_dsn": world["dsn"], "output_dir": world["out"],
-                        "project_dir": world["project"], "serve_token": TOKEN}, env={})
-    [result] = api.run(settings, selectors=["toy"], as_of=AS_OF)
-    server = start_in_thread(settings, port=0)
-    yield server, result
-    server.stop()
 
 
 def test_report_file_opens_offline_with_a_visible_funnel(browser: object, served: tuple[RunningServer, object]) -> None:
