@@ -45,6 +45,7 @@ MAX_ENGINE_OVER_FLOOR = 1.1
 MIN_OLD_OVER_ENGINE = 1.5
 MAX_RSS_BYTES = 1024 * MIB
 MAX_GROWTH_EXPONENT = 1.1
+MAX_BINDING_COST = 1.05   # the floor with values bound on the server / with values inlined as literals
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -109,7 +110,7 @@ def measure_audience(dsn: str, audience: str, variables: dict[str, str], args: a
     """Warm up, then ``repeat`` rounds of engine, floor, old (interleaved, so drift hits all alike)."""
     sql_file = work / f"{audience}.sql.json"
     base = {"dsn": dsn, "audience": audience, "as_of": args.as_of.isoformat(), "vars": variables}
-    runs: dict[str, list[ChildRun]] = {"engine": [], "floor": [], "old": []}
+    runs: dict[str, list[ChildRun]] = {"engine": [], "floor": [], "floor_literal": [], "old": []}
 
     def child(kind: str, **extra: Any) -> ChildRun:
         with tempfile.TemporaryDirectory(dir=work) as out:
@@ -121,12 +122,14 @@ def measure_audience(dsn: str, audience: str, variables: dict[str, str], args: a
         runs["engine"].append(child("engine", sql_out=None if sql_file.exists() else str(sql_file)))
         if "floor" in args.sections:
             runs["floor"].append(child("floor", sql_file=str(sql_file)))
+            runs["floor_literal"].append(child("floor", sql_file=str(sql_file), literal=True))
         if "old" in args.sections:
             runs["old"].append(child("old"))
     result: dict[str, Any] = {kind: _summary(r) for kind, r in runs.items() if r}
     # ratios per round, then the median: a round's runs share the machine's mood of the moment
     result["ratios"] = {}
-    for key, (num, den) in {"engine_over_floor": ("engine", "floor"), "old_over_engine": ("old", "engine")}.items():
+    for key, (num, den) in {"engine_over_floor": ("engine", "floor"), "old_over_engine": ("old", "engine"),
+                            "binding_cost": ("floor", "floor_literal")}.items():
         if runs[num] and runs[den]:
             result["ratios"][key] = statistics.median(a.seconds / b.seconds for a, b in zip(runs[num], runs[den]))
     if "old" in result:
@@ -213,11 +216,12 @@ def audience_table(results: dict[int, dict[str, Any]]) -> str:
                                            + ("identical" if match["identical"] else
                                               "rows match" if match["rows_match"] else "MISMATCH"))
             rows.append([f"{users:,}", audience, fmt_s(seconds(r, "floor")), fmt_s(seconds(r, "engine")),
-                         fmt_ratio(round_ratio(r, "engine_over_floor")), fmt_s(seconds(r, "old")),
+                         fmt_ratio(round_ratio(r, "engine_over_floor")),
+                         fmt_ratio(round_ratio(r, "binding_cost")), fmt_s(seconds(r, "old")),
                          fmt_ratio(round_ratio(r, "old_over_engine")),
                          fmt_mib(r["engine"]["peak_rss_bytes"]),
                          fmt_mib(r["old"]["peak_rss_bytes"] if "old" in r else None), check])
-    return table(["users", "audience", "floor s", "engine s", "engine/floor", "old s", "old/engine",
+    return table(["users", "audience", "floor s", "engine s", "engine/floor", "bound/literal", "old s", "old/engine",
                   "engine RSS", "old RSS", "rows engine / old"], rows)
 
 
@@ -268,6 +272,10 @@ def targets(results: dict[int, dict[str, Any]], exponents: dict[str, dict[str, f
         if over is not None:
             lines.append(f"{'PASS' if over <= MAX_ENGINE_OVER_FLOOR else 'MISS'}  engine/floor {over:.2f}x "
                          f"(<= {MAX_ENGINE_OVER_FLOOR}x) at {largest:,} users: {audience}")
+        cost = round_ratio(r, "binding_cost")
+        if cost is not None:
+            lines.append(f"{'PASS' if cost <= MAX_BINDING_COST else 'MISS'}  server-side binding {cost:.2f}x the "
+                         f"literal floor (<= {MAX_BINDING_COST}x) at {largest:,} users: {audience}")
         rss = r["engine"]["peak_rss_bytes"]
         lines.append(f"{'PASS' if rss < MAX_RSS_BYTES else 'MISS'}  peak RSS {fmt_mib(rss)} (< 1 GiB) at "
                      f"{largest:,} users: {audience}")

@@ -171,8 +171,6 @@ class _QueryTimes(logging.Handler):
 
 
 def _engine(job: dict[str, Any]) -> dict[str, Any]:
-    from psycopg import ClientCursor, connect
-
     from engine import api
     from engine.config import Settings
 
@@ -188,11 +186,8 @@ def _engine(job: dict[str, Any]) -> dict[str, Any]:
     manifest = result.manifest
     if not result.ok:  # a failed run's time means nothing: stop the benchmark with the engine's errors
         raise BenchError(f"engine run {result.status}: {'; '.join(manifest.errors)}")
-    if job.get("sql_out"):  # after the clock stops: inline the bound values the way fetch_arrow does
-        with connect(job["dsn"]) as conn:
-            statements = [{"name": q.name, "sql": ClientCursor(conn).mogrify(q.sql, q.params) if q.params else q.sql}
-                          for q in result.rendered]
-        Path(job["sql_out"]).write_text(json.dumps(statements))
+    if job.get("sql_out"):  # after the clock stops: the statements exactly as fetch_arrow sends them
+        Path(job["sql_out"]).write_text(json.dumps(_statements(job["dsn"], result.rendered)))
     return {"seconds": seconds, "status": result.status.value, "manifest_seconds": manifest.seconds,
             "queries": handler.queries, "steps": [s.to_json() for s in manifest.steps],
             "errors": list(manifest.errors),
@@ -200,10 +195,36 @@ def _engine(job: dict[str, Any]) -> dict[str, Any]:
                          "status": o.status.value} for o in manifest.outputs]}
 
 
+def _statements(dsn: str, rendered: Any) -> list[dict[str, str]]:
+    """Each query as the engine sends it (``bind``: the ``set_config`` call, ``sql``: the text inside COPY),
+    and ``literal``: the same query with its values inlined as SQL literals (what binding is compared with)."""
+    from psycopg import ClientCursor, connect
+
+    from engine.sources.binding import bind_statement, server_bound
+
+    out = []
+    with connect(dsn) as conn:
+        for q in rendered:
+            bound = server_bound(q.sql, q.params)
+            bind = ClientCursor(conn).mogrify(*bind_statement(bound)) if bound.settings else "SELECT 1"
+            out.append({"name": q.name, "bind": bind, "sql": bound.sql,
+                        "literal": ClientCursor(conn).mogrify(q.sql, q.params) if q.params else q.sql})
+    return out
+
+
 def _floor(job: dict[str, Any]) -> dict[str, Any]:
-    """psql runs each statement as ``COPY (...) TO STDOUT`` into /dev/null and times it (``\\timing``)."""
+    """psql runs each statement as ``COPY (...) TO STDOUT`` into /dev/null and times it (``\\timing``).
+
+    By default the engine's exact statements: inside one transaction, its ``set_config`` binding,
+    then the COPY (only the COPY is timed). With ``literal``, the values inlined as literals instead.
+    """
     statements = json.loads(Path(job["sql_file"]).read_text())
-    script = "\\timing on\n\\o /dev/null\n" + "".join(f"COPY (\n{s['sql']}\n) TO STDOUT;\n" for s in statements)
+    literal = bool(job.get("literal"))
+    lines = ["\\o /dev/null"]
+    for s in statements:
+        copy = ["\\timing on", f"COPY (\n{s['literal'] if literal else s['sql']}\n) TO STDOUT;", "\\timing off"]
+        lines += copy if literal else ["BEGIN;", f"{s['bind']};", *copy, "COMMIT;"]
+    script = "\n".join(lines) + "\n"
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as handle:
         handle.write(script)
         handle.flush()

@@ -32,7 +32,7 @@ from engine.report import after_run, after_send
 from engine.runs.model import RunResult
 from engine.schedules.templates import load_template
 from engine.selection import select_audiences
-from engine.spec.loader import load_project_audiences
+from engine.spec.loader import load_audience, load_project_audiences, named_audience_files
 from engine.spec.model import AudienceSpec
 from engine.spec.params import resolve_params
 from engine.state.migrate import current_version, migrate
@@ -140,7 +140,15 @@ def validate(settings: Settings, *, select: Sequence[str] = (), db: bool = False
 
 
 def list_audiences(settings: Settings, selectors: Sequence[str] = ()) -> list[AudienceSpec]:
-    """Load (and validate) the project's audiences, filtered by ``--select`` expressions."""
+    """Load (and validate) the project's audiences, filtered by ``--select`` expressions.
+
+    Selecting by name loads just those files (an audience's name is its file name, which
+    validation enforces): one audience's run neither waits for nor fails on the others'
+    files. ``layer:``/``tag:`` selectors, and names without exactly one file, load them all.
+    """
+    named = named_audience_files(settings.project_dir, selectors)
+    if named is not None:
+        return [load_audience(path, settings.project_dir) for path in named]
     return select_audiences(load_project_audiences(settings.project_dir), selectors)
 
 

@@ -1,4 +1,7 @@
-"""Charts as inline SVG drawn server-side by pygal: no browser-side script, CDN or font to fetch."""
+"""The history chart as inline SVG drawn server-side by pygal: no browser-side script, CDN or font to fetch.
+
+Run funnels are drawn by a template (``templates/funnel.svg.html``): they are on every run's path.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
-from engine.report.model import FunnelStep, HistoryPoint
+from engine.report.model import HistoryPoint
 
 _STYLE = Style(background="transparent", plot_background="transparent", font_family="sans-serif",
                colors=("#3b6ea5", "#2e8b57", "#c0392b", "#8e44ad"), label_font_size=12, major_label_font_size=12,
@@ -20,16 +23,6 @@ _COMMON = {"js": [], "disable_xml_declaration": True, "style": _STYLE, "print_va
 
 def _svg(chart: pygal.graph.graph.Graph) -> Markup:
     return Markup(chart.render(is_unicode=True))  # pygal writes through etree: labels are escaped
-
-
-def funnel(title: str, steps: Sequence[FunnelStep]) -> Markup:
-    """Rows after each step, top to bottom, as horizontal bars."""
-    chart = pygal.HorizontalBar(title=title, show_legend=False, height=max(160, 34 * len(steps) + 60),
-                                value_formatter=lambda v: f"{v:,.0f}", **_COMMON)
-    ordered = list(reversed(steps))        # pygal draws the first label at the bottom
-    chart.x_labels = [s.label for s in ordered]
-    chart.add("rows", [s.rows for s in ordered])
-    return _svg(chart)
 
 
 def history(title: str, points: Sequence[HistoryPoint]) -> Markup:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -214,6 +216,7 @@ def _display(path: Path, project_dir: Path) -> str:
         return str(path)
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")   # no dots, separators or selector syntax
 TESTS_SUFFIX = ".tests.yaml"   # audiences/<name>.tests.yaml holds the audience's test cases, not an audience
 
 
@@ -222,6 +225,20 @@ def audience_files(project_dir: Path) -> list[Path]:
     folder = project_dir / "audiences"
     return sorted(p for p in folder.glob("*.y*ml") if p.suffix in {".yaml", ".yml"}
                   and not p.name.endswith(TESTS_SUFFIX)) if folder.is_dir() else []
+
+
+def named_audience_files(project_dir: Path, selectors: Sequence[str]) -> list[Path] | None:
+    """The one file of each selector when every selector is a plain audience name; else None."""
+    if not selectors or any(not _PLAIN_NAME.fullmatch(s) for s in selectors):
+        return None
+    folder = project_dir / "audiences"
+    paths: list[Path] = []
+    for name in dict.fromkeys(selectors):
+        found = [p for p in (folder / f"{name}.yaml", folder / f"{name}.yml") if p.is_file()]
+        if len(found) != 1:
+            return None   # missing (the full load says "did you mean") or ambiguous (it says "duplicate")
+        paths.append(found[0])
+    return paths
 
 
 def test_case_files(project_dir: Path) -> list[Path]:

@@ -5,7 +5,7 @@
 select
     {{ users.profile_columns() }}
 from users as u
-left join ({{ users.one_size_per_user() }}) as s on u.id = s.user_id
+left join ({{ users.one_size_per_user(user_ids=user_ids) }}) as s on u.id = s.user_id
 left join user_activities as ua on u.id = ua.user_id
 where
     u.id = any({{ user_ids }}::uuid[])

@@ -5,7 +5,7 @@
 --   variant_open_offers  distinct OPEN/PENDING live offers with the variant, created in the 30 days before as_of
 --   variant_offers_7d    distinct offers with the variant created in the 7 days before as_of (any status)
 -- relevant_variant_size is the variant's index_cache mens_size, else 'Unknown'.
-{% from 'macros/live.sql' import live %}
+{% from 'macros/live.sql' import live, by_live_user %}
 select
     pv.id as variant_id,
     coalesce(pv.index_cache ->> 'mens_size', 'Unknown') as relevant_variant_size
@@ -28,11 +28,10 @@ left join (
         ii.product_variant_id,
         count(*) as n
     from inventory_items as ii
-    inner join users as u on ii.user_id = u.id
     where
         ii.product_variant_id = any({{ variant_ids }}::uuid[])
         and ii.status = 'OPEN_FOR_TRADE'
-        and {{ live('u') }}
+        and {{ by_live_user('ii.user_id') }}
     group by ii.product_variant_id
 ) as inv on pv.id = inv.product_variant_id
 {% endif %}
@@ -42,11 +41,10 @@ left join (
         wi.product_variant_id,
         count(*) as n
     from wishlist_items as wi
-    inner join users as u on wi.user_id = u.id
     where
         wi.product_variant_id = any({{ variant_ids }}::uuid[])
         and {{ live('wi') }}
-        and {{ live('u') }}
+        and {{ by_live_user('wi.user_id') }}
     group by wi.product_variant_id
 ) as wl on pv.id = wl.product_variant_id
 {% endif %}
