@@ -35,7 +35,7 @@ from benchmarks.harness import (
 )
 
 AUDIENCES = ("layer2_trending_closet", "layer3_recent_activity", "showcase", "layer5_new_user_waterfall")
-SECTIONS = ("floor", "engine", "old", "scaling", "delivery")
+SECTIONS = ("floor", "engine", "old", "scaling", "project", "delivery")
 DEFAULT_AS_OF = "2026-11-23T12:30:00+00:00"
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MIB = 1024 * 1024
@@ -151,11 +151,27 @@ def measure_scale(users: int, args: argparse.Namespace) -> dict[str, Any]:
                 audiences[audience] = measure_audience(db.dsn, audience, variables, args, Path(work))
                 log(f"   {audience}: " + ", ".join(f"{k} {audiences[audience][k]['seconds']:.2f}s"
                                                    for k in ("engine", "floor", "old") if k in audiences[audience]))
+            project = measure_project(db.dsn, product, args, Path(work)) if (
+                "project" in args.sections and users == args.users) else None
     finally:
         if not args.keep:
             drop_database(args.dsn, name)
     return {"database": name, "reused": db.reused, "seed_seconds": db.seed_seconds,
-            "showcase_product": product, "audiences": audiences}
+            "showcase_product": product, "audiences": audiences, "project": project}
+
+
+def measure_project(dsn: str, product: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Plain ``engine run`` (every audience, one process): audiences one at a time vs two at a time."""
+    base = {"dsn": dsn, "as_of": args.as_of.isoformat(), "vars": {"product_id": product}}
+    runs: dict[int, list[ChildRun]] = {1: [], 2: []}
+    for _ in range(args.repeat):
+        for width in runs:
+            with tempfile.TemporaryDirectory(dir=work) as out:
+                runs[width].append(run_child("project", {**base, "out": out, "width": width}))
+    result = {f"width_{w}": statistics.median(r.seconds for r in rs) for w, rs in runs.items()}
+    result["speedup"] = statistics.median(a.seconds / b.seconds for a, b in zip(runs[1], runs[2]))
+    log(f"   project run: one at a time {result['width_1']:.2f}s, two at a time {result['width_2']:.2f}s")
+    return result
 
 
 def run_script(argv: list[str]) -> dict[str, Any]:
@@ -312,6 +328,12 @@ def report(results: dict[int, dict[str, Any]], delivery: list[dict[str, Any]] | 
             text, exponents = scaling_table(results)
             parts.append("Scaling: engine seconds / peak RSS; k = growth exponent (time ~ users^k)\n" + text)
             extra["growth_exponents"] = exponents
+        project = results[largest].get("project")
+        if project:
+            parts.append(f"Whole project (`engine run`, every audience in one process) at {largest:,} users\n"
+                         + table(["audiences at once", "seconds (median)"],
+                                 [["1", fmt_s(project["width_1"])], ["2 (default)", fmt_s(project["width_2"])]])
+                         + f"\nspeed-up {project['speedup']:.2f}x (median of the rounds' ratios)")
         extra["targets"] = targets(results, exponents)
         parts.append("Targets\n" + "\n".join(extra["targets"]))
     if delivery is not None:
@@ -322,7 +344,7 @@ def report(results: dict[int, dict[str, Any]], delivery: list[dict[str, Any]] | 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    measured = {"floor", "engine", "old", "scaling"} & set(args.sections)
+    measured = {"floor", "engine", "old", "scaling", "project"} & set(args.sections)
     try:
         results = {users: measure_scale(users, args) for users in args.scales} if measured else {}
     except BenchError as err:

@@ -249,7 +249,24 @@ def _old(job: dict[str, Any]) -> dict[str, Any]:
                                              "sha256": w.sha256, "status": "written"} for w in written]}
 
 
-CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"engine": _engine, "floor": _floor, "old": _old}
+def _project(job: dict[str, Any]) -> dict[str, Any]:
+    """Every audience in one ``engine.api.run`` (plain ``engine run``), ``width`` of them at a time."""
+    from engine import api
+    from engine.config import Settings
+
+    settings = Settings(project_dir=PROJECT_ROOT, source_dsn=job["dsn"], output_dir=Path(job["out"]),
+                        parallel_audiences=int(job["width"]))
+    started = time.perf_counter()
+    results = api.run(settings, as_of=datetime.fromisoformat(job["as_of"]), variables=job["vars"], record=False)
+    seconds = time.perf_counter() - started
+    failed = [r.manifest.audience for r in results if not r.ok]
+    if failed:
+        raise BenchError(f"project run failed for {', '.join(failed)}")
+    return {"seconds": seconds, "audiences": {r.manifest.audience: r.manifest.seconds for r in results}}
+
+
+CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "engine": _engine, "floor": _floor, "old": _old, "project": _project}
 
 
 def main(argv: list[str]) -> None:

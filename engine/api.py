@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -18,6 +19,7 @@ from engine.cadence import (
     filter_audience,
 )
 from engine.cadence.userids import read_user_ids_csv
+from engine.concurrency import run_concurrently
 from engine.config import Settings
 from engine.db import SourcePool, connect, create_database_if_missing
 from engine.delivery.pacing import RetryPolicy
@@ -221,31 +223,34 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
         check_output_names(spec, file_timestamp(as_of, settings.timezone), request.params,
                            run_dir_for(settings, spec, as_of, request.run_id))
         requests.append(request)
-    results: list[RunResult] = []
     unrecorded: list[StateError] = []
+
+    def one(pool: SourcePool, request: RunRequest) -> RunResult:
+        with log_context(run_id=request.run_id, audience=request.spec.name):
+            # recorded before it starts, under a lock: a killed process leaves a row shown as 'abandoned'
+            recorder = RunRecorder.start(
+                settings, run_id=request.run_id, audience=request.spec.name, params=dict(request.params),
+                as_of=as_of, run_dir=str(run_dir_for(settings, request.spec, as_of, request.run_id)),
+            ) if record else None
+            try:
+                result = run_audience(settings, pool, request)
+            except BaseException as err:
+                if recorder:
+                    recorder.fail(f"{type(err).__name__}: {err}")
+                raise
+            if recorder:
+                try:
+                    recorder.finish(result.manifest)
+                except StateError as err:   # the files are complete: say so, go on with the others
+                    log.error("run not recorded", extra={"error": err.message})
+                    unrecorded.append(err)
+            after_run(settings, result)    # metrics, alerts, report.html next to the manifest
+        return result
+
     with SourcePool(settings.require_source_dsn(), size=settings.pool_size,
                     statement_timeout_s=settings.statement_timeout_s, retries=settings.connect_retries) as pool:
-        for request in requests:
-            with log_context(run_id=request.run_id, audience=request.spec.name):
-                # recorded before it starts, under a lock: a killed process leaves a row shown as 'abandoned'
-                recorder = RunRecorder.start(
-                    settings, run_id=request.run_id, audience=request.spec.name, params=dict(request.params),
-                    as_of=as_of, run_dir=str(run_dir_for(settings, request.spec, as_of, request.run_id)),
-                ) if record else None
-                try:
-                    result = run_audience(settings, pool, request)
-                except BaseException as err:
-                    if recorder:
-                        recorder.fail(f"{type(err).__name__}: {err}")
-                    raise
-                if recorder:
-                    try:
-                        recorder.finish(result.manifest)
-                    except StateError as err:   # the files are complete: say so, go on with the others
-                        log.error("run not recorded", extra={"error": err.message})
-                        unrecorded.append(err)
-                after_run(settings, result)    # metrics, alerts, report.html next to the manifest
-            results.append(result)
+        results = run_concurrently([partial(one, pool, r) for r in requests],
+                                   width=min(settings.parallel_audiences, settings.pool_size))
     if unrecorded:
         raise unrecorded[0] if len(unrecorded) == 1 else StateError(
             f"{len(unrecorded)} runs could not be recorded in the state database: {unrecorded[0].message}",

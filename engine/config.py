@@ -40,6 +40,8 @@ ENV_VARS: dict[str, str] = {
     "fcm_credentials": "ENGINE_FCM_CREDENTIALS",
     "fcm_endpoint": "ENGINE_FCM_ENDPOINT",
     "pool_size": "ENGINE_POOL_SIZE",
+    "parallel_audiences": "ENGINE_PARALLEL_AUDIENCES",
+    "lint_cache_dir": "ENGINE_LINT_CACHE_DIR",
     "statement_timeout_s": "ENGINE_STATEMENT_TIMEOUT",
     "connect_retries": "ENGINE_CONNECT_RETRIES",
     "timezone": "ENGINE_TIMEZONE",
@@ -77,6 +79,8 @@ class Settings:
     fcm_credentials: Path | None = None
     fcm_endpoint: str = DEFAULT_FCM_ENDPOINT
     pool_size: int = 10
+    parallel_audiences: int = 2          # audiences of one `engine run` computed at once (within the pool)
+    lint_cache_dir: Path | None = None   # `engine validate`'s sqlfluff results by content hash (None: temp folder)
     statement_timeout_s: float = 300.0
     connect_retries: int = 3
     timezone: str = "UTC"
@@ -129,18 +133,18 @@ class Settings:
         return self.state_dsn
 
 
-_INT_FIELDS = {"pool_size", "connect_retries", "fcm_concurrency", "fcm_rate_per_minute", "cadence_retries",
-               "test_layer", "report_sample_rows", "serve_port", "scheduler_serve_port"}
+_INT_FIELDS = {"pool_size", "parallel_audiences", "connect_retries", "fcm_concurrency", "fcm_rate_per_minute",
+               "cadence_retries", "test_layer", "report_sample_rows", "serve_port", "scheduler_serve_port"}
 _FLOAT_FIELDS = {"statement_timeout_s", "cadence_timeout_s", "report_size_jump_pct", "report_threshold_drop_pct",
                  "alert_fcm_error_rate_pct"}
-_PATH_FIELDS = {"output_dir", "fcm_credentials", "project_dir"}
+_PATH_FIELDS = {"output_dir", "fcm_credentials", "project_dir", "lint_cache_dir"}
 _BOOL_FIELDS = {"cadence_fail_open"}
 _TUPLE_FIELDS = {"deep_link_hosts", "test_users", "report_pii_columns"}
 
 
 # (lowest, highest) accepted; a value outside is a ConfigError naming the setting and where it came from
 _BOUNDS: dict[str, tuple[float, float]] = {
-    "pool_size": (1, 100), "connect_retries": (0, 20), "fcm_concurrency": (1, 1000),
+    "pool_size": (1, 100), "parallel_audiences": (1, 32), "connect_retries": (0, 20), "fcm_concurrency": (1, 1000),
     "fcm_rate_per_minute": (1, 10_000_000), "cadence_retries": (0, 20),
     "statement_timeout_s": (0.001, 7 * 86400), "cadence_timeout_s": (0.001, 3600),
     "scheduler_serve_port": (0, 65535),

@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 from engine.db import translate_query_error
 from engine.errors import QueryError, SourceLocation
 from engine.render.model import RenderedQuery
-from engine.sources.binding import ServerBound, bind_statement, server_bound
+from engine.sources.binding import ServerBound, bind_statement, param_types, server_bound
 from engine.sqltext import ShapeError
 
 _BOOL, _INTS, _FLOATS, _DATE = {16}, {20, 21, 23, 26}, {700, 701, 1700}, {1082}
@@ -74,12 +74,13 @@ def fetch_arrow(conn: psycopg.Connection, rendered: RenderedQuery,
     shape: ServerBound | None = None   # the describe's text (arrays empty), while it runs
     prefix: int | None = None   # the wrapper in front of the query text being executed
     try:
-        bound = server_bound(rendered.sql, rendered.params)
+        types = param_types(rendered.params)
+        bound = server_bound(rendered.sql, rendered.params, types=types)
         with conn.cursor() as cur:
             if bound.settings:
                 cur.execute(*bind_statement(bound))
             # column types do not depend on array contents: describe with empty arrays (no transfer, cheap plan)
-            shape = server_bound(rendered.sql, rendered.params, empty_arrays=True)
+            shape = server_bound(rendered.sql, rendered.params, empty_arrays=True, types=types)
             prefix = len(describe_prefix)
             cur.execute(f"{describe_prefix}{shape.sql}\n) AS described LIMIT 0", binary=True)
             description = cur.description or []

@@ -153,7 +153,7 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
         unrenderable = {root / f.path for f in findings.sorted() if f.family == "render"}
         lint_files(findings, root, [f for f in files if f not in unrenderable], _lint_context(entries),
                    rendered_files={root / "sql" / q.sql for spec in specs for q in spec.queries},
-                   cache_dir=default_cache_dir() if cache else None, strict=strict)
+                   cache_dir=(settings.lint_cache_dir or default_cache_dir()) if cache else None, strict=strict)
     kept = [f for f in findings.sorted()
             if not rules or any(f.rule == r or f.family == r for r in rules)]
     counted = len(entries) + case_files + len(files) + sum((root / n).exists()

@@ -29,7 +29,7 @@ def test_benchmark_runs_end_to_end_and_prints_every_table(pg_admin_dsn: str, pro
     out_json = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--users", "2000", "--scales", "1000,2000", "--repeat", "1",
-         "--warmup", "0", "--sections", "floor,engine,old,scaling", "--db-prefix", prefix,
+         "--warmup", "0", "--sections", "floor,engine,old,scaling,project", "--db-prefix", prefix,
          "--dsn", pg_admin_dsn, "--json", str(out_json)],
         cwd=project_root, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -41,18 +41,25 @@ def test_benchmark_runs_end_to_end_and_prints_every_table(pg_admin_dsn: str, pro
     for users in ("1,000", "2,000"):
         for audience in AUDIENCES:
             assert any(line.startswith(users) and f" {audience} " in line for line in table), (users, audience)
-    for label in ("query owners", "duckdb prioritise", "outputs, render, connect", "k engine"):
+    for label in ("query owners", "duckdb prioritise", "outputs, render, connect", "k engine", "bound/literal",
+                  "Whole project (`engine run`", "server-side binding"):
         assert label in text
 
     figures = json.loads(out_json.read_text())
     for scale in ("1000", "2000"):
         for audience in AUDIENCES:
             result = figures["results"][scale]["audiences"][audience]
-            assert set(result) == {"engine", "floor", "old", "match", "ratios"}
-            assert set(result["ratios"]) == {"engine_over_floor", "old_over_engine"}
+            assert set(result) == {"engine", "floor", "floor_literal", "old", "match", "ratios"}
+            assert set(result["ratios"]) == {"engine_over_floor", "old_over_engine", "binding_cost"}
+            # the floor replays the engine's statements: one timing per query, named as the engine's
+            assert sorted(q["name"] for q in result["floor"]["queries"]) == sorted(
+                q["name"] for q in result["engine"]["queries"])
             # the old way is the same audience: same rows in every production file
             assert result["match"]["rows_match"], result["match"]
             assert result["engine"]["peak_rss_bytes"] > 0
+
+    project = figures["results"]["2000"]["project"]
+    assert project["width_1"] > 0 and project["width_2"] > 0 and project["speedup"] > 0
 
     with psycopg.connect(pg_admin_dsn) as conn:  # without --keep, nothing is left behind
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)).fetchall()

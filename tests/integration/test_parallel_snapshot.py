@@ -29,11 +29,19 @@ def test_parallel_queries_see_the_first_connections_snapshot(app_db: str, size: 
         setup.execute("CREATE TABLE snap_probe (n int)")
         setup.execute("INSERT INTO snap_probe VALUES (1)")
     threads: set[int] = set()
+    # the wide wave's three queries must all be running at once (not just submitted): else a worker
+    # thread that finished early may take the third one too, and the thread count says nothing
+    together = threading.Barrier(3, timeout=10)
 
     def count(conn: psycopg.Connection) -> int:
         threads.add(threading.get_ident())
         row = conn.execute("SELECT count(*) FROM snap_probe").fetchone()
         return int(row[0]) if row else -1
+
+    def count_together(conn: psycopg.Connection) -> int:
+        if size > 1:
+            together.wait()
+        return count(conn)
 
     with SourcePool(app_db, size=size) as pool, pool.connection() as conn, \
             snapshot_sharing(pool, conn, 3) as shared:
@@ -41,6 +49,6 @@ def test_parallel_queries_see_the_first_connections_snapshot(app_db: str, size: 
         # a row committed after the snapshot was taken: no query of the audience may see it
         with psycopg.connect(app_db, autocommit=True) as other:
             other.execute("INSERT INTO snap_probe VALUES (2)")
-        assert shared.run_all([count, count, count]) == [1, 1, 1]
+        assert shared.run_all([count_together, count_together, count_together]) == [1, 1, 1]
     # a pool of one runs them one after the other on the same connection; a larger pool in parallel
     assert len(threads) == (1 if size == 1 else 3)   # main thread + 2 workers

@@ -72,3 +72,13 @@ def test_test_users_and_test_layer_are_settings(tmp_path: Path) -> None:
     settings = resolve(env={"ENGINE_TEST_LAYER": "9"}, project_dir=tmp_path)
     assert settings.test_users == ({"user_id": "7d0c5a8e-5f4e-4b8e-9d55-2f3c1e9a0b11", "firstName": "Ada"},)
     assert settings.test_layer == 9
+
+
+def test_parallel_audiences_and_lint_cache_dir_are_settings(tmp_path: Path) -> None:
+    s = resolve({}, env={"ENGINE_PARALLEL_AUDIENCES": "1", "ENGINE_LINT_CACHE_DIR": str(tmp_path / "lint")},
+                project_dir=tmp_path)
+    assert s.parallel_audiences == 1 and s.lint_cache_dir == tmp_path / "lint"
+    defaults = resolve({}, env={}, project_dir=tmp_path)
+    assert defaults.parallel_audiences == 2 and defaults.lint_cache_dir is None
+    with pytest.raises(ConfigError, match="ENGINE_PARALLEL_AUDIENCES"):
+        resolve({}, env={"ENGINE_PARALLEL_AUDIENCES": "0"}, project_dir=tmp_path)

@@ -123,3 +123,17 @@ def test_warnings_alone_exit_0(tmp_path: Path) -> None:
     assert "audiences/mini_copy.yaml:32:11: warning: file name 'mini-closet_{timestamp}.csv' is also written by " \
            "audience 'mini' ('mini-closet_{timestamp}.csv') [names/file-collision]" in output
     assert output.rstrip().split("\n")[-1].startswith("0 errors, 2 warnings in 7 files")
+
+
+def test_lint_cache_goes_where_ENGINE_LINT_CACHE_DIR_says(tmp_path: Path) -> None:
+    # CI keeps this folder between runs; a second run reads it instead of linting again
+    cache = tmp_path / "lint-cache"
+    env = {"ENGINE_SOURCE_DSN": "", "ENGINE_LINT_CACHE_DIR": str(cache)}
+    first = CliRunner().invoke(cli, ["--project-dir", str(PROJECT_ROOT), "validate"], env=env,
+                               catch_exceptions=False)
+    assert first.exit_code == 0
+    entries = sorted(p.name for p in cache.rglob("*.json"))
+    assert entries, "no lint results were cached"
+    second = CliRunner().invoke(cli, ["--project-dir", str(PROJECT_ROOT), "validate"], env=env,
+                                catch_exceptions=False)
+    assert second.exit_code == 0 and sorted(p.name for p in cache.rglob("*.json")) == entries

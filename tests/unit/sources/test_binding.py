@@ -61,3 +61,31 @@ def test_error_offsets_map_back_through_replaced_placeholders() -> None:
     rendered = "select %(ids)s, bogus"
     bound = server_bound(rendered, {"ids": [U1]})
     assert bound.rendered_offset(bound.sql.index("bogus")) == rendered.index("bogus")
+
+
+def test_uuid_check_agrees_with_a_per_element_regex_on_mutated_arrays() -> None:
+    """The joined-text check against the obvious one (each element fully matches the uuid pattern),
+    on arrays where one element is mutated: a character replaced, inserted or removed, or two merged."""
+    import random
+    import re
+
+    pattern = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+    rng = random.Random(7)
+    alphabet = "0123456789abcdefABCDEF-,g{}\"' "
+    for _ in range(3000):
+        values: list[object] = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(rng.randint(1, 4))]
+        i = rng.randrange(len(values))
+        text = str(values[i])
+        kind = rng.randrange(5)
+        pos = rng.randrange(len(text))
+        if kind == 0:
+            values[i] = text[:pos] + rng.choice(alphabet) + text[pos + 1:]
+        elif kind == 1:
+            values[i] = text[:pos] + rng.choice(alphabet) + text[pos:]
+        elif kind == 2:
+            values[i] = text[:pos] + text[pos + 1:]
+        elif kind == 3 and len(values) > 1:
+            j = (i + 1) % len(values)
+            values[i], values[j] = text[:pos] + "," + str(values[j])[pos + 1:], text[pos + 1:]
+        expected = all(isinstance(v, str) and pattern.fullmatch(v) for v in values)
+        assert (sql_type(values) == "uuid[]") == expected, values
