@@ -8,6 +8,7 @@ undefined names are errors that name the SQL file and line.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import traceback
 from pathlib import Path
@@ -20,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from engine.documents import read_text
 from engine.errors import RenderError, SourceLocation
 from engine.render.model import RenderedQuery
+from engine.templatecache import bytecode_cache
 
 
 class Placeholder:
@@ -88,6 +90,9 @@ def make_environment(sql_root: Path) -> SandboxedEnvironment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # the compiled code depends on which operators the sandbox intercepts: they name the folder
+        bytecode_cache=bytecode_cache("sql-templates-" + hashlib.sha1(
+            " ".join(sorted(BoundedSandbox.intercepted_binops)).encode()).hexdigest()[:8]),
     )
     return env
 

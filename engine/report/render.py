@@ -3,51 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
-from jinja2.bccache import Bucket
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 from engine.outputs.atomic import write_atomic
 from engine.report.model import HistoryPoint, Report
+from engine.templatecache import bytecode_cache
 
 REPORT_FILE = "report.html"
-
-
-class _QuietCache(FileSystemBytecodeCache):
-    """Compiled templates kept between processes (each ``engine run`` is a new one: compiling the
-    report's templates took ~0.1 s of every run); a cache that cannot be read or written is skipped."""
-
-    def load_bytecode(self, bucket: Bucket) -> None:
-        try:
-            super().load_bytecode(bucket)
-        except (OSError, EOFError, ValueError):
-            bucket.reset()
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        try:
-            super().dump_bytecode(bucket)
-        except OSError:
-            pass
-
-
-def _bytecode_cache() -> FileSystemBytecodeCache | None:
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "audience-engine" / "report-templates"
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError:
-        return None
-    return _QuietCache(str(folder))
 
 
 @lru_cache(maxsize=1)
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("engine.report", "templates"), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True, bytecode_cache=_bytecode_cache())
+                      trim_blocks=True, lstrip_blocks=True, bytecode_cache=bytecode_cache("report-templates"))
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else v
     env.filters["tojson_text"] = lambda v: json.dumps(v, default=str, ensure_ascii=False)
     return env
