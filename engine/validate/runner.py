@@ -31,7 +31,7 @@ from engine.validate.params import check_unused_params
 from engine.validate.render import render_queries, sample_values
 from engine.validate.sandbox import check_sandbox
 from engine.validate.schedules import check_schedules
-from engine.validate.sqlcolumns import infer_columns
+from engine.validate.sqlcolumns import cached_infer_columns
 
 
 def split_selectors(select: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -141,7 +141,10 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
                                                                 for spec in specs
                                                                 for name, query in rendered[spec.name].items()])
     if wanted("columns"):
-        _check_columns(findings, env, chosen, rendered, described)
+        from engine.validate.lint import default_cache_dir  # noqa: PLC0415
+
+        _check_columns(findings, env, chosen, rendered, described,
+                       (settings.lint_cache_dir or default_cache_dir()) if cache else None)
     check_names(findings, entries, selected)
     by_name = {e.path.stem: e for e in entries} | {e.name: e for e in entries}   # a misnamed file still resolves
     check_schedules(findings, settings, by_name, cadence, selected)
@@ -178,7 +181,7 @@ def check_case_files(findings: Findings, root: Path, specs: dict[str, AudienceSp
 
 def _check_columns(findings: Findings, env: jinja2.Environment, chosen: Sequence[AudienceEntry],
                    rendered: dict[str, dict[str, RenderedQuery]],
-                   described: dict[tuple[str, str], tuple[str, ...]]) -> None:
+                   described: dict[tuple[str, str], tuple[str, ...]], cache_dir: Path | None) -> None:
     from engine.transform import sandbox  # noqa: PLC0415  (segment and metric SQL is bound by DuckDB itself)
 
     duck = sandbox.connect()   # binding spec SQL may read files (table functions bind eagerly): not here
@@ -188,7 +191,8 @@ def _check_columns(findings: Findings, env: jinja2.Environment, chosen: Sequence
             if spec is None or entry.doc is None:
                 continue
             columns = {q.name: described.get((spec.name, q.name)) or
-                       (infer_columns(rendered[spec.name][q.name].sql) if q.name in rendered[spec.name] else None)
+                       (cached_infer_columns(rendered[spec.name][q.name].sql, cache_dir)
+                        if q.name in rendered[spec.name] else None)
                        for q in spec.queries}
             transform = _transform_sql(findings, env, spec) if spec.transform else None
             check_sandbox(findings, entry.doc, spec, transform)
