@@ -81,6 +81,12 @@ class BoundedSandbox(SandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+# compiled templates are cached between processes; the code depends on which operators the
+# sandbox intercepts, so they name the cache folder
+_INTERCEPTED = " ".join(sorted(BoundedSandbox.intercepted_binops))
+_CACHE_KIND = "sql-templates-" + hashlib.sha1(_INTERCEPTED.encode()).hexdigest()[:8]
+
+
 def make_environment(sql_root: Path) -> SandboxedEnvironment:
     """A sandboxed Jinja environment rooted at the project's sql/ folder."""
     env = BoundedSandbox(
@@ -90,9 +96,7 @@ def make_environment(sql_root: Path) -> SandboxedEnvironment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        # the compiled code depends on which operators the sandbox intercepts: they name the folder
-        bytecode_cache=bytecode_cache("sql-templates-" + hashlib.sha1(
-            " ".join(sorted(BoundedSandbox.intercepted_binops)).encode()).hexdigest()[:8]),
+        bytecode_cache=bytecode_cache(_CACHE_KIND),
     )
     return env
 

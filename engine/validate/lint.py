@@ -221,10 +221,16 @@ def _references(project_dir: Path, text: str, seen: set[str]) -> Iterator[str]:
         yield from _references(project_dir, content, seen)
 
 
+@lru_cache(maxsize=1)
+def _sqlfluff_version() -> str:
+    """Read once per process: importlib.metadata reads the distribution's files on every call."""
+    return importlib.metadata.version("sqlfluff")
+
+
 def _cache_key(project_dir: Path, target: LintTarget, config_text: str, context_json: str) -> str:
     digest = hashlib.sha256()
     relative = target.path.relative_to(project_dir) if target.path.is_relative_to(project_dir) else target.path
-    for part in (CACHE_VERSION, importlib.metadata.version("sqlfluff"), config_text, context_json, str(relative),
+    for part in (CACHE_VERSION, _sqlfluff_version(), config_text, context_json, str(relative),
                  target.text, repr(target.lines), repr(target.shift), *_references(project_dir, target.text, set())):
         digest.update(part.encode("utf-8") + b"\1")
     return digest.hexdigest()

@@ -26,6 +26,7 @@ from engine.validate.audiences import AudienceEntry, load_entries, select_entrie
 from engine.validate.cadencefile import check_audience_layers, check_cadence
 from engine.validate.columns import check_audience_columns
 from engine.validate.findings import FAMILIES, Findings, ValidationReport
+from engine.validate.lint import default_cache_dir
 from engine.validate.names import check_names
 from engine.validate.params import check_unused_params
 from engine.validate.render import render_queries, sample_values
@@ -140,23 +141,21 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
         described = check_on_database(findings, settings, env, [(spec.name, spec.query(name).sql, query)
                                                                 for spec in specs
                                                                 for name, query in rendered[spec.name].items()])
+    cache_dir = (settings.lint_cache_dir or default_cache_dir()) if cache else None
     if wanted("columns"):
-        from engine.validate.lint import default_cache_dir  # noqa: PLC0415
-
-        _check_columns(findings, env, chosen, rendered, described,
-                       (settings.lint_cache_dir or default_cache_dir()) if cache else None)
+        _check_columns(findings, env, chosen, rendered, described, cache_dir)
     check_names(findings, entries, selected)
     by_name = {e.path.stem: e for e in entries} | {e.name: e for e in entries}   # a misnamed file still resolves
     check_schedules(findings, settings, by_name, cadence, selected)
     files = _sql_files(root, env, specs if audience_selectors else None)
     if wanted("lint") and files:
-        from engine.validate.lint import default_cache_dir, lint_files  # noqa: PLC0415
+        from engine.validate.lint import lint_files  # noqa: PLC0415
 
         # a file that does not render cannot be linted: its render problem is the one to fix first
         unrenderable = {root / f.path for f in findings.sorted() if f.family == "render"}
         lint_files(findings, root, [f for f in files if f not in unrenderable], _lint_context(entries),
                    rendered_files={root / "sql" / q.sql for spec in specs for q in spec.queries},
-                   cache_dir=(settings.lint_cache_dir or default_cache_dir()) if cache else None, strict=strict)
+                   cache_dir=cache_dir, strict=strict)
     kept = [f for f in findings.sorted()
             if not rules or any(f.rule == r or f.family == r for r in rules)]
     counted = len(entries) + case_files + len(files) + sum((root / n).exists()

@@ -22,6 +22,8 @@ from sqlglot.errors import SqlglotError
 
 from engine.outputs.atomic import write_atomic
 
+_SQLGLOT_VERSION = importlib.metadata.version("sqlglot")   # part of the cache key; read once per process
+
 Columns = list[str] | None
 Node = Any      # a sqlglot tree node (its base class was renamed across versions: Expression, Expr)
 _UNKNOWN = "?column?"
@@ -129,7 +131,7 @@ def cached_infer_columns(sql: str, folder: Path | None) -> tuple[str, ...] | Non
     """
     if folder is None:
         return infer_columns(sql)
-    key = hashlib.sha256(f"columns-1\1{importlib.metadata.version('sqlglot')}\1{sql}".encode()).hexdigest()
+    key = hashlib.sha256(f"columns-1\1{_SQLGLOT_VERSION}\1{sql}".encode()).hexdigest()
     path = folder / "columns" / f"{key}.json"
     try:
         found = json.loads(path.read_text("utf-8"))
