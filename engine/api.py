@@ -25,6 +25,7 @@ from engine.db import SourcePool, connect, create_database_if_missing
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.report import SendReport, SendStatus
 from engine.delivery.request import SendRequest
+from engine.delivery.shard import Shard as Shard  # the CLI parses --shard with it
 from engine.errors import StateError
 from engine.logs import log_context
 from engine.outputs.names import check_output_names

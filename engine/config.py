@@ -47,6 +47,8 @@ ENV_VARS: dict[str, str] = {
     "timezone": "ENGINE_TIMEZONE",
     "fcm_concurrency": "ENGINE_FCM_CONCURRENCY",
     "fcm_rate_per_minute": "ENGINE_FCM_RATE_PER_MINUTE",
+    "send_shards": "ENGINE_SEND_SHARDS",
+    "send_shard_rows": "ENGINE_SEND_SHARD_ROWS",
     "cadence_mode": "ENGINE_CADENCE_MODE",
     "cadence_url": "ENGINE_CADENCE_URL",
     "cadence_fail_open": "ENGINE_CADENCE_FAIL_OPEN",
@@ -86,6 +88,8 @@ class Settings:
     timezone: str = "UTC"
     fcm_concurrency: int = 64
     fcm_rate_per_minute: int = 300_000
+    send_shards: int = 1                 # the scheduler splits a live send into at most this many parallel jobs
+    send_shard_rows: int = 50_000        # ... one per this many ledger rows (a smaller send is not split)
     deep_link_hosts: tuple[str, ...] = ("tradeblock.us",)
     cadence_mode: str = "builtin"
     cadence_url: str | None = None
@@ -134,6 +138,7 @@ class Settings:
 
 
 _INT_FIELDS = {"pool_size", "parallel_audiences", "connect_retries", "fcm_concurrency", "fcm_rate_per_minute",
+               "send_shards", "send_shard_rows",
                "cadence_retries", "test_layer", "report_sample_rows", "serve_port", "scheduler_serve_port"}
 _FLOAT_FIELDS = {"statement_timeout_s", "cadence_timeout_s", "report_size_jump_pct", "report_threshold_drop_pct",
                  "alert_fcm_error_rate_pct"}
@@ -146,6 +151,7 @@ _TUPLE_FIELDS = {"deep_link_hosts", "test_users", "report_pii_columns"}
 _BOUNDS: dict[str, tuple[float, float]] = {
     "pool_size": (1, 100), "parallel_audiences": (1, 32), "connect_retries": (0, 20), "fcm_concurrency": (1, 1000),
     "fcm_rate_per_minute": (1, 10_000_000), "cadence_retries": (0, 20),
+    "send_shards": (1, 256), "send_shard_rows": (1, 100_000_000),
     "statement_timeout_s": (0.001, 7 * 86400), "cadence_timeout_s": (0.001, 3600),
     "scheduler_serve_port": (0, 65535),
 }

@@ -83,6 +83,10 @@ class DeliveryError(EngineError):
     """A push send failed in a way that stops the run."""
 
 
+class SendBusy(DeliveryError):
+    """Another process is sending this send (or this shard of it) right now: nothing was done."""
+
+
 class ScheduleError(EngineError):
     """schedules.yaml is invalid."""
 

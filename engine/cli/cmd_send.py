@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import click
 
 from engine import api
-from engine.api import SendReport, SendRequest
+from engine.api import SendReport, SendRequest, Shard
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 from engine.timeutil import parse_as_of
 
@@ -43,13 +43,17 @@ from engine.timeutil import parse_as_of
               help="At most N pushes claimed and not yet recorded at once, so at most N in doubt after a crash "
                    "(default: twice ENGINE_FCM_CONCURRENCY, 128). Answers are committed every 20 ms.")
 @click.option("--automation", default=None, help="Apply this schedules.yaml automation's cadence overrides.")
+@click.option("--shard", default=None, metavar="K/N",
+              help="Send only shard K of N of a send already planned (with --limit 0): one contiguous range of "
+                   "its ledger rows, so N processes or machines send it in parallel, each resumable on its own. "
+                   "The first shard run fixes N for the send; the FCM rate limit is divided by N.")
 @click.option("--dsn", default=None, help="Source database DSN for the token lookup (default ENGINE_SOURCE_DSN).")
 @pass_cli
 @handle_errors
 def send(obj: CliContext, source: Path, template: str | None, title: str | None, body: str | None,
          deep_link: str | None, layer: int | None, test: bool, dry_run: bool, limit: int | None,
          send_id: str | None, as_of: str | None, resend_in_flight: bool, max_in_doubt: int | None,
-         automation: str | None, dsn: str | None) -> None:
+         automation: str | None, shard: str | None, dsn: str | None) -> None:
     """Send the pushes of SOURCE: a run folder (with --template) or a CSV (with --template, or ad hoc).
 
     \b
@@ -80,7 +84,8 @@ def send(obj: CliContext, source: Path, template: str | None, title: str | None,
     request = SendRequest(source=source, template=template, title=title, body=body, deep_link=deep_link,
                           layer=layer, test=test, dry_run=dry_run, limit=limit, send_id=send_id,
                           as_of=parse_as_of(as_of) if as_of else None, resend_in_flight=resend_in_flight,
-                          automation=automation, max_in_doubt=max_in_doubt)
+                          automation=automation, max_in_doubt=max_in_doubt,
+                          shard=Shard.parse(shard) if shard else None)
     stop = threading.Event()
     with _graceful_stop(stop), _progress(enabled=not obj.json_output and sys.stderr.isatty()) as on_progress:
         report = api.send(settings, request, stop=stop, on_progress=on_progress)
@@ -132,7 +137,8 @@ def _progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
 def _print_report(report: SendReport) -> None:
     colour = {"completed": "green", "limited": "green", "empty": "yellow", "dry_run": "cyan",
               "completed_in_doubt": "yellow"}.get(report.status.value, "red")
-    click.secho(f"send {report.send_id}: {report.status.value}", fg=colour, bold=True)
+    shard = f" (shard {report.shard}: counts from 'targeted' on are its rows)" if report.shard else ""
+    click.secho(f"send {report.send_id}{shard}: {report.status.value}", fg=colour, bold=True)
     click.echo(f"  {report.mode} push, layer {report.layer}, template {report.template or '(ad hoc)'}, "
                f"as of {report.as_of.isoformat()}{' (resumed)' if report.resumed else ''}")
     click.echo(f"  source: {report.source}")

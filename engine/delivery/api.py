@@ -28,7 +28,7 @@ from engine.cadence.lock import hold_cadence_lock
 from engine.config import Settings
 from engine.db import SourcePool
 from engine.delivery.fcm import FcmClient
-from engine.delivery.ledger import ItemResult, Ledger, LedgerItem, SendRecord, Tally
+from engine.delivery.ledger import ALL_ROWS, ItemResult, Ledger, LedgerItem, SendRecord, Tally
 from engine.delivery.nostate import NOT_CHECKED, NoStateLedger
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.plan import Plan, plan_send
@@ -77,6 +77,9 @@ def deliver(settings: Settings, request: SendRequest, template: PushTemplate, *,
                           hint="drop --as-of, or add --dry-run to see what cadence would have allowed then")
     if request.max_in_doubt is not None and request.max_in_doubt < 1:
         raise ConfigError("--max-in-doubt must be 1 or more")
+    if request.shard is not None and (request.dry_run or request.limit is not None):
+        raise ConfigError("--shard sends one range of a planned send: not with --dry-run or --limit",
+                          hint="plan the send first with --limit 0 (no --shard), then run its shards")
     prepared = _prepare(settings, request, template)
     if request.dry_run and not settings.state_dsn:   # issue 16: a dry run needs no state database
         ledger: Any = NoStateLedger()
@@ -101,17 +104,22 @@ def _send(settings: Settings, request: SendRequest, prepared: _Prepared, ledger:
           pool: SourcePool | None, started: float) -> SendReport:
     send_id = prepared.record.send_id
     if not request.dry_run:
-        ledger.lock(send_id)
+        ledger.lock(send_id, request.shard)
     existing = ledger.find(send_id)
     if existing:
         _check_same_send(existing, prepared)
+    if request.shard is not None:
+        if not existing:
+            raise DeliveryError(f"send {send_id!r} is not planned yet: a shard sends only rows already planned",
+                                hint="plan it first: the same command with --limit 0 and no --shard")
+        ledger.pin_shards(send_id, request.shard.count)
     if request.dry_run:
         return _dry_run_report(settings, request, prepared, ledger, existing, pool, started)
     try:
         return _run(settings, request, prepared, ledger, existing, retry=retry, stop=stop, on_progress=on_progress,
                     pool=pool, started=started)
     except BaseException as err:
-        _leave_truthful(ledger, send_id, err)
+        _leave_truthful(ledger, send_id, err, sharded=request.shard is not None)
         raise
 
 
@@ -121,15 +129,17 @@ def _run(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: 
     send_id = prepared.record.send_id
     client: FcmClient | None = None
     stats = SenderStats()
+    seqs = request.shard.seq_range(ledger.seq_count(send_id)) if request.shard else ALL_ROWS
     try:
         if existing:
-            in_flight, requeued = ledger.reopen(send_id, resend_in_flight=request.resend_in_flight)
+            in_flight, requeued = ledger.reopen(send_id, resend_in_flight=request.resend_in_flight, seqs=seqs,
+                                                shared=request.shard is not None)
             _note_reopen(prepared, in_flight, requeued, request.resend_in_flight)
             summary = existing["plan"]
             prepared = replace(prepared, record=replace(prepared.record, as_of=existing["as_of"]))
         else:
             prepared, summary, client = _plan_and_claim(settings, request, prepared, ledger, pool)
-        todo = ledger.pending(send_id, request.limit)
+        todo = ledger.pending(send_id, request.limit, seqs)
         if todo:
             owned, client = client or _open_fcm(settings), None     # _run_sender closes it
             stats = _run_sender(settings, owned, ledger, prepared, request, todo, retry=retry, stop=stop,
@@ -138,9 +148,14 @@ def _run(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: 
         if client is not None:
             asyncio.run(client.aclose())
             client.close()
-    report = _report(prepared, request, ledger.tally(send_id), summary, stats, resumed=existing is not None,
+    report = _report(prepared, request, ledger.tally(send_id, seqs), summary, stats, resumed=existing is not None,
                      started=started)
-    ledger.finish(send_id, report.status.value, stats.abort)
+    if request.shard is None:
+        ledger.finish(send_id, report.status.value, stats.abort)
+    else:       # the shard's report is its own rows; the send's status, the whole send's, by the last shard out
+        ledger.finish_shard(send_id, lambda: (_report(prepared, replace(request, shard=None), ledger.tally(send_id),
+                                                      summary, stats, resumed=True, started=started).status.value,
+                                              stats.abort))
     hooks.send_finished(settings, prepared.record, report, stats)   # metrics, alerts, the run's report
     log.info("send %s %s: %s", send_id, report.status.value, report.message,
              extra={"sent_now": report.sent_now, "remaining": report.remaining,
@@ -148,12 +163,16 @@ def _run(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: 
     return report
 
 
-def _leave_truthful(ledger: Ledger, send_id: str, err: BaseException) -> None:
-    """After a failure, the send's row says it stopped and why (when the state database still answers)."""
+def _leave_truthful(ledger: Ledger, send_id: str, err: BaseException, *, sharded: bool) -> None:
+    """After a failure, the send's row says it stopped and why (when the state database still answers);
+    a failed shard says so only as the last shard out (the others are still sending)."""
     status = SendStatus.ABORTED if isinstance(err, EngineError) else SendStatus.INTERRUPTED
     detail = err.message if isinstance(err, EngineError) else type(err).__name__
     try:
-        ledger.finish(send_id, status.value, mask_text(detail)[:500])
+        if sharded:
+            ledger.finish_shard(send_id, lambda: (status.value, mask_text(detail)[:500]))
+        else:
+            ledger.finish(send_id, status.value, mask_text(detail)[:500])
     except psycopg.Error:
         pass    # connection gone: the lock went with it, and engine.send_status says 'interrupted'
 
@@ -274,8 +293,10 @@ def _run_sender(settings: Settings, client: FcmClient, ledger: Ledger, prepared:
             log.info("send %s: %d of %d done", prepared.record.send_id, done, len(todo),
                      extra={"sent_now": stats.sent, "retries_now": stats.retried})
 
+    shards = request.shard.count if request.shard else 1    # the project's FCM quota, shared by the shards
     sender = Sender(client, _LedgerSink(settings, ledger, prepared.record), run_id=prepared.record.send_id,
-                    concurrency=settings.fcm_concurrency, rate_per_minute=settings.fcm_rate_per_minute,
+                    concurrency=settings.fcm_concurrency,
+                    rate_per_minute=max(1, settings.fcm_rate_per_minute // shards),
                     policy=retry, window=request.max_in_doubt, stop=stop, on_commit=progress)
 
     async def drive() -> SenderStats:
@@ -313,7 +334,7 @@ def _report(prepared: _Prepared, request: SendRequest, tally: Tally, summary: di
         resumed=resumed, **counts.fields(), sent_now=stats.sent, retried_now=stats.retried,
         dead_tokens_now=stats.dead_tokens, commits_now=stats.commits, max_in_doubt_now=stats.max_unrecorded,
         message=message_of(status, counts, stats), warnings=tuple(warnings),
-        seconds=round(time.perf_counter() - started, 3))
+        seconds=round(time.perf_counter() - started, 3), shard=str(request.shard) if request.shard else None)
 
 
 def _dry_run_report(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,

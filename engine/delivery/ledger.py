@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import psycopg
 from psycopg.rows import dict_row
@@ -21,10 +21,15 @@ from psycopg.rows import dict_row
 from engine.cadence import SentPush, record_sent
 from engine.config import Settings
 from engine.db import connect
-from engine.errors import DeliveryError, StateError
+from engine.errors import DeliveryError, SendBusy, StateError
+
+if TYPE_CHECKING:
+    from engine.delivery.shard import Shard
 
 IN_FLIGHT_UNKNOWN = "IN_FLIGHT_UNKNOWN"
 _LOCK_CLASS = 0x73656E64  # "send"
+_SHARD_LOCK_CLASS = 0x73686172  # "shar"
+ALL_ROWS = (0, 2**31 - 1)         # a seq range: the whole send
 
 
 @dataclass(frozen=True)
@@ -115,12 +120,42 @@ class Ledger:
             raise StateError("the state database has no send ledger, or an older one (engine.send_status)",
                              hint="run `engine migrate` against ENGINE_STATE_DSN")
 
-    def lock(self, send_id: str) -> None:
-        """Hold the send's advisory lock for this session; another holder means a copy is running."""
-        row = self.conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (_LOCK_CLASS, send_id)).fetchone()
-        if not row or not row[0]:
-            raise DeliveryError(f"send {send_id!r} is already running in another process",
-                                hint="let it finish; running the same command afterwards resumes it if needed")
+    def lock(self, send_id: str, shard: Shard | None = None) -> None:
+        """Hold the send's advisory lock for this session: exclusively for the whole send, shared for a shard
+        (plus the shard's own lock). Another holder in the way means a copy is running: SendBusy."""
+        if shard is None:
+            if not self._try_lock("pg_try_advisory_lock", _LOCK_CLASS, send_id):
+                raise SendBusy(f"send {send_id!r} is already running in another process",
+                               hint="let it finish; running the same command afterwards resumes it if needed")
+            return
+        if not self._try_lock("pg_try_advisory_lock_shared", _LOCK_CLASS, send_id):
+            raise SendBusy(f"send {send_id!r} is being sent whole by another process: shard {shard} waits",
+                           hint="let it finish; it sends this shard's rows too")
+        if not self._try_lock("pg_try_advisory_lock", _SHARD_LOCK_CLASS, f"{send_id}#{shard}"):
+            self.conn.execute("SELECT pg_advisory_unlock_shared(%s, hashtext(%s))", (_LOCK_CLASS, send_id))
+            raise SendBusy(f"shard {shard} of send {send_id!r} is already running in another process",
+                           hint="let it finish; running the same command afterwards resumes it if needed")
+
+    def _try_lock(self, function: str, lock_class: int, key: str) -> bool:
+        row = self.conn.execute(f"SELECT {function}(%s, hashtext(%s))", (lock_class, key)).fetchone()
+        return bool(row and row[0])
+
+    def pin_shards(self, send_id: str, count: int) -> None:
+        """Record that the send is split ``count`` ways; a different split of it is refused (it would overlap)."""
+        row = self.conn.execute("UPDATE engine.sends SET shards = %s WHERE send_id = %s"
+                                " AND (shards IS NULL OR shards = %s) RETURNING shards",
+                                (count, send_id, count)).fetchone()
+        if row is None:
+            pinned = self.conn.execute("SELECT shards FROM engine.sends WHERE send_id = %s", (send_id,)).fetchone()
+            raise DeliveryError(f"send {send_id!r} is split into {pinned[0] if pinned else '?'} shards, not {count}",
+                                hint=f"use --shard K/{pinned[0] if pinned else 'N'}, or resume it whole "
+                                     "without --shard")
+
+    def seq_count(self, send_id: str) -> int:
+        """Ledger rows of the send (seq runs 0..n-1 over every CSV row, skipped ones included)."""
+        row = self.conn.execute("SELECT coalesce(max(seq) + 1, 0) FROM engine.send_items WHERE send_id = %s",
+                                (send_id,)).fetchone()
+        return int(row[0]) if row else 0
 
     def find(self, send_id: str) -> dict[str, Any] | None:
         """The send's row, its status as engine.send_status tells it (never a dead process's 'sending')."""
@@ -148,21 +183,26 @@ class Ledger:
                     copy.write_row((record.send_id, item.seq, item.user_id, send_key(record.send_id, item.user_id),
                                     item.token, item.title, item.body, item.deep_link, item.status, item.reason))
 
-    def reopen(self, send_id: str, *, resend_in_flight: bool) -> tuple[int, int]:
+    def reopen(self, send_id: str, *, resend_in_flight: bool, seqs: tuple[int, int] = ALL_ROWS,
+               shared: bool = False) -> tuple[int, int]:
         """Prepare a resumed send; return (rows found in flight, retryable failures queued again).
 
         Rows still ``in_flight`` were handed to FCM by an attempt that died before recording the
         answer: they may have been delivered. By default they become failed IN_FLIGHT_UNKNOWN,
         are recorded in user_notifications as ``in_doubt`` (cadence counts them) and are not sent
         again (at most once); ``resend_in_flight`` queues them (and earlier such rows) again
-        instead (at least once: clients can drop the repeat by ``data.run_id``).
+        instead (at least once: clients can drop the repeat by ``data.run_id``). A shard reopens only
+        its own ``seqs`` (another shard's rows in flight are that shard's, still running) and, being
+        ``shared``, names no single holder.
         """
+        lo, hi = seqs
         with self.conn.transaction():
             if resend_in_flight:
                 in_flight = self.conn.execute(
                     "UPDATE engine.send_items SET status = 'pending', reason = NULL, updated_at = now()"
-                    " WHERE send_id = %s AND (status = 'in_flight' OR (status = 'failed' AND reason = %s))",
-                    (send_id, IN_FLIGHT_UNKNOWN)).rowcount
+                    " WHERE send_id = %s AND seq >= %s AND seq < %s"
+                    "   AND (status = 'in_flight' OR (status = 'failed' AND reason = %s))",
+                    (send_id, lo, hi, IN_FLIGHT_UNKNOWN)).rowcount
             else:
                 self.conn.execute(   # attempted when claimed: updated_at is the time it went out
                     "INSERT INTO engine.user_notifications (user_id, layer_id, sent_at, push_title, push_body,"
@@ -170,22 +210,26 @@ class Ledger:
                     " SELECT i.user_id, s.layer_id, i.updated_at, i.title, i.body, s.audience_description,"
                     "        i.deep_link, i.idempotency_key, 'in_doubt'"
                     " FROM engine.send_items AS i JOIN engine.sends AS s ON s.send_id = i.send_id"
-                    " WHERE i.send_id = %s AND i.status = 'in_flight' ON CONFLICT (send_key) DO NOTHING", (send_id,))
+                    " WHERE i.send_id = %s AND i.seq >= %s AND i.seq < %s AND i.status = 'in_flight'"
+                    " ON CONFLICT (send_key) DO NOTHING", (send_id, lo, hi))
                 in_flight = self.conn.execute(
                     "UPDATE engine.send_items SET status = 'failed', reason = %s, retryable = false,"
-                    " updated_at = now() WHERE send_id = %s AND status = 'in_flight'",
-                    (IN_FLIGHT_UNKNOWN, send_id)).rowcount
+                    " updated_at = now() WHERE send_id = %s AND seq >= %s AND seq < %s AND status = 'in_flight'",
+                    (IN_FLIGHT_UNKNOWN, send_id, lo, hi)).rowcount
             retry = self.conn.execute(
                 "UPDATE engine.send_items SET status = 'pending', updated_at = now()"
-                " WHERE send_id = %s AND status = 'failed' AND retryable", (send_id,)).rowcount
-            self.conn.execute("UPDATE engine.sends SET status = 'sending', holder_pid = pg_backend_pid(),"
-                              " last_error = NULL, updated_at = now() WHERE send_id = %s", (send_id,))
+                " WHERE send_id = %s AND seq >= %s AND seq < %s AND status = 'failed' AND retryable",
+                (send_id, lo, hi)).rowcount
+            self.conn.execute("UPDATE engine.sends SET status = 'sending',"
+                              " holder_pid = CASE WHEN %s THEN NULL ELSE pg_backend_pid() END,"
+                              " last_error = NULL, updated_at = now() WHERE send_id = %s", (shared, send_id))
         return in_flight, retry
 
-    def pending(self, send_id: str, limit: int | None = None) -> list[LedgerItem]:
+    def pending(self, send_id: str, limit: int | None = None, seqs: tuple[int, int] = ALL_ROWS) -> list[LedgerItem]:
         cur = self.conn.execute(
             "SELECT seq, user_id::text, status, reason, token, title, body, deep_link FROM engine.send_items"
-            " WHERE send_id = %s AND status = 'pending' ORDER BY seq LIMIT %s", (send_id, limit))
+            " WHERE send_id = %s AND seq >= %s AND seq < %s AND status = 'pending' ORDER BY seq LIMIT %s",
+            (send_id, *seqs, limit))
         return [LedgerItem(*row) for row in cur]
 
     def commit(self, record: SendRecord, results: Sequence[ItemResult], claim: Sequence[LedgerItem]) -> list[SentPush]:
@@ -230,10 +274,29 @@ class Ledger:
         self.conn.execute("UPDATE engine.sends SET status = %s, last_error = %s, holder_pid = NULL,"
                           " updated_at = now() WHERE send_id = %s", (status, last_error, send_id))
 
-    def tally(self, send_id: str) -> Tally:
+    def finish_shard(self, send_id: str, final: Callable[[], tuple[str, str | None]]) -> bool:
+        """Leave the send as a shard; the last shard out writes the send's status, ``final()``.
+
+        Under the send row's lock, so of two shards ending together exactly one sees the other gone.
+        """
+        with self.conn.transaction():
+            self.conn.execute("SELECT 1 FROM engine.sends WHERE send_id = %s FOR UPDATE", (send_id,))
+            self.conn.execute("SELECT pg_advisory_unlock_shared(%s, hashtext(%s))", (_LOCK_CLASS, send_id))
+            row = self.conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND mode = 'ShareLock' AND classid = %s::bigint::oid AND objsubid = 2"
+                " AND objid = ((hashtext(%s)::bigint + 4294967296) %% 4294967296)::text::oid)",
+                (_LOCK_CLASS, send_id)).fetchone()
+            if row and row[0]:
+                return False
+            status, last_error = final()
+            self.finish(send_id, status, last_error)
+            return True
+
+    def tally(self, send_id: str, seqs: tuple[int, int] = ALL_ROWS) -> Tally:
         cur = self.conn.execute(
-            "SELECT status, reason, retryable, count(*) FROM engine.send_items WHERE send_id = %s"
-            " GROUP BY 1, 2, 3", (send_id,))
+            "SELECT status, reason, retryable, count(*) FROM engine.send_items"
+            " WHERE send_id = %s AND seq >= %s AND seq < %s GROUP BY 1, 2, 3", (send_id, *seqs))
         return Tally({(status, reason, retryable): n for status, reason, retryable, n in cur})
 
     def dead_tokens(self, tokens: Iterable[str]) -> dict[str, str]:

@@ -70,6 +70,7 @@ class SendReport:
     message: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
     seconds: float = 0.0
+    shard: str | None = None              # "K/N": the counts from targeted on are that shard's rows only
 
     @property
     def exit_code(self) -> int:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from engine.delivery.shard import Shard
+
 
 @dataclass(frozen=True)
 class SendRequest:
@@ -14,7 +16,7 @@ class SendRequest:
     ``as_of`` is for dry runs only: a real send evaluates cadence and records its pushes at the
     state database's clock, never at a chosen time. ``max_in_doubt`` bounds the pushes claimed
     and not yet recorded at once (default twice ENGINE_FCM_CONCURRENCY): what a crash can leave
-    in doubt.
+    in doubt. ``shard`` sends one range of an already planned send (engine.delivery.shard).
     """
 
     source: Path
@@ -31,6 +33,7 @@ class SendRequest:
     resend_in_flight: bool = False
     automation: str | None = None
     max_in_doubt: int | None = None
+    shard: Shard | None = None
 
     @property
     def adhoc(self) -> bool:
