@@ -111,7 +111,7 @@ def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Cal
     from engine.automations import store  # noqa: PLC0415
     from engine.automations.model import RunKind  # noqa: PLC0415
     from engine.db import connect  # noqa: PLC0415
-    from engine.scheduler.phases import PhaseContext, advance  # noqa: PLC0415
+    from engine.scheduler.phases import Fanout, PhaseContext, advance, send_shard  # noqa: PLC0415
     from engine.schedules.loader import load_schedules  # noqa: PLC0415
     from engine.timeutil import utcnow  # noqa: PLC0415
 
@@ -141,6 +141,10 @@ def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Cal
         shown = len(events)
         if step is None:
             break
+        if isinstance(step, Fanout):     # ENGINE_SEND_SHARDS > 1: the demo runs the shards one after the other
+            for job in step.shards:
+                send_shard(ctx, run.id, job)
+            continue
         time.sleep(max(0.0, (step.at - utcnow()).total_seconds()))
     report.timeline = [(e.status.value, e.at.isoformat()) for e in events]
     with connect(settings.require_state_dsn(), autocommit=True) as conn:

@@ -21,8 +21,9 @@ from procrastinate.jobs import Status
 from engine.automations.planner import plan_runs
 from engine.automations.timeline import Phase
 from engine.db import connect
+from engine.delivery.shard import Shard
 from engine.observe import hooks
-from engine.scheduler.phases import PhaseContext, advance, alert_on
+from engine.scheduler.phases import Fanout, PhaseContext, ShardJob, advance, alert_on, send_shard
 from engine.schedules.loader import load_schedules
 
 log = logging.getLogger("engine.scheduler")
@@ -54,9 +55,22 @@ async def defer_phase(app: procrastinate.App, phase: Phase, run_id: str, at: dat
         pass
 
 
+async def defer_shard(app: procrastinate.App, run_id: str, job: ShardJob) -> None:
+    """Queue one shard of a live send. No run lock: the shards of a run are meant to run at the same time."""
+    try:
+        await app.configure_task(f"{NAMESPACE}:send_shard", queue=QUEUE,
+                                 queueing_lock=f"{run_id}:{job.push}:{job.shard}").defer_async(
+            run_id=run_id, push=job.push, shard=str(job.shard))
+    except AlreadyEnqueued:
+        pass
+
+
 async def _run_phase(context: procrastinate.JobContext, run_id: str) -> None:
     step = await asyncio.to_thread(advance, _context(context).phase, run_id)
-    if step is not None:
+    if isinstance(step, Fanout):
+        for job in step.shards:
+            await defer_shard(context.app, run_id, job)
+    elif step is not None:
         await defer_phase(context.app, step.phase, run_id, step.at)
 
 
@@ -76,6 +90,14 @@ async def test(context: procrastinate.JobContext, run_id: str) -> None:
 async def live(context: procrastinate.JobContext, run_id: str) -> None:
     """The live send of exactly the frozen files, at T-0."""
     await _run_phase(context, run_id)
+
+
+@blueprint.task(name="send_shard", pass_context=True, queue=QUEUE)
+async def send_shard_job(context: procrastinate.JobContext, run_id: str, push: str, shard: str) -> None:
+    """One shard of a live send; then the live phase again, which reports once no shard is left running."""
+    phase = _context(context).phase
+    await asyncio.to_thread(send_shard, phase, run_id, ShardJob(push, Shard.parse(shard)))
+    await defer_phase(context.app, Phase.LIVE, run_id, phase.clock())
 
 
 @blueprint.task(name="cleanup", pass_context=True, queue=QUEUE)

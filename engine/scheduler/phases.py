@@ -27,7 +27,8 @@ from engine.config import Settings
 from engine.db import connect
 from engine.delivery.report import IN_DOUBT_EXIT
 from engine.delivery.request import SendRequest
-from engine.errors import EngineError
+from engine.delivery.shard import Shard, shard_count
+from engine.errors import EngineError, SendBusy
 from engine.observe import hooks
 from engine.observe.alerts import Event
 from engine.runs.model import MANIFEST, Manifest, OutputStatus, read_manifest
@@ -47,6 +48,22 @@ class Next:
 
 
 @dataclass(frozen=True)
+class ShardJob:
+    """One shard of one push's live send, to run as its own job (any worker, in parallel with the others)."""
+
+    push: str
+    shard: Shard
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """The live send was planned and split: defer these shard jobs; each re-queues the live phase when it
+    ends, and the live phase, once no shard is running, sends what is left whole and reports."""
+
+    shards: tuple[ShardJob, ...]
+
+
+@dataclass(frozen=True)
 class PhaseContext:
     settings: Settings
     worker: str
@@ -56,7 +73,7 @@ class PhaseContext:
                                                # (the demo's data is seeded as of its --as-of)
 
 
-def advance(ctx: PhaseContext, run_id: str) -> Next | None:
+def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
     """Do the run's due step; return the next one (None: the run is over)."""
     with connect(ctx.settings.require_state_dsn(), retries=ctx.settings.connect_retries, autocommit=True) as conn:
         run = store.get_run(conn, run_id)
@@ -79,6 +96,8 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | None:
         step = {Phase.GENERATE: _generate, Phase.TEST: _test, Phase.LIVE: _live, Phase.CLEANUP: _cleanup}[phase]
         try:
             after = step(ctx, conn, schedules, automation, run, line)
+            if isinstance(after, Fanout):
+                return after
         except EngineError as err:
             latest = store.get_run(conn, run.id)
             if latest and not latest.status.final:
@@ -167,30 +186,85 @@ def _generate(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFi
     return moved.status if moved else None
 
 
-def _send_all(ctx: PhaseContext, automation: Automation, run: AutomationRun, *, test: bool,
-              label: str) -> tuple[int, int, int, list[str]]:
+def _send_request(automation: Automation, run: AutomationRun, push: str, *, test: bool, label: str,
+                  **options: Any) -> SendRequest:
+    return SendRequest(source=Path(run.run_dir or ""), template=push, test=test, send_id=f"{run.id}:{push}:{label}",
+                       automation=automation.id, **options)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    sent: int = 0
+    failed: int = 0
+    excluded: int = 0
+    problems: tuple[str, ...] = ()
+    busy: tuple[str, ...] = ()          # pushes whose shards are still sending
+
+
+def _send_all(ctx: PhaseContext, automation: Automation, run: AutomationRun, *, test: bool, label: str) -> _Sent:
+    """Each push sent whole (or resumed: after its shards, what they left), in their declared order."""
     sent = failed = excluded = 0
     problems: list[str] = []
-    for push in automation.pushes:            # in their declared order
-        report = api.send(ctx.settings, SendRequest(
-            source=Path(run.run_dir or ""), template=push, test=test, send_id=f"{run.id}:{push}:{label}",
-            automation=automation.id))
+    busy: list[str] = []
+    for push in automation.pushes:
+        try:
+            report = api.send(ctx.settings, _send_request(automation, run, push, test=test, label=label))
+        except SendBusy:
+            busy.append(push)
+            continue
         sent += report.sent
         failed += sum(report.failed.values())
         excluded += sum(report.cadence_excluded.values())
         if report.exit_code not in (0, IN_DOUBT_EXIT):    # in doubt: finished, counted, never re-sent
             problems.append(f"{push}: {report.status} ({report.message})")
-    return sent, failed, excluded, problems
+    return _Sent(sent, failed, excluded, tuple(problems), tuple(busy))
+
+
+def _plan_shards(ctx: PhaseContext, automation: Automation, run: AutomationRun) -> tuple[ShardJob, ...]:
+    """Plan every push's live send (ledger frozen, nothing sent: --limit 0) and split the large ones."""
+    jobs: list[ShardJob] = []
+    for push in automation.pushes:
+        report = api.send(ctx.settings, _send_request(automation, run, push, test=False, label="live", limit=0))
+        count = shard_count(report.remaining, max_shards=ctx.settings.send_shards,
+                            rows_per_shard=ctx.settings.send_shard_rows)
+        if count > 1:
+            jobs += [ShardJob(push, Shard(k, count)) for k in range(1, count + 1)]
+    return tuple(jobs)
+
+
+def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
+    """One shard job: send its range of the push's live send (resumes it; a copy already running: nothing)."""
+    with connect(ctx.settings.require_state_dsn(), retries=ctx.settings.connect_retries, autocommit=True) as conn:
+        run = store.get_run(conn, run_id)
+    if run is None or run.status is not RunStatus.SENDING:
+        return
+    automation = (ctx.schedules or load_schedules(ctx.settings.project_dir)).automation(run.automation_id)
+    if automation is None:
+        return
+    try:
+        report = api.send(ctx.settings, _send_request(automation, run, job.push, test=False, label="live",
+                                                      shard=job.shard))
+    except SendBusy as err:
+        log.info("shard already being sent", extra={"run": run_id, "push": job.push, "shard": str(job.shard),
+                                                   "detail": err.message})
+        return
+    except EngineError as err:       # the live phase's final pass retries what is left and reports it
+        log.error("shard send failed", extra={"run": run_id, "push": job.push, "shard": str(job.shard),
+                                              "error": err.message})
+        return
+    log.info("shard sent", extra={"run": run_id, "push": job.push, "shard": str(job.shard),
+                                  "status": report.status.value, "sent_now": report.sent_now})
 
 
 def _test(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
           run: AutomationRun, line: Timeline) -> RunStatus | None:
     if run.status is RunStatus.GENERATED:
         run = _move(ctx, conn, run, RunStatus.TESTING) or run
-    sent, _, _, problems = _send_all(ctx, automation, run, test=True, label="test")
-    if problems:
-        raise EngineError("TEST send: " + "; ".join(problems))
-    tested = _move(ctx, conn, run, RunStatus.TESTED, f"TEST pushes sent: {sent}",
+    result = _send_all(ctx, automation, run, test=True, label="test")
+    if result.problems or result.busy:
+        raise EngineError("TEST send: " + "; ".join(result.problems or
+                                                    [f"{push}: already running elsewhere" for push in result.busy]))
+    tested = _move(ctx, conn, run, RunStatus.TESTED, f"TEST pushes sent: {result.sent}",
                    expected=frozenset({RunStatus.TESTING}))
     if tested is None:
         return None
@@ -207,8 +281,16 @@ def _check_frozen(run: AutomationRun) -> None:
             raise EngineError(f"{path} is not the file generate froze (sha256 {actual[:12]}, expected {digest[:12]})")
 
 
+def _still_sending(conn: psycopg.Connection, automation: Automation, run: AutomationRun) -> list[str]:
+    """The pushes whose live send some process (a shard, or a whole-send resume) is sending right now."""
+    send_ids = {f"{run.id}:{push}:live": push for push in automation.pushes}
+    rows = conn.execute("SELECT send_id FROM engine.send_status WHERE send_id = ANY(%s) AND status = 'sending'",
+                        (list(send_ids),)).fetchall()
+    return [send_ids[send_id] for (send_id,) in rows]
+
+
 def _live(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
-          run: AutomationRun, line: Timeline) -> RunStatus | None:
+          run: AutomationRun, line: Timeline) -> RunStatus | Fanout | None:
     if run.status is RunStatus.TESTED:
         run = _move(ctx, conn, run, RunStatus.WINDOW) or run
     if run.status is RunStatus.WINDOW:
@@ -226,15 +308,25 @@ def _live(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, 
         if started is None:          # cancelled in the last moment: the cancel won
             return None
         run = started
-    test_only = run.kind is RunKind.TRIGGERED_TEST
-    sent, failed, excluded, problems = _send_all(ctx, automation, run, test=test_only,
-                                                 label="live-test" if test_only else "live")
-    if problems:
-        _move(ctx, conn, run, RunStatus.FAILED, "live send: " + "; ".join(problems), sent=sent, failed=failed,
-              cadence_excluded=excluded)
+        if run.kind is not RunKind.TRIGGERED_TEST and ctx.settings.send_shards > 1:
+            shards = _plan_shards(ctx, automation, run)
+            if shards:
+                log.info("live send split into shards", extra={"run": run.id, "shards": len(shards)})
+                return Fanout(shards)
+    elif busy := _still_sending(conn, automation, run):     # cheap: reads no CSV, takes no lock
+        log.info("live send waits for its shards", extra={"run": run.id, "pushes": busy})
         return None
-    done = _move(ctx, conn, run, RunStatus.SENT, f"live pushes sent: {sent}, failed: {failed}", sent=sent,
-                 failed=failed, cadence_excluded=excluded)
+    test_only = run.kind is RunKind.TRIGGERED_TEST
+    result = _send_all(ctx, automation, run, test=test_only, label="live-test" if test_only else "live")
+    if result.busy:       # shards still sending: the last of them queues this phase again
+        log.info("live send waits for its shards", extra={"run": run.id, "pushes": list(result.busy)})
+        return None
+    if result.problems:
+        _move(ctx, conn, run, RunStatus.FAILED, "live send: " + "; ".join(result.problems), sent=result.sent,
+              failed=result.failed, cadence_excluded=result.excluded)
+        return None
+    done = _move(ctx, conn, run, RunStatus.SENT, f"live pushes sent: {result.sent}, failed: {result.failed}",
+                 sent=result.sent, failed=result.failed, cadence_excluded=result.excluded)
     return done.status if done else None
 
 

@@ -5,6 +5,7 @@ Real PostgreSQL and the fake FCM server; pushes are counted where they arrive.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import psycopg
@@ -16,6 +17,7 @@ from engine.automations.model import RunKind, RunStatus
 from engine.automations.planner import plan_runs
 from engine.cli.main import cli
 from engine.errors import StateError
+from engine.scheduler.phases import Fanout, PhaseContext, advance
 from engine.schedules.loader import load_schedules
 from tests.scheduler.world import (  # noqa: F401
     FOUNDER_TOKEN,
@@ -188,3 +190,35 @@ def test_run_automation_passes_its_vars_to_the_sql(sched_world: SchedWorld) -> N
     # the audience's default cohort "none" matches nobody: 4 rows means vars.cohort reached the SQL
     assert [o["rows"] for o in run["outputs"] if not o["is_test"]] == [4]
     assert run["params"]["cohort"] == "vars"
+
+
+def test_a_large_live_send_is_split_into_shard_jobs_and_joined(sched_world: SchedWorld) -> None:
+    sharded = replace(sched_world, settings=replace(sched_world.settings, send_shards=3, send_shard_rows=2))
+    sharded.write_automations(automation_yaml("a_shards", "shards"))
+    users = sharded.add_cohort("shards", 5)
+    run = sharded.create_run("a_shards", T)
+    phases = drive(sharded, run.id, Clock(T - seconds(60)))
+    # 5 pushes at 2 a shard, at most 3 shards: ceil(5 / 2) = 3 shard jobs, then the live phase joins them
+    assert phases == ["generate", "test", "live", "shard 1/3", "shard 2/3", "shard 3/3", "cleanup"]
+    final = sharded.run(run.id)
+    assert (final.status, final.sent, final.failed) == (RunStatus.CLEANED, 5, 0)
+    assert sharded.received(users) == [1] * 5
+    assert sharded.query_one("SELECT shards, status FROM engine.sends WHERE send_id = %s",
+                             (f"{run.id}:hello:live",)) == (3, "completed")
+
+
+def test_shard_jobs_that_never_ran_are_sent_whole_by_the_live_phase(sched_world: SchedWorld) -> None:
+    """A worker that dies between planning the shards and queueing them: the live job's retry sends it all."""
+    sharded = replace(sched_world, settings=replace(sched_world.settings, send_shards=2, send_shard_rows=1))
+    sharded.write_automations(automation_yaml("a_lost_shards", "lost"))
+    users = sharded.add_cohort("lost", 4)
+    run = sharded.create_run("a_lost_shards", T)
+    ctx = PhaseContext(settings=sharded.settings, worker="test", clock=Clock(T))
+    advance(ctx, run.id), advance(ctx, run.id)               # generate, test
+    fanout = advance(ctx, run.id)                            # live: planned and split, shard jobs "lost"
+    assert isinstance(fanout, Fanout) and len(fanout.shards) == 2
+    assert sharded.received(users) == [0] * 4                # planning sends nothing
+    advance(ctx, run.id)                                     # the live job again
+    assert sharded.run(run.id).status is RunStatus.SENT and sharded.received(users) == [1] * 4
+    assert sharded.query_one("SELECT shards, status FROM engine.sends WHERE send_id = %s",
+                             (f"{run.id}:hello:live",)) == (None, "completed")   # never split after all

@@ -21,7 +21,7 @@ from engine.automations import store
 from engine.automations.model import AutomationRun, RunKind, RunStatus
 from engine.config import FOUNDER, Settings
 from engine.delivery.fake_fcm import FakeFcmServer, write_service_account
-from engine.scheduler.phases import PhaseContext, advance
+from engine.scheduler.phases import Fanout, PhaseContext, advance, send_shard
 
 REPO = Path(__file__).resolve().parents[2]
 FOUNDER_TOKEN = "tok-founder"
@@ -116,6 +116,10 @@ class SchedWorld:
         assert run is not None
         return run
 
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            return conn.execute(sql, params).fetchone()
+
     def history(self, run_id: str) -> list[tuple[str, datetime]]:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             return [(p.status.value, p.at) for p in store.phases(conn, run_id)]
@@ -144,13 +148,19 @@ class Clock:
 
 def drive(world: SchedWorld, run_id: str, clock: Clock, *,
           before: Callable[[str, datetime], None] | None = None, max_steps: int = 10) -> list[str]:
-    """Run a run's phases in order, jumping the clock to each one's time; return the phases run."""
+    """Run a run's phases in order, jumping the clock to each one's time; return the phases run
+    (a live send split into shards runs them one after the other, each shown as ``shard K/N``)."""
     ctx = PhaseContext(settings=world.settings, worker="test", clock=clock)
     done = []
     for _ in range(max_steps):
         step = advance(ctx, run_id)
         if step is None:
             return done
+        if isinstance(step, Fanout):
+            for job in step.shards:
+                send_shard(ctx, run_id, job)
+                done.append(f"shard {job.shard}")
+            continue
         clock.now = max(clock.now, step.at)
         if before:
             before(step.phase.value, clock.now)
