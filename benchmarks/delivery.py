@@ -93,11 +93,11 @@ def timed(name: str, messages: int, action: Callable[[], Any]) -> Figure:
 class FakeServer:
     """The fake FCM in a child process; counts come from its stats endpoint."""
 
-    def __init__(self, credentials: Path, *, flaky: float = 0.0) -> None:
+    def __init__(self, credentials: Path, *, flaky: float = 0.0, delay: float = 0.0) -> None:
         self.credentials = credentials
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.delivery.fake_fcm", "--no-record", "--credentials", str(credentials),
-             "--flaky", str(flaky)], stdout=subprocess.PIPE, text=True)
+             "--flaky", str(flaky), "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
         info = json.loads(self.proc.stdout.readline())  # type: ignore[union-attr]
         self.endpoint: str = info["endpoint"]
         self.send_url = f"{self.endpoint}/v1/projects/{info['project_id']}/messages:send"

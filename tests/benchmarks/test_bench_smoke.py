@@ -75,3 +75,16 @@ def test_a_database_without_the_benchmark_label_is_never_dropped(pg_admin_dsn: s
                          reuse=False)
     with psycopg.connect(app_db) as conn:
         assert conn.execute("SELECT to_regclass('public.users') IS NOT NULL").fetchone()[0]
+
+
+@pytest.mark.slow
+def test_sharded_send_benchmark_runs_and_delivers_each_message_once(pg_admin_dsn: str, project_root: Path) -> None:
+    # the benchmark itself stops with an error unless every round delivered each message exactly once
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/sharded_send.py", "--recipients", "300", "--delay", "0.01", "--dsn", pg_admin_dsn],
+        cwd=project_root, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split() for line in proc.stdout.splitlines() if line.strip().endswith("x")]
+    assert [(row[0], row[1], row[2]) for row in rows] == [("0ms", "1", "300"), ("0ms", "2", "300"),
+                                                          ("10ms", "1", "300"), ("10ms", "2", "300")]
+    assert "shard workers" in proc.stdout
