@@ -241,6 +241,7 @@ def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
     automation = (ctx.schedules or load_schedules(ctx.settings.project_dir)).automation(run.automation_id)
     if automation is None:
         return
+    log.info("shard started", extra={"run": run_id, "push": job.push, "shard": str(job.shard), "worker": ctx.worker})
     try:
         report = api.send(ctx.settings, _send_request(automation, run, job.push, test=False, label="live",
                                                       shard=job.shard))

@@ -120,6 +120,10 @@ class SchedWorld:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             return conn.execute(sql, params).fetchone()
 
+    def query_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
     def history(self, run_id: str) -> list[tuple[str, datetime]]:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             return [(p.status.value, p.at) for p in store.phases(conn, run_id)]
