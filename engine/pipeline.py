@@ -144,6 +144,7 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
             ws.build_audience(spec)
             if spec.transform:
                 ws.transform(_render_transform(settings, spec, values))
+            ws.finish()
             audience_ok = True
         except EngineError as err:
             audience_ok = False

@@ -32,6 +32,7 @@ class Workspace:
         self.con = sandbox.connect(allowed_dir)
         self.steps: list[StepRecord] = []
         self._current = ""
+        self._chain: list[tuple[str, bool]] = []     # the steps since the last stored one: (name, is a table)
 
     def close(self) -> None:
         self.con.close()
@@ -70,14 +71,36 @@ class Workspace:
     def columns(self, table: str) -> list[str]:
         return [r[0] for r in self.con.execute(f"DESCRIBE {ident(table)}").fetchall()]
 
-    def _step(self, name: str, sql: str, removed: dict[str, int] | None = None, started: float = 0.0) -> None:
-        table = f"step_{len(self.steps)}_{name}"
-        self._run(f"CREATE TABLE {ident(table)} AS {sql}", f"step {name}")
-        previous, self._current = self._current, table
-        self._run(f"CREATE OR REPLACE VIEW audience AS SELECT * FROM {ident(table)}", "audience view")
-        if previous.startswith("step_"):
-            self._run(f"DROP TABLE {ident(previous)}", "drop previous step")
-        self.steps.append(StepRecord(name, self._count(table), time.perf_counter() - started, removed or {}))
+    def _step(self, name: str, sql: str, removed: dict[str, int] | None = None, started: float = 0.0, *,
+              materialize: bool = False) -> None:
+        """The next step of the audience: a view over the previous one (a filter or a join costs a scan when
+        read, a copy of every row when stored), or a table where recomputing would cost more or could differ
+        (a window, the spec's own SQL). ``finish`` stores the last one."""
+        target = f"step_{len(self.steps)}_{name}"
+        self._run(f"CREATE {'TABLE' if materialize else 'VIEW'} {ident(target)} AS {sql}", f"step {name}")
+        self._become(target, materialize)
+        try:
+            count = self._count(target)
+        except duckdb.Error as err:
+            raise TransformError(f"step {name} failed: {str(err).splitlines()[0]}") from None
+        self.steps.append(StepRecord(name, count, time.perf_counter() - started, removed or {}))
+
+    def _become(self, target: str, table: bool) -> None:
+        """Point ``audience`` at ``target``; once it is a table, nothing before it is read again: drop it."""
+        self._run(f"CREATE OR REPLACE VIEW audience AS SELECT * FROM {ident(target)}", "audience view")
+        self._current = target
+        if table:
+            for name, was_table in reversed(self._chain):      # views first: they read the tables
+                self._run(f"DROP {'TABLE' if was_table else 'VIEW'} {ident(name)}", "drop previous step")
+            self._chain = []
+        self._chain.append((target, table))
+
+    def finish(self) -> None:
+        """Store the audience as a table: the outputs, segments and metrics read it many times."""
+        if self._chain and not self._chain[-1][1]:
+            target = f"step_{len(self.steps)}_audience"
+            self._run(f"CREATE TABLE {ident(target)} AS SELECT * FROM {ident(self._current)}", "storing the audience")
+            self._become(target, True)
 
     def build_audience(self, spec: AudienceSpec) -> None:
         """Join, prioritise, require, thresholds and the optional transform, in that order."""
@@ -104,26 +127,32 @@ class Workspace:
         order = ", ".join(order_terms(spec.prioritise_order) + tie)
         self._step("prioritise", f"SELECT * FROM {ident(self._current)} "
                                  f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1",
-                   started=started)
+                   started=started, materialize=True)
 
     def require(self, spec: AudienceSpec) -> None:
         if not spec.require:
             return
         started = time.perf_counter()
-        removed: dict[str, int] = {}
+        labels: list[str] = []
         conditions: list[str] = []
+        dropped: list[str] = []
         for req in spec.require:
             col = ident(req.column)
             cond = f"{col} IS NOT NULL"
             if req.blank == "reject":
                 cond += f" AND trim(CAST({col} AS VARCHAR)) <> ''"
             # attribute each dropped row to the first requirement it fails
-            prior = " AND ".join(conditions) or "TRUE"
-            count = self._scalar(f"SELECT count(*) FROM {ident(self._current)} WHERE ({prior}) AND NOT ({cond})")
-            removed[f"missing {req.column}" + (" (or blank)" if req.blank == "reject" else "")] = int(count)
+            dropped.append(f"({' AND '.join(conditions) or 'TRUE'}) AND NOT ({cond})")
+            labels.append(f"missing {req.column}" + (" (or blank)" if req.blank == "reject" else ""))
             conditions.append(f"({cond})")
+        removed = dict(zip(labels, self._counts(dropped)))
         self._step("require", f"SELECT * FROM {ident(self._current)} WHERE {' AND '.join(conditions)}",
                    removed, started)
+
+    def _counts(self, predicates: list[str]) -> list[int]:
+        """Rows of the current step matching each predicate, in one scan (a count per predicate was one each)."""
+        filters = ", ".join(f"count(*) FILTER (WHERE {p})" for p in predicates)
+        return [int(n) for n in self.con.execute(f"SELECT {filters} FROM {ident(self._current)}").fetchall()[0]]
 
     def _segment_predicate(self, spec: AudienceSpec, segment: str | None) -> str:
         if not segment:
@@ -134,8 +163,8 @@ class Workspace:
         if not spec.thresholds:
             return
         started = time.perf_counter()
-        removed: dict[str, int] = {}
         keep: list[str] = []
+        dropped: list[str] = []
         for threshold in spec.thresholds:
             value = f"coalesce({ident(threshold.column)}, 0)"  # no matching rows means a count of 0
             bounds = []
@@ -144,10 +173,10 @@ class Workspace:
             if threshold.max is not None:
                 bounds.append(f"{value} <= {literal(threshold.max)}")
             fails = f"{self._segment_predicate(spec, threshold.segment)} AND NOT ({' AND '.join(bounds)})"
-            prior = " AND ".join(f"NOT ({k})" for k in keep) or "TRUE"
-            count = self._scalar(f"SELECT count(*) FROM {ident(self._current)} WHERE ({prior}) AND {fails}")
-            removed[threshold.label] = int(count)
+            # attribute each dropped row to the first threshold it fails
+            dropped.append(f"({' AND '.join(f'NOT ({k})' for k in keep) or 'TRUE'}) AND {fails}")
             keep.append(fails)
+        removed = dict(zip([t.label for t in spec.thresholds], self._counts(dropped)))
         self._step("thresholds", f"SELECT * FROM {ident(self._current)} WHERE "
                                  + " AND ".join(f"NOT ({k})" for k in keep), removed, started)
 
@@ -155,7 +184,7 @@ class Workspace:
         """Run the spec's DuckDB SQL over the ``audience`` view; its result becomes the audience."""
         started = time.perf_counter()
         self._step("transform", sandbox.check_fragment(sql, "transform SQL", expression=False).strip().rstrip(";"),
-                   started=started)
+                   started=started, materialize=True)    # its SQL may not give the same rows twice (random())
 
     def segment_counts(self, spec: AudienceSpec) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -73,3 +73,29 @@ def test_a_bad_expression_is_a_transform_error(ws: Workspace) -> None:
     ws.build_audience(spec)
     with pytest.raises(TransformError, match="metric 'bad' failed"):
         ws.metrics(spec)
+
+
+def _tables(ws: Workspace) -> dict[str, str]:
+    rows = ws.con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall()
+    return {name: kind for name, kind in rows}
+
+
+def test_filters_are_views_until_finish_stores_the_audience_once(ws: Workspace) -> None:
+    ws.build_audience(_spec())
+    # join and the filters after prioritise are views; prioritise (a window) is stored
+    assert {n: k for n, k in _tables(ws).items() if n.startswith("step_")} == {
+        "step_3_prioritise": "BASE TABLE", "step_4_require": "VIEW", "step_5_thresholds": "VIEW"}
+    ws.finish()
+    # one stored audience, nothing of the steps before it; the same two users (u1 and u4, as above)
+    assert {n: k for n, k in _tables(ws).items() if n.startswith("step_")} == {"step_6_audience": "BASE TABLE"}
+    assert sorted(ws.con.execute("SELECT user_id, item FROM audience").fetchall()) == [("u1", "b"), ("u4", "f")]
+
+
+def test_a_transform_is_stored_so_its_count_is_the_rows_written(ws: Workspace, tmp_path: Path) -> None:
+    spec = _spec(segments={}, thresholds=(), outputs=(), metrics={})
+    ws.build_audience(spec)
+    # a sample that differs at every evaluation: as a view, its count and its rows would disagree
+    ws.transform("SELECT * FROM audience WHERE random() < 0.5")
+    ws.finish()
+    counted = ws.steps[-1].rows
+    assert [ws.con.execute("SELECT count(*) FROM audience").fetchall()[0][0] for _ in range(20)] == [counted] * 20
