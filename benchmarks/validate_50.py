@@ -6,8 +6,8 @@ file (a distinct comment, so no two files share a lint result), its own file nam
 push templates and one automation in schedules.yaml. Then times, and prints:
 
 - ``engine validate --no-cache`` as a fresh process (what CI pays: imports included);
-- ``validate_project`` in-process without the lint cache (a cold run's checks);
-- ``validate_project`` in-process with a warm lint cache (an analyst's second run).
+- ``validate_project`` in-process without the cache (a cold run's checks);
+- ``validate_project`` in-process with a warm cache (an analyst's second run: ``engine.validate.resultcache``).
 
 It asserts nothing (timings on a shared machine are noisy); every run must find no problem.
 
@@ -98,11 +98,11 @@ def main() -> None:
         print(f"project: {args.audiences} audiences, {files} YAML/SQL files, in {project}")
         rows = [
             ("engine validate --no-cache (new process)", [_cli_seconds(project) for _ in range(args.repeat)]),
-            ("validate_project, no lint cache", [_inprocess_seconds(project, cache=False)
+            ("validate_project, no cache", [_inprocess_seconds(project, cache=False)
                                                  for _ in range(args.repeat)]),
         ]
         _inprocess_seconds(project, cache=True)     # fill the cache
-        rows.append(("validate_project, warm lint cache",
+        rows.append(("validate_project, warm cache",
                      [_inprocess_seconds(project, cache=True) for _ in range(args.repeat)]))
         for label, times in rows:
             print(f"{label:<44} median {statistics.median(times):6.2f} s   "

@@ -82,7 +82,7 @@ class Settings:
     fcm_endpoint: str = DEFAULT_FCM_ENDPOINT
     pool_size: int = 10
     parallel_audiences: int = 2          # audiences of one `engine run` computed at once (within the pool)
-    lint_cache_dir: Path | None = None   # `engine validate`'s sqlfluff results by content hash (None: temp folder)
+    lint_cache_dir: Path | None = None   # `engine validate`'s answers by content hash (None: temp folder)
     statement_timeout_s: float = 300.0
     connect_retries: int = 3
     timezone: str = "UTC"

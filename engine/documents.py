@@ -13,7 +13,7 @@ import difflib
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
 
 import jsonschema
 import yaml
@@ -28,6 +28,9 @@ E = TypeVar("E", bound=EngineError)
 # Values that YAML aliases may add on top of the document's own nodes. Real project files use a
 # few merge keys; a "billion laughs" file multiplies one anchor into billions of values.
 ALIAS_BUDGET = 10_000
+
+# part of every schema verdict's key: bump when what decides a verdict changes (another draft, a format checker)
+SCHEMA_CHECK_VERSION = "1"
 
 # libyaml's parser composes ~14x faster than the pure-Python one; same nodes, same marks
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -210,19 +213,39 @@ def _properties(schema: Mapping[str, Any], root: Mapping[str, Any]) -> list[str]
     return sorted(schema.get("properties", {}))
 
 
+class KnownValid(Protocol):
+    """Keys of data known to pass its schema (``engine validate`` keeps them between runs; a set will do)."""
+
+    def __contains__(self, key: object) -> bool: ...
+
+    def add(self, key: str) -> None: ...
+
+
+def schema_key(schema: Mapping[str, Any], target: Any) -> str:
+    """Everything that decides whether ``target`` passes ``schema`` (given jsonschema's version).
+
+    ``repr`` keeps YAML's types apart (``1``, ``'1'``, ``True``, a date) and never contains a NUL.
+    """
+    return "\0".join((SCHEMA_CHECK_VERSION, repr(schema), repr(target)))
+
+
 def schema_problems(doc: Document, schema: Mapping[str, Any], *, error: Callable[..., E],
                     value: Any = None, definition: str | None = None, base_path: KeyPath = (),
-                    at_value: bool = False) -> list[E]:
+                    at_value: bool = False, known_valid: KnownValid | None = None) -> list[E]:
     """Every JSON Schema violation, each located and worded for a person; unknown keys get "did you mean".
 
     ``value``/``base_path`` check a part of the document (default: all of it); ``definition``
     checks against one ``$defs`` entry; ``at_value`` points at values instead of keys.
+    ``known_valid`` skips data that passed before (validating is most of a warm ``engine validate``).
     """
     root = schema
     if definition:
         schema = {"$defs": root["$defs"], "$ref": f"#/$defs/{definition}"}
     locate = doc.locate_value if at_value else doc.locate
     target = doc.data if value is None else value
+    key = schema_key(schema, target) if known_valid is not None else ""
+    if known_valid is not None and key in known_valid:
+        return []
     problems: list[E] = []
     found = jsonschema.Draft202012Validator(schema).iter_errors(target)
     for err in sorted(found, key=lambda e: [str(p) for p in e.absolute_path]):
@@ -243,4 +266,6 @@ def schema_problems(doc: Document, schema: Mapping[str, Any], *, error: Callable
             problems.append(error(f"{where}: {best.message}", location=locate(path)))
         else:
             problems.append(error(f"{where}: {err.message}", location=locate(path)))
+    if known_valid is not None and not problems:
+        known_valid.add(key)
     return problems

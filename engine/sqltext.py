@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+# where a literal or comment may open: the lexer jumps from one to the next instead of reading every character
+_OPENER = re.compile(r"['\"$]|--|/\*")
+_PAREN = re.compile(r"[()]")
 _TEXT_KIND = {"'": "a string literal", '"': "a quoted identifier", "$": "a dollar-quoted string",
               "-": "a comment", "/": "a comment"}
 
@@ -83,20 +86,20 @@ def _close(sql: str, start: int) -> tuple[int, str]:
 def spans(sql: str) -> list[Span]:
     """Split ``sql`` into code and text spans."""
     out: list[Span] = []
-    code_start = i = 0
-    while i < len(sql):
-        char = sql[i]
-        opens = (char in "'\"" or sql.startswith("--", i) or sql.startswith("/*", i)
-                 or (char == "$" and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_"))
-                     and _DOLLAR_TAG.match(sql, i) is not None))
-        if not opens:
-            i += 1
+    code_start = 0
+    found = _OPENER.search(sql)
+    while found is not None:
+        i = found.start()
+        if sql[i] == "$" and ((i > 0 and (sql[i - 1].isalnum() or sql[i - 1] == "_"))
+                              or _DOLLAR_TAG.match(sql, i) is None):
+            found = _OPENER.search(sql, i + 1)
             continue
         end, kind = _close(sql, i)
         if i > code_start:
             out.append(Span(code_start, i, "code"))
         out.append(Span(i, end, kind))
-        code_start = i = end
+        code_start = end
+        found = _OPENER.search(sql, end)
     if code_start < len(sql):
         out.append(Span(code_start, len(sql), "code"))
     return out
@@ -119,14 +122,11 @@ def check_one_statement(sql: str, *, expression: bool = False) -> list[Span]:
                              else "a segment or threshold is one SQL expression")
     depth = 0
     for span in (s for s in parts if s.kind == "code"):
-        for i in range(span.start, span.end):
-            if sql[i] == "(":
-                depth += 1
-            elif sql[i] == ")":
-                depth -= 1
-                if depth < 0:
-                    raise ShapeError("')' closes a parenthesis it never opened", i,
-                                     "this is exactly one statement with balanced parentheses")
+        for paren in _PAREN.finditer(sql, span.start, span.end):
+            depth += 1 if paren.group() == "(" else -1
+            if depth < 0:
+                raise ShapeError("')' closes a parenthesis it never opened", paren.start(),
+                                 "this is exactly one statement with balanced parentheses")
     if depth > 0:
         raise ShapeError(f"{depth} parenthesis(es) never closed", len(sql), "balance the parentheses")
     if expression:

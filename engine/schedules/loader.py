@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
-from engine.documents import Document, KeyPath, load, schema_problems
+from engine.documents import Document, KeyPath, KnownValid, load, schema_problems
 from engine.errors import EngineError, ScheduleError, first_of
 from engine.push.template import FIELDS, SUSPECT, VARIABLE, PushTemplate
 from engine.schedules.cron import CronError, parse_cron
@@ -165,12 +165,15 @@ def _automation_problems(doc: Document, automations: list[dict[str, Any]],
     return problems
 
 
-def check_document(doc: Document) -> list[EngineError]:
-    """Every problem schedules.yaml has on its own (schema, cron, time zones, timing, references)."""
+def check_document(doc: Document, *, known_valid: KnownValid | None = None) -> list[EngineError]:
+    """Every problem schedules.yaml has on its own (schema, cron, time zones, timing, references).
+
+    ``known_valid``: see ``schema_problems``."""
     if not isinstance(doc.data, dict):
         return [ScheduleError("schedules.yaml must be a mapping with templates: and automations:",
                               location=doc.locate(()))]
-    problems: list[EngineError] = [*schema_problems(doc, schedules_schema(), error=ScheduleError)]
+    problems: list[EngineError] = [*schema_problems(doc, schedules_schema(), error=ScheduleError,
+                                                    known_valid=known_valid)]
     if problems:
         return problems
     templates = doc.data.get("templates") or {}

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from engine.documents import Document, load, schema_problems
+from engine.documents import Document, KnownValid, load, schema_problems
 from engine.errors import SpecError, first_of
 from engine.spec.model import (
     AudienceSpec,
@@ -121,11 +121,11 @@ def _reference_problems(doc: Document, sql_root: Path) -> list[SpecError]:
     return problems
 
 
-def check_document(doc: Document, sql_root: Path) -> list[SpecError]:
-    """Every schema and reference problem in one parsed audience document."""
+def check_document(doc: Document, sql_root: Path, *, known_valid: KnownValid | None = None) -> list[SpecError]:
+    """Every schema and reference problem in one parsed audience document (``known_valid``: see schema_problems)."""
     if not isinstance(doc.data, dict):
         return [SpecError("an audience file must be a mapping", location=doc.locate(()))]
-    problems = schema_problems(doc, audience_schema(), error=SpecError)
+    problems = schema_problems(doc, audience_schema(), error=SpecError, known_valid=known_valid)
     if problems:
         return problems
     problems = _reference_problems(doc, sql_root)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from engine.documents import Document, load
+from engine.documents import Document, KnownValid, load
 from engine.errors import SpecError
 from engine.selection import select_audiences
 from engine.spec.loader import audience_files, build_spec, check_document
@@ -61,7 +61,7 @@ def _rule(problem: SpecError) -> str:
     return "yaml/reference"
 
 
-def load_entries(project_dir: Path, findings: Findings) -> list[AudienceEntry]:
+def load_entries(project_dir: Path, findings: Findings, known_valid: KnownValid | None = None) -> list[AudienceEntry]:
     """Every audience file of the project, each with its problems recorded in ``findings``."""
     entries = []
     for path in audience_files(project_dir):
@@ -72,7 +72,7 @@ def load_entries(project_dir: Path, findings: Findings) -> list[AudienceEntry]:
             findings.add_error(err, "yaml/syntax", default_path=display)
             entries.append(AudienceEntry(path, display, None, None))
             continue
-        problems = check_document(doc, project_dir / "sql")
+        problems = check_document(doc, project_dir / "sql", known_valid=known_valid)
         for problem in problems:
             findings.add_error(problem, _rule(problem), default_path=display)
         entries.append(AudienceEntry(path, display, doc, None if problems else build_spec(doc)))

@@ -12,21 +12,18 @@ Macro files render to nothing, so sqlfluff alone would never look inside a macro
 body is also linted on its own (its ``{% macro %}`` tags blanked to same-length comments, so
 lines and columns stay those of the file; an expression macro is read as ``select <body>``).
 
-sqlfluff is the slow part (~0.1 s a file), so results are kept per target in the system's
-temporary folder, keyed by a hash of everything that decides them (sqlfluff version, config,
-context, the text and the templates it imports); what must be linted is split with a forked
-second process when the machine has a second core.
+sqlfluff is the slow part (~0.1 s a file), so results are kept per target (``resultcache``),
+keyed by a hash of everything that decides them (sqlfluff version, config, context, the text
+and the templates it imports); what must be linted is split with a forked second process when
+the machine has a second core.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
 import multiprocessing
 import os
 import re
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -35,8 +32,8 @@ from typing import Any, Iterator, Mapping
 
 from engine.documents import read_text
 from engine.errors import EngineError
-from engine.outputs.atomic import write_atomic
 from engine.validate.findings import Findings
+from engine.validate.resultcache import Miss, ResultCache, library_version
 
 CONFIG_FILE = ".sqlfluff"
 CACHE_VERSION = "2"     # bump when what is linted, or how, changes (a stale cache would lie)
@@ -221,46 +218,16 @@ def _references(project_dir: Path, text: str, seen: set[str]) -> Iterator[str]:
         yield from _references(project_dir, content, seen)
 
 
-@lru_cache(maxsize=1)
-def _sqlfluff_version() -> str:
-    """Read once per process: importlib.metadata reads the distribution's files on every call."""
-    return importlib.metadata.version("sqlfluff")
-
-
-def _cache_key(project_dir: Path, target: LintTarget, config_text: str, context_json: str) -> str:
-    digest = hashlib.sha256()
+def _cache_key(cache: ResultCache, project_dir: Path, target: LintTarget, config_text: str,
+               context_json: str) -> str:
     relative = target.path.relative_to(project_dir) if target.path.is_relative_to(project_dir) else target.path
-    for part in (CACHE_VERSION, _sqlfluff_version(), config_text, context_json, str(relative),
-                 target.text, repr(target.lines), repr(target.shift), *_references(project_dir, target.text, set())):
-        digest.update(part.encode("utf-8") + b"\1")
-    return digest.hexdigest()
+    return cache.key(CACHE_VERSION, library_version("sqlfluff"), config_text, context_json, str(relative),
+                     target.text, repr(target.lines), repr(target.shift),
+                     *_references(project_dir, target.text, set()))
 
 
-class LintCache:
-    """Findings per lint target, in files named by a hash of everything that decides them."""
-
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-
-    def get(self, key: str) -> list[LintProblem] | None:
-        if self.folder is None:
-            return None
-        try:
-            return [LintProblem(**item) for item in json.loads((self.folder / f"{key}.json").read_text("utf-8"))]
-        except (OSError, ValueError, TypeError):
-            return None
-
-    def put(self, key: str, problems: list[LintProblem]) -> None:
-        if self.folder is not None:
-            try:
-                write_atomic(self.folder / f"{key}.json", json.dumps([asdict(p) for p in problems]).encode())
-            except OSError:
-                pass      # a cache that cannot be written only costs time
-
-
-def default_cache_dir() -> Path:
-    """Where lint results are kept between runs (the system's temporary folder)."""
-    return Path(tempfile.gettempdir()) / "audience-engine" / "lint-cache"
+def _decode_problems(stored: list[dict[str, Any]]) -> list[LintProblem]:
+    return [LintProblem(**item) for item in stored]
 
 
 # sqlfluff rules about how SQL looks, not what it means: warnings unless --strict. Everything else
@@ -297,17 +264,18 @@ def lint_files(findings: Findings, project_dir: Path, files: list[Path], context
     context_json = lint_context(names)
     targets = [t for path, text in texts.items()
                for t in (macro_targets(path, text) if is_macro_file(text) else [LintTarget(path, text)])]
-    cache = LintCache(cache_dir)
-    keys = [_cache_key(project_dir, t, config_text, context_json) for t in targets]
-    results = [cache.get(key) for key in keys]
-    missing = [i for i, found in enumerate(results) if found is None]
+    cache = ResultCache(cache_dir, "lint")
+    keys = [_cache_key(cache, project_dir, t, config_text, context_json) for t in targets]
+    stored = [cache.get(key, _decode_problems) for key in keys]
+    results = {i: found for i, found in enumerate(stored) if not isinstance(found, Miss)}
+    missing = [i for i in range(len(targets)) if i not in results]
     if missing:
         fresh = _lint_all(_linter(str(project_dir), config_text, context_json), [targets[i] for i in missing])
         for i, problems in zip(missing, fresh):
             results[i] = problems
-            cache.put(keys[i], problems)
-    for target, found in zip(targets, results):
-        for problem in found or []:
+            cache.put(keys[i], [asdict(p) for p in problems])
+    for i, target in enumerate(targets):
+        for problem in results[i]:
             if problem.code == "TMP" and target.path in rendered_files:
                 continue
             if target.fragment and problem.code in FRAGMENT_EXEMPT:

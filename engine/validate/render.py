@@ -1,7 +1,8 @@
 """Render every query of an audience the way a run does, and report what fails with file:line:col.
 
 First a static pass over the template (and what it ``{% include %}``s): every variable the
-audience does not declare is reported, even in branches the current ``options`` skip. Then
+audience does not declare is reported, even in branches the current ``options`` skip (what a
+template's source uses is kept between runs: parsing it was a quarter of a warm run). Then
 the real render (sandboxed, StrictUndefined, values as bound placeholders) catches the rest:
 a missing ``options`` key, a value used in a condition, a bad ``{% import %}``.
 """
@@ -27,6 +28,7 @@ from engine.sources.binding import server_bound
 from engine.spec.model import AudienceSpec, QuerySpec
 from engine.sqltext import ShapeError
 from engine.validate.findings import Findings
+from engine.validate.resultcache import ResultCache, library_version
 
 AS_OF = datetime(2025, 1, 1, tzinfo=timezone.utc)   # any moment: values never reach the SQL text
 SAMPLE = {"integer": 1, "number": 1.5, "string": "x", "boolean": True,
@@ -62,27 +64,49 @@ def _included(ast: nodes.Template) -> Iterator[str]:
             yield node.template.value
 
 
+Analysis = tuple[dict[str, int], tuple[str, ...]]   # ({undeclared variable: first line}, included templates)
+ANALYSIS_VERSION = "1"      # a key part: bump when what _parse_analysis reports changes
+
+
 @lru_cache(maxsize=1024)
-def _analyse(env: SandboxedEnvironment, template: str, source: str) -> tuple[dict[str, int], tuple[str, ...]]:
-    """({undeclared variable: first line}, included templates) of one template's source."""
+def _parse_analysis(env: SandboxedEnvironment, template: str, source: str) -> Analysis:
     ast = env.parse(source, template)
     lines = {name: min(n.lineno for n in ast.find_all(nodes.Name) if n.name == name)
              for name in meta.find_undeclared_variables(ast)}
     return lines, tuple(_included(ast))
 
 
-def _undeclared(env: SandboxedEnvironment, template: str, known: set[str],
+def _syntax(env: SandboxedEnvironment) -> str:
+    """The environment's settings that change how a source parses (a key part)."""
+    return repr((env.block_start_string, env.block_end_string, env.variable_start_string, env.variable_end_string,
+                 env.comment_start_string, env.comment_end_string, env.line_statement_prefix,
+                 env.line_comment_prefix, env.trim_blocks, env.lstrip_blocks, sorted(env.extensions)))
+
+
+def _decode_analysis(value: list[Any]) -> Analysis:
+    lines, included = value
+    return {str(name): int(line) for name, line in lines.items()}, tuple(str(t) for t in included)
+
+
+def _analyse(cache: ResultCache, env: SandboxedEnvironment, template: str, source: str) -> Analysis:
+    """What one template's source uses and includes; a syntax error is raised (and never kept)."""
+    key = cache.key(ANALYSIS_VERSION, library_version("jinja2"), _syntax(env), source)
+    return cache.remember(key, lambda: _parse_analysis(env, template, source),
+                          encode=lambda found: [found[0], list(found[1])], decode=_decode_analysis)
+
+
+def _undeclared(cache: ResultCache, env: SandboxedEnvironment, template: str, known: set[str],
                 seen: set[str]) -> Iterator[tuple[str, str, int]]:
     """(template, variable, line) of every variable used but not known, following includes."""
     if template in seen:
         return
     seen.add(template)
     source, _, _ = env.loader.get_source(env, template)  # type: ignore[union-attr]
-    lines, included = _analyse(env, template, source)
+    lines, included = _analyse(cache, env, template, source)
     for name in sorted(set(lines) - known):
         yield template, name, lines[name]
     for child in included:
-        yield from _undeclared(env, child, known, seen)
+        yield from _undeclared(cache, env, child, known, seen)
 
 
 def _source_line(sql_root: Path, display: str, line: int | None) -> str:
@@ -94,10 +118,11 @@ def _source_line(sql_root: Path, display: str, line: int | None) -> str:
     return lines[line - 1] if line and 0 < line <= len(lines) else ""
 
 
-def _report_undeclared(findings: Findings, env: SandboxedEnvironment, sql_root: Path, spec: AudienceSpec,
-                       query: QuerySpec, values: dict[str, Any]) -> bool:
+def _report_undeclared(findings: Findings, cache: ResultCache, env: SandboxedEnvironment, sql_root: Path,
+                       spec: AudienceSpec, query: QuerySpec, values: dict[str, Any]) -> bool:
     found = False
-    for template, name, line in _undeclared(env, query.sql, set(values) | {"options"} | set(env.globals), set()):
+    known = set(values) | {"options"} | set(env.globals)
+    for template, name, line in _undeclared(cache, env, query.sql, known, set()):
         found = True
         display = f"sql/{template}"
         declared = sorted(p.name for p in spec.params)
@@ -128,14 +153,17 @@ def _shape_ok(findings: Findings, env: SandboxedEnvironment, spec: AudienceSpec,
         return False
 
 
-def render_queries(findings: Findings, env: SandboxedEnvironment, sql_root: Path,
-                   spec: AudienceSpec) -> dict[str, RenderedQuery]:
-    """Each query of ``spec`` rendered (those that fail are reported and left out)."""
+def render_queries(findings: Findings, env: SandboxedEnvironment, sql_root: Path, spec: AudienceSpec,
+                   *, cache_dir: Path | None = None) -> dict[str, RenderedQuery]:
+    """Each query of ``spec`` rendered (those that fail are reported and left out).
+
+    ``cache_dir`` keeps each template's static analysis between runs (see ``resultcache``)."""
+    cache = ResultCache(cache_dir, "jinja-names")
     rendered: dict[str, RenderedQuery] = {}
     for query in spec.queries:
         values = query_values(spec, query)
         try:
-            if _report_undeclared(findings, env, sql_root, spec, query, values):
+            if _report_undeclared(findings, cache, env, sql_root, spec, query, values):
                 continue
         except (jinja2.TemplateSyntaxError, RenderError):
             pass                                                # render_sql reports it with its line

@@ -26,10 +26,10 @@ from engine.validate.audiences import AudienceEntry, load_entries, select_entrie
 from engine.validate.cadencefile import check_audience_layers, check_cadence
 from engine.validate.columns import check_audience_columns
 from engine.validate.findings import FAMILIES, Findings, ValidationReport
-from engine.validate.lint import default_cache_dir
 from engine.validate.names import check_names
 from engine.validate.params import check_unused_params
 from engine.validate.render import render_queries, sample_values
+from engine.validate.resultcache import KnownGood, default_cache_dir, library_version
 from engine.validate.sandbox import check_sandbox
 from engine.validate.schedules import check_schedules
 from engine.validate.sqlcolumns import cached_infer_columns
@@ -105,7 +105,8 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
                      cache: bool = True, strict: bool = False) -> ValidationReport:
     """Check the whole project (or the ``select``ed part); never raises for problems in it.
 
-    ``cache`` keeps sqlfluff's results per file content between runs (see ``lint.LintCache``);
+    ``cache`` keeps the answers of checks decided by content alone (sqlfluff's findings, a document
+    passing its schema, a template's names, a query's columns) between runs (see ``resultcache``);
     ``strict`` reports style-only lint rules as errors instead of warnings (for CI).
     """
     started = time.perf_counter()
@@ -118,8 +119,10 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
     def wanted(family: str) -> bool:
         return not rules or any(r.split("/")[0] == family for r in rules)
 
+    cache_dir = (settings.lint_cache_dir or default_cache_dir()) if cache else None
+    known_valid = KnownGood(cache_dir, "schema", library_version("jsonschema"), library_version("referencing"))
     findings = Findings(root)
-    entries = load_entries(root, findings)
+    entries = load_entries(root, findings, known_valid)
     chosen = select_entries(entries, audience_selectors)
     selected = {e.name for e in chosen} if audience_selectors else None
     specs = [e.spec for e in chosen if e.spec is not None]
@@ -128,7 +131,7 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
     env = make_environment(root / "sql")
     rendered: dict[str, dict[str, RenderedQuery]] = {}
     for spec in specs:
-        rendered[spec.name] = render_queries(findings, env, root / "sql", spec)
+        rendered[spec.name] = render_queries(findings, env, root / "sql", spec, cache_dir=cache_dir)
     for entry in chosen:
         if entry.spec is not None and entry.doc is not None:
             check_unused_params(findings, entry.doc, entry.spec, rendered[entry.spec.name], env)
@@ -141,12 +144,11 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
         described = check_on_database(findings, settings, env, [(spec.name, spec.query(name).sql, query)
                                                                 for spec in specs
                                                                 for name, query in rendered[spec.name].items()])
-    cache_dir = (settings.lint_cache_dir or default_cache_dir()) if cache else None
     if wanted("columns"):
         _check_columns(findings, env, chosen, rendered, described, cache_dir)
     check_names(findings, entries, selected)
     by_name = {e.path.stem: e for e in entries} | {e.name: e for e in entries}   # a misnamed file still resolves
-    check_schedules(findings, settings, by_name, cadence, selected)
+    check_schedules(findings, settings, by_name, cadence, selected, known_valid)
     files = _sql_files(root, env, specs if audience_selectors else None)
     if wanted("lint") and files:
         from engine.validate.lint import lint_files  # noqa: PLC0415

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from engine.cadence.rules import CadenceConfig, apply_override
 from engine.config import Settings
-from engine.documents import Document, KeyPath, load, schema_problems
+from engine.documents import Document, KeyPath, KnownValid, load, schema_problems
 from engine.errors import ConfigError, EngineError, ScheduleError, SpecError
 from engine.push.template import FIELDS, VARIABLE, link_problem
 from engine.schedules.loader import SCHEDULES_FILE, check_document, schedules_schema
@@ -131,8 +131,10 @@ def _automation(ctx: _Context, cadence: CadenceConfig, index: int, data: dict[st
 
 
 def check_schedules(findings: Findings, settings: Settings, entries: Mapping[str, AudienceEntry],
-                    cadence: CadenceConfig, selected: set[str] | None) -> None:
-    """Every problem of schedules.yaml, alone and against the audiences (``selected`` limits it)."""
+                    cadence: CadenceConfig, selected: set[str] | None, known_valid: KnownValid) -> None:
+    """Every problem of schedules.yaml, alone and against the audiences (``selected`` limits it).
+
+    ``known_valid`` also spares validating the file a second time to know whether its schema holds."""
     path: Path = settings.project_dir / SCHEDULES_FILE
     if not path.exists():
         return
@@ -141,9 +143,10 @@ def check_schedules(findings: Findings, settings: Settings, entries: Mapping[str
     except ScheduleError as err:
         findings.add_error(err, "schedules/syntax", default_path=SCHEDULES_FILE)
         return
-    for problem in check_document(doc):
+    for problem in check_document(doc, known_valid=known_valid):
         findings.add_error(problem, _rule(problem), default_path=SCHEDULES_FILE)
-    if not isinstance(doc.data, dict) or schema_problems(doc, schedules_schema(), error=ScheduleError):
+    if not isinstance(doc.data, dict) or schema_problems(doc, schedules_schema(), error=ScheduleError,
+                                                                   known_valid=known_valid):
         return
     ctx = _Context(findings, doc, entries)
     for name, data in (doc.data.get("templates") or {}).items():

@@ -10,9 +10,6 @@ table the columns cannot be known from the text: the answer is ``None`` and thos
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from engine.outputs.atomic import write_atomic
-
-_SQLGLOT_VERSION = importlib.metadata.version("sqlglot")   # part of the cache key; read once per process
+from engine.validate.resultcache import ResultCache, library_version
 
 Columns = list[str] | None
 Node = Any      # a sqlglot tree node (its base class was renamed across versions: Expression, Expr)
@@ -129,19 +124,7 @@ def cached_infer_columns(sql: str, folder: Path | None) -> tuple[str, ...] | Non
     Parsing every query with sqlglot was the largest part of a warm ``engine validate`` (1.4 s of
     3 s for 50 audiences); the answer depends on nothing else. A cache that fails only costs time.
     """
-    if folder is None:
-        return infer_columns(sql)
-    key = hashlib.sha256(f"columns-1\1{_SQLGLOT_VERSION}\1{sql}".encode()).hexdigest()
-    path = folder / "columns" / f"{key}.json"
-    try:
-        found = json.loads(path.read_text("utf-8"))
-        return tuple(found) if isinstance(found, list) else None
-    except (OSError, ValueError):
-        pass
-    columns = infer_columns(sql)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(list(columns) if columns is not None else None).encode())
-    except OSError:
-        pass
-    return columns
+    cache = ResultCache(folder, "columns")
+    return cache.remember(cache.key("columns-1", library_version("sqlglot"), sql), lambda: infer_columns(sql),
+                          encode=lambda found: list(found) if found is not None else None,
+                          decode=lambda stored: tuple(str(c) for c in stored) if stored is not None else None)
