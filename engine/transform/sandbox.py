@@ -9,6 +9,7 @@ to be one expression or one query before it is pasted into the engine's SQL.
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import duckdb
@@ -41,12 +42,38 @@ def connect(allowed_dir: Path | None = None, *, threads: int = 2) -> duckdb.Duck
 
 
 def check_fragment(sql: str, what: str, *, expression: bool) -> str:
-    """``sql`` unchanged when it is one expression (``expression``) or one query; else SandboxError."""
+    """``sql`` unchanged when it is one expression (``expression``) or one query; else SandboxError.
+
+    A query must be a SELECT as DuckDB's own parser reads it: a metric or transform that creates,
+    replaces or deletes (``CREATE OR REPLACE VIEW audience ...``) would change the rows the outputs
+    are written from, even without any file access.
+    """
     try:
         check_one_statement(sql.strip().rstrip(";") if not expression else sql, expression=True)
     except ShapeError as err:
         raise SandboxError(f"{what}: {err.message}", hint=err.hint) from None
+    if not expression:
+        try:
+            with _PARSE_LOCK:      # one connection: audiences of a run are checked from several threads
+                kinds = [statement.type for statement in _parser().extract_statements(sql)]
+        except duckdb.Error as err:
+            raise SandboxError(f"{what}: {str(err).splitlines()[0]}") from None
+        if kinds != [duckdb.StatementType.SELECT]:
+            found = ", ".join(kind.name for kind in kinds) or "nothing"
+            raise SandboxError(f"{what} must be one query (SELECT, WITH ... SELECT, FROM ...), not {found}",
+                               hint="metrics and transforms read the audience; they cannot change it")
     return sql
+
+
+_PARSER: list[duckdb.DuckDBPyConnection] = []
+_PARSE_LOCK = threading.Lock()
+
+
+def _parser() -> duckdb.DuckDBPyConnection:
+    """A connection used only to parse (it holds no data); one per process."""
+    if not _PARSER:
+        _PARSER.append(duckdb.connect(":memory:"))
+    return _PARSER[0]
 
 
 def file_functions(sql: str) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from engine.documents import Document, KeyPath
 from engine.schedules.marks import value_location
 from engine.spec.model import AudienceSpec
+from engine.transform.sandbox import SandboxError, check_fragment
 from engine.validate.findings import Findings
 
 _MISSING_COLUMN = re.compile(r'Referenced column "([^"]+)" not found')
@@ -84,6 +85,14 @@ class _Checker:
         loc = value_location(self.doc, path)
         self.findings.add(rule, f"{what}: {error}", path=loc.file, line=loc.line, col=loc.col,
                           key_path=loc.key_path, hint="segment and metric SQL runs in DuckDB over the audience")
+
+
+def _is_query(sql: str) -> bool:
+    try:
+        check_fragment(sql, "", expression=False)
+    except SandboxError:
+        return False
+    return True
 
 
 def _duplicates(columns: Sequence[str]) -> list[str]:
@@ -193,7 +202,7 @@ def check_audience_columns(findings: Findings, doc: Document, spec: AudienceSpec
     result.joined = _join(checker, result)
     _steps(checker, result.joined)
     result.final = result.joined
-    if spec.transform and transform_sql is not None and result.joined is not None:
+    if spec.transform and transform_sql is not None and result.joined is not None and _is_query(transform_sql):
         described, error = checker.bind(transform_sql, result.joined, describe=True)
         if error:
             findings.add("columns/transform", f"transform: {error}", path=f"sql/{spec.transform}", line=1,
@@ -203,6 +212,8 @@ def check_audience_columns(findings: Findings, doc: Document, spec: AudienceSpec
         result.final = None
     if result.final is not None:
         for name, sql in spec.metrics.items():
+            if not _is_query(sql):       # check_sandbox reports it; binding it (EXPLAIN) could run it
+                continue
             checker.fragment("columns/metric", f"metric {name!r}", sql, sql, result.final, ("metrics", name))
     _outputs(checker, result.final)
     return result

@@ -12,6 +12,7 @@ import pytest
 
 from engine.spec.model import AudienceSpec, Join, OrderRule, OutputColumn, OutputSpec, Requirement, Threshold
 from engine.transform.duck import TransformError, Workspace
+from engine.transform.sandbox import SandboxError
 
 USERS = pa.table({"user_id": ["u1", "u2", "u3", "u4"], "first_name": ["Ann", " ", None, "Dee"]})
 ITEMS = pa.table({"user_id": ["u1", "u1", "u2", "u3", "u4", "u4"], "item": ["a", "b", "c", "d", "e", "f"],
@@ -99,3 +100,15 @@ def test_a_transform_is_stored_so_its_count_is_the_rows_written(ws: Workspace, t
     ws.finish()
     counted = ws.steps[-1].rows
     assert [ws.con.execute("SELECT count(*) FROM audience").fetchall()[0][0] for _ in range(20)] == [counted] * 20
+
+
+@pytest.mark.parametrize("sql", ["create or replace view audience as select 'x' as user_id",
+                                 "with gone as (select 1) delete from users", "drop view audience"])
+def test_a_metric_or_transform_that_writes_is_refused_before_anything_runs(ws: Workspace, sql: str) -> None:
+    with pytest.raises(SandboxError, match="must be one query"):
+        ws.build_audience(_spec(metrics={"sneaky": sql}))
+    assert ws.steps[-1].step == "load:items"         # refused up front: not even the join ran
+    ws.build_audience(_spec())
+    with pytest.raises(SandboxError, match="must be one query"):
+        ws.transform(sql)
+    assert ws.con.execute("SELECT count(*) FROM users").fetchall() == [(4,)]   # nothing was changed
