@@ -82,7 +82,8 @@ def _run_queries(settings: Settings, pool: SourcePool, spec: AudienceSpec, value
     env = make_environment(settings.project_dir / "sql")
     place = locator(settings.project_dir / "sql")   # database errors point at the .sql line
     grouped = waves(spec.queries)
-    with pool.connection() as conn, snapshot_sharing(pool, conn, max(map(len, grouped), default=1)) as shared:
+    width = min(settings.parallel_queries, max(map(len, grouped), default=1))
+    with pool.connection() as conn, snapshot_sharing(pool, conn, width) as shared:
         # one read-only snapshot for every query of the audience: they all see the same moment
         for wave in grouped:
             batch = []

@@ -152,10 +152,12 @@ def _run(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: 
                      started=started)
     if request.shard is None:
         ledger.finish(send_id, report.status.value, stats.abort)
-    else:       # the shard's report is its own rows; the send's status, the whole send's, by the last shard out
-        ledger.finish_shard(send_id, lambda: (_report(prepared, replace(request, shard=None), ledger.tally(send_id),
-                                                      summary, stats, resumed=True, started=started).status.value,
-                                              stats.abort))
+    else:       # the shard's report is its own rows; the send's status is the whole send's, by the last shard out
+        def whole_send() -> tuple[str, str | None]:
+            counts = Counts.of(ledger.tally(send_id), summary)
+            return status_of(counts, stats, empty=prepared.source.csv is None, limited=False).value, stats.abort
+
+        ledger.finish_shard(send_id, whole_send)
     hooks.send_finished(settings, prepared.record, report, stats)   # metrics, alerts, the run's report
     log.info("send %s %s: %s", send_id, report.status.value, report.message,
              extra={"sent_now": report.sent_now, "remaining": report.remaining,

@@ -82,3 +82,16 @@ def test_parallel_audiences_and_lint_cache_dir_are_settings(tmp_path: Path) -> N
     assert defaults.parallel_audiences == 2 and defaults.lint_cache_dir is None
     with pytest.raises(ConfigError, match="ENGINE_PARALLEL_AUDIENCES"):
         resolve({}, env={"ENGINE_PARALLEL_AUDIENCES": "0"}, project_dir=tmp_path)
+
+
+def test_parallel_queries_and_send_shards_are_bounded_settings(tmp_path: Path) -> None:
+    defaults = resolve({}, env={}, project_dir=tmp_path)
+    # one query at a time by default (measured faster on a 2-core server); the scheduler never splits a send
+    assert (defaults.parallel_queries, defaults.send_shards, defaults.send_shard_rows) == (1, 1, 50_000)
+    s = resolve({}, env={"ENGINE_PARALLEL_QUERIES": "3", "ENGINE_SEND_SHARDS": "8", "ENGINE_SEND_SHARD_ROWS": "10"},
+                project_dir=tmp_path)
+    assert (s.parallel_queries, s.send_shards, s.send_shard_rows) == (3, 8, 10)
+    for var, value in [("ENGINE_PARALLEL_QUERIES", "0"), ("ENGINE_SEND_SHARDS", "257"),
+                       ("ENGINE_SEND_SHARD_ROWS", "0")]:
+        with pytest.raises(ConfigError, match=var):
+            resolve({}, env={var: value}, project_dir=tmp_path)
