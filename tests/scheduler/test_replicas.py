@@ -23,10 +23,24 @@ from tests.scheduler.world import FOUNDER_TOKEN, SchedWorld, automation_yaml, ma
 REPLICAS = 3
 
 
-def start_replica(world: SchedWorld, name: str, log_dir: Path) -> subprocess.Popen[bytes]:
+def start_replica(world: SchedWorld, name: str, log_dir: Path,
+                  env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115  (closed with the process)
     return subprocess.Popen(world.engine("scheduler", "--name", name, "--heartbeat", "0.5", "--stalled-after", "2",
-                                         "--concurrency", "2"), env=world.env(), stdout=log, stderr=log)
+                                         "--concurrency", "2"), env=env or world.env(), stdout=log, stderr=log)
+
+
+def stop_replicas(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to those still running, then wait (kill after 20 s)."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +55,7 @@ def replicas(shared: SchedWorld) -> Iterator[dict[str, subprocess.Popen[bytes]]]
     shared.write_automations()
     procs = {f"r{i}": start_replica(shared, f"r{i}", shared.project.parent) for i in range(1, REPLICAS + 1)}
     yield procs
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs.values():
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_replicas(procs)
 
 
 def wait_for(predicate, timeout: float, what: str, procs: dict[str, subprocess.Popen[bytes]]) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ whole once no shard is sending, or the handed-back shard job resumes its range, 
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 from datetime import datetime, timezone
@@ -17,7 +16,7 @@ import pytest
 
 from engine.automations.model import RunStatus
 from engine.delivery.fake_fcm import FakeFcmServer
-from tests.scheduler.test_replicas import LATE, final, trigger_at, wait_for
+from tests.scheduler.test_replicas import LATE, final, start_replica, stop_replicas, trigger_at, wait_for
 from tests.scheduler.world import SchedWorld, automation_yaml, make_world, sched_db, seconds  # noqa: F401
 
 USERS = 90
@@ -29,21 +28,9 @@ def replicas(sched_db: str, tmp_path: Path) -> Iterator[tuple[SchedWorld, dict[s
     with FakeFcmServer() as fcm:
         world = make_world(sched_db, tmp_path, fcm)
         env = {**world.env(), "ENGINE_SEND_SHARDS": "4", "ENGINE_SEND_SHARD_ROWS": str(SHARD_ROWS)}
-        procs = {}
-        for name in ("s1", "s2"):     # their logs: <tmp_path>/<name>.log
-            log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115  (closed with the process)
-            procs[name] = subprocess.Popen(world.engine("scheduler", "--name", name, "--heartbeat", "0.5",
-                                                        "--stalled-after", "2", "--concurrency", "2"),
-                                           env=env, stdout=log, stderr=log)
+        procs = {name: start_replica(world, name, tmp_path, env) for name in ("s1", "s2")}   # <tmp_path>/s1.log
         yield world, procs
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_replicas(procs)
 
 
 def test_replicas_send_a_large_live_send_as_shard_jobs_each_push_once(
