@@ -5,8 +5,8 @@ A query that binds nothing from another can run while its siblings run: Layer 3'
 ``audiences`` wait for nothing. Each extra query of a wave borrows another pool connection and
 imports the first connection's snapshot (``pg_export_snapshot()`` / ``SET TRANSACTION SNAPSHOT``),
 so every query still sees the same moment, as if run one after the other in one transaction.
-How many run at once is ``ENGINE_PARALLEL_QUERIES`` (default 1: it pays only where the database
-server has cores that its own parallel workers leave idle).
+How many run at once is ``ENGINE_PARALLEL_QUERIES`` (default 4, within the pool; 1 runs them one
+after the other).
 """
 
 from __future__ import annotations

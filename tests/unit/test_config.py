@@ -86,8 +86,8 @@ def test_parallel_audiences_and_lint_cache_dir_are_settings(tmp_path: Path) -> N
 
 def test_parallel_queries_and_send_shards_are_bounded_settings(tmp_path: Path) -> None:
     defaults = resolve({}, env={}, project_dir=tmp_path)
-    # one query at a time by default (measured faster on a 2-core server); the scheduler never splits a send
-    assert (defaults.parallel_queries, defaults.send_shards, defaults.send_shard_rows) == (1, 1, 50_000)
+    # a wave's queries at once by default (up to 4); the scheduler never splits a send unless asked
+    assert (defaults.parallel_queries, defaults.send_shards, defaults.send_shard_rows) == (4, 1, 50_000)
     s = resolve({}, env={"ENGINE_PARALLEL_QUERIES": "3", "ENGINE_SEND_SHARDS": "8", "ENGINE_SEND_SHARD_ROWS": "10"},
                 project_dir=tmp_path)
     assert (s.parallel_queries, s.send_shards, s.send_shard_rows) == (3, 8, 10)
