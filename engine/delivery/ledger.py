@@ -132,13 +132,16 @@ class Ledger:
             raise SendBusy(f"send {send_id!r} is being sent whole by another process: shard {shard} waits",
                            hint="let it finish; it sends this shard's rows too")
         if not self._try_lock("pg_try_advisory_lock", _SHARD_LOCK_CLASS, f"{send_id}#{shard}"):
-            self.conn.execute("SELECT pg_advisory_unlock_shared(%s, hashtext(%s))", (_LOCK_CLASS, send_id))
+            self._unlock_shared(send_id)
             raise SendBusy(f"shard {shard} of send {send_id!r} is already running in another process",
                            hint="let it finish; running the same command afterwards resumes it if needed")
 
     def _try_lock(self, function: str, lock_class: int, key: str) -> bool:
         row = self.conn.execute(f"SELECT {function}(%s, hashtext(%s))", (lock_class, key)).fetchone()
         return bool(row and row[0])
+
+    def _unlock_shared(self, send_id: str) -> None:
+        self.conn.execute("SELECT pg_advisory_unlock_shared(%s, hashtext(%s))", (_LOCK_CLASS, send_id))
 
     def pin_shards(self, send_id: str, count: int) -> None:
         """Record that the send is split ``count`` ways; a different split of it is refused (it would overlap)."""
@@ -281,7 +284,7 @@ class Ledger:
         """
         with self.conn.transaction():
             self.conn.execute("SELECT 1 FROM engine.sends WHERE send_id = %s FOR UPDATE", (send_id,))
-            self.conn.execute("SELECT pg_advisory_unlock_shared(%s, hashtext(%s))", (_LOCK_CLASS, send_id))
+            self._unlock_shared(send_id)
             row = self.conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted"
                 " AND mode = 'ShareLock' AND classid = %s::bigint::oid AND objsubid = 2"

@@ -186,9 +186,14 @@ def _generate(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFi
     return moved.status if moved else None
 
 
+def _send_id(run: AutomationRun, push: str, label: str) -> str:
+    """The fixed send id of one push of one run (label: test, live or live-test): a retried phase resumes it."""
+    return f"{run.id}:{push}:{label}"
+
+
 def _send_request(automation: Automation, run: AutomationRun, push: str, *, test: bool, label: str,
                   **options: Any) -> SendRequest:
-    return SendRequest(source=Path(run.run_dir or ""), template=push, test=test, send_id=f"{run.id}:{push}:{label}",
+    return SendRequest(source=Path(run.run_dir or ""), template=push, test=test, send_id=_send_id(run, push, label),
                        automation=automation.id, **options)
 
 
@@ -284,7 +289,7 @@ def _check_frozen(run: AutomationRun) -> None:
 
 def _still_sending(conn: psycopg.Connection, automation: Automation, run: AutomationRun) -> list[str]:
     """The pushes whose live send some process (a shard, or a whole-send resume) is sending right now."""
-    send_ids = {f"{run.id}:{push}:live": push for push in automation.pushes}
+    send_ids = {_send_id(run, push, "live"): push for push in automation.pushes}
     rows = conn.execute("SELECT send_id FROM engine.send_status WHERE send_id = ANY(%s) AND status = 'sending'",
                         (list(send_ids),)).fetchall()
     return [send_ids[send_id] for (send_id,) in rows]
