@@ -124,6 +124,23 @@ def test_password_with_unencoded_at_is_masked_whole(dsn: str) -> None:
     assert "app:***@db.example" in masked   # user and host are still shown
 
 
+@pytest.mark.parametrize("dsn", ["postgresql://u:p@te-S3cr3t@127.0.0.1:5432/db",
+                                 "postgresql://u:te-S3cr3t/x@127.0.0.1/db",
+                                 "host=u:te-S3cr3t@127.0.0.1 dbname=db",
+                                 "host=127.0.0.1 password=te S3cr3t dbname=db"])
+@pytest.mark.parametrize("log_format", ["json", "plain"])
+def test_hostile_dsn_password_never_reaches_the_output(dsn: str, log_format: str, tmp_path: Path) -> None:
+    # issue 22: libpq reads the password's tail as the host, and the server description showed it
+    project = build(tmp_path / "project")
+    result = CliRunner().invoke(
+        cli, ["--project-dir", str(project), "--log-format", log_format, "run", "--as-of", AS_OF],
+        env={"ENGINE_SOURCE_DSN": dsn, "ENGINE_STATE_DSN": "", "ENGINE_OUTPUT_DIR": str(tmp_path / "out"),
+             "ENGINE_CONNECT_RETRIES": "0"})
+    shown = result.stdout + result.stderr
+    assert result.exit_code in (2, 3) and "Traceback" not in shown, shown
+    assert "S3cr3t" not in shown, shown
+
+
 def _json_lines_only(stderr: str) -> list[dict]:
     lines = [line for line in stderr.splitlines() if line.strip()]
     parsed = []
