@@ -66,6 +66,7 @@ ENV_VARS: dict[str, str] = {
     "alert_fcm_error_rate_pct": "ENGINE_ALERT_FCM_ERROR_RATE_PCT",
     "serve_host": "ENGINE_SERVE_HOST",
     "serve_port": "ENGINE_SERVE_PORT",
+    "serve_allowed_hosts": "ENGINE_SERVE_ALLOWED_HOSTS",
     "scheduler_serve_port": "ENGINE_SCHEDULER_SERVE_PORT",
     "serve_token": "ENGINE_SERVE_TOKEN",
 }
@@ -114,6 +115,8 @@ class Settings:
     alert_fcm_error_rate_pct: float = 5.0    # alert (and warn in the report) above this FCM failure share
     serve_host: str = "127.0.0.1"
     serve_port: int = 8765
+    # Host header names the page answers (any port); empty: the bound address, localhost, 127.0.0.1 and [::1]
+    serve_allowed_hosts: tuple[str, ...] = ()
     scheduler_serve_port: int | None = None  # `engine scheduler` hosts the operator page here; unset: no page
     serve_token: str | None = None           # bearer token for pause/resume/cancel/trigger; unset: refused
 
@@ -148,7 +151,7 @@ _FLOAT_FIELDS = {"statement_timeout_s", "cadence_timeout_s", "report_size_jump_p
                  "alert_fcm_error_rate_pct"}
 _PATH_FIELDS = {"output_dir", "fcm_credentials", "project_dir", "lint_cache_dir"}
 _BOOL_FIELDS = {"cadence_fail_open"}
-_TUPLE_FIELDS = {"deep_link_hosts", "test_users", "report_pii_columns"}
+_TUPLE_FIELDS = {"deep_link_hosts", "test_users", "report_pii_columns", "serve_allowed_hosts"}
 
 
 # (lowest, highest) accepted; a value outside is a ConfigError naming the setting and where it came from

@@ -3,12 +3,18 @@
 Read views need no login (bind to localhost, the default); every action is a POST that
 needs ``Authorization: Bearer <serve_token>`` (401 otherwise, logged). ``start_in_thread``
 is how the scheduler hosts the same app next to its worker.
+
+Only requests naming one of the page's own host names in ``Host`` are answered (400 otherwise):
+with DNS rebinding, a page on evil.example whose name then resolves to 127.0.0.1 would read run
+CSVs (PII) through the visitor's browser, and that browser still sends ``Host: evil.example``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import re
 import threading
 from dataclasses import asdict, dataclass, is_dataclass
 from http import HTTPStatus
@@ -35,10 +41,49 @@ _ACTIONS = {"pause": ("automation", controls.Action.PAUSE), "resume": ("automati
             "trigger-test": ("automation", controls.Action.TRIGGER_TEST), "cancel": ("run", controls.Action.CANCEL)}
 
 
+# no run data: probes and scrapers address a replica by its IP, whatever the page's names
+_ANY_HOST_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_PORT = re.compile(r":\d{1,5}")
+
+
 @dataclass(frozen=True)
 class AppConfig:
     settings: Settings
     worker_alive: Callable[[], bool] | None = None     # the scheduler's worker; None: read-only serve
+    allowed_hosts: frozenset[str] = frozenset()        # Host names answered (see allowed_hosts)
+
+
+def host_name(value: str, *, entry: bool = False) -> str | None:
+    """The name in a ``Host`` header (or a configured ``entry``): no port, brackets or final dot, lower case.
+
+    None when it is not a host name at all. An entry may be a bare IPv6 address (``::1``);
+    a header must bracket it (``[::1]:8765``).
+    """
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0 or (value[end + 1:] and not _PORT.fullmatch(value[end + 1:])):
+            return None
+        name = value[1:end]
+    elif entry and value.count(":") > 1:
+        name = value
+    else:
+        name, colon, port = value.partition(":")
+        if colon and not _PORT.fullmatch(colon + port):
+            return None
+    name = name.rstrip(".")
+    if ":" in name:
+        try:
+            return str(ipaddress.IPv6Address(name))
+        except ValueError:
+            return None
+    return name or None
+
+
+def allowed_hosts(settings: Settings, bound: tuple[str, ...]) -> frozenset[str]:
+    """Host names the page answers: ``serve_allowed_hosts``, else the bound address(es) and the loopback names."""
+    entries = settings.serve_allowed_hosts or (*bound, "localhost", "127.0.0.1", "::1")
+    return frozenset(name for name in (host_name(e, entry=True) for e in entries) if name)
 
 
 def _state_last_success(settings: Settings) -> Callable[[], list[tuple[str, str, float]]]:
@@ -103,9 +148,24 @@ class Handler(BaseHTTPRequestHandler):
     def _text(self, status: int, text: str) -> None:
         self._send(status, text.encode(), "text/plain; charset=utf-8")
 
+    def _host_refused(self, path: str) -> bool:
+        """Answer 400 (and say so) unless ``Host`` names this page; health and metrics answer any Host."""
+        if path in _ANY_HOST_PATHS and self.command == "GET":
+            return False
+        given = self.headers.get_all("Host") or []
+        if len(given) == 1 and host_name(given[0]) in self.config.allowed_hosts:
+            return False
+        log.warning("request refused: Host not allowed", extra={"host": "|".join(given)[:100],
+                                                                 "client": self.client_address[0]})
+        self._text(400, "Host not allowed: this page answers only its own host names "
+                        "(ENGINE_SERVE_ALLOWED_HOSTS)\n")
+        return True
+
     def do_GET(self) -> None:  # noqa: N802  (the stdlib's name)
         path = self.path.split("?", 1)[0]
         settings = self.config.settings
+        if self._host_refused(path):
+            return
         try:
             if path == "/":
                 page = render_page("operator.html", view=views.operator_view(settings))
@@ -152,6 +212,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, (run_dir / name).read_bytes(), kind)
 
     def do_POST(self) -> None:  # noqa: N802
+        if self._host_refused(self.path.split("?", 1)[0]):
+            return
         parts = self.path.split("?", 1)[0].strip("/").split("/")
         # /api/automations/<id>/<pause|resume|trigger-test>  or  /api/runs/<id>/cancel
         if len(parts) != 4 or parts[0] != "api" or parts[3] not in _ACTIONS \
@@ -206,9 +268,12 @@ def make_server(settings: Settings, *, host: str | None = None, port: int | None
                 worker_alive: Callable[[], bool] | None = None) -> tuple[ThreadingHTTPServer, metrics.StateCollector]:
     """Bind the app (port 0 picks a free one); the state collector joins the metrics registry."""
     register_secret(settings.serve_token)
-    handler = type("BoundHandler", (Handler,), {"config": AppConfig(settings, worker_alive)})
-    server = ThreadingHTTPServer((host or settings.serve_host, settings.serve_port if port is None else port),
-                                 handler)
+    bind = host or settings.serve_host
+    handler: type[Handler] = type("BoundHandler", (Handler,), {})
+    server = ThreadingHTTPServer((bind, settings.serve_port if port is None else port), handler)
+    actual = server.server_address[0]   # the bound address, as the socket reports it
+    handler.config = AppConfig(settings, worker_alive, allowed_hosts(
+        settings, (bind, actual.decode() if isinstance(actual, bytes) else str(actual))))
     server.daemon_threads = True
     collector = metrics.StateCollector(_state_last_success(settings))
     metrics.REGISTRY.register(collector)
