@@ -122,7 +122,26 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        return self._text(self.loader.construct_object(node, deep=True), node)
+
+    def _text(self, value: Any, node: yaml.Node) -> Any:
+        """A scalar as built; a string holding NUL (a ``"\\0"`` escape) or a lone surrogate is a located error.
+
+        No project value can carry either: PostgreSQL text, file names and pushes refuse NUL, and a
+        lone surrogate (``"\\ud800"``) cannot be written as UTF-8.
+        """
+        if isinstance(value, str):
+            if "\0" in value:
+                raise self.error("a NUL character (\\0) in a value: project files hold text, and NUL cannot "
+                                 "reach PostgreSQL, a file name or a push", location=self._at(node),
+                                 hint="remove the \\0 escape from this value")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise self.error(f"a value holds U+{ord(value[err.start]):04X}, which is not a character "
+                                 "(a lone surrogate)", location=self._at(node),
+                                 hint="write the character itself, or a \\U escape of a real code point") from None
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
         explicit: set[Any] = set()
@@ -148,7 +167,7 @@ class _Builder:
     def _key(self, node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.error("a mapping key must be a plain value, not a list or mapping", location=self._at(node))
-        return self.loader.construct_object(node, deep=True)
+        return self._text(self.loader.construct_object(node, deep=True), node)
 
 
 def _count_nodes(root: yaml.Node) -> int:
@@ -167,6 +186,20 @@ def _count_nodes(root: yaml.Node) -> int:
     return len(seen)
 
 
+def _character(code: Any) -> str:
+    if code == 0:
+        return "a NUL byte (0x00)"
+    return f"character U+{code:04X}" if isinstance(code, int) else f"character {code!r}"
+
+
+def _find(text: str, display: str, code: Any) -> SourceLocation:
+    """Where the reader's refused character is: its first occurrence (the reader stops at the first one)."""
+    at = text.find(chr(code)) if isinstance(code, int) else -1
+    if at < 0:
+        return SourceLocation(display)
+    return SourceLocation(display, text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1)
+
+
 def parse(text: str, display: str, *, error: ErrorType = SpecError, path: Path | None = None,
           empty_ok: bool = False) -> Document:
     """Parse one YAML document; syntax errors, duplicate keys and alias bombs are located ``error``s."""
@@ -179,6 +212,10 @@ def parse(text: str, display: str, *, error: ErrorType = SpecError, path: Path |
             raise error("the file is empty", location=SourceLocation(display, 1, 1))
         builder = _Builder(loader, display, error, _count_nodes(node) + ALIAS_BUDGET)
         data = builder.build(node, ())
+    except yaml.reader.ReaderError as err:   # a character YAML refuses (NUL, other controls): no mark of its own
+        raise error(f"invalid YAML: {_character(err.character)} is not allowed in a YAML file",
+                    location=_find(text, display, err.character),
+                    hint="remove it; a file full of NUL bytes was saved as UTF-16 or is not text") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         problem = getattr(err, "problem", None) or str(err)

@@ -91,10 +91,24 @@ def safe_file_name(pattern: str, stamp: str, params: Mapping[str, Any], *, run_d
 
 
 def check_output_names(spec: Any, stamp: str, params: Mapping[str, Any], run_dir: Path) -> None:
-    """Every output and TEST file name of ``spec`` for these params; the first bad one raises."""
+    """Every output and TEST file name of ``spec`` for these params; the first bad one raises.
+
+    Names must also differ from each other (ignoring letter case, as macOS and Windows disks do):
+    a TEST file named like its production file, by the YAML or by a ``--var`` put into a pattern,
+    would replace the production CSV with the one-row TEST CSV.
+    """
     shown = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in params.items()}
+    taken: dict[str, str] = {}
     for output in spec.outputs:
-        patterns = [("file", output.file)] + ([("test.file", output.test.file)] if output.test else [])
-        for key, pattern in patterns:
-            safe_file_name(pattern, stamp, shown, run_dir=run_dir,
-                           location=SourceLocation(spec.display_path, key_path=f"outputs.{output.name}.{key}"))
+        patterns = [("file", output.file, f"the file of output {output.name!r}")]
+        if output.test:
+            patterns.append(("test.file", output.test.file, f"the TEST file of output {output.name!r}"))
+        for key, pattern, label in patterns:
+            location = SourceLocation(spec.display_path, key_path=f"outputs.{output.name}.{key}")
+            name = safe_file_name(pattern, stamp, shown, run_dir=run_dir, location=location)
+            other = taken.setdefault(name.casefold(), label)
+            if other != label:
+                raise FileNameError(f"{label} would be named {name!r} (from {pattern!r}), like {other}: it would "
+                                    "replace that file", location=location,
+                                    hint="every output and TEST file needs its own name: check the --var / "
+                                         "schedule value used in it, or the file: pattern")

@@ -47,6 +47,8 @@ def _coerce(param: Param, raw: Any, origin: str) -> Any:
             value = raw if isinstance(raw, datetime) else parse_as_of(str(raw))
         else:
             value = str(raw)
+            if "\0" in value:   # PostgreSQL text, file names and pushes cannot carry it
+                raise ParamError(f"param {param.name!r} from {origin}: a NUL character cannot be part of a value")
     except ParamError:
         raise
     except (TypeError, ValueError, OverflowError, SpecError):

@@ -70,3 +70,12 @@ def test_schema_problems_are_located_and_suggest_keys() -> None:
     [problem] = schema_problems(doc, schema, error=ConfigError, at_value=True)
     assert isinstance(problem, ConfigError) and str(problem.location) == "a.yaml:2:7"
     assert problem.message == "size: 'big' is not of type 'integer'"
+
+
+@pytest.mark.parametrize("text", ['a: 1\nb: "x\\0y"\n', 'a: 1\n"k\\0": 2\n', 'a: 1\nb: "x\\ud800"\n',
+                                  "a: 1\nb: x\x00y\n", "a: 1\nb: x\x01y\n"])
+def test_a_value_no_project_file_can_carry_is_located(text: str) -> None:
+    # issue 22: a NUL ("\0" or the byte itself) or a lone surrogate reached PostgreSQL and gave a traceback
+    with pytest.raises(ScheduleError) as info:
+        parse(text, "s.yaml", error=ScheduleError)
+    assert info.value.location is not None and info.value.location.line == 2, info.value

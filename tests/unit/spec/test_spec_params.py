@@ -40,6 +40,7 @@ def test_layers_override_in_order_and_values_are_typed() -> None:
     ({"on": "maybe"}, "is not a valid boolean"),
     ({"product": "not-a-uuid"}, "is not a valid uuid"),
     ({"kind": "c"}, "'c' is not one of ['a', 'b']"),
+    ({"kind": "a\x00"}, "'kind' from --var: a NUL character"),   # issue 22: it reached PostgreSQL, a traceback
     ({"nope": "1"}, "audience 'toy' has no param 'nope'"),
 ])
 def test_bad_values_name_the_param_and_origin(var: dict, message: str) -> None:
