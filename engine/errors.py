@@ -75,6 +75,10 @@ class StateError(EngineError):
     """The engine's own state database is inconsistent or unusable."""
 
 
+class ReportError(EngineError):
+    """A run report or history page cannot be written (its path is taken by a folder, the disk is full)."""
+
+
 class SeedRefused(EngineError):
     """``engine seed`` will not touch a database that already holds app data."""
 

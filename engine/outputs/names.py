@@ -69,6 +69,22 @@ def check_name(name: str) -> str | None:
     return None
 
 
+def under_root(root: Path, name: str, *, what: str) -> Path:
+    """``root / name`` for a ``name`` given by a person (``--history NAME``): one plain name, or FileNameError.
+
+    Every command writing under the output root goes through a check like this one, so nothing
+    it is told can put a file elsewhere (``../../x``, an absolute path, a hidden or too long name).
+    """
+    problem = check_name(name)
+    if problem is None and (root / name).resolve().parent != root.resolve():
+        problem = "it resolves outside the output folder"
+    if problem is not None:
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise FileNameError(f"{what} {shown!r} is refused: {problem}",
+                            hint=f"{what} is one plain name (an audience or automation) under the output folder")
+    return root / name
+
+
 def safe_file_name(pattern: str, stamp: str, params: Mapping[str, Any], *, run_dir: Path | None = None,
                    location: SourceLocation | None = None) -> str:
     """Expand ``pattern`` and prove the result is a plain file name (inside ``run_dir`` when given)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import psycopg
 
 from engine.config import Settings
 from engine.db import connect
-from engine.errors import EngineError, StateError
+from engine.errors import ConfigError, EngineError, StateError
 from engine.observe import hooks
+from engine.outputs.names import under_root
 from engine.report.automation import automation_history
 from engine.report.collect import collect, load_sends, manifest_size
 from engine.report.model import HistoryPoint
@@ -26,6 +28,7 @@ from engine.runs.model import Manifest, RunResult
 log = logging.getLogger("engine.report")
 
 HISTORY_FILE = "history.html"
+_RUN_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
 def build_report(settings: Settings, run_dir: Path) -> Path:
@@ -61,6 +64,9 @@ def after_send(settings: Settings, source: str) -> Path | None:
 
 def find_run_dir(settings: Settings, run_id: str) -> Path:
     """The run folder of ``run_id`` (a full id or its first 8+ characters): state database, else output dir."""
+    if not _RUN_ID.fullmatch(run_id):   # it becomes part of a glob under the output root
+        raise ConfigError(f"{run_id[:80]!r} is not a run id",
+                          hint="give the run id printed by `engine run` (at least 8 characters)")
     if settings.state_dsn and len(run_id) == 36:
         with connect(settings.state_dsn, retries=0) as conn:
             row = conn.execute("SELECT run_dir FROM engine.runs WHERE id::text = %s", (run_id,)).fetchone()
@@ -97,7 +103,7 @@ def history_points(settings: Settings, name: str, *, limit: int = 20) -> list[Hi
 
 def write_history(settings: Settings, name: str, *, limit: int = 20) -> Path:
     """Write ``<output>/<name>/history.html`` charting the last runs of an automation or audience."""
-    folder = settings.resolved_output_dir / name
+    folder = under_root(settings.resolved_output_dir, name, what="--history")
     points = [p if p.report is None else replace(p, report=os.path.relpath(p.report, folder))
               for p in history_points(settings, name, limit=limit)]
     folder.mkdir(parents=True, exist_ok=True)

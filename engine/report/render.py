@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from engine.errors import ReportError
 from engine.outputs.atomic import write_atomic
 from engine.report.model import HistoryPoint, Report
 from engine.templatecache import bytecode_cache
@@ -48,5 +49,12 @@ def render_page(template: str, **context: Any) -> str:
 
 
 def write_html(path: Path, html: str) -> Path:
-    write_atomic(path, html.encode("utf-8"))
+    """Write a page atomically; anything in the way (a folder named like it, a full disk) is a ReportError."""
+    if path.exists() and not path.is_file():
+        raise ReportError(f"cannot write {path}: it is a directory (or another non-file)",
+                          hint="move it away, then run `engine report` again")
+    try:
+        write_atomic(path, html.encode("utf-8"))
+    except OSError as err:
+        raise ReportError(f"cannot write {path}: {err.strerror or type(err).__name__}") from None
     return path

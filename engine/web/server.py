@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from engine.config import Settings
 from engine.db import connect
-from engine.errors import EngineError
+from engine.errors import EngineError, ReportError
 from engine.observe import metrics
 from engine.report.render import REPORT_FILE, render_page
 from engine.runs.model import Manifest, OutputStatus
@@ -204,12 +204,18 @@ class Handler(BaseHTTPRequestHandler):
             self._text(404, "not found\n")
             return
         run_dir = found[0]
-        if name == REPORT_FILE and not (run_dir / REPORT_FILE).exists():
-            from engine.report import build_report  # noqa: PLC0415
+        try:
+            if name == REPORT_FILE and not (run_dir / REPORT_FILE).is_file():
+                from engine.report import build_report  # noqa: PLC0415
 
-            build_report(self.config.settings, run_dir)
+                build_report(self.config.settings, run_dir)
+            body = (run_dir / name).read_bytes()
+        except (OSError, ReportError) as err:   # a folder in the file's place, a full disk: say so, go on
+            log.error("run file unavailable", extra={"run_id": run_id, "file": name, "error": str(err)})
+            self._text(500, "unavailable: the file cannot be read or written (see the server log)\n")
+            return
         kind = "text/html; charset=utf-8" if name == REPORT_FILE else "text/csv; charset=utf-8"
-        self._send(200, (run_dir / name).read_bytes(), kind)
+        self._send(200, body, kind)
 
     def do_POST(self) -> None:  # noqa: N802
         if self._host_refused(self.path.split("?", 1)[0]):

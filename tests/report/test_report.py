@@ -139,3 +139,55 @@ def test_report_command_finds_a_run_by_short_id(world: dict[str, object]) -> Non
     missing = CliRunner().invoke(cli, ["--project-dir", str(world["project"]), "report", "deadbeef"],
                                  env={"ENGINE_OUTPUT_DIR": str(world["out"])})
     assert missing.exit_code != 0 and "no run folder found" in missing.output
+
+
+@pytest.mark.parametrize("name", ["../../x", "../escape", "a/b", "..", ".hidden", "x\\y", "/tmp/abs"])
+def test_report_history_name_cannot_leave_the_output_root(world: dict[str, object], tmp_path: Path, name: str) -> None:
+    # issue 22 item 5d: --history ../../x wrote <output>/../../x/history.html
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from engine.cli.main import cli  # noqa: PLC0415
+
+    out = tmp_path / "deep" / "er" / "out"
+    result = CliRunner().invoke(cli, ["--project-dir", str(world["project"]), "report", "--history", name],
+                                env={"ENGINE_OUTPUT_DIR": str(out), "ENGINE_STATE_DSN": str(world["dsn"]),
+                                     "ENGINE_SOURCE_DSN": "", "ENGINE_CONNECT_RETRIES": "0"})
+    shown = result.stdout + result.stderr
+    assert result.exit_code == 2 and "Traceback" not in shown, shown
+    assert "--history" in shown and "refused" in shown, shown
+    assert [p for p in tmp_path.rglob("*") if p.name == "history.html"] == []
+    assert not Path("/tmp/abs/history.html").exists()
+
+
+@pytest.mark.parametrize("run_id", ["../../../../x/deadbeef", "deadbeef/../../x", "dead beef 1234"])
+def test_report_run_id_must_be_a_run_id(world: dict[str, object], tmp_path: Path, run_id: str) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from engine.cli.main import cli  # noqa: PLC0415
+
+    result = CliRunner().invoke(cli, ["--project-dir", str(world["project"]), "report", run_id],
+                                env={"ENGINE_OUTPUT_DIR": str(tmp_path / "out"), "ENGINE_STATE_DSN": "",
+                                     "ENGINE_SOURCE_DSN": "", "ENGINE_CONNECT_RETRIES": "0"})
+    shown = result.stdout + result.stderr
+    assert result.exit_code == 2 and "Traceback" not in shown and "not a run id" in shown, shown
+
+
+def test_report_html_replaced_by_a_directory_is_a_clear_error(world: dict[str, object]) -> None:
+    # issue 22 item 6b: `engine report` gave an IsADirectoryError traceback
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from engine.cli.main import cli  # noqa: PLC0415
+
+    _, result = _run(world)
+    report = result.run_dir / "report.html"
+    report.unlink()
+    report.mkdir()
+    (report / "keep").write_text("x")
+    out = CliRunner().invoke(cli, ["--project-dir", str(world["project"]), "report", result.run_id],
+                             env={"ENGINE_OUTPUT_DIR": str(world["out"]), "ENGINE_STATE_DSN": str(world["dsn"]),
+                                  "ENGINE_SOURCE_DSN": "", "ENGINE_CONNECT_RETRIES": "0"})
+    shown = out.stdout + out.stderr
+    assert out.exit_code == 1 and "Traceback" not in shown, shown
+    assert out.exception is None or isinstance(out.exception, SystemExit), repr(out.exception)
+    assert "report.html" in shown and "is a directory" in shown, shown
+    assert (report / "keep").read_text() == "x"          # nothing of it removed

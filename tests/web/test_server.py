@@ -137,3 +137,17 @@ def test_engine_serve_allowed_hosts_replaces_the_default(world: dict[str, object
             assert httpx.get(f"{server.url}api/status", headers={"Host": host}).status_code == status, host
     finally:
         server.stop()
+
+
+def test_report_or_csv_replaced_by_a_directory_is_a_short_error(served: tuple[RunningServer, RunResult]) -> None:
+    # issue 22 item 6b: the handler died on IsADirectoryError (no answer, a traceback on stderr)
+    server, result = served
+    csv_name = result.manifest.output("all_products", test=False).file
+    for name in ("report.html", csv_name):
+        path = result.run_dir / name
+        path.unlink()
+        path.mkdir()
+        answer = httpx.get(f"{server.url}runs/{result.run_id}/{name}")
+        assert answer.status_code == 500 and answer.text.startswith("unavailable"), (name, answer.text)
+        assert len(answer.text) < 200 and str(result.run_dir) not in answer.text
+    assert httpx.get(server.url).status_code == 200     # the page goes on
