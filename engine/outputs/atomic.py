@@ -3,6 +3,9 @@
 Every file gets the mode an ordinary ``open()`` would give (0666 less the umask), whoever wrote
 the temp file: ``mkstemp`` creates 0600, DuckDB's COPY 0644, and a run folder's CSVs, TEST CSVs
 and manifest must not differ.
+
+A temp file is named ``.<file>.<host>.<pid>.<random>.tmp``: the output folder may be shared by
+replicas on several hosts, and a pid only says whether a writer lives on the host that started it.
 """
 
 from __future__ import annotations
@@ -11,14 +14,36 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
 
 log = logging.getLogger("engine.outputs")
 
-# ".<file>.<pid>.<random>.tmp": the pid lets a later run tell a dead writer's leftovers from a live one's
-_TEMP = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
+# ".<file>.<host>.<pid>.<random>.tmp" (host: letters, digits, '-'); before host tags ".<file>.<pid>.<random>.tmp",
+# which the first pattern reads with the file's extension as the host: never this host's tag, so judged by age
+_TEMP = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
+_OLD_TEMP = re.compile(r"^\..+\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
+# A temp file untouched this long is a dead writer's, whoever wrote it (see _stale)
+STALE_AFTER_S = 86_400
+_HOST_TAG_MAX = 24   # with a 200-byte file name, pid and random part the temp name stays under NAME_MAX (255)
+
+
+@lru_cache(maxsize=1)
+def host_tag() -> str:
+    """This host's name as temp files carry it: letters, digits and '-', at most 24 characters.
+
+    A name that had to be changed or cut (``ip-10-0-0-7.ec2.internal``) ends in a short hash of
+    the whole name, so two hosts do not share a tag.
+    """
+    name = socket.gethostname() or "localhost"
+    tag = re.sub(r"[^A-Za-z0-9-]", "-", name)
+    if tag != name or len(tag) > _HOST_TAG_MAX:
+        tag = f"{tag[:_HOST_TAG_MAX - 7]}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
+    return tag
 
 
 @lru_cache(maxsize=1)
@@ -67,7 +92,7 @@ def commit_file(tmp: Path, path: Path) -> str:
 
 
 def _prefix(path: Path) -> str:
-    return f".{path.name}.{os.getpid()}."
+    return f".{path.name}.{host_tag()}.{os.getpid()}."
 
 
 def _alive(pid: int) -> bool:
@@ -80,18 +105,44 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _stale(name: str, path: Path, now: float) -> bool:
+    """Whether the writer of temp file ``name`` is surely gone.
+
+    This host's file: its pid no longer runs. Another host's, or an old name without a host: its
+    pid means nothing here, so only age tells, and the bar is high. A writer keeps its temp file's
+    mtime fresh while it writes, and the file exists only while one output is written (DuckDB's
+    COPY or one ``write_atomic``: seconds to minutes, from rows already fetched); clocks of hosts
+    sharing a folder may differ by minutes. A day without a write is far beyond all of that, while
+    still clearing a killed replica's leftovers before they pile up. The same age also clears a
+    file of this host whose pid was reused by another process.
+    """
+    match = _TEMP.match(name)
+    if match is None and _OLD_TEMP.match(name) is None:
+        return False                     # not the engine's temp-name shape: not ours to remove
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    if not S_ISREG(stat.st_mode):
+        return False
+    if now - stat.st_mtime > STALE_AFTER_S:
+        return True
+    return match is not None and match["host"] == host_tag() and not _alive(int(match["pid"]))
+
+
 def remove_stale_temps(root: Path, *, depth: int = 2) -> list[Path]:
     """Delete hidden temp files that a killed run left under ``root`` (its run folders, ``depth`` levels down).
 
-    Only files whose writer process is gone are removed (a concurrent run's temp files stay);
-    a file that cannot be removed is logged and left.
+    Only files whose writer is surely gone are removed (``_stale``: a dead pid of this host, or
+    untouched for ``STALE_AFTER_S``), so a concurrent run's temp files stay, on this host or
+    another sharing the folder; a file that cannot be removed is logged and left.
     """
     removed: list[Path] = []
     if not root.is_dir():
         return removed
+    now = time.time()
     for candidate in root.glob("/".join(["*"] * depth + [".*.tmp"])):
-        match = _TEMP.match(candidate.name)
-        if not match or _alive(int(match.group(1))) or not candidate.is_file():
+        if not _stale(candidate.name, candidate, now):
             continue
         try:
             candidate.unlink()

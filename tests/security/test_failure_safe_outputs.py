@@ -22,7 +22,7 @@ import pytest
 
 from engine import api
 from engine.config import resolve
-from engine.outputs.atomic import remove_stale_temps
+from engine.outputs.atomic import STALE_AFTER_S, host_tag, remove_stale_temps, temp_path, write_atomic
 from engine.runs.model import MANIFEST, OutputStatus, RunStatus, read_manifest
 from engine.timeutil import file_timestamp, parse_as_of
 from tests.fixtures.appdata import AppData
@@ -151,9 +151,9 @@ def test_stale_temp_files_of_dead_runs_are_removed_by_the_next_run(app_db: str, 
     out = tmp_path / "out"
     old_run = out / "target" / "20261119_120000_deadbeef"
     old_run.mkdir(parents=True)
-    dead = old_run / f".target_20261119_120000.csv.{_dead_pid()}.abc123_x.tmp"
+    dead = old_run / f".target_20261119_120000.csv.{host_tag()}.{_dead_pid()}.abc123_x.tmp"
     dead.write_bytes(b"x" * 4096)
-    live = old_run / f".target_20261119_120000.csv.{os.getpid()}.zzz999_y.tmp"   # a writer still running
+    live = old_run / f".target_20261119_120000.csv.{host_tag()}.{os.getpid()}.zzz999_y.tmp"   # still writing
     live.write_bytes(b"y")
     other = old_run / ".notes.tmp"   # not the engine's temp-name shape: left alone
     other.write_text("mine\n")
@@ -164,6 +164,41 @@ def test_stale_temp_files_of_dead_runs_are_removed_by_the_next_run(app_db: str, 
     assert not dead.exists()
     assert live.exists() and other.exists()
     assert remove_stale_temps(out) == []   # nothing else stale: the run left no temp file of its own
+
+
+def _aged(path: Path, seconds: float) -> Path:
+    os.utime(path, (time.time() - seconds, time.time() - seconds))
+    return path
+
+
+def test_temp_names_carry_host_and_pid(tmp_path: Path) -> None:
+    # issue 22 item 5e: a pid alone says nothing on an output folder other hosts write to
+    tmp = temp_path(tmp_path / "run" / "target_1.csv")
+    assert tmp.name.startswith(f".target_1.csv.{host_tag()}.{os.getpid()}.") and tmp.name.endswith(".tmp")
+    assert "." not in host_tag() and 0 < len(host_tag()) <= 24
+    write_atomic(tmp_path / "run" / "manifest.json", b"{}")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [tmp.name, "manifest.json"]
+
+
+def test_another_hosts_temp_file_is_removed_only_when_clearly_stale(tmp_path: Path) -> None:
+    run = tmp_path / "out" / "target" / "20261119_120000_deadbeef"
+    run.mkdir(parents=True)
+    dead = _dead_pid()                 # dead here; on replica-b it may be the writer, alive and writing
+    other = run / f".target_20261119_120000.csv.replica-b.{dead}.abc123_x.tmp"
+    other_old = run / f".second_20261119_120000.csv.replica-b.{dead}.abc123_y.tmp"
+    legacy = run / f".target_20261119_120000.csv.{dead}.abc123_z.tmp"    # before host tags: whose pid?
+    legacy_old = run / f".second_20261119_120000.csv.{dead}.abc123_w.tmp"
+    mine_old_live = run / f".third_20261119_120000.csv.{host_tag()}.{os.getpid()}.abc123_v.tmp"
+    for path in (other, other_old, legacy, legacy_old, mine_old_live):
+        path.write_bytes(b"x")
+    for path in (other_old, legacy_old, mine_old_live):
+        _aged(path, STALE_AFTER_S + 60)
+    _aged(other, STALE_AFTER_S - 3600)    # an hour short of stale: may still be written
+
+    removed = remove_stale_temps(tmp_path / "out")
+
+    assert sorted(removed) == sorted([other_old, legacy_old, mine_old_live])
+    assert other.exists() and legacy.exists()
 
 
 KILLED_RUN = """
