@@ -31,6 +31,8 @@ from engine.logs import log_context
 from engine.outputs.names import check_output_names
 from engine.pipeline import RunRequest, render_queries, run_audience, run_dir_for
 from engine.push.template import PushTemplate, TemplateError, adhoc_template
+from engine.render.literals import compiled
+from engine.render.locate import locator
 from engine.report import after_run, after_send
 from engine.runs.model import RunResult
 from engine.schedules.templates import load_template
@@ -157,10 +159,14 @@ def list_audiences(settings: Settings, selectors: Sequence[str] = ()) -> list[Au
 
 def compile_audience(settings: Settings, name: str, *, as_of: datetime,
                      variables: Mapping[str, Any] | None = None):
-    """Render one audience's queries without a database (arrays bound empty): ``engine compile``."""
+    """Each query of one audience rendered without a database (arrays bound empty), with its values
+    written in as literals: ``engine compile``. Checked as a run checks it (one SELECT, values in code,
+    no refused function); a refused query is a RenderError at its ``.sql`` line."""
     spec = select_audiences(load_project_audiences(settings.project_dir), [name])[0]
     params = resolve_params(spec, ("--var", dict(variables or {})))
-    return spec, render_queries(settings, spec, {"as_of": as_of, **params})
+    place = locator(settings.project_dir / "sql")
+    rendered = render_queries(settings, spec, {"as_of": as_of, **params})
+    return spec, [compiled(query, place) for query in rendered]
 
 
 def test(settings: Settings, selectors: Sequence[str] = (), *, on_result: Any = None) -> list[Any]:

@@ -189,24 +189,26 @@ def compile_(obj: CliContext, name: str, as_of: str | None, variables: tuple[str
     parameters; --placeholders shows that form.
     """
     from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
-    from engine.render.literals import inline, literal  # noqa: PLC0415
+    from engine.render.literals import literal, one_line  # noqa: PLC0415
     from engine.spec.params import parse_var_flags  # noqa: PLC0415
     from engine.timeutil import parse_as_of  # noqa: PLC0415
 
-    _, rendered = api.compile_audience(obj.settings(), name, as_of=parse_as_of(as_of),
+    _, compiled = api.compile_audience(obj.settings(), name, as_of=parse_as_of(as_of),
                                        variables=parse_var_flags(variables))
     if obj.json_output:
-        emit_json([{"name": r.name, "origin": r.origin, "sql": r.sql, "sql_with_literals": inline(r.sql, r.params),
-                    "params": {k: literal(v) for k, v in r.params.items()}} for r in rendered])
+        emit_json([{"name": c.query.name, "origin": c.query.origin, "sql": c.query.sql,
+                    "sql_with_literals": c.with_literals,
+                    "params": {k: literal(v) for k, v in c.query.params.items()}} for c in compiled])
         return
-    for r in rendered:
+    for c in compiled:
+        r = c.query
         click.secho(f"-- {r.name} ({r.origin})", bold=True)
         if placeholders:
             click.echo(r.sql.rstrip())
             for key, value in r.params.items():
-                click.echo(f"-- {key} = {literal(value)}")
+                click.echo(f"-- {key} = {one_line(literal(value))}")
         else:
-            click.echo(inline(r.sql, r.params).rstrip() + ";")
+            click.echo(c.with_literals.rstrip() + ";")
         click.echo()
 
 

@@ -6,7 +6,8 @@ read-only snapshot) and the query reads it back as a typed scalar subquery,
 ``(SELECT current_setting('engine.p_<name>')::<type>)``, evaluated once per statement (a bare
 ``current_setting(...)::timestamptz`` in a filter is re-read and re-parsed for every row:
 measured 5x slower on the offers scan of Layer 2's trending query). The SQL text holds only names and types; a
-placeholder inside a string literal or comment is refused before anything is sent. Bound
+placeholder inside a string literal or comment is refused before anything is sent
+(``engine.pgquery``, on PostgreSQL's own parse tree). Bound
 arrays (the engine's own query results) are typed constants instead: see ``array_constant``.
 """
 
@@ -18,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
+from engine.pgquery import PLACEHOLDER, ShapeError, check_query
 from engine.spec.model import INT4, UuidText
-from engine.sqltext import PLACEHOLDER, ShapeError, check_one_statement
 
 _UUID_CHARS = str.maketrans("", "", "0123456789abcdefABCDEF-,")   # deleting these leaves nothing of uuid text
 _SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,40}")
@@ -134,14 +135,14 @@ def param_types(params: Mapping[str, Any]) -> dict[str, str]:
 
 def server_bound(sql: str, params: Mapping[str, Any], *, empty_arrays: bool = False,
                  types: Mapping[str, str] | None = None) -> ServerBound:
-    """Check ``sql`` is one statement and replace each placeholder in code by a typed read.
+    """Check ``sql`` is one plain SELECT (``check_query``) and replace each placeholder by a typed read.
 
     ``empty_arrays`` keeps every bound array's type but not its elements: enough to describe
     the result columns without sending and planning 100k ids twice. ``types`` (``param_types``)
     saves typing the values again for a second text of the same query.
     """
     types = types if types is not None else param_types(params)
-    check_one_statement(sql)
+    check_query(sql)
     names = {name: setting_name(i, name) for i, name in enumerate(sorted(params))}
     pieces: dict[str, str] = {}   # a placeholder used several times is typed and rendered once
 

@@ -17,9 +17,9 @@ import pyarrow.csv as pacsv
 
 from engine.db import translate_query_error
 from engine.errors import QueryError, SourceLocation
+from engine.pgquery import ShapeError
 from engine.render.model import RenderedQuery
 from engine.sources.binding import ServerBound, bind_statement, param_types, server_bound
-from engine.sqltext import ShapeError
 
 _BOOL, _INTS, _FLOATS, _DATE = {16}, {20, 21, 23, 26}, {700, 701, 1700}, {1082}
 TIMESTAMP_OIDS = {1114, 1184}
@@ -67,7 +67,7 @@ def fetch_arrow(conn: psycopg.Connection, rendered: RenderedQuery,
     """Execute ``rendered`` on ``conn`` (inside its read-only transaction): (Arrow table, timestamp columns).
 
     Values are bound with ``set_config`` first (``engine.sources.binding``); the describe goes through
-    the extended protocol, which refuses a second statement whatever the lexer missed.
+    the extended protocol, which refuses a second statement: a wall behind ``engine.pgquery``'s parse.
     """
     describe_prefix, copy_prefix = "SELECT * FROM (\n", "COPY (\n"
     bound: ServerBound | None = None

@@ -183,7 +183,7 @@ class Workspace:
     def transform(self, sql: str) -> None:
         """Run the spec's DuckDB SQL over the ``audience`` view; its result becomes the audience."""
         started = time.perf_counter()
-        self._step("transform", sandbox.check_fragment(sql, "transform SQL", expression=False).strip().rstrip(";"),
+        self._step("transform", sandbox.check_fragment(sql, "transform SQL", expression=False),
                    started=started, materialize=True)    # its SQL may not give the same rows twice (random())
 
     def segment_counts(self, spec: AudienceSpec) -> dict[str, int]:

@@ -21,12 +21,12 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import RenderError
+from engine.pgquery import ShapeError
 from engine.render.env import render_sql
 from engine.render.locate import locate
 from engine.render.model import RenderedQuery
 from engine.sources.binding import server_bound
 from engine.spec.model import AudienceSpec, QuerySpec
-from engine.sqltext import ShapeError
 from engine.validate.findings import Findings
 from engine.validate.resultcache import ResultCache, library_version
 
@@ -147,8 +147,7 @@ def _shape_ok(findings: Findings, env: SandboxedEnvironment, spec: AudienceSpec,
     except ShapeError as err:
         offset = err.offset + (2 if rendered.sql.startswith("%(", err.offset) else 0)
         path, line, col = locate(env, template, rendered.sql, offset)
-        rule = "sql/value-in-text" if "bound parameter" in err.message else "sql/one-statement"
-        findings.add(rule, f"{err.message} (audience {spec.name!r}, query {rendered.name!r})",
+        findings.add(err.rule, f"{err.message} (audience {spec.name!r}, query {rendered.name!r})",
                      path=path, line=line, col=col, hint=err.hint)
         return False
 

@@ -22,8 +22,9 @@ def test_the_project_has_audiences(project_dir: Path) -> None:
 
 
 def test_compile(project_settings: Settings, audience: AudienceSpec) -> None:
-    spec, rendered = api.compile_audience(project_settings, audience.name, as_of=AS_OF,
+    spec, compiled = api.compile_audience(project_settings, audience.name, as_of=AS_OF,
                                           variables=required_vars(audience))
+    rendered = [c.query for c in compiled]
     assert [r.name for r in rendered] == [q.name for q in audience.queries]
     for query in rendered:
         # values are bound, never in the text: every bound name appears as a placeholder

@@ -1,8 +1,8 @@
 """Red team: every row of hostile.yaml is one attack; each must be refused and must leave no trace.
 
 For every row and command: the exit code and message the row names, no traceback, and what
-was NOT done: no table created in the app database, ``users`` unchanged (compared with a hash
-taken before), no file anywhere but the output folder (``elsewhere/`` stays empty), and the
+was NOT done: no table created in the app database, the ``victim`` session alive, ``users`` unchanged
+(compared with a hash taken before), no file anywhere but the output folder (``elsewhere/`` stays empty), and the
 secret marker nowhere in stdout, stderr or any written file. ``engine validate`` then gives
 the row's located finding.
 """
@@ -27,13 +27,13 @@ MARKER = "-----BEGIN PRIVATE KEY----- s3cr3t-marker-7f1c"
 BIG = "b" * 120_000
 
 
-def _fill(value: Any, secret: Path) -> Any:
+def _fill(value: Any, secret: Path, appdb: str) -> Any:
     if isinstance(value, str):
-        return value.replace("{secret}", str(secret)).replace("{big}", BIG)
+        return value.replace("{secret}", str(secret)).replace("{big}", BIG).replace("{appdb}", appdb)
     if isinstance(value, list):
-        return [_fill(v, secret) for v in value]
+        return [_fill(v, secret, appdb) for v in value]
     if isinstance(value, dict):
-        return {k: _fill(v, secret) for k, v in value.items()}
+        return {k: _fill(v, secret, appdb) for k, v in value.items()}
     return value
 
 
@@ -66,7 +66,12 @@ def test_hostile_project(row: dict[str, Any], app_db: str, tmp_path: Path) -> No
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     out = tmp_path / "out"
-    row = _fill(row, secret)
+    row = _fill(row, secret, psycopg.conninfo.conninfo_to_dict(app_db)["dbname"])
+    with psycopg.connect(app_db, autocommit=True) as conn:
+        for statement in row.get("setup", []):   # what a careless production server has (dblink, ...)
+            conn.execute(statement)
+    # a session the attack would stop (pg_terminate_backend); it must still answer afterwards
+    victim = psycopg.connect(app_db, application_name=row["victim"], autocommit=True) if "victim" in row else None
     project = build(tmp_path / "project", sql=row.get("sql"), audience=row.get("audience"))
     users_before, tables_before = _users_digest(app_db), _tables(app_db)
 
@@ -75,7 +80,9 @@ def test_hostile_project(row: dict[str, Any], app_db: str, tmp_path: Path) -> No
         result = invoke(project, out, app_db, *args)
         shown = result.stdout + result.stderr
         assert result.exit_code == command["exit"], (args, shown[-2000:])
-        assert "Traceback" not in shown and result.exception is None or isinstance(result.exception, SystemExit)
+        assert "Traceback" not in shown, (args, shown[-2000:])
+        # an uncaught exception reaches CliRunner as itself; every deliberate exit is a SystemExit
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, repr(result.exception))
         if "says" in command:
             assert command["says"] in shown, (args, shown[-2000:])
         if "at" in command:
@@ -83,6 +90,9 @@ def test_hostile_project(row: dict[str, Any], app_db: str, tmp_path: Path) -> No
         assert MARKER not in shown
 
     # what was NOT done
+    if victim is not None:
+        with victim:
+            assert victim.execute("select 1").fetchone() == (1,), "the victim session was stopped"
     assert _tables(app_db) == tables_before, "a table was created or dropped in the app database"
     assert _users_digest(app_db) == users_before, "users changed"
     assert list(elsewhere.iterdir()) == [], "a file was written outside the run folder"
