@@ -21,7 +21,7 @@ from engine.cadence import (
 from engine.cadence.userids import read_user_ids_csv
 from engine.concurrency import run_concurrently
 from engine.config import Settings
-from engine.db import SourcePool, connect, create_database_if_missing
+from engine.db import SourcePool, connect, create_database_if_missing, role_check
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.report import SendReport, SendStatus
 from engine.delivery.request import SendRequest
@@ -254,7 +254,7 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
             after_run(settings, result)    # metrics, alerts, report.html next to the manifest
         return result
 
-    with SourcePool(settings.require_source_dsn(), size=settings.pool_size,
+    with SourcePool(settings.require_source_dsn(), size=settings.pool_size, check=role_check(settings, live=False),
                     statement_timeout_s=settings.statement_timeout_s, retries=settings.connect_retries) as pool:
         results = run_concurrently([partial(one, pool, r) for r in requests],
                                    width=min(settings.parallel_audiences, settings.pool_size))

@@ -35,6 +35,7 @@ FOUNDER: dict[str, str] = {
 # setting name -> environment variable
 ENV_VARS: dict[str, str] = {
     "source_dsn": "ENGINE_SOURCE_DSN",
+    "allow_privileged_source": "ENGINE_ALLOW_PRIVILEGED_SOURCE",
     "state_dsn": "ENGINE_STATE_DSN",
     "output_dir": "ENGINE_OUTPUT_DIR",
     "fcm_credentials": "ENGINE_FCM_CREDENTIALS",
@@ -78,6 +79,12 @@ class Settings:
 
     project_dir: Path = field(default_factory=Path.cwd)
     source_dsn: str | None = None
+    # `engine scheduler` and live sends accept a source role that can write or reach server files (README: Security
+    # model); without it they refuse one, and every other command warns once
+    allow_privileged_source: bool = False
+    # set in code only, never from the environment or a file: the source is a throwaway database the engine created
+    # itself (`engine test`, `engine demo`), so its role is not checked
+    throwaway_source: bool = False
     state_dsn: str | None = None
     output_dir: Path | None = None
     fcm_credentials: Path | None = None
@@ -150,8 +157,9 @@ _INT_FIELDS = {"pool_size", "parallel_audiences", "parallel_queries", "connect_r
 _FLOAT_FIELDS = {"statement_timeout_s", "cadence_timeout_s", "report_size_jump_pct", "report_threshold_drop_pct",
                  "alert_fcm_error_rate_pct"}
 _PATH_FIELDS = {"output_dir", "fcm_credentials", "project_dir", "lint_cache_dir"}
-_BOOL_FIELDS = {"cadence_fail_open"}
+_BOOL_FIELDS = {"cadence_fail_open", "allow_privileged_source"}
 _TUPLE_FIELDS = {"deep_link_hosts", "test_users", "report_pii_columns", "serve_allowed_hosts"}
+_CODE_ONLY = {"throwaway_source"}      # fields no file or variable may set
 
 
 # (lowest, highest) accepted; a value outside is a ConfigError naming the setting and where it came from
@@ -219,7 +227,7 @@ def _read_profile(path: Path, profile: str | None) -> dict[str, Any]:
             raise ConfigError(f"profile {profile!r} not found in {path}",
                               hint=f"known profiles: {', '.join(sorted(profiles)) or 'none'}")
         data.update(profiles[profile])
-    known = {f.name for f in fields(Settings)}
+    known = {f.name for f in fields(Settings)} - _CODE_ONLY
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"unknown setting(s) in {path}: {', '.join(unknown)}",

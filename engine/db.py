@@ -3,7 +3,10 @@
 Every connection gets a statement timeout; the source pool opens each session with
 ``default_transaction_read_only = on`` so an audience can never write to the app
 database. Connection failures are retried with exponential backoff, then reported
-as ``DatabaseUnavailable`` naming the server (never the password).
+as ``DatabaseUnavailable`` naming the server (never the password). Opening the source checks
+what its role may do: a role that can write or reach server files is refused by ``engine
+scheduler`` and live sends (unless ENGINE_ALLOW_PRIVILEGED_SOURCE=1) and warned about once
+per process by every other command.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import logging
 import random
 import time
 from contextlib import contextmanager
+from enum import Enum
 from typing import Callable, Iterator
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from engine.config import Settings
 from engine.errors import ConfigError, DatabaseUnavailable, QueryError
 from engine.secrets import describe_server, mask_text
 
@@ -123,47 +128,100 @@ def _reset_session(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-_WRITABLE_SQL = """
-select r.rolsuper
-    or exists (
-        select 1 from pg_namespace as n
+# What the source role could do beyond reading the app tables, one phrase per power (empty: a SELECT-only role).
+# A superuser can do everything, so it is named alone. Membership counts even without INHERIT (SET ROLE reaches it).
+_POWERS_SQL = """
+select current_user, case when r.rolsuper then array['superuser'] else array_remove(array[
+    case when r.rolcreaterole then 'CREATEROLE (can grant itself the server-file roles)' end,
+    case when pg_has_role('pg_read_server_files', 'MEMBER') then 'member of pg_read_server_files' end,
+    case when pg_has_role('pg_write_server_files', 'MEMBER') then 'member of pg_write_server_files' end,
+    case when pg_has_role('pg_execute_server_program', 'MEMBER') then 'member of pg_execute_server_program' end,
+    case when has_database_privilege(current_database(), 'CREATE') then 'CREATE on the database' end,
+    (select 'CREATE on schema ' || string_agg(quote_ident(n.nspname), ', ' order by n.nspname)
+        from pg_namespace as n
         where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
-            and has_schema_privilege(n.oid, 'CREATE'))
-    or exists (
-        select 1 from pg_class as c inner join pg_namespace as n on c.relnamespace = n.oid
-        where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
-            and n.nspname not like 'pg\\_%' and has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE'))
+            and has_schema_privilege(n.oid, 'CREATE')),
+    (select 'INSERT/UPDATE/DELETE/TRUNCATE on ' || count(*) || ' table(s): '
+            || array_to_string((array_agg(t.name order by t.name))[1:3], ', ') || case when count(*) > 3 then ', ...'
+                                                                                     else '' end
+        from (select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name
+              from pg_class as c inner join pg_namespace as n on c.relnamespace = n.oid
+              where c.relkind in ('r', 'p', 'v', 'f') and n.nspname not in ('pg_catalog', 'information_schema')
+                  and n.nspname not like 'pg\\_%' and has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+        ) as t having count(*) > 0)
+], null) end
 from pg_roles as r where r.rolname = current_user
 """
-_warned: set[str] = set()
+_warned = False     # the one warning of this process was given (for any server)
+_WAYS_OUT = ("connect with a role that has SELECT only on the app tables (README: Security model), or set "
+             "ENGINE_ALLOW_PRIVILEGED_SOURCE=1 to accept this role")
 
 
-def _warn_if_writable(conn: psycopg.Connection, dsn: str) -> None:
-    """Say once per server when the source role could write: production should use a SELECT-only role."""
-    key = describe_server(dsn)
-    if key in _warned:
+class RoleCheck(Enum):
+    """What opening the source does about a role that can write or reach server files."""
+
+    REFUSE = "refuse"    # `engine scheduler`, live sends: a ConfigError (exit 2)
+    WARN = "warn"        # every other command: one warning line per process
+    SKIP = "skip"        # a throwaway database the engine created itself (`engine test`): not checked
+
+
+def role_check(settings: Settings, *, live: bool) -> RoleCheck:
+    """The check for a command: ``live`` (the scheduler, a live send) refuses unless the operator allowed it."""
+    if settings.throwaway_source:
+        return RoleCheck.SKIP
+    return RoleCheck.REFUSE if live and not settings.allow_privileged_source else RoleCheck.WARN
+
+
+def check_source_role(conn: psycopg.Connection, dsn: str, check: RoleCheck) -> None:
+    """Refuse or warn (once per process) when the source role can do more than read: the one check, one query.
+
+    Every audience transaction is READ ONLY whatever the role, but a read-only transaction does not stop a
+    superuser's or a file role's functions (``pg_read_file``, ``COPY ... TO PROGRAM``, ``dblink``).
+    """
+    global _warned
+    if check is RoleCheck.SKIP or (check is RoleCheck.WARN and _warned):
         return
-    _warned.add(key)
     try:
         conn.read_only = True
-        row = conn.execute(_WRITABLE_SQL).fetchone()
+        row = conn.execute(_POWERS_SQL).fetchone()
         conn.rollback()
-    except psycopg.Error:
-        return   # a role that cannot even read the catalogs cannot write either
-    if row and row[0]:
-        log.warning("the source role can write to the app database (superuser, CREATE on a schema or "
-                    "INSERT/UPDATE/DELETE on a table): every audience transaction is READ ONLY anyway, "
-                    "but production should connect with a role that has SELECT only (README: Security model)",
-                    extra={"server": key})
+    except psycopg.Error as err:
+        if check is RoleCheck.REFUSE:   # cannot tell: a live send or the scheduler must not guess
+            problem = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(f"cannot check what the source role may do on {describe_server(dsn)}: "
+                              f"{mask_text(problem, dsn)}", hint=_WAYS_OUT) from None
+        return
+    if not row or not row[1]:
+        return
+    role, powers = row[0], "; ".join(row[1])
+    if check is RoleCheck.REFUSE:
+        raise ConfigError(f"the source role {role} on {describe_server(dsn)} can do more than read ({powers}): "
+                          "`engine scheduler` and live sends refuse a role that can write or reach server files",
+                          hint=_WAYS_OUT)
+    _warned = True
+    log.warning("the source role can do more than read (%s): every audience transaction is READ ONLY "
+                "anyway, but production should connect with a role that has SELECT only; `engine scheduler` and "
+                "live sends refuse it unless ENGINE_ALLOW_PRIVILEGED_SOURCE=1 (README: Security model)", powers,
+                extra={"server": describe_server(dsn), "role": role})
+
+
+def probe_source(dsn: str, *, retries: int, check: RoleCheck) -> None:
+    """Check the source server answers (with retry) and what its role may do (``check_source_role``)."""
+    probe = with_retry(lambda: psycopg.connect(dsn, connect_timeout=5), dsn, retries=retries)
+    try:
+        check_source_role(probe, dsn, check)
+    finally:
+        probe.close()
 
 
 class SourcePool:
     """A read-only psycopg_pool over the app database, opened lazily by ``open()``."""
 
     def __init__(self, dsn: str, *, size: int = 10, statement_timeout_s: float = 300.0,
-                 retries: int = 3, connect_timeout: int = 5) -> None:
+                 retries: int = 3, connect_timeout: int = 5, check: RoleCheck = RoleCheck.WARN) -> None:
         self.dsn = dsn
         self.retries = retries
+        self.check = check
         self._pool = ConnectionPool(
             dsn,
             min_size=1,
@@ -188,12 +246,8 @@ class SourcePool:
         return self._pool.max_size
 
     def open(self) -> "SourcePool":
-        """Check the server answers (with retry), then open the pool."""
-        probe = with_retry(lambda: psycopg.connect(self.dsn, connect_timeout=5), self.dsn, retries=self.retries)
-        try:
-            _warn_if_writable(probe, self.dsn)
-        finally:
-            probe.close()
+        """Check the server answers (with retry) and the role (``check``), then open the pool."""
+        probe_source(self.dsn, retries=self.retries, check=self.check)
         self._pool.open(wait=False)
         return self
 

@@ -14,7 +14,8 @@ from typing import Callable, Iterator
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from engine.appdb.schema import create_schema
 from engine.state.migrate import migrate
@@ -57,6 +58,40 @@ def create_database(pg_admin_dsn: str) -> Iterator[Callable[..., str]]:
     with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
         for name in created:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def source_role(create_database: Callable[..., str]) -> Iterator[Callable[..., str]]:
+    """Factory: the DSN of a LOGIN role on database ``dsn`` with SELECT only on its app tables (the role production
+    should use as the source), plus ``grants`` (``{role}`` is its name); the roles are dropped at the end.
+
+    One role per database and ``label`` (roles are server-wide and several test databases exist at once); asking
+    again returns the same role. ``CREATE`` on ``public`` is revoked from PUBLIC, as PostgreSQL 15 does by default.
+    """
+    made: dict[str, str] = {}      # role -> admin DSN of its database
+
+    def factory(dsn: str, label: str = "reader", *, grants: tuple[str, ...] = ()) -> str:
+        role = f"{conninfo_to_dict(dsn)['dbname']}_{label}"
+        if role not in made:
+            ident = sql.Identifier(role)
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
+                made[role] = dsn
+                conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+                conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
+                conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(ident))
+                conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}")
+                             .format(ident))
+                for grant in grants:
+                    conn.execute(sql.SQL(grant).format(role=ident))
+        return make_conninfo(dsn, user=role)
+
+    yield factory
+    for role, dsn in made.items():
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ import psycopg
 from engine.cadence import effective_config, filter_audience, track_remote
 from engine.cadence.lock import hold_cadence_lock
 from engine.config import Settings
-from engine.db import SourcePool
+from engine.db import SourcePool, role_check
 from engine.delivery.fcm import FcmClient
 from engine.delivery.ledger import ALL_ROWS, ItemResult, Ledger, LedgerItem, SendRecord, Tally
 from engine.delivery.nostate import NOT_CHECKED, NoStateLedger
@@ -218,14 +218,19 @@ def _check_same_send(existing: dict[str, Any], prepared: _Prepared) -> None:
                             hint="resume it with the original input, or pass a new --send-id for a new send")
 
 
-def _tokens(settings: Settings, prepared: _Prepared, pool: SourcePool | None) -> dict[str, str]:
-    """Every recipient's device token, looked up before the cadence lock is taken (it waits on nobody)."""
+def _tokens(settings: Settings, request: SendRequest, prepared: _Prepared, pool: SourcePool | None) -> dict[str, str]:
+    """Every recipient's device token, looked up before the cadence lock is taken (it waits on nobody).
+
+    A live send (not a dry run, not a TEST send) refuses a source role that can write or reach server files
+    before it runs any SQL there (``engine.db.role_check``).
+    """
     ids = [user_id for user_id, _ in prepared.recipients.rows]
     if not ids:
         return {}
     if pool is None:
+        check = role_check(settings, live=not (request.dry_run or request.test))
         with SourcePool(settings.require_source_dsn(), size=1, retries=settings.connect_retries,
-                        statement_timeout_s=settings.statement_timeout_s) as own:
+                        statement_timeout_s=settings.statement_timeout_s, check=check) as own:
             return lookup_tokens(own, settings.project_dir / "sql", ids)
     return lookup_tokens(pool, settings.project_dir / "sql", ids)
 
@@ -246,7 +251,7 @@ def _plan(settings: Settings, request: SendRequest, prepared: _Prepared, ledger:
 def _plan_and_claim(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
                     pool: SourcePool | None) -> tuple[_Prepared, dict[str, Any], FcmClient | None]:
     """Plan a new send and freeze it (its claims) in one transaction under the cadence lock."""
-    found = _tokens(settings, prepared, pool)
+    found = _tokens(settings, request, prepared, pool)
     client = _open_fcm(settings) if found else None     # prove the credentials before freezing the plan
     try:
         with ledger.conn.transaction():
@@ -346,7 +351,8 @@ def _dry_run_report(settings: Settings, request: SendRequest, prepared: _Prepare
         tally, summary = ledger.tally(prepared.record.send_id), existing["plan"]
         prepared.warnings.append(f"send exists (status {existing['status']}): a real run resumes it")
     else:
-        plan = _plan(settings, request, prepared, ledger, _tokens(settings, prepared, pool), prepared.record.as_of)
+        found = _tokens(settings, request, prepared, pool)
+        plan = _plan(settings, request, prepared, ledger, found, prepared.record.as_of)
         rows: dict[tuple[str, str | None, bool], int] = {}
         for item in plan.items:
             rows[(item.status, item.reason, False)] = rows.get((item.status, item.reason, False), 0) + 1

@@ -160,7 +160,8 @@ def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send
         stack.callback(server.stop)
         note(f"PostgreSQL: {server.origin}")
         dsn = _recreate_database(server.admin_dsn, database)
-        demo = replace(settings, source_dsn=dsn, state_dsn=dsn)
+        # the demo's own database (synthetic data, sends to a fake FCM): its role is not checked
+        demo = replace(settings, source_dsn=dsn, state_dsn=dsn, throwaway_source=True)
         note(f"seeding {users:,} users into {database}")
         seeded = api.seed_app_database(demo, users=users, seed=seed, as_of=as_of)   # test users get a device
         api.migrate_state(demo)

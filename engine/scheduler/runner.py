@@ -19,6 +19,7 @@ import procrastinate
 from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
 
 from engine.config import Settings
+from engine.db import probe_source, role_check
 from engine.errors import StateError
 from engine.scheduler.jobs import NAMESPACE, QUEUE, WorkerContext, blueprint, tick_once
 from engine.scheduler.phases import PhaseContext
@@ -92,5 +93,12 @@ async def _serve(settings: Settings, options: WorkerOptions, liveness: Liveness 
 
 
 def serve(settings: Settings, options: WorkerOptions, liveness: Liveness | None = None) -> None:
-    """Run until SIGTERM/SIGINT; ``liveness`` (for /readyz) beats while the worker runs."""
+    """Run until SIGTERM/SIGINT; ``liveness`` (for /readyz) beats while the worker runs.
+
+    First the source role is checked: a role that can write or reach server files is refused (ConfigError)
+    unless ENGINE_ALLOW_PRIVILEGED_SOURCE=1, before any job runs. Without a source DSN there is nothing to check
+    (every generate phase then fails, saying how to set one).
+    """
+    if settings.source_dsn:
+        probe_source(settings.source_dsn, retries=settings.connect_retries, check=role_check(settings, live=True))
     asyncio.run(_serve(settings, options, liveness))

@@ -135,13 +135,16 @@ def delivery_db(create_database: Callable[..., str]) -> str:
 
 
 @pytest.fixture
-def world(delivery_db: str, fake_fcm: FakeFcmServer, tmp_path: Path) -> World:
+def world(delivery_db: str, fake_fcm: FakeFcmServer, tmp_path: Path, source_role: Callable[..., str]) -> World:
+    """Settings read the source as a SELECT-only role (as production should; live sends refuse more); ``dsn`` is
+    the superuser's, for the test's own writes and checks."""
     project = tmp_path / "project"
     (project / "sql" / "tokens").mkdir(parents=True)
     shutil.copy(REPO / "sql" / "tokens" / "latest_device_token.sql", project / "sql" / "tokens")
     (project / "schedules.yaml").write_text(SCHEDULES, encoding="utf-8")
     credentials = write_service_account(tmp_path / "service-account.json", token_uri=fake_fcm.token_uri)
-    settings = Settings(project_dir=project, source_dsn=delivery_db, state_dsn=delivery_db, fcm_credentials=credentials,
+    settings = Settings(project_dir=project, source_dsn=source_role(delivery_db), state_dsn=delivery_db,
+                        fcm_credentials=credentials,
                         fcm_endpoint=fake_fcm.endpoint, fcm_concurrency=8, connect_retries=0)
     return World(settings, fake_fcm, delivery_db, project)
 

@@ -28,7 +28,8 @@ MAX_IN_DOUBT = 20
 def environment(world: World, concurrency: int | None = 4) -> dict[str, str]:
     """The environment of an `engine send` process against this world (default concurrency when None)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
-    env.update(ENGINE_PROJECT_DIR=str(world.project), ENGINE_SOURCE_DSN=world.dsn, ENGINE_STATE_DSN=world.dsn,
+    env.update(ENGINE_PROJECT_DIR=str(world.project), ENGINE_SOURCE_DSN=str(world.settings.source_dsn),
+               ENGINE_STATE_DSN=world.dsn,
                ENGINE_FCM_CREDENTIALS=str(world.settings.fcm_credentials), ENGINE_FCM_ENDPOINT=world.fcm.endpoint)
     if concurrency is not None:
         env["ENGINE_FCM_CONCURRENCY"] = str(concurrency)

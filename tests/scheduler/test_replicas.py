@@ -10,7 +10,7 @@ import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import psycopg
 import pytest
@@ -44,10 +44,11 @@ def stop_replicas(procs: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def shared(sched_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchedWorld]:
+def shared(sched_db: str, tmp_path_factory: pytest.TempPathFactory,
+           source_role: Callable[..., str]) -> Iterator[SchedWorld]:
     """One world and one set of replicas for the module (starting processes is the slow part)."""
     with FakeFcmServer() as fcm:
-        yield make_world(sched_db, tmp_path_factory.mktemp("replicas"), fcm)
+        yield make_world(sched_db, tmp_path_factory.mktemp("replicas"), fcm, source_role(sched_db))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -24,9 +24,10 @@ SHARD_ROWS = 30          # 90 pushes at 30 a shard: 3 shard jobs
 
 
 @pytest.fixture
-def replicas(sched_db: str, tmp_path: Path) -> Iterator[tuple[SchedWorld, dict[str, subprocess.Popen[bytes]]]]:
+def replicas(sched_db: str, tmp_path: Path,
+             source_role: Callable[..., str]) -> Iterator[tuple[SchedWorld, dict[str, subprocess.Popen[bytes]]]]:
     with FakeFcmServer() as fcm:
-        world = make_world(sched_db, tmp_path, fcm)
+        world = make_world(sched_db, tmp_path, fcm, source_role(sched_db))
         env = {**world.env(), "ENGINE_SEND_SHARDS": "4", "ENGINE_SEND_SHARD_ROWS": str(SHARD_ROWS)}
         procs = {name: start_replica(world, name, tmp_path, env) for name in ("s1", "s2")}   # <tmp_path>/s1.log
         yield world, procs

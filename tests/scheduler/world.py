@@ -130,7 +130,8 @@ class SchedWorld:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
-        env.update(ENGINE_PROJECT_DIR=str(self.project), ENGINE_SOURCE_DSN=self.dsn, ENGINE_STATE_DSN=self.dsn,
+        env.update(ENGINE_PROJECT_DIR=str(self.project), ENGINE_SOURCE_DSN=str(self.settings.source_dsn),
+                   ENGINE_STATE_DSN=self.dsn,
                    ENGINE_OUTPUT_DIR=str(self.settings.output_dir),
                    ENGINE_FCM_CREDENTIALS=str(self.settings.fcm_credentials), ENGINE_FCM_ENDPOINT=self.fcm.endpoint,
                    ENGINE_FCM_CONCURRENCY="4", ENGINE_LOG_FORMAT="json")
@@ -179,8 +180,9 @@ def sched_db(create_database: Callable[..., str]) -> str:
     return dsn
 
 
-def make_world(dsn: str, root: Path, fcm: FakeFcmServer) -> SchedWorld:
-    """A project under ``root`` on database ``dsn``, sending to ``fcm``, with the founder as test user."""
+def make_world(dsn: str, root: Path, fcm: FakeFcmServer, source: str) -> SchedWorld:
+    """A project under ``root`` on database ``dsn``, sending to ``fcm``, with the founder as test user; the source
+    is read as role ``source`` (a SELECT-only role: the scheduler and live sends refuse more)."""
     project = root / "project"
     (project / "sql" / "tokens").mkdir(parents=True)
     (project / "sql" / "cohort").mkdir(parents=True)
@@ -189,7 +191,7 @@ def make_world(dsn: str, root: Path, fcm: FakeFcmServer) -> SchedWorld:
     (project / "audiences" / "cohort.yaml").write_text(AUDIENCE, encoding="utf-8")
     (project / "sql" / "cohort" / "members.sql").write_text(MEMBERS_SQL, encoding="utf-8")
     credentials = write_service_account(root / "service-account.json", token_uri=fcm.token_uri)
-    settings = Settings(project_dir=project, source_dsn=dsn, state_dsn=dsn, output_dir=root / "output",
+    settings = Settings(project_dir=project, source_dsn=source, state_dsn=dsn, output_dir=root / "output",
                         fcm_credentials=credentials, fcm_endpoint=fcm.endpoint, fcm_concurrency=4, connect_retries=0)
     with psycopg.connect(dsn) as conn:
         conn.execute("INSERT INTO users (id, username) VALUES (%s, 'founder') ON CONFLICT DO NOTHING",
@@ -201,9 +203,9 @@ def make_world(dsn: str, root: Path, fcm: FakeFcmServer) -> SchedWorld:
 
 
 @pytest.fixture
-def sched_world(sched_db: str, tmp_path: Path) -> Iterator[SchedWorld]:
+def sched_world(sched_db: str, tmp_path: Path, source_role: Callable[..., str]) -> Iterator[SchedWorld]:
     with FakeFcmServer() as fcm:
-        yield make_world(sched_db, tmp_path, fcm)
+        yield make_world(sched_db, tmp_path, fcm, source_role(sched_db))
 
 
 def utc(*parts: int) -> datetime:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 from click.testing import CliRunner
-from psycopg.conninfo import make_conninfo
 
 from engine.cli.main import cli
 from engine.config import resolve
@@ -35,34 +33,6 @@ def test_source_transaction_read_only_even_after_session_default_changed(app_db:
             conn.rollback()
     with psycopg.connect(app_db) as conn:
         assert conn.execute("select to_regclass('pwned_by_session')").fetchone() == (None,)
-
-
-@pytest.fixture
-def select_only_dsn(app_db: str) -> str:
-    role = f"ae_reader_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(app_db, autocommit=True) as conn:
-        conn.execute(f'CREATE ROLE "{role}" LOGIN')
-        conn.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
-        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
-    yield make_conninfo(app_db, user=role)
-    with psycopg.connect(app_db, autocommit=True) as conn:
-        conn.execute(f'DROP OWNED BY "{role}"')
-        conn.execute(f'DROP ROLE "{role}"')
-
-
-def test_writable_source_role_warns_once_select_only_role_does_not(app_db: str, select_only_dsn: str,
-                                                                     tmp_path: Path) -> None:
-    import engine.db as db  # noqa: PLC0415
-
-    project = build(tmp_path / "project")
-    db._warned.clear()
-    writable = invoke(project, tmp_path / "out", app_db, "run", "--as-of", AS_OF)
-    assert writable.exit_code == 0, writable.stderr
-    assert writable.stderr.count("the source role can write") == 1
-    db._warned.clear()
-    reader = invoke(project, tmp_path / "out", select_only_dsn, "run", "--as-of", AS_OF)
-    assert reader.exit_code == 0, reader.stderr
-    assert "the source role can write" not in reader.stderr
 
 
 def test_database_error_located_at_source_line_not_rendered_line(app_db: str, tmp_path: Path) -> None:
