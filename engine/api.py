@@ -177,7 +177,7 @@ def test(settings: Settings, selectors: Sequence[str] = (), *, on_result: Any = 
     specs = load_project_audiences(settings.project_dir)
     chosen = {s.name for s in select_audiences(specs, selectors)}
     cases = [c for c in load_cases(settings.project_dir, specs) if c.audience in chosen]
-    return run_cases(settings, cases, specs, admin_dsn=settings.test_dsn,
+    return run_cases(settings, cases, specs, admin_dsn=settings.test_dsn, run=run,
                      on_result=on_result or (lambda _: None))
 
 

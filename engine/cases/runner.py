@@ -1,4 +1,8 @@
-"""Run test cases: load each case's fixtures, run the audience through ``engine.api``, compare, diff."""
+"""Run test cases: load each case's fixtures, run the audience (the caller's ``run``: ``engine.api.run``), compare.
+
+The run is passed in rather than imported: ``engine.api`` calls this module, so importing it back
+would make a cycle the layer contract forbids.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,24 @@ import difflib
 import time
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
-from engine import api
 from engine.cases.fixtures import Aliases, load_fixtures, table_columns, throwaway_database
 from engine.cases.model import CaseResult, TestCase
 from engine.config import Settings
 from engine.db import connect
 from engine.errors import EngineError
+from engine.runs.model import RunResult
 from engine.spec.model import AudienceSpec
+
+
+class AudienceRun(Protocol):
+    """The part of ``engine.api.run`` a case needs: a dry run of one audience with its preview rows."""
+
+    def __call__(self, settings: Settings, *, selectors: Sequence[str], as_of: datetime,
+                 variables: Mapping[str, Any] | None = None, dry_run: bool = False, preview_rows: int = 0,
+                 record: bool | None = None) -> list[RunResult]: ...
+
 
 MAX_ROWS = 10_000   # rows compared per output; a case is a handful of rows, not a data set
 
@@ -50,14 +63,15 @@ def _compare_output(name: str, expected: Sequence[dict[str, Any]], headers: list
     return "\n".join([head, *("    " + line for line in diff)])
 
 
-def _run_case(settings: Settings, spec: AudienceSpec, case: TestCase, dsn: str, columns: Any) -> list[str]:
+def _run_case(run: AudienceRun, settings: Settings, spec: AudienceSpec, case: TestCase, dsn: str,
+              columns: Any) -> list[str]:
     aliases = Aliases()
     load_fixtures(dsn, case.fixtures, as_of=case.as_of, aliases=aliases, columns=columns, where=case.location)
     params = {k: aliases.uuid_for(v) if (p := spec.param(k)) and p.type == "uuid" else v
               for k, v in case.params.items()}
     case_settings = replace(settings, source_dsn=dsn, state_dsn=None, throwaway_source=True)   # ours: no role check
-    [result] = api.run(case_settings, selectors=[spec.name], as_of=case.as_of, variables=params, dry_run=True,
-                       preview_rows=MAX_ROWS, record=False)
+    [result] = run(case_settings, selectors=[spec.name], as_of=case.as_of, variables=params, dry_run=True,
+                   preview_rows=MAX_ROWS, record=False)
     problems = [f"audience error: {aliases.name(e)}" for e in result.manifest.errors]
     for output, expected in case.expect.items():
         headers, rows = result.previews.get(output, (None, []))
@@ -74,7 +88,7 @@ def _run_case(settings: Settings, spec: AudienceSpec, case: TestCase, dsn: str, 
 
 
 def run_cases(settings: Settings, cases: Sequence[TestCase], specs: Sequence[AudienceSpec], *,
-              admin_dsn: str, on_result: Callable[[CaseResult], None] = lambda _: None) -> list[CaseResult]:
+              admin_dsn: str, run: AudienceRun, on_result: Callable[[CaseResult], None] = lambda _: None) -> list[CaseResult]:
     """Run every case in one throwaway database (emptied between cases); report each as it finishes."""
     by_name = {s.name: s for s in specs}
     results: list[CaseResult] = []
@@ -86,7 +100,7 @@ def run_cases(settings: Settings, cases: Sequence[TestCase], specs: Sequence[Aud
         for case in cases:
             started = time.perf_counter()
             try:
-                problems = _run_case(settings, by_name[case.audience], case, dsn, columns)
+                problems = _run_case(run, settings, by_name[case.audience], case, dsn, columns)
             except EngineError as err:
                 problems = [str(err)]
             result = CaseResult(case, tuple(problems), time.perf_counter() - started)
