@@ -22,6 +22,10 @@ from engine.state.migrate import migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEST_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Hermetic: what a user exported for everyday use (README: ENGINE_SOURCE_DSN, ENGINE_STATE_DSN, ...) must not
+# steer the tests, which build their own settings and environments. ENGINE_TEST_DSN names the test server.
+for _name in [n for n in os.environ if n.startswith("ENGINE_") and n != "ENGINE_TEST_DSN"]:
+    del os.environ[_name]
 
 
 @pytest.fixture(scope="session")
