@@ -1,14 +1,17 @@
-"""Settings precedence and secret masking."""
+"""Settings precedence, checks at start (located, never echoing a secret) and secret masking."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from engine.config import resolve
+from engine.cli.main import cli
+from engine.config import ENV_VARS, resolve
 from engine.errors import ConfigError
 from engine.secrets import mask_dsn, mask_text
+from tests.security.project import build
 
 
 def test_precedence_flags_over_env_over_file_over_defaults(tmp_path: Path) -> None:
@@ -95,3 +98,79 @@ def test_parallel_queries_and_send_shards_are_bounded_settings(tmp_path: Path) -
                        ("ENGINE_SEND_SHARD_ROWS", "0")]:
         with pytest.raises(ConfigError, match=var):
             resolve({}, env={var: value}, project_dir=tmp_path)
+
+
+BAD_AT_START = [  # (variable, value, words the error must hold): each was accepted and failed later, or never
+    ("ENGINE_CADENCE_MODE", "bogus", "'builtin' or 'remote'"),
+    ("ENGINE_LOG_FORMAT", "xml", "'auto', 'json' or 'plain'"),
+    ("ENGINE_TIMEZONE", "Mars/Olympus", "IANA"),
+    ("ENGINE_CADENCE_FAIL_OPEN", "maybe", "boolean"),          # was: silently false
+    ("ENGINE_CADENCE_URL", "localhost:3002", "http"),
+    ("ENGINE_SERVE_PORT", "70000", "outside 0..65535"),
+    ("ENGINE_REPORT_SAMPLE_ROWS", "-1", "outside 0..10000"),
+    ("ENGINE_TEST_DSN", "host=h badopt=1", "badopt"),
+]
+
+
+@pytest.mark.parametrize(("var", "value", "words"), BAD_AT_START, ids=[v for v, _, _ in BAD_AT_START])
+def test_every_value_is_checked_when_settings_resolve(var: str, value: str, words: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve(env={var: value}, project_dir=tmp_path)
+    assert var in str(caught.value) and words in str(caught.value) and caught.value.exit_code == 2
+
+
+def test_a_bad_cadence_mode_stops_the_cli_before_any_work(tmp_path: Path) -> None:
+    project = build(tmp_path / "project")
+    # without the bad mode this run would try the unreachable source and exit 3
+    result = CliRunner().invoke(cli, ["--project-dir", str(project), "run", "--as-of", "2026-11-23T12:30:00Z"],
+                                env={"ENGINE_CADENCE_MODE": "bogus", "ENGINE_OUTPUT_DIR": str(tmp_path / "out"),
+                                     "ENGINE_SOURCE_DSN": "postgresql://u@127.0.0.1:1/app", "ENGINE_STATE_DSN": "",
+                                     "ENGINE_CONNECT_RETRIES": "0", "ENGINE_CONFIG": ""})
+    assert result.exit_code == 2, result.output
+    assert "ENGINE_CADENCE_MODE" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_remote_cadence_without_a_url_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cadence_url"):
+        resolve(env={"ENGINE_CADENCE_MODE": "remote"}, project_dir=tmp_path)
+    url = "http://localhost:3002"
+    assert resolve(env={"ENGINE_CADENCE_MODE": "remote", "ENGINE_CADENCE_URL": url},
+                   project_dir=tmp_path).cadence_url == url
+
+
+def test_file_errors_point_at_the_key_in_engine_yaml(tmp_path: Path) -> None:
+    (tmp_path / "engine.yaml").write_text("pool_size: 4\nprofiles:\n  prod:\n    timezone: UTC\n"
+                                          "    cadence_mode: bogus\n")
+    with pytest.raises(ConfigError) as caught:
+        resolve(env={}, project_dir=tmp_path, profile="prod")
+    location = caught.value.location
+    assert location is not None and (location.line, location.col) == (5, 19)
+    assert location.key_path == "profiles.prod.cadence_mode" and "'bogus'" in caught.value.message
+    (tmp_path / "engine.yaml").write_text("timezone: UTC\npool_sise: 4\n")
+    with pytest.raises(ConfigError) as caught:
+        resolve(env={}, project_dir=tmp_path)
+    assert caught.value.location is not None and caught.value.location.line == 2
+    assert "pool_size" in (caught.value.hint or "")      # did you mean
+
+
+@pytest.mark.parametrize(("var", "value"), [
+    ("ENGINE_STATE_DSN", "postgresql://u:te-S3cr3t@127.0.0.1/db?badopt=1"),
+    ("ENGINE_SOURCE_DSN", "host=127.0.0.1 password=te-S3cr3t badopt=1"),
+    ("ENGINE_ALERT_WEBHOOK_URL", "hooks.example/te-S3cr3t"),
+])
+def test_a_secret_never_appears_in_a_settings_error(var: str, value: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve(env={var: value}, project_dir=tmp_path)
+    assert var in str(caught.value) and "S3cr3t" not in str(caught.value) + repr(caught.value)
+    (tmp_path / "engine.yaml").write_text(f"{var.removeprefix('ENGINE_').lower()}: '{value}'\n")
+    with pytest.raises(ConfigError) as caught:
+        resolve(env={}, project_dir=tmp_path)
+    assert caught.value.location is not None and "S3cr3t" not in str(caught.value)
+
+
+def test_env_vars_name_every_readable_setting() -> None:
+    # declared once, on the field: the map the docs and errors use is derived from it
+    assert ENV_VARS["statement_timeout_s"] == "ENGINE_STATEMENT_TIMEOUT"
+    assert ENV_VARS["cadence_timeout_s"] == "ENGINE_CADENCE_TIMEOUT"
+    assert "throwaway_source" not in ENV_VARS and "test_users" not in ENV_VARS and len(ENV_VARS) == 36
