@@ -2,7 +2,7 @@
 
 Every connection gets a statement timeout; the source pool opens each session with
 ``default_transaction_read_only = on`` so an audience can never write to the app
-database. Connection failures are retried with exponential backoff, then reported
+database. Connection failures are retried with full-jitter exponential backoff (tenacity), then reported
 as ``DatabaseUnavailable`` naming the server (never the password). Opening the source checks
 what its role may do: a role that can write or reach server files is refused by ``engine
 scheduler`` and live sends (unless ENGINE_ALLOW_PRIVILEGED_SOURCE=1) and warned about once
@@ -12,8 +12,6 @@ per process by every other command.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from contextlib import contextmanager
 from enum import Enum
 from typing import Callable, Iterator
@@ -21,12 +19,14 @@ from typing import Callable, Iterator
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from engine.config import Settings
 from engine.errors import ConfigError, DatabaseUnavailable, QueryError
 from engine.secrets import describe_server, mask_text
 
 log = logging.getLogger("engine.db")
+_MAX_DELAY_S = 5.0     # the longest wait between two connection attempts
 
 
 def _session_options(*, read_only: bool, statement_timeout_s: float, application_name: str) -> str:
@@ -59,17 +59,16 @@ def check_dsn(dsn: str) -> None:
 
 def with_retry(action: Callable[[], psycopg.Connection], dsn: str, *, retries: int,
                base_delay: float = 0.2) -> psycopg.Connection:
-    """Run ``action`` (a connect), retrying OperationalError with jittered exponential backoff."""
+    """Run ``action`` (a connect), retrying OperationalError ``retries`` times with full-jitter backoff."""
     check_dsn(dsn)
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return action()
-        except psycopg.OperationalError as err:
-            if attempt > retries:
-                raise _unavailable(dsn, err, attempt) from None
-            time.sleep(base_delay * (2 ** (attempt - 1)) * (0.5 + random.random()))
+    attempts = max(0, retries) + 1
+    retrying = Retrying(stop=stop_after_attempt(attempts), reraise=True,
+                        wait=wait_random_exponential(multiplier=base_delay, max=_MAX_DELAY_S),
+                        retry=retry_if_exception_type(psycopg.OperationalError))
+    try:
+        return retrying(action)
+    except psycopg.OperationalError as err:
+        raise _unavailable(dsn, err, attempts) from None
 
 
 def connect(dsn: str, *, read_only: bool = False, statement_timeout_s: float = 300.0,

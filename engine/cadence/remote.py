@@ -2,7 +2,7 @@
 
 ``POST /api/filter-audience`` {userIds, layerId} -> {eligibleUserIds, excludedCount} and
 ``POST /api/track-notification`` {userId, layerId, pushTitle, pushBody, audienceDescription}.
-Each request has a timeout and bounded retries with exponential backoff (transport errors and
+Each request has a timeout and bounded retries with full-jitter backoff (transport errors and
 5xx only). When filtering still fails: fail open (everyone valid is eligible, said loudly in
 the log and in ``warnings``) or, with ``cadence_fail_open: false``, fail closed by raising
 DeliveryError, so that a live send stops before pushing anyone.
@@ -11,13 +11,13 @@ DeliveryError, so that a live send stops before pushing anyone.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from engine.cadence.model import CadenceDecision, Exclusion
 from engine.cadence.tracking import SentPush, as_sent_push
@@ -31,7 +31,8 @@ log = logging.getLogger("engine.cadence")
 FILTER_PATH = "/api/filter-audience"
 TRACK_PATH = "/api/track-notification"
 REMOTE_RULE = "remote"           # the service does not say which rule excluded whom
-_BACKOFF_S = 0.2
+_BACKOFF_S = 0.2                 # the first retry waits up to this, each next one up to twice as long ...
+_MAX_BACKOFF_S = 5.0             # ... but never longer than this
 _TRACK_CONCURRENCY = 8
 
 
@@ -52,24 +53,31 @@ def _client(settings: Settings) -> httpx.Client:
     return httpx.Client(base_url=_base_url(settings), timeout=timeout)
 
 
+class _Transient(Exception):
+    """A transport error or a 5xx: worth another attempt."""
+
+
+def _post_once(client: httpx.Client, path: str, payload: Mapping[str, Any]) -> httpx.Response:
+    try:
+        response = client.post(path, json=payload)
+    except httpx.TransportError as err:
+        raise _Transient(f"{type(err).__name__}: {err}" if str(err) else type(err).__name__) from None
+    if response.status_code >= 500:
+        raise _Transient(f"HTTP {response.status_code}")
+    if response.status_code >= 400:
+        raise _ServiceFailure(f"HTTP {response.status_code}")
+    return response
+
+
 def _post(client: httpx.Client, path: str, payload: Mapping[str, Any], *, retries: int) -> httpx.Response:
-    """POST with bounded retries on transport errors and 5xx; a 4xx is final."""
-    reason = "no attempt made"
-    attempts = max(0, retries) + 1
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(_BACKOFF_S * 2 ** (attempt - 1))
-        try:
-            response = client.post(path, json=payload)
-        except httpx.TransportError as err:
-            reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-            continue
-        if response.status_code < 400:
-            return response
-        reason = f"HTTP {response.status_code}"
-        if response.status_code < 500:
-            break
-    raise _ServiceFailure(f"{reason} (after {attempt + 1} attempt(s))")
+    """POST with bounded retries (full-jitter backoff) on transport errors and 5xx; a 4xx is final."""
+    retrying = Retrying(stop=stop_after_attempt(max(0, retries) + 1), reraise=True,
+                        wait=wait_random_exponential(multiplier=_BACKOFF_S, max=_MAX_BACKOFF_S),
+                        retry=retry_if_exception_type(_Transient))
+    try:
+        return retrying(_post_once, client, path, payload)
+    except (_Transient, _ServiceFailure) as failure:
+        raise _ServiceFailure(f"{failure} (after {retrying.statistics['attempt_number']} attempt(s))") from None
 
 
 def _parse_filter(response: httpx.Response) -> tuple[list[str], int]:

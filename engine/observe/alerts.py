@@ -1,4 +1,4 @@
-"""Webhook alerts (Slack-compatible JSON), posted by a background thread with retries and backoff.
+"""Webhook alerts (Slack-compatible JSON), posted by a background thread with retries and full-jitter backoff.
 
 ``post`` only queues: a send or a run never waits for the webhook. A process that exits
 gives the queue a few seconds to drain (atexit), so a failed ``engine run`` still alerts.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import logging
 import queue
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from engine.observe import metrics
 
@@ -31,9 +31,15 @@ class Backoff:
     base_s: float = 1.0
     cap_s: float = 30.0
 
-    def delay(self, attempt: int, rng: random.Random) -> float | None:
-        """Seconds before try ``attempt + 1``; None once every try is spent."""
-        return None if attempt >= self.attempts else rng.uniform(0, min(self.cap_s, self.base_s * 2 ** attempt))
+    def retrying(self) -> Retrying:
+        """One alert's attempts: an undelivered one is tried again until the last attempt."""
+        return Retrying(stop=stop_after_attempt(self.attempts), reraise=True,
+                        wait=wait_random_exponential(multiplier=self.base_s, max=self.cap_s),
+                        retry=retry_if_exception_type(_NotDelivered))
+
+
+class _NotDelivered(Exception):
+    """The webhook refused the alert or could not be reached."""
 
 
 POLICY = Backoff()
@@ -84,35 +90,35 @@ class Alerter:
         return not self._queue.unfinished_tasks
 
     def _loop(self) -> None:
-        rng = random.Random()
         with httpx.Client(timeout=self._timeout) as client:
             while True:
                 alert = self._queue.get()
                 try:
-                    self._deliver(client, alert, rng)
+                    self._deliver(client, alert)
                 finally:
                     self._queue.task_done()
 
-    def _deliver(self, client: httpx.Client, alert: Alert, rng: random.Random) -> None:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = client.post(self.url, json=alert.payload())
-                if response.status_code < 300:
-                    metrics.ALERTS.labels(alert.event.value, "delivered").inc()
-                    log.info("alert delivered", extra={"event": alert.event.value, "attempts": attempt})
-                    return
-                problem = f"HTTP {response.status_code}"
-            except httpx.HTTPError as err:
-                problem = type(err).__name__
-            delay = self._policy.delay(attempt, rng)
-            if delay is None:
-                metrics.ALERTS.labels(alert.event.value, "given_up").inc()
-                log.error("alert not delivered: %s after %d attempts", problem, attempt,
-                          extra={"event": alert.event.value})
-                return
-            time.sleep(delay)
+    def _deliver(self, client: httpx.Client, alert: Alert) -> None:
+        """Post ``alert`` with retries; the outcome is logged and counted, never raised."""
+        retrying = self._policy.retrying()
+        try:
+            retrying(self._post_once, client, alert)
+        except _NotDelivered as problem:
+            metrics.ALERTS.labels(alert.event.value, "given_up").inc()
+            log.error("alert not delivered: %s after %d attempts", problem, retrying.statistics["attempt_number"],
+                      extra={"event": alert.event.value})
+            return
+        metrics.ALERTS.labels(alert.event.value, "delivered").inc()
+        log.info("alert delivered", extra={"event": alert.event.value,
+                                           "attempts": retrying.statistics["attempt_number"]})
+
+    def _post_once(self, client: httpx.Client, alert: Alert) -> None:
+        try:
+            response = client.post(self.url, json=alert.payload())
+        except httpx.HTTPError as err:
+            raise _NotDelivered(type(err).__name__) from None
+        if response.status_code >= 300:
+            raise _NotDelivered(f"HTTP {response.status_code}")
 
 
 _alerters: dict[str, Alerter] = {}
