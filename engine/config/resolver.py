@@ -45,8 +45,8 @@ _READABLE = _readable()
 # setting name -> environment variable
 ENV_VARS: dict[str, str] = {name: var.name for name, (_, var, _) in _READABLE.items() if var.name}
 _SECRET = {name for name, (_, var, _) in _READABLE.items() if var.secret}
-_MODEL: type[BaseSettings] = create_model(  # type: ignore[call-overload]
-    "SettingsModel", __base__=_Checked, **{name: (hint, default) for name, (hint, _, default) in _READABLE.items()})
+_FIELDS: dict[str, Any] = {name: (hint, default) for name, (hint, _, default) in _READABLE.items()}
+_MODEL: type[BaseSettings] = create_model("SettingsModel", __base__=_Checked, **_FIELDS)
 
 
 def _validated(chain: tuple[Given, ...]) -> BaseSettings:
@@ -57,7 +57,7 @@ def _validated(chain: tuple[Given, ...]) -> BaseSettings:
 
     model = type("Resolved", (_MODEL,), {"settings_customise_sources": classmethod(customise)})
     try:
-        return model()  # type: ignore[no-any-return]
+        return model()
     except ValidationError as err:
         raise _config_error(err.errors(include_url=False), chain) from None
 
