@@ -186,14 +186,18 @@ def test_failing_query_fails_the_run_with_sqlstate_and_file(tmp_path: Path, toy_
 
 
 def test_source_is_read_only_even_for_a_writing_audience(tmp_path: Path, toy_db: dict[str, str]) -> None:
-    # row locks are writes; (a DELETE could not even be wrapped in the describe subquery)
-    writer = "select p.id as product_id, p.name as product_name, 'x' as label from products as p for update"
+    # FOR UPDATE and the refused functions never reach the server (engine.pgquery); a function the app
+    # database itself defines is beyond a parse tree's sight: the read-only transaction is the wall behind it
+    with psycopg.connect(toy_db["dsn"]) as conn:
+        conn.execute("create function rename_all() returns text language sql "
+                     "as $$ update products set name = 'pwned' returning 'x' $$")
+    writer = "select p.id as product_id, p.name as product_name, rename_all() as label from products as p"
     project = make_project(tmp_path / "p", files={"toy/products.sql": writer})
     result = run_toy(project, toy_db["dsn"], tmp_path / "out")
     assert result.status == "failed"
     assert "25006" in result.manifest.errors[0] and "read-only" in result.manifest.errors[0]
     with psycopg.connect(toy_db["dsn"]) as conn:
-        assert conn.execute("select count(*) from products").fetchone()[0] == 3
+        assert conn.execute("select count(*) from products where name <> 'pwned'").fetchone()[0] == 3
     with psycopg.connect(toy_db["dsn"], options="-c default_transaction_read_only=on") as conn:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("delete from products")
