@@ -1,1 +1,1 @@
-"""Audience specs: YAML files in audiences/, validated by a JSON Schema shipped in the package."""
+"""Audience specs: YAML files in audiences/, validated by a JSON Schema generated from the typed model."""

@@ -1,77 +1,152 @@
-"""Typed, frozen model of an audience spec (what the YAML says, after validation)."""
+"""Typed, frozen model of an audience spec: the one declaration of every field of an audience file.
+
+Each field is written once, here: its type (``Literal`` for a choice), its default, its bounds and
+where it sits in the YAML. ``engine.spec.schema`` generates ``schemas/audience.v1.json`` from these
+classes (``engine validate`` and editors check files against it, with located messages) and the
+loader builds the spec with them, so no default or choice is repeated elsewhere.
+
+Pydantic v2 dataclasses rather than msgspec: the engine and its tests construct these models
+positionally and copy them with ``dataclasses.replace``, which pydantic dataclasses keep; and
+pydantic reads a field from a nested key (``audience.from`` into ``base``) and documents an input
+shape different from the attribute (a mapping of params into a tuple of ``Param``).
+
+Constraints the file must meet but a spec built in code need not (at least one query, a
+non-empty description) are ``json_schema_extra``: they are in the schema, not in ``__init__``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Callable, Literal, TypeAlias, TypeVar
+
+from pydantic import AfterValidator, AliasPath, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic.dataclasses import dataclass
+from pydantic.json_schema import SkipJsonSchema
 
 INT4 = (-(2 ** 31), 2 ** 31 - 1)   # an integer param lives in PostgreSQL's int4
+
+# forbid: the schema says additionalProperties: false; by name: code builds specs with attribute names
+CONFIG = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+IN_BLOCK = "x-in-block"   # schema marker of a field written inside a YAML block; engine.spec.schema moves it there
+
+T = TypeVar("T")
+# a key the file may leave out, but not set to null (the schema shows no null)
+Maybe: TypeAlias = T | SkipJsonSchema[None]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+SqlPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+\.sql$")]   # relative to sql/
+Number = int | float   # a YAML integer stays an int (6, not 6.0, in the rendered SQL)
+NUMBER_OR_PARAM = {
+    "description": "A number, or the name of an integer/number param (min_owners, or '{{ min_owners }}').",
+    "oneOf": [{"type": "number"},
+              {"type": "string", "pattern": r"^\s*(\{\{\s*)?[A-Za-z_][A-Za-z0-9_]*(\s*\}\})?\s*$"}],
+}
 
 
 class UuidText(str):
     """A param value already checked to be a uuid: bound and read back as ``uuid``, formatted as text."""
 
 
-@dataclass(frozen=True)
+def in_block(block: str, key: str, *, default: Any = ..., required: bool = False) -> Any:
+    """A field the file writes as ``block: {key: ...}``; ``required``: the block, when written, must have it."""
+    return Field(default, validation_alias=AliasPath(block, key),
+                 json_schema_extra={IN_BLOCK: [block, key, required]})
+
+
+def _keyed(key: str, shorthand: str | None = None) -> Callable[[Any], Any]:
+    """A YAML mapping ``{name: {...}}`` as a list of items carrying ``key: name`` (a tuple passes as is).
+
+    ``shorthand``: an item written as a plain string means ``{shorthand: string}``.
+    """
+    def to_items(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return [{key: name, **({shorthand: item} if shorthand and isinstance(item, str) else item)}
+                for name, item in value.items()]
+    return to_items
+
+
+def param_reference(value: Any) -> str | None:
+    """The param a number field names (``min_owners`` or ``'{{ min_owners }}'``), None for a number."""
+    if not isinstance(value, str):
+        return None
+    return value.strip().removeprefix("{{").removesuffix("}}").strip()
+
+
+@dataclass(frozen=True, config=CONFIG)
 class Param:
-    name: str
-    type: str
+    name: SkipJsonSchema[str]   # the params: mapping's key
+    type: Literal["integer", "number", "string", "boolean", "uuid", "timestamp"]
     default: Any = None
     required: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    enum: tuple[Any, ...] | None = None
+    minimum: Maybe[Number] = None
+    maximum: Maybe[Number] = None
+    enum: Maybe[tuple[Any, ...]] = None
     description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class Bind:
     """A bound array parameter: the distinct non-null values of ``column`` from an earlier query."""
 
-    param: str
-    query: str
-    column: str
+    param: SkipJsonSchema[str]   # the bind: mapping's key
+    query: Identifier
+    column: Identifier
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class QuerySpec:
-    name: str
-    sql: str                       # path relative to sql/
-    binds: tuple[Bind, ...] = ()
-    options: dict[str, Any] = field(default_factory=dict)
+    name: Identifier
+    sql: SqlPath
+    binds: Annotated[tuple[Bind, ...], BeforeValidator(
+        _keyed("param"), json_schema_input_type=dict[Identifier, Bind])] = Field((), validation_alias="bind")
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="structural template variables (never values)")
+    description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class Join:
-    query: str
-    using: tuple[str, ...]
-    how: str = "left"
+    query: Identifier
+    using: Annotated[tuple[Identifier, ...], Field(min_length=1)]
+    how: Literal["inner", "left"] = "left"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class OrderRule:
-    column: str
-    direction: str = "asc"
-    values: tuple[Any, ...] | None = None   # explicit rank: first value sorts first
+    column: Identifier
+    direction: Literal["asc", "desc"] = "asc"
+    values: Maybe[Annotated[tuple[str | int, ...], Field(min_length=1)]] = None   # explicit rank: first sorts first
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class Requirement:
-    column: str
-    blank: str = "allow"           # reject: empty or whitespace-only text is dropped too
+    column: Identifier
+    blank: Literal["allow", "reject"] = "allow"   # reject: empty or whitespace-only text is dropped too
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(**CONFIG, json_schema_extra={"anyOf": [{"required": ["min"]},
+                                                                                 {"required": ["max"]}]}))
 class Threshold:
     """A minimum/maximum count per segment; ``min_param``/``max_param`` name a param giving the bound."""
 
-    column: str
-    segment: str | None = None
-    min: float | None = None
-    max: float | None = None
-    min_param: str | None = None
-    max_param: str | None = None
+    column: Identifier
+    segment: Maybe[Identifier] = None
+    min: Annotated[Number | None, WithJsonSchema(NUMBER_OR_PARAM)] = None
+    max: Annotated[Number | None, WithJsonSchema(NUMBER_OR_PARAM)] = None
+    min_param: SkipJsonSchema[str | None] = None
+    max_param: SkipJsonSchema[str | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_param_names(cls, data: Any) -> Any:
+        """``min: min_owners`` in the file is ``min_param`` here (bound to a number per run)."""
+        if isinstance(data, dict):
+            data = dict(data)
+            for bound in ("min", "max"):
+                name = param_reference(data.get(bound))
+                if name is not None:
+                    data[bound], data[f"{bound}_param"] = None, name
+        return data
 
     @property
     def label(self) -> str:
@@ -80,56 +155,64 @@ class Threshold:
         return f"{self.segment or 'all'}: {self.column} {bounds}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(**CONFIG, json_schema_extra={"oneOf": [{"required": ["column"]},
+                                                                                 {"required": ["value"]}]}))
 class OutputColumn:
-    header: str
-    column: str | None = None
-    value: Any = None
-    format: str = "text"
+    header: SkipJsonSchema[str]   # the columns: mapping's key
+    column: Maybe[Identifier] = None
+    value: Maybe[str | int | float] = None
+    format: Literal["text", "python_datetime"] = "text"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class TestSpec:
     file: str
     user_fields: tuple[str, ...] = ("user_id", "username", "firstName", "usersize", "lastActive")
-    values: dict[str, Any] = field(default_factory=dict)
-    source_row: int | None = 1
-    fallback: dict[str, Any] = field(default_factory=dict)
-    when_empty: str = "skip"
+    values: dict[str, Any] = Field(default_factory=dict)
+    source_row: Annotated[int, Field(ge=1)] | None = 1
+    fallback: dict[str, Any] = Field(default_factory=dict)
+    when_empty: Literal["skip", "write"] = "skip"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG, kw_only=True)
 class OutputSpec:
-    name: str
-    file: str
-    columns: tuple[OutputColumn, ...]
-    order_by: tuple[OrderRule, ...]
-    segment: str | None = None
-    when_empty: str = "skip"
-    test: TestSpec | None = None
+    name: Identifier
+    file: Annotated[str, Field(pattern=r"^[^/\\]+\.csv$")]
+    columns: Annotated[tuple[OutputColumn, ...], BeforeValidator(
+        _keyed("header", shorthand="column"), json_schema_input_type=dict[str, Identifier | OutputColumn]),
+        Field(json_schema_extra={"minProperties": 1})]
+    order_by: Annotated[tuple[OrderRule, ...], Field(json_schema_extra={"minItems": 1})]
+    segment: Maybe[Identifier] = None
+    when_empty: Literal["skip", "write"] = "skip"
+    test: Maybe[TestSpec] = None
+    description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(**CONFIG, title="Audience spec v1"), kw_only=True)
 class AudienceSpec:
-    name: str
-    description: str
-    layer: int
-    path: Path
-    display_path: str
-    params: tuple[Param, ...]
-    queries: tuple[QuerySpec, ...]
-    base: str
-    joins: tuple[Join, ...]
-    outputs: tuple[OutputSpec, ...]
-    when_empty: str = "write_outputs"
-    prioritise_key: tuple[str, ...] = ()
-    prioritise_order: tuple[OrderRule, ...] = ()
+    name: Identifier
+    description: Annotated[str, AfterValidator(str.strip), Field(json_schema_extra={"minLength": 1})]
+    layer: Annotated[int, Field(ge=1, le=5)]
+    path: SkipJsonSchema[Path]          # where it was read from (not written in the file)
+    display_path: SkipJsonSchema[str]   # that path as messages show it
+    params: Annotated[tuple[Param, ...], BeforeValidator(
+        _keyed("name"), json_schema_input_type=dict[Identifier, Param])] = ()
+    queries: Annotated[tuple[QuerySpec, ...], Field(json_schema_extra={"minItems": 1})]
+    base: Identifier = in_block("audience", "from")
+    joins: tuple[Join, ...] = in_block("audience", "join", default=())
+    outputs: Annotated[tuple[OutputSpec, ...], Field(json_schema_extra={"minItems": 1})]
+    when_empty: Literal["write_outputs", "no_files", "no_files_before_thresholds"] = in_block(
+        "audience", "when_empty", default="write_outputs")
+    prioritise_key: Annotated[tuple[Identifier, ...], Field(json_schema_extra={"minItems": 1})] = in_block(
+        "prioritise", "key", default=(), required=True)
+    prioritise_order: Annotated[tuple[OrderRule, ...], Field(json_schema_extra={"minItems": 1})] = in_block(
+        "prioritise", "order", default=(), required=True)
     require: tuple[Requirement, ...] = ()
-    segments: dict[str, str] = field(default_factory=dict)
+    segments: dict[Identifier, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
     thresholds: tuple[Threshold, ...] = ()
-    transform: str | None = None
-    metrics: dict[str, str] = field(default_factory=dict)
-    owner: str | None = None
+    transform: Maybe[SqlPath] = None
+    metrics: dict[Identifier, str] = Field(default_factory=dict)
+    owner: Maybe[str] = None
     tags: tuple[str, ...] = ()
 
     def query(self, name: str) -> QuerySpec:
