@@ -49,8 +49,8 @@ def _tidy(node: Any) -> Any:
         return node
     node = {key: {name: _tidy(sub) for name, sub in value.items()} if key in _NAMED else _tidy(value)
             for key, value in node.items()}
-    if node.get("default", 0) is None:
-        del node["default"]   # "absent" is not a null the file may write
+    if node.get("default", 0) is None or (node.get("type") == "object" and node.get("default") == []):
+        del node["default"]   # "absent" is not a null the file may write; a mapping's empty tuple is not a list
     if "enum" in node:
         node.pop("type", None)
     if "anyOf" in node:
