@@ -75,6 +75,16 @@ class StateError(EngineError):
     """The engine's own state database is inconsistent or unusable."""
 
 
+class NotMigrated(StateError):
+    """The state database lacks the engine's tables, or has an older version of them: run ``engine migrate``."""
+
+    exit_code = 2
+    HINT = "run `engine migrate` (it applies the engine's tables to ENGINE_STATE_DSN), then retry"
+
+    def __init__(self, message: str, *, location: SourceLocation | None = None, hint: str | None = None) -> None:
+        super().__init__(message, location=location, hint=hint or self.HINT)
+
+
 class ReportError(EngineError):
     """A run report or history page cannot be written (its path is taken by a folder, the disk is full)."""
 

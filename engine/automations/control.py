@@ -14,14 +14,14 @@ import psycopg
 from engine.automations import store
 from engine.automations.model import ControlResult, PhaseEvent, RunKind, RunStatus
 from engine.config import Settings
-from engine.db import connect
 from engine.errors import ConfigError, StateError
 from engine.schedules.loader import load_schedules
 from engine.schedules.model import Automation
+from engine.state.migrate import connect_state
 
 
 def _state(settings: Settings) -> psycopg.Connection:
-    return connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True)
+    return connect_state(settings, autocommit=True)
 
 
 def known_automation(settings: Settings, automation_id: str) -> Automation:

@@ -11,8 +11,8 @@ from engine.automations import store
 from engine.automations.model import AutomationStatus, SchedulerStatus
 from engine.automations.timeline import Timeline, next_send, send_times, timeline
 from engine.config import Settings
-from engine.db import connect
 from engine.schedules.loader import load_schedules
+from engine.state.migrate import connect_state
 
 HISTORY = 7       # past runs read for the expected size and cadence exclusions
 
@@ -21,7 +21,7 @@ def scheduler_status(settings: Settings, *, now: datetime, recent: int = 5) -> S
     """Per automation: paused or not, the next T, the run in progress, the last runs."""
     schedules = load_schedules(settings.project_dir)
     out = []
-    with connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True) as conn:
+    with connect_state(settings, autocommit=True) as conn:
         for automation in schedules.automations:
             paused, reason, _ = store.control(conn, automation.id)
             runs = store.recent_runs(conn, automation.id, recent + 5)
@@ -66,7 +66,7 @@ def plan_ahead(settings: Settings, *, now: datetime, days: int) -> list[PlannedR
     """Every run due in the next ``days`` days, in send order."""
     schedules = load_schedules(settings.project_dir)
     planned = []
-    with connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True) as conn:
+    with connect_state(settings, autocommit=True) as conn:
         for automation in schedules.automations:
             if not automation.enabled:
                 continue

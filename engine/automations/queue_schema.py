@@ -6,10 +6,19 @@ from importlib.metadata import version
 
 import psycopg
 
-from engine.errors import StateError
-from engine.state.migrate import _LOCK_KEY
+from engine.config import Settings
+from engine.errors import NotMigrated, StateError
+from engine.state.migrate import _LOCK_KEY, connect_state
 
 NAME = "procrastinate"
+
+
+def require_scheduler_state(settings: Settings) -> None:
+    """The state database is migrated and holds the job queue's tables (``engine scheduler`` needs both)."""
+    with connect_state(settings, autocommit=True) as conn:
+        row = conn.execute("SELECT 1 FROM engine.external_schemas WHERE name = %s", (NAME,)).fetchone()
+    if row is None:
+        raise NotMigrated("the state database is not migrated (no job queue tables)")
 
 
 def ensure_queue_schema(conn: psycopg.Connection) -> list[str]:

@@ -11,7 +11,7 @@ from engine.cadence.model import Exclusion
 from engine.cadence.rules import Rule
 from engine.cadence.userids import Audience
 from engine.db import translate_query_error
-from engine.errors import StateError
+from engine.errors import NotMigrated
 
 _SQL = resources.files("engine.cadence").joinpath("filter.sql").read_text(encoding="utf-8")
 
@@ -46,8 +46,7 @@ def evaluate(conn: psycopg.Connection, audience: Audience, rules: tuple[Rule, ..
     try:
         rows = conn.execute(_SQL, query_params(audience.keys, rules, as_of, live=live)).fetchall()
     except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName) as err:
-        raise StateError("the state database has no engine.user_notifications table",
-                         hint="run `engine migrate` against the state database first") from err
+        raise NotMigrated("the state database is not migrated (no engine.user_notifications table)") from err
     except psycopg.Error as err:
         raise translate_query_error(err, what="cadence check") from err
     verdicts = {row[0]: row[1:] for row in rows}

@@ -43,10 +43,11 @@ def scheduler(obj: CliContext, concurrency: int, heartbeat: float, stalled_after
     replaced by another after --stalled-after seconds. Needs ENGINE_SOURCE_DSN and, to
     send, ENGINE_FCM_CREDENTIALS.
     """
+    from engine.automations.queue_schema import require_scheduler_state  # noqa: PLC0415
     from engine.scheduler.runner import Liveness, WorkerOptions, serve  # noqa: PLC0415
 
     settings = obj.settings(scheduler_serve_port=serve_port)
-    settings.require_state_dsn()
+    require_scheduler_state(settings)       # not migrated: say `engine migrate` before anything starts
     liveness = Liveness(within_s=stalled_after)
     page = _operator_page(settings, liveness) if settings.scheduler_serve_port is not None else None
     try:

@@ -24,10 +24,10 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
     """
     import signal  # noqa: PLC0415
 
-    from engine.web.server import make_server, url_of  # noqa: PLC0415
+    from engine.web.server import make_server, require_state, url_of  # noqa: PLC0415
 
     settings = obj.settings()
-    settings.require_state_dsn()
+    require_state(settings)
     server, _ = make_server(settings, host=host, port=port)
     signal.signal(signal.SIGTERM, _interrupt)
     click.echo(f"operator page: {url_of(server)}", err=True)

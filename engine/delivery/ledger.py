@@ -21,7 +21,8 @@ from psycopg.rows import dict_row
 from engine.cadence import SentPush, record_sent
 from engine.config import Settings
 from engine.db import connect
-from engine.errors import DeliveryError, SendBusy, StateError
+from engine.errors import DeliveryError, SendBusy
+from engine.state.migrate import require_migrated
 
 if TYPE_CHECKING:
     from engine.delivery.shard import Shard
@@ -115,10 +116,7 @@ class Ledger:
         self.conn.close()
 
     def require_schema(self) -> None:
-        row = self.conn.execute("SELECT to_regclass('engine.send_status') IS NOT NULL").fetchone()
-        if not row or not row[0]:
-            raise StateError("the state database has no send ledger, or an older one (engine.send_status)",
-                             hint="run `engine migrate` against ENGINE_STATE_DSN")
+        require_migrated(self.conn)
 
     def lock(self, send_id: str, shard: Shard | None = None) -> None:
         """Hold the send's advisory lock for this session: exclusively for the whole send, shared for a shard

@@ -15,7 +15,6 @@ from pathlib import Path
 import psycopg
 
 from engine.config import Settings
-from engine.db import connect
 from engine.errors import ConfigError, EngineError, StateError
 from engine.observe import hooks
 from engine.outputs.names import under_root
@@ -24,6 +23,7 @@ from engine.report.collect import collect, load_sends, manifest_size
 from engine.report.model import HistoryPoint
 from engine.report.render import REPORT_FILE, render_history, render_report, write_html
 from engine.runs.model import Manifest, RunResult
+from engine.state.migrate import connect_state
 
 log = logging.getLogger("engine.report")
 
@@ -68,7 +68,7 @@ def find_run_dir(settings: Settings, run_id: str) -> Path:
         raise ConfigError(f"{run_id[:80]!r} is not a run id",
                           hint="give the run id printed by `engine run` (at least 8 characters)")
     if settings.state_dsn and len(run_id) == 36:
-        with connect(settings.state_dsn, retries=0) as conn:
+        with connect_state(settings, retries=0) as conn:
             row = conn.execute("SELECT run_dir FROM engine.runs WHERE id::text = %s", (run_id,)).fetchone()
         if row and row[0] and (Path(row[0]) / "manifest.json").exists():
             return Path(row[0])
@@ -82,7 +82,7 @@ def find_run_dir(settings: Settings, run_id: str) -> Path:
 
 def history_points(settings: Settings, name: str, *, limit: int = 20) -> list[HistoryPoint]:
     """The last ``limit`` runs of an automation (by id) or else an audience, oldest first, with live sends."""
-    with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
+    with connect_state(settings) as conn:
         by_automation = automation_history(conn, name, limit)
         if by_automation is not None:
             return by_automation

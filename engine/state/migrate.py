@@ -3,17 +3,25 @@
 Migrations are ``NNNN_name.sql`` files in ``engine/state/migrations``, applied in
 order, each in its own transaction, under a session advisory lock so that two
 processes starting at once apply each file exactly once.
+
+``require_migrated`` is the one check every command makes before it reads or writes the
+state database (``connect_state`` opens a connection and makes it): anything short of every
+shipped migration is ``NotMigrated`` (exit 2, "run `engine migrate`"), never a psycopg error.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import psycopg
 
-from engine.errors import StateError
+from engine.config import Settings
+from engine.db import connect
+from engine.errors import NotMigrated, StateError
 
 SCHEMA = "engine"
 _LOCK_KEY = 0x656E67696E65  # "engine"
@@ -42,6 +50,44 @@ def available_migrations() -> list[Migration]:
     if len(set(versions)) != len(versions):
         raise StateError(f"duplicate migration versions: {versions}")
     return found
+
+
+@lru_cache(maxsize=1)
+def latest_version() -> int:
+    """The highest migration version shipped in the package."""
+    return available_migrations()[-1].version
+
+
+# DSNs found fully migrated by this process: a later connection skips the check (a schema only grows)
+_migrated: set[str] = set()
+
+
+def require_migrated(conn: psycopg.Connection) -> None:
+    """NotMigrated unless every shipped migration is applied on ``conn``'s database."""
+    dsn = conn.info.dsn
+    if dsn in _migrated:
+        return
+    applied = current_version(conn)
+    if not conn.autocommit:
+        conn.rollback()        # the check's reads leave no transaction open behind it
+    if applied < latest_version():
+        detail = "no engine tables" if applied == 0 else f"schema version {applied}, this engine needs " \
+                                                         f"{latest_version()}"
+        raise NotMigrated(f"the state database is not migrated ({detail})")
+    _migrated.add(dsn)
+
+
+def connect_state(settings: Settings, *, retries: int | None = None, autocommit: bool = False,
+                  **kwargs: Any) -> psycopg.Connection:
+    """A connection to the state database that ``require_migrated`` passed (closed again if it did not)."""
+    conn = connect(settings.require_state_dsn(), retries=settings.connect_retries if retries is None else retries,
+                   autocommit=autocommit, **kwargs)
+    try:
+        require_migrated(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def migrate(conn: psycopg.Connection) -> list[Migration]:

@@ -19,6 +19,7 @@ from engine.config import Settings
 from engine.db import connect
 from engine.errors import EngineError, StateError
 from engine.runs.model import Manifest
+from engine.state.migrate import connect_state
 from engine.state.runs import abandon_dead_runs, fail_run, finish_run, start_run
 
 log = logging.getLogger("engine.state")
@@ -37,7 +38,7 @@ class RunRecorder:
     @classmethod
     def start(cls, settings: Settings, *, run_id: str, audience: str, params: dict[str, Any], as_of: datetime,
               run_dir: str | None) -> RunRecorder:
-        holder = connect(settings.require_state_dsn(), retries=settings.connect_retries)
+        holder = connect_state(settings)
         try:
             for dead in abandon_dead_runs(holder):
                 log.warning("run abandoned: its process died", extra={"abandoned_run_id": dead})

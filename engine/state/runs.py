@@ -9,20 +9,18 @@ from typing import Any, Iterator
 import psycopg
 from psycopg.types.json import Jsonb
 
-from engine.errors import StateError
+from engine.errors import NotMigrated
 from engine.runs.model import Manifest, OutputStatus, RunStatus, json_ready
-
-NOT_MIGRATED_HINT = "run `engine migrate` (it applies the engine's tables to ENGINE_STATE_DSN), then retry"
 
 
 @contextmanager
 def state_tables() -> Iterator[None]:
-    """Turn "no such table/schema" into the one thing to do: ``engine migrate``."""
+    """Turn "no such table/schema" into the one thing to do: ``engine migrate`` (a table dropped after the
+    ``require_migrated`` check a connection passed)."""
     try:
         yield
     except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName) as err:
-        raise StateError(f"the state database is not migrated ({err.diag.message_primary or err})",
-                         hint=NOT_MIGRATED_HINT) from None
+        raise NotMigrated(f"the state database is not migrated ({err.diag.message_primary or err})") from None
 
 
 # the lock key of a run: held by the process running it, for as long as its connection lives

@@ -33,6 +33,7 @@ from engine.observe import metrics
 from engine.report.render import REPORT_FILE, render_page
 from engine.runs.model import Manifest, OutputStatus
 from engine.secrets import register_secret
+from engine.state.migrate import connect_state
 from engine.web import controls, views
 
 log = logging.getLogger("engine.web")
@@ -263,6 +264,14 @@ class RunningServer:
         self.server.server_close()
         self.thread.join(timeout=5)
         metrics.REGISTRY.unregister(self.collector)
+
+
+def require_state(settings: Settings) -> None:
+    """``engine serve`` shows the state database: it must be reachable and migrated (NotMigrated otherwise).
+
+    Once serving, a state database that goes away is a 503 per request, not an exit.
+    """
+    connect_state(settings, autocommit=True).close()
 
 
 def url_of(server: ThreadingHTTPServer) -> str:
