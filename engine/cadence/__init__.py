@@ -3,9 +3,9 @@
 ``filter_audience`` decides, for a whole audience at once, who may receive a live push
 of a layer at ``as_of``; every excluded user is attributed to the rule that excluded them.
 Rules are data (``cadence.yaml``, overridable per automation); the built-in mode checks them
-in one SQL statement against ``engine.user_notifications``, the remote mode asks the original
-push-cadence-service. ``record_sent`` (built-in) and ``track_remote`` (remote) record pushes
-after a live send.
+in one SQL statement against ``engine.user_notifications`` (through ``engine.state.cadence``, the
+tables' one owner), the remote mode asks the original push-cadence-service. ``record_sent`` and
+``record_in_doubt`` (built-in) and ``track_remote`` (remote) record pushes after a live send.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import psycopg
 
 from engine.cadence.automation import effective_config
 from engine.cadence.builtin import evaluate
-from engine.cadence.model import CadenceDecision, Exclusion
+from engine.cadence.model import CadenceDecision, Exclusion, SentPush
 from engine.cadence.remote import (
     REMOTE_RULE,
     TrackReport,
@@ -27,14 +27,14 @@ from engine.cadence.remote import (
     track_remote,
 )
 from engine.cadence.rules import CadenceConfig, Layer, Rule
-from engine.cadence.tracking import SentPush, record_sent
+from engine.cadence.tracking import record_in_doubt, record_sent
 from engine.cadence.userids import Audience, split_user_ids
 from engine.config import Settings
 from engine.db import connect
 from engine.errors import ConfigError
 
 __all__ = ["CadenceConfig", "CadenceDecision", "Exclusion", "Layer", "REMOTE_RULE", "Rule", "SentPush",
-           "TrackReport", "effective_config", "filter_audience", "record_sent", "track_remote"]
+           "TrackReport", "effective_config", "filter_audience", "record_in_doubt", "record_sent", "track_remote"]
 
 log = logging.getLogger("engine.cadence")
 MODES = ("builtin", "remote")

@@ -2,7 +2,7 @@
 
 Every live send takes this transaction-level advisory lock on the state database, reads the
 database's clock, filters its audience and writes its ledger rows (its claims, which
-engine/cadence/filter.sql counts), then commits, which releases the lock. The lock has one
+engine/state/cadence_filter.sql counts), then commits, which releases the lock. The lock has one
 scope, the state database's whole notification history, because rules count pushes across
 layers (the combined layer-2/3 limit gates every layer). The clock is read after the lock is
 granted, so it is later than every claim and push already committed by another process.

@@ -1,10 +1,32 @@
-"""What cadence decided for one audience: who may be pushed, who not and why."""
+"""What cadence decided for one audience (who may be pushed, who not and why), and the pushes it counts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
+
+
+class Delivery(StrEnum):
+    """engine.user_notifications.delivery: FCM accepted the push, or it was handed over and its answer lost."""
+
+    SENT = "sent"
+    IN_DOUBT = "in_doubt"
+
+
+@dataclass(frozen=True)
+class SentPush:
+    """One push delivered to one user; ``send_key`` identifies the send (e.g. run:push:user)."""
+
+    user_id: str
+    layer_id: int
+    sent_at: datetime | None             # None: the state database's clock when recorded
+    push_title: str | None
+    push_body: str | None
+    audience_description: str | None
+    deep_link: str | None
+    send_key: str
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from typing import Any, Iterable, Mapping
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from engine.cadence.model import CadenceDecision, Exclusion
-from engine.cadence.tracking import SentPush, as_sent_push
+from engine.cadence.model import CadenceDecision, Exclusion, SentPush
+from engine.cadence.tracking import as_sent_push
 from engine.cadence.userids import Audience
 from engine.config import Settings
 from engine.errors import ConfigError, DeliveryError

@@ -28,7 +28,18 @@ from engine.cadence.lock import hold_cadence_lock
 from engine.config import Settings
 from engine.db import SourcePool, role_check
 from engine.delivery.fcm import FcmClient
-from engine.delivery.ledger import ALL_ROWS, ItemResult, Ledger, LedgerItem, SendRecord, Tally
+from engine.delivery.ledger import Ledger
+from engine.delivery.model import (
+    ALL_ROWS,
+    ItemResult,
+    ItemStatus,
+    LedgerItem,
+    PlanSummary,
+    Send,
+    SendRecord,
+    SendStatus,
+    Tally,
+)
 from engine.delivery.nostate import NOT_CHECKED, NoStateLedger
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.plan import Plan, plan_send
@@ -38,7 +49,7 @@ from engine.delivery.recipients import (
     read_recipients,
     resolve_source,
 )
-from engine.delivery.report import Counts, SendReport, SendStatus, message_of, status_of
+from engine.delivery.report import Counts, SendReport, message_of, status_of
 from engine.delivery.request import SendRequest
 from engine.delivery.sender import Sender, SenderStats
 from engine.delivery.tokens import lookup_tokens
@@ -124,7 +135,7 @@ def _send(settings: Settings, request: SendRequest, prepared: _Prepared, ledger:
 
 
 def _run(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
-         existing: dict[str, Any] | None, *, retry: RetryPolicy, stop: threading.Event | None,
+         existing: Send | None, *, retry: RetryPolicy, stop: threading.Event | None,
          on_progress: Callable[[int, int], None] | None, pool: SourcePool | None, started: float) -> SendReport:
     send_id = prepared.record.send_id
     client: FcmClient | None = None
@@ -135,8 +146,8 @@ def _run(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: 
             in_flight, requeued = ledger.reopen(send_id, resend_in_flight=request.resend_in_flight, seqs=seqs,
                                                 shared=request.shard is not None)
             _note_reopen(prepared, in_flight, requeued, request.resend_in_flight)
-            summary = existing["plan"]
-            prepared = replace(prepared, record=replace(prepared.record, as_of=existing["as_of"]))
+            summary = existing.plan
+            prepared = replace(prepared, record=replace(prepared.record, as_of=existing.as_of))
         else:
             prepared, summary, client = _plan_and_claim(settings, request, prepared, ledger, pool)
         todo = ledger.pending(send_id, request.limit, seqs)
@@ -151,11 +162,11 @@ def _run(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: 
     report = _report(prepared, request, ledger.tally(send_id, seqs), summary, stats, resumed=existing is not None,
                      started=started)
     if request.shard is None:
-        ledger.finish(send_id, report.status.value, stats.abort)
+        ledger.finish(send_id, report.status, stats.abort)
     else:       # the shard's report is its own rows; the send's status is the whole send's, by the last shard out
-        def whole_send() -> tuple[str, str | None]:
+        def whole_send() -> tuple[SendStatus, str | None]:
             counts = Counts.of(ledger.tally(send_id), summary)
-            return status_of(counts, stats, empty=prepared.source.csv is None, limited=False).value, stats.abort
+            return status_of(counts, stats, empty=prepared.source.csv is None, limited=False), stats.abort
 
         ledger.finish_shard(send_id, whole_send)
     hooks.send_finished(settings, prepared.record, report, stats)   # metrics, alerts, the run's report
@@ -172,9 +183,9 @@ def _leave_truthful(ledger: Ledger, send_id: str, err: BaseException, *, sharded
     detail = err.message if isinstance(err, EngineError) else type(err).__name__
     try:
         if sharded:
-            ledger.finish_shard(send_id, lambda: (status.value, mask_text(detail)[:500]))
+            ledger.finish_shard(send_id, lambda: (status, mask_text(detail)[:500]))
         else:
-            ledger.finish(send_id, status.value, mask_text(detail)[:500])
+            ledger.finish(send_id, status, mask_text(detail)[:500])
     except psycopg.Error:
         pass    # connection gone: the lock went with it, and engine.send_status says 'interrupted'
 
@@ -210,10 +221,10 @@ def _derive_send_id(template: PushTemplate, source: Source, recipients: Recipien
     return f"csv-{recipients.sha256[:16]}:{push}:{mode}"
 
 
-def _check_same_send(existing: dict[str, Any], prepared: _Prepared) -> None:
+def _check_same_send(existing: Send, prepared: _Prepared) -> None:
     record = prepared.record
-    if existing["source_sha256"] != record.source_sha256 or existing["template_sha256"] != record.template_sha256:
-        what = "CSV" if existing["source_sha256"] != record.source_sha256 else "push template"
+    if existing.source_sha256 != record.source_sha256 or existing.template_sha256 != record.template_sha256:
+        what = "CSV" if existing.source_sha256 != record.source_sha256 else "push template"
         raise DeliveryError(f"send {record.send_id!r} exists but was planned from a different {what}",
                             hint="resume it with the original input, or pass a new --send-id for a new send")
 
@@ -249,7 +260,7 @@ def _plan(settings: Settings, request: SendRequest, prepared: _Prepared, ledger:
 
 
 def _plan_and_claim(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
-                    pool: SourcePool | None) -> tuple[_Prepared, dict[str, Any], FcmClient | None]:
+                    pool: SourcePool | None) -> tuple[_Prepared, PlanSummary, FcmClient | None]:
     """Plan a new send and freeze it (its claims) in one transaction under the cadence lock."""
     found = _tokens(settings, request, prepared, pool)
     client = _open_fcm(settings) if found else None     # prove the credentials before freezing the plan
@@ -329,12 +340,12 @@ def _note_reopen(prepared: _Prepared, in_flight: int, requeued: int, resend: boo
         prepared.warnings.append(f"{requeued} push(es) that failed with a retryable error are retried")
 
 
-def _report(prepared: _Prepared, request: SendRequest, tally: Tally, summary: dict[str, Any], stats: SenderStats,
+def _report(prepared: _Prepared, request: SendRequest, tally: Tally, summary: PlanSummary, stats: SenderStats,
             *, resumed: bool, started: float, status: SendStatus | None = None) -> SendReport:
     counts = Counts.of(tally, summary)
     status = status or status_of(counts, stats, empty=prepared.source.csv is None,
                                  limited=request.limit is not None)
-    warnings = list(prepared.warnings) + list(summary.get("cadence", {}).get("warnings", []))
+    warnings = list(prepared.warnings) + list(summary.cadence.warnings)
     return SendReport(
         send_id=prepared.record.send_id, status=status, mode=prepared.record.mode, layer=prepared.layer,
         template=prepared.template.name, source=prepared.record.source_file, as_of=prepared.record.as_of,
@@ -345,15 +356,15 @@ def _report(prepared: _Prepared, request: SendRequest, tally: Tally, summary: di
 
 
 def _dry_run_report(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
-                    existing: dict[str, Any] | None, pool: SourcePool | None, started: float) -> SendReport:
+                    existing: Send | None, pool: SourcePool | None, started: float) -> SendReport:
     """Render, filter and count without calling FCM or writing anything (no credentials needed)."""
     if existing:
-        tally, summary = ledger.tally(prepared.record.send_id), existing["plan"]
-        prepared.warnings.append(f"send exists (status {existing['status']}): a real run resumes it")
+        tally, summary = ledger.tally(prepared.record.send_id), existing.plan
+        prepared.warnings.append(f"send exists (status {existing.status}): a real run resumes it")
     else:
         found = _tokens(settings, request, prepared, pool)
         plan = _plan(settings, request, prepared, ledger, found, prepared.record.as_of)
-        rows: dict[tuple[str, str | None, bool], int] = {}
+        rows: dict[tuple[ItemStatus, str | None, bool], int] = {}
         for item in plan.items:
             rows[(item.status, item.reason, False)] = rows.get((item.status, item.reason, False), 0) + 1
         tally, summary = Tally(rows), plan.summary

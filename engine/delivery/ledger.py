@@ -1,7 +1,7 @@
-"""The send ledger (engine.sends, engine.send_items, engine.dead_tokens) in the state database.
+"""The send ledger: delivery's transactions over ``engine.state.sends`` (the ledger tables' one owner).
 
 Every targeted user gets a row before anything is sent; until it is sent or finally fails,
-that row is the user's cadence claim (engine/cadence/filter.sql counts it). A push's row is
+that row is the user's cadence claim (engine/state/cadence_filter.sql counts it). A push's row is
 ``in_flight`` (committed) before its HTTP call; its answer, the sent-notification record
 cadence reads and any dead token are committed together afterwards (``commit``). A send holds
 a PostgreSQL advisory lock for its whole run, so a second copy cannot start while it runs,
@@ -10,88 +10,31 @@ and engine.send_status shows 'sending' only while that lock is held.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import psycopg
-from psycopg.rows import dict_row
 
-from engine.cadence import SentPush, record_sent
+from engine.cadence import SentPush, record_in_doubt, record_sent
 from engine.config import Settings
 from engine.db import connect
+from engine.delivery.model import (
+    ALL_ROWS,
+    ItemResult,
+    ItemStatus,
+    LedgerItem,
+    PlanSummary,
+    Send,
+    SendRecord,
+    SendStatus,
+    Tally,
+    send_key,
+)
 from engine.errors import DeliveryError, SendBusy
+from engine.state import sends
 from engine.state.migrate import require_migrated
 
 if TYPE_CHECKING:
     from engine.delivery.shard import Shard
-
-IN_FLIGHT_UNKNOWN = "IN_FLIGHT_UNKNOWN"
-_LOCK_CLASS = 0x73656E64  # "send"
-_SHARD_LOCK_CLASS = 0x73686172  # "shar"
-ALL_ROWS = (0, 2**31 - 1)         # a seq range: the whole send
-
-
-@dataclass(frozen=True)
-class SendRecord:
-    """What identifies a send and what it was planned from."""
-
-    send_id: str
-    mode: str
-    layer_id: int
-    source_file: str
-    source_sha256: str
-    template_sha256: str
-    as_of: datetime
-    audience_description: str
-    run_id: str | None = None
-    template: str | None = None
-    audience: str | None = None
-    output: str | None = None
-
-
-@dataclass(frozen=True)
-class LedgerItem:
-    """One (send, user) row."""
-
-    seq: int
-    user_id: str
-    status: str
-    reason: str | None = None
-    token: str | None = None
-    title: str | None = None
-    body: str | None = None
-    deep_link: str | None = None
-
-
-@dataclass(frozen=True)
-class ItemResult:
-    """The final word on one item in one attempt: sent, failed, or back to pending (not sent)."""
-
-    item: LedgerItem
-    status: str
-    code: str | None = None
-    message_id: str | None = None
-    retryable: bool = False
-    dead_token: bool = False
-
-
-@dataclass(frozen=True)
-class Tally:
-    """Counts of a send's rows by (status, reason, retryable)."""
-
-    rows: dict[tuple[str, str | None, bool], int]
-
-    def count(self, status: str) -> int:
-        return sum(n for (s, _, _), n in self.rows.items() if s == status)
-
-    def reasons(self, status: str, *, retryable: bool | None = None) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for (s, reason, again), n in self.rows.items():
-            if s == status and (retryable is None or again == retryable):
-                out[reason or ""] = out.get(reason or "", 0) + n
-        return out
 
 
 class Ledger:
@@ -122,67 +65,37 @@ class Ledger:
         """Hold the send's advisory lock for this session: exclusively for the whole send, shared for a shard
         (plus the shard's own lock). Another holder in the way means a copy is running: SendBusy."""
         if shard is None:
-            if not self._try_lock("pg_try_advisory_lock", _LOCK_CLASS, send_id):
+            if not sends.try_lock(self.conn, send_id):
                 raise SendBusy(f"send {send_id!r} is already running in another process",
                                hint="let it finish; running the same command afterwards resumes it if needed")
             return
-        if not self._try_lock("pg_try_advisory_lock_shared", _LOCK_CLASS, send_id):
+        if not sends.try_lock(self.conn, send_id, shared=True):
             raise SendBusy(f"send {send_id!r} is being sent whole by another process: shard {shard} waits",
                            hint="let it finish; it sends this shard's rows too")
-        if not self._try_lock("pg_try_advisory_lock", _SHARD_LOCK_CLASS, f"{send_id}#{shard}"):
-            self._unlock_shared(send_id)
+        if not sends.try_lock_shard(self.conn, send_id, str(shard)):
+            sends.unlock_shared(self.conn, send_id)
             raise SendBusy(f"shard {shard} of send {send_id!r} is already running in another process",
                            hint="let it finish; running the same command afterwards resumes it if needed")
 
-    def _try_lock(self, function: str, lock_class: int, key: str) -> bool:
-        row = self.conn.execute(f"SELECT {function}(%s, hashtext(%s))", (lock_class, key)).fetchone()
-        return bool(row and row[0])
-
-    def _unlock_shared(self, send_id: str) -> None:
-        self.conn.execute("SELECT pg_advisory_unlock_shared(%s, hashtext(%s))", (_LOCK_CLASS, send_id))
-
     def pin_shards(self, send_id: str, count: int) -> None:
         """Record that the send is split ``count`` ways; a different split of it is refused (it would overlap)."""
-        row = self.conn.execute("UPDATE engine.sends SET shards = %s WHERE send_id = %s"
-                                " AND (shards IS NULL OR shards = %s) RETURNING shards",
-                                (count, send_id, count)).fetchone()
-        if row is None:
-            pinned = self.conn.execute("SELECT shards FROM engine.sends WHERE send_id = %s", (send_id,)).fetchone()
-            raise DeliveryError(f"send {send_id!r} is split into {pinned[0] if pinned else '?'} shards, not {count}",
-                                hint=f"use --shard K/{pinned[0] if pinned else 'N'}, or resume it whole "
-                                     "without --shard")
+        if not sends.pin_shards(self.conn, send_id, count):
+            pinned = sends.pinned_shards(self.conn, send_id)
+            raise DeliveryError(f"send {send_id!r} is split into {pinned or '?'} shards, not {count}",
+                                hint=f"use --shard K/{pinned or 'N'}, or resume it whole without --shard")
 
     def seq_count(self, send_id: str) -> int:
         """Ledger rows of the send (seq runs 0..n-1 over every CSV row, skipped ones included)."""
-        row = self.conn.execute("SELECT coalesce(max(seq) + 1, 0) FROM engine.send_items WHERE send_id = %s",
-                                (send_id,)).fetchone()
-        return int(row[0]) if row else 0
+        return sends.seq_count(self.conn, send_id)
 
-    def find(self, send_id: str) -> dict[str, Any] | None:
-        """The send's row, its status as engine.send_status tells it (never a dead process's 'sending')."""
-        return self.conn.cursor(row_factory=dict_row).execute(
-            "SELECT s.send_id, s.mode, s.run_id::text, s.template, s.layer_id, s.source_file, s.source_sha256,"
-            " s.template_sha256, s.audience_description, s.as_of, s.plan, v.status"
-            " FROM engine.sends AS s JOIN engine.send_status AS v USING (send_id) WHERE s.send_id = %s",
-            (send_id,)).fetchone()
+    def find(self, send_id: str) -> Send | None:
+        """The send, its status as engine.send_status tells it (never a dead process's 'sending')."""
+        return sends.find(self.conn, send_id)
 
-    def create(self, record: SendRecord, items: Sequence[LedgerItem], plan: dict[str, Any]) -> None:
+    def create(self, record: SendRecord, items: Sequence[LedgerItem], plan: PlanSummary) -> None:
         """Insert the send (status 'sending', held by this session) and all its rows (COPY)."""
         with self.conn.transaction():
-            self.conn.execute(
-                "INSERT INTO engine.sends (send_id, mode, run_id, template, audience, output, layer_id,"
-                " source_file, source_sha256, template_sha256, audience_description, as_of, plan, status,"
-                " holder_pid) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'sending',"
-                " pg_backend_pid())",
-                (record.send_id, record.mode, record.run_id, record.template, record.audience, record.output,
-                 record.layer_id, record.source_file, record.source_sha256, record.template_sha256,
-                 record.audience_description, record.as_of, json.dumps(plan)))
-            with self.conn.cursor().copy(
-                    "COPY engine.send_items (send_id, seq, user_id, idempotency_key, token, title, body,"
-                    " deep_link, status, reason) FROM STDIN") as copy:
-                for item in items:
-                    copy.write_row((record.send_id, item.seq, item.user_id, send_key(record.send_id, item.user_id),
-                                    item.token, item.title, item.body, item.deep_link, item.status, item.reason))
+            sends.insert(self.conn, record, plan, items)
 
     def reopen(self, send_id: str, *, resend_in_flight: bool, seqs: tuple[int, int] = ALL_ROWS,
                shared: bool = False) -> tuple[int, int]:
@@ -196,42 +109,18 @@ class Ledger:
         its own ``seqs`` (another shard's rows in flight are that shard's, still running) and, being
         ``shared``, names no single holder.
         """
-        lo, hi = seqs
         with self.conn.transaction():
             if resend_in_flight:
-                in_flight = self.conn.execute(
-                    "UPDATE engine.send_items SET status = 'pending', reason = NULL, updated_at = now()"
-                    " WHERE send_id = %s AND seq >= %s AND seq < %s"
-                    "   AND (status = 'in_flight' OR (status = 'failed' AND reason = %s))",
-                    (send_id, lo, hi, IN_FLIGHT_UNKNOWN)).rowcount
+                in_flight = sends.requeue_in_flight(self.conn, send_id, seqs)
             else:
-                self.conn.execute(   # attempted when claimed: updated_at is the time it went out
-                    "INSERT INTO engine.user_notifications (user_id, layer_id, sent_at, push_title, push_body,"
-                    " audience_description, deep_link, send_key, delivery)"
-                    " SELECT i.user_id, s.layer_id, i.updated_at, i.title, i.body, s.audience_description,"
-                    "        i.deep_link, i.idempotency_key, 'in_doubt'"
-                    " FROM engine.send_items AS i JOIN engine.sends AS s ON s.send_id = i.send_id"
-                    " WHERE i.send_id = %s AND i.seq >= %s AND i.seq < %s AND i.status = 'in_flight'"
-                    " ON CONFLICT (send_key) DO NOTHING", (send_id, lo, hi))
-                in_flight = self.conn.execute(
-                    "UPDATE engine.send_items SET status = 'failed', reason = %s, retryable = false,"
-                    " updated_at = now() WHERE send_id = %s AND seq >= %s AND seq < %s AND status = 'in_flight'",
-                    (IN_FLIGHT_UNKNOWN, send_id, lo, hi)).rowcount
-            retry = self.conn.execute(
-                "UPDATE engine.send_items SET status = 'pending', updated_at = now()"
-                " WHERE send_id = %s AND seq >= %s AND seq < %s AND status = 'failed' AND retryable",
-                (send_id, lo, hi)).rowcount
-            self.conn.execute("UPDATE engine.sends SET status = 'sending',"
-                              " holder_pid = CASE WHEN %s THEN NULL ELSE pg_backend_pid() END,"
-                              " last_error = NULL, updated_at = now() WHERE send_id = %s", (shared, send_id))
+                record_in_doubt(self.conn, send_id, seqs)
+                in_flight = sends.fail_in_flight(self.conn, send_id, seqs)
+            retry = sends.requeue_retryable(self.conn, send_id, seqs)
+            sends.reopen(self.conn, send_id, shared=shared)
         return in_flight, retry
 
     def pending(self, send_id: str, limit: int | None = None, seqs: tuple[int, int] = ALL_ROWS) -> list[LedgerItem]:
-        cur = self.conn.execute(
-            "SELECT seq, user_id::text, status, reason, token, title, body, deep_link FROM engine.send_items"
-            " WHERE send_id = %s AND seq >= %s AND seq < %s AND status = 'pending' ORDER BY seq LIMIT %s",
-            (send_id, *seqs, limit))
-        return [LedgerItem(*row) for row in cur]
+        return sends.pending(self.conn, send_id, limit, seqs)
 
     def commit(self, record: SendRecord, results: Sequence[ItemResult], claim: Sequence[LedgerItem]) -> list[SentPush]:
         """One transaction: answers, their sent-notification records and dead tokens; then the next claims.
@@ -244,68 +133,39 @@ class Ledger:
                          push_title=r.item.title, push_body=r.item.body,
                          audience_description=record.audience_description, deep_link=r.item.deep_link,
                          send_key=send_key(record.send_id, r.item.user_id))
-                for r in results if r.status == "sent"]
+                for r in results if r.status is ItemStatus.SENT]
         dead = [r for r in results if r.dead_token and r.item.token]
         with self.conn.transaction():
             if results:
-                self.conn.execute(
-                    "UPDATE engine.send_items AS i SET status = v.status, reason = v.reason,"
-                    " retryable = v.retryable, message_id = v.message_id, updated_at = now()"
-                    " FROM unnest(%s::int[], %s::text[], %s::text[], %s::bool[], %s::text[])"
-                    "   AS v(seq, status, reason, retryable, message_id)"
-                    " WHERE i.send_id = %s AND i.seq = v.seq",
-                    ([r.item.seq for r in results], [r.status for r in results], [r.code for r in results],
-                     [r.retryable for r in results], [r.message_id for r in results], record.send_id))
+                sends.record_results(self.conn, record.send_id, results)
             record_sent(self.conn, sent)
             if dead:
-                self.conn.execute(
-                    "INSERT INTO engine.dead_tokens (token, code, user_id, send_id)"
-                    " SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::text[])"
-                    " ON CONFLICT (token) DO NOTHING",
-                    ([r.item.token for r in dead], [r.code for r in dead], [r.item.user_id for r in dead],
-                     [record.send_id] * len(dead)))
+                sends.add_dead_tokens(self.conn, record.send_id, dead)
             if claim:
-                self.conn.execute(
-                    "UPDATE engine.send_items SET status = 'in_flight', attempts = attempts + 1, updated_at = now()"
-                    " WHERE send_id = %s AND seq = ANY(%s)", (record.send_id, [item.seq for item in claim]))
+                sends.claim(self.conn, record.send_id, [item.seq for item in claim])
         return sent
 
-    def finish(self, send_id: str, status: str, last_error: str | None = None) -> None:
+    def finish(self, send_id: str, status: SendStatus, last_error: str | None = None) -> None:
         """The send's final word for this run; the lock is about to go, so no holder either."""
-        self.conn.execute("UPDATE engine.sends SET status = %s, last_error = %s, holder_pid = NULL,"
-                          " updated_at = now() WHERE send_id = %s", (status, last_error, send_id))
+        sends.finish(self.conn, send_id, status, last_error)
 
-    def finish_shard(self, send_id: str, final: Callable[[], tuple[str, str | None]]) -> bool:
+    def finish_shard(self, send_id: str, final: Callable[[], tuple[SendStatus, str | None]]) -> bool:
         """Leave the send as a shard; the last shard out writes the send's status, ``final()``.
 
         Under the send row's lock, so of two shards ending together exactly one sees the other gone.
         """
         with self.conn.transaction():
-            self.conn.execute("SELECT 1 FROM engine.sends WHERE send_id = %s FOR UPDATE", (send_id,))
-            self._unlock_shared(send_id)
-            row = self.conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND mode = 'ShareLock' AND classid = %s::bigint::oid AND objsubid = 2"
-                " AND objid = ((hashtext(%s)::bigint + 4294967296) %% 4294967296)::text::oid)",
-                (_LOCK_CLASS, send_id)).fetchone()
-            if row and row[0]:
+            sends.lock_row(self.conn, send_id)
+            sends.unlock_shared(self.conn, send_id)
+            if sends.held_shared(self.conn, send_id):
                 return False
             status, last_error = final()
             self.finish(send_id, status, last_error)
             return True
 
     def tally(self, send_id: str, seqs: tuple[int, int] = ALL_ROWS) -> Tally:
-        cur = self.conn.execute(
-            "SELECT status, reason, retryable, count(*) FROM engine.send_items"
-            " WHERE send_id = %s AND seq >= %s AND seq < %s GROUP BY 1, 2, 3", (send_id, *seqs))
-        return Tally({(status, reason, retryable): n for status, reason, retryable, n in cur})
+        return sends.tally(self.conn, send_id, seqs)
 
     def dead_tokens(self, tokens: Iterable[str]) -> dict[str, str]:
         """Which of ``tokens`` FCM declared dead, with the code it gave."""
-        cur = self.conn.execute("SELECT token, code FROM engine.dead_tokens WHERE token = ANY(%s)", (list(tokens),))
-        return dict(cur.fetchall())
-
-
-def send_key(send_id: str, user_id: str) -> str:
-    """The idempotency key of one (send, user): unique in the ledger and in user_notifications."""
-    return f"{send_id}:{user_id}"
+        return sends.dead_tokens(self.conn, tokens)

@@ -6,7 +6,9 @@ no dead token and has no connection, so cadence is not checked either; the dry-r
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
+
+from engine.delivery.model import Send
 
 NOT_CHECKED = ("no state database (ENGINE_STATE_DSN): cadence limits, earlier runs of this send and dead "
                "tokens were not checked; a real send checks them")
@@ -17,7 +19,7 @@ class NoStateLedger:
 
     conn = None
 
-    def find(self, send_id: str) -> dict[str, Any] | None:
+    def find(self, send_id: str) -> Send | None:
         return None
 
     def dead_tokens(self, tokens: Iterable[str]) -> dict[str, str]:

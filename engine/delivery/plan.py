@@ -9,11 +9,11 @@ it already pushed are not re-judged by cadence against their own new push.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Callable, Collection, Mapping, Sequence
 
 from engine.cadence import CadenceDecision
-from engine.delivery.ledger import LedgerItem
+from engine.delivery.model import CadenceSummary, ItemStatus, LedgerItem, PlanSummary
 from engine.delivery.recipients import Recipients
 from engine.push.template import PushTemplate, render
 
@@ -27,11 +27,11 @@ TokenLookup = Callable[[Sequence[str]], Mapping[str, str]]
 @dataclass(frozen=True)
 class Plan:
     items: list[LedgerItem]
-    summary: dict[str, Any] = field(default_factory=dict)   # counts fixed at planning, kept in engine.sends
+    summary: PlanSummary        # counts fixed at planning, kept in engine.sends
 
     @property
     def pending(self) -> int:
-        return sum(1 for item in self.items if item.status == "pending")
+        return sum(1 for item in self.items if item.status is ItemStatus.PENDING)
 
 
 def plan_send(template: PushTemplate, recipients: Recipients, *, allowed_hosts: Sequence[str],
@@ -74,17 +74,17 @@ def plan_send(template: PushTemplate, recipients: Recipients, *, allowed_hosts: 
             else:
                 owner[token] = user_id
         push = rendered.get(user_id)
-        items.append(LedgerItem(seq=seq, user_id=user_id, status="skipped" if reason else "pending",
+        items.append(LedgerItem(seq=seq, user_id=user_id, status=ItemStatus.SKIPPED if reason else ItemStatus.PENDING,
                                 reason=reason, token=token, title=push.title if push else None,
                                 body=push.body if push else None, deep_link=push.link if push else None))
-    summary = {"total_rows": recipients.total_rows, "duplicates": recipients.duplicates,
-               "empty_ids": recipients.empty_ids, "invalid_ids": len(recipients.invalid_ids),
-               "cadence": _cadence_summary(decision, bypassed=cadence is None)}
+    summary = PlanSummary(total_rows=recipients.total_rows, duplicates=recipients.duplicates,
+                          empty_ids=recipients.empty_ids, invalid_ids=len(recipients.invalid_ids),
+                          cadence=_cadence_summary(decision, bypassed=cadence is None))
     return Plan(items, summary)
 
 
-def _cadence_summary(decision: CadenceDecision | None, *, bypassed: bool) -> dict[str, Any]:
+def _cadence_summary(decision: CadenceDecision | None, *, bypassed: bool) -> CadenceSummary:
     if decision is None:
-        return {"mode": "bypass" if bypassed else "not_needed", "failed_open": False, "warnings": []}
-    return {"mode": decision.mode, "failed_open": decision.failed_open, "warnings": list(decision.warnings)}
+        return CadenceSummary(mode="bypass" if bypassed else "not_needed")
+    return CadenceSummary(mode=decision.mode, failed_open=decision.failed_open, warnings=tuple(decision.warnings))
 

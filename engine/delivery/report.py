@@ -4,38 +4,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from engine.delivery.ledger import IN_FLIGHT_UNKNOWN, Tally
+from engine.delivery.model import IN_DOUBT_EXIT, IN_FLIGHT_UNKNOWN, ItemStatus, PlanSummary, SendStatus, Tally
 from engine.delivery.plan import CADENCE_PREFIX, NO_TOKEN
 
 if TYPE_CHECKING:       # the sender loads firebase-admin; reports are read without it
     from engine.delivery.sender import SenderStats
 
-IN_DOUBT_EXIT = 4
-
-
-class SendStatus(str, Enum):
-    """How a send ended (also engine.sends.status; 'sending' is only ever seen while it runs)."""
-
-    COMPLETED = "completed"                    # everyone targeted got their push
-    COMPLETED_IN_DOUBT = "completed_in_doubt"  # nothing left to send, but N pushes may or may not have arrived
-    LIMITED = "limited"                        # --limit reached
-    PARTIAL = "partial"                        # retryable failures left: run again
-    INTERRUPTED = "interrupted"                # SIGTERM/Ctrl-C, or the process died
-    ABORTED = "aborted"                        # credentials, project, or another fatal error
-    EMPTY = "empty"
-    DRY_RUN = "dry_run"
-
-    @property
-    def exit_code(self) -> int:
-        """0 finished as asked, 1 something is left to resume, 4 finished with pushes in doubt."""
-        if self is SendStatus.COMPLETED_IN_DOUBT:
-            return IN_DOUBT_EXIT
-        ok = (SendStatus.COMPLETED, SendStatus.LIMITED, SendStatus.EMPTY, SendStatus.DRY_RUN)
-        return 0 if self in ok else 1
-
+# SendStatus and IN_DOUBT_EXIT live in engine.delivery.model (the ledger's vocabulary); callers of the report
+# keep importing them from here
+__all__ = ["IN_DOUBT_EXIT", "Counts", "SendReport", "SendStatus", "message_of", "status_of"]
 
 @dataclass(frozen=True)
 class SendReport:
@@ -104,22 +83,23 @@ class Counts:
     in_flight_unknown: int
 
     @classmethod
-    def of(cls, tally: Tally, summary: dict[str, Any]) -> Counts:
-        skipped = tally.reasons("skipped")
-        failed = tally.reasons("failed")
+    def of(cls, tally: Tally, summary: PlanSummary) -> Counts:
+        skipped = tally.reasons(ItemStatus.SKIPPED)
+        failed = tally.reasons(ItemStatus.FAILED)
         invalid = skipped.pop("invalid_user_id", 0)
         no_token = skipped.pop(NO_TOKEN, 0)
         cadence = {reason.removeprefix(CADENCE_PREFIX): skipped.pop(reason)
                    for reason in sorted(skipped) if reason.startswith(CADENCE_PREFIX)}
-        retryable = sum(tally.reasons("failed", retryable=True).values())
+        retryable = sum(tally.reasons(ItemStatus.FAILED, retryable=True).values())
         return cls(
-            total_rows=summary.get("total_rows", 0), duplicates=summary.get("duplicates", 0),
-            empty_ids=summary.get("empty_ids", 0), invalid_ids=summary.get("invalid_ids", 0) + invalid,
-            skipped=skipped, no_token=no_token, cadence_excluded=cadence, cadence=summary.get("cadence", {}),
-            targeted=sum(tally.count(s) for s in ("pending", "in_flight", "sent", "failed")),
-            sent=tally.count("sent"), failed=failed,
-            remaining=tally.count("pending") + tally.count("in_flight") + retryable,
-            in_flight_unknown=failed.get(IN_FLIGHT_UNKNOWN, 0) + tally.count("in_flight"))
+            total_rows=summary.total_rows, duplicates=summary.duplicates, empty_ids=summary.empty_ids,
+            invalid_ids=summary.invalid_ids + invalid, skipped=skipped, no_token=no_token, cadence_excluded=cadence,
+            cadence=summary.cadence.as_dict(),
+            targeted=sum(tally.count(s) for s in (ItemStatus.PENDING, ItemStatus.IN_FLIGHT, ItemStatus.SENT,
+                                                  ItemStatus.FAILED)),
+            sent=tally.count(ItemStatus.SENT), failed=failed,
+            remaining=tally.count(ItemStatus.PENDING) + tally.count(ItemStatus.IN_FLIGHT) + retryable,
+            in_flight_unknown=failed.get(IN_FLIGHT_UNKNOWN, 0) + tally.count(ItemStatus.IN_FLIGHT))
 
     def fields(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
 from engine.delivery.fcm import ABORT, RETRY, SENT, Outcome, Push
-from engine.delivery.ledger import ItemResult, LedgerItem
+from engine.delivery.model import ItemResult, ItemStatus, LedgerItem
 from engine.delivery.pacing import RateLimiter, RetryPolicy
 
 COMMIT_INTERVAL_S = 0.02
@@ -175,7 +175,7 @@ class Sender:
         while self._active:
             self._wake.clear()
             await self._wake.wait()
-        back = [(attempt, _Tried(ItemResult(attempt.item, "pending"))) for attempt in self._ready]
+        back = [(attempt, _Tried(ItemResult(attempt.item, ItemStatus.PENDING))) for attempt in self._ready]
         self._ready.clear()
         self._done.extend(back)
         if self._done:
@@ -243,9 +243,9 @@ class Sender:
 
     def _count(self, tried: _Tried) -> None:
         result = tried.result
-        if result.status == "sent":
+        if result.status is ItemStatus.SENT:
             self.stats.sent += 1
-        elif result.status == "failed":
+        elif result.status is ItemStatus.FAILED:
             self.stats.failed[result.code or "UNKNOWN"] += 1
             self.stats.retry_later += result.retryable
         elif tried.retry_in is not None:
@@ -261,23 +261,23 @@ class Sender:
         if wait:
             await asyncio.sleep(wait)
         if self._halt.is_set():
-            return _Tried(ItemResult(item, "pending"))
+            return _Tried(ItemResult(item, ItemStatus.PENDING))
         outcome = await self._client.send(Push(token=item.token or "", title=item.title or "",
                                                body=item.body or "", link=item.deep_link, run_id=self._run_id))
         if outcome.kind == SENT:
-            return _Tried(ItemResult(item, "sent", message_id=outcome.message_id))
+            return _Tried(ItemResult(item, ItemStatus.SENT, message_id=outcome.message_id))
         if outcome.kind == ABORT:
             if self.stats.abort is None:
                 self.stats.abort = outcome.detail or outcome.code
             self._halt.set()
             self._wake.set()
-            return _Tried(ItemResult(item, "failed", code=outcome.code, retryable=True))
+            return _Tried(ItemResult(item, ItemStatus.FAILED, code=outcome.code, retryable=True))
         if outcome.kind != RETRY:
-            return _Tried(ItemResult(item, "failed", code=outcome.code, dead_token=outcome.dead_token))
+            return _Tried(ItemResult(item, ItemStatus.FAILED, code=outcome.code, dead_token=outcome.dead_token))
         delay = self._policy.delay(attempt.attempts + 1, outcome.retry_after, self._rng)
         if delay is None or self._halt.is_set():
-            return _Tried(ItemResult(item, "failed", code=outcome.code, retryable=True))
-        return _Tried(ItemResult(item, "pending", code=outcome.code, retryable=True), retry_in=delay)
+            return _Tried(ItemResult(item, ItemStatus.FAILED, code=outcome.code, retryable=True))
+        return _Tried(ItemResult(item, ItemStatus.PENDING, code=outcome.code, retryable=True), retry_in=delay)
 
     async def _watch_stop(self) -> None:
         """Poll the stop flag: a signal handler sets it from outside the event loop."""

@@ -19,6 +19,7 @@ from engine.report.automation import automation_phases
 from engine.report.model import FileEntry, FunnelStep, OutputFunnel, PhaseEntry, Report, SendSummary, StepTiming
 from engine.report.sample import read_sample
 from engine.runs.model import Manifest, OutputStatus, read_manifest
+from engine.state import sends
 
 log = logging.getLogger("engine.report")
 
@@ -59,21 +60,17 @@ def _send_steps(output_rows: int, sends: list[SendSummary]) -> list[FunnelStep]:
 
 def load_sends(conn: psycopg.Connection, run_id: str) -> list[tuple[str | None, SendSummary]]:
     """Every send of a run with the delivery ledger's counts, as (output name, summary)."""
-    from engine.delivery.ledger import Ledger  # noqa: PLC0415  (delivery pulls in firebase-admin lazily)
-    from engine.delivery.report import Counts  # noqa: PLC0415
+    from engine.delivery.report import Counts  # noqa: PLC0415  (delivery pulls in firebase-admin lazily)
 
-    rows = conn.execute("SELECT send_id, mode, status, template, output, plan FROM engine.sends "
-                        "WHERE run_id = %s ORDER BY created_at, send_id", (run_id,)).fetchall()
-    ledger = Ledger(conn)
     out = []
-    for send_id, mode, status, template, output, plan in rows:
-        counts = Counts.of(ledger.tally(send_id), plan or {})
+    for send in sends.of_run(conn, run_id):
+        counts = Counts.of(sends.tally(conn, send.send_id), send.plan)
         skipped = {**counts.skipped, **({"no token": counts.no_token} if counts.no_token else {}),
                    **{f"cadence {k}": v for k, v in counts.cadence_excluded.items()}}
-        out.append((output, SendSummary(send_id=send_id, mode=mode, status=status, template=template,
-                                        targeted=counts.targeted, sent=counts.sent, failed=counts.failed,
-                                        skipped=skipped, in_doubt=counts.in_flight_unknown,
-                                        remaining=counts.remaining)))
+        out.append((send.output, SendSummary(send_id=send.send_id, mode=send.mode, status=send.status,
+                                             template=send.template, targeted=counts.targeted, sent=counts.sent,
+                                             failed=counts.failed, skipped=skipped,
+                                             in_doubt=counts.in_flight_unknown, remaining=counts.remaining)))
     return out
 
 

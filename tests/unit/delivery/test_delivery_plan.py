@@ -57,7 +57,7 @@ def test_each_row_gets_one_reason(tmp_path: Path) -> None:
     first = plan.items[0]
     assert (first.seq, first.token, first.title, first.deep_link) == (0, "t0", "Hi Ann", "https://tradeblock.us/u/Ann")
     assert plan.pending == 3
-    assert plan.summary["duplicates"] == 1 and plan.summary["total_rows"] == 9
+    assert plan.summary.duplicates == 1 and plan.summary.total_rows == 9
 
 
 def test_test_sends_keep_only_test_users_and_skip_cadence(tmp_path: Path) -> None:
@@ -65,4 +65,4 @@ def test_test_sends_keep_only_test_users_and_skip_cadence(tmp_path: Path) -> Non
                      cadence=None, tokens=tokens, dead_tokens=dead)
     assert [(i.user_id, i.status) for i in plan.items if i.status == "pending"] == [(U[7], "pending")]
     assert {i.reason for i in plan.items if i.user_id not in (U[1], U[7])} == {"not_test_user"}
-    assert plan.summary["cadence"]["mode"] == "bypass"
+    assert plan.summary.cadence.mode == "bypass"

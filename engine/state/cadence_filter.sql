@@ -10,8 +10,8 @@
 -- be retried) counts as sent at its send's planning time (engine.sends.as_of), so two sends planned
 -- one after the other (under the caller's cadence lock) never both pick the same user. A push
 -- that finally fails leaves the claims; pushes in doubt are in user_notifications (delivery).
--- Returns one row per excluded user: the first blocking rule (lowest rule_ord) with its count
--- and most recent counted push.
+-- Returns one row per excluded user: the first blocking rule (lowest rule_ord) with its
+-- count and most recent counted push.
 -- user_ids must be unique (the caller de-duplicates): a DISTINCT here hides the audience size
 -- from the planner, which then picks 100k index probes over one hash join.
 WITH audience AS (
@@ -48,7 +48,7 @@ hits AS (
     JOIN rules AS r ON r.ord = rl.ord AND n.sent_at > r.since
     GROUP BY n.user_id, r.ord, r.max_count
 )
-SELECT DISTINCT ON (h.user_id) h.user_id::text, h.ord, h.pushes, h.last_sent_at
+SELECT DISTINCT ON (h.user_id) h.user_id::text AS user_id, h.ord AS rule_ord, h.pushes, h.last_sent_at
 FROM hits AS h
 WHERE h.pushes >= h.max_count
 ORDER BY h.user_id, h.ord
