@@ -35,6 +35,7 @@ from engine.runs.model import MANIFEST, Manifest, OutputStatus, read_manifest
 from engine.runs.model import RunStatus as AudienceRunStatus
 from engine.schedules.loader import load_schedules
 from engine.schedules.model import Automation, ScheduleFile
+from engine.state import sends
 
 log = logging.getLogger("engine.scheduler")
 
@@ -290,9 +291,7 @@ def _check_frozen(run: AutomationRun) -> None:
 def _still_sending(conn: psycopg.Connection, automation: Automation, run: AutomationRun) -> list[str]:
     """The pushes whose live send some process (a shard, or a whole-send resume) is sending right now."""
     send_ids = {_send_id(run, push, "live"): push for push in automation.pushes}
-    rows = conn.execute("SELECT send_id FROM engine.send_status WHERE send_id = ANY(%s) AND status = 'sending'",
-                        (list(send_ids),)).fetchall()
-    return [send_ids[send_id] for (send_id,) in rows]
+    return [send_ids[send_id] for send_id in sends.sending_now(conn, list(send_ids))]
 
 
 def _live(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
