@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import psycopg
+from psycopg.rows import scalar_row
 
 CADENCE_LOCK = 0x63616465  # "cade"
 
@@ -22,6 +23,6 @@ def hold_cadence_lock(conn: psycopg.Connection) -> datetime:
     if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         raise RuntimeError("hold_cadence_lock needs an open transaction (it is released at its end)")
     conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (CADENCE_LOCK,))
-    row = conn.execute("SELECT clock_timestamp()").fetchone()
-    assert row is not None
-    return row[0]
+    clock = conn.cursor(row_factory=scalar_row).execute("SELECT clock_timestamp()").fetchone()
+    assert clock is not None
+    return clock
