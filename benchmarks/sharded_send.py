@@ -68,7 +68,7 @@ def send_round(server: FakeServer, dsn: str, csv: Path, *, workers: int, concurr
     env.update(ENGINE_PROJECT_DIR=str(PROJECT), ENGINE_SOURCE_DSN=dsn, ENGINE_STATE_DSN=dsn,
                ENGINE_FCM_CREDENTIALS=str(server.credentials), ENGINE_FCM_ENDPOINT=server.endpoint,
                ENGINE_FCM_CONCURRENCY=str(concurrency), ENGINE_FCM_RATE_PER_MINUTE="10000000",
-               ENGINE_LOG_FORMAT="json")
+               ENGINE_LOG_FORMAT="json", ENGINE_ALLOW_PRIVILEGED_SOURCE="1")   # the scratch database's superuser
     args = [str(csv), "--title", TITLE, "--body", BODY, "--deep-link", LINK, "--layer", "1",
             "--send-id", f"bench-shards-{delay}-{workers}"]
     plan = subprocess.run([*ENGINE, *args, "--limit", "0"], env=env, capture_output=True, text=True)

@@ -24,7 +24,7 @@ def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_sen
     server from the 'demo' extra when not root), recreates the database
     audience_engine_demo, seeds synthetic Tradeblock-shaped data, runs every audience in
     audiences/, and sends each push template's TEST and live pushes to a local fake FCM
-    server through the real firebase-admin SDK. CSVs land under ./output (ENGINE_OUTPUT_DIR).
+    server through the engine's FCM client. CSVs land under ./output (ENGINE_OUTPUT_DIR).
     """
     from engine.demo.runner import run_demo  # noqa: PLC0415
     from engine.timeutil import parse_as_of  # noqa: PLC0415

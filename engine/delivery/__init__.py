@@ -6,8 +6,8 @@
 (SendRequest), ``recipients`` (run folder or CSV), ``tokens`` (sql/tokens/latest_device_token.sql),
 ``plan`` (who gets what, and why not), ``ledger`` (engine.sends / send_items / dead_tokens),
 ``sender`` (async, bounded, rate-limited, retrying, group commits), ``pacing`` (rate limit,
-backoff), ``fcm`` (the only firebase-admin user), ``fake_fcm`` (a local FCM for tests,
-benchmarks and the demo), ``report`` (SendReport, SendStatus).
+backoff), ``fcm`` (FCM's HTTP v1 API over httpx and google-auth; its local fake for tests,
+benchmarks and the demo is engine.demo.fake_fcm), ``report`` (SendReport, SendStatus).
 
 Guarantees. A send is identified by its send id (run + template + mode, or CSV checksum + push,
 or ``--send-id``); running it again resumes it and never starts a second copy (an advisory lock

@@ -1,14 +1,10 @@
-"""The firebase-admin adapter: the only module that imports the SDK.
+"""FCM's HTTP v1 API, called directly: httpx for the requests, google-auth for the OAuth token.
 
-Messages go out one HTTP request each through the SDK's async path,
-``messaging.send_each_async``, called per message so that our sender, not the SDK,
-bounds concurrency and decides on retries. Pointing the SDK at another endpoint
-(the local fake, a proxy) and replacing its internal httpx wrapper (which retries
-by itself) means touching private attributes; ``_point_sdk_at`` is the one place
-that does it, for the firebase-admin range pinned in pyproject.toml (checked at open).
-
-Every SDK error is classified here into an ``Outcome`` so the rest of the engine
-never sees a firebase or httpx type.
+One POST per message to ``{endpoint}/v1/projects/{project}/messages:send``, so that our
+sender, not a client library, bounds concurrency and decides on retries (nothing retries
+here). The token comes from the service account's own ``token_uri`` (the local fake
+points it at itself). Every answer and transport error is classified here into an
+``Outcome``, so the rest of the engine never sees an httpx or google-auth type.
 """
 
 from __future__ import annotations
@@ -17,20 +13,20 @@ import asyncio
 import json
 import socket
 import ssl
-import uuid
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generator
+from typing import Any
 
-import firebase_admin
 import httpx
-from firebase_admin import _http_client, credentials, exceptions, messaging
-from google.auth import exceptions as google_auth_exceptions
-from google.auth.transport import requests as google_auth_requests
+import requests
+from google.auth import exceptions as auth_errors
+from google.auth.transport.requests import Request
+from google.oauth2 import service_account
 
 from engine.errors import ConfigError, DeliveryError
 from engine.secrets import mask_text
+
+SCOPES = ["https://www.googleapis.com/auth/firebase.messaging"]
 
 # Outcome kinds
 SENT = "sent"
@@ -45,6 +41,11 @@ _ABORT_CODES = frozenset({"THIRD_PARTY_AUTH_ERROR", "APNS_AUTH_ERROR", "UNAUTHEN
 _RETRY_CODES = frozenset({"QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED", "INTERNAL", "UNAVAILABLE",
                           "DEADLINE_EXCEEDED", "UNKNOWN"})
 _FCM_DETAIL = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+# the canonical code of an error answer without one in its body (Google's own HTTP mapping)
+_STATUS_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 409: "CONFLICT", 412: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+                 503: "UNAVAILABLE"}
+_HEADERS = {"Content-Type": "application/json; charset=UTF-8", "User-Agent": "audience-engine"}
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,13 @@ class Outcome:
         return self.kind == FAILED and self.code in DEAD_TOKEN_CODES
 
 
-def build_message(push: Push) -> messaging.Message:
-    """The payload the original sent, plus ``data.run_id`` so clients can drop a repeat."""
+def encode_message(push: Push) -> bytes:
+    """The request body: the payload the original sent, plus ``data.run_id`` so clients can drop a repeat."""
     data = {"run_id": push.run_id}
     if push.link:
         data.update(click_action=push.link, url=push.link)
-    with warnings.catch_warnings():
-        # 7.x deprecates Message.token for installation ids; our devices hold registration tokens
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return messaging.Message(token=push.token, data=data,
-                                 notification=messaging.Notification(title=push.title, body=push.body))
+    message = {"token": push.token, "notification": {"title": push.title, "body": push.body}, "data": data}
+    return json.dumps({"message": message}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def read_service_account(path: Path | None) -> dict[str, Any]:
@@ -105,129 +103,145 @@ def read_service_account(path: Path | None) -> dict[str, Any]:
 
 
 class FcmClient:
-    """An initialised firebase app pointed at ``endpoint``; ``send`` one message at a time."""
+    """Sends one message at a time to FCM; ``open`` checks the credentials first."""
 
-    def __init__(self, app: firebase_admin.App, pool: "_ConnectionPool", project_id: str, endpoint: str) -> None:
-        self._app = app
+    def __init__(self, token: _AccessToken, pool: _ConnectionPool, project_id: str, endpoint: str) -> None:
+        self._token = token
         self._pool = pool
+        self._url = f"{endpoint}/v1/projects/{project_id}/messages:send"
         self.project_id = project_id
         self.endpoint = endpoint
 
-    @property
-    def app(self) -> firebase_admin.App:
-        """The firebase app (benchmarks compare against the SDK's own batch calls with it)."""
-        return self._app
-
     @classmethod
     def open(cls, credentials_path: Path | None, endpoint: str, *, connections: int,
-             timeout: float = 30.0) -> "FcmClient":
-        """Initialise the SDK, fetch an OAuth token now (fail fast), and point it at ``endpoint``."""
+             timeout: float = 30.0) -> FcmClient:
+        """Load the service account and fetch an OAuth token now (fail fast, before the ledger moves)."""
         info = read_service_account(credentials_path)
         endpoint = endpoint.rstrip("/")
         if not endpoint.startswith(("https://", "http://")):
             raise ConfigError(f"invalid FCM endpoint {endpoint!r}", hint="use a URL like https://fcm.googleapis.com")
         try:
-            cert = credentials.Certificate(info)
+            credentials = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
         except ValueError as err:
             raise ConfigError(f"FCM credentials file {credentials_path} is invalid: {err}") from None
-        _preflight(cert, info["token_uri"])
-        app = firebase_admin.initialize_app(cert, {"projectId": info["project_id"], "httpTimeout": timeout},
-                                            name=f"engine-send-{uuid.uuid4().hex}")
-        pool = _ConnectionPool(cert.get_credential(), connections=connections, timeout=timeout)
-        try:
-            _point_sdk_at(app, f"{endpoint}/v1/projects/{info['project_id']}/messages:send", pool)
-        except Exception:
-            firebase_admin.delete_app(app)
-            raise
-        return cls(app, pool, info["project_id"], endpoint)
+        token = _AccessToken(credentials)
+        _preflight(token, info["token_uri"])
+        return cls(token, _ConnectionPool(connections=connections, timeout=timeout), info["project_id"], endpoint)
 
     async def send(self, push: Push) -> Outcome:
-        """Send one message; never raises for a per-message FCM error."""
+        """Send one message; never raises for a per-message FCM or network error."""
+        body = encode_message(push)
         try:
-            batch = await messaging.send_each_async([build_message(push)], app=self._app)
-        except exceptions.FirebaseError as err:      # the SDK wraps unexpected failures
-            return classify(err)
-        response = batch.responses[0]
-        if response.success:
-            return Outcome(SENT, message_id=response.message_id)
-        return classify(response.exception)
+            headers = await self._token.headers()
+            response = await self._pool.post(self._url, body, headers)
+            if response.status_code == 401 and _fcm_code(response) is None:
+                # the token was revoked or expired early: one fresh token, one more try
+                response = await self._pool.post(self._url, body, await self._token.renew(headers))
+        except auth_errors.RefreshError as err:
+            return Outcome(ABORT, code="CREDENTIALS",
+                           detail=f"FCM credentials were rejected while refreshing the access token: "
+                                  f"{mask_text(str(err.args[0]) if err.args else 'refresh failed')}")
+        except auth_errors.TransportError:
+            return Outcome(RETRY, code="UNAVAILABLE", detail="OAuth server unreachable")
+        except httpx.HTTPError as err:
+            return _transport_failure(err)
+        if response.status_code == 200:
+            return Outcome(SENT, message_id=response.json().get("name"))
+        return classify(response)
 
     async def aclose(self) -> None:
         """Close the HTTP connections (inside the event loop that used them)."""
         await self._pool.aclose()
 
     def close(self) -> None:
-        """Drop the firebase app (after ``aclose``, outside the event loop)."""
-        firebase_admin.delete_app(self._app)
+        """Close the OAuth server's session (after ``aclose``, outside the event loop)."""
+        self._token.close()
 
 
-def _preflight(cert: credentials.Certificate, token_uri: str) -> None:
+class _AccessToken:
+    """The bearer token, refreshed by google-auth from the service account's ``token_uri``.
+
+    google-auth's transport blocks (requests), so a refresh runs in a thread, one at a time,
+    through one session; the header dict is built once per token, so the hot path reads
+    ``valid`` and returns it.
+    """
+
+    def __init__(self, credentials: service_account.Credentials) -> None:
+        self._credentials = credentials
+        self._session = requests.Session()
+        self._request = Request(self._session)
+        self._lock = asyncio.Lock()
+        self._headers: dict[str, str] = {}
+
+    def refresh(self) -> None:
+        """Fetch a new token (blocking) and build the request headers that carry it."""
+        self._credentials.refresh(self._request)
+        headers = dict(_HEADERS)
+        self._credentials.apply(headers)
+        self._headers = headers
+
+    async def headers(self) -> dict[str, str]:
+        """Headers with a valid token (google-auth calls a token near its expiry invalid)."""
+        if not self._credentials.valid:
+            async with self._lock:
+                if not self._credentials.valid:
+                    await asyncio.to_thread(self.refresh)
+        return self._headers
+
+    async def renew(self, rejected: dict[str, str]) -> dict[str, str]:
+        """Headers with a new token after FCM rejected ``rejected`` (once, however many requests saw it)."""
+        async with self._lock:
+            if self._headers is rejected:
+                await asyncio.to_thread(self.refresh)
+        return self._headers
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _preflight(token: _AccessToken, token_uri: str) -> None:
     """Get an access token before sending anything: bad credentials abort before the ledger moves."""
     try:
-        cert.get_access_token()
-    except google_auth_exceptions.RefreshError as err:
+        token.refresh()
+    except auth_errors.RefreshError as err:
         raise DeliveryError(f"FCM credentials were rejected by the OAuth server at {token_uri}: "
                             f"{mask_text(str(err.args[0]) if err.args else 'refresh failed')}",
                             hint="check that the service account key is current and not revoked") from None
-    except google_auth_exceptions.TransportError as err:
+    except auth_errors.TransportError as err:
         cause = type(err.args[0]).__name__ if err.args else str(err)
         raise DeliveryError(f"cannot reach the OAuth server at {token_uri}: {cause}",
                             hint="check network access to the token_uri of the service-account JSON") from None
 
 
-class _CredentialAuth(httpx.Auth):
-    """google-auth credentials on httpx, refreshing through one reused transport.
-
-    (The SDK's own flow builds a ``requests.Session`` for every request.) A 401 refreshes the
-    token once and retries, as the SDK does.
-    """
-
-    def __init__(self, credential: Any) -> None:
-        self._credential = credential
-        self._request = google_auth_requests.Request()
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        self._credential.before_request(self._request, request.method, str(request.url), request.headers)
-        response = yield request
-        if response.status_code == 401:
-            self._credential.refresh(self._request)
-            self._credential.apply(request.headers)
-            yield request
-
-
 class _ConnectionPool:
-    """Stands in for the SDK's async HTTP client (its ``request``/``aclose`` surface).
+    """``connections`` httpx clients of one connection each, handed out from a free list.
 
-    ``connections`` httpx clients of one connection each, handed out from a free list: httpcore's
-    pool scans every connection on every request, so one client with N connections costs more
-    per message as N grows (measured: 0.9 ms at 8, 2.3 ms at 32 on the dev box), while N
-    single-connection clients stay flat. No retries here (the sender owns them), HTTP/1.1
+    httpcore's pool scans every connection on every request, so one client with N connections
+    costs more per message as N grows (measured: 0.9 ms at 8, 2.3 ms at 32 on the dev box),
+    while N single-connection clients stay flat. No retries (the sender owns them), HTTP/1.1
     keep-alive, TCP_NODELAY, one TLS context shared by all.
     """
 
-    def __init__(self, credential: Any, *, connections: int, timeout: float) -> None:
+    def __init__(self, *, connections: int, timeout: float) -> None:
         tls = ssl.create_default_context()
-        auth = _CredentialAuth(credential)
         one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         self._clients = [
-            httpx.AsyncClient(auth=auth, timeout=timeout, headers=dict(_http_client.METRICS_HEADERS),
-                              transport=httpx.AsyncHTTPTransport(
-                                  verify=tls, retries=0, limits=one,
-                                  socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]))
+            httpx.AsyncClient(timeout=timeout, transport=httpx.AsyncHTTPTransport(
+                verify=tls, retries=0, limits=one, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]))
             for _ in range(max(1, connections))]
         self._free: asyncio.Queue[httpx.AsyncClient] | None = None
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST ``body`` on the first free connection; the answer is read in full."""
         if self._free is None:          # created inside the event loop that sends
             self._free = asyncio.Queue()
             for client in self._clients:
                 self._free.put_nowait(client)
         client = await self._free.get()
         try:
-            response = await client.request(method, url, **kwargs)
+            return await client.post(url, content=body, headers=headers)
         finally:
             self._free.put_nowait(client)
-        return response.raise_for_status()
 
     async def aclose(self) -> None:
         for client in self._clients:
@@ -235,59 +249,52 @@ class _ConnectionPool:
         self._free = None
 
 
-def _point_sdk_at(app: firebase_admin.App, send_url: str, pool: _ConnectionPool) -> None:
-    """Point the SDK's async send path at ``send_url`` through ``pool``. Private SDK surface.
+def _transport_failure(err: httpx.HTTPError) -> Outcome:
+    """A request without an answer: retried, and said to be in doubt once it may have reached FCM.
 
-    firebase-admin builds the send URL from a hard-coded host (``_MessagingService._fcm_url``)
-    and sends through an httpx wrapper (``_async_client``) that sleeps and retries 500/503 by
-    itself; the sender owns the retry policy, so that wrapper is replaced by our pool.
+    Only a failed connect proves the message never left; after that (a timeout, a dropped
+    connection) FCM may have delivered it, and the retry relies on ``data.run_id`` to let
+    the app drop the repeat.
     """
-    service = messaging._get_messaging_service(app)  # noqa: SLF001
-    if not (hasattr(service, "_fcm_url") and hasattr(service, "_async_client")
-            and hasattr(messaging, "send_each_async")):
-        raise DeliveryError(f"firebase-admin {firebase_admin.__version__} is not supported by this engine",
-                            hint="install a version in the range pinned in pyproject.toml")
-    service._fcm_url = send_url  # noqa: SLF001
-    service._async_client = pool  # noqa: SLF001
+    if isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return Outcome(RETRY, code="UNAVAILABLE", detail=f"cannot connect to FCM: {type(err).__name__}")
+    code = "DEADLINE_EXCEEDED" if isinstance(err, httpx.TimeoutException) else "UNKNOWN"
+    return Outcome(RETRY, code=code, detail=f"no answer from FCM ({type(err).__name__}): the message may "
+                                             "have been delivered; retried (the app drops repeats by run_id)")
 
 
-def classify(err: BaseException | None) -> Outcome:
-    """Map an SDK error to an Outcome: retry, permanent failure, or abort the whole send."""
-    if err is None:
-        return Outcome(FAILED, code="UNKNOWN", detail="no response and no error")
-    cause = getattr(err, "cause", None) or err.__cause__
-    if isinstance(cause, google_auth_exceptions.RefreshError):
-        return Outcome(ABORT, code="CREDENTIALS",
-                       detail=f"FCM credentials were rejected while refreshing the access token: "
-                              f"{mask_text(str(cause.args[0]) if cause.args else 'refresh failed')}")
-    if isinstance(cause, google_auth_exceptions.TransportError):
-        return Outcome(RETRY, code="UNAVAILABLE", detail="OAuth server unreachable")
-    response = getattr(err, "http_response", None)
-    code = _fcm_code(response) or getattr(err, "code", None) or "UNKNOWN"
-    retry_after = _retry_after(response)
-    detail = mask_text(str(err))[:300]
+def classify(response: httpx.Response) -> Outcome:
+    """Map an error answer to an Outcome: retry, permanent failure, or abort the whole send."""
+    error = _error_body(response)
+    status = error.get("status")
+    code = _fcm_code(response) or (status if isinstance(status, str) and status else None) \
+        or _STATUS_CODES.get(response.status_code, "UNKNOWN")
+    detail = mask_text(str(error.get("message") or f"HTTP {response.status_code}"))[:300]
     if code in _RETRY_CODES:
-        return Outcome(RETRY, code=code, retry_after=retry_after, detail=detail)
+        return Outcome(RETRY, code=code, retry_after=_retry_after(response), detail=detail)
     if code in _ABORT_CODES:
         return Outcome(ABORT, code=code, detail=_abort_message(code, detail))
     return Outcome(FAILED, code=code, detail=detail)
 
 
-def _fcm_code(response: Any) -> str | None:
-    if response is None:
-        return None
+def _error_body(response: httpx.Response) -> dict[str, Any]:
     try:
-        details = response.json().get("error", {}).get("details", [])
+        error = response.json().get("error")
     except (ValueError, AttributeError):
-        return None
-    for item in details:
-        if isinstance(item, dict) and item.get("@type") == _FCM_DETAIL:
-            return item.get("errorCode")
+        return {}
+    return error if isinstance(error, dict) else {}
+
+
+def _fcm_code(response: httpx.Response) -> str | None:
+    details = _error_body(response).get("details")
+    for item in details if isinstance(details, list) else ():
+        if isinstance(item, dict) and item.get("@type") == _FCM_DETAIL and isinstance(item.get("errorCode"), str):
+            return str(item["errorCode"])
     return None
 
 
-def _retry_after(response: Any) -> float | None:
-    value = response.headers.get("Retry-After") if response is not None else None
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
     try:
         return max(0.0, float(value)) if value else None
     except ValueError:

@@ -3,7 +3,7 @@
 Finds (or starts) a PostgreSQL, creates a fresh demo database, seeds synthetic
 Tradeblock-shaped data, migrates the engine state into the same database, runs every
 audience, then sends each run's pushes (TEST first, then live) to a local fake FCM
-server through the real firebase-admin SDK. Everything goes through the same library
+server (engine.demo.fake_fcm) through the engine's FCM client. Everything goes through the same library
 functions as the CLI.
 """
 
@@ -77,7 +77,7 @@ def _showcase_product(dsn: str, as_of: datetime) -> str | None:
 
 def _send_all(settings: Settings, runs: list[RunResult], as_of: datetime, report: DemoReport,
               note: Callable[[str], None]) -> None:
-    from engine.delivery.fake_fcm import FakeFcmServer, write_service_account  # noqa: PLC0415
+    from engine.demo.fake_fcm import FakeFcmServer, write_service_account  # noqa: PLC0415
     from engine.schedules.loader import load_schedules  # noqa: PLC0415
 
     templates = load_schedules(settings.project_dir).templates

@@ -20,10 +20,10 @@ import pytest
 
 from engine.api import send
 from engine.config import Settings
-from engine.delivery.fake_fcm import FakeFcmServer, write_service_account
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.report import SendReport
 from engine.delivery.request import SendRequest
+from engine.demo.fake_fcm import FakeFcmServer, write_service_account
 from engine.outputs.csvfile import encode_csv
 from engine.runs.model import MANIFEST, Manifest, OutputRecord, OutputStatus, RunStatus
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.delivery.fake_fcm import write_service_account
 from engine.delivery.pacing import RetryPolicy
+from engine.demo.fake_fcm import write_service_account
 from engine.errors import ConfigError, DatabaseUnavailable, DeliveryError
 from tests.fakes.delivery import World, delivery_db, fake_fcm, world, write_csv  # noqa: F401
 

@@ -1,4 +1,4 @@
-"""Sending end to end: real PostgreSQL, the real firebase-admin SDK, real HTTP to the fake FCM server."""
+"""Sending end to end: real PostgreSQL, the engine's FCM client, real HTTP to the fake FCM server."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import pytest
 
 from engine import api
 from engine.automations.model import RunStatus
-from engine.delivery.fake_fcm import FakeFcmServer
+from engine.demo.fake_fcm import FakeFcmServer
 from tests.scheduler.world import FOUNDER_TOKEN, SchedWorld, automation_yaml, make_world, sched_db, seconds  # noqa: F401
 
 REPLICAS = 3

@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 import pytest
 
 from engine.automations.model import RunStatus
-from engine.delivery.fake_fcm import FakeFcmServer
+from engine.demo.fake_fcm import FakeFcmServer
 from tests.scheduler.test_replicas import LATE, final, start_replica, stop_replicas, trigger_at, wait_for
 from tests.scheduler.world import SchedWorld, automation_yaml, make_world, sched_db, seconds  # noqa: F401
 

@@ -20,7 +20,7 @@ from engine import api
 from engine.automations import store
 from engine.automations.model import AutomationRun, RunKind, RunStatus
 from engine.config import FOUNDER, Settings
-from engine.delivery.fake_fcm import FakeFcmServer, write_service_account
+from engine.demo.fake_fcm import FakeFcmServer, write_service_account
 from engine.scheduler.phases import Fanout, PhaseContext, advance, send_shard
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,13 +1,16 @@
 """A local fake of the FCM HTTP v1 send endpoint and of Google's OAuth token endpoint.
 
-It speaks real HTTP/1.1 on 127.0.0.1 (asyncio, keep-alive, one event loop in a
-background thread), so tests, the benchmark and ``engine demo`` drive the real
-firebase-admin SDK end to end. Faults are scripted per token (UNREGISTERED,
-INVALID_ARGUMENT, 429 with Retry-After, 500/503, THIRD_PARTY_AUTH_ERROR, slow
-answers); every accepted message is recorded so a test can count what arrived.
+A Starlette app served by uvicorn (httptools parser, HTTP/1.1 keep-alive, TCP_NODELAY as
+asyncio sets it) on 127.0.0.1, in a background thread with its own event loop, so
+``engine demo``, tests and benchmarks drive the engine's real FCM client end to end.
+Starlette and uvicorn because the operator page is served by them too: one server stack to
+know, and uvicorn's C parser keeps the fake from being the bottleneck of benchmarks/.
+Faults are scripted per token (UNREGISTERED, INVALID_ARGUMENT, 429 with Retry-After,
+500/503, THIRD_PARTY_AUTH_ERROR, slow answers); every accepted message is counted, and
+recorded unless ``record`` is off.
 
-Run it standalone with ``python -m engine.delivery.fake_fcm`` (prints its endpoint
-as one JSON line, serves until SIGTERM/Ctrl-C; ``GET /_fake/stats`` returns the counts).
+Run it standalone with ``python -m engine.demo.fake_fcm`` (prints its endpoint as one JSON
+line, serves until SIGTERM/Ctrl-C; ``GET /_fake/stats`` returns the counts).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import itertools
 import json
 import signal
+import socket
 import threading
 import time
 import zlib
@@ -25,6 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 
@@ -40,10 +53,7 @@ FAULTS: dict[str, tuple[int, str, str | None, str]] = {
     "internal": (500, "INTERNAL", "INTERNAL", "Internal error encountered."),
     "unavailable": (503, "UNAVAILABLE", "UNAVAILABLE", "The service is currently unavailable."),
 }
-
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 411: "Length Required", 429: "Too Many Requests",
-            500: "Internal Server Error", 503: "Service Unavailable"}
+_JSON = "application/json; charset=UTF-8"
 
 
 @dataclass(frozen=True)
@@ -86,50 +96,42 @@ class FakeFcmServer:
         self._grants_left = 0
         self._token_lifetime = 3600
         self._ids = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.base_events.Server | None = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self._connections: set[asyncio.Task[None]] = set()
         self.port = 0
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> "FakeFcmServer":
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), name="fake-fcm", daemon=True)
+    def start(self) -> FakeFcmServer:
+        """Bind a free port on 127.0.0.1 and serve from a background thread."""
+        # proto IPPROTO_TCP, not create_server's 0: asyncio sets TCP_NODELAY only on such sockets' connections,
+        # and without it Nagle holds each answer's body (uvicorn writes it after the head) ~40 ms
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(4096)
+        self.port = sock.getsockname()[1]
+        # log_config=None: the host process (the demo, a test) keeps its own logging set-up
+        config = uvicorn.Config(self.app(), http="httptools", loop="asyncio", lifespan="off", access_log=False,
+                                log_config=None, log_level="warning", timeout_graceful_shutdown=5)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="fake-fcm",
+                                        daemon=True)
         self._thread.start()
-        ready.wait(10)
-        if not self.port:
-            raise RuntimeError("fake FCM server did not start")
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("fake FCM server did not start")
+            time.sleep(0.005)
         return self
 
-    def _serve(self, ready: threading.Event) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", self.port, backlog=4096))
-        self.port = self._server.sockets[0].getsockname()[1]
-        ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            self._loop.close()
-
     def stop(self) -> None:
-        if self._loop and self._server:
-            loop, server = self._loop, self._server
-
-            async def shutdown() -> None:
-                server.close()
-                for task in list(self._connections):
-                    task.cancel()
-                await asyncio.gather(*self._connections, return_exceptions=True)
-                loop.stop()
-
-            asyncio.run_coroutine_threadsafe(shutdown(), loop)
-        if self._thread:
+        """Stop serving (uvicorn closes the idle keep-alive connections and lets answers finish)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
             self._thread.join(10)
 
-    def __enter__(self) -> "FakeFcmServer":
+    def __enter__(self) -> FakeFcmServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -144,6 +146,13 @@ class FakeFcmServer:
     def token_uri(self) -> str:
         """OAuth token endpoint to put in a service-account JSON's ``token_uri``."""
         return f"{self.endpoint}/token"
+
+    def app(self) -> Starlette:
+        """The ASGI app: the OAuth token endpoint, FCM's messages:send, and the counts."""
+        routes = [Route("/token", self._oauth, methods=["POST"]),
+                  Route("/_fake/stats", self._stats, methods=["GET"]),
+                  Route("/v1/projects/{project}/messages:send", self._send, methods=["POST"])]
+        return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
 
     # ---- scripting ------------------------------------------------------------------------
 
@@ -176,6 +185,11 @@ class FakeFcmServer:
         """Issue access tokens valid ``seconds`` (google-auth refreshes those before each request)."""
         self._token_lifetime = seconds
 
+    def revoke_access_tokens(self) -> None:
+        """Forget every access token issued so far: FCM answers 401 until the client fetches a new one."""
+        with self._lock:
+            self._issued.clear()
+
     def reject_oauth(self, error: str | None = "invalid_grant", *, after: int = 0) -> None:
         """Refuse token requests with ``error`` once ``after`` more have been granted (None restores it)."""
         with self._lock:
@@ -185,6 +199,7 @@ class FakeFcmServer:
     # ---- inspection -----------------------------------------------------------------------
 
     def received(self) -> list[Received]:
+        """The accepted messages, in order (empty when ``record`` is off)."""
         with self._lock:
             return list(self._received)
 
@@ -203,84 +218,37 @@ class FakeFcmServer:
         with self._lock:
             return list(self._attempt_times.get(token, []))
 
-    # ---- HTTP -----------------------------------------------------------------------------
+    # ---- endpoints ------------------------------------------------------------------------
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task:
-            self._connections.add(task)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = lines[0].split(" ", 2)
-                headers = {}
-                for line in lines[1:]:
-                    if line:
-                        name, _, value = line.partition(":")
-                        headers[name.strip().lower()] = value.strip()
-                if "content-length" not in headers and method == "POST":
-                    writer.write(_response(411, {"error": "length required"}, close=True))
-                    await writer.drain()
-                    return
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                status, payload, extra = await self._route(method, target, headers, body)
-                close = headers.get("connection", "").lower() == "close"
-                writer.write(_response(status, payload, extra=extra, close=close))
-                await writer.drain()
-                if close:
-                    return
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            return
-        finally:
-            self._connections.discard(task)  # type: ignore[arg-type]
-            writer.close()
-
-    async def _route(self, method: str, target: str, headers: dict[str, str],
-                     body: bytes) -> tuple[int, Any, dict[str, str]]:
-        path = target.split("?", 1)[0]
-        if path == "/token" and method == "POST":
-            return self._oauth(body)
-        if path == "/_fake/stats" and method == "GET":
-            with self._lock:
-                return 200, {"accepted": sum(self._accepted.values()),
-                             "attempts": sum(self._attempts.values()),
-                             "tokens": dict(self._accepted)}, {}
-        prefix, suffix = "/v1/projects/", "/messages:send"
-        if path.startswith(prefix) and path.endswith(suffix):
-            if method != "POST":
-                return 405, _error(405, "INVALID_ARGUMENT", None, "use POST"), {}
-            return await self._send(path[len(prefix):-len(suffix)], headers, body)
-        return 404, _error(404, "NOT_FOUND", None, f"no such endpoint: {path}"), {}
-
-    def _oauth(self, body: bytes) -> tuple[int, Any, dict[str, str]]:
-        form = parse_qs(body.decode())
+    async def _oauth(self, request: Request) -> Response:
+        form = parse_qs((await request.body()).decode())
         with self._lock:
             refuse = self._oauth_error if self._grants_left <= 0 else None
             self._grants_left -= 1
         if refuse or not form.get("assertion"):
-            return 400, {"error": refuse or "invalid_request", "error_description": "Invalid JWT Signature."}, {}
+            return _json(400, {"error": refuse or "invalid_request", "error_description": "Invalid JWT Signature."})
         token = f"fake-access-{next(self._ids)}"
         with self._lock:
             self._issued.add(token)
-        return 200, {"access_token": token, "expires_in": self._token_lifetime, "token_type": "Bearer"}, {}
+        return _json(200, {"access_token": token, "expires_in": self._token_lifetime, "token_type": "Bearer"})
 
-    async def _send(self, project: str, headers: dict[str, str],
-                    body: bytes) -> tuple[int, Any, dict[str, str]]:
-        bearer = headers.get("authorization", "").removeprefix("Bearer ")
+    async def _stats(self, request: Request) -> Response:
+        with self._lock:
+            return _json(200, {"accepted": sum(self._accepted.values()), "attempts": sum(self._attempts.values()),
+                               "tokens": dict(self._accepted)})
+
+    async def _send(self, request: Request) -> Response:
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
         if bearer not in self._issued:
-            return 401, _error(401, "UNAUTHENTICATED", None,
-                               "Request had invalid authentication credentials."), {}
+            return _error(401, "UNAUTHENTICATED", None, "Request had invalid authentication credentials.")
+        project = request.path_params["project"]
         if project != self.project_id:
-            return 404, _error(404, "NOT_FOUND", None, f"project {project} not found"), {}
+            return _error(404, "NOT_FOUND", None, f"project {project} not found")
         try:
-            message = json.loads(body)["message"]
+            message = json.loads(await request.body())["message"]
             token = message["token"]
         except (ValueError, KeyError, TypeError):
-            return 400, _error(400, "INVALID_ARGUMENT", None, "message.token is required"), {}
+            return _error(400, "INVALID_ARGUMENT", None, "message.token is required")
         with self._lock:
             self._attempts[token] += 1
             if self.record:
@@ -291,14 +259,14 @@ class FakeFcmServer:
             await asyncio.sleep(delay)
         if fault:
             status, canonical, code, text = FAULTS[fault.kind]
-            extra = {"Retry-After": _seconds(fault.retry_after)} if fault.retry_after is not None else {}
-            return status, _error(status, canonical, code, text), extra
+            extra = {"Retry-After": _seconds(fault.retry_after)} if fault.retry_after is not None else None
+            return _error(status, canonical, code, text, extra)
         message_id = f"projects/{project}/messages/{next(self._ids)}"
         with self._lock:
             self._accepted[token] += 1
             if self.record:
                 self._received.append(Received(token, message, message_id))
-        return 200, {"name": message_id}, {}
+        return _json(200, {"name": message_id})
 
     def _next_fault(self, token: str) -> _Script | None:
         scripts = self._scripts.get(token)
@@ -316,32 +284,32 @@ class FakeFcmServer:
         return current
 
 
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(payload).encode(), status_code=status, media_type=_JSON, headers=headers)
+
+
+def _error(status: int, canonical: str, fcm_code: str | None, message: str,
+           headers: dict[str, str] | None = None) -> Response:
+    """An error answer in Google's shape: canonical status, and FCM's own code in ``details``."""
+    error: dict[str, Any] = {"code": status, "message": message, "status": canonical}
+    if fcm_code:
+        error["details"] = [{"@type": FCM_ERROR_TYPE, "errorCode": fcm_code}]
+    return _json(status, {"error": error}, headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer as Google's front end does: JSON, not Starlette's plain text."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    canonical = {404: "NOT_FOUND", 405: "INVALID_ARGUMENT"}.get(status, "INTERNAL")
+    return _error(status, canonical, None, f"{request.method} {request.url.path}: {exc}")
+
+
 def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _error(status: int, canonical: str, fcm_code: str | None, message: str) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": status, "message": message, "status": canonical}
-    if fcm_code:
-        error["details"] = [{"@type": FCM_ERROR_TYPE, "errorCode": fcm_code}]
-    return {"error": error}
-
-
-def _response(status: int, payload: Any, *, extra: dict[str, str] | None = None, close: bool = False) -> bytes:
-    body = json.dumps(payload).encode()
-    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
-            "Content-Type: application/json; charset=UTF-8", f"Content-Length: {len(body)}"]
-    head += [f"{name}: {value}" for name, value in (extra or {}).items()]
-    if close:
-        head.append("Connection: close")
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
-
-
 def write_service_account(path: Path, *, token_uri: str, project_id: str = "fake-project") -> Path:
     """Write a throwaway service-account JSON (fresh RSA key) whose ``token_uri`` is ``token_uri``."""
-    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
@@ -365,7 +333,7 @@ def write_service_account(path: Path, *, token_uri: str, project_id: str = "fake
 
 def main(argv: list[str] | None = None) -> None:
     """Serve until SIGTERM or Ctrl-C (benchmarks and manual runs start it apart)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--project-id", default="fake-project")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
     parser.add_argument("--no-record", action="store_true", help="count messages, keep no bodies")
