@@ -58,8 +58,8 @@ class _PlainFormatter(logging.Formatter):
         return f"{line} {extras}".rstrip()
 
 
-# libraries whose log records (psycopg_pool's connection warnings, Python warnings) share our stderr
-_LIBRARY_LOGGERS = ("psycopg", "py.warnings")
+# libraries whose log records (psycopg_pool's connection warnings, Python warnings, the page's uvicorn) share our stderr
+_LIBRARY_LOGGERS = ("psycopg", "py.warnings", "uvicorn")
 _json_mode = False
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from engine.cli.common import CliContext, handle_errors, pass_cli
+from engine.errors import ConfigError
 
 
 @click.command()
@@ -24,19 +25,23 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
     """
     import signal  # noqa: PLC0415
 
-    from engine.web.server import make_server, require_state, url_of  # noqa: PLC0415
+    from engine.web.server import make_server, require_state  # noqa: PLC0415
 
     settings = obj.settings()
     require_state(settings)
-    server, _ = make_server(settings, host=host, port=port)
-    signal.signal(signal.SIGTERM, _interrupt)
-    click.echo(f"operator page: {url_of(server)}", err=True)
     try:
-        server.serve_forever()
+        server = make_server(settings, host=host, port=port)
+    except OSError as err:
+        address = f"{host or settings.serve_host}:{settings.serve_port if port is None else port}"
+        raise ConfigError(f"cannot serve the operator page on {address}: {err.strerror or err}",
+                          hint="pick a free --port (ENGINE_SERVE_PORT), 0 for any") from None
+    # uvicorn stops gracefully on SIGINT / SIGTERM, then raises the signal again: ours ends the command quietly
+    signal.signal(signal.SIGTERM, _interrupt)
+    click.echo(f"operator page: {server.url}", err=True)
+    try:
+        server.run()
     except KeyboardInterrupt:
         pass
-    finally:
-        server.server_close()
 
 
 def _interrupt(*_: object) -> None:

@@ -3,20 +3,36 @@ cancel, trigger in test mode). Checked against the bearer token before anything 
 
 from __future__ import annotations
 
+import functools
 import hmac
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any
+from enum import StrEnum
+from typing import Any, Callable
 
+from engine import api
 from engine.config import Settings
 from engine.errors import EngineError
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     CANCEL = "cancel"
     TRIGGER_TEST = "trigger-test"
+
+    @property
+    def collection(self) -> str:
+        """What the action's URL names its target in: ``/api/runs/<id>/cancel``, ``/api/automations/<id>/pause``."""
+        return "runs" if self is Action.CANCEL else "automations"
+
+    @classmethod
+    def at(cls, collection: str, name: str) -> Action | None:
+        """The action a POST to ``/api/<collection>/<target>/<name>`` asks for, None when there is none."""
+        try:
+            action = cls(name)
+        except ValueError:
+            return None
+        return action if action.collection == collection else None
 
 
 @dataclass(frozen=True)
@@ -35,22 +51,16 @@ def authorised(settings: Settings, header: str | None) -> bool:
 
 def perform(settings: Settings, action: Action, target: str) -> Outcome:
     """Run one action; an EngineError (unknown automation, cancel too late) is a 409 with its message."""
-    from engine import api  # noqa: PLC0415
-
-    name, kwargs = _CALLS[action]
-    function = getattr(api, name, None)
-    if function is None:
-        return Outcome(501, f"{action.value}: the scheduler is not part of this engine")
     try:
-        result = function(settings, target, **kwargs)
+        result = _CALLS[action](settings, target)
     except EngineError as err:
         return Outcome(409, err.message)
     return Outcome(200, f"{action.value} {target}: done", result)
 
 
-_CALLS: dict[Action, tuple[str, dict[str, Any]]] = {
-    Action.PAUSE: ("pause_automation", {}),
-    Action.RESUME: ("resume_automation", {}),
-    Action.CANCEL: ("cancel_run", {}),
-    Action.TRIGGER_TEST: ("trigger_automation", {"test": True}),
+_CALLS: dict[Action, Callable[[Settings, str], Any]] = {
+    Action.PAUSE: api.pause_automation,
+    Action.RESUME: api.resume_automation,
+    Action.CANCEL: api.cancel_run,
+    Action.TRIGGER_TEST: functools.partial(api.trigger_automation, test=True),
 }

@@ -92,14 +92,13 @@ automations:
 """
 
 
-@pytest.mark.skipif(not hasattr(api, "trigger_automation"), reason="needs the scheduler's control API")
 def test_cancel_button_refused_without_token_accepted_with_it(browser: object, world: dict[str, object]) -> None:
     project = world["project"]
     (project / "schedules.yaml").write_text(SCHEDULES)  # type: ignore[operator]
     settings = resolve({"source_dsn": world["dsn"], "state_dsn": world["dsn"], "output_dir": world["out"],
                         "project_dir": project, "serve_token": TOKEN}, env={})
     at = utcnow() + timedelta(hours=2)
-    triggered = api.trigger_automation(settings, "toy_daily", test=True, at=at)  # type: ignore[attr-defined]
+    triggered = api.trigger_automation(settings, "toy_daily", test=True, at=at)
     server = start_in_thread(settings, port=0)
     try:
         page, problems = _open(browser, server.url)
