@@ -12,7 +12,7 @@ from engine.cli.common import CliContext
 from engine.logs import setup_logging
 
 # command name -> module defining it; modules load only when their command runs, so
-# `engine validate` does not pay for pyarrow, DuckDB or firebase-admin
+# `engine validate` does not pay for pyarrow, DuckDB or the FCM client
 _COMMAND_MODULES = {
     "run": "cmd_run", "list": "cmd_run", "preview": "cmd_run", "compile": "cmd_run",
     "migrate": "cmd_db", "seed": "cmd_db", "demo": "cmd_demo", "validate": "cmd_validate",

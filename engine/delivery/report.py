@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from engine.delivery.model import IN_DOUBT_EXIT, IN_FLIGHT_UNKNOWN, ItemStatus, PlanSummary, SendStatus, Tally
 from engine.delivery.plan import CADENCE_PREFIX, NO_TOKEN
 
-if TYPE_CHECKING:       # the sender loads firebase-admin; reports are read without it
+if TYPE_CHECKING:       # the sender loads the FCM client (httpx, google-auth); reports are read without it
     from engine.delivery.sender import SenderStats
 
 # SendStatus and IN_DOUBT_EXIT live in engine.delivery.model (the ledger's vocabulary); callers of the report

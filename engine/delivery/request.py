@@ -1,4 +1,4 @@
-"""What a caller asks of a send (engine.api.send takes it; light: no firebase import)."""
+"""What a caller asks of a send (engine.api.send takes it; light: no FCM client import)."""
 
 from __future__ import annotations
 

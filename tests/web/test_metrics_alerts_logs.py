@@ -1,6 +1,6 @@
 """Metrics move after a real send, the webhook fires on a failed run only, and logs hold no secrets.
 
-The send goes through the real firebase-admin SDK to the local fake FCM server; the
+The send goes through the engine's FCM client to the local fake FCM server; the
 webhook is a local HTTP server that records what it is posted.
 """
 
