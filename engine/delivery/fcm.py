@@ -14,6 +14,7 @@ import json
 import socket
 import ssl
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,6 @@ from engine.secrets import mask_text
 
 SCOPES = ["https://www.googleapis.com/auth/firebase.messaging"]
 
-# Outcome kinds
-SENT = "sent"
-RETRY = "retry"          # transient: back off and try again
-FAILED = "failed"        # permanent for this message
-ABORT = "abort"          # the whole send must stop (credentials, project configuration)
 
 # FCM error codes whose token will never work again: recorded and excluded from later sends
 DEAD_TOKEN_CODES = frozenset({"UNREGISTERED", "SENDER_ID_MISMATCH"})
@@ -59,11 +55,20 @@ class Push:
     run_id: str
 
 
+class OutcomeKind(StrEnum):
+    """What an attempt's answer means for the sender."""
+
+    SENT = "sent"
+    RETRY = "retry"          # transient: back off and try again
+    FAILED = "failed"        # permanent for this message
+    ABORT = "abort"          # the whole send must stop (credentials, project configuration)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one send attempt."""
 
-    kind: str
+    kind: OutcomeKind
     message_id: str | None = None
     code: str | None = None
     retry_after: float | None = None
@@ -71,7 +76,7 @@ class Outcome:
 
     @property
     def dead_token(self) -> bool:
-        return self.kind == FAILED and self.code in DEAD_TOKEN_CODES
+        return self.kind is OutcomeKind.FAILED and self.code in DEAD_TOKEN_CODES
 
 
 def encode_message(push: Push) -> bytes:
@@ -138,15 +143,15 @@ class FcmClient:
                 # the token was revoked or expired early: one fresh token, one more try
                 response = await self._pool.post(self._url, body, await self._token.renew(headers))
         except auth_errors.RefreshError as err:
-            return Outcome(ABORT, code="CREDENTIALS",
+            return Outcome(OutcomeKind.ABORT, code="CREDENTIALS",
                            detail=f"FCM credentials were rejected while refreshing the access token: "
                                   f"{mask_text(str(err.args[0]) if err.args else 'refresh failed')}")
         except auth_errors.TransportError:
-            return Outcome(RETRY, code="UNAVAILABLE", detail="OAuth server unreachable")
+            return Outcome(OutcomeKind.RETRY, code="UNAVAILABLE", detail="OAuth server unreachable")
         except httpx.HTTPError as err:
             return _transport_failure(err)
         if response.status_code == 200:
-            return Outcome(SENT, message_id=response.json().get("name"))
+            return Outcome(OutcomeKind.SENT, message_id=response.json().get("name"))
         return classify(response)
 
     async def aclose(self) -> None:
@@ -257,9 +262,9 @@ def _transport_failure(err: httpx.HTTPError) -> Outcome:
     the app drop the repeat.
     """
     if isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return Outcome(RETRY, code="UNAVAILABLE", detail=f"cannot connect to FCM: {type(err).__name__}")
+        return Outcome(OutcomeKind.RETRY, code="UNAVAILABLE", detail=f"cannot connect to FCM: {type(err).__name__}")
     code = "DEADLINE_EXCEEDED" if isinstance(err, httpx.TimeoutException) else "UNKNOWN"
-    return Outcome(RETRY, code=code, detail=f"no answer from FCM ({type(err).__name__}): the message may "
+    return Outcome(OutcomeKind.RETRY, code=code, detail=f"no answer from FCM ({type(err).__name__}): the message may "
                                              "have been delivered; retried (the app drops repeats by run_id)")
 
 
@@ -271,10 +276,10 @@ def classify(response: httpx.Response) -> Outcome:
         or _STATUS_CODES.get(response.status_code, "UNKNOWN")
     detail = mask_text(str(error.get("message") or f"HTTP {response.status_code}"))[:300]
     if code in _RETRY_CODES:
-        return Outcome(RETRY, code=code, retry_after=_retry_after(response), detail=detail)
+        return Outcome(OutcomeKind.RETRY, code=code, retry_after=_retry_after(response), detail=detail)
     if code in _ABORT_CODES:
-        return Outcome(ABORT, code=code, detail=_abort_message(code, detail))
-    return Outcome(FAILED, code=code, detail=detail)
+        return Outcome(OutcomeKind.ABORT, code=code, detail=_abort_message(code, detail))
+    return Outcome(OutcomeKind.FAILED, code=code, detail=detail)
 
 
 def _error_body(response: httpx.Response) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
-from engine.delivery.fcm import ABORT, RETRY, SENT, Outcome, Push
+from engine.delivery.fcm import Outcome, OutcomeKind, Push
 from engine.delivery.model import ItemResult, ItemStatus, LedgerItem
 from engine.delivery.pacing import RateLimiter, RetryPolicy
 
@@ -264,15 +264,15 @@ class Sender:
             return _Tried(ItemResult(item, ItemStatus.PENDING))
         outcome = await self._client.send(Push(token=item.token or "", title=item.title or "",
                                                body=item.body or "", link=item.deep_link, run_id=self._run_id))
-        if outcome.kind == SENT:
+        if outcome.kind is OutcomeKind.SENT:
             return _Tried(ItemResult(item, ItemStatus.SENT, message_id=outcome.message_id))
-        if outcome.kind == ABORT:
+        if outcome.kind is OutcomeKind.ABORT:
             if self.stats.abort is None:
                 self.stats.abort = outcome.detail or outcome.code
             self._halt.set()
             self._wake.set()
             return _Tried(ItemResult(item, ItemStatus.FAILED, code=outcome.code, retryable=True))
-        if outcome.kind != RETRY:
+        if outcome.kind is not OutcomeKind.RETRY:
             return _Tried(ItemResult(item, ItemStatus.FAILED, code=outcome.code, dead_token=outcome.dead_token))
         delay = self._policy.delay(attempt.attempts + 1, outcome.retry_after, self._rng)
         if delay is None or self._halt.is_set():

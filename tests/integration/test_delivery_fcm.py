@@ -14,7 +14,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from engine.delivery.fcm import ABORT, RETRY, SENT, FcmClient, Outcome, Push
+from engine.delivery.fcm import FcmClient, Outcome, OutcomeKind, Push
 from engine.demo.fake_fcm import FakeFcmServer, write_service_account
 
 
@@ -45,7 +45,7 @@ def test_no_answer_after_the_request_left_is_retried_and_said_to_be_in_doubt(fcm
                                                                               tmp_path: Path) -> None:
     fcm.slow(2.0, token="slow")
     [outcome] = send_all(fcm, tmp_path, ["slow"], timeout=0.3)
-    assert (outcome.kind, outcome.code) == (RETRY, "DEADLINE_EXCEEDED")
+    assert (outcome.kind, outcome.code) == (OutcomeKind.RETRY, "DEADLINE_EXCEEDED")
     assert "may have been delivered" in (outcome.detail or "")
     assert fcm.attempts()["slow"] == 1              # it did reach FCM: hence in doubt, not "never sent"
 
@@ -64,14 +64,14 @@ def test_a_revoked_access_token_is_replaced_once(fcm: FakeFcmServer, tmp_path: P
 
     outcomes = asyncio.run(run())
     client.close()
-    assert [o.kind for o in outcomes] == [SENT, SENT]
+    assert [o.kind for o in outcomes] == [OutcomeKind.SENT, OutcomeKind.SENT]
     assert fcm.accepted() == {"a": 1, "b": 1}
 
 
 def test_an_fcm_401_with_its_own_error_code_is_not_retried(fcm: FakeFcmServer, tmp_path: Path) -> None:
     fcm.script("apns", "third_party_auth")
     [outcome] = send_all(fcm, tmp_path, ["apns"])
-    assert (outcome.kind, outcome.code) == (ABORT, "THIRD_PARTY_AUTH_ERROR")
+    assert (outcome.kind, outcome.code) == (OutcomeKind.ABORT, "THIRD_PARTY_AUTH_ERROR")
     assert fcm.attempts()["apns"] == 1              # no token refresh and second try for an APNs problem
 
 
@@ -80,9 +80,9 @@ def test_answers_map_to_outcomes(fcm: FakeFcmServer, tmp_path: Path) -> None:
     fcm.script("busy", "quota", retry_after=7)
     fcm.script("bad", "invalid_argument")
     ok, dead, busy, bad = send_all(fcm, tmp_path, ["ok", "dead", "busy", "bad"])
-    assert ok.kind == SENT and (ok.message_id or "").startswith("projects/fake-project/messages/")
+    assert ok.kind is OutcomeKind.SENT and (ok.message_id or "").startswith("projects/fake-project/messages/")
     assert (dead.kind, dead.code, dead.dead_token) == ("failed", "UNREGISTERED", True)
-    assert (busy.kind, busy.code, busy.retry_after) == (RETRY, "QUOTA_EXCEEDED", 7.0)
+    assert (busy.kind, busy.code, busy.retry_after) == (OutcomeKind.RETRY, "QUOTA_EXCEEDED", 7.0)
     assert (bad.kind, bad.code, bad.dead_token) == ("failed", "INVALID_ARGUMENT", False)
     [received] = fcm.received()
     assert received.message == {"token": "ok", "notification": {"title": "t", "body": "b"},
