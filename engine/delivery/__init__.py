@@ -4,10 +4,11 @@
 ``engine send``, the demo and the scheduler call it); it resolves the push template
 (engine.push, engine.schedules) and calls ``delivery.api.deliver``. Modules: ``request``
 (SendRequest), ``recipients`` (run folder or CSV), ``tokens`` (sql/tokens/latest_device_token.sql),
-``plan`` (who gets what, and why not), ``ledger`` (engine.sends / send_items / dead_tokens),
+``plan`` (who gets what, and why not), ``model`` (the ledger's typed rows and statuses), ``ledger``
+(its transactions over engine.state.sends, the one owner of engine.sends / send_items / dead_tokens),
 ``sender`` (async, bounded, rate-limited, retrying, group commits), ``pacing`` (rate limit,
 backoff), ``fcm`` (FCM's HTTP v1 API over httpx and google-auth; its local fake for tests,
-benchmarks and the demo is engine.demo.fake_fcm), ``report`` (SendReport, SendStatus).
+benchmarks and the demo is engine.demo.fake_fcm), ``report`` (SendReport and its counts).
 
 Guarantees. A send is identified by its send id (run + template + mode, or CSV checksum + push,
 or ``--send-id``); running it again resumes it and never starts a second copy (an advisory lock

@@ -48,7 +48,7 @@ def try_lock(conn: psycopg.Connection, send_id: str, *, shared: bool = False) ->
 
 
 def try_lock_shard(conn: psycopg.Connection, send_id: str, shard: str) -> bool:
-    """Take shard ``shard`` ("K/N") of the send's own session lock; False when another process holds it."""
+    """Take the session lock of the send's shard ``shard`` ("K/N"); False when another process holds it."""
     return _try(conn, "pg_try_advisory_lock", _SHARD_LOCK_CLASS, f"{send_id}#{shard}")
 
 
