@@ -88,11 +88,6 @@ def setup_logging(fmt: str = "auto", *, verbose: bool = False) -> None:
         library.propagate = False
 
 
-def json_mode() -> bool:
-    """Whether stderr carries JSON lines only (``--log-format json`` given explicitly)."""
-    return _json_mode
-
-
 def stderr_line(level: int, text: str, **fields: object) -> bool:
     """In JSON mode, log ``text`` as one JSON line on stderr and return True; else return False."""
     if not _json_mode:

@@ -41,11 +41,6 @@ def register_secret(value: str | None) -> None:
         _registered.add(value)
 
 
-def short_token(token: str | None) -> str:
-    """A push token as logs may show it: its first 8 characters."""
-    return f"{token[:8]}…" if token else ""
-
-
 def _params(dsn: str) -> dict[str, str] | None:
     """libpq's reading of ``dsn``; None when libpq cannot parse it."""
     try:
