@@ -14,10 +14,15 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Annotated, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic.json_schema import SkipJsonSchema
+
 from engine.errors import DeliveryError, SourceLocation
+from engine.schemagen import CONFIG, Identifier, Maybe
 
 VARIABLE = re.compile(r"\[\[var:([A-Za-z_][A-Za-z0-9_]*)\]\]")
 # anything that looks like a placeholder once the valid ones are removed: typos, bad names, unclosed
@@ -32,19 +37,26 @@ class TemplateError(DeliveryError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
+# in schedules.yaml (its schema is generated from this model): each of these; an ad hoc push has no audience
+_IN_FILE = ConfigDict(**CONFIG, json_schema_extra={"required": ["audience", "output", "layer", "title", "body"]})
+_NON_EMPTY = Field(json_schema_extra={"minLength": 1})   # in the file; an empty --title of the command line
+                                                         # gets a message of its own (template_problems)
+
+
+@pydantic_dataclass(frozen=True, config=_IN_FILE, kw_only=True)
 class PushTemplate:
     """Title, body and optional deep link of one push, with its layer and where it was declared."""
 
-    title: str
-    body: str
-    deep_link: str | None
-    layer: int
-    name: str | None = None          # template name in schedules.yaml; None for an ad hoc push
-    audience: str | None = None      # the audience whose run it sends
-    output: str | None = None        # which output of that run
-    location: SourceLocation | None = None
-    field_locations: tuple[tuple[str, SourceLocation], ...] = ()
+    title: Annotated[str, _NON_EMPTY]
+    body: Annotated[str, _NON_EMPTY]
+    deep_link: Maybe[Annotated[str, _NON_EMPTY]] = None
+    layer: Annotated[int, Field(json_schema_extra={"minimum": 0})]
+    name: SkipJsonSchema[str | None] = None       # template name in schedules.yaml; None for an ad hoc push
+    audience: Maybe[Identifier] = None            # the audience whose run it sends
+    output: Maybe[Identifier] = None              # which output of that run
+    description: str = ""
+    location: SkipJsonSchema[SourceLocation | None] = None
+    field_locations: SkipJsonSchema[tuple[tuple[str, SourceLocation], ...]] = ()
 
     def text(self, field: str) -> str:
         return getattr(self, field) or ""

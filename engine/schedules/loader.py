@@ -11,37 +11,25 @@ last stretch before T-0 and must fit between the TEST send and the live send.
 from __future__ import annotations
 
 import difflib
-import json
 import zoneinfo
 from datetime import date, timedelta
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
+from pydantic import TypeAdapter
+
 from engine.documents import Document, KeyPath, KnownValid, load, schema_problems
 from engine.errors import EngineError, ScheduleError, first_of
-from engine.push.template import FIELDS, SUSPECT, VARIABLE, PushTemplate
+from engine.push.template import FIELDS, SUSPECT, VARIABLE
 from engine.schedules.cron import CronError, parse_cron
 from engine.schedules.durations import format_duration, parse_duration
 from engine.schedules.marks import value_location
-from engine.schedules.model import (
-    DEFAULT_GENERATE_LEAD,
-    DEFAULT_LATE_GRACE,
-    DEFAULT_TEST_LEAD,
-    Automation,
-    MissedPolicy,
-    ScheduleFile,
-)
+from engine.schedules.model import DEFAULT_GENERATE_LEAD, DEFAULT_TEST_LEAD, ScheduleFile
+from engine.schedules.schema import schedules_schema
+from engine.schemagen import build
 
 SCHEDULES_FILE = "schedules.yaml"
 CRON_HINT = 'five fields: minute hour day-of-month month day-of-week, e.g. "30 12 * * *" (12:30 daily, the send time)'
-
-
-@lru_cache(maxsize=None)
-def schedules_schema() -> dict[str, Any]:
-    """The schedules.yaml JSON Schema shipped in the package."""
-    return json.loads(resources.files("engine.schedules").joinpath("schema.json").read_text("utf-8"))
 
 
 def malformed_variables(text: str | None) -> Iterator[tuple[int, str]]:
@@ -181,31 +169,19 @@ def check_document(doc: Document, *, known_valid: KnownValid | None = None) -> l
                                                                      templates)
 
 
+_SCHEDULES = TypeAdapter(ScheduleFile)
+
+
 def build_schedules(doc: Document) -> ScheduleFile:
-    """The typed model of a document that passed ``check_document``."""
-    templates = {}
-    for name, entry in (doc.data.get("templates") or {}).items():
-        where = ("templates", name)
-        templates[name] = PushTemplate(
-            title=entry["title"], body=entry["body"], deep_link=entry.get("deep_link"), layer=entry["layer"],
-            name=name, audience=entry["audience"], output=entry["output"], location=doc.locate(where),
-            field_locations=tuple((f, doc.locate(where + (f,))) for f in FIELDS if f in entry))
-    automations = []
-    for index, item in enumerate(doc.data.get("automations") or []):
-        generate, test, window = _leads(item)
-        missed = item.get("missed") or {}
-        automations.append(Automation(
-            id=item["id"], audience=item["audience"], cron=parse_cron(item["schedule"]["cron"]),
-            timezone=item["schedule"]["timezone"], pushes=tuple(item["pushes"]), vars=dict(item.get("vars") or {}),
-            generate_lead=generate, test_lead=test, cancellation_window=window,
-            max_audience_size=item.get("max_audience_size"),
-            start_date=date.fromisoformat(item["start_date"]) if item.get("start_date") else None,
-            end_date=date.fromisoformat(item["end_date"]) if item.get("end_date") else None,
-            missed_policy=MissedPolicy(missed.get("policy", "skip")),
-            missed_grace=parse_duration(missed["grace"]) if "grace" in missed else DEFAULT_LATE_GRACE,
-            cadence=item.get("cadence"), enabled=item.get("enabled", True),
-            description=item.get("description", ""), location=doc.locate(("automations", index))))
-    return ScheduleFile(templates=templates, automations=tuple(automations), source=doc.display)
+    """The typed model of a document that passed ``check_document`` (the model applies every default)."""
+    data = doc.data
+    templates = {name: {**entry, "location": doc.locate(("templates", name)),
+                        "field_locations": tuple((f, doc.locate(("templates", name, f))) for f in FIELDS if f in entry)}
+                 for name, entry in data.get("templates", {}).items()}
+    automations = [{**item, "location": doc.locate(("automations", index))}
+                   for index, item in enumerate(data.get("automations", []))]
+    return build(_SCHEDULES, doc, {**data, "templates": templates, "automations": automations, "source": doc.display},
+                 error=ScheduleError)
 
 
 def load_schedules(project_dir: Path) -> ScheduleFile:

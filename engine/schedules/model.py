@@ -8,18 +8,35 @@ An automation's cron gives the SEND time (T-0); every phase is an offset before 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
+
+from pydantic import BeforeValidator, Field, PlainValidator
+from pydantic.dataclasses import dataclass
+from pydantic.json_schema import SkipJsonSchema
 
 from engine.errors import SourceLocation
 from engine.push.template import PushTemplate
-from engine.schedules.cron import CronSchedule
+from engine.schedules.cron import CronSchedule, parse_cron
+from engine.schedules.durations import PATTERN, parse_duration
+from engine.schemagen import CONFIG, Identifier, Maybe, in_block
 
 DEFAULT_GENERATE_LEAD = timedelta(minutes=30)   # audience generation before the send (reference 4.2)
 DEFAULT_TEST_LEAD = timedelta(minutes=25)       # TEST pushes to the test users before the send
 DEFAULT_LATE_GRACE = timedelta(minutes=30)
+
+
+def _parsed(parse: Any, kind: type) -> Any:
+    """Validation of a value the file writes as text (checked by the schema and the loader first)."""
+    return lambda value: value if isinstance(value, kind) else parse(value)
+
+
+Duration = Annotated[timedelta, PlainValidator(_parsed(parse_duration, timedelta), json_schema_input_type=Annotated[
+    str, Field(pattern=PATTERN, description="a duration with units: 30m, 45s, 1h30m")])]
+Day = Annotated[date, PlainValidator(_parsed(date.fromisoformat, date), json_schema_input_type=Annotated[
+    str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")])]
+Cron = Annotated[CronSchedule, PlainValidator(_parsed(parse_cron, CronSchedule), json_schema_input_type=str)]
 
 
 class MissedPolicy(enum.Enum):
@@ -29,28 +46,32 @@ class MissedPolicy(enum.Enum):
     LATE = "late"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG, kw_only=True)
 class Automation:
     """Run ``audience`` on ``cron`` (send time, in ``timezone``) and send ``pushes`` (template names)."""
 
-    id: str
-    audience: str
-    cron: CronSchedule
-    timezone: str
-    pushes: tuple[str, ...]
-    vars: dict[str, Any] = field(default_factory=dict)
-    generate_lead: timedelta = DEFAULT_GENERATE_LEAD
-    test_lead: timedelta = DEFAULT_TEST_LEAD
-    cancellation_window: timedelta | None = None     # None: from the TEST send to T-0
-    max_audience_size: int | None = None
-    start_date: date | None = None
-    end_date: date | None = None
-    missed_policy: MissedPolicy = MissedPolicy.SKIP
-    missed_grace: timedelta = DEFAULT_LATE_GRACE
-    cadence: dict[str, Any] | None = None
+    id: Identifier
+    audience: Identifier
+    cron: Cron = in_block("schedule", "cron", description="5-field cron giving the SEND time (T-0)")
+    timezone: str = in_block("schedule", "timezone", description="IANA time zone the cron is read in")
+    pushes: Annotated[tuple[Identifier, ...], Field(json_schema_extra={"minItems": 1})]
+    vars: dict[Identifier, Any] = Field(default_factory=dict)
+    generate_lead: Duration = in_block("lead", "generate", default=DEFAULT_GENERATE_LEAD)
+    test_lead: Duration = in_block("lead", "test", default=DEFAULT_TEST_LEAD)
+    cancellation_window: Maybe[Duration] = Field(None, description=(   # None: from the TEST send to T-0
+        "the last stretch before T-0 in which `engine cancel` stops the live send "
+        "(default: from the TEST send to T-0)"))
+    max_audience_size: Maybe[Annotated[int, Field(ge=0)]] = Field(
+        None, description="more live recipients than this blocks the live send (status blocked)")
+    start_date: Maybe[Day] = Field(None, description="first day (in the automation's time zone) a send may fire")
+    end_date: Maybe[Day] = Field(None, description="last day (in the automation's time zone) a send may fire")
+    missed_policy: MissedPolicy = in_block("missed", "policy", default=MissedPolicy.SKIP)
+    missed_grace: Duration = in_block("missed", "grace", default=DEFAULT_LATE_GRACE,
+                                      description="late: how long after T-0 a run may still send")
+    cadence: Maybe[dict[str, Any]] = Field(None, description="per-automation cadence overrides (see cadence.yaml)")
     enabled: bool = True
     description: str = ""
-    location: SourceLocation | None = None
+    location: SkipJsonSchema[SourceLocation | None] = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -62,13 +83,22 @@ class Automation:
         return self.cancellation_window if self.cancellation_window is not None else self.test_lead
 
 
-@dataclass(frozen=True)
+def _named(templates: Any) -> Any:
+    """``templates: {name: {...}}``: each template carries its name."""
+    if not isinstance(templates, dict):
+        return templates
+    return {name: {**entry, "name": name} if isinstance(entry, dict) else entry for name, entry in templates.items()}
+
+
+@dataclass(frozen=True, config=CONFIG, kw_only=True)
 class ScheduleFile:
     """Everything schedules.yaml declares (empty when the project has no such file)."""
 
-    templates: dict[str, PushTemplate] = field(default_factory=dict)
+    version: Maybe[Literal[1]] = None
+    templates: Annotated[dict[str, PushTemplate], BeforeValidator(
+        _named, json_schema_input_type=dict[Identifier, PushTemplate])] = Field(default_factory=dict)
     automations: tuple[Automation, ...] = ()
-    source: str = "schedules.yaml"
+    source: SkipJsonSchema[str] = "schedules.yaml"
 
     def automation(self, automation_id: str) -> Automation | None:
         return next((a for a in self.automations if a.id == automation_id), None)

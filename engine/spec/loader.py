@@ -11,10 +11,11 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
-from engine.documents import Document, KnownValid, format_key_path, load, schema_problems
+from engine.documents import Document, KnownValid, load, schema_problems
 from engine.errors import SpecError, first_of
+from engine.schemagen import build
 from engine.spec.model import AudienceSpec
 from engine.spec.schema import audience_schema
 
@@ -129,11 +130,8 @@ _SPEC = TypeAdapter(AudienceSpec)
 
 def build_spec(doc: Document) -> AudienceSpec:
     """The typed model of a document that passed the schema (the model applies every default)."""
-    try:
-        return _SPEC.validate_python({**doc.data, "path": doc.path or Path(doc.display), "display_path": doc.display})
-    except ValidationError as err:   # the schema is generated from the model: this is a bug, still located
-        first = err.errors()[0]
-        raise SpecError(f"{format_key_path(first['loc'])}: {first['msg']}", location=doc.locate(first["loc"])) from None
+    return build(_SPEC, doc, {**doc.data, "path": doc.path or Path(doc.display), "display_path": doc.display},
+                 error=SpecError)
 
 
 def load_audience(path: Path, project_dir: Path) -> AudienceSpec:

@@ -1,9 +1,10 @@
 """Typed, frozen model of an audience spec: the one declaration of every field of an audience file.
 
 Each field is written once, here: its type (``Literal`` for a choice), its default, its bounds and
-where it sits in the YAML. ``engine.spec.schema`` generates ``schemas/audience.v1.json`` from these
-classes (``engine validate`` and editors check files against it, with located messages) and the
-loader builds the spec with them, so no default or choice is repeated elsewhere.
+where it sits in the YAML (helpers shared with schedules.yaml's model: ``engine.schemagen``).
+``engine.spec.schema`` generates ``schemas/audience.v1.json`` from these classes (``engine validate``
+and editors check files against it, with located messages) and the loader builds the spec with
+them, so no default or choice is repeated elsewhere.
 
 Pydantic v2 dataclasses rather than msgspec: the engine and its tests construct these models
 positionally and copy them with ``dataclasses.replace``, which pydantic dataclasses keep; and
@@ -17,22 +18,16 @@ non-empty description) are ``json_schema_extra``: they are in the schema, not in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal, TypeAlias, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasPath, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.dataclasses import dataclass
 from pydantic.json_schema import SkipJsonSchema
 
+from engine.schemagen import CONFIG, Identifier, Maybe, in_block, keyed
+
 INT4 = (-(2 ** 31), 2 ** 31 - 1)   # an integer param lives in PostgreSQL's int4
 
-# forbid: the schema says additionalProperties: false; by name: code builds specs with attribute names
-CONFIG = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
-IN_BLOCK = "x-in-block"   # schema marker of a field written inside a YAML block; engine.spec.schema moves it there
-
-T = TypeVar("T")
-# a key the file may leave out, but not set to null (the schema shows no null)
-Maybe: TypeAlias = T | SkipJsonSchema[None]
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 SqlPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+\.sql$")]   # relative to sql/
 Number = int | float   # a YAML integer stays an int (6, not 6.0, in the rendered SQL)
 NUMBER_OR_PARAM = {
@@ -44,25 +39,6 @@ NUMBER_OR_PARAM = {
 
 class UuidText(str):
     """A param value already checked to be a uuid: bound and read back as ``uuid``, formatted as text."""
-
-
-def in_block(block: str, key: str, *, default: Any = ..., required: bool = False) -> Any:
-    """A field the file writes as ``block: {key: ...}``; ``required``: the block, when written, must have it."""
-    return Field(default, validation_alias=AliasPath(block, key),
-                 json_schema_extra={IN_BLOCK: [block, key, required]})
-
-
-def _keyed(key: str, shorthand: str | None = None) -> Callable[[Any], Any]:
-    """A YAML mapping ``{name: {...}}`` as a list of items carrying ``key: name`` (a tuple passes as is).
-
-    ``shorthand``: an item written as a plain string means ``{shorthand: string}``.
-    """
-    def to_items(value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        return [{key: name, **({shorthand: item} if shorthand and isinstance(item, str) else item)}
-                for name, item in value.items()]
-    return to_items
 
 
 def param_reference(value: Any) -> str | None:
@@ -98,7 +74,7 @@ class QuerySpec:
     name: Identifier
     sql: SqlPath
     binds: Annotated[tuple[Bind, ...], BeforeValidator(
-        _keyed("param"), json_schema_input_type=dict[Identifier, Bind])] = Field((), validation_alias="bind")
+        keyed("param"), json_schema_input_type=dict[Identifier, Bind])] = Field((), validation_alias="bind")
     options: dict[str, Any] = Field(default_factory=dict,
                                     description="structural template variables (never values)")
     description: str = ""
@@ -179,7 +155,7 @@ class OutputSpec:
     name: Identifier
     file: Annotated[str, Field(pattern=r"^[^/\\]+\.csv$")]
     columns: Annotated[tuple[OutputColumn, ...], BeforeValidator(
-        _keyed("header", shorthand="column"), json_schema_input_type=dict[str, Identifier | OutputColumn]),
+        keyed("header", shorthand="column"), json_schema_input_type=dict[str, Identifier | OutputColumn]),
         Field(json_schema_extra={"minProperties": 1})]
     order_by: Annotated[tuple[OrderRule, ...], Field(json_schema_extra={"minItems": 1})]
     segment: Maybe[Identifier] = None
@@ -196,7 +172,7 @@ class AudienceSpec:
     path: SkipJsonSchema[Path]          # where it was read from (not written in the file)
     display_path: SkipJsonSchema[str]   # that path as messages show it
     params: Annotated[tuple[Param, ...], BeforeValidator(
-        _keyed("name"), json_schema_input_type=dict[Identifier, Param])] = ()
+        keyed("name"), json_schema_input_type=dict[Identifier, Param])] = ()
     queries: Annotated[tuple[QuerySpec, ...], Field(json_schema_extra={"minItems": 1})]
     base: Identifier = in_block("audience", "from")
     joins: tuple[Join, ...] = in_block("audience", "join", default=())
