@@ -14,6 +14,7 @@ import click
 from engine import api
 from engine.api import SendReport, SendRequest, Shard
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
+from engine.push.preview import DEFAULT_SAMPLES, PushPreview
 from engine.timeutil import parse_as_of
 
 
@@ -29,6 +30,8 @@ from engine.timeutil import parse_as_of
               help="Send the run's TEST output to the test users only, as the test layer (4), bypassing cadence.")
 @click.option("--dry-run", is_flag=True,
               help="Render, filter and count, and report; no FCM call, nothing recorded, no credentials needed.")
+@click.option("--samples", type=click.IntRange(min=0), default=DEFAULT_SAMPLES, show_default=True,
+              help="With --dry-run: how many rendered pushes to show (PII columns masked as in the run report).")
 @click.option("--limit", type=click.IntRange(min=0), default=None,
               help="Send at most N pushes now; running the same command again continues the send.")
 @click.option("--send-id", default=None,
@@ -51,7 +54,7 @@ from engine.timeutil import parse_as_of
 @pass_cli
 @handle_errors
 def send(obj: CliContext, source: Path, template: str | None, title: str | None, body: str | None,
-         deep_link: str | None, layer: int | None, test: bool, dry_run: bool, limit: int | None,
+         deep_link: str | None, layer: int | None, test: bool, dry_run: bool, samples: int, limit: int | None,
          send_id: str | None, as_of: str | None, resend_in_flight: bool, max_in_doubt: int | None,
          automation: str | None, shard: str | None, dsn: str | None) -> None:
     """Send the pushes of SOURCE: a run folder (with --template) or a CSV (with --template, or ad hoc).
@@ -85,7 +88,7 @@ def send(obj: CliContext, source: Path, template: str | None, title: str | None,
                           layer=layer, test=test, dry_run=dry_run, limit=limit, send_id=send_id,
                           as_of=parse_as_of(as_of) if as_of else None, resend_in_flight=resend_in_flight,
                           automation=automation, max_in_doubt=max_in_doubt,
-                          shard=Shard.parse(shard) if shard else None)
+                          shard=Shard.parse(shard) if shard else None, samples=samples)
     stop = threading.Event()
     with _graceful_stop(stop), _progress(enabled=not obj.json_output and sys.stderr.isatty()) as on_progress:
         report = api.send(settings, request, stop=stop, on_progress=on_progress)
@@ -153,9 +156,26 @@ def _print_report(report: SendReport) -> None:
     for label, value in lines:
         if value or label in ("CSV rows", "targeted", "sent"):
             click.echo(f"  {label:32} {value:>10,}")
+    if report.preview is not None:
+        _print_preview(report.preview)
     for warning in report.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     click.secho(report.message, fg=None if report.exit_code == 0 else "red", err=report.exit_code != 0)
+
+
+def _print_preview(preview: PushPreview) -> None:
+    masked = f" ({', '.join(preview.masked)} masked)" if preview.masked else ""
+    click.secho(f"  rendered pushes, {len(preview.samples)} of {preview.rows:,} rows{masked}:", bold=True)
+    for sample in preview.samples:
+        click.echo(f"    {sample.user_id}")
+        click.echo(f"      title: {sample.title}")
+        click.echo(f"      body:  {sample.body}")
+        if sample.deep_link:
+            click.echo(f"      link:  {sample.deep_link}")
+    for bad in preview.bad:
+        more = f", and {bad.count - len(bad.examples):,} more" if bad.count > len(bad.examples) else ""
+        click.secho(f"  would render badly ({bad.reason}): {bad.count:,} row(s), e.g. "
+                    f"{', '.join(bad.examples)}{more}", fg="yellow")
 
 
 COMMANDS = [send]

@@ -55,6 +55,7 @@ from engine.delivery.sender import Sender, SenderStats
 from engine.delivery.tokens import lookup_tokens
 from engine.errors import ConfigError, DatabaseUnavailable, DeliveryError, EngineError
 from engine.observe import hooks
+from engine.push.preview import preview
 from engine.push.template import PushTemplate, check_columns, validate
 from engine.secrets import mask_text
 from engine.timeutil import utcnow
@@ -370,5 +371,8 @@ def _dry_run_report(settings: Settings, request: SendRequest, prepared: _Prepare
         tally, summary = Tally(rows), plan.summary
     if request.limit is not None:
         prepared.warnings.append(f"--limit {request.limit}: a real run would send at most that many now")
-    return _report(prepared, request, tally, summary, SenderStats(), resumed=existing is not None,
-                   started=started, status=SendStatus.DRY_RUN)
+    report = _report(prepared, request, tally, summary, SenderStats(), resumed=existing is not None,
+                     started=started, status=SendStatus.DRY_RUN)
+    return replace(report, preview=preview(
+        prepared.template, prepared.recipients.rows, header=prepared.recipients.header, samples=request.samples,
+        pii=settings.report_pii_columns, allowed_hosts=settings.deep_link_hosts))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.delivery.model import IN_DOUBT_EXIT, IN_FLIGHT_UNKNOWN, ItemStatus, PlanSummary, SendStatus, Tally
 from engine.delivery.plan import CADENCE_PREFIX, NO_TOKEN
+from engine.push.preview import PushPreview
 
 if TYPE_CHECKING:       # the sender loads the FCM client (httpx, google-auth); reports are read without it
     from engine.delivery.sender import SenderStats
@@ -50,6 +51,7 @@ class SendReport:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     seconds: float = 0.0
     shard: str | None = None              # "K/N": the counts from targeted on are that shard's rows only
+    preview: PushPreview | None = None    # a dry run's rendered samples and badly rendering rows
 
     @property
     def exit_code(self) -> int:

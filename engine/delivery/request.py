@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from engine.delivery.shard import Shard
+from engine.push.preview import DEFAULT_SAMPLES
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class SendRequest:
     automation: str | None = None
     max_in_doubt: int | None = None
     shard: Shard | None = None
+    samples: int = DEFAULT_SAMPLES     # a dry run's rendered pushes shown (engine.push.preview)
 
     @property
     def adhoc(self) -> bool:

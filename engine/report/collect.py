@@ -17,6 +17,7 @@ from engine.config import Settings
 from engine.report import checks
 from engine.report.automation import automation_phases
 from engine.report.model import FileEntry, FunnelStep, OutputFunnel, PhaseEntry, Report, SendSummary, StepTiming
+from engine.report.pushes import push_previews
 from engine.report.sample import read_sample
 from engine.runs.model import Manifest, OutputStatus, read_manifest
 from engine.state import sends
@@ -135,7 +136,7 @@ def collect(settings: Settings, run_dir: Path) -> Report:
         timings=tuple(StepTiming(s.step, s.seconds, s.rows) for s in manifest.steps),
         files=files, samples=tuple(samples), warnings=(), errors=manifest.errors,
         previous_sizes=tuple(facts.previous), automation=facts.automation, send_at=facts.send_at,
-        phases=tuple(facts.phases))
+        phases=tuple(facts.phases), pushes=push_previews(settings, run_dir, manifest))
     return _with_warnings(settings, report, [*manifest.warnings, *facts.notes],
                           [s for _, s in sends if s.mode != "test"])
 

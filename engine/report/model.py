@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.push.preview import PushPreview
+
 
 @dataclass(frozen=True)
 class FunnelStep:
@@ -106,6 +108,7 @@ class Report:
     send_at: str | None = None
     phases: tuple[PhaseEntry, ...] = ()
     previous_sizes: tuple[int, ...] = field(default_factory=tuple)
+    pushes: tuple[PushPreview, ...] = ()      # per push template of this audience: rendered samples
 
     @property
     def audience_size(self) -> int:

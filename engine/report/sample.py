@@ -7,9 +7,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterable
 
+from engine.push.preview import MASK
 from engine.report.model import Sample
 
-MASK = "•••"
 # a cell starting with one of these is run as a formula by spreadsheet apps (OWASP "CSV injection")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

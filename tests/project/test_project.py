@@ -10,10 +10,12 @@ import pytest
 
 from engine import api
 from engine.config import Settings
+from engine.report.render import REPORT_FILE
 from engine.runs.model import OutputStatus
 from engine.schedules.loader import load_schedules
 from engine.spec.loader import load_project_audiences
 from engine.validate.runner import validate_project
+from tests.fixtures.htmlpage import parse
 from tests.project.conftest import AS_OF, PROJECT, required_vars
 
 TEMPLATES = sorted(load_schedules(PROJECT).templates.items())
@@ -52,3 +54,8 @@ def test_template_dry_runs_on_a_run_of_its_audience(project_settings: Settings, 
         assert any("no state database" in w for w in report.warnings)      # it says what it could not check
         if test:   # the seed gives the test users (the founder) a device: the TEST push has a token
             assert report.no_token == 0 and report.targeted >= 1, report.as_dict()
+        preview = report.preview         # the rendered pushes, as many as asked for where rows render
+        assert preview is not None and len(preview.samples) == min(3, preview.rows - preview.bad_total) > 0
+    # the run's report shows the same samples of the live file
+    shown = parse(run.run_dir / REPORT_FILE).rows(f"push-{name}")[1:]
+    assert [row[1:3] for row in shown] == [[s.title, s.body] for s in preview.samples]
