@@ -29,7 +29,12 @@ def push_previews(settings: Settings, run_dir: Path, manifest: Manifest) -> tupl
         path = written.get(template.output or "")
         if template.audience != manifest.audience or path is None or not path.exists():
             continue
-        recipients = read_recipients(path)
+        try:
+            recipients = read_recipients(path)
+        except EngineError as err:   # e.g. no user id column: the send would refuse it; the report goes on
+            log.warning("report without samples of %s: %s", template.name, err.message,
+                        extra={"run_id": manifest.run_id})
+            continue
         previews.append(preview(template, recipients.rows, header=recipients.header, samples=DEFAULT_SAMPLES,
                                 pii=settings.report_pii_columns, allowed_hosts=settings.deep_link_hosts))
     return tuple(previews)
