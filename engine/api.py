@@ -54,13 +54,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("engine.api")
 
 
-def migrate_state(settings: Settings) -> tuple[list[str], int]:
-    """Apply pending state migrations; return (applied names, current version)."""
+def migrate_state(settings: Settings) -> tuple[list[str], int, bool]:
+    """Create the state database when missing (as ``seed`` does), apply pending migrations; return
+    (applied names, current version, whether the database was created)."""
     from engine.automations.queue_schema import ensure_queue_schema  # noqa: PLC0415
 
-    with connect(settings.require_state_dsn(), retries=settings.connect_retries) as conn:
+    dsn = settings.require_state_dsn()
+    created = create_database_if_missing(dsn, retries=settings.connect_retries)
+    with connect(dsn, retries=settings.connect_retries) as conn:
         applied = [f"{m.version:04d}_{m.name}" for m in migrate(conn)]
-        return applied + ensure_queue_schema(conn), current_version(conn)
+        return applied + ensure_queue_schema(conn), current_version(conn), created
 
 
 def seed_app_database(settings: Settings, *, users: int, seed: int, as_of: datetime,

@@ -12,6 +12,7 @@ per process by every other command.
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import contextmanager
 from enum import Enum
 from typing import Callable, Iterator
@@ -19,7 +20,7 @@ from typing import Callable, Iterator
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from engine.config import Settings
 from engine.errors import ConfigError, DatabaseUnavailable, QueryError
@@ -27,6 +28,8 @@ from engine.secrets import describe_server, mask_text
 
 log = logging.getLogger("engine.db")
 _MAX_DELAY_S = 5.0     # the longest wait between two connection attempts
+# the server's answer (SQLSTATE 3D000; libpq gives no sqlstate for a failed connect, only the text)
+_MISSING_DATABASE = re.compile(r'database "((?:[^"]|"")*)" does not exist')
 
 
 def _session_options(*, read_only: bool, statement_timeout_s: float, application_name: str) -> str:
@@ -45,6 +48,18 @@ def _unavailable(dsn: str, err: Exception, attempts: int) -> DatabaseUnavailable
     )
 
 
+def missing_database(err: Exception) -> str | None:
+    """The database name when ``err`` is the server saying the DSN's database does not exist (else None)."""
+    found = _MISSING_DATABASE.search(str(err)) if isinstance(err, psycopg.OperationalError) else None
+    return found.group(1).replace('""', '"') if found else None
+
+
+def _missing(dsn: str, name: str) -> ConfigError:
+    return ConfigError(f"database {name!r} does not exist on {describe_server(dsn)}",
+                       hint="check the database name in the DSN (--dsn, ENGINE_SOURCE_DSN or ENGINE_STATE_DSN); "
+                            "`engine migrate` creates the state database, `engine seed` a development one")
+
+
 def check_dsn(dsn: str) -> None:
     """A DSN libpq cannot parse (unknown option, bad URI) is a configuration error, not a traceback."""
     try:
@@ -59,16 +74,21 @@ def check_dsn(dsn: str) -> None:
 
 def with_retry(action: Callable[[], psycopg.Connection], dsn: str, *, retries: int,
                base_delay: float = 0.2) -> psycopg.Connection:
-    """Run ``action`` (a connect), retrying OperationalError ``retries`` times with full-jitter backoff."""
+    """Run ``action`` (a connect), retrying OperationalError ``retries`` times with full-jitter backoff.
+
+    A database that does not exist is not retried (waiting does not create it): a ConfigError naming it.
+    """
     check_dsn(dsn)
     attempts = max(0, retries) + 1
     retrying = Retrying(stop=stop_after_attempt(attempts), reraise=True,
                         wait=wait_random_exponential(multiplier=base_delay, max=_MAX_DELAY_S),
-                        retry=retry_if_exception_type(psycopg.OperationalError))
+                        retry=retry_if_exception(lambda e: isinstance(e, psycopg.OperationalError)
+                                                 and missing_database(e) is None))
     try:
         return retrying(action)
     except psycopg.OperationalError as err:
-        raise _unavailable(dsn, err, attempts) from None
+        name = missing_database(err)
+        raise (_missing(dsn, name) if name is not None else _unavailable(dsn, err, attempts)) from None
 
 
 def connect(dsn: str, *, read_only: bool = False, statement_timeout_s: float = 300.0,
@@ -86,28 +106,31 @@ def connect(dsn: str, *, read_only: bool = False, statement_timeout_s: float = 3
 def create_database_if_missing(dsn: str, *, retries: int = 3, maintenance_db: str = "postgres") -> bool:
     """Create the database ``dsn`` names (from template0) when the server says it does not exist.
 
-    For development commands (``engine seed``) only; returns whether it was created. Any other
-    connection problem is left to the normal connect, which retries and reports it.
+    For ``engine seed`` and ``engine migrate``; returns whether it was created. Any other connection
+    problem is left to the normal connect, which retries and reports it.
     """
     from psycopg import sql  # noqa: PLC0415
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: PLC0415
+    from psycopg.conninfo import make_conninfo  # noqa: PLC0415
 
+    check_dsn(dsn)
     try:
         psycopg.connect(dsn, connect_timeout=5).close()
         return False
     except psycopg.OperationalError as err:
-        if "does not exist" not in str(err) or "database" not in str(err):
-            return False
-    name = conninfo_to_dict(dsn).get("dbname")
+        name = missing_database(err)
     if not name:
         return False
     admin = make_conninfo(dsn, dbname=maintenance_db)
     with with_retry(lambda: psycopg.connect(admin, autocommit=True, connect_timeout=5), admin,
                     retries=retries) as conn:
         try:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(str(name))))
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
         except psycopg.errors.DuplicateDatabase:
             return False   # created meanwhile by someone else: fine
+        except psycopg.errors.InsufficientPrivilege:
+            raise ConfigError(f"database {name!r} does not exist on {describe_server(dsn)}, and its user may "
+                              "not create it", hint="create it as a role with CREATEDB, or fix the database "
+                                                    "name in the DSN") from None
     return True
 
 

@@ -14,15 +14,18 @@ from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 def migrate(obj: CliContext, dsn: str | None) -> None:
     """Create or upgrade the engine's own tables (schema 'engine') on the state database.
 
+    The database is created (from template0) when the server says it does not exist.
     Idempotent and safe to run from several processes at once (advisory lock).
     """
     from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
 
     settings = obj.settings(state_dsn=dsn)
-    applied, version = api.migrate_state(settings)
+    applied, version, created = api.migrate_state(settings)
     if obj.json_output:
-        emit_json({"ok": True, "applied": applied, "version": version})
+        emit_json({"ok": True, "applied": applied, "version": version, "created_database": created})
     else:
+        if created:
+            click.echo("created the database (it did not exist)")
         click.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none'}; schema at version {version}")
 
 

@@ -128,3 +128,36 @@ def test_migrate_reports_version(empty_db: str, tmp_path: Path) -> None:
     assert first.exit_code == again.exit_code == 0
     assert json.loads(first.stdout)["applied"][0] == "0001_init"
     assert json.loads(again.stdout)["applied"] == []
+
+
+def test_migrate_creates_a_missing_database_and_says_so(pg_admin_dsn: str, tmp_path: Path) -> None:
+    import uuid  # noqa: PLC0415
+
+    import psycopg  # noqa: PLC0415
+    from psycopg.conninfo import make_conninfo  # noqa: PLC0415
+
+    name = f"ae_test_migrate_{uuid.uuid4().hex[:10]}"
+    dsn = make_conninfo(pg_admin_dsn, dbname=name)
+    try:
+        first = invoke(tmp_path, "migrate", "--dsn", dsn)
+        assert first.exit_code == 0, first.output
+        assert first.stdout.startswith("created the database (it did not exist)\n")
+        again = invoke(tmp_path, "--json", "migrate", "--dsn", dsn)
+        assert json.loads(again.stdout)["created_database"] is False
+    finally:
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def test_a_missing_database_is_named_and_not_retried(project: Path, pg_admin_dsn: str) -> None:
+    import time  # noqa: PLC0415
+
+    from psycopg.conninfo import make_conninfo  # noqa: PLC0415
+
+    started = time.monotonic()
+    result = invoke(project, "run", "--select", "toy", "--as-of", AS_OF,
+                    env={"ENGINE_SOURCE_DSN": make_conninfo(pg_admin_dsn, dbname="ae_no_such_databse"),
+                         "ENGINE_CONNECT_RETRIES": "4"})
+    assert result.exit_code == 2, result.output
+    assert "database 'ae_no_such_databse' does not exist on host=" in result.stderr
+    assert "attempt" not in result.stderr and time.monotonic() - started < 5   # 4 retries would back off
