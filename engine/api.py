@@ -45,7 +45,7 @@ from engine.state.recorder import RunRecorder
 from engine.timeutil import file_timestamp, utcnow
 
 if TYPE_CHECKING:
-    from engine.automations.model import AutomationRun, ControlResult, PhaseEvent, SchedulerStatus
+    from engine.automations.model import ControlResult, SchedulerStatus
     from engine.automations.overview import PlannedRun
 
 if TYPE_CHECKING:
@@ -311,15 +311,6 @@ def plan_runs(settings: Settings, *, days: int = 1, now: datetime | None = None)
     from engine.automations.overview import plan_ahead  # noqa: PLC0415
 
     return plan_ahead(settings, now=now or utcnow(), days=days)
-
-
-def automation_run(settings: Settings, run_id: str) -> tuple["AutomationRun", list["PhaseEvent"]] | None:
-    """One automation run and its phase history (None when unknown)."""
-    from engine.automations import store  # noqa: PLC0415
-
-    with connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True) as conn:
-        run = store.get_run(conn, run_id)
-        return (run, store.phases(conn, run_id)) if run else None
 
 
 def run_automation(settings: Settings, automation_id: str, *, as_of: datetime,

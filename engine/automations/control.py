@@ -9,19 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import psycopg
-
-from engine.automations import store
-from engine.automations.model import ControlResult, PhaseEvent, RunKind, RunStatus
+from engine.automations.model import ControlResult
 from engine.config import Settings
 from engine.errors import ConfigError, StateError
 from engine.schedules.loader import load_schedules
 from engine.schedules.model import Automation
-from engine.state.migrate import connect_state
-
-
-def _state(settings: Settings) -> psycopg.Connection:
-    return connect_state(settings, autocommit=True)
+from engine.state import automation_runs, controls
+from engine.state.connection import state_connection
+from engine.state.model import CANCELLABLE, AutomationRunStatus, RunKind
 
 
 def known_automation(settings: Settings, automation_id: str) -> Automation:
@@ -36,10 +31,10 @@ def known_automation(settings: Settings, automation_id: str) -> Automation:
 
 def set_paused(settings: Settings, automation_id: str, paused: bool, reason: str | None = None) -> ControlResult:
     known_automation(settings, automation_id)
-    with _state(settings) as conn:
-        was_paused, _, _ = store.control(conn, automation_id)
+    with state_connection(settings) as conn:
+        was_paused = controls.control(conn, automation_id).paused
         if was_paused != paused:
-            store.set_paused(conn, automation_id, paused, reason)
+            controls.set_paused(conn, automation_id, paused, reason)
     action = "pause" if paused else "resume"
     changed = was_paused != paused
     state = "paused: runs are skipped at their next phase" if paused else "resumed: runs fire again"
@@ -50,28 +45,25 @@ def set_paused(settings: Settings, automation_id: str, paused: bool, reason: str
 
 def cancel(settings: Settings, run_id: str, reason: str | None = None) -> ControlResult:
     """Cancel a run until its live send starts; refused after, with the reason."""
-    with _state(settings) as conn:
-        run = store.get_run(conn, run_id)
+    with state_connection(settings) as conn:
+        run = automation_runs.get_run(conn, run_id)
         if run is None:
             raise ConfigError(f"no automation run {run_id!r}", hint="`engine status` lists the runs")
-        cancelled = store.transition(conn, run.id, {s for s in RunStatus if s.cancellable}, RunStatus.CANCELLED,
-                                     detail=f"cancelled{': ' + reason if reason else ''}", worker="engine cancel")
+        cancelled = automation_runs.transition(conn, run.id, CANCELLABLE, AutomationRunStatus.CANCELLED,
+                                               detail=f"cancelled{': ' + reason if reason else ''}",
+                                               worker="engine cancel")
         if cancelled:
             return ControlResult("cancel", run.automation_id, run.id, True,
                                  f"run {run.id} ({run.automation_id} at {run.send_at.isoformat()}) cancelled: "
                                  f"nothing more of it is sent")
-        run = store.get_run(conn, run_id) or run
-    if run.status is RunStatus.CANCELLED:
+        run = automation_runs.get_run(conn, run_id) or run
+        events = automation_runs.phases(conn, run.id)
+    if run.status is AutomationRunStatus.CANCELLED:
         return ControlResult("cancel", run.automation_id, run.id, False, f"run {run.id} was already cancelled")
-    started = next((p.at for p in reversed(store_phases(settings, run.id)) if p.status is RunStatus.SENDING), None)
+    started = next((e.at for e in reversed(events) if e.status is AutomationRunStatus.SENDING), None)
     raise StateError(f"run {run.id} can no longer be cancelled: it is {run.status.value}"
                      + (f" (live send started {started.isoformat()})" if started else ""),
                      hint="a live send that has started finishes; `engine pause` stops the next runs")
-
-
-def store_phases(settings: Settings, run_id: str) -> list[PhaseEvent]:
-    with _state(settings) as conn:
-        return store.phases(conn, run_id)
 
 
 def trigger(settings: Settings, automation_id: str, *, test: bool, at: datetime | None,
@@ -81,11 +73,10 @@ def trigger(settings: Settings, automation_id: str, *, test: bool, at: datetime 
     send_at = (at or now + automation.generate_lead).astimezone(timezone.utc).replace(microsecond=0)
     if send_at < now:
         raise ConfigError(f"--at {send_at.isoformat()} is in the past", hint="give a future time, or leave --at out")
-    with _state(settings) as conn:
-        paused, _, _ = store.control(conn, automation_id)
-        if paused:
+    with state_connection(settings) as conn:
+        if controls.control(conn, automation_id).paused:
             raise StateError(f"{automation_id} is paused", hint=f"`engine resume {automation_id}` first")
-        run = store.create_run(conn, automation_id=automation_id, send_at=send_at,
+        run = automation_runs.create_run(conn, automation_id=automation_id, send_at=send_at,
                                kind=RunKind.TRIGGERED_TEST if test else RunKind.TRIGGERED,
                                reason="triggered" + (" (test: live phase to the test users only)" if test else ""),
                                worker="engine trigger")

@@ -7,12 +7,13 @@ from datetime import datetime, timedelta
 from statistics import mean
 from typing import Any
 
-from engine.automations import store
 from engine.automations.model import AutomationStatus, SchedulerStatus
 from engine.automations.timeline import Timeline, next_send, send_times, timeline
 from engine.config import Settings
 from engine.schedules.loader import load_schedules
-from engine.state.migrate import connect_state
+from engine.state import automation_runs, controls
+from engine.state.connection import state_connection
+from engine.state.model import AutomationRunStatus
 
 HISTORY = 7       # past runs read for the expected size and cadence exclusions
 
@@ -21,17 +22,17 @@ def scheduler_status(settings: Settings, *, now: datetime, recent: int = 5) -> S
     """Per automation: paused or not, the next T, the run in progress, the last runs."""
     schedules = load_schedules(settings.project_dir)
     out = []
-    with connect_state(settings, autocommit=True) as conn:
+    with state_connection(settings) as conn:
         for automation in schedules.automations:
-            paused, reason, _ = store.control(conn, automation.id)
-            runs = store.recent_runs(conn, automation.id, recent + 5)
+            switch = controls.control(conn, automation.id)
+            runs = automation_runs.recent_runs(conn, automation.id, recent + 5)
             nxt = next_send(automation, now) if automation.enabled else None
             out.append(AutomationStatus(
-                automation_id=automation.id, enabled=automation.enabled, paused=paused, pause_reason=reason,
-                timezone=automation.timezone, next_send_at=nxt,
+                automation_id=automation.id, enabled=automation.enabled, paused=switch.paused,
+                pause_reason=switch.reason, timezone=automation.timezone, next_send_at=nxt,
                 next_send_local=nxt.astimezone(automation.zone) if nxt else None,
                 in_progress=next((r for r in runs if not r.status.final and r.send_at <= now + timedelta(days=1)
-                                  and r.status.value != "scheduled"), None),
+                                  and r.status is not AutomationRunStatus.SCHEDULED), None),
                 recent=tuple(r for r in runs if r.status.final)[:recent]))
     return SchedulerStatus(tuple(out), now)
 
@@ -66,12 +67,12 @@ def plan_ahead(settings: Settings, *, now: datetime, days: int) -> list[PlannedR
     """Every run due in the next ``days`` days, in send order."""
     schedules = load_schedules(settings.project_dir)
     planned = []
-    with connect_state(settings, autocommit=True) as conn:
+    with state_connection(settings) as conn:
         for automation in schedules.automations:
             if not automation.enabled:
                 continue
-            paused, _, _ = store.control(conn, automation.id)
-            history = [r for r in store.recent_runs(conn, automation.id, HISTORY * 3)
+            paused = controls.control(conn, automation.id).paused
+            history = [r for r in automation_runs.recent_runs(conn, automation.id, HISTORY * 3)
                        if r.audience_size is not None][:HISTORY]
             size = history[0].audience_size if history else None
             excluded = [r.cadence_excluded for r in history if r.cadence_excluded is not None]

@@ -17,10 +17,10 @@ from typing import Callable
 
 import psycopg
 
-from engine.automations import store
-from engine.automations.model import AutomationRun, RunKind, RunStatus
 from engine.automations.timeline import PHASE_OF, Phase, due_at, send_times, timeline
 from engine.schedules.model import ScheduleFile
+from engine.state import automation_runs, controls
+from engine.state.model import AutomationRun, AutomationRunStatus, RunKind
 
 HORIZON = timedelta(minutes=10)      # runs are created this long before their generate time
 LOOKBACK = timedelta(days=1)         # how far back a missed T is still recorded
@@ -42,10 +42,10 @@ def plan_runs(conn: psycopg.Connection, schedules: ScheduleFile, now: datetime, 
     for automation in schedules.automations:
         if not automation.enabled:
             continue
-        _, _, first_seen = store.control(conn, automation.id)
+        first_seen = controls.control(conn, automation.id).first_seen_at
         since = max(first_seen, now - LOOKBACK)
         until = now + HORIZON + automation.generate_lead
-        existing = store.runs_between(conn, automation.id, since, until)
+        existing = automation_runs.send_times_between(conn, automation.id, since, until)
         for send_at in send_times(automation, since, until):
             if send_at in existing:
                 continue
@@ -53,18 +53,18 @@ def plan_runs(conn: psycopg.Connection, schedules: ScheduleFile, now: datetime, 
             if line.generate_at > now + HORIZON:
                 continue
             if now > line.latest_start:
-                missed = store.create_run(conn, automation_id=automation.id, send_at=send_at,
-                                          kind=RunKind.SCHEDULED, status=RunStatus.SKIPPED, worker=worker,
+                missed = automation_runs.create_run(conn, automation_id=automation.id, send_at=send_at,
+                                          kind=RunKind.SCHEDULED, status=AutomationRunStatus.SKIPPED, worker=worker,
                                           reason=f"missed: no scheduler was running between "
                                                  f"{line.generate_at:%H:%M:%S} and {line.latest_start:%H:%M:%S} "
                                                  f"UTC (missed policy {automation.missed_policy.value})")
                 if missed and on_missed:
                     on_missed(missed)
             else:
-                store.create_run(conn, automation_id=automation.id, send_at=send_at, kind=RunKind.SCHEDULED,
+                automation_runs.create_run(conn, automation_id=automation.id, send_at=send_at, kind=RunKind.SCHEDULED,
                                  worker=worker)
     waiting = []
-    for run in store.unfinished_runs(conn):
+    for run in automation_runs.unfinished_runs(conn):
         owner = schedules.automation(run.automation_id)      # gone from the file: abandoned at once
         phase = PHASE_OF[run.status]
         waiting.append(Planned(run.id, phase, due_at(phase, timeline(owner, run.send_at), now) if owner else now))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
-from engine.automations.model import RunStatus
 from engine.schedules.model import Automation, MissedPolicy
+from engine.state.model import AutomationRunStatus
 
 ON_TIME = timedelta(minutes=1)     # skip policy: how late a phase may start and still count as on time
 
@@ -43,9 +43,10 @@ class Phase(str, enum.Enum):
 
 
 # status -> the phase that moves it on
-PHASE_OF = {RunStatus.SCHEDULED: Phase.GENERATE, RunStatus.GENERATING: Phase.GENERATE,
-            RunStatus.GENERATED: Phase.TEST, RunStatus.TESTING: Phase.TEST, RunStatus.TESTED: Phase.LIVE,
-            RunStatus.WINDOW: Phase.LIVE, RunStatus.SENDING: Phase.LIVE, RunStatus.SENT: Phase.CLEANUP}
+PHASE_OF = {AutomationRunStatus.SCHEDULED: Phase.GENERATE, AutomationRunStatus.GENERATING: Phase.GENERATE,
+            AutomationRunStatus.GENERATED: Phase.TEST, AutomationRunStatus.TESTING: Phase.TEST,
+            AutomationRunStatus.TESTED: Phase.LIVE, AutomationRunStatus.WINDOW: Phase.LIVE,
+            AutomationRunStatus.SENDING: Phase.LIVE, AutomationRunStatus.SENT: Phase.CLEANUP}
 
 
 def due_at(phase: Phase, line: Timeline, now: datetime) -> datetime:

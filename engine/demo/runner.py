@@ -27,6 +27,7 @@ from engine.delivery.request import SendRequest
 from engine.demo.pg import find_server
 from engine.runs.model import OutputStatus, RunResult
 from engine.secrets import mask_dsn
+from engine.state.connection import close_pools
 from engine.web.server import start_in_thread
 
 log = logging.getLogger("engine.demo")
@@ -108,11 +109,11 @@ def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Cal
     from dataclasses import replace as with_changes  # noqa: PLC0415
     from datetime import timedelta  # noqa: PLC0415
 
-    from engine.automations import store  # noqa: PLC0415
-    from engine.automations.model import RunKind  # noqa: PLC0415
-    from engine.db import connect  # noqa: PLC0415
     from engine.scheduler.phases import Fanout, PhaseContext, advance, send_shard  # noqa: PLC0415
     from engine.schedules.loader import load_schedules  # noqa: PLC0415
+    from engine.state import automation_runs  # noqa: PLC0415
+    from engine.state.connection import state_connection  # noqa: PLC0415
+    from engine.state.model import RunKind  # noqa: PLC0415
     from engine.timeutil import utcnow  # noqa: PLC0415
 
     schedules = load_schedules(settings.project_dir)
@@ -124,8 +125,9 @@ def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Cal
     compressed = with_changes(schedules, automations=(automation,))
     send_at = utcnow().replace(microsecond=0) + timedelta(seconds=22)
     note(f"automation {automation.id}: compressed timeline in test mode, T-0 at {send_at:%H:%M:%S} UTC")
-    with connect(settings.require_state_dsn(), autocommit=True) as conn:
-        run = store.create_run(conn, automation_id=automation.id, send_at=send_at, kind=RunKind.TRIGGERED_TEST)
+    with state_connection(settings) as conn:
+        run = automation_runs.create_run(conn, automation_id=automation.id, send_at=send_at,
+                                         kind=RunKind.TRIGGERED_TEST)
     if run is None:
         return
     ctx = PhaseContext(settings=settings, worker="engine demo", clock=utcnow, schedules=compressed,
@@ -133,8 +135,8 @@ def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Cal
     shown = 0
     while True:
         step = advance(ctx, run.id)
-        with connect(settings.require_state_dsn(), autocommit=True) as conn:
-            events = store.phases(conn, run.id)
+        with state_connection(settings) as conn:
+            events = automation_runs.phases(conn, run.id)
         for event in events[shown:]:
             offset = (event.at - send_at).total_seconds()
             note(f"  T{offset:+5.1f}s  {event.status.value:<10} {event.detail or ''}".rstrip())
@@ -147,8 +149,8 @@ def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Cal
             continue
         time.sleep(max(0.0, (step.at - utcnow()).total_seconds()))
     report.timeline = [(e.status.value, e.at.isoformat()) for e in events]
-    with connect(settings.require_state_dsn(), autocommit=True) as conn:
-        finished = store.get_run(conn, run.id)
+    with state_connection(settings) as conn:
+        finished = automation_runs.get_run(conn, run.id)
     report.timeline_audience = (finished.audience_size or 0) if finished else 0
 
 
@@ -158,6 +160,7 @@ def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send
     server = find_server(settings)
     with contextlib.ExitStack() as stack:
         stack.callback(server.stop)
+        stack.callback(close_pools)         # before the server it may have started stops
         note(f"PostgreSQL: {server.origin}")
         dsn = _recreate_database(server.admin_dsn, database)
         # the demo's own database (synthetic data, sends to a fake FCM): its role is not checked

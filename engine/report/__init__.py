@@ -22,8 +22,9 @@ from engine.report.automation import automation_history
 from engine.report.collect import collect, load_sends, manifest_size
 from engine.report.model import HistoryPoint
 from engine.report.render import REPORT_FILE, render_history, render_report, write_html
-from engine.runs.model import Manifest, RunResult
-from engine.state.migrate import connect_state
+from engine.runs.model import RunResult
+from engine.state import runs
+from engine.state.connection import state_connection
 
 log = logging.getLogger("engine.report")
 
@@ -68,10 +69,10 @@ def find_run_dir(settings: Settings, run_id: str) -> Path:
         raise ConfigError(f"{run_id[:80]!r} is not a run id",
                           hint="give the run id printed by `engine run` (at least 8 characters)")
     if settings.state_dsn and len(run_id) == 36:
-        with connect_state(settings, retries=0) as conn:
-            row = conn.execute("SELECT run_dir FROM engine.runs WHERE id::text = %s", (run_id,)).fetchone()
-        if row and row[0] and (Path(row[0]) / "manifest.json").exists():
-            return Path(row[0])
+        with state_connection(settings, retries=0) as conn:
+            recorded = runs.get_run(conn, run_id)
+        if recorded and recorded.run_dir and (Path(recorded.run_dir) / "manifest.json").exists():
+            return Path(recorded.run_dir)
     prefix = run_id[:8]
     found = sorted(settings.resolved_output_dir.glob(f"*/*_{prefix}/manifest.json"))
     if len(run_id) < 8 or not found:
@@ -82,19 +83,16 @@ def find_run_dir(settings: Settings, run_id: str) -> Path:
 
 def history_points(settings: Settings, name: str, *, limit: int = 20) -> list[HistoryPoint]:
     """The last ``limit`` runs of an automation (by id) or else an audience, oldest first, with live sends."""
-    with connect_state(settings) as conn:
+    with state_connection(settings) as conn:
         by_automation = automation_history(conn, name, limit)
         if by_automation is not None:
             return by_automation
-        rows = conn.execute(
-            "SELECT id::text, as_of, status, manifest, run_dir FROM engine.runs WHERE audience = %s "
-            "ORDER BY started_at DESC LIMIT %s", (name, limit)).fetchall()
         points = []
-        for run_id, as_of, status, manifest, run_dir in reversed(rows):
-            live = [s for _, s in load_sends(conn, run_id) if s.mode == "live"]
-            report = Path(run_dir) / REPORT_FILE if run_dir else None
-            points.append(HistoryPoint(run_id=run_id, as_of=as_of.isoformat(), status=status,
-                                       size=manifest_size(Manifest.from_json(manifest)) if manifest else 0,
+        for run in reversed(runs.audience_runs(conn, name, limit)):
+            live = [s for _, s in load_sends(conn, run.id) if s.mode == "live"]
+            report = Path(run.run_dir) / REPORT_FILE if run.run_dir else None
+            points.append(HistoryPoint(run_id=run.id, as_of=run.as_of.isoformat(), status=run.status.value,
+                                       size=manifest_size(run.manifest) if run.manifest else 0,
                                        sent=sum(s.sent for s in live),
                                        failed=sum(s.failed_total for s in live),
                                        report=str(report) if report and report.exists() else None))

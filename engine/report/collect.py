@@ -14,13 +14,15 @@ from pathlib import Path
 import psycopg
 
 from engine.config import Settings
+from engine.errors import EngineError
 from engine.report import checks
 from engine.report.automation import automation_phases
 from engine.report.model import FileEntry, FunnelStep, OutputFunnel, PhaseEntry, Report, SendSummary, StepTiming
 from engine.report.pushes import push_previews
 from engine.report.sample import read_sample
 from engine.runs.model import Manifest, OutputStatus, read_manifest
-from engine.state import sends
+from engine.state import runs, sends
+from engine.state.connection import state_connection
 
 log = logging.getLogger("engine.report")
 
@@ -77,12 +79,8 @@ def load_sends(conn: psycopg.Connection, run_id: str) -> list[tuple[str | None, 
 
 def previous_sizes(conn: psycopg.Connection, audience: str, run_id: str, limit: int = HISTORY_RUNS) -> list[int]:
     """Audience sizes (rows of production files) of the last finished runs before this one."""
-    rows = conn.execute(
-        "SELECT r.manifest FROM engine.runs AS r WHERE r.audience = %s AND r.id <> %s "
-        "AND r.status IN ('succeeded', 'empty', 'partial') AND r.manifest IS NOT NULL "
-        "AND r.started_at <= coalesce((SELECT started_at FROM engine.runs WHERE id = %s), 'infinity') "
-        "ORDER BY r.started_at DESC LIMIT %s", (audience, run_id, run_id, limit)).fetchall()
-    return [manifest_size(Manifest.from_json(m)) for (m,) in rows]
+    return [manifest_size(run.manifest) for run in runs.finished_before(conn, audience, run_id, limit)
+            if run.manifest]
 
 
 def manifest_size(manifest: Manifest) -> int:
@@ -104,11 +102,11 @@ def _state(settings: Settings, run_id: str, audience: str) -> _StateFacts:
     if not settings.state_dsn:
         return _StateFacts()
     try:
-        with psycopg.connect(settings.state_dsn, connect_timeout=5) as conn:
+        with state_connection(settings, retries=0) as conn:
             automation, send_at, phases = automation_phases(conn, run_id)
             return _StateFacts(load_sends(conn, run_id), previous_sizes(conn, audience, run_id), [],
                                automation, send_at, phases)
-    except psycopg.Error as err:
+    except (psycopg.Error, EngineError) as err:
         log.warning("report without state: %s", type(err).__name__, extra={"run_id": run_id})
         return _StateFacts(notes=["state database unavailable: send counts and history are not shown"])
 

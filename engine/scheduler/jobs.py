@@ -20,11 +20,11 @@ from procrastinate.jobs import Status
 
 from engine.automations.planner import plan_runs
 from engine.automations.timeline import Phase
-from engine.db import connect
 from engine.delivery.shard import Shard
 from engine.observe import hooks
 from engine.scheduler.phases import Fanout, PhaseContext, ShardJob, advance, alert_on, send_shard
 from engine.schedules.loader import load_schedules
+from engine.state.connection import state_connection
 
 log = logging.getLogger("engine.scheduler")
 
@@ -109,7 +109,7 @@ async def tick_once(app: procrastinate.App, ctx: WorkerContext) -> None:
     """Plan due runs, queue their generate jobs, hand back the jobs of dead workers."""
     def plan() -> list[Any]:
         settings = ctx.phase.settings
-        with connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True) as conn:
+        with state_connection(settings) as conn:
             return plan_runs(conn, load_schedules(settings.project_dir), ctx.phase.clock(), worker=ctx.phase.worker,
                              on_missed=lambda run: alert_on(settings, run, run.reason))
 

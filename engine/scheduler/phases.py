@@ -20,11 +20,8 @@ from typing import Any, Callable
 import psycopg
 
 from engine import api
-from engine.automations import store
-from engine.automations.model import CANCELLABLE, AutomationRun, RunKind, RunStatus
 from engine.automations.timeline import PHASE_OF, Phase, Timeline, due_at, timeline
 from engine.config import Settings
-from engine.db import connect
 from engine.delivery.report import IN_DOUBT_EXIT
 from engine.delivery.request import SendRequest
 from engine.delivery.shard import Shard, shard_count
@@ -32,10 +29,11 @@ from engine.errors import EngineError, SendBusy
 from engine.observe import hooks
 from engine.observe.alerts import Event
 from engine.runs.model import MANIFEST, Manifest, OutputStatus, read_manifest
-from engine.runs.model import RunStatus as AudienceRunStatus
 from engine.schedules.loader import load_schedules
 from engine.schedules.model import Automation, ScheduleFile
-from engine.state import sends
+from engine.state import automation_runs, controls, runs, sends
+from engine.state.connection import state_connection
+from engine.state.model import CANCELLABLE, AutomationRun, AutomationRunStatus, RunKind
 
 log = logging.getLogger("engine.scheduler")
 
@@ -76,21 +74,21 @@ class PhaseContext:
 
 def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
     """Do the run's due step; return the next one (None: the run is over)."""
-    with connect(ctx.settings.require_state_dsn(), retries=ctx.settings.connect_retries, autocommit=True) as conn:
-        run = store.get_run(conn, run_id)
+    with state_connection(ctx.settings) as conn:
+        run = automation_runs.get_run(conn, run_id)
         if run is None or run.status.final:
             return None
         schedules = ctx.schedules or load_schedules(ctx.settings.project_dir)
         automation = schedules.automation(run.automation_id)
         if automation is None:
-            _move(ctx, conn, run, RunStatus.ABANDONED, "the automation is no longer in schedules.yaml")
+            _move(ctx, conn, run, AutomationRunStatus.ABANDONED, "the automation is no longer in schedules.yaml")
             return None
         line = timeline(automation, run.send_at)
         phase = PHASE_OF[run.status]
         now = ctx.clock()
         if due_at(phase, line, now) > now:
             return Next(phase, due_at(phase, line, now))
-        stop = None if run.status is RunStatus.SENDING else _stop_reason(conn, automation, run, line, now)
+        stop = None if run.status is AutomationRunStatus.SENDING else _stop_reason(conn, automation, run, line, now)
         if stop:
             _move(ctx, conn, run, *stop)
             return None
@@ -100,9 +98,9 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
             if isinstance(after, Fanout):
                 return after
         except EngineError as err:
-            latest = store.get_run(conn, run.id)
+            latest = automation_runs.get_run(conn, run.id)
             if latest and not latest.status.final:
-                _move(ctx, conn, latest, RunStatus.FAILED, f"{phase.value}: {err.message}")
+                _move(ctx, conn, latest, AutomationRunStatus.FAILED, f"{phase.value}: {err.message}")
             log.error("automation run failed", extra={"run": run.id, "automation": run.automation_id,
                                                       "phase": phase.value, "error": err.message})
             return None
@@ -111,10 +109,12 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
         return Next(PHASE_OF[after], due_at(PHASE_OF[after], line, ctx.clock()))
 
 
-def _move(ctx: PhaseContext, conn: psycopg.Connection, run: AutomationRun, to: RunStatus, detail: str | None = None,
-          expected: frozenset[RunStatus] | None = None, **fields: Any) -> AutomationRun | None:
-    moved = store.transition(conn, run.id, expected or {run.status}, to, detail=detail, worker=ctx.worker, **fields)
-    level = logging.ERROR if to in (RunStatus.FAILED, RunStatus.BLOCKED) else logging.INFO
+def _move(ctx: PhaseContext, conn: psycopg.Connection, run: AutomationRun, to: AutomationRunStatus,
+          detail: str | None = None, expected: frozenset[AutomationRunStatus] | None = None,
+          **fields: Any) -> AutomationRun | None:
+    moved = automation_runs.transition(conn, run.id, expected or {run.status}, to, detail=detail, worker=ctx.worker,
+                                       **fields)
+    level = logging.ERROR if to in (AutomationRunStatus.FAILED, AutomationRunStatus.BLOCKED) else logging.INFO
     if moved:
         log.log(level, "automation run %s", to.value, extra={"run": run.id, "automation": run.automation_id,
                                                            "status": to.value, "detail": detail})
@@ -124,8 +124,8 @@ def _move(ctx: PhaseContext, conn: psycopg.Connection, run: AutomationRun, to: R
 
 def alert_on(settings: Settings, run: AutomationRun, detail: str | None) -> None:
     """The alert-worthy outcomes (failed, blocked by max_audience_size, missed): webhook and metrics."""
-    missed = run.status is RunStatus.SKIPPED and (detail or "").startswith("missed")
-    event = {RunStatus.FAILED: Event.RUN_FAILED, RunStatus.BLOCKED: Event.AUDIENCE_BLOCKED}.get(
+    missed = run.status is AutomationRunStatus.SKIPPED and (detail or "").startswith("missed")
+    event = {AutomationRunStatus.FAILED: Event.RUN_FAILED, AutomationRunStatus.BLOCKED: Event.AUDIENCE_BLOCKED}.get(
         run.status, Event.MISSED_RUN if missed else None)
     if event is not None:
         hooks.scheduler_event(settings, event, f"automation {run.automation_id} run at {run.send_at:%Y-%m-%d %H:%M} "
@@ -134,17 +134,18 @@ def alert_on(settings: Settings, run: AutomationRun, detail: str | None) -> None
 
 
 def _stop_reason(conn: psycopg.Connection, automation: Automation, run: AutomationRun, line: Timeline,
-                 now: datetime) -> tuple[RunStatus, str] | None:
+                 now: datetime) -> tuple[AutomationRunStatus, str] | None:
     """Control state, checked at every phase: paused, disabled, or too late (missed-run policy)."""
-    paused, reason, _ = store.control(conn, automation.id)
-    if paused:
-        return RunStatus.SKIPPED, f"automation paused{': ' + reason if reason else ''}"
+    switch = controls.control(conn, automation.id)
+    if switch.paused:
+        return AutomationRunStatus.SKIPPED, f"automation paused{': ' + switch.reason if switch.reason else ''}"
     if not automation.enabled:
-        return RunStatus.SKIPPED, "automation disabled in schedules.yaml"
+        return AutomationRunStatus.SKIPPED, "automation disabled in schedules.yaml"
     if now > line.latest_start:
         late = (now - line.send_at).total_seconds()
-        return RunStatus.SKIPPED, (f"missed: {run.status.value} could not go on before {line.latest_start:%H:%M:%S} "
-                                   f"UTC ({late:.0f}s after T-0, missed policy {automation.missed_policy.value})")
+        return AutomationRunStatus.SKIPPED, (f"missed: {run.status.value} could not go on before "
+                                             f"{line.latest_start:%H:%M:%S} UTC ({late:.0f}s after T-0, missed policy "
+                                             f"{automation.missed_policy.value})")
     return None
 
 
@@ -156,20 +157,21 @@ def _frozen_manifest(conn: psycopg.Connection, run: AutomationRun) -> Manifest |
     """The manifest of the audience run this automation run already froze, if that run finished."""
     if not run.audience_run_id:
         return None
-    row = conn.execute("SELECT status, run_dir FROM engine.runs WHERE id = %s", (run.audience_run_id,)).fetchone()
-    if not row or not row[1] or not AudienceRunStatus(row[0]).ok or not (Path(row[1]) / MANIFEST).exists():
+    audience_run = runs.get_run(conn, run.audience_run_id)
+    if not audience_run or not audience_run.run_dir or not audience_run.status.ok \
+            or not (Path(audience_run.run_dir) / MANIFEST).exists():
         return None
-    return read_manifest(Path(row[1]))
+    return read_manifest(Path(audience_run.run_dir))
 
 
 def _generate(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
-              run: AutomationRun, line: Timeline) -> RunStatus | None:
-    if run.status is RunStatus.SCHEDULED:
-        run = _move(ctx, conn, run, RunStatus.GENERATING) or run
+              run: AutomationRun, line: Timeline) -> AutomationRunStatus | None:
+    if run.status is AutomationRunStatus.SCHEDULED:
+        run = _move(ctx, conn, run, AutomationRunStatus.GENERATING) or run
     manifest = _frozen_manifest(conn, run)
     if manifest is None:
         audience_run_id = str(uuid.uuid4())       # recorded first: a crash after the run finishes reuses it
-        conn.execute("UPDATE engine.automation_runs SET audience_run_id = %s WHERE id = %s", (audience_run_id, run.id))
+        automation_runs.set_audience_run(conn, run.id, audience_run_id)
         [result] = api.run(ctx.settings, selectors=[automation.audience], as_of=ctx.data_as_of or line.generate_at,
                            schedule_vars=automation.vars, run_id=audience_run_id, record=True)
         manifest = result.manifest
@@ -178,10 +180,11 @@ def _generate(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFi
                           f"{'; '.join(manifest.errors) or 'see its manifest'}")
     wanted = set(_live_outputs(schedules, automation))
     size = sum(o.rows for o in manifest.production_outputs if o.name in wanted)
-    row = conn.execute("SELECT run_dir FROM engine.runs WHERE id = %s", (manifest.run_id,)).fetchone()
-    moved = _move(ctx, conn, run, RunStatus.GENERATED, f"audience {manifest.status.value}: {size} live recipient rows",
-                  expected=frozenset({RunStatus.GENERATING}), audience_run_id=manifest.run_id,
-                  run_dir=row[0] if row else None, audience_size=size,
+    recorded = runs.get_run(conn, manifest.run_id)
+    moved = _move(ctx, conn, run, AutomationRunStatus.GENERATED,
+                  f"audience {manifest.status.value}: {size} live recipient rows",
+                  expected=frozenset({AutomationRunStatus.GENERATING}), audience_run_id=manifest.run_id,
+                  run_dir=recorded.run_dir if recorded else None, audience_size=size,
                   frozen={o.file: o.sha256 for o in manifest.outputs
                           if o.status is OutputStatus.WRITTEN and o.sha256})
     return moved.status if moved else None
@@ -240,9 +243,9 @@ def _plan_shards(ctx: PhaseContext, automation: Automation, run: AutomationRun) 
 
 def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
     """One shard job: send its range of the push's live send (resumes it; a copy already running: nothing)."""
-    with connect(ctx.settings.require_state_dsn(), retries=ctx.settings.connect_retries, autocommit=True) as conn:
-        run = store.get_run(conn, run_id)
-    if run is None or run.status is not RunStatus.SENDING:
+    with state_connection(ctx.settings) as conn:
+        run = automation_runs.get_run(conn, run_id)
+    if run is None or run.status is not AutomationRunStatus.SENDING:
         return
     automation = (ctx.schedules or load_schedules(ctx.settings.project_dir)).automation(run.automation_id)
     if automation is None:
@@ -264,18 +267,18 @@ def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
 
 
 def _test(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
-          run: AutomationRun, line: Timeline) -> RunStatus | None:
-    if run.status is RunStatus.GENERATED:
-        run = _move(ctx, conn, run, RunStatus.TESTING) or run
+          run: AutomationRun, line: Timeline) -> AutomationRunStatus | None:
+    if run.status is AutomationRunStatus.GENERATED:
+        run = _move(ctx, conn, run, AutomationRunStatus.TESTING) or run
     result = _send_all(ctx, automation, run, test=True, label="test")
     if result.problems or result.busy:
         raise EngineError("TEST send: " + "; ".join(result.problems or
                                                     [f"{push}: already running elsewhere" for push in result.busy]))
-    tested = _move(ctx, conn, run, RunStatus.TESTED, f"TEST pushes sent: {result.sent}",
-                   expected=frozenset({RunStatus.TESTING}))
+    tested = _move(ctx, conn, run, AutomationRunStatus.TESTED, f"TEST pushes sent: {result.sent}",
+                   expected=frozenset({AutomationRunStatus.TESTING}))
     if tested is None:
         return None
-    window = _move(ctx, conn, tested, RunStatus.WINDOW,
+    window = _move(ctx, conn, tested, AutomationRunStatus.WINDOW,
                    f"cancellation window open until {line.send_at.isoformat()} (`engine cancel {run.id}`)")
     return window.status if window else None
 
@@ -295,21 +298,21 @@ def _still_sending(conn: psycopg.Connection, automation: Automation, run: Automa
 
 
 def _live(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
-          run: AutomationRun, line: Timeline) -> RunStatus | Fanout | None:
-    if run.status is RunStatus.TESTED:
-        run = _move(ctx, conn, run, RunStatus.WINDOW) or run
-    if run.status is RunStatus.WINDOW:
+          run: AutomationRun, line: Timeline) -> AutomationRunStatus | Fanout | None:
+    if run.status is AutomationRunStatus.TESTED:
+        run = _move(ctx, conn, run, AutomationRunStatus.WINDOW) or run
+    if run.status is AutomationRunStatus.WINDOW:
         _check_frozen(run)
         size = run.audience_size or 0
         if automation.max_audience_size is not None and size > automation.max_audience_size:
-            _move(ctx, conn, run, RunStatus.BLOCKED,
+            _move(ctx, conn, run, AutomationRunStatus.BLOCKED,
                   f"audience of {size} is over max_audience_size {automation.max_audience_size}: nothing sent")
             return None
         if size == 0:
-            done = _move(ctx, conn, run, RunStatus.SENT, "empty audience: nothing sent", expected=CANCELLABLE,
+            done = _move(ctx, conn, run, AutomationRunStatus.SENT, "empty audience: nothing sent", expected=CANCELLABLE,
                          sent=0, failed=0, cadence_excluded=0)
             return done.status if done else None
-        started = _move(ctx, conn, run, RunStatus.SENDING, "live send started (no longer cancellable)")
+        started = _move(ctx, conn, run, AutomationRunStatus.SENDING, "live send started (no longer cancellable)")
         if started is None:          # cancelled in the last moment: the cancel won
             return None
         run = started
@@ -327,15 +330,15 @@ def _live(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, 
         log.info("live send waits for its shards", extra={"run": run.id, "pushes": list(result.busy)})
         return None
     if result.problems:
-        _move(ctx, conn, run, RunStatus.FAILED, "live send: " + "; ".join(result.problems), sent=result.sent,
+        _move(ctx, conn, run, AutomationRunStatus.FAILED, "live send: " + "; ".join(result.problems), sent=result.sent,
               failed=result.failed, cadence_excluded=result.excluded)
         return None
-    done = _move(ctx, conn, run, RunStatus.SENT, f"live pushes sent: {result.sent}, failed: {result.failed}",
+    done = _move(ctx, conn, run, AutomationRunStatus.SENT, f"live pushes sent: {result.sent}, failed: {result.failed}",
                  sent=result.sent, failed=result.failed, cadence_excluded=result.excluded)
     return done.status if done else None
 
 
 def _cleanup(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
-             run: AutomationRun, line: Timeline) -> RunStatus | None:
-    done = _move(ctx, conn, run, RunStatus.CLEANED, f"done: {run.sent or 0} sent, {run.failed or 0} failed")
+             run: AutomationRun, line: Timeline) -> AutomationRunStatus | None:
+    done = _move(ctx, conn, run, AutomationRunStatus.CLEANED, f"done: {run.sent or 0} sent, {run.failed or 0} failed")
     return done.status if done else None

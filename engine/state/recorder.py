@@ -2,7 +2,9 @@
 
 The recorder holds the run's advisory lock on its own connection for the whole run, so a
 process killed mid-run leaves a row the next run marks ``abandoned``; finishing retries on
-fresh connections, because the state database may have gone away while the run worked.
+connections from the state pool (each checked before it is lent), because the state database may
+have gone away while the run worked. The lock-holder is its own connection: a pooled one would
+keep the lock after the run.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Any
 import psycopg
 
 from engine.config import Settings
-from engine.db import connect
 from engine.errors import EngineError, StateError
 from engine.runs.model import Manifest
+from engine.state.connection import state_connection
 from engine.state.migrate import connect_state
 from engine.state.runs import abandon_dead_runs, fail_run, finish_run, start_run
 
@@ -53,7 +55,7 @@ class RunRecorder:
         last = ""
         for attempt in range(1, FINISH_ATTEMPTS + 1):
             try:
-                with connect(self.settings.require_state_dsn(), retries=self.settings.connect_retries) as conn:
+                with state_connection(self.settings) as conn:
                     finish_run(conn, manifest=manifest)
                 return
             except (psycopg.Error, EngineError) as err:
@@ -72,7 +74,7 @@ class RunRecorder:
     def fail(self, error: str) -> None:
         """Best effort, on an unexpected error: the row says failed instead of running."""
         try:
-            with connect(self.settings.require_state_dsn(), retries=0) as conn:
+            with state_connection(self.settings, retries=0) as conn:
                 fail_run(conn, run_id=self.run_id, error=error)
         except (psycopg.Error, EngineError) as err:
             log.error("run record not finished", extra={"error": str(err).splitlines()[0]})

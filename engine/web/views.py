@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from engine.config import Settings
-from engine.db import connect
 from engine.errors import EngineError
 from engine.report.collect import manifest_size
-from engine.runs.model import Manifest, OutputStatus
+from engine.runs.model import OutputStatus
+from engine.state import automation_runs, runs
+from engine.state.connection import state_connection
 
 
 @dataclass(frozen=True)
@@ -66,15 +67,15 @@ def _when(moment: datetime | None, zone: str | None = None) -> str:
 
 
 def recent_runs(conn: psycopg.Connection, limit: int = 25) -> list[RunRow]:
-    rows = conn.execute(
-        "SELECT id::text, audience, status, as_of, started_at, manifest, run_dir FROM engine.runs "
-        "ORDER BY started_at DESC LIMIT %s", (limit,)).fetchall()
+    """The last audience runs, newest first, with what their manifests say they wrote."""
     out = []
-    for run_id, audience, status, as_of, started_at, data, run_dir in rows:
-        manifest = Manifest.from_json(data) if data else None
-        written = tuple(o.file for o in manifest.outputs if o.status == OutputStatus.WRITTEN) if manifest else ()
-        out.append(RunRow(run_id, audience, status, as_of.isoformat(), started_at.isoformat(timespec="seconds"),
-                          manifest_size(manifest) if manifest else None, written, bool(run_dir and manifest)))
+    for run in runs.recent_runs(conn, limit):
+        written = tuple(o.file for o in run.manifest.outputs if o.status == OutputStatus.WRITTEN) \
+            if run.manifest else ()
+        out.append(RunRow(run.id, run.audience, run.status.value, run.as_of.isoformat(),
+                          run.started_at.isoformat(timespec="seconds"),
+                          manifest_size(run.manifest) if run.manifest else None, written,
+                          bool(run.run_dir and run.manifest)))
     return out
 
 
@@ -92,21 +93,15 @@ def automations(settings: Settings) -> list[AutomationRow]:
             for a in status(settings).automations]
 
 
-_FINAL = ("cleaned", "cancelled", "skipped", "failed", "abandoned", "blocked", "sent")
-_CANCELLABLE = ("scheduled", "generating", "generated", "testing", "tested", "window")
+OPEN_RUNS = 50      # shown on the page
 
 
 def open_runs(settings: Settings, conn: psycopg.Connection) -> list[OpenRun]:
-    """Automation runs not finished yet, soonest first (the scheduler's table, read with plain SQL)."""
-    row = conn.execute("SELECT to_regclass('engine.automation_runs') IS NOT NULL").fetchone()
-    if not row or not row[0]:
-        return []
-    rows = conn.execute("SELECT id::text, automation_id, kind, status, send_at FROM engine.automation_runs "
-                        "WHERE status <> ALL(%s) ORDER BY send_at LIMIT 50", (list(_FINAL),)).fetchall()
-    return [OpenRun(id=run_id, automation=automation, kind=kind, status=status,
-                    send_local=_when(send_at, settings.timezone), send_utc=_when(send_at, "UTC"),
-                    cancellable=status in _CANCELLABLE)
-            for run_id, automation, kind, status, send_at in rows]
+    """Automation runs not finished yet, soonest first."""
+    return [OpenRun(id=run.id, automation=run.automation_id, kind=run.kind.value, status=run.status.value,
+                    send_local=_when(run.send_at, settings.timezone), send_utc=_when(run.send_at, "UTC"),
+                    cancellable=run.status.cancellable)
+            for run in automation_runs.unfinished_runs(conn, limit=OPEN_RUNS)]
 
 
 def operator_view(settings: Settings) -> OperatorView:
@@ -116,7 +111,7 @@ def operator_view(settings: Settings) -> OperatorView:
     pending: list[OpenRun] = []
     rows: list[AutomationRow] = []
     try:
-        with connect(settings.require_state_dsn(), retries=0, autocommit=True) as conn:
+        with state_connection(settings, retries=0) as conn:
             runs = recent_runs(conn)
             pending = open_runs(settings, conn)
         rows = automations(settings)

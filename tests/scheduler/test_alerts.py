@@ -12,8 +12,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from engine.automations.model import RunKind, RunStatus
 from engine.observe.alerts import alerter_for
+from engine.state.model import AutomationRunStatus, RunKind
 from tests.scheduler.world import (  # noqa: F401
     Clock,
     SchedWorld,
@@ -68,7 +68,7 @@ def test_a_good_run_posts_no_alert(alerting: tuple[SchedWorld, Webhook]) -> None
     users = world.add_cohort("good", 2)
     run = world.create_run("a_good", T)
     drive(world, run.id, Clock(T - seconds(60)))
-    assert world.run(run.id).status is RunStatus.CLEANED and world.received(users) == [1, 1]
+    assert world.run(run.id).status is AutomationRunStatus.CLEANED and world.received(users) == [1, 1]
     assert hook.events() == []
 
 
@@ -78,7 +78,7 @@ def test_a_missed_run_posts_one_alert(alerting: tuple[SchedWorld, Webhook]) -> N
     run = world.create_run("a_missed", T, kind=RunKind.SCHEDULED)
     # the first phase only gets to run 5 minutes after T (past T + 1 min on time): skipped as missed
     drive(world, run.id, Clock(T + timedelta(minutes=5)))
-    assert world.run(run.id).status is RunStatus.SKIPPED
+    assert world.run(run.id).status is AutomationRunStatus.SKIPPED
     assert hook.events() == ["missed_run"]
     fields = {f["title"]: f["value"] for f in hook.received[0]["attachments"][0]["fields"]}
     assert (fields["run_id"], fields["automation"]) == (run.id, "a_missed")
@@ -90,6 +90,6 @@ def test_a_blocked_run_posts_one_alert(alerting: tuple[SchedWorld, Webhook]) -> 
     world.add_cohort("block", 2)                                       # 2 rows > max 1: blocked
     run = world.create_run("a_block", T)
     drive(world, run.id, Clock(T - seconds(60)))
-    assert world.run(run.id).status is RunStatus.BLOCKED
+    assert world.run(run.id).status is AutomationRunStatus.BLOCKED
     assert hook.events() == ["max_audience_size_blocked"]
     assert "over max_audience_size 1" in hook.received[0]["text"]

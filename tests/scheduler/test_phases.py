@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from engine import api
-from engine.automations.model import RunKind, RunStatus
 from engine.automations.planner import plan_runs
 from engine.cli.main import cli
 from engine.errors import StateError
 from engine.scheduler.phases import Fanout, PhaseContext, advance
 from engine.schedules.loader import load_schedules
+from engine.state.model import AutomationRunStatus, RunKind
 from tests.scheduler.world import (  # noqa: F401
     FOUNDER_TOKEN,
     Clock,
@@ -51,7 +51,7 @@ def test_phases_run_in_order_at_their_times_and_send_each_user_once(sched_world:
     assert phases == ["generate", "test", "live", "cleanup"]
     assert statuses(sched_world, run.id) == FULL
     final = sched_world.run(run.id)
-    assert (final.status, final.audience_size, final.sent, final.failed) == (RunStatus.CLEANED, 3, 3, 0)
+    assert (final.status, final.audience_size, final.sent, final.failed) == (AutomationRunStatus.CLEANED, 3, 3, 0)
     assert sched_world.received(users) == [1, 1, 1]
     assert sched_world.fcm.accepted()[FOUNDER_TOKEN] == 1          # one TEST push, to the test user only
     # running the finished run again does nothing (no second push)
@@ -74,7 +74,7 @@ def test_the_live_send_reads_the_frozen_files_only(sched_world: SchedWorld) -> N
 
     drive(sched_world, run.id, Clock(T - seconds(60)), before=tamper)
     final = sched_world.run(run.id)
-    assert final.status is RunStatus.FAILED and "not the file generate froze" in (final.reason or "")
+    assert final.status is AutomationRunStatus.FAILED and "not the file generate froze" in (final.reason or "")
     assert sched_world.received(users) == [0, 0]
 
 
@@ -85,11 +85,11 @@ def test_cancel_in_the_window_stops_the_live_send_and_is_refused_after_it(sched_
 
     def cancel_in_window(phase: str, _now: object) -> None:
         if phase == "live":
-            assert sched_world.run(run.id).status is RunStatus.WINDOW
+            assert sched_world.run(run.id).status is AutomationRunStatus.WINDOW
             assert api.cancel_run(sched_world.settings, run.id, reason="wrong copy").changed
 
     drive(sched_world, run.id, Clock(T - seconds(60)), before=cancel_in_window)
-    assert sched_world.run(run.id).status is RunStatus.CANCELLED
+    assert sched_world.run(run.id).status is AutomationRunStatus.CANCELLED
     assert sched_world.received(users) == [0, 0]
     assert sched_world.fcm.accepted()[FOUNDER_TOKEN] >= 1       # the TEST push had gone out
 
@@ -109,17 +109,17 @@ def test_pause_skips_runs_until_resume(sched_world: SchedWorld) -> None:
     run = sched_world.create_run("a_pause", T)
     drive(sched_world, run.id, Clock(T - seconds(60)))
     paused = sched_world.run(run.id)
-    assert paused.status is RunStatus.SKIPPED and paused.reason == "automation paused: holiday"
+    assert paused.status is AutomationRunStatus.SKIPPED and paused.reason == "automation paused: holiday"
     with pytest.raises(StateError, match="is paused"):
         api.trigger_automation(sched_world.settings, "a_pause", now=T)
     assert api.resume_automation(sched_world.settings, "a_pause").changed
     again = sched_world.create_run("a_pause", T + timedelta(days=1))
     drive(sched_world, again.id, Clock(T + timedelta(days=1) - seconds(60)))
-    assert sched_world.run(again.id).status is RunStatus.CLEANED
+    assert sched_world.run(again.id).status is AutomationRunStatus.CLEANED
     assert sched_world.received(users) == [1, 1]
     status = {a.automation_id: a for a in api.scheduler_status(sched_world.settings, now=T).automations}
     assert status["a_pause"].paused is False and [r.status for r in status["a_pause"].recent] == [
-        RunStatus.CLEANED, RunStatus.SKIPPED]
+        AutomationRunStatus.CLEANED, AutomationRunStatus.SKIPPED]
 
 
 def test_max_audience_size_blocks_the_live_send(sched_world: SchedWorld) -> None:
@@ -128,7 +128,7 @@ def test_max_audience_size_blocks_the_live_send(sched_world: SchedWorld) -> None
     run = sched_world.create_run("a_max", T)
     drive(sched_world, run.id, Clock(T - seconds(60)))
     blocked = sched_world.run(run.id)
-    assert blocked.status is RunStatus.BLOCKED and "over max_audience_size 2" in (blocked.reason or "")
+    assert blocked.status is AutomationRunStatus.BLOCKED and "over max_audience_size 2" in (blocked.reason or "")
     assert sched_world.received(users) == [0, 0, 0]
 
 
@@ -137,7 +137,7 @@ def test_an_empty_audience_is_recorded_and_sends_nothing(sched_world: SchedWorld
     run = sched_world.create_run("a_empty", T)
     drive(sched_world, run.id, Clock(T - seconds(60)))
     final = sched_world.run(run.id)
-    assert (final.status, final.audience_size, final.sent) == (RunStatus.CLEANED, 0, 0)
+    assert (final.status, final.audience_size, final.sent) == (AutomationRunStatus.CLEANED, 0, 0)
     assert "empty audience: nothing sent" in [d for s, d in _details(sched_world, run.id) if s == "sent"]
     assert sum(sched_world.fcm.accepted().values()) <= 1           # at most the founder's TEST push
 
@@ -170,13 +170,13 @@ def test_missed_runs_skip_or_go_late_within_the_grace(sched_world: SchedWorld) -
     [late] = [w for w in waiting if sched_world.run(w.run_id).automation_id == "a_late"]
     assert (late.phase.value, late.at) == ("generate", T - seconds(6))     # due already: runs at once
     drive(sched_world, late.run_id, Clock(now))
-    assert sched_world.run(late.run_id).status is RunStatus.CLEANED
+    assert sched_world.run(late.run_id).status is AutomationRunStatus.CLEANED
     assert sched_world.received(late_users) == [1, 1] and sched_world.received(skip_users) == [0, 0]
     # a phase that only gets to run after the grace is skipped, never sent in a burst
     stale = sched_world.create_run("a_late", T + timedelta(days=1), kind=RunKind.SCHEDULED)
     drive(sched_world, stale.id, Clock(T + timedelta(days=1, minutes=11)))
     stale_run = sched_world.run(stale.id)
-    assert stale_run.status is RunStatus.SKIPPED and (stale_run.reason or "").startswith("missed:")
+    assert stale_run.status is AutomationRunStatus.SKIPPED and (stale_run.reason or "").startswith("missed:")
     assert sched_world.received(late_users) == [1, 1]
 
 
@@ -201,7 +201,7 @@ def test_a_large_live_send_is_split_into_shard_jobs_and_joined(sched_world: Sche
     # 5 pushes at 2 a shard, at most 3 shards: ceil(5 / 2) = 3 shard jobs, then the live phase joins them
     assert phases == ["generate", "test", "live", "shard 1/3", "shard 2/3", "shard 3/3", "cleanup"]
     final = sharded.run(run.id)
-    assert (final.status, final.sent, final.failed) == (RunStatus.CLEANED, 5, 0)
+    assert (final.status, final.sent, final.failed) == (AutomationRunStatus.CLEANED, 5, 0)
     assert sharded.received(users) == [1] * 5
     assert sharded.query_one("SELECT shards, status FROM engine.sends WHERE send_id = %s",
                              (f"{run.id}:hello:live",)) == (3, "completed")
@@ -219,6 +219,6 @@ def test_shard_jobs_that_never_ran_are_sent_whole_by_the_live_phase(sched_world:
     assert isinstance(fanout, Fanout) and len(fanout.shards) == 2
     assert sharded.received(users) == [0] * 4                # planning sends nothing
     advance(ctx, run.id)                                     # the live job again
-    assert sharded.run(run.id).status is RunStatus.SENT and sharded.received(users) == [1] * 4
+    assert sharded.run(run.id).status is AutomationRunStatus.SENT and sharded.received(users) == [1] * 4
     assert sharded.query_one("SELECT shards, status FROM engine.sends WHERE send_id = %s",
                              (f"{run.id}:hello:live",)) == (None, "completed")   # never split after all

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from engine import api
-from engine.automations.model import RunStatus
 from engine.demo.fake_fcm import FakeFcmServer
+from engine.state.model import AutomationRunStatus
 from tests.scheduler.world import FOUNDER_TOKEN, SchedWorld, automation_yaml, make_world, sched_db, seconds  # noqa: F401
 
 REPLICAS = 3
@@ -72,7 +72,7 @@ def final(world: SchedWorld, run_ids: list[str]) -> bool:
     with psycopg.connect(world.dsn) as conn:
         rows = conn.execute("SELECT status FROM engine.automation_runs WHERE id = ANY(%s::uuid[])",
                             (run_ids,)).fetchall()
-    return len(rows) == len(run_ids) and all(RunStatus(s).final for (s,) in rows)
+    return len(rows) == len(run_ids) and all(AutomationRunStatus(s).final for (s,) in rows)
 
 
 def trigger_at(world: SchedWorld, automation: str, send_at: datetime) -> str:
@@ -97,7 +97,7 @@ def test_three_replicas_run_many_runs_each_exactly_once_at_their_times(
     workers = set()
     for run_id, send_at in runs.items():
         run = sched_world.run(run_id)
-        assert run.status is RunStatus.CLEANED, (run.status, run.reason)
+        assert run.status is AutomationRunStatus.CLEANED, (run.status, run.reason)
         history = sched_world.history(run_id)
         assert [s for s, _ in history] == ["scheduled", "generating", "generated", "testing", "tested", "window",
                                            "sending", "sent", "cleaned"]
@@ -156,7 +156,7 @@ def test_kill_9_of_the_replica_in_a_phase_another_finishes_without_duplicates(
     wait_for(lambda: final(sched_world, [gen_run, send_run]), 60, "the runs to finish", replicas)
     for run_id in (gen_run, send_run):
         run = sched_world.run(run_id)
-        assert run.status is RunStatus.CLEANED, (run.status, run.reason)
+        assert run.status is AutomationRunStatus.CLEANED, (run.status, run.reason)
     # generate was restarted by the surviving replica: two 'generating' records, two workers
     with psycopg.connect(sched_world.dsn) as conn:
         gen_workers = [w for (w,) in conn.execute(

@@ -14,8 +14,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from engine.automations.model import RunStatus
 from engine.demo.fake_fcm import FakeFcmServer
+from engine.state.model import AutomationRunStatus
 from tests.scheduler.test_replicas import LATE, final, start_replica, stop_replicas, trigger_at, wait_for
 from tests.scheduler.world import SchedWorld, automation_yaml, make_world, sched_db, seconds  # noqa: F401
 
@@ -43,7 +43,7 @@ def test_replicas_send_a_large_live_send_as_shard_jobs_each_push_once(
     run_id = trigger_at(world, "a_sharded", datetime.now(timezone.utc).replace(microsecond=0) + seconds(8))
     wait_for(lambda: final(world, [run_id]), 150, "the run to finish", procs)
     run = world.run(run_id)
-    assert (run.status, run.sent, run.failed) == (RunStatus.CLEANED, USERS, 0), run.reason
+    assert (run.status, run.sent, run.failed) == (AutomationRunStatus.CLEANED, USERS, 0), run.reason
     assert world.received(users) == [1] * USERS
     assert world.query_one("SELECT shards, status FROM engine.sends WHERE send_id = %s",
                            (f"{run_id}:hello:live",)) == (3, "completed")
@@ -80,7 +80,7 @@ def test_kill_9_of_the_replica_sending_a_shard_loses_nothing_and_sends_nothing_t
     survivors = {name: proc for name, proc in procs.items() if name != victim}
     wait_for(lambda: final(world, [run_id]), 150, "the run to finish", survivors)
     run = world.run(run_id)
-    assert run.status is RunStatus.CLEANED, run.reason
+    assert run.status is AutomationRunStatus.CLEANED, run.reason
     received = world.received(users)
     assert max(received) == 1, "a push went out twice"
     [(in_doubt,)] = world.query_all("SELECT count(*) FROM engine.send_items WHERE send_id = %s AND reason = %s",

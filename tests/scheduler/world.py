@@ -17,11 +17,11 @@ import psycopg
 import pytest
 
 from engine import api
-from engine.automations import store
-from engine.automations.model import AutomationRun, RunKind, RunStatus
 from engine.config import FOUNDER, Settings
 from engine.demo.fake_fcm import FakeFcmServer, write_service_account
 from engine.scheduler.phases import Fanout, PhaseContext, advance, send_shard
+from engine.state import automation_runs
+from engine.state.model import AutomationRun, AutomationRunStatus, RunKind
 
 REPO = Path(__file__).resolve().parents[2]
 FOUNDER_TOKEN = "tok-founder"
@@ -106,13 +106,13 @@ class SchedWorld:
 
     def create_run(self, automation_id: str, send_at: datetime, kind: RunKind = RunKind.TRIGGERED) -> AutomationRun:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
-            run = store.create_run(conn, automation_id=automation_id, send_at=send_at, kind=kind)
+            run = automation_runs.create_run(conn, automation_id=automation_id, send_at=send_at, kind=kind)
         assert run is not None
         return run
 
     def run(self, run_id: str) -> AutomationRun:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
-            run = store.get_run(conn, run_id)
+            run = automation_runs.get_run(conn, run_id)
         assert run is not None
         return run
 
@@ -126,7 +126,7 @@ class SchedWorld:
 
     def history(self, run_id: str) -> list[tuple[str, datetime]]:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
-            return [(p.status.value, p.at) for p in store.phases(conn, run_id)]
+            return [(p.status.value, p.at) for p in automation_runs.phases(conn, run_id)]
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
@@ -220,4 +220,4 @@ def seconds(n: float) -> timedelta:
     return timedelta(seconds=n)
 
 
-__all__ = ["Any", "RunStatus"]
+__all__ = ["Any", "AutomationRunStatus"]
