@@ -30,6 +30,10 @@ log = logging.getLogger("engine.db")
 _MAX_DELAY_S = 5.0     # the longest wait between two connection attempts
 # the server's answer (SQLSTATE 3D000; libpq gives no sqlstate for a failed connect, only the text)
 _MISSING_DATABASE = re.compile(r'database "((?:[^"]|"")*)" does not exist')
+# libpq refusing a DSN option's value before any connection: a configuration error, never retried
+_BAD_OPTION = re.compile(r'invalid (?:integer value "[^"]*" for connection option|port number|\w+ value)')
+DSN_HINT = ("a DSN is postgresql://user@host:5432/dbname?option=value with libpq's option names "
+            "(sslmode, connect_timeout, ...); set by --dsn, ENGINE_SOURCE_DSN or ENGINE_STATE_DSN")
 
 
 def _session_options(*, read_only: bool, statement_timeout_s: float, application_name: str) -> str:
@@ -42,7 +46,7 @@ def _session_options(*, read_only: bool, statement_timeout_s: float, application
 def _unavailable(dsn: str, err: Exception, attempts: int) -> DatabaseUnavailable:
     return DatabaseUnavailable(
         f"cannot connect to PostgreSQL at {describe_server(dsn)} after {attempts} attempt(s): "
-        f"{mask_text(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__, dsn)}",
+        f"{_first_line(err, dsn)}",
         hint="check that the server is running and reachable from here, the host/port are right, "
              "and the user may log in (pg_hba.conf); the DSN comes from --dsn or ENGINE_SOURCE_DSN/ENGINE_STATE_DSN",
     )
@@ -54,41 +58,54 @@ def missing_database(err: Exception) -> str | None:
     return found.group(1).replace('""', '"') if found else None
 
 
-def _missing(dsn: str, name: str) -> ConfigError:
-    return ConfigError(f"database {name!r} does not exist on {describe_server(dsn)}",
-                       hint="check the database name in the DSN (--dsn, ENGINE_SOURCE_DSN or ENGINE_STATE_DSN); "
-                            "`engine migrate` creates the state database, `engine seed` a development one")
+def _first_line(err: Exception, dsn: str) -> str:
+    return mask_text(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__, dsn)
+
+
+def _config_problem(dsn: str, err: Exception) -> ConfigError | None:
+    """A failed connect that waiting cannot fix: the database does not exist, or libpq refused an option's value
+    (port ``54x32``, sslmode ``bogus``). None for anything worth retrying."""
+    name = missing_database(err)
+    if name is not None:
+        return ConfigError(f"database {name!r} does not exist on {describe_server(dsn)}",
+                           hint="check the database name in the DSN (--dsn, ENGINE_SOURCE_DSN or ENGINE_STATE_DSN); "
+                                "`engine migrate` creates the state database, `engine seed` a development one")
+    if isinstance(err, psycopg.OperationalError) and _BAD_OPTION.search(str(err)):
+        return ConfigError(f"invalid database DSN: {_first_line(err, dsn)}", hint=DSN_HINT)
+    return None
 
 
 def check_dsn(dsn: str) -> None:
-    """A DSN libpq cannot parse (unknown option, bad URI) is a configuration error, not a traceback."""
+    """A DSN libpq cannot parse (unknown option, bad URI) is a configuration error, not a traceback.
+
+    So is a host with an ``@``: the tail of a password whose ``@`` was not percent-encoded."""
     try:
-        conninfo_to_dict(dsn)
+        params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as err:
-        problem = mask_text(str(err).strip().splitlines()[0] if str(err).strip() else "unparsable", dsn)
-        raise ConfigError(f"invalid database DSN: {problem}",
-                          hint="a DSN is postgresql://user@host:5432/dbname?option=value with libpq's option names "
-                               "(sslmode, connect_timeout, ...); set by --dsn, ENGINE_SOURCE_DSN or ENGINE_STATE_DSN"
-                          ) from None
+        raise ConfigError(f"invalid database DSN: {_first_line(err, dsn)}", hint=DSN_HINT) from None
+    if "@" in str(params.get("host") or ""):
+        raise ConfigError(f"invalid database DSN: host {mask_text(str(params['host']), dsn)!r} holds an '@'",
+                          hint="an '@' (or ':', '/', '%') in the user or password must be percent-encoded: "
+                               "'@' is %40, e.g. postgresql://user:p%40ss@host/db") from None
 
 
 def with_retry(action: Callable[[], psycopg.Connection], dsn: str, *, retries: int,
                base_delay: float = 0.2) -> psycopg.Connection:
     """Run ``action`` (a connect), retrying OperationalError ``retries`` times with full-jitter backoff.
 
-    A database that does not exist is not retried (waiting does not create it): a ConfigError naming it.
+    What waiting cannot fix (a database that does not exist, an option libpq refuses) is not retried:
+    a ConfigError naming it.
     """
     check_dsn(dsn)
     attempts = max(0, retries) + 1
     retrying = Retrying(stop=stop_after_attempt(attempts), reraise=True,
                         wait=wait_random_exponential(multiplier=base_delay, max=_MAX_DELAY_S),
                         retry=retry_if_exception(lambda e: isinstance(e, psycopg.OperationalError)
-                                                 and missing_database(e) is None))
+                                                 and _config_problem(dsn, e) is None))
     try:
         return retrying(action)
     except psycopg.OperationalError as err:
-        name = missing_database(err)
-        raise (_missing(dsn, name) if name is not None else _unavailable(dsn, err, attempts)) from None
+        raise (_config_problem(dsn, err) or _unavailable(dsn, err, attempts)) from None
 
 
 def connect(dsn: str, *, read_only: bool = False, statement_timeout_s: float = 300.0,

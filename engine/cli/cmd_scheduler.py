@@ -8,7 +8,7 @@ import click
 
 from engine.cli.common import CliContext, handle_errors, pass_cli
 from engine.config import Settings
-from engine.errors import ConfigError
+from engine.errors import ConfigError, ScheduleError
 
 if TYPE_CHECKING:
     from engine.web.server import RunningServer
@@ -47,6 +47,7 @@ def scheduler(obj: CliContext, concurrency: int, heartbeat: float, stalled_after
     from engine.scheduler.runner import Liveness, WorkerOptions, serve  # noqa: PLC0415
 
     settings = obj.settings(scheduler_serve_port=serve_port)
+    _require_schedules(settings)            # a bad cron or time zone: a configuration error (exit 2), at start
     require_scheduler_state(settings)       # not migrated: say `engine migrate` before anything starts
     liveness = Liveness(within_s=stalled_after)
     page = _operator_page(settings, liveness) if settings.scheduler_serve_port is not None else None
@@ -56,6 +57,15 @@ def scheduler(obj: CliContext, concurrency: int, heartbeat: float, stalled_after
     finally:
         if page:
             page.stop()
+
+
+def _require_schedules(settings: Settings) -> None:
+    from engine.schedules.loader import load_schedules  # noqa: PLC0415
+
+    try:
+        load_schedules(settings.project_dir)
+    except ScheduleError as err:
+        raise ConfigError(err.message, location=err.location, hint=err.hint) from None
 
 
 def _operator_page(settings: Settings, worker_alive: Callable[[], bool]) -> RunningServer:
