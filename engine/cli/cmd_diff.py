@@ -46,17 +46,20 @@ def _print(report) -> None:  # noqa: ANN001  (DiffReport, imported lazily)
     click.echo(f"A: {report.a}\nB: {report.b}")
     for f in report.files:
         pct = f" ({f.size_change_pct:+.1f}%)" if f.size_change_pct is not None else ""
-        head = "same" if f.same else f"+{f.added} added, -{f.removed} removed, ~{f.changed} changed"
+        head = "same" if f.same else f"+{f.added:,} added, -{f.removed:,} removed, ~{f.changed:,} changed"
         click.secho(f"\n{f.name}  (key {f.key})", bold=True)
         click.echo(f"  rows {f.rows_a:,} -> {f.rows_b:,}: {f.rows_b - f.rows_a:+,}{pct}; {head}")
         if f.changed_columns:
-            click.echo("  changed columns: " + ", ".join(f"{c} ({n})" for c, n in f.changed_columns.items()))
+            click.echo("  changed columns: " + ", ".join(f"{c} ({n:,})" for c, n in f.changed_columns.items()))
         for what, cols in (("columns only in B", f.columns_added), ("columns only in A", f.columns_removed)):
             if cols:
                 click.echo(f"  {what}: {', '.join(cols)}")
-        for kind, mark in (("added", "+"), ("removed", "-"), ("changed", "~")):
-            for example in f.examples.get(kind, ()):
+        for kind, mark, count in (("added", "+", f.added), ("removed", "-", f.removed), ("changed", "~", f.changed)):
+            shown = f.examples.get(kind, ())
+            for example in shown:
                 click.echo(f"    {mark} {example}")
+            if count > len(shown):
+                click.echo(f"    {mark} and {count - len(shown):,} more {kind}")
     for name in report.only_in_a:
         click.secho(f"\n{name}: only in A", fg="yellow")
     for name in report.only_in_b:

@@ -41,6 +41,15 @@ def test_folders_from_anywhere_matched_without_timestamps(tmp_path: Path) -> Non
     assert bad_key.exit_code == 2 and "--key 'nope' is not a column of both files" in bad_key.output
 
 
+def test_long_lists_say_how_many_more_and_numbers_read_one_way(tmp_path: Path) -> None:
+    old, new = tmp_path / "a", tmp_path / "b"
+    write(old, "all.csv", "user_id\n" + "".join(f"u{i}\n" for i in range(1, 1211)))     # u1..u1210
+    write(new, "all.csv", "user_id\nu1\nu2\n")                                         # 1,208 removed
+    text = CliRunner().invoke(cli, ["diff", str(old), str(new)]).output
+    assert "rows 1,210 -> 2: -1,208 (-99.8%); +0 added, -1,208 removed, ~0 changed" in text
+    assert text.count("    - u") == 5 and "    - and 1,203 more removed\n" in text
+
+
 def test_two_runs_by_id(project: Path, toy_dsn: str, tmp_path: Path) -> None:  # noqa: F811
     env = {"ENGINE_SOURCE_DSN": toy_dsn}
     out = tmp_path / "out"
