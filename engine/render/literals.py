@@ -19,7 +19,9 @@ from engine.errors import RenderError, SourceLocation
 from engine.pgquery import ShapeError, check_query, check_statement
 from engine.render.model import RenderedQuery
 
-_MARK = re.compile(r"%%|%\((\w+)\)s")
+# a placeholder, with the cast the SQL puts right after it (``{{ as_of }}::timestamptz``) when there is one
+_MARK = re.compile(r"%%|%\((\w+)\)s(?=(\s*::\s*[\w\[\]]+)?)")
+_CAST = re.compile(r"::([\w\[\]]+)$")
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
@@ -33,6 +35,15 @@ def one_line(text: str) -> str:
     return _LINE_BREAKS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def _cast_once(value: str, cast_after: str | None) -> str:
+    """``value`` without its own cast when the SQL casts it to the same type: ``'…'::timestamptz``, not
+    ``'…'::timestamptz::timestamptz``."""
+    own = _CAST.search(value)
+    if own and cast_after and own.group(1).lower() == cast_after.split("::")[-1].strip().lower():
+        return value[:own.start()]
+    return value
+
+
 def inline(text: str, params: Mapping[str, Any]) -> str:
     """``text`` with each ``%(name)s`` replaced by the literal of ``params[name]`` and ``%%`` by ``%``.
 
@@ -40,7 +51,8 @@ def inline(text: str, params: Mapping[str, Any]) -> str:
     the values made the result anything else.
     """
     check_query(text)
-    compiled = _MARK.sub(lambda m: "%" if m.group(0) == "%%" else literal(params[m.group(1)]), text)
+    compiled = _MARK.sub(lambda m: "%" if m.group(0) == "%%" else _cast_once(literal(params[m.group(1)]),
+                                                                           m.group(2)), text)
     try:
         leftover = check_statement(compiled)
     except ShapeError as err:

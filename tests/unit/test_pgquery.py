@@ -94,3 +94,14 @@ def test_compile_refuses_a_value_the_lexer_of_old_put_in_code() -> None:
     # the red team's case 2: PostgreSQL reads the placeholder inside the continued E'' string
     with pytest.raises(ShapeError, match="inside a string literal"):
         inline("select 1 as x where 'a' = E'a'\n'\\' %(name)s ' -- '", {"name": "; create table pwn (a int); --"})
+
+
+def test_compile_casts_a_value_once_where_the_sql_casts_it() -> None:
+    from datetime import datetime, timezone  # noqa: PLC0415
+
+    as_of = datetime(2026, 11, 23, 18, tzinfo=timezone.utc)
+    compiled = inline("select 1 as x where %(as_of)s::timestamptz > %(as_of)s and %(as_of)s :: date < now()",
+                      {"as_of": as_of})
+    assert compiled == ("select 1 as x where '2026-11-23 18:00:00+00:00'::timestamptz > "
+                        "'2026-11-23 18:00:00+00:00'::timestamptz and "
+                        "'2026-11-23 18:00:00+00:00'::timestamptz :: date < now()")
