@@ -8,6 +8,7 @@ import psycopg
 
 from engine.config import Settings
 from engine.errors import NotMigrated, StateError
+from engine.state import external_schemas
 from engine.state.migrate import _LOCK_KEY, connect_state
 
 NAME = "procrastinate"
@@ -16,8 +17,8 @@ NAME = "procrastinate"
 def require_scheduler_state(settings: Settings) -> None:
     """The state database is migrated and holds the job queue's tables (``engine scheduler`` needs both)."""
     with connect_state(settings, autocommit=True) as conn:
-        row = conn.execute("SELECT 1 FROM engine.external_schemas WHERE name = %s", (NAME,)).fetchone()
-    if row is None:
+        applied = external_schemas.recorded_version(conn, NAME)
+    if applied is None:
         raise NotMigrated("the state database is not migrated (no job queue tables)")
 
 
@@ -31,16 +32,16 @@ def ensure_queue_schema(conn: psycopg.Connection) -> list[str]:
     try:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
-            row = conn.execute("SELECT version FROM engine.external_schemas WHERE name = %s", (NAME,)).fetchone()
-            if row:
-                if row[0].split(".")[0] != installed.split(".")[0]:
-                    raise StateError(f"the job queue schema is procrastinate {row[0]}, the engine runs {installed}",
+            applied = external_schemas.recorded_version(conn, NAME)
+            if applied:
+                if applied.split(".")[0] != installed.split(".")[0]:
+                    raise StateError(f"the job queue schema is procrastinate {applied}, the engine runs {installed}",
                                      hint="apply procrastinate's migrations between them (its sql/migrations), "
-                                          "then update engine.external_schemas")
+                                          "then update its version in the engine's external_schemas table")
                 return []
             with conn.transaction():
                 conn.execute(SchemaManager.get_schema())
-                conn.execute("INSERT INTO engine.external_schemas (name, version) VALUES (%s, %s)", (NAME, installed))
+                external_schemas.record(conn, NAME, installed)
             return [f"{NAME} {installed}"]
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))

@@ -25,7 +25,7 @@ from engine.secrets import describe_server
 from engine.state.migrate import connect_state
 
 MAX_SIZE = 16          # the web server's threads and the scheduler's workers, each holding one at a time
-WAIT_S = 10.0          # for a free connection before the state database counts as unavailable
+WAIT_S = 5.0           # for a connection (a free one, or a new one: connect_timeout) before it counts as unavailable
 IDLE_S = 60.0          # an idle connection beyond this is closed
 OPEN_POOLS = 4         # pools kept per process (one in production)
 _OPTIONS = "-c statement_timeout=300000 -c timezone=UTC"    # as engine.db.connect opens a state connection

@@ -23,8 +23,10 @@ from engine.config import Settings
 from engine.db import connect
 from engine.errors import EngineError
 from engine.observe import metrics
-from engine.runs.model import Manifest, OutputStatus
+from engine.runs.model import OutputStatus
 from engine.secrets import register_secret
+from engine.state import automation_runs, runs
+from engine.state.connection import state_connection
 from engine.state.migrate import connect_state
 from engine.web.app import AppConfig, build_app
 from engine.web.hosts import allowed_hosts
@@ -35,18 +37,11 @@ log = logging.getLogger("engine.web")
 def _state_last_success(settings: Settings) -> Callable[[], list[tuple[str, str, float]]]:
     def query() -> list[tuple[str, str, float]]:
         try:
-            with connect(settings.require_state_dsn(), retries=0) as conn:
-                rows = [("audience", a, float(t)) for a, t in conn.execute(
-                    "SELECT audience, extract(epoch FROM max(finished_at)) FROM engine.runs "
-                    "WHERE status IN ('succeeded', 'empty') GROUP BY audience").fetchall()]
-                scheduler = conn.execute("SELECT to_regclass('engine.automation_runs') IS NOT NULL").fetchone()
-                if scheduler and scheduler[0]:
-                    rows += [("automation", a, float(t)) for a, t in conn.execute(
-                        "SELECT automation_id, extract(epoch FROM max(updated_at)) FROM engine.automation_runs "
-                        "WHERE status IN ('sent', 'cleaned') GROUP BY automation_id").fetchall()]
-                return rows
+            with state_connection(settings, retries=0) as conn:
+                found = [*runs.last_successes(conn), *automation_runs.last_successes(conn)]
         except (psycopg.Error, EngineError):
             return []
+        return [(success.kind, success.name, success.at.timestamp()) for success in found]
     return query
 
 
@@ -65,12 +60,12 @@ def worker_heartbeat(settings: Settings, *, within_s: float) -> Callable[[], boo
 
 def _run_files(settings: Settings, run_id: str) -> tuple[Path, set[str]] | None:
     """A recorded run's folder and the files its manifest says it wrote."""
-    with connect(settings.require_state_dsn(), retries=0) as conn:
-        row = conn.execute("SELECT run_dir, manifest FROM engine.runs WHERE id::text = %s", (run_id,)).fetchone()
-    if not row or not row[0]:
+    with state_connection(settings, retries=0) as conn:
+        run = runs.get_run(conn, run_id)
+    if not run or not run.run_dir:
         return None
-    manifest = Manifest.from_json(row[1]) if row[1] else None
-    return Path(row[0]), {o.file for o in manifest.outputs if o.status == OutputStatus.WRITTEN} if manifest else set()
+    return Path(run.run_dir), {o.file for o in run.manifest.outputs if o.status == OutputStatus.WRITTEN} \
+        if run.manifest else set()
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 from engine.config import Settings, resolve
 from engine.errors import DatabaseUnavailable, NotMigrated
 from engine.runs.model import Manifest, OutputRecord, OutputStatus, RunStatus
-from engine.state import automation_runs, controls, runs
+from engine.state import automation_runs, controls, external_schemas, runs
 from engine.state.connection import state_connection
 from engine.state.model import AutomationRun, AutomationRunStatus, RunKind
 
@@ -143,3 +143,9 @@ def test_an_unmigrated_or_unreachable_state_database_is_an_engine_error(empty_db
     with pytest.raises(DatabaseUnavailable), state_connection(
             _settings("postgresql://postgres@127.0.0.1:1/none", tmp_path)):
         pass
+
+
+def test_library_schemas_are_recorded_by_name(conn: psycopg.Connection) -> None:
+    assert external_schemas.recorded_version(conn, "some_library") is None
+    external_schemas.record(conn, "some_library", "3.1.0")
+    assert external_schemas.recorded_version(conn, "some_library") == "3.1.0"
