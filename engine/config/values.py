@@ -15,6 +15,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import AfterValidator, BeforeValidator
 
+from engine.config.zones import zone_hint
 from engine.secrets import mask_text
 
 
@@ -53,7 +54,7 @@ def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("not an IANA time zone name, e.g. America/Chicago") from None
+        raise ValueError(f"not an IANA time zone name: {zone_hint(value)}") from None
     return value
 
 

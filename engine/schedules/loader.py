@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 from pydantic import TypeAdapter
 
+from engine.config.zones import zone_hint
 from engine.documents import Document, KeyPath, KnownValid, load, schema_problems
 from engine.errors import EngineError, ScheduleError, first_of
 from engine.push.template import FIELDS, SUSPECT, VARIABLE
@@ -62,11 +63,8 @@ def _timezone_problem(doc: Document, where: KeyPath, name: str, zone: str) -> En
         zoneinfo.ZoneInfo(zone)
         return None
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(zone, sorted(zoneinfo.available_timezones()), n=1)
         return ScheduleError(f"automation {name!r}: unknown time zone {zone!r}",
-                             location=value_location(doc, where + ("schedule", "timezone")),
-                             hint=f"did you mean {close[0]!r}?" if close
-                             else "use an IANA name such as America/Chicago")
+                             location=value_location(doc, where + ("schedule", "timezone")), hint=zone_hint(zone))
 
 
 def _leads(item: dict[str, Any]) -> tuple[timedelta, timedelta, timedelta | None]:

@@ -84,9 +84,11 @@ def test_2_a_database_that_does_not_exist(toy: tuple[Path, str], pg_admin_dsn: s
     assert result.exit_code == 2 and "database 'ae_test_no_such_db' does not exist" in result.stderr
 
 
-@pytest.mark.parametrize("cron, zone, says", [("61 25 * * *", "America/Chicago", "invalid cron '61 25 * * *'"),
-                                              ("30 12 * * *", "Mars/Olympus", "unknown time zone 'Mars/Olympus'")],
-                         ids=["cron", "time-zone"])
+@pytest.mark.parametrize("cron, zone, says", [
+    ("61 25 * * *", "America/Chicago", "invalid cron '61 25 * * *'"),
+    ("30 12 * * *", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+    ("30 12 * * *", "CST", "unknown time zone 'CST'\n  hint: did you mean 'America/Chicago'?"),
+], ids=["cron", "time-zone", "time-zone-abbreviation"])
 def test_2_the_scheduler_with_a_bad_cron_or_time_zone(tmp_path: Path, cron: str, zone: str, says: str) -> None:
     project = make_project(tmp_path / "project")
     (project / "schedules.yaml").write_text(SCHEDULES.replace("CRON", cron).replace("ZONE", zone))
