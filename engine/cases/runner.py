@@ -88,7 +88,8 @@ def _run_case(run: AudienceRun, settings: Settings, spec: AudienceSpec, case: Te
 
 
 def run_cases(settings: Settings, cases: Sequence[TestCase], specs: Sequence[AudienceSpec], *,
-              admin_dsn: str, run: AudienceRun, on_result: Callable[[CaseResult], None] = lambda _: None) -> list[CaseResult]:
+              admin_dsn: str, run: AudienceRun,
+              on_result: Callable[[CaseResult], None] = lambda _: None) -> list[CaseResult]:
     """Run every case in one throwaway database (emptied between cases); report each as it finishes."""
     by_name = {s.name: s for s in specs}
     results: list[CaseResult] = []

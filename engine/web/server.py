@@ -20,7 +20,6 @@ import uvicorn
 from starlette.applications import Starlette
 
 from engine.config import Settings
-from engine.db import connect
 from engine.errors import EngineError
 from engine.observe import metrics
 from engine.runs.model import OutputStatus
@@ -43,19 +42,6 @@ def _state_last_success(settings: Settings) -> Callable[[], list[tuple[str, str,
             return []
         return [(success.kind, success.name, success.at.timestamp()) for success in found]
     return query
-
-
-def worker_heartbeat(settings: Settings, *, within_s: float) -> Callable[[], bool]:
-    """For the scheduler's /readyz: a procrastinate worker beat its heart within ``within_s`` seconds."""
-    def alive() -> bool:
-        try:
-            with connect(settings.require_state_dsn(), retries=0) as conn:
-                row = conn.execute("SELECT EXISTS (SELECT 1 FROM procrastinate_workers WHERE last_heartbeat > "
-                                   "now() - make_interval(secs => %s))", (within_s,)).fetchone()
-                return bool(row and row[0])
-        except (psycopg.Error, EngineError):
-            return False
-    return alive
 
 
 def _run_files(settings: Settings, run_id: str) -> tuple[Path, set[str]] | None:
