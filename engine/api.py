@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from engine.automations.overview import PlannedRun
 
 if TYPE_CHECKING:
+    from engine.catalog.model import CatalogPull
     from engine.validate.findings import ValidationReport
 
 log = logging.getLogger("engine.api")
@@ -145,6 +146,28 @@ def validate(settings: Settings, *, select: Sequence[str] = (), db: bool = False
     from engine.validate.runner import validate_project  # noqa: PLC0415  (sqlfluff loads on demand)
 
     return validate_project(settings, select=select, db=db, cache=cache, strict=strict)
+
+
+def pull_catalog(settings: Settings, *, schema: str = "public", all_tables: bool = False) -> "CatalogPull":
+    """Write catalog/source.yaml from the source database (read-only): the tables of ``schema`` the project's
+    audience SQL reads, or all of them, each with every column and its type (``engine catalog pull``)."""
+    from engine.catalog.introspect import read_schema  # noqa: PLC0415
+    from engine.catalog.model import CatalogPull  # noqa: PLC0415
+    from engine.catalog.store import CATALOG_FILE, dump_catalog  # noqa: PLC0415
+    from engine.outputs.atomic import write_atomic  # noqa: PLC0415
+    from engine.validate.catalog import project_tables  # noqa: PLC0415
+
+    read = None if all_tables else {name for s, name in project_tables(settings.project_dir) if s in (None, schema)}
+    with connect(settings.require_source_dsn(), read_only=True, statement_timeout_s=settings.statement_timeout_s,
+                 retries=settings.connect_retries, autocommit=True) as conn:
+        catalog = read_schema(conn, schema, read)
+    path = settings.project_dir / CATALOG_FILE
+    text = dump_catalog(catalog)
+    changed = not path.exists() or path.read_text(encoding="utf-8") != text
+    if changed:
+        write_atomic(path, text.encode("utf-8"))
+    return CatalogPull(str(CATALOG_FILE), schema, len(catalog.tables), sum(map(len, catalog.tables.values())),
+                       changed, tuple(sorted((read or set()) - set(catalog.tables))))
 
 
 def list_audiences(settings: Settings, selectors: Sequence[str] = ()) -> list[AudienceSpec]:

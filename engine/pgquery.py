@@ -104,6 +104,24 @@ def _parse(text: str) -> list[dict[str, Any]]:
                          "fix the SQL at this place (PostgreSQL's own parser read it)", "sql/syntax") from None
 
 
+@dataclass(frozen=True)
+class ParsedSelect:
+    """A rendered query's SelectStmt as PostgreSQL parses it; ``offset`` maps a tree location back."""
+
+    select: dict[str, Any]
+    positional: _Positional
+
+    def offset(self, location: int) -> int:
+        """The character offset in the rendered SQL of a tree ``location`` (a byte offset, placeholders as ``$n``)."""
+        return self.positional.rendered(_chars(self.positional.text, location))
+
+
+def parse_select(sql: str) -> ParsedSelect:
+    """The parse tree of rendered ``sql`` (its placeholders as ``$n``); ShapeError unless it is one SELECT."""
+    positional = _positional(sql)
+    return ParsedSelect(_one_select(positional.text, _parse(positional.text))["SelectStmt"], positional)
+
+
 def _one_select(text: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
     """The one SelectStmt of ``text`` (no ``;`` after it: the engine wraps it in ``COPY (...)``)."""
     if not statements:

@@ -6,7 +6,15 @@ import sys
 
 import click
 
+from engine.catalog.store import CATALOG_FILE
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
+
+_OFFLINE_NOTE = {  # whether the project has a catalog -> what checking without a database misses
+    False: "note: columns are checked against the SQL text only; real table/column names need --db "
+           "(or ENGINE_SOURCE_DSN), or a catalog: `engine catalog pull`",
+    True: f"note: tables and columns are checked against {CATALOG_FILE}; --db (or ENGINE_SOURCE_DSN) also "
+          "prepares every query and says where the catalog is stale",
+}
 
 
 @click.command()
@@ -35,6 +43,8 @@ def validate(obj: CliContext, selectors: tuple[str, ...], use_db: bool | None, d
                  unused params (warning), test-case files (audiences/*.tests.yaml)
       sql        referenced SQL files exist
       render     Jinja renders (sandboxed, StrictUndefined); undeclared variables
+      catalog    tables and columns the SQL names are in catalog/source.yaml
+                 (`engine catalog pull`); with --db, where it is stale (warning)
       lint       sqlfluff with the project's .sqlfluff (lines of the source SQL);
                  style-only rules are warnings unless --strict
       columns    columns used by binds, joins, prioritise, require, thresholds,
@@ -57,8 +67,7 @@ def validate(obj: CliContext, selectors: tuple[str, ...], use_db: bool | None, d
     settings = obj.settings(source_dsn=dsn)
     db = bool(settings.source_dsn) if use_db is None else use_db
     if use_db is None and not db:
-        click.echo("note: columns are checked against the SQL text only; real table/column names need --db "
-                   "(or ENGINE_SOURCE_DSN)", err=True)
+        click.echo(_OFFLINE_NOTE[(settings.project_dir / CATALOG_FILE).exists()], err=True)
     report = api.validate(settings, select=selectors, db=db, cache=not no_cache, strict=strict)
     if obj.json_output:
         emit_json(report.as_dict())

@@ -19,7 +19,7 @@ _COMMAND_MODULES = {
     "send": "cmd_send", "cadence": "cmd_cadence", "test": "cmd_test", "diff": "cmd_diff",
     "scheduler": "cmd_scheduler", "pause": "cmd_control", "resume": "cmd_control", "cancel": "cmd_control",
     "trigger": "cmd_control", "status": "cmd_status", "plan": "cmd_status",
-    "report": "cmd_report", "serve": "cmd_serve",
+    "report": "cmd_report", "serve": "cmd_serve", "catalog": "cmd_catalog",
 }
 
 

@@ -1,7 +1,8 @@
 """``validate_project``: every check over the project in one pass, every problem reported.
 
 Order: audience files (syntax, schema, references) -> cadence.yaml and layers -> Jinja
-render of each query -> (``--db``: prepare on the database) -> columns through each audience
+render of each query -> tables and columns against catalog/source.yaml (``--db``: also whether it
+is stale) -> (``--db``: prepare on the database) -> columns through each audience
 -> file names -> schedules.yaml -> sqlfluff. A file with problems is skipped by the later
 checks that need it; the rest go on. ``select`` takes audience selectors (names, ``layer:N``,
 ``tag:T``) and ``rule:FAMILY[/NAME]`` to keep only some checks.
@@ -24,6 +25,7 @@ from engine.spec.model import AudienceSpec
 from engine.transform.sqlparts import literal
 from engine.validate.audiences import AudienceEntry, load_entries, select_entries
 from engine.validate.cadencefile import check_audience_layers, check_cadence
+from engine.validate.catalog import check_project_catalog
 from engine.validate.columns import check_audience_columns
 from engine.validate.findings import FAMILIES, Findings, ValidationReport
 from engine.validate.names import check_names
@@ -135,17 +137,22 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
     for entry in chosen:
         if entry.spec is not None and entry.doc is not None:
             check_unused_params(findings, entry.doc, entry.spec, rendered[entry.spec.name], env)
+    queries = [(spec.name, spec.query(name).sql, query)
+               for spec in specs for name, query in rendered[spec.name].items()]
+    # a query whose SQL names an unknown table or column: its output columns are not to be trusted downstream
+    untrusted = check_project_catalog(findings, settings, env, queries, stale=db,
+                                      references=not (db and wanted("db"))) if wanted("catalog") else set()
     case_files = check_case_files(findings, root, {s.name: s for s in (e.spec for e in entries) if s is not None},
                                   selected)
     described: dict[tuple[str, str], tuple[str, ...]] = {}
     if db and wanted("db"):
         from engine.validate.dbcheck import check_on_database  # noqa: PLC0415  (psycopg only with --db)
 
-        described = check_on_database(findings, settings, env, [(spec.name, spec.query(name).sql, query)
-                                                                for spec in specs
-                                                                for name, query in rendered[spec.name].items()])
+        described = check_on_database(findings, settings, env, queries)
+        untrusted |= {(audience, query.name) for audience, _, query in queries
+                      if (audience, query.name) not in described}
     if wanted("columns"):
-        _check_columns(findings, env, chosen, rendered, described, cache_dir)
+        _check_columns(findings, env, chosen, rendered, described, cache_dir, untrusted)
     check_names(findings, entries, selected)
     by_name = {e.path.stem: e for e in entries} | {e.name: e for e in entries}   # a misnamed file still resolves
     check_schedules(findings, settings, by_name, cadence, selected, known_valid)
@@ -182,7 +189,8 @@ def check_case_files(findings: Findings, root: Path, specs: dict[str, AudienceSp
 
 def _check_columns(findings: Findings, env: jinja2.Environment, chosen: Sequence[AudienceEntry],
                    rendered: dict[str, dict[str, RenderedQuery]],
-                   described: dict[tuple[str, str], tuple[str, ...]], cache_dir: Path | None) -> None:
+                   described: dict[tuple[str, str], tuple[str, ...]], cache_dir: Path | None,
+                   untrusted: set[tuple[str, str]]) -> None:
     from engine.transform import sandbox  # noqa: PLC0415  (segment and metric SQL is bound by DuckDB itself)
 
     duck = sandbox.connect()   # binding spec SQL may read files (table functions bind eagerly): not here
@@ -193,7 +201,7 @@ def _check_columns(findings: Findings, env: jinja2.Environment, chosen: Sequence
                 continue
             columns = {q.name: described.get((spec.name, q.name)) or
                        (cached_infer_columns(rendered[spec.name][q.name].sql, cache_dir)
-                        if q.name in rendered[spec.name] else None)
+                        if q.name in rendered[spec.name] and (spec.name, q.name) not in untrusted else None)
                        for q in spec.queries}
             transform = _transform_sql(findings, env, spec) if spec.transform else None
             check_sandbox(findings, entry.doc, spec, transform)

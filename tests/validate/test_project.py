@@ -16,7 +16,7 @@ def _run(*args: str) -> tuple[int, str]:
     """Exit code and output, without the stderr note about --db (tested on its own below)."""
     result = CliRunner().invoke(cli, list(args), env={"ENGINE_SOURCE_DSN": ""}, catch_exceptions=False)
     return result.exit_code, "".join(line for line in result.output.splitlines(keepends=True)
-                                     if not line.startswith("note: columns are checked"))
+                                     if not line.startswith("note: "))
 
 
 def test_cli_clean_project_exits_0_and_says_when_the_database_is_not_used() -> None:
@@ -24,21 +24,23 @@ def test_cli_clean_project_exits_0_and_says_when_the_database_is_not_used() -> N
                                 env={"ENGINE_SOURCE_DSN": ""}, catch_exceptions=False)
     assert result.exit_code == 0
     assert result.stdout.startswith("no problems in ") and result.stdout.rstrip().endswith(" s)")
-    # no source database configured: one line on stderr says what --db would add
-    assert result.stderr.splitlines() == ["note: columns are checked against the SQL text only; real "
-                                          "table/column names need --db (or ENGINE_SOURCE_DSN)"]
+    # no source database configured: one line on stderr says what the catalog checks and what --db would add
+    assert result.stderr.splitlines() == ["note: tables and columns are checked against catalog/source.yaml; --db "
+                                          "(or ENGINE_SOURCE_DSN) also prepares every query and says where the "
+                                          "catalog is stale"]
 
 
 def test_cli_uses_the_configured_database(app_db: str, tmp_path: Path) -> None:
-    # a misspelt column that only the database catches: found without --db once ENGINE_SOURCE_DSN is set
+    # a misspelt column: found by the database without --db once ENGINE_SOURCE_DSN is set (and by the catalog)
     project = make_project(tmp_path, "sql/mini/activity.sql", "    and ii.status = 'OPEN_FOR_TRADE'",
                            "    and ii.statuss = 'OPEN_FOR_TRADE'")
     result = CliRunner().invoke(cli, ["--project-dir", str(project), "validate", "--no-cache"],
                                 env={"ENGINE_SOURCE_DSN": app_db}, catch_exceptions=False)
     assert result.exit_code == 1 and "[db/unknown-column]" in result.stdout and "note:" not in result.stderr
-    skipped = CliRunner().invoke(cli, ["--project-dir", str(project), "validate", "--no-cache", "--no-db"],
+    offline = CliRunner().invoke(cli, ["--project-dir", str(project), "validate", "--no-cache", "--no-db"],
                                  env={"ENGINE_SOURCE_DSN": app_db}, catch_exceptions=False)
-    assert skipped.exit_code == 0
+    assert offline.exit_code == 1 and "[catalog/unknown-column]" in offline.stdout
+    assert "[db/" not in offline.stdout
 
 
 def test_unused_param_and_test_case_files(tmp_path: Path) -> None:
