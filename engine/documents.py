@@ -266,6 +266,13 @@ def schema_key(schema: Mapping[str, Any], target: Any) -> str:
     return "\0".join((SCHEMA_CHECK_VERSION, repr(schema), repr(target)))
 
 
+def _suggestions(err: Any, root: Mapping[str, Any]) -> dict[Any, str | None]:
+    """Each unknown key of an ``additionalProperties`` error, with the allowed key it is closest to."""
+    allowed = _properties(err.schema, root)
+    return {key: next(iter(difflib.get_close_matches(str(key), allowed, n=1)), None)
+            for key in sorted(set(err.instance) - set(allowed), key=str)}
+
+
 def schema_problems(doc: Document, schema: Mapping[str, Any], *, error: Callable[..., E],
                     value: Any = None, definition: str | None = None, base_path: KeyPath = (),
                     at_value: bool = False, known_valid: KnownValid | None = None) -> list[E]:
@@ -284,17 +291,23 @@ def schema_problems(doc: Document, schema: Mapping[str, Any], *, error: Callable
     if known_valid is not None and key in known_valid:
         return []
     problems: list[E] = []
-    found = jsonschema.Draft202012Validator(schema).iter_errors(target)
-    for err in sorted(found, key=lambda e: [str(p) for p in e.absolute_path]):
+    found = sorted(jsonschema.Draft202012Validator(schema).iter_errors(target),
+                   key=lambda e: [str(p) for p in e.absolute_path])
+    # a misspelt required key is one mistake: "unknown key 'layr' (did you mean 'layer'?)" says it, so the
+    # "'layer' is a required property" it causes is not reported too
+    said = {f"{close!r} is a required property" for err in found if err.validator == "additionalProperties"
+            and isinstance(err.instance, dict) for close in _suggestions(err, root).values() if close}
+    for err in found:
         path: KeyPath = base_path + tuple(err.absolute_path)
         where = format_key_path(path) or "(top level)"
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = _properties(err.schema, root)
-            for key in sorted(set(err.instance) - set(allowed), key=str):
-                close = difflib.get_close_matches(str(key), allowed, n=1)
+            for key, close in _suggestions(err, root).items():
                 problems.append(error(f"unknown key {key!r} in {where}", location=doc.locate(path + (key,)),
-                                      hint=f"did you mean {close[0]!r}?" if close
+                                      hint=f"did you mean {close!r}?" if close
                                       else f"allowed keys: {', '.join(allowed)}"))
+        elif err.validator == "required" and err.message in said:
+            continue
         elif err.validator == "oneOf" and isinstance(err.schema, dict) and err.schema.get("description"):
             problems.append(error(f"{where}: {err.instance!r} is not a valid value (expected "
                                   f"{err.schema['description']})", location=locate(path)))

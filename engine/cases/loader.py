@@ -74,6 +74,8 @@ def check_file(path: Path, display: str, specs: dict[str, AudienceSpec]) -> tupl
     audience = doc.data.get("audience") or path.name[: -len(TESTS_SUFFIX)]
     spec = specs.get(audience)
     if spec is None:
+        if (path.parent / f"{audience}.yaml").exists():
+            return [], []       # the audience's own file failed to load: one error, reported there
         where = ("audience",) if "audience" in doc.data else ()
         return [], [_unknown(doc, where, "audience", audience, sorted(specs))]
     tables = declared_columns()
