@@ -15,23 +15,29 @@ from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 @click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Random seed for the data.")
 @click.option("--as-of", default=None, help="Anchor time for the data and the audiences (ISO 8601, default now).")
 @click.option("--no-send", is_flag=True, help="Stop after writing the CSVs (no fake FCM sends).")
+@click.option("--db", default=None, metavar="NAME",
+              help="Database to (re)create (default ENGINE_DEMO_DATABASE, else audience_engine_demo_<OS user>).")
+@click.option("--reset", is_flag=True, help="Drop and recreate --db even if engine demo did not create it.")
 @pass_cli
 @handle_errors
-def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_send: bool) -> None:
+def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_send: bool, db: str | None,
+         reset: bool) -> None:
     """Show the whole engine on this machine with nothing configured.
 
     Finds a PostgreSQL (ENGINE_SOURCE_DSN, else 127.0.0.1:5432 as postgres, else a private
     server from the 'demo' extra when not root), recreates the database
-    audience_engine_demo, seeds synthetic Tradeblock-shaped data, runs every audience in
-    audiences/, and sends each push template's TEST and live pushes to a local fake FCM
-    server through the engine's FCM client. CSVs land under ./output (ENGINE_OUTPUT_DIR).
+    audience_engine_demo_<OS user> (--db; one it did not create only with --reset), seeds synthetic
+    Tradeblock-shaped data, runs every audience in audiences/, and sends each push template's TEST and
+    live pushes to a local fake FCM server through the engine's FCM client. CSVs land under ./output
+    (ENGINE_OUTPUT_DIR).
     """
     from engine.demo.runner import run_demo  # noqa: PLC0415
     from engine.timeutil import parse_as_of  # noqa: PLC0415
 
-    settings = obj.settings()
+    settings = obj.settings(demo_database=db)
     note = (lambda _: None) if obj.json_output else (lambda text: click.secho(f"» {text}", fg="cyan", err=True))
-    report = run_demo(settings, users=users, seed=seed_value, as_of=parse_as_of(as_of), send=not no_send, note=note)
+    report = run_demo(settings, users=users, seed=seed_value, as_of=parse_as_of(as_of), send=not no_send,
+                      reset=reset, note=note)
     if obj.json_output:
         emit_json({"ok": report.ok, "server": report.server, "database": report.database,
                    "seed": report.seed, "output_dir": str(report.output_dir),

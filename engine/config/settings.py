@@ -84,6 +84,8 @@ class Settings:
     # the notification layer TEST sends are recorded under (the original's)
     test_layer: Annotated[int, Var("ENGINE_TEST_LAYER")] = 4
     log_format: Annotated[Literal["auto", "json", "plain"], Var("ENGINE_LOG_FORMAT")] = "auto"
+    # database `engine demo` (re)creates (None: audience_engine_demo_<OS user>, so people sharing a server differ)
+    demo_database: Annotated[str | None, Var("ENGINE_DEMO_DATABASE")] = None
     # server where `engine test` creates (and drops) its throwaway databases; never the app database
     test_dsn: Annotated[Dsn, Var("ENGINE_TEST_DSN", secret=True)] = "postgresql://postgres@127.0.0.1:5432/postgres"
     # observability: run reports, alerts and the operator page (README "Configuration")

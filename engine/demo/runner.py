@@ -10,7 +10,9 @@ functions as the CLI.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import logging
+import re
 import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -25,6 +27,7 @@ from engine import api
 from engine.config import Settings
 from engine.delivery.request import SendRequest
 from engine.demo.pg import find_server
+from engine.errors import ConfigError
 from engine.runs.model import OutputStatus, RunResult
 from engine.secrets import mask_dsn
 from engine.state.connection import close_pools
@@ -33,6 +36,7 @@ from engine.web.server import start_in_thread
 log = logging.getLogger("engine.demo")
 
 DEMO_DATABASE = "audience_engine_demo"
+DEMO_MARK = "engine demo: synthetic data, recreated by each demo run"
 
 
 @dataclass
@@ -59,10 +63,24 @@ class DemoReport:
         return [r.run_dir / "report.html" for r in self.runs if r.run_dir and (r.run_dir / "report.html").exists()]
 
 
-def _recreate_database(admin_dsn: str, name: str) -> str:
+def demo_database_name(settings: Settings) -> str:
+    """ENGINE_DEMO_DATABASE / --db, else one per OS user: two people's demos on one server never meet."""
+    user = re.sub(r"[^a-z0-9_]+", "_", getpass.getuser().lower()).strip("_") or "user"
+    return settings.demo_database or f"{DEMO_DATABASE}_{user}"[:63]
+
+
+def _recreate_database(admin_dsn: str, name: str, *, reset: bool) -> str:
+    """Drop and create ``name``; one the demo did not create (no DEMO_MARK comment) is dropped only with ``reset``."""
     with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as admin:
+        row = admin.execute("SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database "
+                            "WHERE datname = %s", (name,)).fetchone()
+        if row is not None and row[0] != DEMO_MARK and not reset:
+            raise ConfigError(f"database {name!r} exists and was not created by engine demo",
+                              hint="pass --reset to drop and recreate it, or --db (ENGINE_DEMO_DATABASE) "
+                                   "to name another")
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(DEMO_MARK)))
     return make_conninfo(admin_dsn, dbname=name)
 
 
@@ -155,14 +173,17 @@ def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Cal
 
 
 def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send: bool = True,
-             database: str = DEMO_DATABASE, note: Callable[[str], None] = lambda _: None) -> DemoReport:
-    """Seed a fresh demo database, run every audience, send their pushes to a fake FCM."""
+             database: str | None = None, reset: bool = False,
+             note: Callable[[str], None] = lambda _: None) -> DemoReport:
+    """Seed a fresh demo database (``database``, default ``demo_database_name``), run every audience, send their
+    pushes to a fake FCM. A database the demo did not create is dropped only with ``reset``."""
+    database = database or demo_database_name(settings)
     server = find_server(settings)
     with contextlib.ExitStack() as stack:
         stack.callback(server.stop)
         stack.callback(close_pools)         # before the server it may have started stops
         note(f"PostgreSQL: {server.origin}")
-        dsn = _recreate_database(server.admin_dsn, database)
+        dsn = _recreate_database(server.admin_dsn, database, reset=reset)
         # the demo's own database (synthetic data, sends to a fake FCM): its role is not checked
         demo = replace(settings, source_dsn=dsn, state_dsn=dsn, throwaway_source=True)
         note(f"seeding {users:,} users into {database}")

@@ -56,3 +56,32 @@ def test_demo_runs_every_audience_and_sends(pg_admin_dsn: str, demo_database: st
     with psycopg.connect(make_conninfo(pg_admin_dsn, dbname=demo_database)) as conn:
         runs = conn.execute("select count(*) from engine.runs where status = 'succeeded'").fetchone()[0]
     assert runs == len(report.runs) + 1     # every audience's run, plus the automation run's generate
+
+
+def test_the_demo_database_is_named_per_os_user_or_as_configured(tmp_path) -> None:
+    import getpass  # noqa: PLC0415
+
+    from engine.demo.runner import demo_database_name  # noqa: PLC0415
+
+    assert demo_database_name(resolve({}, env={}, project_dir=tmp_path)).endswith("_" + getpass.getuser().lower())
+    named = resolve({}, env={"ENGINE_DEMO_DATABASE": "my_demo"}, project_dir=tmp_path)
+    assert demo_database_name(named) == "my_demo"
+
+
+def test_the_demo_never_drops_a_database_it_did_not_create_without_reset(pg_admin_dsn: str, empty_db: str,
+                                                                         tmp_path) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415
+    from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415
+
+    from engine.cli.main import cli  # noqa: PLC0415
+
+    name = str(conninfo_to_dict(empty_db)["dbname"])
+    with psycopg.connect(empty_db) as conn:
+        conn.execute("CREATE TABLE keep_me (x int)")
+    result = CliRunner().invoke(cli, ["--project-dir", str(PROJECT_ROOT), "demo", "--db", name, "--no-send"],
+                                env={"ENGINE_SOURCE_DSN": pg_admin_dsn, "ENGINE_OUTPUT_DIR": str(tmp_path)})
+    assert result.exit_code == 2, result.output
+    assert f"database {name!r} exists and was not created by engine demo" in result.stderr
+    assert "--reset" in result.stderr
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT to_regclass('keep_me') IS NOT NULL").fetchone() == (True,)
