@@ -173,4 +173,4 @@ def test_env_vars_name_every_readable_setting() -> None:
     # declared once, on the field: the map the docs and errors use is derived from it
     assert ENV_VARS["statement_timeout_s"] == "ENGINE_STATEMENT_TIMEOUT"
     assert ENV_VARS["cadence_timeout_s"] == "ENGINE_CADENCE_TIMEOUT"
-    assert "throwaway_source" not in ENV_VARS and "test_users" not in ENV_VARS and len(ENV_VARS) == 36
+    assert "throwaway_source" not in ENV_VARS and "test_users" not in ENV_VARS and len(ENV_VARS) == 37
