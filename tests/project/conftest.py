@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import pytest
 
@@ -39,9 +39,10 @@ def example_value(param: Param) -> Any:
     return value
 
 
-def required_vars(spec: AudienceSpec) -> dict[str, Any]:
-    """--var values for the params that have no default (run needs them; the result may be empty)."""
-    return {p.name: example_value(p) for p in spec.params if p.default is None}
+def required_vars(spec: AudienceSpec, seeded: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """--var values for the params that have no default: what ``seeded`` offers (values with rows in the seeded
+    database), else a placeholder of the param's type (run needs one; the result may then be empty)."""
+    return {p.name: (seeded or {}).get(p.name, example_value(p)) for p in spec.params if p.default is None}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -63,6 +64,18 @@ def seeded_dsn(create_database: Callable[..., str]) -> str:
     dsn = create_database(app_schema=False, state=True)
     api.seed_app_database(resolve({"source_dsn": dsn}, env={}), users=SEED_USERS, seed=11, as_of=AS_OF)
     return dsn
+
+
+@pytest.fixture(scope="session")
+def seeded_vars(seeded_dsn: str) -> dict[str, Any]:
+    """Param values with rows in the seeded database: the showcase product `engine demo` picks too."""
+    import psycopg  # noqa: PLC0415
+
+    from engine.appdb.seed import most_offered_product  # noqa: PLC0415
+
+    with psycopg.connect(seeded_dsn) as conn:
+        product = most_offered_product(conn, as_of=AS_OF)
+    return {"product_id": str(product)} if product else {}
 
 
 @pytest.fixture(scope="session")

@@ -35,13 +35,14 @@ def test_validate_on_the_database_finds_nothing(project_settings: Settings) -> N
 
 
 @pytest.mark.parametrize("name, template", TEMPLATES, ids=[name for name, _ in TEMPLATES])
-def test_template_dry_runs_on_a_run_of_its_audience(project_settings: Settings, tmp_path: Path,
-                                                    name: str, template: Any) -> None:
+def test_template_dry_runs_on_a_run_of_its_audience(project_settings: Settings, seeded_vars: dict[str, Any],
+                                                    tmp_path: Path, name: str, template: Any) -> None:
     from engine.delivery.request import SendRequest  # noqa: PLC0415
 
     spec = next(s for s in load_project_audiences(PROJECT) if s.name == template.audience)
     settings = replace(project_settings, output_dir=tmp_path, state_dsn=None)   # a dry run needs no state
-    [run] = api.run(settings, selectors=[spec.name], as_of=AS_OF, variables=required_vars(spec), record=False)
+    [run] = api.run(settings, selectors=[spec.name], as_of=AS_OF, variables=required_vars(spec, seeded_vars),
+                    record=False)
     assert run.ok, run.manifest.errors
     output = run.manifest.output(template.output, test=False)
     assert output is not None
