@@ -29,7 +29,7 @@ DEFAULT_LATE_GRACE = timedelta(minutes=30)
 
 def _parsed(parse: Any, kind: type) -> Any:
     """Validation of a value the file writes as text (checked by the schema and the loader first)."""
-    return lambda value: value if isinstance(value, kind) else parse(value)
+    return lambda value: value if value is None or isinstance(value, kind) else parse(value)
 
 
 Duration = Annotated[timedelta, PlainValidator(_parsed(parse_duration, timedelta), json_schema_input_type=Annotated[

@@ -3,6 +3,7 @@ and the file's defaults (leads, missed policy, enabled) come from the model."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -56,3 +57,12 @@ def test_code_builds_the_same_models_with_attribute_names() -> None:
         Automation(id="a", audience="x", cron="0 9 * * *", timezone="UTC", pushes=("p",), missed_policy="never")
     adhoc = PushTemplate(title="t", body="b", layer=1)   # a push from the command line: no audience, no link
     assert (adhoc.deep_link, adhoc.audience, adhoc.name) == (None, None, None)
+
+
+def test_a_copy_with_changes_keeps_unset_dates_unset(tmp_path: Path) -> None:
+    # `engine demo` compresses an automation's timeline with dataclasses.replace: every field is validated
+    # again, and an unset start_date / end_date (None) must stay None, not be parsed as text
+    project = make_project(tmp_path, "schedules.yaml", BLOCK, BLOCK)
+    [automation] = load_schedules(project).automations[:1]
+    copy = replace(automation, generate_lead=timedelta(seconds=20), max_audience_size=None)
+    assert (copy.generate_lead, copy.start_date, copy.end_date) == (timedelta(seconds=20), None, None)
