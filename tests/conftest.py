@@ -23,8 +23,12 @@ from engine.state.migrate import migrate
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEST_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Hermetic: what a user exported for everyday use (README: ENGINE_SOURCE_DSN, ENGINE_STATE_DSN, ...) must not
-# steer the tests, which build their own settings and environments. ENGINE_TEST_DSN names the test server.
-for _name in [n for n in os.environ if n.startswith("ENGINE_") and n != "ENGINE_TEST_DSN"]:
+# steer the tests, which build their own settings and environments. Kept: the test harness's own variables,
+# ENGINE_TEST_DSN (the test server), ENGINE_TEST_PROJECT (the project tests/project checks) and the kill test's
+# ENGINE_TEST_KILL_* knobs.
+HARNESS_VARIABLES = {"ENGINE_TEST_DSN", "ENGINE_TEST_PROJECT", "ENGINE_TEST_KILL_ROUNDS", "ENGINE_TEST_KILL_PUSHES",
+                     "ENGINE_TEST_KILL_SEED"}
+for _name in [n for n in os.environ if n.startswith("ENGINE_") and n not in HARNESS_VARIABLES]:
     del os.environ[_name]
 
 
