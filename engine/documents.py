@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
 
@@ -34,6 +36,12 @@ SCHEMA_CHECK_VERSION = "1"
 
 # libyaml's parser composes ~14x faster than the pure-Python one; same nodes, same marks
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.lru_cache(maxsize=None)
+def packaged_schema(package: str, name: str) -> dict[str, Any]:
+    """A JSON Schema shipped in an engine package (``packaged_schema("engine.spec", "schemas/x.json")``), read once."""
+    return dict(json.loads(resources.files(package).joinpath(name).read_text(encoding="utf-8")))
 
 
 def format_key_path(key_path: Sequence[str | int]) -> str:

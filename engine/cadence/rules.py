@@ -6,23 +6,20 @@ The project's ``cadence.yaml`` wins; without one the defaults shipped in the pac
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from engine.documents import Document, load, parse, schema_problems
+from engine.documents import Document, load, packaged_schema, parse, schema_problems
 from engine.errors import ConfigError, SourceLocation
 
 CADENCE_FILE = "cadence.yaml"
 
 
-@lru_cache(maxsize=1)
 def cadence_schema() -> dict[str, Any]:
     """The JSON Schema shipped in the package (engine/cadence/schema.json)."""
-    return json.loads(resources.files("engine.cadence").joinpath("schema.json").read_text(encoding="utf-8"))
+    return packaged_schema("engine.cadence", "schema.json")
 
 
 def raise_all(errors: list[ConfigError]) -> None:

@@ -6,26 +6,21 @@
 from __future__ import annotations
 
 import difflib
-import json
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
 from engine.appdb.schema import declared_columns
 from engine.cases.model import TestCase
-from engine.documents import Document, load, schema_problems
+from engine.documents import Document, load, packaged_schema, schema_problems
 from engine.errors import EngineError, SpecError, first_of
 from engine.spec.loader import TESTS_SUFFIX, test_case_files
 from engine.spec.model import AudienceSpec
 from engine.timeutil import parse_as_of
 
 
-@lru_cache(maxsize=None)
 def cases_schema() -> dict[str, Any]:
     """The JSON Schema of test-case files shipped in the package."""
-    text = resources.files("engine.spec").joinpath("schemas/audience-tests.v1.json").read_text("utf-8")
-    return json.loads(text)
+    return packaged_schema("engine.spec", "schemas/audience-tests.v1.json")
 
 
 def _unknown(doc: Document, key_path: tuple[str | int, ...], what: str, name: str, known: Sequence[str]) -> SpecError:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from engine.catalog.model import Catalog
-from engine.documents import Document, load, schema_problems
+from engine.documents import Document, load, packaged_schema, schema_problems
 from engine.errors import ConfigError
 
 CATALOG_FILE = Path("catalog") / "source.yaml"
@@ -22,9 +19,8 @@ _HEADER = """\
 """
 
 
-@lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
-    return dict(json.loads(resources.files("engine.catalog").joinpath("source.v1.json").read_text(encoding="utf-8")))
+    return packaged_schema("engine.catalog", "source.v1.json")
 
 
 def load_catalog(project_dir: Path) -> tuple[Catalog, Document] | None:

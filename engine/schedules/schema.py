@@ -8,15 +8,13 @@ read; a test proves it equals what this module generates (how a model becomes a 
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import timedelta
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from engine import schemagen
+from engine.documents import packaged_schema
 from engine.schedules.durations import format_duration
 from engine.schedules.model import ScheduleFile
 
@@ -35,10 +33,9 @@ def generate() -> dict[str, Any]:
             "title": "schedules.yaml: push templates and automations"}
 
 
-@lru_cache(maxsize=None)
 def schedules_schema() -> dict[str, Any]:
     """The schedules.yaml JSON Schema shipped in the package (the committed, generated file)."""
-    return json.loads(resources.files("engine.schedules").joinpath(SCHEMA_FILE).read_text("utf-8"))
+    return packaged_schema("engine.schedules", SCHEMA_FILE)
 
 
 def render() -> str:

@@ -7,14 +7,12 @@ declaration (how the model becomes a schema: ``engine.schemagen``).
 
 from __future__ import annotations
 
-import json
 import sys
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from engine import schemagen
+from engine.documents import packaged_schema
 from engine.spec.model import AudienceSpec
 
 SCHEMA_FILE = "schemas/audience.v1.json"
@@ -25,10 +23,9 @@ def generate() -> dict[str, Any]:
     return schemagen.generate(AudienceSpec, "https://audience-engine/schemas/audience.v1.json")
 
 
-@lru_cache(maxsize=None)
 def audience_schema() -> dict[str, Any]:
     """The audience JSON Schema shipped in the package (the committed, generated file)."""
-    return json.loads(resources.files("engine.spec").joinpath(SCHEMA_FILE).read_text("utf-8"))
+    return packaged_schema("engine.spec", SCHEMA_FILE)
 
 
 def render() -> str:
