@@ -29,7 +29,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.delivery import (  # noqa: E402
+from benchmarks.delivery import (
     BODY,
     DEFAULT_DSN,
     FCM_QUOTA_PER_S,

@@ -45,7 +45,7 @@ def _params(dsn: str) -> dict[str, str] | None:
     """libpq's reading of ``dsn``; None when libpq cannot parse it."""
     try:
         return {k: v for k, v in conninfo_to_dict(dsn).items() if isinstance(v, str)}
-    except Exception:  # noqa: BLE001  (libpq's parse error: the DSN's text is all there is)
+    except Exception:
         return None
 
 

@@ -42,7 +42,7 @@ def diff(obj: CliContext, a: str, b: str, key: str | None, out: Path | None, exi
         sys.exit(1)
 
 
-def _print(report) -> None:  # noqa: ANN001  (DiffReport, imported lazily)
+def _print(report) -> None:
     click.echo(f"A: {report.a}\nB: {report.b}")
     for f in report.files:
         pct = f" ({f.size_change_pct:+.1f}%)" if f.size_change_pct is not None else ""

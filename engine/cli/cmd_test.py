@@ -34,7 +34,7 @@ def test(obj: CliContext, selectors: tuple[str, ...], server: str | None) -> Non
         logging.getLogger("engine").setLevel(logging.WARNING)
     settings = obj.settings(test_dsn=server)
 
-    def report(result) -> None:  # noqa: ANN001  (CaseResult, imported lazily)
+    def report(result) -> None:
         if obj.json_output:
             return
         mark = click.style("PASS", fg="green") if result.ok else click.style("FAIL", fg="red", bold=True)

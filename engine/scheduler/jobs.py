@@ -120,10 +120,10 @@ async def tick_once(app: procrastinate.App, ctx: WorkerContext) -> None:
         try:
             await app.job_manager.retry_job(job)
             recovered += 1
-        except Exception:  # noqa: BLE001  (a twin is already queued: close this one, the twin carries on)
+        except Exception:
             try:
                 await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
-            except Exception as err:  # noqa: BLE001  (another replica dealt with it first)
+            except Exception as err:
                 log.debug("stalled job already handed back: %s", err)
     if recovered:
         hooks.stalled_jobs_recovered(recovered)

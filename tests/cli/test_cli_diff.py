@@ -50,7 +50,7 @@ def test_long_lists_say_how_many_more_and_numbers_read_one_way(tmp_path: Path) -
     assert text.count("    - u") == 5 and "    - and 1,203 more removed\n" in text
 
 
-def test_two_runs_by_id(project: Path, toy_dsn: str, tmp_path: Path) -> None:  # noqa: F811
+def test_two_runs_by_id(project: Path, toy_dsn: str, tmp_path: Path) -> None:
     env = {"ENGINE_SOURCE_DSN": toy_dsn}
     out = tmp_path / "out"
 

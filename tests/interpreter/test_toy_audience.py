@@ -15,6 +15,7 @@ from engine import api
 from engine.config import resolve
 from engine.errors import RenderError, SpecError
 from engine.render.env import make_environment, render_sql
+from engine.spec.loader import load_audience
 from tests.fixtures.appdata import AppData, ts
 
 AS_OF = ts("2026-11-20T12:00:00+00:00")
@@ -240,8 +241,6 @@ def test_values_never_steer_jinja(tmp_path: Path) -> None:
 
 
 def test_bad_yaml_and_unknown_keys_are_located(tmp_path: Path) -> None:
-    from engine.spec.loader import load_audience
-
     project = make_project(tmp_path / "p", TOY_YAML.replace("layer: 2", "layr: 2"))
     with pytest.raises(SpecError) as info:
         load_audience(project / "audiences" / "toy.yaml", project)

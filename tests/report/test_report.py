@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from engine import api
+from engine.cli.main import cli
 from engine.config import resolve
 from engine.report.sample import MASK
 from tests.fixtures.appdata import AppData, ts
@@ -126,10 +128,6 @@ def test_size_jump_warning_and_history(world: dict[str, object]) -> None:
 
 
 def test_report_command_finds_a_run_by_short_id(world: dict[str, object]) -> None:
-    from click.testing import CliRunner
-
-    from engine.cli.main import cli
-
     _, result = _run(world)
     (result.run_dir / "report.html").unlink()
     out = CliRunner().invoke(cli, ["--project-dir", str(world["project"]), "report", result.run_id[:8]],

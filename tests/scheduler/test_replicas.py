@@ -25,7 +25,7 @@ REPLICAS = 3
 
 def start_replica(world: SchedWorld, name: str, log_dir: Path,
                   env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115  (closed with the process)
+    log = open(log_dir / f"{name}.log", "wb")
     return subprocess.Popen(world.engine("scheduler", "--name", name, "--heartbeat", "0.5", "--stalled-after", "2",
                                          "--concurrency", "2"), env=env or world.env(), stdout=log, stderr=log)
 

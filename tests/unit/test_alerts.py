@@ -22,7 +22,7 @@ class _Hook(BaseHTTPRequestHandler):
     refusals = 0
     posts: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Hook.posts.append(body)
         refused = len(_Hook.posts) <= _Hook.refusals

@@ -19,7 +19,7 @@ PAGE = "http://127.0.0.1:8765"      # the test client's address: a Host the page
 
 
 @pytest.fixture
-def ran(world: dict[str, object]) -> tuple[Settings, RunResult]:  # noqa: F811
+def ran(world: dict[str, object]) -> tuple[Settings, RunResult]:
     settings = resolve({"source_dsn": world["dsn"], "state_dsn": world["dsn"], "output_dir": world["out"],
                         "project_dir": world["project"], "serve_token": TOKEN}, env={})
     [result] = api.run(settings, selectors=["toy"], as_of=AS_OF)

@@ -159,7 +159,7 @@ def test_default_allowed_hosts_are_the_bound_address_and_localhost(client: tuple
             assert http.request(method, path, headers={"Host": "10.1.2.3:8765"}).status_code == 200, (path, method)
 
 
-def test_engine_serve_allowed_hosts_replaces_the_default(world: dict[str, object]) -> None:  # noqa: F811
+def test_engine_serve_allowed_hosts_replaces_the_default(world: dict[str, object]) -> None:
     settings = resolve({"state_dsn": world["dsn"], "project_dir": world["project"]},
                        env={"ENGINE_SERVE_ALLOWED_HOSTS": "ops.example.com, Ops2.Example"})
     assert settings.serve_allowed_hosts == ("ops.example.com", "Ops2.Example")

@@ -58,7 +58,7 @@ class _Hook(BaseHTTPRequestHandler):
     received: list[dict] = []
     failures_left = 0
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if _Hook.failures_left:                       # the first attempt fails: the alert is retried
             _Hook.failures_left -= 1

@@ -65,7 +65,7 @@ def test_no_host_or_two_hosts_get_400(served: tuple[RunningServer, RunResult]) -
     assert _raw(server, b"GET /api/status HTTP/1.0\r\nHost: localhost\r\n\r\n").split(b" ")[1] == b"200"
 
 
-def test_bound_address_other_than_loopback_default(world: dict[str, object]) -> None:  # noqa: F811
+def test_bound_address_other_than_loopback_default(world: dict[str, object]) -> None:
     settings = resolve({"state_dsn": world["dsn"], "project_dir": world["project"]}, env={})
     server = start_in_thread(settings, host="127.0.0.2", port=0)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 import uuid
 from datetime import datetime, timezone
 
@@ -66,9 +68,6 @@ def test_error_offsets_map_back_through_replaced_placeholders() -> None:
 def test_uuid_check_agrees_with_a_per_element_regex_on_mutated_arrays() -> None:
     """The joined-text check against the obvious one (each element fully matches the uuid pattern),
     on arrays where one element is mutated: a character replaced, inserted or removed, or two merged."""
-    import random
-    import re
-
     pattern = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
     rng = random.Random(7)
     alphabet = "0123456789abcdefABCDEF-,g{}\"' "
