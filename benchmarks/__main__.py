@@ -45,25 +45,34 @@ MAX_ENGINE_OVER_FLOOR = 1.1
 MIN_OLD_OVER_ENGINE = 1.5
 MAX_RSS_BYTES = 1024 * MIB
 MAX_GROWTH_EXPONENT = 1.1
-MAX_BINDING_COST = 1.05   # the floor with values bound on the server / with values inlined as literals
+MAX_BINDING_COST = 1.05  # the floor with values bound on the server / with values inlined as literals
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--users", type=int, default=1_000_000,
-                        help="the headline scale (added to --scales); default 1,000,000")
-    parser.add_argument("--scales", default="100000,300000,1000000",
-                        help="comma-separated user counts for the scaling table")
-    parser.add_argument("--sections", default=",".join(SECTIONS),
-                        help=f"any of {', '.join(SECTIONS)} (comma-separated); the engine runs whenever "
-                             "floor or old does (the floor replays its SQL, the old way is compared with it)")
+    parser.add_argument(
+        "--users", type=int, default=1_000_000, help="the headline scale (added to --scales); default 1,000,000"
+    )
+    parser.add_argument(
+        "--scales", default="100000,300000,1000000", help="comma-separated user counts for the scaling table"
+    )
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"any of {', '.join(SECTIONS)} (comma-separated); the engine runs whenever "
+        "floor or old does (the floor replays its SQL, the old way is compared with it)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per figure (the median is shown)")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured engine runs per audience first")
-    parser.add_argument("--dsn", default=os.environ.get("ENGINE_BENCH_DSN", DEFAULT_ADMIN_DSN),
-                        help="a maintenance database on the server (CREATE/DROP DATABASE run there)")
+    parser.add_argument(
+        "--dsn",
+        default=os.environ.get("ENGINE_BENCH_DSN", DEFAULT_ADMIN_DSN),
+        help="a maintenance database on the server (CREATE/DROP DATABASE run there)",
+    )
     parser.add_argument("--db-prefix", default="ae_bench", help="bench databases are <prefix>_<users>")
-    parser.add_argument("--skip-seed", action="store_true",
-                        help="reuse a bench database already seeded with the same users/seed/as-of")
+    parser.add_argument(
+        "--skip-seed", action="store_true", help="reuse a bench database already seeded with the same users/seed/as-of"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench databases (default: drop them)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--as-of", default=DEFAULT_AS_OF, help="anchor time of the data and the runs")
@@ -82,13 +91,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 # ---- measuring --------------------------------------------------------------------------------
 
+
 def _summary(runs: list[ChildRun]) -> dict[str, Any]:
     last = runs[-1].payload
-    return {"seconds": statistics.median(r.seconds for r in runs), "last_seconds": runs[-1].seconds,
-            "wall_seconds": statistics.median(r.wall_seconds for r in runs),
-            "peak_rss_bytes": max(r.peak_rss_bytes for r in runs),
-            "runs": [r.seconds for r in runs],
-            **{k: v for k, v in last.items() if k != "seconds"}}
+    return {
+        "seconds": statistics.median(r.seconds for r in runs),
+        "last_seconds": runs[-1].seconds,
+        "wall_seconds": statistics.median(r.wall_seconds for r in runs),
+        "peak_rss_bytes": max(r.peak_rss_bytes for r in runs),
+        "runs": [r.seconds for r in runs],
+        **{k: v for k, v in last.items() if k != "seconds"},
+    }
 
 
 def compare_outputs(engine: list[dict[str, Any]], old: list[dict[str, Any]]) -> dict[str, Any]:
@@ -97,16 +110,26 @@ def compare_outputs(engine: list[dict[str, Any]], old: list[dict[str, Any]]) -> 
     rows = []
     for out in (o for o in engine if not o["is_test"]):
         twin = old_by_name.get(out["name"], {"rows": 0, "sha256": None})
-        rows.append({"name": out["name"], "engine_rows": out["rows"], "old_rows": twin["rows"],
-                     "identical": out["sha256"] == twin["sha256"]})
-    return {"outputs": rows,
-            "engine_rows": sum(r["engine_rows"] for r in rows), "old_rows": sum(r["old_rows"] for r in rows),
-            "rows_match": all(r["engine_rows"] == r["old_rows"] for r in rows),
-            "identical": all(r["identical"] for r in rows)}
+        rows.append(
+            {
+                "name": out["name"],
+                "engine_rows": out["rows"],
+                "old_rows": twin["rows"],
+                "identical": out["sha256"] == twin["sha256"],
+            }
+        )
+    return {
+        "outputs": rows,
+        "engine_rows": sum(r["engine_rows"] for r in rows),
+        "old_rows": sum(r["old_rows"] for r in rows),
+        "rows_match": all(r["engine_rows"] == r["old_rows"] for r in rows),
+        "identical": all(r["identical"] for r in rows),
+    }
 
 
-def measure_audience(dsn: str, audience: str, variables: dict[str, str], args: argparse.Namespace,
-                     work: Path) -> dict[str, Any]:
+def measure_audience(
+    dsn: str, audience: str, variables: dict[str, str], args: argparse.Namespace, work: Path
+) -> dict[str, Any]:
     """Warm up, then ``repeat`` rounds of engine, floor, old (interleaved, so drift hits all alike)."""
     sql_file = work / f"{audience}.sql.json"
     base = {"dsn": dsn, "audience": audience, "as_of": args.as_of.isoformat(), "vars": variables}
@@ -128,8 +151,11 @@ def measure_audience(dsn: str, audience: str, variables: dict[str, str], args: a
     result: dict[str, Any] = {kind: _summary(r) for kind, r in runs.items() if r}
     # ratios per round, then the median: a round's runs share the machine's mood of the moment
     result["ratios"] = {}
-    for key, (num, den) in {"engine_over_floor": ("engine", "floor"), "old_over_engine": ("old", "engine"),
-                            "binding_cost": ("floor", "floor_literal")}.items():
+    for key, (num, den) in {
+        "engine_over_floor": ("engine", "floor"),
+        "old_over_engine": ("old", "engine"),
+        "binding_cost": ("floor", "floor_literal"),
+    }.items():
         if runs[num] and runs[den]:
             result["ratios"][key] = statistics.median(a.seconds / b.seconds for a, b in zip(runs[num], runs[den]))
     if "old" in result:
@@ -149,15 +175,30 @@ def measure_scale(users: int, args: argparse.Namespace) -> dict[str, Any]:
             for audience in AUDIENCES:
                 variables = {"product_id": product} if audience == "showcase" else {}
                 audiences[audience] = measure_audience(db.dsn, audience, variables, args, Path(work))
-                log(f"   {audience}: " + ", ".join(f"{k} {audiences[audience][k]['seconds']:.2f}s"
-                                                   for k in ("engine", "floor", "old") if k in audiences[audience]))
-            project = measure_project(db.dsn, product, args, Path(work)) if (
-                "project" in args.sections and users == args.users) else None
+                log(
+                    f"   {audience}: "
+                    + ", ".join(
+                        f"{k} {audiences[audience][k]['seconds']:.2f}s"
+                        for k in ("engine", "floor", "old")
+                        if k in audiences[audience]
+                    )
+                )
+            project = (
+                measure_project(db.dsn, product, args, Path(work))
+                if ("project" in args.sections and users == args.users)
+                else None
+            )
     finally:
         if not args.keep:
             drop_database(args.dsn, name)
-    return {"database": name, "reused": db.reused, "seed_seconds": db.seed_seconds,
-            "showcase_product": product, "audiences": audiences, "project": project}
+    return {
+        "database": name,
+        "reused": db.reused,
+        "seed_seconds": db.seed_seconds,
+        "showcase_product": product,
+        "audiences": audiences,
+        "project": project,
+    }
 
 
 def measure_project(dsn: str, product: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -177,17 +218,23 @@ def measure_project(dsn: str, product: str, args: argparse.Namespace, work: Path
 def run_script(argv: list[str]) -> dict[str, Any]:
     """Run another helper's benchmark script; keep what it printed."""
     proc = subprocess.run([sys.executable, *argv], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
-    return {"command": " ".join(argv), "exit_code": proc.returncode,
-            "output": proc.stdout.strip() + (("\n" + proc.stderr.strip()) if proc.returncode else "")}
+    return {
+        "command": " ".join(argv),
+        "exit_code": proc.returncode,
+        "output": proc.stdout.strip() + (("\n" + proc.stderr.strip()) if proc.returncode else ""),
+    }
 
 
 def measure_delivery(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The Delivery issue's benchmark and the cadence benchmark, as their own scripts print them."""
-    return [run_script(["benchmarks/delivery.py", *shlex.split(args.delivery_args)]),
-            run_script(["benchmarks/cadence_filter.py", "--users", str(args.cadence_users)])]
+    return [
+        run_script(["benchmarks/delivery.py", *shlex.split(args.delivery_args)]),
+        run_script(["benchmarks/cadence_filter.py", "--users", str(args.cadence_users)]),
+    ]
 
 
 # ---- reporting --------------------------------------------------------------------------------
+
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -228,17 +275,45 @@ def audience_table(results: dict[int, dict[str, Any]]) -> str:
     for users, scale in results.items():
         for audience, r in scale["audiences"].items():
             match = r.get("match")
-            check = "-" if not match else (f"{match['engine_rows']:,} / {match['old_rows']:,} "
-                                           + ("identical" if match["identical"] else
-                                              "rows match" if match["rows_match"] else "MISMATCH"))
-            rows.append([f"{users:,}", audience, fmt_s(seconds(r, "floor")), fmt_s(seconds(r, "engine")),
-                         fmt_ratio(round_ratio(r, "engine_over_floor")),
-                         fmt_ratio(round_ratio(r, "binding_cost")), fmt_s(seconds(r, "old")),
-                         fmt_ratio(round_ratio(r, "old_over_engine")),
-                         fmt_mib(r["engine"]["peak_rss_bytes"]),
-                         fmt_mib(r["old"]["peak_rss_bytes"] if "old" in r else None), check])
-    return table(["users", "audience", "floor s", "engine s", "engine/floor", "bound/literal", "old s", "old/engine",
-                  "engine RSS", "old RSS", "rows engine / old"], rows)
+            check = (
+                "-"
+                if not match
+                else (
+                    f"{match['engine_rows']:,} / {match['old_rows']:,} "
+                    + ("identical" if match["identical"] else "rows match" if match["rows_match"] else "MISMATCH")
+                )
+            )
+            rows.append(
+                [
+                    f"{users:,}",
+                    audience,
+                    fmt_s(seconds(r, "floor")),
+                    fmt_s(seconds(r, "engine")),
+                    fmt_ratio(round_ratio(r, "engine_over_floor")),
+                    fmt_ratio(round_ratio(r, "binding_cost")),
+                    fmt_s(seconds(r, "old")),
+                    fmt_ratio(round_ratio(r, "old_over_engine")),
+                    fmt_mib(r["engine"]["peak_rss_bytes"]),
+                    fmt_mib(r["old"]["peak_rss_bytes"] if "old" in r else None),
+                    check,
+                ]
+            )
+    return table(
+        [
+            "users",
+            "audience",
+            "floor s",
+            "engine s",
+            "engine/floor",
+            "bound/literal",
+            "old s",
+            "old/engine",
+            "engine RSS",
+            "old RSS",
+            "rows engine / old",
+        ],
+        rows,
+    )
 
 
 def steps_table(scale: dict[str, Any]) -> str:
@@ -247,8 +322,9 @@ def steps_table(scale: dict[str, Any]) -> str:
         engine = r["engine"]
         floor = {q["name"]: q["seconds"] for q in r["floor"]["queries"]} if "floor" in r else {}
         for q in engine["queries"]:
-            rows.append([audience, f"query {q['name']}", f"{q['rows']:,}", fmt_s(q["seconds"]),
-                         fmt_s(floor.get(q["name"]))])
+            rows.append(
+                [audience, f"query {q['name']}", f"{q['rows']:,}", fmt_s(q["seconds"]), fmt_s(floor.get(q["name"]))]
+            )
         for step in engine["steps"]:
             rows.append([audience, f"duckdb {step['step']}", f"{step['rows']:,}", fmt_s(step["seconds"]), ""])
         accounted = sum(q["seconds"] for q in engine["queries"]) + sum(s["seconds"] for s in engine["steps"])
@@ -271,12 +347,20 @@ def scaling_table(results: dict[int, dict[str, Any]]) -> tuple[str, dict[str, di
     for audience in AUDIENCES:
         per = [results[n]["audiences"][audience] for n in scales]
         engine_k = growth([(n, r["engine"]["seconds"]) for n, r in zip(scales, per)])
-        floor_k = growth([(n, r["floor"]["seconds"]) for n, r in zip(scales, per)]) if all(
-            "floor" in r for r in per) else None
+        floor_k = (
+            growth([(n, r["floor"]["seconds"]) for n, r in zip(scales, per)])
+            if all("floor" in r for r in per)
+            else None
+        )
         exponents[audience] = {"engine": engine_k, "floor": floor_k}
-        rows.append([audience, *(f"{fmt_s(r['engine']['seconds'])} s / {fmt_mib(r['engine']['peak_rss_bytes'])}"
-                                 for r in per),
-                     "-" if engine_k is None else f"{engine_k:.2f}", "-" if floor_k is None else f"{floor_k:.2f}"])
+        rows.append(
+            [
+                audience,
+                *(f"{fmt_s(r['engine']['seconds'])} s / {fmt_mib(r['engine']['peak_rss_bytes'])}" for r in per),
+                "-" if engine_k is None else f"{engine_k:.2f}",
+                "-" if floor_k is None else f"{floor_k:.2f}",
+            ]
+        )
     return table(["audience", *(f"{n:,} users" for n in scales), "k engine", "k floor"], rows), exponents
 
 
@@ -286,40 +370,52 @@ def targets(results: dict[int, dict[str, Any]], exponents: dict[str, dict[str, f
     for audience, r in results[largest]["audiences"].items():
         over = round_ratio(r, "engine_over_floor")
         if over is not None:
-            lines.append(f"{'PASS' if over <= MAX_ENGINE_OVER_FLOOR else 'MISS'}  engine/floor {over:.2f}x "
-                         f"(<= {MAX_ENGINE_OVER_FLOOR}x) at {largest:,} users: {audience}")
+            lines.append(
+                f"{'PASS' if over <= MAX_ENGINE_OVER_FLOOR else 'MISS'}  engine/floor {over:.2f}x "
+                f"(<= {MAX_ENGINE_OVER_FLOOR}x) at {largest:,} users: {audience}"
+            )
         cost = round_ratio(r, "binding_cost")
         if cost is not None:
-            lines.append(f"{'PASS' if cost <= MAX_BINDING_COST else 'MISS'}  server-side binding {cost:.2f}x the "
-                         f"literal floor (<= {MAX_BINDING_COST}x) at {largest:,} users: {audience}")
+            lines.append(
+                f"{'PASS' if cost <= MAX_BINDING_COST else 'MISS'}  server-side binding {cost:.2f}x the "
+                f"literal floor (<= {MAX_BINDING_COST}x) at {largest:,} users: {audience}"
+            )
         rss = r["engine"]["peak_rss_bytes"]
-        lines.append(f"{'PASS' if rss < MAX_RSS_BYTES else 'MISS'}  peak RSS {fmt_mib(rss)} (< 1 GiB) at "
-                     f"{largest:,} users: {audience}")
+        lines.append(
+            f"{'PASS' if rss < MAX_RSS_BYTES else 'MISS'}  peak RSS {fmt_mib(rss)} (< 1 GiB) at "
+            f"{largest:,} users: {audience}"
+        )
     for users, scale in results.items():
         for audience, r in scale["audiences"].items():
             faster = round_ratio(r, "old_over_engine")
             if faster is not None:
-                lines.append(f"{'PASS' if faster >= MIN_OLD_OVER_ENGINE else 'MISS'}  old/engine {faster:.2f}x "
-                             f"(>= {MIN_OLD_OVER_ENGINE}x) at "
-                             f"{users:,} users: {audience}")
+                lines.append(
+                    f"{'PASS' if faster >= MIN_OLD_OVER_ENGINE else 'MISS'}  old/engine {faster:.2f}x "
+                    f"(>= {MIN_OLD_OVER_ENGINE}x) at "
+                    f"{users:,} users: {audience}"
+                )
             if "match" in r and not r["match"]["rows_match"]:
                 lines.append(f"MISS  outputs differ from the old way at {users:,} users: {audience}")
     for audience, k in (exponents or {}).items():
         if k["engine"] is not None:
-            lines.append(f"{'PASS' if k['engine'] <= MAX_GROWTH_EXPONENT else 'MISS'}  growth exponent "
-                         f"{k['engine']:.2f} (<= {MAX_GROWTH_EXPONENT}; floor {fmt_s(k['floor'])}): {audience}")
+            lines.append(
+                f"{'PASS' if k['engine'] <= MAX_GROWTH_EXPONENT else 'MISS'}  growth exponent "
+                f"{k['engine']:.2f} (<= {MAX_GROWTH_EXPONENT}; floor {fmt_s(k['floor'])}): {audience}"
+            )
     return lines
 
 
-def report(results: dict[int, dict[str, Any]], delivery: list[dict[str, Any]] | None,
-           args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+def report(
+    results: dict[int, dict[str, Any]], delivery: list[dict[str, Any]] | None, args: argparse.Namespace
+) -> tuple[str, dict[str, Any]]:
     parts = []
     extra: dict[str, Any] = {}
     if results:
-        parts.append(f"Audiences: floor, engine, old way (seconds: median of {args.repeat} rounds; "
-                     "ratios: median of the "
-                     f"rounds' ratios; RSS: highest peak of a run)\n"
-                     + audience_table(results))
+        parts.append(
+            f"Audiences: floor, engine, old way (seconds: median of {args.repeat} rounds; "
+            "ratios: median of the "
+            f"rounds' ratios; RSS: highest peak of a run)\n" + audience_table(results)
+        )
         largest = max(results)
         if "engine" in args.sections:
             parts.append(f"Engine steps at {largest:,} users\n" + steps_table(results[largest]))
@@ -330,15 +426,18 @@ def report(results: dict[int, dict[str, Any]], delivery: list[dict[str, Any]] | 
             extra["growth_exponents"] = exponents
         project = results[largest].get("project")
         if project:
-            parts.append(f"Whole project (`engine run`, every audience in one process) at {largest:,} users\n"
-                         + table(["audiences at once", "seconds (median)"],
-                                 [["1", fmt_s(project["width_1"])], ["2 (default)", fmt_s(project["width_2"])]])
-                         + f"\nspeed-up {project['speedup']:.2f}x (median of the rounds' ratios)")
+            parts.append(
+                f"Whole project (`engine run`, every audience in one process) at {largest:,} users\n"
+                + table(
+                    ["audiences at once", "seconds (median)"],
+                    [["1", fmt_s(project["width_1"])], ["2 (default)", fmt_s(project["width_2"])]],
+                )
+                + f"\nspeed-up {project['speedup']:.2f}x (median of the rounds' ratios)"
+            )
         extra["targets"] = targets(results, exponents)
         parts.append("Targets\n" + "\n".join(extra["targets"]))
     if delivery is not None:
-        parts.append("Delivery and cadence\n" + "\n".join(f"$ python {d['command']}\n{d['output']}"
-                                                           for d in delivery))
+        parts.append("Delivery and cadence\n" + "\n".join(f"$ python {d['command']}\n{d['output']}" for d in delivery))
     return "\n\n".join(parts), extra
 
 
@@ -354,10 +453,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     text, extra = report(results, delivery, args)
     print(text)
     if args.json_path:
-        payload = {"config": {"users": args.users, "scales": args.scales, "sections": args.sections,
-                              "repeat": args.repeat, "warmup": args.warmup, "seed": args.seed,
-                              "as_of": args.as_of.isoformat(), "cpus": os.cpu_count()},
-                   "results": {str(k): v for k, v in results.items()}, "delivery": delivery, **extra}
+        payload = {
+            "config": {
+                "users": args.users,
+                "scales": args.scales,
+                "sections": args.sections,
+                "repeat": args.repeat,
+                "warmup": args.warmup,
+                "seed": args.seed,
+                "as_of": args.as_of.isoformat(),
+                "cpus": os.cpu_count(),
+            },
+            "results": {str(k): v for k, v in results.items()},
+            "delivery": delivery,
+            **extra,
+        }
         args.json_path.write_text(json.dumps(payload, indent=2, default=str))
     return 0
 

@@ -46,7 +46,8 @@ def fill(conn: psycopg.Connection, users: int, per_user: int) -> int:
                    %(as_of)s - make_interval(mins => floor(random() * 14 * 24 * 60)::int),
                    'bench', 'bench:' || i || ':' || j
             FROM generate_series(1, %(users)s) AS i, generate_series(1, %(per_user)s) AS j""",
-        {"as_of": AS_OF, "users": users, "per_user": per_user})
+        {"as_of": AS_OF, "users": users, "per_user": per_user},
+    )
     conn.execute("ANALYZE engine.user_notifications")
     return conn.execute("SELECT count(*) FROM engine.user_notifications").fetchone()[0]
 
@@ -71,7 +72,7 @@ def main() -> None:
             conn.commit()
         print(f"history: {rows:,} rows for {args.users:,} users in {time.perf_counter() - started:.1f}s")
         audience = [user_id(i) for i in range(1, args.users + 1)]
-        with tempfile.TemporaryDirectory() as project:      # no cadence.yaml: the original's rules
+        with tempfile.TemporaryDirectory() as project:  # no cadence.yaml: the original's rules
             settings = Settings(project_dir=Path(project), state_dsn=dsn)
             for layer in (3, 2, 5):
                 timings = []
@@ -80,9 +81,11 @@ def main() -> None:
                     decision = filter_audience(settings, audience, layer, AS_OF)
                     timings.append(time.perf_counter() - started)
                 per_rule = ", ".join(f"{rule} {len(ids):,}" for rule, ids in decision.excluded.items())
-                print(f"layer {layer}: {len(audience):,} users -> {len(decision.eligible):,} eligible ({per_rule}); "
-                      f"best {min(timings):.3f}s, median {sorted(timings)[len(timings) // 2]:.3f}s "
-                      f"of {args.repeat} (connect + one query + Python)")
+                print(
+                    f"layer {layer}: {len(audience):,} users -> {len(decision.eligible):,} eligible ({per_rule}); "
+                    f"best {min(timings):.3f}s, median {sorted(timings)[len(timings) // 2]:.3f}s "
+                    f"of {args.repeat} (connect + one query + Python)"
+                )
     finally:
         with psycopg.connect(admin_dsn, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

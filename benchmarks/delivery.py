@@ -65,10 +65,17 @@ PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TITLE, BODY = "Hey [[var:firstName]], your size is back", "Collectors have it: make an offer"
 LINK = "https://tradeblock.us/product/collectors-have?productVariantId=[[var:variantID]]"
-FCM_QUOTA_PER_S = 10_000            # default FCM quota: 600,000 messages per minute per project
+FCM_QUOTA_PER_S = 10_000  # default FCM quota: 600,000 messages per minute per project
 # firebase-admin's DEFAULT_RETRY_CONFIG for its requests sessions (firebase_admin/_http_client.py)
-SDK_RETRIES = Retry(connect=1, read=1, status=4, status_forcelist=[500, 503], raise_on_status=False,
-                    backoff_factor=0.5, allowed_methods=None)
+SDK_RETRIES = Retry(
+    connect=1,
+    read=1,
+    status=4,
+    status_forcelist=[500, 503],
+    raise_on_status=False,
+    backoff_factor=0.5,
+    allowed_methods=None,
+)
 
 
 @dataclass(frozen=True)
@@ -104,8 +111,21 @@ class FakeServer:
     def __init__(self, credentials: Path, *, flaky: float = 0.0, delay: float = 0.0) -> None:
         self.credentials = credentials
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.demo.fake_fcm", "--no-record", "--credentials", str(credentials),
-             "--flaky", str(flaky), "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "engine.demo.fake_fcm",
+                "--no-record",
+                "--credentials",
+                str(credentials),
+                "--flaky",
+                str(flaky),
+                "--delay",
+                str(delay),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         info = json.loads(self.proc.stdout.readline())  # type: ignore[union-attr]
         self.endpoint: str = info["endpoint"]
         self.send_url = f"{self.endpoint}/v1/projects/{info['project_id']}/messages:send"
@@ -135,6 +155,7 @@ def access_token(credentials: Path) -> str:
 
 # ---- (d) the fake server's capacity ------------------------------------------------------------
 
+
 def raw_capacity(server: FakeServer, token: str, messages: int, connections: int = 8) -> None:
     host, port = server.endpoint.removeprefix("http://").split(":")
     path = server.send_url.removeprefix(server.endpoint)
@@ -143,11 +164,15 @@ def raw_capacity(server: FakeServer, token: str, messages: int, connections: int
         reader, writer = await asyncio.open_connection(host, int(port))
         for i in range(count):
             body = encode_message(push(i))
-            writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-                         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
             head = await reader.readuntil(b"\r\n\r\n")
-            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length"))
+            length = next(
+                int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+            )
             await reader.readexactly(length)
         writer.close()
 
@@ -159,12 +184,18 @@ def raw_capacity(server: FakeServer, token: str, messages: int, connections: int
 
 # ---- (c) bare async httpx ----------------------------------------------------------------------
 
+
 def bare_httpx(server: FakeServer, token: str, messages: int, concurrency: int) -> None:
     async def run() -> None:
         one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        clients = [httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(
-            limits=one, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]))
-            for _ in range(concurrency)]
+        clients = [
+            httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(
+                    limits=one, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+                )
+            )
+            for _ in range(concurrency)
+        ]
         free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
         for client in clients:
             free.put_nowait(client)
@@ -173,8 +204,9 @@ def bare_httpx(server: FakeServer, token: str, messages: int, concurrency: int) 
         async def post(i: int) -> None:
             client = await free.get()
             try:
-                (await client.post(server.send_url, content=encode_message(push(i)),
-                                   headers=headers)).raise_for_status()
+                (
+                    await client.post(server.send_url, content=encode_message(push(i)), headers=headers)
+                ).raise_for_status()
             finally:
                 free.put_nowait(client)
 
@@ -187,11 +219,13 @@ def bare_httpx(server: FakeServer, token: str, messages: int, concurrency: int) 
 
 # ---- (b) naive send_each -----------------------------------------------------------------------
 
+
 def naive_send_each(server: FakeServer, messages: int, *, first: int = 0) -> None:
     """firebase-admin's ``send_each``: a thread per message of each 500-message batch, a requests session."""
     headers = {"Content-Type": "application/json; charset=UTF-8"}
     with AuthorizedSession(service_account_credentials(server.credentials)) as session:
         session.mount("http://", HTTPAdapter(max_retries=SDK_RETRIES))
+
         def send_one(i: int) -> int:
             return session.post(server.send_url, data=encode_message(push(i)), headers=headers).status_code
 
@@ -205,6 +239,7 @@ def naive_send_each(server: FakeServer, messages: int, *, first: int = 0) -> Non
 
 # ---- (a) the engine end to end -----------------------------------------------------------------
 
+
 def prepare_database(admin_dsn: str, recipients: int) -> str:
     name = f"ae_bench_delivery_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
@@ -213,11 +248,16 @@ def prepare_database(admin_dsn: str, recipients: int) -> str:
     with psycopg.connect(dsn) as conn:
         create_schema(conn)
         migrate(conn)
-        conn.execute("INSERT INTO users (id, username) SELECT md5('u' || n)::uuid, 'u' || n"
-                     " FROM generate_series(1, %s) AS n", (recipients,))
-        conn.execute("INSERT INTO devices (user_id, fingerprint, token, updated_at)"
-                     " SELECT md5('u' || n)::uuid, 'fp', 'tok-' || n, timestamptz '2026-11-01 00:00+00'"
-                     " FROM generate_series(1, %s) AS n", (recipients,))
+        conn.execute(
+            "INSERT INTO users (id, username) SELECT md5('u' || n)::uuid, 'u' || n FROM generate_series(1, %s) AS n",
+            (recipients,),
+        )
+        conn.execute(
+            "INSERT INTO devices (user_id, fingerprint, token, updated_at)"
+            " SELECT md5('u' || n)::uuid, 'fp', 'tok-' || n, timestamptz '2026-11-01 00:00+00'"
+            " FROM generate_series(1, %s) AS n",
+            (recipients,),
+        )
     return dsn
 
 
@@ -230,14 +270,23 @@ def write_audience(path: Path, recipients: int) -> Path:
     return path
 
 
-def engine_send(server: FakeServer, dsn: str, csv: Path, concurrency: int,
-                marks: list[tuple[float, int]]) -> None:
-    settings = Settings(project_dir=PROJECT, source_dsn=dsn, state_dsn=dsn, fcm_credentials=server.credentials,
-                        fcm_endpoint=server.endpoint, fcm_concurrency=concurrency, fcm_rate_per_minute=100_000_000,
-                        allow_privileged_source=True)   # the scratch database's superuser is the source here
+def engine_send(server: FakeServer, dsn: str, csv: Path, concurrency: int, marks: list[tuple[float, int]]) -> None:
+    settings = Settings(
+        project_dir=PROJECT,
+        source_dsn=dsn,
+        state_dsn=dsn,
+        fcm_credentials=server.credentials,
+        fcm_endpoint=server.endpoint,
+        fcm_concurrency=concurrency,
+        fcm_rate_per_minute=100_000_000,
+        allow_privileged_source=True,
+    )  # the scratch database's superuser is the source here
     before = server.accepted()
-    report = send(settings, SendRequest(source=csv, title=TITLE, body=BODY, deep_link=LINK, layer=1),
-                  on_progress=lambda done, total: marks.append((time.perf_counter(), done)))
+    report = send(
+        settings,
+        SendRequest(source=csv, title=TITLE, body=BODY, deep_link=LINK, layer=1),
+        on_progress=lambda done, total: marks.append((time.perf_counter(), done)),
+    )
     if report.status != "completed" or report.failed or server.accepted() - before != report.sent:
         raise RuntimeError(f"engine send did not deliver each message exactly once: {report.message}")
 
@@ -245,26 +294,52 @@ def engine_send(server: FakeServer, dsn: str, csv: Path, concurrency: int,
 def measure(args: argparse.Namespace, tmp: Path, clean: FakeServer, flaky: FakeServer, dsn: str) -> list[Figure]:
     token = access_token(clean.credentials)
     n, c = args.sample, args.concurrency
-    figures = [timed("(d) fake server capacity (raw asyncio client)", n, lambda: raw_capacity(clean, token, n)),
-               timed(f"(c) bare async httpx, {c} connections", n, lambda: bare_httpx(clean, token, n, c)),
-               timed("(b) naive send_each (a thread a message), 500 per call", n, lambda: naive_send_each(clean, n))]
+    figures = [
+        timed("(d) fake server capacity (raw asyncio client)", n, lambda: raw_capacity(clean, token, n)),
+        timed(f"(c) bare async httpx, {c} connections", n, lambda: bare_httpx(clean, token, n, c)),
+        timed("(b) naive send_each (a thread a message), 500 per call", n, lambda: naive_send_each(clean, n)),
+    ]
     marks: list[tuple[float, int]] = []
     everyone = write_audience(tmp / "audience.csv", args.recipients)
-    figures.insert(0, timed(f"(a) engine end to end, {c} in flight", args.recipients,
-                            lambda: engine_send(clean, dsn, everyone, c, marks)))
-    if len(marks) > 1:   # from the first commit of answers to the last: the sending rate
-        figures.insert(1, Figure("    of which sending (first to last commit)", marks[-1][1] - marks[0][1],
-                                 marks[-1][0] - marks[0][0], 0.0))
+    figures.insert(
+        0,
+        timed(
+            f"(a) engine end to end, {c} in flight",
+            args.recipients,
+            lambda: engine_send(clean, dsn, everyone, c, marks),
+        ),
+    )
+    if len(marks) > 1:  # from the first commit of answers to the last: the sending rate
+        figures.insert(
+            1,
+            Figure(
+                "    of which sending (first to last commit)",
+                marks[-1][1] - marks[0][1],
+                marks[-1][0] - marks[0][0],
+                0.0,
+            ),
+        )
     sample = write_audience(tmp / "sample.csv", n)
-    figures.append(timed(f"(a') engine end to end, {args.flaky:.0%} tokens 503+Retry-After", n,
-                         lambda: engine_send(flaky, dsn, sample, c, [])))
+    figures.append(
+        timed(
+            f"(a') engine end to end, {args.flaky:.0%} tokens 503+Retry-After",
+            n,
+            lambda: engine_send(flaky, dsn, sample, c, []),
+        )
+    )
     # other tokens than (a') used: the flaky server fails each chosen token only once
-    figures.append(timed(f"(b') naive send_each, {args.flaky:.0%} tokens 503+Retry-After", n,
-                         lambda: naive_send_each(flaky, n, first=10 * args.recipients)))
+    figures.append(
+        timed(
+            f"(b') naive send_each, {args.flaky:.0%} tokens 503+Retry-After",
+            n,
+            lambda: naive_send_each(flaky, n, first=10 * args.recipients),
+        )
+    )
     return figures
 
 
 # ---- report ------------------------------------------------------------------------------------
+
 
 def table(figures: Sequence[Figure]) -> str:
     lines = [f"{'measurement':50} {'messages':>9} {'seconds':>8} {'msgs/s':>8} {'CPU us/msg':>10}"]
@@ -280,20 +355,22 @@ def report(figures: list[Figure], concurrency: int) -> str:
     per_core = 1e6 / a.cpu_us
     processes = math.ceil(FCM_QUOTA_PER_S / per_core)
     in_flight = math.ceil(FCM_QUOTA_PER_S / processes * 0.1)
-    return "\n".join([
-        table(figures),
-        "",
-        f"(a)/(b)   = {a.rate / b.rate:5.2f}  (target >= 5)",
-        f"(a)/(c)   = {a.rate / c.rate:5.2f}  (target >= 0.7)",
-        f"(a')/(b') = {a_flaky.rate / b_flaky.rate:5.2f}  (transient errors with Retry-After)",
-        f"(d)/(c)   = {d.rate / c.rate:5.2f}  (> 1: the fake server is not the bottleneck)",
-        "",
-        f"FCM's default quota is {FCM_QUOTA_PER_S:,} messages/s. The engine is CPU-bound at ~{a.cpu_us:,.0f} us "
-        f"per message here (<= {per_core:,.0f}/s per core), so about {processes} sending processes on "
-        f"{processes} cores (the audience split into {processes} CSVs, one send each), each with "
-        f"ENGINE_FCM_CONCURRENCY >= rate x round trip = {FCM_QUOTA_PER_S // processes:,}/s x 0.1 s = {in_flight} "
-        f"at a 100 ms FCM round trip (measured here with {concurrency} against a local server).",
-    ])
+    return "\n".join(
+        [
+            table(figures),
+            "",
+            f"(a)/(b)   = {a.rate / b.rate:5.2f}  (target >= 5)",
+            f"(a)/(c)   = {a.rate / c.rate:5.2f}  (target >= 0.7)",
+            f"(a')/(b') = {a_flaky.rate / b_flaky.rate:5.2f}  (transient errors with Retry-After)",
+            f"(d)/(c)   = {d.rate / c.rate:5.2f}  (> 1: the fake server is not the bottleneck)",
+            "",
+            f"FCM's default quota is {FCM_QUOTA_PER_S:,} messages/s. The engine is CPU-bound at ~{a.cpu_us:,.0f} us "
+            f"per message here (<= {per_core:,.0f}/s per core), so about {processes} sending processes on "
+            f"{processes} cores (the audience split into {processes} CSVs, one send each), each with "
+            f"ENGINE_FCM_CONCURRENCY >= rate x round trip = {FCM_QUOTA_PER_S // processes:,}/s x 0.1 s = {in_flight} "
+            f"at a 100 ms FCM round trip (measured here with {concurrency} against a local server).",
+        ]
+    )
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -302,8 +379,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--sample", type=int, default=20_000, help="messages for (b), (c), (d), (a') and (b')")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight for (a) and (c)")
     parser.add_argument("--flaky", type=float, default=0.01, help="fraction of tokens failing once in (a'), (b')")
-    parser.add_argument("--dsn", default=os.environ.get("ENGINE_BENCH_DSN", DEFAULT_DSN),
-                        help="admin DSN of the PostgreSQL server for the scratch database")
+    parser.add_argument(
+        "--dsn",
+        default=os.environ.get("ENGINE_BENCH_DSN", DEFAULT_DSN),
+        help="admin DSN of the PostgreSQL server for the scratch database",
+    )
     return parser.parse_args(argv)
 
 

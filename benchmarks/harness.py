@@ -58,8 +58,12 @@ def run_child(kind: str, job: dict[str, Any]) -> ChildRun:
     """Run one measurement in a fresh interpreter; return its report, wall time and peak RSS."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.harness", kind, json.dumps(job, default=str)],
-                                stdout=out, stderr=err, cwd=PROJECT_ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.harness", kind, json.dumps(job, default=str)],
+            stdout=out,
+            stderr=err,
+            cwd=PROJECT_ROOT,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -90,8 +94,9 @@ class BenchDatabase:
     seed_seconds: float
 
 
-def prepare_database(admin_dsn: str, name: str, *, users: int, seed: int, as_of: datetime,
-                     reuse: bool) -> BenchDatabase:
+def prepare_database(
+    admin_dsn: str, name: str, *, users: int, seed: int, as_of: datetime, reuse: bool
+) -> BenchDatabase:
     """Create and seed ``name`` (dropping an older bench database), or reuse it when ``reuse`` and its label matches.
 
     A database of that name without a benchmark label is someone else's: it is never dropped.
@@ -109,22 +114,29 @@ def prepare_database(admin_dsn: str, name: str, *, users: int, seed: int, as_of:
     label = seed_label(users, seed, as_of)
     dsn = make_conninfo(admin_dsn, dbname=name)
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
-        row = admin.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-                            (name,)).fetchone()
+        row = admin.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
         if row is not None:
             if not (row[0] or "").startswith(LABEL_PREFIX):
-                raise BenchError(f"database {name} exists and is not a benchmark database: not touching it "
-                                 "(choose another --db-prefix)")
+                raise BenchError(
+                    f"database {name} exists and is not a benchmark database: not touching it "
+                    "(choose another --db-prefix)"
+                )
             if reuse and row[0] == label:
                 return BenchDatabase(name, dsn, True, 0.0)
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:  # labelled first: a failed seed stays ours to drop
-            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                sql.Identifier(name), sql.Literal(f"{LABEL_PREFIX} seeding")))
-        report = api.seed_app_database(Settings(project_dir=PROJECT_ROOT, source_dsn=dsn),
-                                       users=users, seed=seed, as_of=as_of)
+            conn.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(name), sql.Literal(f"{LABEL_PREFIX} seeding")
+                )
+            )
+        report = api.seed_app_database(
+            Settings(project_dir=PROJECT_ROOT, source_dsn=dsn), users=users, seed=seed, as_of=as_of
+        )
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("VACUUM (ANALYZE)")
             conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(label)))
@@ -157,6 +169,7 @@ def showcase_product(dsn: str, as_of: datetime) -> str:
 
 # ---- children -------------------------------------------------------------------------------
 
+
 class _QueryTimes(logging.Handler):
     """Collects the pipeline's per-query log records (name, rows, seconds)."""
 
@@ -188,11 +201,18 @@ def _engine(job: dict[str, Any]) -> dict[str, Any]:
         raise BenchError(f"engine run {result.status}: {'; '.join(manifest.errors)}")
     if job.get("sql_out"):  # after the clock stops: the statements exactly as fetch_arrow sends them
         Path(job["sql_out"]).write_text(json.dumps(_statements(job["dsn"], result.rendered)))
-    return {"seconds": seconds, "status": result.status.value, "manifest_seconds": manifest.seconds,
-            "queries": handler.queries, "steps": [s.to_json() for s in manifest.steps],
-            "errors": list(manifest.errors),
-            "outputs": [{"name": o.name, "is_test": o.is_test, "rows": o.rows, "sha256": o.sha256,
-                         "status": o.status.value} for o in manifest.outputs]}
+    return {
+        "seconds": seconds,
+        "status": result.status.value,
+        "manifest_seconds": manifest.seconds,
+        "queries": handler.queries,
+        "steps": [s.to_json() for s in manifest.steps],
+        "errors": list(manifest.errors),
+        "outputs": [
+            {"name": o.name, "is_test": o.is_test, "rows": o.rows, "sha256": o.sha256, "status": o.status.value}
+            for o in manifest.outputs
+        ],
+    }
 
 
 def _statements(dsn: str, rendered: Any) -> list[dict[str, str]]:
@@ -207,8 +227,14 @@ def _statements(dsn: str, rendered: Any) -> list[dict[str, str]]:
         for q in rendered:
             bound = server_bound(q.sql, q.params)
             bind = ClientCursor(conn).mogrify(*bind_statement(bound)) if bound.settings else "SELECT 1"
-            out.append({"name": q.name, "bind": bind, "sql": bound.sql,
-                        "literal": ClientCursor(conn).mogrify(q.sql, q.params) if q.params else q.sql})
+            out.append(
+                {
+                    "name": q.name,
+                    "bind": bind,
+                    "sql": bound.sql,
+                    "literal": ClientCursor(conn).mogrify(q.sql, q.params) if q.params else q.sql,
+                }
+            )
     return out
 
 
@@ -228,8 +254,12 @@ def _floor(job: dict[str, Any]) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as handle:
         handle.write(script)
         handle.flush()
-        proc = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", job["dsn"], "-f", handle.name],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", job["dsn"], "-f", handle.name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     times = [float(line.split()[1]) / 1000 for line in proc.stdout.splitlines() if line.startswith("Time: ")]
     if len(times) != len(statements):
         raise BenchError(f"psql reported {len(times)} timings for {len(statements)} statements: {proc.stdout}")
@@ -245,8 +275,13 @@ def _old(job: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     written = GENERATORS[job["audience"]](ctx)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "outputs": [{"name": w.name, "is_test": w.is_test, "rows": w.rows,
-                                             "sha256": w.sha256, "status": "written"} for w in written]}
+    return {
+        "seconds": seconds,
+        "outputs": [
+            {"name": w.name, "is_test": w.is_test, "rows": w.rows, "sha256": w.sha256, "status": "written"}
+            for w in written
+        ],
+    }
 
 
 def _project(job: dict[str, Any]) -> dict[str, Any]:
@@ -254,8 +289,12 @@ def _project(job: dict[str, Any]) -> dict[str, Any]:
     from engine import api
     from engine.config import Settings
 
-    settings = Settings(project_dir=PROJECT_ROOT, source_dsn=job["dsn"], output_dir=Path(job["out"]),
-                        parallel_audiences=int(job["width"]))
+    settings = Settings(
+        project_dir=PROJECT_ROOT,
+        source_dsn=job["dsn"],
+        output_dir=Path(job["out"]),
+        parallel_audiences=int(job["width"]),
+    )
     started = time.perf_counter()
     results = api.run(settings, as_of=datetime.fromisoformat(job["as_of"]), variables=job["vars"], record=False)
     seconds = time.perf_counter() - started
@@ -266,7 +305,11 @@ def _project(job: dict[str, Any]) -> dict[str, Any]:
 
 
 CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "engine": _engine, "floor": _floor, "old": _old, "project": _project}
+    "engine": _engine,
+    "floor": _floor,
+    "old": _old,
+    "project": _project,
+}
 
 
 def main(argv: list[str]) -> None:

@@ -50,7 +50,7 @@ class Round:
     workers: int
     messages: int
     seconds: float
-    cpu_seconds: float           # of the sending processes together
+    cpu_seconds: float  # of the sending processes together
 
     @property
     def rate(self) -> float:
@@ -62,22 +62,43 @@ def child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def send_round(server: FakeServer, dsn: str, csv: Path, *, workers: int, concurrency: int, delay: float,
-               recipients: int) -> Round:
+def send_round(
+    server: FakeServer, dsn: str, csv: Path, *, workers: int, concurrency: int, delay: float, recipients: int
+) -> Round:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
-    env.update(ENGINE_PROJECT_DIR=str(PROJECT), ENGINE_SOURCE_DSN=dsn, ENGINE_STATE_DSN=dsn,
-               ENGINE_FCM_CREDENTIALS=str(server.credentials), ENGINE_FCM_ENDPOINT=server.endpoint,
-               ENGINE_FCM_CONCURRENCY=str(concurrency), ENGINE_FCM_RATE_PER_MINUTE="10000000",
-               ENGINE_LOG_FORMAT="json", ENGINE_ALLOW_PRIVILEGED_SOURCE="1")   # the scratch database's superuser
-    args = [str(csv), "--title", TITLE, "--body", BODY, "--deep-link", LINK, "--layer", "1",
-            "--send-id", f"bench-shards-{delay}-{workers}"]
+    env.update(
+        ENGINE_PROJECT_DIR=str(PROJECT),
+        ENGINE_SOURCE_DSN=dsn,
+        ENGINE_STATE_DSN=dsn,
+        ENGINE_FCM_CREDENTIALS=str(server.credentials),
+        ENGINE_FCM_ENDPOINT=server.endpoint,
+        ENGINE_FCM_CONCURRENCY=str(concurrency),
+        ENGINE_FCM_RATE_PER_MINUTE="10000000",
+        ENGINE_LOG_FORMAT="json",
+        ENGINE_ALLOW_PRIVILEGED_SOURCE="1",
+    )  # the scratch database's superuser
+    args = [
+        str(csv),
+        "--title",
+        TITLE,
+        "--body",
+        BODY,
+        "--deep-link",
+        LINK,
+        "--layer",
+        "1",
+        "--send-id",
+        f"bench-shards-{delay}-{workers}",
+    ]
     plan = subprocess.run([*ENGINE, *args, "--limit", "0"], env=env, capture_output=True, text=True)
     if plan.returncode != 0 or json.loads(plan.stdout)["remaining"] != recipients:
         raise RuntimeError(f"planning failed: {plan.stdout}{plan.stderr}")
     before, cpu_before, started = server.accepted(), child_cpu(), time.perf_counter()
     shards = [[]] if workers == 1 else [["--shard", f"{k}/{workers}"] for k in range(1, workers + 1)]
-    procs = [subprocess.Popen([*ENGINE, *args, *shard], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for shard in shards]
+    procs = [
+        subprocess.Popen([*ENGINE, *args, *shard], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for shard in shards
+    ]
     outputs = [proc.communicate() for proc in procs]
     seconds = time.perf_counter() - started
     reports = [json.loads(out) for out, _ in outputs]
@@ -88,26 +109,32 @@ def send_round(server: FakeServer, dsn: str, csv: Path, *, workers: int, concurr
 
 
 def table(rounds: Sequence[Round]) -> str:
-    lines = [f"{'FCM delay':>9} {'workers':>7} {'messages':>9} {'seconds':>8} {'msgs/s':>8} {'CPU us/msg':>10}"
-             f" {'vs 1 worker':>11}"]
+    lines = [
+        f"{'FCM delay':>9} {'workers':>7} {'messages':>9} {'seconds':>8} {'msgs/s':>8} {'CPU us/msg':>10}"
+        f" {'vs 1 worker':>11}"
+    ]
     single = {r.delay: r for r in rounds if r.workers == 1}
     for r in rounds:
-        lines.append(f"{r.delay * 1000:>7.0f}ms {r.workers:>7} {r.messages:>9,} {r.seconds:>8.2f} {r.rate:>8,.0f}"
-                     f" {r.cpu_seconds / r.messages * 1e6:>10,.0f} {r.rate / single[r.delay].rate:>10.2f}x")
+        lines.append(
+            f"{r.delay * 1000:>7.0f}ms {r.workers:>7} {r.messages:>9,} {r.seconds:>8.2f} {r.rate:>8,.0f}"
+            f" {r.cpu_seconds / r.messages * 1e6:>10,.0f} {r.rate / single[r.delay].rate:>10.2f}x"
+        )
     return "\n".join(lines)
 
 
 def paper(rounds: Sequence[Round], concurrency: int) -> str:
     """How many workers reach FCM's quota at a 100 ms round trip, from the measured CPU per message."""
     cpu_us = min(r.cpu_seconds / r.messages * 1e6 for r in rounds if r.delay == 0)
-    latency_bound = concurrency / 0.1                 # requests in flight / round trip
-    per_worker = min(latency_bound, 1e6 / cpu_us)     # a worker is one process on one core
+    latency_bound = concurrency / 0.1  # requests in flight / round trip
+    per_worker = min(latency_bound, 1e6 / cpu_us)  # a worker is one process on one core
     workers = -(-FCM_QUOTA_PER_S // int(per_worker))
-    return (f"On paper: a worker with {concurrency} requests in flight at a 100 ms FCM round trip sends at most "
-            f"{latency_bound:,.0f} msg/s, and at ~{cpu_us:,.0f} us CPU per message one core sends at most "
-            f"{1e6 / cpu_us:,.0f} msg/s; so {FCM_QUOTA_PER_S:,} msg/s (FCM's default quota, 600k/min) needs "
-            f"~{workers} shard workers on {workers} cores (ENGINE_SEND_SHARDS={workers}), or fewer with more "
-            f"requests in flight each while the CPU allows.")
+    return (
+        f"On paper: a worker with {concurrency} requests in flight at a 100 ms FCM round trip sends at most "
+        f"{latency_bound:,.0f} msg/s, and at ~{cpu_us:,.0f} us CPU per message one core sends at most "
+        f"{1e6 / cpu_us:,.0f} msg/s; so {FCM_QUOTA_PER_S:,} msg/s (FCM's default quota, 600k/min) needs "
+        f"~{workers} shard workers on {workers} cores (ENGINE_SEND_SHARDS={workers}), or fewer with more "
+        f"requests in flight each while the CPU allows."
+    )
 
 
 def main(argv: Sequence[str]) -> None:
@@ -126,9 +153,18 @@ def main(argv: Sequence[str]) -> None:
             for delay in (0.0, args.delay):
                 server = FakeServer(tmp / f"fcm-{delay}.json", delay=delay)
                 try:
-                    for workers in (1, 2):     # each round a new send to the same users (layer 1: no cadence)
-                        rounds.append(send_round(server, dsn, csv, workers=workers, concurrency=args.concurrency,
-                                                 delay=delay, recipients=args.recipients))
+                    for workers in (1, 2):  # each round a new send to the same users (layer 1: no cadence)
+                        rounds.append(
+                            send_round(
+                                server,
+                                dsn,
+                                csv,
+                                workers=workers,
+                                concurrency=args.concurrency,
+                                delay=delay,
+                                recipients=args.recipients,
+                            )
+                        )
                 finally:
                     server.stop()
         finally:

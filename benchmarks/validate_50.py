@@ -50,10 +50,12 @@ def build_project(folder: Path, count: int) -> Path:
     templates, automations = {}, []
     for i in range(1, count + 1):
         name = f"bench_{i:02d}"
-        text = spec.replace(f"name: {SOURCE}", f"name: {name}") \
-                   .replace(f"sql: {SOURCE}/activity.sql", f"sql: {name}/activity.sql") \
-                   .replace("file: recent-", f"file: {name}-recent-") \
-                   .replace('file: "recent-', f'file: "{name}-recent-')
+        text = (
+            spec.replace(f"name: {SOURCE}", f"name: {name}")
+            .replace(f"sql: {SOURCE}/activity.sql", f"sql: {name}/activity.sql")
+            .replace("file: recent-", f"file: {name}-recent-")
+            .replace('file: "recent-', f'file: "{name}-recent-')
+        )
         (project / "audiences" / f"{name}.yaml").write_text(text, encoding="utf-8")
         (project / "sql" / name).mkdir()
         (project / "sql" / name / "activity.sql").write_text(f"-- benchmark copy {i}\n{sql}", encoding="utf-8")
@@ -62,18 +64,28 @@ def build_project(folder: Path, count: int) -> Path:
             if template["audience"] == SOURCE:
                 templates[f"{name}_{template_name}"] = {**template, "audience": name}
                 pushes.append(f"{name}_{template_name}")
-        automations.append({"id": f"daily_{name}", "audience": name,
-                            "schedule": {"cron": f"{i % 60} 12 * * *", "timezone": "America/Chicago"},
-                            "pushes": pushes})
-    (project / "schedules.yaml").write_text(yaml.safe_dump({"templates": templates, "automations": automations},
-                                                           allow_unicode=True, sort_keys=False), encoding="utf-8")
+        automations.append(
+            {
+                "id": f"daily_{name}",
+                "audience": name,
+                "schedule": {"cron": f"{i % 60} 12 * * *", "timezone": "America/Chicago"},
+                "pushes": pushes,
+            }
+        )
+    (project / "schedules.yaml").write_text(
+        yaml.safe_dump({"templates": templates, "automations": automations}, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
     return project
 
 
 def _cli_seconds(project: Path) -> float:
     started = time.perf_counter()
-    result = subprocess.run([str(PROJECT_ROOT / ".venv" / "bin" / "engine"), "--project-dir", str(project),
-                             "validate", "--no-cache"], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "engine"), "--project-dir", str(project), "validate", "--no-cache"],
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"validate found problems:\n{result.stdout}{result.stderr}")
@@ -98,15 +110,17 @@ def main() -> None:
         print(f"project: {args.audiences} audiences, {files} YAML/SQL files, in {project}")
         rows = [
             ("engine validate --no-cache (new process)", [_cli_seconds(project) for _ in range(args.repeat)]),
-            ("validate_project, no cache", [_inprocess_seconds(project, cache=False)
-                                                 for _ in range(args.repeat)]),
+            ("validate_project, no cache", [_inprocess_seconds(project, cache=False) for _ in range(args.repeat)]),
         ]
-        _inprocess_seconds(project, cache=True)     # fill the cache
-        rows.append(("validate_project, warm cache",
-                     [_inprocess_seconds(project, cache=True) for _ in range(args.repeat)]))
+        _inprocess_seconds(project, cache=True)  # fill the cache
+        rows.append(
+            ("validate_project, warm cache", [_inprocess_seconds(project, cache=True) for _ in range(args.repeat)])
+        )
         for label, times in rows:
-            print(f"{label:<44} median {statistics.median(times):6.2f} s   "
-                  f"(min {min(times):.2f}, max {max(times):.2f}, n={len(times)})")
+            print(
+                f"{label:<44} median {statistics.median(times):6.2f} s   "
+                f"(min {min(times):.2f}, max {max(times):.2f}, n={len(times)})"
+            )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,9 @@ def migrate_state(settings: Settings) -> tuple[list[str], int, bool]:
         return applied + ensure_queue_schema(conn), current_version(conn), created
 
 
-def seed_app_database(settings: Settings, *, users: int, seed: int, as_of: datetime,
-                      replace: bool = False) -> dict[str, Any]:
+def seed_app_database(
+    settings: Settings, *, users: int, seed: int, as_of: datetime, replace: bool = False
+) -> dict[str, Any]:
     """Create the source DSN's database if missing, fill it with synthetic data, and give the test users
     (TEST sends' recipients, default the founder) an account and a device token."""
     from engine.appdb.seed import add_test_users, seed_database  # noqa: PLC0415  (heavy SQL loaded on demand)
@@ -80,12 +81,25 @@ def seed_app_database(settings: Settings, *, users: int, seed: int, as_of: datet
         counts = seed_database(conn, users=users, seed=seed, as_of=as_of, replace=replace)
         test_users = add_test_users(conn, settings.test_users, as_of=as_of)
         conn.commit()
-    return {"users": users, "seed": seed, "as_of": as_of.isoformat(), "created_database": created,
-            "test_users": test_users, "seconds": time.perf_counter() - started, "counts": counts}
+    return {
+        "users": users,
+        "seed": seed,
+        "as_of": as_of.isoformat(),
+        "created_database": created,
+        "test_users": test_users,
+        "seconds": time.perf_counter() - started,
+        "counts": counts,
+    }
 
 
-def send(settings: Settings, request: SendRequest, *, stop: threading.Event | None = None,
-         on_progress: Callable[[int, int], None] | None = None, retry: RetryPolicy | None = None) -> SendReport:
+def send(
+    settings: Settings,
+    request: SendRequest,
+    *,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    retry: RetryPolicy | None = None,
+) -> SendReport:
     """Send one push to one audience exactly once, or resume it, or dry-run it (``engine send``).
 
     The push is ``request.template`` from schedules.yaml, or the ad hoc title/body/link/layer.
@@ -95,10 +109,16 @@ def send(settings: Settings, request: SendRequest, *, stop: threading.Event | No
     """
     from engine.delivery.api import DEFAULT_RETRY, deliver  # noqa: PLC0415  (firebase-admin loads on demand)
 
-    report = deliver(settings, request, push_template(settings, request), retry=retry or DEFAULT_RETRY, stop=stop,
-                     on_progress=on_progress)
+    report = deliver(
+        settings,
+        request,
+        push_template(settings, request),
+        retry=retry or DEFAULT_RETRY,
+        stop=stop,
+        on_progress=on_progress,
+    )
     if report.status is not SendStatus.DRY_RUN:
-        after_send(settings, report.source)     # the run's report.html now shows this send's funnel
+        after_send(settings, report.source)  # the run's report.html now shows this send's funnel
     return report
 
 
@@ -120,8 +140,9 @@ class CadenceCheck:
     decision: CadenceDecision
 
 
-def cadence_check(settings: Settings, user_ids: Sequence[str], layer: int | str, *, as_of: datetime,
-                  automation: str | None = None) -> CadenceCheck:
+def cadence_check(
+    settings: Settings, user_ids: Sequence[str], layer: int | str, *, as_of: datetime, automation: str | None = None
+) -> CadenceCheck:
     """Who among ``user_ids`` may get a live push of ``layer`` at ``as_of`` (reads only; ``engine cadence check``)."""
     config = effective_config(settings.project_dir, automation)
     found = config.layer(layer)
@@ -138,8 +159,9 @@ def cadence_rules(settings: Settings, automation: str | None = None) -> CadenceC
     return effective_config(settings.project_dir, automation)
 
 
-def validate(settings: Settings, *, select: Sequence[str] = (), db: bool = False,
-             cache: bool = True, strict: bool = False) -> ValidationReport:
+def validate(
+    settings: Settings, *, select: Sequence[str] = (), db: bool = False, cache: bool = True, strict: bool = False
+) -> ValidationReport:
     """Check the project (or the ``select``ed part) and return every finding; problems in it never raise.
 
     ``strict`` reports style-only lint rules as errors (they are warnings otherwise)."""
@@ -158,16 +180,27 @@ def pull_catalog(settings: Settings, *, schema: str = "public", all_tables: bool
     from engine.validate.catalog import project_tables  # noqa: PLC0415
 
     read = None if all_tables else {name for s, name in project_tables(settings.project_dir) if s in (None, schema)}
-    with connect(settings.require_source_dsn(), read_only=True, statement_timeout_s=settings.statement_timeout_s,
-                 retries=settings.connect_retries, autocommit=True) as conn:
+    with connect(
+        settings.require_source_dsn(),
+        read_only=True,
+        statement_timeout_s=settings.statement_timeout_s,
+        retries=settings.connect_retries,
+        autocommit=True,
+    ) as conn:
         catalog = read_schema(conn, schema, read)
     path = settings.project_dir / CATALOG_FILE
     text = dump_catalog(catalog)
     changed = not path.exists() or path.read_text(encoding="utf-8") != text
     if changed:
         write_atomic(path, text.encode("utf-8"))
-    return CatalogPull(str(CATALOG_FILE), schema, len(catalog.tables), sum(map(len, catalog.tables.values())),
-                       changed, tuple(sorted((read or set()) - set(catalog.tables))))
+    return CatalogPull(
+        str(CATALOG_FILE),
+        schema,
+        len(catalog.tables),
+        sum(map(len, catalog.tables.values())),
+        changed,
+        tuple(sorted((read or set()) - set(catalog.tables))),
+    )
 
 
 def list_audiences(settings: Settings, selectors: Sequence[str] = ()) -> list[AudienceSpec]:
@@ -183,8 +216,7 @@ def list_audiences(settings: Settings, selectors: Sequence[str] = ()) -> list[Au
     return select_audiences(load_project_audiences(settings.project_dir), selectors)
 
 
-def compile_audience(settings: Settings, name: str, *, as_of: datetime,
-                     variables: Mapping[str, Any] | None = None):
+def compile_audience(settings: Settings, name: str, *, as_of: datetime, variables: Mapping[str, Any] | None = None):
     """Each query of one audience rendered without a database (arrays bound empty), with its values
     written in as literals: ``engine compile``. Checked as a run checks it (one SELECT, values in code,
     no refused function); a refused query is a RenderError at its ``.sql`` line."""
@@ -203,13 +235,18 @@ def test(settings: Settings, selectors: Sequence[str] = (), *, on_result: Any = 
     specs = load_project_audiences(settings.project_dir)
     chosen = {s.name for s in select_audiences(specs, selectors)}
     cases = [c for c in load_cases(settings.project_dir, specs) if c.audience in chosen]
-    return run_cases(settings, cases, specs, admin_dsn=settings.test_dsn, run=run,
-                     on_result=on_result or (lambda _: None))
+    return run_cases(
+        settings, cases, specs, admin_dsn=settings.test_dsn, run=run, on_result=on_result or (lambda _: None)
+    )
 
 
-def split_runnable(settings: Settings, selectors: Sequence[str] = (), *,
-                   variables: Mapping[str, Any] | None = None,
-                   schedule_vars: Mapping[str, Any] | None = None) -> tuple[list[AudienceSpec], dict[str, str]]:
+def split_runnable(
+    settings: Settings,
+    selectors: Sequence[str] = (),
+    *,
+    variables: Mapping[str, Any] | None = None,
+    schedule_vars: Mapping[str, Any] | None = None,
+) -> tuple[list[AudienceSpec], dict[str, str]]:
     """The selected audiences that have every param they need, and the others with the reason they cannot run."""
     given = set(variables or {}) | set(schedule_vars or {})
     ready: list[AudienceSpec] = []
@@ -217,8 +254,9 @@ def split_runnable(settings: Settings, selectors: Sequence[str] = (), *,
     for spec in list_audiences(settings, selectors):
         missing = [p.name for p in spec.params if p.default is None and p.name not in given]
         if missing:
-            skipped[spec.name] = (f"needs param(s) {', '.join(missing)} (no default): "
-                                  + " ".join(f"--var {m}=..." for m in missing))
+            skipped[spec.name] = f"needs param(s) {', '.join(missing)} (no default): " + " ".join(
+                f"--var {m}=..." for m in missing
+            )
         else:
             ready.append(spec)
     return ready, skipped
@@ -231,10 +269,19 @@ def diff(settings: Settings, a: str, b: str, *, key: str | None = None) -> Any:
     return diff_runs(a, b, output_root=settings.resolved_output_dir, key=key)
 
 
-def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
-        variables: Mapping[str, Any] | None = None, schedule_vars: Mapping[str, Any] | None = None,
-        dry_run: bool = False, preview_rows: int = 0, record: bool | None = None,
-        strict: bool | None = None, run_id: str | None = None) -> list[RunResult]:
+def run(
+    settings: Settings,
+    *,
+    selectors: Sequence[str] = (),
+    as_of: datetime,
+    variables: Mapping[str, Any] | None = None,
+    schedule_vars: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    preview_rows: int = 0,
+    record: bool | None = None,
+    strict: bool | None = None,
+    run_id: str | None = None,
+) -> list[RunResult]:
     """Run the selected audiences against the source database; record runs in state when configured.
 
     ``variables`` (from ``--var``) override ``schedule_vars``, which override the YAML defaults;
@@ -250,21 +297,38 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
         overrides = [("schedules.yaml vars", dict(schedule_vars or {})), ("--var", dict(variables or {}))]
         if not strict:
             overrides = [(origin, {k: v for k, v in vals.items() if spec.param(k)}) for origin, vals in overrides]
-        request = RunRequest(spec=spec, as_of=as_of, params=resolve_params(spec, *overrides, strict=strict),
-                             dry_run=dry_run, preview_rows=preview_rows,
-                             **({"run_id": run_id} if run_id and strict else {}))
-        check_output_names(spec, file_timestamp(as_of, settings.timezone), request.params,
-                           run_dir_for(settings, spec, as_of, request.run_id))
+        request = RunRequest(
+            spec=spec,
+            as_of=as_of,
+            params=resolve_params(spec, *overrides, strict=strict),
+            dry_run=dry_run,
+            preview_rows=preview_rows,
+            **({"run_id": run_id} if run_id and strict else {}),
+        )
+        check_output_names(
+            spec,
+            file_timestamp(as_of, settings.timezone),
+            request.params,
+            run_dir_for(settings, spec, as_of, request.run_id),
+        )
         requests.append(request)
     unrecorded: list[StateError] = []
 
     def one(pool: SourcePool, request: RunRequest) -> RunResult:
         with log_context(run_id=request.run_id, audience=request.spec.name):
             # recorded before it starts, under a lock: a killed process leaves a row shown as 'abandoned'
-            recorder = RunRecorder.start(
-                settings, run_id=request.run_id, audience=request.spec.name, params=dict(request.params),
-                as_of=as_of, run_dir=str(run_dir_for(settings, request.spec, as_of, request.run_id)),
-            ) if record else None
+            recorder = (
+                RunRecorder.start(
+                    settings,
+                    run_id=request.run_id,
+                    audience=request.spec.name,
+                    params=dict(request.params),
+                    as_of=as_of,
+                    run_dir=str(run_dir_for(settings, request.spec, as_of, request.run_id)),
+                )
+                if record
+                else None
+            )
             try:
                 result = run_audience(settings, pool, request)
             except BaseException as err:
@@ -274,24 +338,36 @@ def run(settings: Settings, *, selectors: Sequence[str] = (), as_of: datetime,
             if recorder:
                 try:
                     recorder.finish(result.manifest)
-                except StateError as err:   # the files are complete: say so, go on with the others
+                except StateError as err:  # the files are complete: say so, go on with the others
                     log.error("run not recorded", extra={"error": err.message})
                     unrecorded.append(err)
-            after_run(settings, result)    # metrics, alerts, report.html next to the manifest
+            after_run(settings, result)  # metrics, alerts, report.html next to the manifest
         return result
 
-    with SourcePool(settings.require_source_dsn(), size=settings.pool_size, check=role_check(settings, live=False),
-                    statement_timeout_s=settings.statement_timeout_s, retries=settings.connect_retries) as pool:
-        results = run_concurrently([partial(one, pool, r) for r in requests],
-                                   width=min(settings.parallel_audiences, settings.pool_size))
+    with SourcePool(
+        settings.require_source_dsn(),
+        size=settings.pool_size,
+        check=role_check(settings, live=False),
+        statement_timeout_s=settings.statement_timeout_s,
+        retries=settings.connect_retries,
+    ) as pool:
+        results = run_concurrently(
+            [partial(one, pool, r) for r in requests], width=min(settings.parallel_audiences, settings.pool_size)
+        )
     if unrecorded:
-        raise unrecorded[0] if len(unrecorded) == 1 else StateError(
-            f"{len(unrecorded)} runs could not be recorded in the state database: {unrecorded[0].message}",
-            hint=unrecorded[0].hint)
+        raise (
+            unrecorded[0]
+            if len(unrecorded) == 1
+            else StateError(
+                f"{len(unrecorded)} runs could not be recorded in the state database: {unrecorded[0].message}",
+                hint=unrecorded[0].hint,
+            )
+        )
     return results
 
 
 # --- scheduler (engine.scheduler): control and status, typed for the CLI and the operator page ---
+
 
 def pause_automation(settings: Settings, automation_id: str, *, reason: str | None = None) -> "ControlResult":
     """Persist a pause: the automation's runs are skipped at their next phase until resumed."""
@@ -314,8 +390,14 @@ def cancel_run(settings: Settings, run_id: str, *, reason: str | None = None) ->
     return cancel(settings, run_id, reason)
 
 
-def trigger_automation(settings: Settings, automation_id: str, *, test: bool = False,
-                       at: datetime | None = None, now: datetime | None = None) -> "ControlResult":
+def trigger_automation(
+    settings: Settings,
+    automation_id: str,
+    *,
+    test: bool = False,
+    at: datetime | None = None,
+    now: datetime | None = None,
+) -> "ControlResult":
     """An ad hoc run (``test``: the live phase goes to the test users only)."""
     from engine.automations.control import trigger  # noqa: PLC0415
 
@@ -336,15 +418,28 @@ def plan_runs(settings: Settings, *, days: int = 1, now: datetime | None = None)
     return plan_ahead(settings, now=now or utcnow(), days=days)
 
 
-def run_automation(settings: Settings, automation_id: str, *, as_of: datetime,
-                   variables: Mapping[str, Any] | None = None, dry_run: bool = False,
-                   preview_rows: int = 0) -> list[RunResult]:
+def run_automation(
+    settings: Settings,
+    automation_id: str,
+    *,
+    as_of: datetime,
+    variables: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    preview_rows: int = 0,
+) -> list[RunResult]:
     """Run an automation's audience with its schedules.yaml vars (``--var`` on top)."""
     from engine.automations.control import known_automation  # noqa: PLC0415
 
     automation = known_automation(settings, automation_id)
-    return run(settings, selectors=[automation.audience], as_of=as_of, variables=variables,
-               schedule_vars=automation.vars, dry_run=dry_run, preview_rows=preview_rows)
+    return run(
+        settings,
+        selectors=[automation.audience],
+        as_of=as_of,
+        variables=variables,
+        schedule_vars=automation.vars,
+        dry_run=dry_run,
+        preview_rows=preview_rows,
+    )
 
 
 def report(settings: Settings, run_id: str) -> Path:

@@ -24,7 +24,7 @@ def run_concurrently(work: Sequence[Callable[[], T]], *, width: int) -> list[T]:
     try:
         futures: list[Future[T]] = [executor.submit(contextvars.copy_context().run, w) for w in work]
         errors = [f.exception() for f in futures]
-    except BaseException:   # Ctrl-C or SIGTERM here: start nothing new, let the running ones finish
+    except BaseException:  # Ctrl-C or SIGTERM here: start nothing new, let the running ones finish
         executor.shutdown(wait=True, cancel_futures=True)
         raise
     executor.shutdown(wait=True)

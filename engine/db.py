@@ -27,13 +27,15 @@ from engine.errors import ConfigError, DatabaseUnavailable, QueryError
 from engine.secrets import describe_server, mask_text
 
 log = logging.getLogger("engine.db")
-_MAX_DELAY_S = 5.0     # the longest wait between two connection attempts
+_MAX_DELAY_S = 5.0  # the longest wait between two connection attempts
 # the server's answer (SQLSTATE 3D000; libpq gives no sqlstate for a failed connect, only the text)
 _MISSING_DATABASE = re.compile(r'database "((?:[^"]|"")*)" does not exist')
 # libpq refusing a DSN option's value before any connection: a configuration error, never retried
 _BAD_OPTION = re.compile(r'invalid (?:integer value "[^"]*" for connection option|port number|\w+ value)')
-DSN_HINT = ("a DSN is postgresql://user@host:5432/dbname?option=value with libpq's option names "
-            "(sslmode, connect_timeout, ...); set by --dsn, ENGINE_SOURCE_DSN or ENGINE_STATE_DSN")
+DSN_HINT = (
+    "a DSN is postgresql://user@host:5432/dbname?option=value with libpq's option names "
+    "(sslmode, connect_timeout, ...); set by --dsn, ENGINE_SOURCE_DSN or ENGINE_STATE_DSN"
+)
 
 
 def _session_options(*, read_only: bool, statement_timeout_s: float, application_name: str) -> str:
@@ -45,10 +47,9 @@ def _session_options(*, read_only: bool, statement_timeout_s: float, application
 
 def _unavailable(dsn: str, err: Exception, attempts: int) -> DatabaseUnavailable:
     return DatabaseUnavailable(
-        f"cannot connect to PostgreSQL at {describe_server(dsn)} after {attempts} attempt(s): "
-        f"{_first_line(err, dsn)}",
+        f"cannot connect to PostgreSQL at {describe_server(dsn)} after {attempts} attempt(s): {_first_line(err, dsn)}",
         hint="check that the server is running and reachable from here, the host/port are right, "
-             "and the user may log in (pg_hba.conf); the DSN comes from --dsn or ENGINE_SOURCE_DSN/ENGINE_STATE_DSN",
+        "and the user may log in (pg_hba.conf); the DSN comes from --dsn or ENGINE_SOURCE_DSN/ENGINE_STATE_DSN",
     )
 
 
@@ -67,9 +68,11 @@ def _config_problem(dsn: str, err: Exception) -> ConfigError | None:
     (port ``54x32``, sslmode ``bogus``). None for anything worth retrying."""
     name = missing_database(err)
     if name is not None:
-        return ConfigError(f"database {name!r} does not exist on {describe_server(dsn)}",
-                           hint="check the database name in the DSN (--dsn, ENGINE_SOURCE_DSN or ENGINE_STATE_DSN); "
-                                "`engine migrate` creates the state database, `engine seed` a development one")
+        return ConfigError(
+            f"database {name!r} does not exist on {describe_server(dsn)}",
+            hint="check the database name in the DSN (--dsn, ENGINE_SOURCE_DSN or ENGINE_STATE_DSN); "
+            "`engine migrate` creates the state database, `engine seed` a development one",
+        )
     if isinstance(err, psycopg.OperationalError) and _BAD_OPTION.search(str(err)):
         return ConfigError(f"invalid database DSN: {_first_line(err, dsn)}", hint=DSN_HINT)
     return None
@@ -84,13 +87,16 @@ def check_dsn(dsn: str) -> None:
     except psycopg.ProgrammingError as err:
         raise ConfigError(f"invalid database DSN: {_first_line(err, dsn)}", hint=DSN_HINT) from None
     if "@" in str(params.get("host") or ""):
-        raise ConfigError(f"invalid database DSN: host {mask_text(str(params['host']), dsn)!r} holds an '@'",
-                          hint="an '@' (or ':', '/', '%') in the user or password must be percent-encoded: "
-                               "'@' is %40, e.g. postgresql://user:p%40ss@host/db") from None
+        raise ConfigError(
+            f"invalid database DSN: host {mask_text(str(params['host']), dsn)!r} holds an '@'",
+            hint="an '@' (or ':', '/', '%') in the user or password must be percent-encoded: "
+            "'@' is %40, e.g. postgresql://user:p%40ss@host/db",
+        ) from None
 
 
-def with_retry(action: Callable[[], psycopg.Connection], dsn: str, *, retries: int,
-               base_delay: float = 0.2) -> psycopg.Connection:
+def with_retry(
+    action: Callable[[], psycopg.Connection], dsn: str, *, retries: int, base_delay: float = 0.2
+) -> psycopg.Connection:
     """Run ``action`` (a connect), retrying OperationalError ``retries`` times with full-jitter backoff.
 
     What waiting cannot fix (a database that does not exist, an option libpq refuses) is not retried:
@@ -98,26 +104,43 @@ def with_retry(action: Callable[[], psycopg.Connection], dsn: str, *, retries: i
     """
     check_dsn(dsn)
     attempts = max(0, retries) + 1
-    retrying = Retrying(stop=stop_after_attempt(attempts), reraise=True,
-                        wait=wait_random_exponential(multiplier=base_delay, max=_MAX_DELAY_S),
-                        retry=retry_if_exception(lambda e: isinstance(e, psycopg.OperationalError)
-                                                 and _config_problem(dsn, e) is None))
+    retrying = Retrying(
+        stop=stop_after_attempt(attempts),
+        reraise=True,
+        wait=wait_random_exponential(multiplier=base_delay, max=_MAX_DELAY_S),
+        retry=retry_if_exception(lambda e: isinstance(e, psycopg.OperationalError) and _config_problem(dsn, e) is None),
+    )
     try:
         return retrying(action)
     except psycopg.OperationalError as err:
         raise (_config_problem(dsn, err) or _unavailable(dsn, err, attempts)) from None
 
 
-def connect(dsn: str, *, read_only: bool = False, statement_timeout_s: float = 300.0,
-            retries: int = 3, autocommit: bool = False, connect_timeout: int = 5,
-            application_name: str = "audience-engine") -> psycopg.Connection:
+def connect(
+    dsn: str,
+    *,
+    read_only: bool = False,
+    statement_timeout_s: float = 300.0,
+    retries: int = 3,
+    autocommit: bool = False,
+    connect_timeout: int = 5,
+    application_name: str = "audience-engine",
+) -> psycopg.Connection:
     """Open one connection (state database, admin work) with retry and timeouts."""
-    options = _session_options(read_only=read_only, statement_timeout_s=statement_timeout_s,
-                               application_name=application_name)
+    options = _session_options(
+        read_only=read_only, statement_timeout_s=statement_timeout_s, application_name=application_name
+    )
     return with_retry(
-        lambda: psycopg.connect(dsn, options=options, autocommit=autocommit,
-                                connect_timeout=connect_timeout, application_name=application_name),
-        dsn, retries=retries)
+        lambda: psycopg.connect(
+            dsn,
+            options=options,
+            autocommit=autocommit,
+            connect_timeout=connect_timeout,
+            application_name=application_name,
+        ),
+        dsn,
+        retries=retries,
+    )
 
 
 def create_database_if_missing(dsn: str, *, retries: int = 3, maintenance_db: str = "postgres") -> bool:
@@ -138,16 +161,16 @@ def create_database_if_missing(dsn: str, *, retries: int = 3, maintenance_db: st
     if not name:
         return False
     admin = make_conninfo(dsn, dbname=maintenance_db)
-    with with_retry(lambda: psycopg.connect(admin, autocommit=True, connect_timeout=5), admin,
-                    retries=retries) as conn:
+    with with_retry(lambda: psycopg.connect(admin, autocommit=True, connect_timeout=5), admin, retries=retries) as conn:
         try:
             conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
         except psycopg.errors.DuplicateDatabase:
-            return False   # created meanwhile by someone else: fine
+            return False  # created meanwhile by someone else: fine
         except psycopg.errors.InsufficientPrivilege:
-            raise ConfigError(f"database {name!r} does not exist on {describe_server(dsn)}, and its user may "
-                              "not create it", hint="create it as a role with CREATEDB, or fix the database "
-                                                    "name in the DSN") from None
+            raise ConfigError(
+                f"database {name!r} does not exist on {describe_server(dsn)}, and its user may not create it",
+                hint="create it as a role with CREATEDB, or fix the database name in the DSN",
+            ) from None
     return True
 
 
@@ -191,17 +214,19 @@ select current_user, case when r.rolsuper then array['superuser'] else array_rem
 ], null) end
 from pg_roles as r where r.rolname = current_user
 """
-_warned = False     # the one warning of this process was given (for any server)
-_WAYS_OUT = ("connect with a role that has SELECT only on the app tables (README: Security model), or set "
-             "ENGINE_ALLOW_PRIVILEGED_SOURCE=1 to accept this role")
+_warned = False  # the one warning of this process was given (for any server)
+_WAYS_OUT = (
+    "connect with a role that has SELECT only on the app tables (README: Security model), or set "
+    "ENGINE_ALLOW_PRIVILEGED_SOURCE=1 to accept this role"
+)
 
 
 class RoleCheck(Enum):
     """What opening the source does about a role that can write or reach server files."""
 
-    REFUSE = "refuse"    # `engine scheduler`, live sends: a ConfigError (exit 2)
-    WARN = "warn"        # every other command: one warning line per process
-    SKIP = "skip"        # a throwaway database the engine created itself (`engine test`): not checked
+    REFUSE = "refuse"  # `engine scheduler`, live sends: a ConfigError (exit 2)
+    WARN = "warn"  # every other command: one warning line per process
+    SKIP = "skip"  # a throwaway database the engine created itself (`engine test`): not checked
 
 
 def role_check(settings: Settings, *, live: bool) -> RoleCheck:
@@ -225,23 +250,30 @@ def check_source_role(conn: psycopg.Connection, dsn: str, check: RoleCheck) -> N
         row = conn.execute(_POWERS_SQL).fetchone()
         conn.rollback()
     except psycopg.Error as err:
-        if check is RoleCheck.REFUSE:   # cannot tell: a live send or the scheduler must not guess
+        if check is RoleCheck.REFUSE:  # cannot tell: a live send or the scheduler must not guess
             problem = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ConfigError(f"cannot check what the source role may do on {describe_server(dsn)}: "
-                              f"{mask_text(problem, dsn)}", hint=_WAYS_OUT) from None
+            raise ConfigError(
+                f"cannot check what the source role may do on {describe_server(dsn)}: {mask_text(problem, dsn)}",
+                hint=_WAYS_OUT,
+            ) from None
         return
     if not row or not row[1]:
         return
     role, powers = row[0], "; ".join(row[1])
     if check is RoleCheck.REFUSE:
-        raise ConfigError(f"the source role {role} on {describe_server(dsn)} can do more than read ({powers}): "
-                          "`engine scheduler` and live sends refuse a role that can write or reach server files",
-                          hint=_WAYS_OUT)
+        raise ConfigError(
+            f"the source role {role} on {describe_server(dsn)} can do more than read ({powers}): "
+            "`engine scheduler` and live sends refuse a role that can write or reach server files",
+            hint=_WAYS_OUT,
+        )
     _warned = True
-    log.warning("the source role can do more than read (%s): every audience transaction is READ ONLY "
-                "anyway, but production should connect with a role that has SELECT only; `engine scheduler` and "
-                "live sends refuse it unless ENGINE_ALLOW_PRIVILEGED_SOURCE=1 (README: Security model)", powers,
-                extra={"server": describe_server(dsn), "role": role})
+    log.warning(
+        "the source role can do more than read (%s): every audience transaction is READ ONLY "
+        "anyway, but production should connect with a role that has SELECT only; `engine scheduler` and "
+        "live sends refuse it unless ENGINE_ALLOW_PRIVILEGED_SOURCE=1 (README: Security model)",
+        powers,
+        extra={"server": describe_server(dsn), "role": role},
+    )
 
 
 def probe_source(dsn: str, *, retries: int, check: RoleCheck) -> None:
@@ -256,8 +288,16 @@ def probe_source(dsn: str, *, retries: int, check: RoleCheck) -> None:
 class SourcePool:
     """A read-only psycopg_pool over the app database, opened lazily by ``open()``."""
 
-    def __init__(self, dsn: str, *, size: int = 10, statement_timeout_s: float = 300.0,
-                 retries: int = 3, connect_timeout: int = 5, check: RoleCheck = RoleCheck.WARN) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        size: int = 10,
+        statement_timeout_s: float = 300.0,
+        retries: int = 3,
+        connect_timeout: int = 5,
+        check: RoleCheck = RoleCheck.WARN,
+    ) -> None:
         self.dsn = dsn
         self.retries = retries
         self.check = check
@@ -268,8 +308,9 @@ class SourcePool:
             open=False,
             timeout=30.0,
             kwargs={
-                "options": _session_options(read_only=True, statement_timeout_s=statement_timeout_s,
-                                            application_name="audience-engine"),
+                "options": _session_options(
+                    read_only=True, statement_timeout_s=statement_timeout_s, application_name="audience-engine"
+                ),
                 "connect_timeout": connect_timeout,
                 "application_name": "audience-engine",
                 "autocommit": False,

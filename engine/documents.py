@@ -58,8 +58,8 @@ class Document:
 
     display: str
     data: Any
-    keys: Mapping[KeyPath, Mark]       # a mapping key's position; a sequence item's own position
-    values: Mapping[KeyPath, Mark]     # where the value at that path starts
+    keys: Mapping[KeyPath, Mark]  # a mapping key's position; a sequence item's own position
+    values: Mapping[KeyPath, Mark]  # where the value at that path starts
     path: Path | None = None
 
     def locate(self, key_path: Sequence[str | int]) -> SourceLocation:
@@ -90,9 +90,11 @@ def decode(data: bytes, display: str, *, error: ErrorType = SpecError) -> str:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        raise error(f"not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded",
-                    location=SourceLocation(display, line, col),
-                    hint="save the file as UTF-8") from None
+        raise error(
+            f"not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded",
+            location=SourceLocation(display, line, col),
+            hint="save the file as UTF-8",
+        ) from None
 
 
 def read_text(path: Path, display: str, *, error: ErrorType = SpecError) -> str:
@@ -121,8 +123,11 @@ class _Builder:
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
         self.budget -= 1
         if self.budget < 0:
-            raise self.error(f"YAML aliases expand to more than {ALIAS_BUDGET:,} values (an alias bomb?)",
-                             location=self._at(node), hint="write the values out, or use fewer nested aliases")
+            raise self.error(
+                f"YAML aliases expand to more than {ALIAS_BUDGET:,} values (an alias bomb?)",
+                location=self._at(node),
+                hint="write the values out, or use fewer nested aliases",
+            )
         mark = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.keys.setdefault(path, mark)
         self.values.setdefault(path, mark)
@@ -140,15 +145,20 @@ class _Builder:
         """
         if isinstance(value, str):
             if "\0" in value:
-                raise self.error("a NUL character (\\0) in a value: project files hold text, and NUL cannot "
-                                 "reach PostgreSQL, a file name or a push", location=self._at(node),
-                                 hint="remove the \\0 escape from this value")
+                raise self.error(
+                    "a NUL character (\\0) in a value: project files hold text, and NUL cannot "
+                    "reach PostgreSQL, a file name or a push",
+                    location=self._at(node),
+                    hint="remove the \\0 escape from this value",
+                )
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError as err:
-                raise self.error(f"a value holds U+{ord(value[err.start]):04X}, which is not a character "
-                                 "(a lone surrogate)", location=self._at(node),
-                                 hint="write the character itself, or a \\U escape of a real code point") from None
+                raise self.error(
+                    f"a value holds U+{ord(value[err.start]):04X}, which is not a character (a lone surrogate)",
+                    location=self._at(node),
+                    hint="write the character itself, or a \\U escape of a real code point",
+                ) from None
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
@@ -158,8 +168,9 @@ class _Builder:
                 continue
             key = self._key(key_node)
             if key in explicit:
-                raise self.error(f"duplicate key {key!r}", location=self._at(key_node),
-                                 hint="each key may appear once per mapping")
+                raise self.error(
+                    f"duplicate key {key!r}", location=self._at(key_node), hint="each key may appear once per mapping"
+                )
             explicit.add(key)
         self.loader.flatten_mapping(node)  # resolve `<<: *anchor` merge keys; explicit keys win
         out: dict[Any, Any] = {}
@@ -208,8 +219,9 @@ def _find(text: str, display: str, code: Any) -> SourceLocation:
     return SourceLocation(display, text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1)
 
 
-def parse(text: str, display: str, *, error: ErrorType = SpecError, path: Path | None = None,
-          empty_ok: bool = False) -> Document:
+def parse(
+    text: str, display: str, *, error: ErrorType = SpecError, path: Path | None = None, empty_ok: bool = False
+) -> Document:
     """Parse one YAML document; syntax errors, duplicate keys and alias bombs are located ``error``s."""
     loader = _Loader(text)
     try:
@@ -220,17 +232,20 @@ def parse(text: str, display: str, *, error: ErrorType = SpecError, path: Path |
             raise error("the file is empty", location=SourceLocation(display, 1, 1))
         builder = _Builder(loader, display, error, _count_nodes(node) + ALIAS_BUDGET)
         data = builder.build(node, ())
-    except yaml.reader.ReaderError as err:   # a character YAML refuses (NUL, other controls): no mark of its own
-        raise error(f"invalid YAML: {_character(err.character)} is not allowed in a YAML file",
-                    location=_find(text, display, err.character),
-                    hint="remove it; a file full of NUL bytes was saved as UTF-16 or is not text") from None
+    except yaml.reader.ReaderError as err:  # a character YAML refuses (NUL, other controls): no mark of its own
+        raise error(
+            f"invalid YAML: {_character(err.character)} is not allowed in a YAML file",
+            location=_find(text, display, err.character),
+            hint="remove it; a file full of NUL bytes was saved as UTF-16 or is not text",
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         problem = getattr(err, "problem", None) or str(err)
-        raise error(f"invalid YAML: {problem}",
-                    location=SourceLocation(display, mark.line + 1 if mark else None,
-                                            mark.column + 1 if mark else None),
-                    hint="check indentation, colons and quoting around this line") from None
+        raise error(
+            f"invalid YAML: {problem}",
+            location=SourceLocation(display, mark.line + 1 if mark else None, mark.column + 1 if mark else None),
+            hint="check indentation, colons and quoting around this line",
+        ) from None
     except RecursionError:
         raise error("YAML nesting is too deep", location=SourceLocation(display, 1, 1)) from None
     finally:
@@ -277,13 +292,23 @@ def schema_key(schema: Mapping[str, Any], target: Any) -> str:
 def _suggestions(err: Any, root: Mapping[str, Any]) -> dict[Any, str | None]:
     """Each unknown key of an ``additionalProperties`` error, with the allowed key it is closest to."""
     allowed = _properties(err.schema, root)
-    return {key: next(iter(difflib.get_close_matches(str(key), allowed, n=1)), None)
-            for key in sorted(set(err.instance) - set(allowed), key=str)}
+    return {
+        key: next(iter(difflib.get_close_matches(str(key), allowed, n=1)), None)
+        for key in sorted(set(err.instance) - set(allowed), key=str)
+    }
 
 
-def schema_problems(doc: Document, schema: Mapping[str, Any], *, error: Callable[..., E],
-                    value: Any = None, definition: str | None = None, base_path: KeyPath = (),
-                    at_value: bool = False, known_valid: KnownValid | None = None) -> list[E]:
+def schema_problems(
+    doc: Document,
+    schema: Mapping[str, Any],
+    *,
+    error: Callable[..., E],
+    value: Any = None,
+    definition: str | None = None,
+    base_path: KeyPath = (),
+    at_value: bool = False,
+    known_valid: KnownValid | None = None,
+) -> list[E]:
     """Every JSON Schema violation, each located and worded for a person; unknown keys get "did you mean".
 
     ``value``/``base_path`` check a part of the document (default: all of it); ``definition``
@@ -299,26 +324,40 @@ def schema_problems(doc: Document, schema: Mapping[str, Any], *, error: Callable
     if known_valid is not None and key in known_valid:
         return []
     problems: list[E] = []
-    found = sorted(jsonschema.Draft202012Validator(schema).iter_errors(target),
-                   key=lambda e: [str(p) for p in e.absolute_path])
+    found = sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(target), key=lambda e: [str(p) for p in e.absolute_path]
+    )
     # a misspelt required key is one mistake: "unknown key 'layr' (did you mean 'layer'?)" says it, so the
     # "'layer' is a required property" it causes is not reported too
-    said = {f"{close!r} is a required property" for err in found if err.validator == "additionalProperties"
-            and isinstance(err.instance, dict) for close in _suggestions(err, root).values() if close}
+    said = {
+        f"{close!r} is a required property"
+        for err in found
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict)
+        for close in _suggestions(err, root).values()
+        if close
+    }
     for err in found:
         path: KeyPath = base_path + tuple(err.absolute_path)
         where = format_key_path(path) or "(top level)"
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = _properties(err.schema, root)
             for key, close in _suggestions(err, root).items():
-                problems.append(error(f"unknown key {key!r} in {where}", location=doc.locate(path + (key,)),
-                                      hint=f"did you mean {close!r}?" if close
-                                      else f"allowed keys: {', '.join(allowed)}"))
+                problems.append(
+                    error(
+                        f"unknown key {key!r} in {where}",
+                        location=doc.locate(path + (key,)),
+                        hint=f"did you mean {close!r}?" if close else f"allowed keys: {', '.join(allowed)}",
+                    )
+                )
         elif err.validator == "required" and err.message in said:
             continue
         elif err.validator == "oneOf" and isinstance(err.schema, dict) and err.schema.get("description"):
-            problems.append(error(f"{where}: {err.instance!r} is not a valid value (expected "
-                                  f"{err.schema['description']})", location=locate(path)))
+            problems.append(
+                error(
+                    f"{where}: {err.instance!r} is not a valid value (expected {err.schema['description']})",
+                    location=locate(path),
+                )
+            )
         elif err.validator == "oneOf" and err.context:
             best = min(err.context, key=lambda e: len(list(e.absolute_path)))
             problems.append(error(f"{where}: {best.message}", location=locate(path)))

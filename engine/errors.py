@@ -33,8 +33,7 @@ class EngineError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, location: SourceLocation | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(self, message: str, *, location: SourceLocation | None = None, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.location = location
@@ -109,6 +108,7 @@ def first_of(problems: Sequence[EngineError]) -> EngineError:
     """The first of several problems, its hint counting the others (raised by loaders; validate lists all)."""
     first = problems[0]
     if len(problems) > 1:
-        first.hint = ((first.hint + "; ") if first.hint else "") + \
-            f"{len(problems) - 1} more problem(s): run `engine validate`"
+        first.hint = (
+            (first.hint + "; ") if first.hint else ""
+        ) + f"{len(problems) - 1} more problem(s): run `engine validate`"
     return first

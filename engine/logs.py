@@ -15,8 +15,9 @@ from engine.secrets import mask_text
 
 _RESERVED = set(vars(logging.makeLogRecord({})))
 CONTEXT_KEYS = ("run_id", "automation", "audience", "phase")
-_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("engine_log_context",
-                                                                        default=MappingProxyType({}))
+_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "engine_log_context", default=MappingProxyType({})
+)
 
 
 @contextlib.contextmanager
@@ -45,15 +46,21 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": mask_text(record.getMessage()),
         }
-        payload.update({k: mask_text(v) if isinstance(v, str) else v for k, v in vars(record).items()
-                        if k not in _RESERVED and not k.startswith("_")})
+        payload.update(
+            {
+                k: mask_text(v) if isinstance(v, str) else v
+                for k, v in vars(record).items()
+                if k not in _RESERVED and not k.startswith("_")
+            }
+        )
         return json.dumps(payload, default=str)
 
 
 class _PlainFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        extras = " ".join(f"{k}={mask_text(str(v))}" for k, v in vars(record).items()
-                          if k not in _RESERVED and not k.startswith("_"))
+        extras = " ".join(
+            f"{k}={mask_text(str(v))}" for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")
+        )
         line = f"{record.levelname.lower():7} {record.name}: {mask_text(record.getMessage())}"
         return f"{line} {extras}".rstrip()
 
@@ -70,7 +77,7 @@ def setup_logging(fmt: str = "auto", *, verbose: bool = False) -> None:
     handler and CLI errors through ``stderr_line``.
     """
     global _json_mode
-    _json_mode = fmt == "json"   # asked for: CLI errors become JSON lines too (auto keeps them readable)
+    _json_mode = fmt == "json"  # asked for: CLI errors become JSON lines too (auto keeps them readable)
     if fmt == "auto":
         fmt = "plain" if sys.stderr.isatty() else "json"
     handler = logging.StreamHandler(sys.stderr)
@@ -84,7 +91,7 @@ def setup_logging(fmt: str = "auto", *, verbose: bool = False) -> None:
     for name in _LIBRARY_LOGGERS:
         library = logging.getLogger(name)
         library.handlers[:] = [handler]
-        library.setLevel(logging.WARNING)   # their warnings, not their debug chatter
+        library.setLevel(logging.WARNING)  # their warnings, not their debug chatter
         library.propagate = False
 
 

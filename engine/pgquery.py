@@ -27,8 +27,14 @@ from engine.policy.functions import refusal
 PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 _POSITIONAL = re.compile(r"\$(\d+)")
 ONLY_SELECT = "an audience query only reads: exactly one SELECT (or WITH ... SELECT)"
-_TEXT_TOKENS = {"SCONST": "a string literal", "USCONST": "a string literal", "BCONST": "a bit-string literal",
-                "XCONST": "a bit-string literal", "SQL_COMMENT": "a comment", "C_COMMENT": "a comment"}
+_TEXT_TOKENS = {
+    "SCONST": "a string literal",
+    "USCONST": "a string literal",
+    "BCONST": "a bit-string literal",
+    "XCONST": "a bit-string literal",
+    "SQL_COMMENT": "a comment",
+    "C_COMMENT": "a comment",
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,8 @@ class _Positional:
     """The rendered text with each placeholder as ``$n``, and where each one was in both texts."""
 
     text: str
-    names: dict[int, tuple[str, int, int]]   # $n -> (name, offset in text, offset in the rendered SQL)
-    anchors: tuple[tuple[int, int], ...]     # (offset in text, offset in the rendered SQL)
+    names: dict[int, tuple[str, int, int]]  # $n -> (name, offset in text, offset in the rendered SQL)
+    anchors: tuple[tuple[int, int], ...]  # (offset in text, offset in the rendered SQL)
 
     def rendered(self, offset: int) -> int:
         at, origin = max((a for a in self.anchors if a[0] <= offset), default=(0, 0))
@@ -58,14 +64,14 @@ class _Positional:
 
 
 def _positional(sql: str) -> _Positional:
-    first = max((int(n) for n in _POSITIONAL.findall(sql)), default=0) + 1   # never one the SQL itself wrote
+    first = max((int(n) for n in _POSITIONAL.findall(sql)), default=0) + 1  # never one the SQL itself wrote
     out: list[str] = []
     names: dict[int, tuple[str, int, int]] = {}
     anchors = [(0, 0)]
     last = length = 0
     for match in PLACEHOLDER.finditer(sql):
         piece = "%" if match.group(0) == "%%" else f"${first + len(names)}"
-        out.append(sql[last:match.start()])
+        out.append(sql[last : match.start()])
         length += match.start() - last
         if match.group(1):
             names[first + len(names)] = (match.group(1), length, match.start())
@@ -100,8 +106,12 @@ def _parse(text: str) -> list[dict[str, Any]]:
         return list(json.loads(parser.parse_sql_json(text)).get("stmts", []))
     except parser.ParseError as err:
         location = err.args[1] if len(err.args) > 1 and isinstance(err.args[1], int) else len(text)
-        raise ShapeError(f"PostgreSQL cannot parse the query: {err.args[0]}", location,
-                         "fix the SQL at this place (PostgreSQL's own parser read it)", "sql/syntax") from None
+        raise ShapeError(
+            f"PostgreSQL cannot parse the query: {err.args[0]}",
+            location,
+            "fix the SQL at this place (PostgreSQL's own parser read it)",
+            "sql/syntax",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -128,39 +138,57 @@ def _one_select(text: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
         raise ShapeError("the query is empty", 0, ONLY_SELECT)
     first = statements[0]
     end = first.get("stmt_location", 0) + first.get("stmt_len", 0)
-    if len(statements) > 1 or (first.get("stmt_len") and text.encode("utf-8")[end:end + 1] == b";"):
+    if len(statements) > 1 or (first.get("stmt_len") and text.encode("utf-8")[end : end + 1] == b";"):
         where = _chars(text, end) if first.get("stmt_len") else 0
         more = f"{len(statements)} statements" if len(statements) > 1 else "a statement ended by ';'"
-        raise ShapeError(f"more than one statement: PostgreSQL's parser reads {more}", where,
-                         ONLY_SELECT + ", with no ';'")
-    kind, = first["stmt"]
+        raise ShapeError(
+            f"more than one statement: PostgreSQL's parser reads {more}", where, ONLY_SELECT + ", with no ';'"
+        )
+    (kind,) = first["stmt"]
     if kind != "SelectStmt":
         found = kind.removesuffix("Stmt").upper()
-        raise ShapeError(f"the query is a {found} statement: only SELECT (or WITH ... SELECT) may run",
-                         _chars(text, first.get("stmt_location", 0)), ONLY_SELECT)
+        raise ShapeError(
+            f"the query is a {found} statement: only SELECT (or WITH ... SELECT) may run",
+            _chars(text, first.get("stmt_location", 0)),
+            ONLY_SELECT,
+        )
     return dict(first["stmt"])
 
 
 def _refuse_node(text: str, kind: str, node: dict[str, Any]) -> None:
     where = _chars(text, node.get("location", 0))
     if kind == "SelectStmt" and node.get("intoClause"):
-        raise ShapeError("SELECT ... INTO creates a table: an audience query only reads",
-                         _chars(text, node["intoClause"].get("rel", {}).get("location", 0)), ONLY_SELECT)
+        raise ShapeError(
+            "SELECT ... INTO creates a table: an audience query only reads",
+            _chars(text, node["intoClause"].get("rel", {}).get("location", 0)),
+            ONLY_SELECT,
+        )
     if kind == "SelectStmt" and node.get("lockingClause"):
-        raise ShapeError("FOR UPDATE / FOR SHARE locks rows: an audience query only reads", 0,
-                         "remove the locking clause", "sql/refused-function")
+        raise ShapeError(
+            "FOR UPDATE / FOR SHARE locks rows: an audience query only reads",
+            0,
+            "remove the locking clause",
+            "sql/refused-function",
+        )
     if kind == "CommonTableExpr":
-        query_kind, = node["ctequery"]
+        (query_kind,) = node["ctequery"]
         if query_kind != "SelectStmt":
-            raise ShapeError(f"WITH {node.get('ctename')} runs {query_kind.removesuffix('Stmt').upper()}: "
-                             "a data-modifying WITH writes", where, ONLY_SELECT)
+            raise ShapeError(
+                f"WITH {node.get('ctename')} runs {query_kind.removesuffix('Stmt').upper()}: "
+                "a data-modifying WITH writes",
+                where,
+                ONLY_SELECT,
+            )
     if kind == "FuncCall":
         name = node["funcname"][-1]["String"]["sval"]
         refused = refusal("postgres", name)
         if refused:
-            raise ShapeError(refused.message("the query"), where,
-                             "the refused functions are listed, with a reason each, in "
-                             "engine/policy/refused_functions.yaml", "sql/refused-function")
+            raise ShapeError(
+                refused.message("the query"),
+                where,
+                "the refused functions are listed, with a reason each, in engine/policy/refused_functions.yaml",
+                "sql/refused-function",
+            )
 
 
 def check_statement(text: str) -> set[int]:
@@ -183,7 +211,7 @@ def _inside(text: str, offset: int) -> str:
                 return "a dollar-quoted string" if text[token.start] == "$" else _TEXT_TOKENS[token.name]
             if token.name in {"IDENT", "UIDENT"} and text[token.start] in '"Uu':
                 return "a quoted identifier"
-            return f"the name {text[token.start:token.end + 1]!r}"
+            return f"the name {text[token.start : token.end + 1]!r}"
     return "text"
 
 
@@ -195,11 +223,18 @@ def check_query(sql: str) -> None:
     except ShapeError as err:
         raise ShapeError(err.message, positional.rendered(err.offset), err.hint, err.rule) from None
     for number in sorted(numbers - set(positional.names)):
-        raise ShapeError(f"positional parameter ${number} is not bound by the engine",
-                         positional.rendered(positional.text.find(f"${number}")),
-                         "write {{ name }} for a param (values are bound by name)", "sql/value-in-text")
+        raise ShapeError(
+            f"positional parameter ${number} is not bound by the engine",
+            positional.rendered(positional.text.find(f"${number}")),
+            "write {{ name }} for a param (values are bound by name)",
+            "sql/value-in-text",
+        )
     for number, (name, at, origin) in sorted(positional.names.items()):
         if number not in numbers:
-            raise ShapeError(f"bound parameter {name!r} is inside {_inside(positional.text, at)}", origin,
-                             "a value is never SQL text: write {{ name }} outside quotes and comments "
-                             "and cast it, e.g. {{ name }}::text", "sql/value-in-text")
+            raise ShapeError(
+                f"bound parameter {name!r} is inside {_inside(positional.text, at)}",
+                origin,
+                "a value is never SQL text: write {{ name }} outside quotes and comments "
+                "and cast it, e.g. {{ name }}::text",
+                "sql/value-in-text",
+            )

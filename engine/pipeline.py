@@ -63,8 +63,9 @@ class RunRequest:
     run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
-def render_queries(settings: Settings, spec: AudienceSpec, values: Mapping[str, Any],
-                   bound: Mapping[str, list[Any]] | None = None) -> list[RenderedQuery]:
+def render_queries(
+    settings: Settings, spec: AudienceSpec, values: Mapping[str, Any], bound: Mapping[str, list[Any]] | None = None
+) -> list[RenderedQuery]:
     """Render every query with placeholder arrays (``preview``/``plan`` show these)."""
     env = make_environment(settings.project_dir / "sql")
     out = []
@@ -72,15 +73,29 @@ def render_queries(settings: Settings, spec: AudienceSpec, values: Mapping[str, 
         query_values = dict(values)
         for bind in query.binds:
             query_values[bind.param] = list((bound or {}).get(bind.param, []))
-        out.append(render_sql(env, settings.project_dir / "sql", name=query.name, template=query.sql,
-                              values=query_values, options=query.options))
+        out.append(
+            render_sql(
+                env,
+                settings.project_dir / "sql",
+                name=query.name,
+                template=query.sql,
+                values=query_values,
+                options=query.options,
+            )
+        )
     return out
 
 
-def _run_queries(settings: Settings, pool: SourcePool, spec: AudienceSpec, values: dict[str, Any],
-                 ws: Workspace, rendered_log: list[RenderedQuery]) -> None:
+def _run_queries(
+    settings: Settings,
+    pool: SourcePool,
+    spec: AudienceSpec,
+    values: dict[str, Any],
+    ws: Workspace,
+    rendered_log: list[RenderedQuery],
+) -> None:
     env = make_environment(settings.project_dir / "sql")
-    place = locator(settings.project_dir / "sql")   # database errors point at the .sql line
+    place = locator(settings.project_dir / "sql")  # database errors point at the .sql line
     grouped = waves(spec.queries)
     width = min(settings.parallel_queries, max(map(len, grouped), default=1))
     with pool.connection() as conn, snapshot_sharing(pool, conn, width) as shared:
@@ -91,20 +106,37 @@ def _run_queries(settings: Settings, pool: SourcePool, spec: AudienceSpec, value
                 query_values = dict(values)
                 for bind in query.binds:
                     query_values[bind.param] = ws.distinct_values(bind.query, bind.column)
-                rendered = render_sql(env, settings.project_dir / "sql", name=query.name, template=query.sql,
-                                      values=query_values, options=query.options)
+                rendered = render_sql(
+                    env,
+                    settings.project_dir / "sql",
+                    name=query.name,
+                    template=query.sql,
+                    values=query_values,
+                    options=query.options,
+                )
                 rendered_log.append(rendered)
                 batch.append(partial(_timed_fetch, spec.name, rendered, place))
             for query, (table, ts_cols) in zip(wave, shared.run_all(batch)):
                 ws.load(query.name, table, ts_cols)
 
 
-def _timed_fetch(audience: str, rendered: RenderedQuery, place: Locator, conn: psycopg.Connection,
-                 ) -> tuple[pa.Table, tuple[str, ...]]:
+def _timed_fetch(
+    audience: str,
+    rendered: RenderedQuery,
+    place: Locator,
+    conn: psycopg.Connection,
+) -> tuple[pa.Table, tuple[str, ...]]:
     started = time.perf_counter()
     table, ts_cols = fetch_arrow(conn, rendered, place)
-    log.info("query done", extra={"audience": audience, "query": rendered.name, "rows": table.num_rows,
-                                  "seconds": round(time.perf_counter() - started, 3)})
+    log.info(
+        "query done",
+        extra={
+            "audience": audience,
+            "query": rendered.name,
+            "rows": table.num_rows,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
     return table, ts_cols
 
 
@@ -112,8 +144,7 @@ def _render_transform(settings: Settings, spec: AudienceSpec, values: Mapping[st
     env = make_environment(settings.project_dir / "sql")
     template = env.get_template(spec.transform or "")
     # DuckDB runs locally over already-fetched rows: params appear as escaped literals
-    return template.render({k: literal(v if not isinstance(v, datetime) else v.isoformat())
-                            for k, v in values.items()})
+    return template.render({k: literal(v if not isinstance(v, datetime) else v.isoformat()) for k, v in values.items()})
 
 
 def file_name(pattern: str, stamp: str, params: Mapping[str, Any]) -> str:
@@ -128,7 +159,7 @@ def run_dir_for(settings: Settings, spec: AudienceSpec, as_of: datetime, run_id:
 
 def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> RunResult:
     """Run one audience end to end and write its run folder (unless ``dry_run``)."""
-    spec = bind_numbers(request.spec, request.params)   # thresholds that name a param get its value
+    spec = bind_numbers(request.spec, request.params)  # thresholds that name a param get its value
     started = time.perf_counter()
     errors: list[str] = []
     rendered: list[RenderedQuery] = []
@@ -136,8 +167,8 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
     metrics: dict[str, Any] = {}
     run_dir = None if request.dry_run else run_dir_for(settings, spec, request.as_of, request.run_id)
     if run_dir is not None:
-        remove_stale_temps(settings.resolved_output_dir)   # what killed runs left behind
-    ws = Workspace(allowed_dir=run_dir)   # spec SQL in DuckDB may touch no file outside the run folder
+        remove_stale_temps(settings.resolved_output_dir)  # what killed runs left behind
+    ws = Workspace(allowed_dir=run_dir)  # spec SQL in DuckDB may touch no file outside the run folder
     try:
         try:
             values = {"as_of": request.as_of, **request.params}
@@ -163,11 +194,21 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
     finally:
         ws.close()
     manifest = Manifest(
-        run_id=request.run_id, audience=spec.name, layer=spec.layer, as_of=request.as_of.isoformat(),
-        params=manifest_params(request.params), status=run_status(written.records, errors),
-        outputs=tuple(written.records), steps=steps, segments=segments, metrics=json_ready(metrics),
-        errors=tuple(errors), spec=spec.display_path, dry_run=request.dry_run,
-        seconds=round(time.perf_counter() - started, 3))
+        run_id=request.run_id,
+        audience=spec.name,
+        layer=spec.layer,
+        as_of=request.as_of.isoformat(),
+        params=manifest_params(request.params),
+        status=run_status(written.records, errors),
+        outputs=tuple(written.records),
+        steps=steps,
+        segments=segments,
+        metrics=json_ready(metrics),
+        errors=tuple(errors),
+        spec=spec.display_path,
+        dry_run=request.dry_run,
+        seconds=round(time.perf_counter() - started, 3),
+    )
     if run_dir is not None:
         manifest = _write_manifest(run_dir, manifest)
     return RunResult(manifest=manifest, run_dir=run_dir, previews=written.previews, rendered=tuple(rendered))
@@ -216,8 +257,9 @@ class _Written:
         return replace(record, status=OutputStatus.FAILED, error=message)
 
 
-def _write_outputs(settings: Settings, request: RunRequest, ws: Workspace, run_dir: Path | None,
-                   audience_ok: bool) -> _Written:
+def _write_outputs(
+    settings: Settings, request: RunRequest, ws: Workspace, run_dir: Path | None, audience_ok: bool
+) -> _Written:
     spec = request.spec
     stamp = file_timestamp(request.as_of, settings.timezone)
     params = manifest_params(request.params)
@@ -225,15 +267,19 @@ def _write_outputs(settings: Settings, request: RunRequest, ws: Workspace, run_d
     if run_dir is not None:
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:   # every file then fails on its own, with this reason
+        except OSError as err:  # every file then fails on its own, with this reason
             log.error("run folder not created", extra={"path": str(run_dir), "error": os_error(err)})
-    production: dict[str, OutputRecord] = {}   # manifest order: every production output, then the TEST files
+    production: dict[str, OutputRecord] = {}  # manifest order: every production output, then the TEST files
     tests: list[OutputRecord] = []
     counted: list[tuple[OutputSpec, str, int]] = []
     for output in spec.outputs:
         record = production[output.name] = OutputRecord(
-            name=output.name, file=file_name(output.file, stamp, params), is_test=False,
-            status=OutputStatus.FAILED, segment=output.segment)
+            name=output.name,
+            file=file_name(output.file, stamp, params),
+            is_test=False,
+            status=OutputStatus.FAILED,
+            segment=output.segment,
+        )
         if not audience_ok:
             production[output.name] = replace(record, error="audience failed: see errors")
             continue
@@ -241,8 +287,10 @@ def _write_outputs(settings: Settings, request: RunRequest, ws: Workspace, run_d
         try:
             rows = ws.count_rows(query, output)
             if request.preview_rows:
-                out.previews[output.name] = ([c.header for c in output.columns],
-                                             ws.sample_rows(query, output, limit=request.preview_rows))
+                out.previews[output.name] = (
+                    [c.header for c in output.columns],
+                    ws.sample_rows(query, output, limit=request.preview_rows),
+                )
         except EngineError as err:
             production[output.name] = out.fail(output, record, err)
             continue
@@ -252,11 +300,13 @@ def _write_outputs(settings: Settings, request: RunRequest, ws: Workspace, run_d
     for output, query, rows in counted:
         skip = skip_output(rows, output.when_empty, no_files=no_files)
         record = production[output.name] = replace(
-            production[output.name], status=OutputStatus.EMPTY_NOT_WRITTEN if skip else OutputStatus.WRITTEN)
+            production[output.name], status=OutputStatus.EMPTY_NOT_WRITTEN if skip else OutputStatus.WRITTEN
+        )
         try:
             if not skip and run_dir is not None:
                 record = production[output.name] = replace(
-                    record, sha256=_write_csv(ws, query, output, run_dir / record.file))
+                    record, sha256=_write_csv(ws, query, output, run_dir / record.file)
+                )
         except (EngineError, OSError) as err:
             production[output.name] = out.fail(output, record, err)
             continue
@@ -267,24 +317,42 @@ def _write_outputs(settings: Settings, request: RunRequest, ws: Workspace, run_d
     return out
 
 
-def _test_output(settings: Settings, ws: Workspace, output: OutputSpec, query: str, rows: int, stamp: str,
-                 params: Mapping[str, Any], run_dir: Path | None, out: _Written) -> OutputRecord | None:
+def _test_output(
+    settings: Settings,
+    ws: Workspace,
+    output: OutputSpec,
+    query: str,
+    rows: int,
+    stamp: str,
+    params: Mapping[str, Any],
+    run_dir: Path | None,
+    out: _Written,
+) -> OutputRecord | None:
     """The TEST twin of one output: the test users over the production row ``source_row`` picks.
 
     A TEST file that cannot be built or written is a failed record of its own: the production file stays.
     """
     if output.test is None:
         return None
-    record = OutputRecord(name=output.name, file=file_name(output.test.file, stamp, params), is_test=True,
-                          status=OutputStatus.FAILED, segment=output.segment)
+    record = OutputRecord(
+        name=output.name,
+        file=file_name(output.test.file, stamp, params),
+        is_test=True,
+        status=OutputStatus.FAILED,
+        segment=output.segment,
+    )
     headers = [c.header for c in output.columns]
     try:
         offset = source_offset(output.test.source_row, rows)
         picked = ws.sample_rows(query, output, limit=1, offset=offset) if offset is not None else []
-        test = test_rows(output.test, headers, picked[0] if picked else None, settings.test_users,
-                         production_empty=rows == 0)
-        record = replace(record, rows=len(test or []),
-                         status=OutputStatus.WRITTEN if test is not None else OutputStatus.EMPTY_NOT_WRITTEN)
+        test = test_rows(
+            output.test, headers, picked[0] if picked else None, settings.test_users, production_empty=rows == 0
+        )
+        record = replace(
+            record,
+            rows=len(test or []),
+            status=OutputStatus.WRITTEN if test is not None else OutputStatus.EMPTY_NOT_WRITTEN,
+        )
         if test is not None and run_dir is not None:
             record = replace(record, sha256=write_atomic(run_dir / record.file, encode_csv(headers, test)))
     except (EngineError, OSError) as err:

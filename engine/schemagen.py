@@ -23,7 +23,7 @@ from engine.documents import Document, ErrorType, format_key_path
 
 # forbid: the schema says additionalProperties: false; by name: code builds models with attribute names
 CONFIG = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
-IN_BLOCK = "x-in-block"   # schema marker of a field written inside a YAML block; ``generate`` moves it there
+IN_BLOCK = "x-in-block"  # schema marker of a field written inside a YAML block; ``generate`` moves it there
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 T = TypeVar("T")
@@ -32,11 +32,16 @@ Maybe: TypeAlias = T | SkipJsonSchema[None]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
-def in_block(block: str, key: str, *, default: Any = ..., required: bool = False,
-             description: str | None = None) -> Any:
+def in_block(
+    block: str, key: str, *, default: Any = ..., required: bool = False, description: str | None = None
+) -> Any:
     """A field the file writes as ``block: {key: ...}``; ``required``: the block, when written, must have it."""
-    return Field(default, validation_alias=AliasPath(block, key), description=description,
-                 json_schema_extra={IN_BLOCK: [block, key, required]})
+    return Field(
+        default,
+        validation_alias=AliasPath(block, key),
+        description=description,
+        json_schema_extra={IN_BLOCK: [block, key, required]},
+    )
 
 
 def keyed(key: str, shorthand: str | None = None) -> Callable[[Any], Any]:
@@ -44,11 +49,15 @@ def keyed(key: str, shorthand: str | None = None) -> Callable[[Any], Any]:
 
     ``shorthand``: an item written as a plain string means ``{shorthand: string}``.
     """
+
     def to_items(value: Any) -> Any:
         if not isinstance(value, dict):
             return value
-        return [{key: name, **({shorthand: item} if shorthand and isinstance(item, str) else item)}
-                for name, item in value.items()]
+        return [
+            {key: name, **({shorthand: item} if shorthand and isinstance(item, str) else item)}
+            for name, item in value.items()
+        ]
+
     return to_items
 
 
@@ -56,7 +65,7 @@ def build(model: TypeAdapter[T], doc: Document, data: Mapping[str, Any], *, erro
     """``data`` (``doc`` after its schema passed, plus what the loader adds) as the typed model."""
     try:
         return model.validate_python(data)
-    except ValidationError as err:   # the schema is generated from the model: a bug, still a located error
+    except ValidationError as err:  # the schema is generated from the model: a bug, still a located error
         first = err.errors()[0]
         raise error(f"{format_key_path(first['loc'])}: {first['msg']}", location=doc.locate(first["loc"])) from None
 
@@ -79,7 +88,7 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
-_NAMED = {"properties", "$defs"}   # mappings of names to schemas, not schemas themselves
+_NAMED = {"properties", "$defs"}  # mappings of names to schemas, not schemas themselves
 
 
 def _tidy(node: Any) -> Any:
@@ -87,10 +96,12 @@ def _tidy(node: Any) -> Any:
         return [_tidy(item) for item in node]
     if not isinstance(node, dict):
         return node
-    node = {key: {name: _tidy(sub) for name, sub in value.items()} if key in _NAMED else _tidy(value)
-            for key, value in node.items()}
+    node = {
+        key: {name: _tidy(sub) for name, sub in value.items()} if key in _NAMED else _tidy(value)
+        for key, value in node.items()
+    }
     if node.get("default", 0) is None or (node.get("type") == "object" and node.get("default") == []):
-        del node["default"]   # "absent" is not a null the file may write; a mapping's empty tuple is not a list
+        del node["default"]  # "absent" is not a null the file may write; a mapping's empty tuple is not a list
     if "enum" in node or "const" in node:
         node.pop("type", None)
     if "anyOf" in node:
@@ -107,7 +118,7 @@ def _union(node: dict[str, Any]) -> dict[str, Any]:
     """``anyOf`` of types as one ``type`` list when every branch is a plain type, else as ``oneOf``."""
     branches = node["anyOf"]
     if not all("type" in b or "$ref" in b for b in branches):
-        return node   # alternatives of another kind (``required: [min]`` or ``[max]``) may both hold
+        return node  # alternatives of another kind (``required: [min]`` or ``[max]``) may both hold
     del node["anyOf"]
     if all(set(b) - {"minimum", "maximum"} == {"type"} and isinstance(b["type"], str) for b in branches):
         merged: dict[str, Any] = {}
@@ -115,7 +126,7 @@ def _union(node: dict[str, Any]) -> dict[str, Any]:
             merged.update(branch)
         types = [b["type"] for b in branches]
         if "number" in types and "integer" in types:
-            types.remove("integer")   # an integer is a number
+            types.remove("integer")  # an integer is a number
         return {**node, **merged, "type": types[0] if len(types) == 1 else types}
     return {**node, "oneOf": branches}
 
@@ -130,8 +141,9 @@ def _nest_blocks(node: dict[str, Any]) -> None:
             properties[name] = prop
             continue
         block_name, key, required_in_block = prop.pop(IN_BLOCK)
-        block = properties.setdefault(block_name, {"type": "object", "additionalProperties": False,
-                                                   "required": [], "properties": {}})
+        block = properties.setdefault(
+            block_name, {"type": "object", "additionalProperties": False, "required": [], "properties": {}}
+        )
         if required_in_block:
             prop.pop("default", None)
         block["properties"][key] = prop

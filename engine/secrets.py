@@ -17,14 +17,21 @@ import re
 from psycopg.conninfo import conninfo_to_dict
 
 # the password runs to the last '@' before the host: an unencoded '@' in it is masked whole
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/\s'\"]*):(?P<pw>[^\s'\"]*)@"
-                           r"(?=[^@\s/]*(?:[/?\s'\"]|$))")
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/\s'\"]*):(?P<pw>[^\s'\"]*)@"
+    r"(?=[^@\s/]*(?:[/?\s'\"]|$))"
+)
 # an unquoted value runs to the next `key=` (libpq stops at a space, but the rest was meant as password too)
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+(?:[ \t]+[^\s=]+)*?(?=[ \t]+\w+\s*=|[ \t]*$))",
-                          re.IGNORECASE | re.MULTILINE)
+_KV_PASSWORD = re.compile(
+    r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+(?:[ \t]+[^\s=]+)*?(?=[ \t]+\w+\s*=|[ \t]*$))",
+    re.IGNORECASE | re.MULTILINE,
+)
 # a host (or port, user, database name) as libpq and psycopg quote it, holding an '@': a password's tail
-_AT_IN_SERVER = re.compile(r"(?P<lead>\b(?:host|hostaddr|port|user|dbname)\s*=\s*'?|\b(?:host(?: name)?|server at|"
-                           r"value)\s+[\"'])(?P<userinfo>[^\s\"']*@)", re.IGNORECASE)
+_AT_IN_SERVER = re.compile(
+    r"(?P<lead>\b(?:host|hostaddr|port|user|dbname)\s*=\s*'?|\b(?:host(?: name)?|server at|"
+    r"value)\s+[\"'])(?P<userinfo>[^\s\"']*@)",
+    re.IGNORECASE,
+)
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 # an FCM registration token: an instance id, a colon, then a long base64url tail
 _FCM_TOKEN = re.compile(r"\b([A-Za-z0-9_-]{8})[A-Za-z0-9_-]{0,40}:[A-Za-z0-9_-]{60,}")
@@ -58,8 +65,9 @@ def _patterns(text: str) -> str:
 def _fragments(dsn: str) -> dict[str, str]:
     """Text a DSN's password can show as, each with what to show instead."""
     params = _params(dsn) or {}
-    out = {value: "***@" + value.rsplit("@", 1)[1] for key, value in params.items()
-           if key != "password" and "@" in value}
+    out = {
+        value: "***@" + value.rsplit("@", 1)[1] for key, value in params.items() if key != "password" and "@" in value
+    }
     readings = [m["pw"] for m in _URL_PASSWORD.finditer(dsn)]
     readings += [m.group(2).strip("'").split("&", 1)[0] for m in _KV_PASSWORD.finditer(dsn)]
     readings.append(params.get("password", ""))

@@ -22,8 +22,7 @@ class Selectable(Protocol):
 T = TypeVar("T", bound=Selectable)
 
 
-def select_audiences(items: Sequence[T], selectors: Sequence[str], *,
-                     hint: str = "see `engine list`") -> list[T]:
+def select_audiences(items: Sequence[T], selectors: Sequence[str], *, hint: str = "see `engine list`") -> list[T]:
     """The items (specs, or validate's file entries) matching any selector, in order; all when none."""
     if not selectors:
         return list(items)
@@ -40,8 +39,9 @@ def select_audiences(items: Sequence[T], selectors: Sequence[str], *,
             matches = [i for i in items if i.name == selector]
             if not matches:
                 close = difflib.get_close_matches(selector, [i.name for i in items], n=1)
-                raise ConfigError(f"no audience named {selector!r}",
-                                  hint=f"did you mean {close[0]!r}?" if close else hint)
+                raise ConfigError(
+                    f"no audience named {selector!r}", hint=f"did you mean {close[0]!r}?" if close else hint
+                )
         chosen.extend(m for m in matches if m not in chosen)
     if not chosen:
         raise ConfigError(f"--select {' '.join(selectors)} matches no audience", hint=hint)

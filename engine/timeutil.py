@@ -20,8 +20,7 @@ def parse_as_of(value: str | None) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as err:
-        raise ConfigError(f"invalid --as-of {value!r}",
-                          hint="use ISO 8601, e.g. 2026-11-23T12:30:00Z") from err
+        raise ConfigError(f"invalid --as-of {value!r}", hint="use ISO 8601, e.g. 2026-11-23T12:30:00Z") from err
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 

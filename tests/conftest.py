@@ -26,8 +26,13 @@ DEFAULT_TEST_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # steer the tests, which build their own settings and environments. Kept: the test harness's own variables,
 # ENGINE_TEST_DSN (the test server), ENGINE_TEST_PROJECT (the project tests/project checks) and the kill test's
 # ENGINE_TEST_KILL_* knobs.
-HARNESS_VARIABLES = {"ENGINE_TEST_DSN", "ENGINE_TEST_PROJECT", "ENGINE_TEST_KILL_ROUNDS", "ENGINE_TEST_KILL_PUSHES",
-                     "ENGINE_TEST_KILL_SEED"}
+HARNESS_VARIABLES = {
+    "ENGINE_TEST_DSN",
+    "ENGINE_TEST_PROJECT",
+    "ENGINE_TEST_KILL_ROUNDS",
+    "ENGINE_TEST_KILL_PUSHES",
+    "ENGINE_TEST_KILL_SEED",
+}
 for _name in [n for n in os.environ if n.startswith("ENGINE_") and n not in HARNESS_VARIABLES]:
     del os.environ[_name]
 
@@ -39,8 +44,9 @@ def pg_admin_dsn() -> str:
     try:
         psycopg.connect(dsn, connect_timeout=3).close()
     except psycopg.OperationalError as err:
-        pytest.skip(f"no PostgreSQL for tests at ENGINE_TEST_DSN={dsn.split('@')[-1]}: {err}. "
-                    "Start one or set ENGINE_TEST_DSN.")
+        pytest.skip(
+            f"no PostgreSQL for tests at ENGINE_TEST_DSN={dsn.split('@')[-1]}: {err}. Start one or set ENGINE_TEST_DSN."
+        )
     return dsn
 
 
@@ -89,7 +95,7 @@ def source_role(create_database: Callable[..., str]) -> Iterator[Callable[..., s
     One role per database and ``label`` (roles are server-wide and several test databases exist at once); asking
     again returns the same role. ``CREATE`` on ``public`` is revoked from PUBLIC, as PostgreSQL 15 does by default.
     """
-    made: dict[str, str] = {}      # role -> admin DSN of its database
+    made: dict[str, str] = {}  # role -> admin DSN of its database
 
     def factory(dsn: str, label: str = "reader", *, grants: tuple[str, ...] = ()) -> str:
         role = f"{conninfo_to_dict(dsn)['dbname']}_{label}"
@@ -101,8 +107,9 @@ def source_role(create_database: Callable[..., str]) -> Iterator[Callable[..., s
                 conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
                 conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
                 conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(ident))
-                conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}")
-                             .format(ident))
+                conn.execute(
+                    sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}").format(ident)
+                )
                 for grant in grants:
                     conn.execute(sql.SQL(grant).format(role=ident))
         return make_conninfo(dsn, user=role)

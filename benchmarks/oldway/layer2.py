@@ -78,8 +78,19 @@ WHERE oi.product_variant_id = ANY(%(variant_ids)s::uuid[])
 GROUP BY oi.product_variant_id
 """
 
-COLUMNS = ["user_id", "username", "firstName", "usersize", "product_name", "trending_rank", "variantID",
-           "relevant_variant_size", "wishlist_count", "variant_open_offers", "lastActive"]
+COLUMNS = [
+    "user_id",
+    "username",
+    "firstName",
+    "usersize",
+    "product_name",
+    "trending_rank",
+    "variantID",
+    "relevant_variant_size",
+    "wishlist_count",
+    "variant_open_offers",
+    "lastActive",
+]
 
 
 def get_trending_products_weekly(ctx: Context, lookback_days: int, limit: int) -> list[dict[str, Any]]:
@@ -90,8 +101,9 @@ def get_trending_products_weekly(ctx: Context, lookback_days: int, limit: int) -
     return products
 
 
-def get_users_with_trending_products(ctx: Context, products: list[dict[str, Any]],
-                                     activity_days: int) -> list[dict[str, Any]]:
+def get_users_with_trending_products(
+    ctx: Context, products: list[dict[str, Any]], activity_days: int
+) -> list[dict[str, Any]]:
     ids = ", ".join(f"'{p['product_id']}'" for p in products)
     return execute_query(ctx, USERS_SQL.format(activity_days=activity_days, product_ids=ids), {"as_of": ctx.as_of})
 
@@ -105,8 +117,12 @@ def match_to_highest_ranked(owners: list[dict[str, Any]], products: list[dict[st
         key = (product["rank_number"], str(row["variant_id"]))
         user_id = str(row["user_id"])
         if user_id not in best or key < best[user_id]["_key"]:
-            best[user_id] = {**row, "_key": key, "rank_number": product["rank_number"],
-                             "trending_rank": product["trending_rank"]}
+            best[user_id] = {
+                **row,
+                "_key": key,
+                "rank_number": product["rank_number"],
+                "trending_rank": product["trending_rank"],
+            }
     return list(best.values())
 
 
@@ -116,8 +132,9 @@ def bulk_map(ctx: Context, query: str, ids: list[str], key: str, value: str) -> 
 
 
 def generate(ctx: Context) -> list[Written]:
-    products = get_trending_products_weekly(ctx, int(ctx.params.get("lookback_days", 7)),
-                                            int(ctx.params.get("trending_limit", 10)))
+    products = get_trending_products_weekly(
+        ctx, int(ctx.params.get("lookback_days", 7)), int(ctx.params.get("trending_limit", 10))
+    )
     if not products:
         return []
     owners = get_users_with_trending_products(ctx, products, int(ctx.params.get("activity_days", 90)))
@@ -132,12 +149,18 @@ def generate(ctx: Context) -> list[Written]:
     for user in users:
         variant_id = str(user["variant_id"])
         row = {
-            "user_id": str(user["user_id"]), "username": user["username"], "firstName": user["first_name"],
-            "usersize": user["user_size"], "product_name": user["product_name"],
-            "trending_rank": user["trending_rank"], "variantID": variant_id,
+            "user_id": str(user["user_id"]),
+            "username": user["username"],
+            "firstName": user["first_name"],
+            "usersize": user["user_size"],
+            "product_name": user["product_name"],
+            "trending_rank": user["trending_rank"],
+            "variantID": variant_id,
             "relevant_variant_size": sizes.get(variant_id, "Unknown"),
-            "wishlist_count": wishlist.get(variant_id, 0), "variant_open_offers": open_offers.get(variant_id, 0),
-            "lastActive": user["last_active"], "rank_number": user["rank_number"],
+            "wishlist_count": wishlist.get(variant_id, 0),
+            "variant_open_offers": open_offers.get(variant_id, 0),
+            "lastActive": user["last_active"],
+            "rank_number": user["rank_number"],
         }
         if row["variant_open_offers"] < 2:
             continue
@@ -146,12 +169,13 @@ def generate(ctx: Context) -> list[Written]:
         return []
 
     written = []
-    for name, prefix, rows in (("trending_top1", "trending-closet-items-top1", top1),
-                               ("trending", "trending-closet-items", rest)):
+    for name, prefix, rows in (
+        ("trending_top1", "trending-closet-items-top1", top1),
+        ("trending", "trending-closet-items", rest),
+    ):
         rows.sort(key=lambda r: (r["rank_number"], r["user_id"]))
         written.append(write_csv(ctx, name, f"{prefix}_{ctx.timestamp}.csv", COLUMNS, rows))
         if rows:
             test = test_row(COLUMNS, rows, ["user_id", "username", "firstName", "usersize", "lastActive"])
-            written.append(write_csv(ctx, name, f"{prefix}_TEST_{ctx.timestamp}.csv", COLUMNS, [test],
-                                     is_test=True))
+            written.append(write_csv(ctx, name, f"{prefix}_TEST_{ctx.timestamp}.csv", COLUMNS, [test], is_test=True))
     return written

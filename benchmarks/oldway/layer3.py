@@ -97,8 +97,17 @@ WHERE wi.product_variant_id = ANY(%(variant_ids)s::uuid[])
 GROUP BY wi.product_variant_id
 """
 
-OFFER_COLUMNS = ["user_id", "username", "firstName", "usersize", "relevant_variant_size", "product_name",
-                 "variantID", "lastActive", "inventory_count"]
+OFFER_COLUMNS = [
+    "user_id",
+    "username",
+    "firstName",
+    "usersize",
+    "relevant_variant_size",
+    "product_name",
+    "variantID",
+    "lastActive",
+    "inventory_count",
+]
 CLOSET_COLUMNS = OFFER_COLUMNS[:-1] + ["wishlist_count"]
 OUTPUTS = [  # (engine output name, action, file prefix, columns)
     ("offer_creators", "offer_created", "recent-offer-creators", OFFER_COLUMNS),
@@ -152,10 +161,15 @@ def generate(ctx: Context) -> list[Written]:
             continue
         variant_id = str(act["variant_id"])
         row = {
-            "user_id": user_id, "username": profile["username"], "firstName": profile["first_name"],
-            "usersize": profile["user_size"], "relevant_variant_size": sizes.get(variant_id, "Unknown"),
-            "product_name": act["product_name"], "variantID": variant_id,
-            "lastActive": profile["last_active"], "created_at": act["created_at"],
+            "user_id": user_id,
+            "username": profile["username"],
+            "firstName": profile["first_name"],
+            "usersize": profile["user_size"],
+            "relevant_variant_size": sizes.get(variant_id, "Unknown"),
+            "product_name": act["product_name"],
+            "variantID": variant_id,
+            "lastActive": profile["last_active"],
+            "created_at": act["created_at"],
         }
         if act["action_type"] == "closet_add":
             row["wishlist_count"] = wishlist.get(variant_id, 0)

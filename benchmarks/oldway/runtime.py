@@ -81,8 +81,15 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def write_csv(ctx: Context, name: str, file_name: str, fieldnames: list[str],
-              rows: Iterable[Mapping[str, Any]], *, is_test: bool = False) -> Written:
+def write_csv(
+    ctx: Context,
+    name: str,
+    file_name: str,
+    fieldnames: list[str],
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    is_test: bool = False,
+) -> Written:
     """Write rows with csv.DictWriter and return what was written (with its SHA-256)."""
     path = ctx.out_dir / file_name
     count = 0

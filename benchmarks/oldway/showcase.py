@@ -51,23 +51,31 @@ eligible AS (
 )
 """
 
-HAVES_SQL = ELIGIBLE + """
+HAVES_SQL = (
+    ELIGIBLE
+    + """
 SELECT e.*, ii.product_variant_id AS variant_id
 FROM eligible e
 JOIN inventory_items ii ON e.user_id = ii.user_id
 JOIN product_variants pv ON ii.product_variant_id = pv.id
 WHERE pv.product_id = '{product_id}' AND ii.status = 'OPEN_FOR_TRADE'
 """
+)
 
-WANTS_SQL = ELIGIBLE + """
+WANTS_SQL = (
+    ELIGIBLE
+    + """
 SELECT e.*, wi.product_variant_id AS variant_id
 FROM eligible e
 JOIN wishlist_items wi ON e.user_id = wi.user_id
 JOIN product_variants pv ON wi.product_variant_id = pv.id
 WHERE pv.product_id = '{product_id}' AND wi.deleted_at = 0
 """
+)
 
-EVERYBODY_ELSE_SQL = ELIGIBLE + """
+EVERYBODY_ELSE_SQL = (
+    ELIGIBLE
+    + """
 SELECT e.*, pv.id AS variant_id
 FROM eligible e
 JOIN product_variants pv ON pv.product_id = '{product_id}' AND pv.index_cache->>'mens_size' = e.user_size
@@ -78,6 +86,7 @@ WHERE NOT EXISTS (
     SELECT 1 FROM wishlist_items wi JOIN product_variants v ON wi.product_variant_id = v.id
     WHERE wi.user_id = e.user_id AND v.product_id = '{product_id}' AND wi.deleted_at = 0)
 """
+)
 
 VARIANT_STATS_SQL = {
     "wishlist_count": """
@@ -109,33 +118,64 @@ VARIANT_STATS_SQL = {
         FROM product_variants pv WHERE pv.id = ANY(%(variant_ids)s::uuid[])""",
 }
 
-HAVES_COLUMNS = ["user_id", "firstName", "usersize", "variantID", "relevant_variant_size", "wishlist_count",
-                 "variant_open_offers", "variant_offers_7d", "product_offers_7d", "product_trades_30d", "lastActive"]
-OTHERS_COLUMNS = ["user_id", "firstName", "usersize", "variantID", "relevant_variant_size", "inventory_count",
-                  "variant_offers_7d", "product_offers_7d", "product_trades_30d", "lastActive"]
-EMPTY_TEST = {"variantID": "N/A", "relevant_variant_size": "N/A", "wishlist_count": 0, "inventory_count": 0,
-              "variant_open_offers": 0, "variant_offers_7d": 0, "product_offers_7d": 0, "product_trades_30d": 0,
-              "lastActive": "2025-08-06"}
+HAVES_COLUMNS = [
+    "user_id",
+    "firstName",
+    "usersize",
+    "variantID",
+    "relevant_variant_size",
+    "wishlist_count",
+    "variant_open_offers",
+    "variant_offers_7d",
+    "product_offers_7d",
+    "product_trades_30d",
+    "lastActive",
+]
+OTHERS_COLUMNS = [
+    "user_id",
+    "firstName",
+    "usersize",
+    "variantID",
+    "relevant_variant_size",
+    "inventory_count",
+    "variant_offers_7d",
+    "product_offers_7d",
+    "product_trades_30d",
+    "lastActive",
+]
+EMPTY_TEST = {
+    "variantID": "N/A",
+    "relevant_variant_size": "N/A",
+    "wishlist_count": 0,
+    "inventory_count": 0,
+    "variant_open_offers": 0,
+    "variant_offers_7d": 0,
+    "product_offers_7d": 0,
+    "product_trades_30d": 0,
+    "lastActive": "2025-08-06",
+}
 
 
 def get_audience(ctx: Context, query: str, product_id: str, activity_days: int) -> list[dict[str, Any]]:
-    return execute_query(ctx, query.format(product_id=product_id, activity_days=activity_days),
-                         {"as_of": ctx.as_of})
+    return execute_query(ctx, query.format(product_id=product_id, activity_days=activity_days), {"as_of": ctx.as_of})
 
 
 def generate(ctx: Context) -> list[Written]:
     product_id = str(ctx.params["product_id"])
     activity_days = int(ctx.params.get("activity_days", 90))
     stats = execute_query(ctx, PRODUCT_STATS_SQL.format(product_id=product_id), {"as_of": ctx.as_of})[0]
-    audiences = {name: get_audience(ctx, query, product_id, activity_days)
-                 for name, query in (("haves", HAVES_SQL), ("wants", WANTS_SQL),
-                                     ("everybody_else", EVERYBODY_ELSE_SQL))}
+    audiences = {
+        name: get_audience(ctx, query, product_id, activity_days)
+        for name, query in (("haves", HAVES_SQL), ("wants", WANTS_SQL), ("everybody_else", EVERYBODY_ELSE_SQL))
+    }
     if not any(audiences.values()):
         return []
     variant_ids = sorted({str(r["variant_id"]) for rows in audiences.values() for r in rows})
     variant_stats = {
-        stat: {str(r["variant_id"]): r["n"]
-               for r in execute_query(ctx, query, {"variant_ids": variant_ids, "as_of": ctx.as_of})}
+        stat: {
+            str(r["variant_id"]): r["n"]
+            for r in execute_query(ctx, query, {"variant_ids": variant_ids, "as_of": ctx.as_of})
+        }
         for stat, query in VARIANT_STATS_SQL.items()
     }
 
@@ -144,9 +184,15 @@ def generate(ctx: Context) -> list[Written]:
         out = []
         for user in rows:
             variant_id = str(user["variant_id"])
-            row = {"user_id": str(user["user_id"]), "firstName": user["first_name"], "usersize": user["user_size"],
-                   "variantID": variant_id, "lastActive": user["last_active"],
-                   "product_offers_7d": stats["product_offers_7d"], "product_trades_30d": stats["product_trades_30d"]}
+            row = {
+                "user_id": str(user["user_id"]),
+                "firstName": user["first_name"],
+                "usersize": user["user_size"],
+                "variantID": variant_id,
+                "lastActive": user["last_active"],
+                "product_offers_7d": stats["product_offers_7d"],
+                "product_trades_30d": stats["product_trades_30d"],
+            }
             for stat, values in variant_stats.items():
                 row[stat] = values.get(variant_id, "Unknown" if stat == "relevant_variant_size" else 0)
             if name == "haves" and row["variant_open_offers"] < 2:
@@ -157,16 +203,19 @@ def generate(ctx: Context) -> list[Written]:
 
     written = []
     p8 = product_id[:8]
-    for name, prefix, columns in (("haves", "showcase-haves", HAVES_COLUMNS),
-                                  ("wants", "showcase-wants", OTHERS_COLUMNS),
-                                  ("everybody_else", "showcase-everybody-else", OTHERS_COLUMNS)):
+    for name, prefix, columns in (
+        ("haves", "showcase-haves", HAVES_COLUMNS),
+        ("wants", "showcase-wants", OTHERS_COLUMNS),
+        ("everybody_else", "showcase-everybody-else", OTHERS_COLUMNS),
+    ):
         rows = enriched[name]
         written.append(write_csv(ctx, name, f"{prefix}_{p8}_{ctx.timestamp}.csv", columns, rows))
         if rows:
             test = test_row(columns, rows, ["user_id", "firstName", "usersize", "lastActive"])
         else:  # the original's stand-in values when there is no production row
-            test = {**test_row(columns, [], ["user_id", "firstName", "usersize"]),
-                    **{k: v for k, v in EMPTY_TEST.items() if k in columns}}
-        written.append(write_csv(ctx, name, f"{prefix}_{p8}_TEST_{ctx.timestamp}.csv", columns, [test],
-                                 is_test=True))
+            test = {
+                **test_row(columns, [], ["user_id", "firstName", "usersize"]),
+                **{k: v for k, v in EMPTY_TEST.items() if k in columns},
+            }
+        written.append(write_csv(ctx, name, f"{prefix}_{p8}_TEST_{ctx.timestamp}.csv", columns, [test], is_test=True))
     return written

@@ -36,52 +36,81 @@ ORDER BY u.created_at DESC
 
 # Level -> (name, file prefix, query returning the users who COMPLETED the step).
 LEVELS: list[tuple[int, str, str, str | None]] = [
-    (1, "no_shoes", "no-shoes",
-     "SELECT DISTINCT user_id FROM inventory_items WHERE user_id = ANY(%(user_ids)s::uuid[])"),
-    (2, "no_bio", "no-bio",
-     "SELECT id AS user_id FROM users WHERE id = ANY(%(user_ids)s::uuid[]) AND bio IS NOT NULL AND TRIM(bio) <> ''"),
-    (3, "no_offers", "no-offers",
-     "SELECT DISTINCT creator_user_id AS user_id FROM offers WHERE creator_user_id = ANY(%(user_ids)s::uuid[])"),
-    (4, "no_wishlist", "no-wishlist",
-     "SELECT DISTINCT user_id FROM wishlist_items WHERE user_id = ANY(%(user_ids)s::uuid[]) AND deleted_at = 0"),
+    (
+        1,
+        "no_shoes",
+        "no-shoes",
+        "SELECT DISTINCT user_id FROM inventory_items WHERE user_id = ANY(%(user_ids)s::uuid[])",
+    ),
+    (
+        2,
+        "no_bio",
+        "no-bio",
+        "SELECT id AS user_id FROM users WHERE id = ANY(%(user_ids)s::uuid[]) AND bio IS NOT NULL AND TRIM(bio) <> ''",
+    ),
+    (
+        3,
+        "no_offers",
+        "no-offers",
+        "SELECT DISTINCT creator_user_id AS user_id FROM offers WHERE creator_user_id = ANY(%(user_ids)s::uuid[])",
+    ),
+    (
+        4,
+        "no_wishlist",
+        "no-wishlist",
+        "SELECT DISTINCT user_id FROM wishlist_items WHERE user_id = ANY(%(user_ids)s::uuid[]) AND deleted_at = 0",
+    ),
     (5, "new_stars", "new-stars", None),
 ]
 
 TARGET_STEPS = [  # the fallback chain, each a DISTINCT ON per user
-    ("desired_item", """
+    (
+        "desired_item",
+        """
         SELECT DISTINCT ON (di.user_id) di.user_id, p.name AS product_name, di.product_variant_id AS variant_id
         FROM desired_items di JOIN product_variants pv ON di.product_variant_id = pv.id
         JOIN products p ON pv.product_id = p.id
         WHERE di.user_id = ANY(%(user_ids)s::uuid[]) AND di.deleted_at = 0
-        ORDER BY di.user_id, di.offers_count DESC, di.created_at DESC, di.id"""),
-    ("recent_offer", """
+        ORDER BY di.user_id, di.offers_count DESC, di.created_at DESC, di.id""",
+    ),
+    (
+        "recent_offer",
+        """
         SELECT DISTINCT ON (o.creator_user_id) o.creator_user_id AS user_id, p.name AS product_name,
                oi.product_variant_id AS variant_id
         FROM offers o JOIN offer_items oi ON o.id = oi.offer_id
         JOIN product_variants pv ON oi.product_variant_id = pv.id JOIN products p ON pv.product_id = p.id
         WHERE o.creator_user_id = ANY(%(user_ids)s::uuid[])
-        ORDER BY o.creator_user_id, o.created_at DESC, o.id, oi.id"""),
-    ("wishlist_item", """
+        ORDER BY o.creator_user_id, o.created_at DESC, o.id, oi.id""",
+    ),
+    (
+        "wishlist_item",
+        """
         SELECT DISTINCT ON (wi.user_id) wi.user_id, p.name AS product_name, wi.product_variant_id AS variant_id
         FROM wishlist_items wi JOIN product_variants pv ON wi.product_variant_id = pv.id
         JOIN products p ON pv.product_id = p.id
         WHERE wi.user_id = ANY(%(user_ids)s::uuid[]) AND wi.deleted_at = 0
-        ORDER BY wi.user_id, wi.created_at DESC, wi.id"""),
-    ("comprehensive_offer_target", """
+        ORDER BY wi.user_id, wi.created_at DESC, wi.id""",
+    ),
+    (
+        "comprehensive_offer_target",
+        """
         SELECT DISTINCT ON (o.creator_user_id) o.creator_user_id AS user_id,
                COALESCE(p.name, 'Unknown Product') AS product_name, oi.product_variant_id AS variant_id
         FROM offers o JOIN offer_items oi ON o.id = oi.offer_id
         LEFT JOIN product_variants pv ON oi.product_variant_id = pv.id LEFT JOIN products p ON pv.product_id = p.id
         WHERE o.creator_user_id = ANY(%(user_ids)s::uuid[])
-        ORDER BY o.creator_user_id, o.created_at DESC, o.id, oi.id"""),
+        ORDER BY o.creator_user_id, o.created_at DESC, o.id, oi.id""",
+    ),
 ]
 
 BASIC_COLUMNS = ["user_id", "username", "firstName", "new_user_level"]
 TARGET_COLUMNS = BASIC_COLUMNS + ["top_target_shoe", "top_target_shoe_variantid"]
 
 
-def compare_and_remove(pool: list[dict[str, Any]], completed: set[str]) -> tuple[list[dict[str, Any]],
-                                                                                     list[dict[str, Any]]]:
+def compare_and_remove(
+    pool: list[dict[str, Any]], completed: set[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Split the pool into (users who did NOT complete the step, the remaining pool)."""
     extracted, remaining = [], []
     for user in pool:
@@ -96,14 +125,18 @@ def get_top_target_shoe_for_users(ctx: Context, user_ids: list[str]) -> dict[str
         if not lacking:
             break
         for row in execute_query(ctx, query, {"user_ids": lacking}):
-            found[str(row["user_id"])] = {"top_target_shoe": row["product_name"],
-                                          "top_target_shoe_variantid": str(row["variant_id"]), "source": source}
+            found[str(row["user_id"])] = {
+                "top_target_shoe": row["product_name"],
+                "top_target_shoe_variantid": str(row["variant_id"]),
+                "source": source,
+            }
     return found
 
 
 def generate(ctx: Context) -> list[Written]:
-    query = NEW_USERS_SQL.format(max_days=int(ctx.params.get("max_days", 14)),
-                                 min_hours=int(ctx.params.get("min_hours", 12)))
+    query = NEW_USERS_SQL.format(
+        max_days=int(ctx.params.get("max_days", 14)), min_hours=int(ctx.params.get("min_hours", 12))
+    )
     users = [{**row, "user_id": str(row["user_id"])} for row in execute_query(ctx, query, {"as_of": ctx.as_of})]
     if not users:
         return []
@@ -114,8 +147,9 @@ def generate(ctx: Context) -> list[Written]:
         if completed_sql is None:
             extracted, pool = pool, []
         else:
-            completed = {str(r["user_id"]) for r in
-                         execute_query(ctx, completed_sql, {"user_ids": [u["user_id"] for u in pool]})}
+            completed = {
+                str(r["user_id"]) for r in execute_query(ctx, completed_sql, {"user_ids": [u["user_id"] for u in pool]})
+            }
             extracted, pool = compare_and_remove(pool, completed)
         for user in extracted:
             user["new_user_level"] = level
@@ -131,13 +165,30 @@ def generate(ctx: Context) -> list[Written]:
         columns = BASIC_COLUMNS if level <= 2 else TARGET_COLUMNS
         rows = sorted(extracted, key=lambda u: u["user_id"])
         rows.sort(key=lambda u: u["created_at"], reverse=True)
-        rows = [{"user_id": u["user_id"], "username": u["username"], "firstName": u["first_name"],
-                 "new_user_level": level, **targets.get(u["user_id"], {})} for u in rows]
+        rows = [
+            {
+                "user_id": u["user_id"],
+                "username": u["username"],
+                "firstName": u["first_name"],
+                "new_user_level": level,
+                **targets.get(u["user_id"], {}),
+            }
+            for u in rows
+        ]
         written.append(write_csv(ctx, name, f"{prefix}-new-user-{ctx.timestamp}.csv", columns, rows))
-        written.append(write_csv(ctx, name, f"{prefix}-new-user-test-{ctx.timestamp}.csv", columns,
-                                 [{**TEST_USER, "new_user_level": level}], is_test=True))
+        written.append(
+            write_csv(
+                ctx,
+                name,
+                f"{prefix}-new-user-test-{ctx.timestamp}.csv",
+                columns,
+                [{**TEST_USER, "new_user_level": level}],
+                is_test=True,
+            )
+        )
     metrics["final_remaining"] = len(pool)
-    metrics["files"] = [{"path": str(w.path), "count": w.rows, "checksum": w.sha256, "is_test": w.is_test}
-                        for w in written]
+    metrics["files"] = [
+        {"path": str(w.path), "count": w.rows, "checksum": w.sha256, "is_test": w.is_test} for w in written
+    ]
     (ctx.out_dir / f"waterfall-metrics-{ctx.timestamp}.json").write_text(json.dumps(metrics, indent=2))
     return written

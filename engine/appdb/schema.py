@@ -8,9 +8,21 @@ from importlib import resources
 import psycopg
 
 APP_TABLES: tuple[str, ...] = (
-    "users", "user_activities", "user_preferences", "attributes", "attribute_values",
-    "attribute_preferences", "products", "product_variants", "inventory_items", "wishlist_items",
-    "desired_items", "offers", "offer_items", "trades", "devices",
+    "users",
+    "user_activities",
+    "user_preferences",
+    "attributes",
+    "attribute_values",
+    "attribute_preferences",
+    "products",
+    "product_variants",
+    "inventory_items",
+    "wishlist_items",
+    "desired_items",
+    "offers",
+    "offer_items",
+    "trades",
+    "devices",
 )
 
 
@@ -36,7 +48,9 @@ def existing_tables(conn: psycopg.Connection) -> set[str]:
     """App tables present in the connection's search_path schema (public)."""
     rows = conn.execute(
         "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = current_schema() AND table_name = ANY(%s)", (list(APP_TABLES),)).fetchall()
+        "WHERE table_schema = current_schema() AND table_name = ANY(%s)",
+        (list(APP_TABLES),),
+    ).fetchall()
     return {r[0] for r in rows}
 
 
@@ -44,8 +58,9 @@ def tables_with_rows(conn: psycopg.Connection) -> dict[str, bool]:
     """For each existing app table, whether it holds at least one row (cheap EXISTS)."""
     out = {}
     for table in sorted(existing_tables(conn)):
-        row = conn.execute(psycopg.sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
-            psycopg.sql.Identifier(table))).fetchone()
+        row = conn.execute(
+            psycopg.sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(psycopg.sql.Identifier(table))
+        ).fetchone()
         out[table] = bool(row and row[0])
     return out
 
@@ -55,6 +70,5 @@ def create_schema(conn: psycopg.Connection, *, replace: bool = False) -> None:
     with conn.transaction():
         if replace:
             for table in reversed(APP_TABLES):
-                conn.execute(psycopg.sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(
-                    psycopg.sql.Identifier(table)))
+                conn.execute(psycopg.sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(psycopg.sql.Identifier(table)))
         conn.execute(schema_sql())

@@ -66,14 +66,18 @@ def _deferred_ddl(conn: psycopg.Connection) -> _Deferred:
            FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
            WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY(%s)
              AND c.contype IN ('p', 'u', 'f')
-           ORDER BY c.contype <> 'f', c.conrelid::regclass::text, c.conname""", (tables,)).fetchall()
+           ORDER BY c.contype <> 'f', c.conrelid::regclass::text, c.conname""",
+        (tables,),
+    ).fetchall()
     indexes = conn.execute(
         """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
            FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
            WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY(%s)
              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid
                              AND c.contype IN ('p', 'u'))
-           ORDER BY 1""", (tables,)).fetchall()
+           ORDER BY 1""",
+        (tables,),
+    ).fetchall()
     foreign = [c for c in constraints if c[2] == "f"]
     keys = [c for c in constraints if c[2] != "f"]
 
@@ -82,13 +86,17 @@ def _deferred_ddl(conn: psycopg.Connection) -> _Deferred:
 
     def add_constraint(table: str, name: str, definition: str) -> sql.Composable:
         return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            sql.SQL(table), sql.Identifier(name), sql.SQL(definition))
+            sql.SQL(table), sql.Identifier(name), sql.SQL(definition)
+        )
 
-    drop = ([drop_constraint(t, n) for t, n, _, _ in foreign + keys]
-            + [sql.SQL("DROP INDEX {}").format(sql.SQL(name)) for name, _ in indexes])
-    restore = ([add_constraint(t, n, d) for t, n, _, d in keys]
-               + [sql.SQL(definition) for _, definition in indexes]
-               + [add_constraint(t, n, d) for t, n, _, d in foreign])
+    drop = [drop_constraint(t, n) for t, n, _, _ in foreign + keys] + [
+        sql.SQL("DROP INDEX {}").format(sql.SQL(name)) for name, _ in indexes
+    ]
+    restore = (
+        [add_constraint(t, n, d) for t, n, _, d in keys]
+        + [sql.SQL(definition) for _, definition in indexes]
+        + [add_constraint(t, n, d) for t, n, _, d in foreign]
+    )
     return _Deferred(tuple(drop), tuple(restore))
 
 
@@ -99,11 +107,16 @@ def _refuse_if_populated(conn: psycopg.Connection, replace: bool) -> None:
             f"refusing to seed the database at {describe_server(conn.info.dsn)}: "
             f"its app tables already hold rows ({', '.join(populated)})",
             hint="seed an empty database, or pass --replace to drop and recreate the app tables "
-                 "(development databases only, never production)")
+            "(development databases only, never production)",
+        )
 
 
-def _run(conn: psycopg.Connection, name: str, statements: tuple[sql.Composable | str, ...],
-         params: dict[str, object] | None = None) -> None:
+def _run(
+    conn: psycopg.Connection,
+    name: str,
+    statements: tuple[sql.Composable | str, ...],
+    params: dict[str, object] | None = None,
+) -> None:
     """Execute statements with client-side binding (seed.sql binds values inside function bodies)."""
     started = time.perf_counter()
     with psycopg.ClientCursor(conn) as cur:
@@ -112,8 +125,9 @@ def _run(conn: psycopg.Connection, name: str, statements: tuple[sql.Composable |
     log.debug("seed step %s took %.2fs", name, time.perf_counter() - started)
 
 
-def seed_database(conn: psycopg.Connection, *, users: int, seed: int, as_of: datetime,
-                  replace: bool = False) -> dict[str, int]:
+def seed_database(
+    conn: psycopg.Connection, *, users: int, seed: int, as_of: datetime, replace: bool = False
+) -> dict[str, int]:
     """Create the app schema in ``conn``'s database and fill it; return the row count per app table.
 
     Refuses (``SeedRefused``) when app tables already hold rows, unless ``replace``.
@@ -134,8 +148,10 @@ def seed_database(conn: psycopg.Connection, *, users: int, seed: int, as_of: dat
         _run(conn, "restore_keys", deferred.restore)
         for table in APP_TABLES:
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
-        return {table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchall()[0][0]
-                for table in APP_TABLES}
+        return {
+            table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchall()[0][0]
+            for table in APP_TABLES
+        }
 
 
 def add_test_users(conn: psycopg.Connection, test_users: tuple[dict[str, str], ...], *, as_of: datetime) -> int:
@@ -146,12 +162,20 @@ def add_test_users(conn: psycopg.Connection, test_users: tuple[dict[str, str], .
         row = conn.execute(
             "INSERT INTO users (id, username, first_name, email, created_at, updated_at) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
-            (user["user_id"], f"{user.get('username', 'test')}-dev", user.get("firstName"),
-             f"{user['user_id']}@test.invalid", as_of, as_of)).fetchone()
+            (
+                user["user_id"],
+                f"{user.get('username', 'test')}-dev",
+                user.get("firstName"),
+                f"{user['user_id']}@test.invalid",
+                as_of,
+                as_of,
+            ),
+        ).fetchone()
         conn.execute(
             "INSERT INTO devices (user_id, fingerprint, token, created_at, updated_at) "
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (user["user_id"], f"test-device-{user['user_id']}", f"test-token-{user['user_id']}", as_of, as_of))
+            (user["user_id"], f"test-device-{user['user_id']}", f"test-token-{user['user_id']}", as_of, as_of),
+        )
         added += row is not None
     return added
 
@@ -169,5 +193,7 @@ def most_offered_product(conn: psycopg.Connection, *, as_of: datetime, days: int
            WHERE o.created_at >= %(as_of)s - make_interval(days => %(days)s) AND o.created_at <= %(as_of)s
            GROUP BY pv.product_id
            ORDER BY count(DISTINCT o.id) DESC, pv.product_id
-           LIMIT 1""", {"as_of": as_of, "days": days}).fetchone()
+           LIMIT 1""",
+        {"as_of": as_of, "days": days},
+    ).fetchone()
     return row[0] if row else None

@@ -38,9 +38,13 @@ def set_paused(settings: Settings, automation_id: str, paused: bool, reason: str
     action = "pause" if paused else "resume"
     changed = was_paused != paused
     state = "paused: runs are skipped at their next phase" if paused else "resumed: runs fire again"
-    return ControlResult(action, automation_id, None, changed,
-                         f"{automation_id} {state}" if changed else f"{automation_id} was already "
-                         f"{'paused' if paused else 'running'}")
+    return ControlResult(
+        action,
+        automation_id,
+        None,
+        changed,
+        f"{automation_id} {state}" if changed else f"{automation_id} was already {'paused' if paused else 'running'}",
+    )
 
 
 def cancel(settings: Settings, run_id: str, reason: str | None = None) -> ControlResult:
@@ -49,25 +53,36 @@ def cancel(settings: Settings, run_id: str, reason: str | None = None) -> Contro
         run = automation_runs.get_run(conn, run_id)
         if run is None:
             raise ConfigError(f"no automation run {run_id!r}", hint="`engine status` lists the runs")
-        cancelled = automation_runs.transition(conn, run.id, CANCELLABLE, AutomationRunStatus.CANCELLED,
-                                               detail=f"cancelled{': ' + reason if reason else ''}",
-                                               worker="engine cancel")
+        cancelled = automation_runs.transition(
+            conn,
+            run.id,
+            CANCELLABLE,
+            AutomationRunStatus.CANCELLED,
+            detail=f"cancelled{': ' + reason if reason else ''}",
+            worker="engine cancel",
+        )
         if cancelled:
-            return ControlResult("cancel", run.automation_id, run.id, True,
-                                 f"run {run.id} ({run.automation_id} at {run.send_at.isoformat()}) cancelled: "
-                                 f"nothing more of it is sent")
+            return ControlResult(
+                "cancel",
+                run.automation_id,
+                run.id,
+                True,
+                f"run {run.id} ({run.automation_id} at {run.send_at.isoformat()}) cancelled: "
+                f"nothing more of it is sent",
+            )
         run = automation_runs.get_run(conn, run_id) or run
         events = automation_runs.phases(conn, run.id)
     if run.status is AutomationRunStatus.CANCELLED:
         return ControlResult("cancel", run.automation_id, run.id, False, f"run {run.id} was already cancelled")
     started = next((e.at for e in reversed(events) if e.status is AutomationRunStatus.SENDING), None)
-    raise StateError(f"run {run.id} can no longer be cancelled: it is {run.status.value}"
-                     + (f" (live send started {started.isoformat()})" if started else ""),
-                     hint="a live send that has started finishes; `engine pause` stops the next runs")
+    raise StateError(
+        f"run {run.id} can no longer be cancelled: it is {run.status.value}"
+        + (f" (live send started {started.isoformat()})" if started else ""),
+        hint="a live send that has started finishes; `engine pause` stops the next runs",
+    )
 
 
-def trigger(settings: Settings, automation_id: str, *, test: bool, at: datetime | None,
-            now: datetime) -> ControlResult:
+def trigger(settings: Settings, automation_id: str, *, test: bool, at: datetime | None, now: datetime) -> ControlResult:
     """An ad hoc run at ``at`` (default: as soon as generation can start); a running scheduler picks it up."""
     automation = known_automation(settings, automation_id)
     send_at = (at or now + automation.generate_lead).astimezone(timezone.utc).replace(microsecond=0)
@@ -76,13 +91,21 @@ def trigger(settings: Settings, automation_id: str, *, test: bool, at: datetime 
     with state_connection(settings) as conn:
         if controls.control(conn, automation_id).paused:
             raise StateError(f"{automation_id} is paused", hint=f"`engine resume {automation_id}` first")
-        run = automation_runs.create_run(conn, automation_id=automation_id, send_at=send_at,
-                               kind=RunKind.TRIGGERED_TEST if test else RunKind.TRIGGERED,
-                               reason="triggered" + (" (test: live phase to the test users only)" if test else ""),
-                               worker="engine trigger")
+        run = automation_runs.create_run(
+            conn,
+            automation_id=automation_id,
+            send_at=send_at,
+            kind=RunKind.TRIGGERED_TEST if test else RunKind.TRIGGERED,
+            reason="triggered" + (" (test: live phase to the test users only)" if test else ""),
+            worker="engine trigger",
+        )
     if run is None:
-        raise StateError(f"{automation_id} already has a run at {send_at.isoformat()}",
-                         hint="pick another --at")
-    return ControlResult("trigger", automation_id, run.id, True,
-                         f"run {run.id} of {automation_id} sends at {send_at.isoformat()}"
-                         + (" to the test users only" if test else ""), send_at=send_at)
+        raise StateError(f"{automation_id} already has a run at {send_at.isoformat()}", hint="pick another --at")
+    return ControlResult(
+        "trigger",
+        automation_id,
+        run.id,
+        True,
+        f"run {run.id} of {automation_id} sends at {send_at.isoformat()}" + (" to the test users only" if test else ""),
+        send_at=send_at,
+    )

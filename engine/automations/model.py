@@ -29,7 +29,7 @@ class AutomationStatus:
     paused: bool
     pause_reason: str | None
     timezone: str
-    next_send_at: datetime | None          # UTC
+    next_send_at: datetime | None  # UTC
     next_send_local: datetime | None
     in_progress: AutomationRun | None
     recent: tuple[AutomationRun, ...]

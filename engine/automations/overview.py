@@ -15,7 +15,7 @@ from engine.state import automation_runs, controls
 from engine.state.connection import state_connection
 from engine.state.model import AutomationRunStatus
 
-HISTORY = 7       # past runs read for the expected size and cadence exclusions
+HISTORY = 7  # past runs read for the expected size and cadence exclusions
 
 
 def scheduler_status(settings: Settings, *, now: datetime, recent: int = 5) -> SchedulerStatus:
@@ -27,13 +27,28 @@ def scheduler_status(settings: Settings, *, now: datetime, recent: int = 5) -> S
             switch = controls.control(conn, automation.id)
             runs = automation_runs.recent_runs(conn, automation.id, recent + 5)
             nxt = next_send(automation, now) if automation.enabled else None
-            out.append(AutomationStatus(
-                automation_id=automation.id, enabled=automation.enabled, paused=switch.paused,
-                pause_reason=switch.reason, timezone=automation.timezone, next_send_at=nxt,
-                next_send_local=nxt.astimezone(automation.zone) if nxt else None,
-                in_progress=next((r for r in runs if not r.status.final and r.send_at <= now + timedelta(days=1)
-                                  and r.status is not AutomationRunStatus.SCHEDULED), None),
-                recent=tuple(r for r in runs if r.status.final)[:recent]))
+            out.append(
+                AutomationStatus(
+                    automation_id=automation.id,
+                    enabled=automation.enabled,
+                    paused=switch.paused,
+                    pause_reason=switch.reason,
+                    timezone=automation.timezone,
+                    next_send_at=nxt,
+                    next_send_local=nxt.astimezone(automation.zone) if nxt else None,
+                    in_progress=next(
+                        (
+                            r
+                            for r in runs
+                            if not r.status.final
+                            and r.send_at <= now + timedelta(days=1)
+                            and r.status is not AutomationRunStatus.SCHEDULED
+                        ),
+                        None,
+                    ),
+                    recent=tuple(r for r in runs if r.status.final)[:recent],
+                )
+            )
     return SchedulerStatus(tuple(out), now)
 
 
@@ -50,11 +65,16 @@ class PlannedRun:
     projected_send_seconds: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"automation": self.automation_id, "timezone": self.timezone,
-                "send_at_local": self.timeline.send_at.astimezone(_zone(self.timezone)).isoformat(),
-                **self.timeline.as_dict(), "paused": self.paused, "last_audience_size": self.last_audience_size,
-                "expected_cadence_excluded": self.expected_cadence_excluded,
-                "projected_send_seconds": self.projected_send_seconds}
+        return {
+            "automation": self.automation_id,
+            "timezone": self.timezone,
+            "send_at_local": self.timeline.send_at.astimezone(_zone(self.timezone)).isoformat(),
+            **self.timeline.as_dict(),
+            "paused": self.paused,
+            "last_audience_size": self.last_audience_size,
+            "expected_cadence_excluded": self.expected_cadence_excluded,
+            "projected_send_seconds": self.projected_send_seconds,
+        }
 
 
 def _zone(name: str) -> Any:
@@ -72,14 +92,23 @@ def plan_ahead(settings: Settings, *, now: datetime, days: int) -> list[PlannedR
             if not automation.enabled:
                 continue
             paused = controls.control(conn, automation.id).paused
-            history = [r for r in automation_runs.recent_runs(conn, automation.id, HISTORY * 3)
-                       if r.audience_size is not None][:HISTORY]
+            history = [
+                r for r in automation_runs.recent_runs(conn, automation.id, HISTORY * 3) if r.audience_size is not None
+            ][:HISTORY]
             size = history[0].audience_size if history else None
             excluded = [r.cadence_excluded for r in history if r.cadence_excluded is not None]
             pushes = len(automation.pushes)
             seconds = (size * pushes / settings.fcm_rate_per_minute * 60) if size is not None else None
             for send_at in send_times(automation, now, now + timedelta(days=days)):
-                planned.append(PlannedRun(automation.id, automation.timezone, timeline(automation, send_at), paused,
-                                          size, round(mean(excluded)) if excluded else None,
-                                          round(seconds, 1) if seconds is not None else None))
+                planned.append(
+                    PlannedRun(
+                        automation.id,
+                        automation.timezone,
+                        timeline(automation, send_at),
+                        paused,
+                        size,
+                        round(mean(excluded)) if excluded else None,
+                        round(seconds, 1) if seconds is not None else None,
+                    )
+                )
     return sorted(planned, key=lambda p: p.timeline.send_at)

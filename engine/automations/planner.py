@@ -22,8 +22,8 @@ from engine.schedules.model import ScheduleFile
 from engine.state import automation_runs, controls
 from engine.state.model import AutomationRun, AutomationRunStatus, RunKind
 
-HORIZON = timedelta(minutes=10)      # runs are created this long before their generate time
-LOOKBACK = timedelta(days=1)         # how far back a missed T is still recorded
+HORIZON = timedelta(minutes=10)  # runs are created this long before their generate time
+LOOKBACK = timedelta(days=1)  # how far back a missed T is still recorded
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,14 @@ class Planned:
     at: datetime
 
 
-def plan_runs(conn: psycopg.Connection, schedules: ScheduleFile, now: datetime, *, worker: str | None = None,
-              on_missed: Callable[[AutomationRun], None] | None = None) -> list[Planned]:
+def plan_runs(
+    conn: psycopg.Connection,
+    schedules: ScheduleFile,
+    now: datetime,
+    *,
+    worker: str | None = None,
+    on_missed: Callable[[AutomationRun], None] | None = None,
+) -> list[Planned]:
     """Create the runs due soon and record missed ones (``on_missed`` hears of each, once across
     replicas); return every unfinished run's next phase."""
     for automation in schedules.automations:
@@ -53,19 +59,26 @@ def plan_runs(conn: psycopg.Connection, schedules: ScheduleFile, now: datetime, 
             if line.generate_at > now + HORIZON:
                 continue
             if now > line.latest_start:
-                missed = automation_runs.create_run(conn, automation_id=automation.id, send_at=send_at,
-                                          kind=RunKind.SCHEDULED, status=AutomationRunStatus.SKIPPED, worker=worker,
-                                          reason=f"missed: no scheduler was running between "
-                                                 f"{line.generate_at:%H:%M:%S} and {line.latest_start:%H:%M:%S} "
-                                                 f"UTC (missed policy {automation.missed_policy.value})")
+                missed = automation_runs.create_run(
+                    conn,
+                    automation_id=automation.id,
+                    send_at=send_at,
+                    kind=RunKind.SCHEDULED,
+                    status=AutomationRunStatus.SKIPPED,
+                    worker=worker,
+                    reason=f"missed: no scheduler was running between "
+                    f"{line.generate_at:%H:%M:%S} and {line.latest_start:%H:%M:%S} "
+                    f"UTC (missed policy {automation.missed_policy.value})",
+                )
                 if missed and on_missed:
                     on_missed(missed)
             else:
-                automation_runs.create_run(conn, automation_id=automation.id, send_at=send_at, kind=RunKind.SCHEDULED,
-                                 worker=worker)
+                automation_runs.create_run(
+                    conn, automation_id=automation.id, send_at=send_at, kind=RunKind.SCHEDULED, worker=worker
+                )
     waiting = []
     for run in automation_runs.unfinished_runs(conn):
-        owner = schedules.automation(run.automation_id)      # gone from the file: abandoned at once
+        owner = schedules.automation(run.automation_id)  # gone from the file: abandoned at once
         phase = PHASE_OF[run.status]
         waiting.append(Planned(run.id, phase, due_at(phase, timeline(owner, run.send_at), now) if owner else now))
     return waiting

@@ -35,9 +35,11 @@ def ensure_queue_schema(conn: psycopg.Connection) -> list[str]:
             applied = external_schemas.recorded_version(conn, NAME)
             if applied:
                 if applied.split(".")[0] != installed.split(".")[0]:
-                    raise StateError(f"the job queue schema is procrastinate {applied}, the engine runs {installed}",
-                                     hint="apply procrastinate's migrations between them (its sql/migrations), "
-                                          "then update its version in the engine's external_schemas table")
+                    raise StateError(
+                        f"the job queue schema is procrastinate {applied}, the engine runs {installed}",
+                        hint="apply procrastinate's migrations between them (its sql/migrations), "
+                        "then update its version in the engine's external_schemas table",
+                    )
                 return []
             with conn.transaction():
                 conn.execute(SchemaManager.get_schema())

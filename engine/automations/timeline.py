@@ -15,22 +15,24 @@ from typing import Iterator
 from engine.schedules.model import Automation, MissedPolicy
 from engine.state.model import AutomationRunStatus
 
-ON_TIME = timedelta(minutes=1)     # skip policy: how late a phase may start and still count as on time
+ON_TIME = timedelta(minutes=1)  # skip policy: how late a phase may start and still count as on time
 
 
 @dataclass(frozen=True)
 class Timeline:
     """Phase times of one run, all UTC."""
 
-    send_at: datetime           # T-0: the live send
+    send_at: datetime  # T-0: the live send
     generate_at: datetime
     test_at: datetime
-    window_opens_at: datetime   # cancellation explicitly offered from here until T-0
-    latest_start: datetime      # no phase starts after this (missed-run policy)
+    window_opens_at: datetime  # cancellation explicitly offered from here until T-0
+    latest_start: datetime  # no phase starts after this (missed-run policy)
 
     def as_dict(self) -> dict[str, str]:
-        return {name: getattr(self, name).isoformat()
-                for name in ("generate_at", "test_at", "window_opens_at", "send_at", "latest_start")}
+        return {
+            name: getattr(self, name).isoformat()
+            for name in ("generate_at", "test_at", "window_opens_at", "send_at", "latest_start")
+        }
 
 
 class Phase(str, enum.Enum):
@@ -43,31 +45,43 @@ class Phase(str, enum.Enum):
 
 
 # status -> the phase that moves it on
-PHASE_OF = {AutomationRunStatus.SCHEDULED: Phase.GENERATE, AutomationRunStatus.GENERATING: Phase.GENERATE,
-            AutomationRunStatus.GENERATED: Phase.TEST, AutomationRunStatus.TESTING: Phase.TEST,
-            AutomationRunStatus.TESTED: Phase.LIVE, AutomationRunStatus.WINDOW: Phase.LIVE,
-            AutomationRunStatus.SENDING: Phase.LIVE, AutomationRunStatus.SENT: Phase.CLEANUP}
+PHASE_OF = {
+    AutomationRunStatus.SCHEDULED: Phase.GENERATE,
+    AutomationRunStatus.GENERATING: Phase.GENERATE,
+    AutomationRunStatus.GENERATED: Phase.TEST,
+    AutomationRunStatus.TESTING: Phase.TEST,
+    AutomationRunStatus.TESTED: Phase.LIVE,
+    AutomationRunStatus.WINDOW: Phase.LIVE,
+    AutomationRunStatus.SENDING: Phase.LIVE,
+    AutomationRunStatus.SENT: Phase.CLEANUP,
+}
 
 
 def due_at(phase: Phase, line: Timeline, now: datetime) -> datetime:
     """When ``phase`` may start (cleanup: at once)."""
-    return {Phase.GENERATE: line.generate_at, Phase.TEST: line.test_at, Phase.LIVE: line.send_at,
-            Phase.CLEANUP: now}[phase]
+    return {Phase.GENERATE: line.generate_at, Phase.TEST: line.test_at, Phase.LIVE: line.send_at, Phase.CLEANUP: now}[
+        phase
+    ]
 
 
 def timeline(automation: Automation, send_at: datetime) -> Timeline:
     """The phase times of ``automation``'s run at ``send_at``."""
     send_at = send_at.astimezone(timezone.utc)
     allowance = automation.missed_grace if automation.missed_policy is MissedPolicy.LATE else ON_TIME
-    return Timeline(send_at=send_at, generate_at=send_at - automation.generate_lead,
-                    test_at=send_at - automation.test_lead, window_opens_at=send_at - automation.window,
-                    latest_start=send_at + allowance)
+    return Timeline(
+        send_at=send_at,
+        generate_at=send_at - automation.generate_lead,
+        test_at=send_at - automation.test_lead,
+        window_opens_at=send_at - automation.window,
+        latest_start=send_at + allowance,
+    )
 
 
 def _in_dates(automation: Automation, moment: datetime) -> bool:
     day = moment.astimezone(automation.zone).date()
-    return ((automation.start_date is None or day >= automation.start_date)
-            and (automation.end_date is None or day <= automation.end_date))
+    return (automation.start_date is None or day >= automation.start_date) and (
+        automation.end_date is None or day <= automation.end_date
+    )
 
 
 def send_times(automation: Automation, after: datetime, until: datetime) -> Iterator[datetime]:

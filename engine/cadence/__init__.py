@@ -33,16 +33,37 @@ from engine.config import Settings
 from engine.db import connect
 from engine.errors import ConfigError
 
-__all__ = ["CadenceConfig", "CadenceDecision", "Exclusion", "Layer", "REMOTE_RULE", "Rule", "SentPush",
-           "TrackReport", "effective_config", "filter_audience", "record_in_doubt", "record_sent", "track_remote"]
+__all__ = [
+    "CadenceConfig",
+    "CadenceDecision",
+    "Exclusion",
+    "Layer",
+    "REMOTE_RULE",
+    "Rule",
+    "SentPush",
+    "TrackReport",
+    "effective_config",
+    "filter_audience",
+    "record_in_doubt",
+    "record_sent",
+    "track_remote",
+]
 
 log = logging.getLogger("engine.cadence")
 MODES = ("builtin", "remote")
 
 
-def filter_audience(settings: Settings, user_ids: Sequence[str], layer_id: int | str, as_of: datetime,
-                    *, state_conn: psycopg.Connection | None = None, automation: str | None = None,
-                    config: CadenceConfig | None = None, live: bool = False) -> CadenceDecision:
+def filter_audience(
+    settings: Settings,
+    user_ids: Sequence[str],
+    layer_id: int | str,
+    as_of: datetime,
+    *,
+    state_conn: psycopg.Connection | None = None,
+    automation: str | None = None,
+    config: CadenceConfig | None = None,
+    live: bool = False,
+) -> CadenceDecision:
     """Who among ``user_ids`` may get a live push of ``layer_id`` (id or name) at ``as_of``.
 
     Ids are de-duplicated (first occurrence order kept); ids that are not UUIDs are excluded
@@ -68,19 +89,34 @@ def filter_audience(settings: Settings, user_ids: Sequence[str], layer_id: int |
     elif settings.cadence_mode == "remote":
         decision = remote_decision(settings, audience, layer.id)
         if config.override:
-            warnings.append(f"{config.override} overrides cadence rules, but the remote service applies "
-                            "its own rules: the overrides are ignored")
+            warnings.append(
+                f"{config.override} overrides cadence rules, but the remote service applies "
+                "its own rules: the overrides are ignored"
+            )
     else:
         decision = _builtin_decision(settings, audience, layer, config.rules_for(layer), as_of, state_conn, live)
     decision = replace(decision, invalid_ids=list(audience.invalid), warnings=warnings + decision.warnings)
-    log.info("cadence layer %s (%s): %d eligible, %d excluded, %d invalid", layer.id, decision.mode,
-             len(decision.eligible), decision.excluded_count, len(decision.invalid_ids),
-             extra={"cadence_excluded": {k: len(v) for k, v in decision.excluded.items()}})
+    log.info(
+        "cadence layer %s (%s): %d eligible, %d excluded, %d invalid",
+        layer.id,
+        decision.mode,
+        len(decision.eligible),
+        decision.excluded_count,
+        len(decision.invalid_ids),
+        extra={"cadence_excluded": {k: len(v) for k, v in decision.excluded.items()}},
+    )
     return decision
 
 
-def _builtin_decision(settings: Settings, audience: Audience, layer: Layer, rules: tuple[Rule, ...],
-                      as_of: datetime, state_conn: psycopg.Connection | None, live: bool) -> CadenceDecision:
+def _builtin_decision(
+    settings: Settings,
+    audience: Audience,
+    layer: Layer,
+    rules: tuple[Rule, ...],
+    as_of: datetime,
+    state_conn: psycopg.Connection | None,
+    live: bool,
+) -> CadenceDecision:
     if not rules or not audience.ids:
         excluded: dict[str, list[str]] = {rule.name: [] for rule in rules}
         exclusions: list[Exclusion] = []
@@ -91,12 +127,20 @@ def _builtin_decision(settings: Settings, audience: Audience, layer: Layer, rule
             excluded, exclusions = evaluate(conn, audience, rules, as_of, live=live)
     blocked = {exclusion.user_id for exclusion in exclusions}
     return CadenceDecision(
-        eligible=[uid for uid in audience.ids if uid not in blocked], excluded=excluded, mode="builtin",
-        layer_id=layer.id, exclusions=exclusions,
-        rules={rule.name: _describe(rule) for rule in rules})
+        eligible=[uid for uid in audience.ids if uid not in blocked],
+        excluded=excluded,
+        mode="builtin",
+        layer_id=layer.id,
+        exclusions=exclusions,
+        rules={rule.name: _describe(rule) for rule in rules},
+    )
 
 
 def _describe(rule: Rule) -> dict[str, object]:
     """A rule as a manifest records it."""
-    return {"counts_layers": list(rule.counts_layers), "window_hours": rule.window_hours,
-            "max_count": rule.max_count, "applies_to": "all" if rule.applies_to is None else list(rule.applies_to)}
+    return {
+        "counts_layers": list(rule.counts_layers),
+        "window_hours": rule.window_hours,
+        "max_count": rule.max_count,
+        "applies_to": "all" if rule.applies_to is None else list(rule.applies_to),
+    }

@@ -22,8 +22,10 @@ def effective_config(project_dir: Path, automation: str | None = None) -> Cadenc
         return config
     path = project_dir / SCHEDULES_FILE
     if not path.exists():
-        raise ScheduleError(f"automation {automation!r} requested but {path} does not exist",
-                            hint="automations are declared under 'automations:' in schedules.yaml")
+        raise ScheduleError(
+            f"automation {automation!r} requested but {path} does not exist",
+            hint="automations are declared under 'automations:' in schedules.yaml",
+        )
     doc = load(path, str(path), error=ScheduleError)
     automations = doc.data.get("automations") if isinstance(doc.data, dict) else None
     if not isinstance(automations, list):
@@ -33,8 +35,16 @@ def effective_config(project_dir: Path, automation: str | None = None) -> Cadenc
             override = item.get("cadence")
             if override is None:
                 return config
-            return apply_override(config, override, source=f"{path.name} automation {automation!r}",
-                                  doc=doc, base_path=("automations", index, "cadence"))
+            return apply_override(
+                config,
+                override,
+                source=f"{path.name} automation {automation!r}",
+                doc=doc,
+                base_path=("automations", index, "cadence"),
+            )
     ids = [str(item.get("id")) for item in automations if isinstance(item, dict)]
-    raise ScheduleError(f"unknown automation {automation!r}", location=SourceLocation(str(path)),
-                        hint=f"automations in schedules.yaml: {', '.join(ids) or 'none'}")
+    raise ScheduleError(
+        f"unknown automation {automation!r}",
+        location=SourceLocation(str(path)),
+        hint=f"automations in schedules.yaml: {', '.join(ids) or 'none'}",
+    )

@@ -21,7 +21,7 @@ class SentPush:
 
     user_id: str
     layer_id: int
-    sent_at: datetime | None             # None: the state database's clock when recorded
+    sent_at: datetime | None  # None: the state database's clock when recorded
     push_title: str | None
     push_body: str | None
     audience_description: str | None
@@ -35,8 +35,8 @@ class Exclusion:
 
     user_id: str
     rule: str
-    pushes_in_window: int | None = None      # counted pushes inside the rule's window (builtin)
-    last_sent_at: datetime | None = None     # the most recent of them (builtin)
+    pushes_in_window: int | None = None  # counted pushes inside the rule's window (builtin)
+    last_sent_at: datetime | None = None  # the most recent of them (builtin)
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,14 @@ class CadenceDecision:
     """
 
     eligible: list[str]
-    excluded: dict[str, list[str]] = field(default_factory=dict)   # rule name -> user ids
-    invalid_ids: list[str] = field(default_factory=list)            # not valid UUIDs
-    mode: str = "builtin"                                           # builtin | remote | bypass | exempt
+    excluded: dict[str, list[str]] = field(default_factory=dict)  # rule name -> user ids
+    invalid_ids: list[str] = field(default_factory=list)  # not valid UUIDs
+    mode: str = "builtin"  # builtin | remote | bypass | exempt
     failed_open: bool = False
     warnings: list[str] = field(default_factory=list)
     layer_id: int | None = None
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # rules checked, by name
-    exclusions: list[Exclusion] = field(default_factory=list)       # per excluded user, for --explain
+    exclusions: list[Exclusion] = field(default_factory=list)  # per excluded user, for --explain
 
     @property
     def excluded_count(self) -> int:

@@ -30,9 +30,9 @@ log = logging.getLogger("engine.cadence")
 
 FILTER_PATH = "/api/filter-audience"
 TRACK_PATH = "/api/track-notification"
-REMOTE_RULE = "remote"           # the service does not say which rule excluded whom
-_BACKOFF_S = 0.2                 # the first retry waits up to this, each next one up to twice as long ...
-_MAX_BACKOFF_S = 5.0             # ... but never longer than this
+REMOTE_RULE = "remote"  # the service does not say which rule excluded whom
+_BACKOFF_S = 0.2  # the first retry waits up to this, each next one up to twice as long ...
+_MAX_BACKOFF_S = 5.0  # ... but never longer than this
 _TRACK_CONCURRENCY = 8
 
 
@@ -43,8 +43,10 @@ class _ServiceFailure(Exception):
 def _base_url(settings: Settings) -> str:
     url = (settings.cadence_url or "").rstrip("/")
     if not url.startswith(("http://", "https://")):
-        raise ConfigError("cadence_mode is 'remote' but no valid cadence_url is set",
-                          hint="set ENGINE_CADENCE_URL to the service root, e.g. http://localhost:3002")
+        raise ConfigError(
+            "cadence_mode is 'remote' but no valid cadence_url is set",
+            hint="set ENGINE_CADENCE_URL to the service root, e.g. http://localhost:3002",
+        )
     return url
 
 
@@ -71,9 +73,12 @@ def _post_once(client: httpx.Client, path: str, payload: Mapping[str, Any]) -> h
 
 def _post(client: httpx.Client, path: str, payload: Mapping[str, Any], *, retries: int) -> httpx.Response:
     """POST with bounded retries (full-jitter backoff) on transport errors and 5xx; a 4xx is final."""
-    retrying = Retrying(stop=stop_after_attempt(max(0, retries) + 1), reraise=True,
-                        wait=wait_random_exponential(multiplier=_BACKOFF_S, max=_MAX_BACKOFF_S),
-                        retry=retry_if_exception_type(_Transient))
+    retrying = Retrying(
+        stop=stop_after_attempt(max(0, retries) + 1),
+        reraise=True,
+        wait=wait_random_exponential(multiplier=_BACKOFF_S, max=_MAX_BACKOFF_S),
+        retry=retry_if_exception_type(_Transient),
+    )
     try:
         return retrying(_post_once, client, path, payload)
     except (_Transient, _ServiceFailure) as failure:
@@ -87,8 +92,12 @@ def _parse_filter(response: httpx.Response) -> tuple[list[str], int]:
         raise _ServiceFailure("response is not JSON") from err
     eligible = body.get("eligibleUserIds") if isinstance(body, dict) else None
     count = body.get("excludedCount") if isinstance(body, dict) else None
-    if not isinstance(eligible, list) or not all(isinstance(x, str) for x in eligible) \
-            or not isinstance(count, int) or isinstance(count, bool):
+    if (
+        not isinstance(eligible, list)
+        or not all(isinstance(x, str) for x in eligible)
+        or not isinstance(count, int)
+        or isinstance(count, bool)
+    ):
         raise _ServiceFailure("response lacks eligibleUserIds (strings) and excludedCount (integer)")
     return eligible, count
 
@@ -108,8 +117,12 @@ def remote_decision(settings: Settings, audience: Audience, layer_id: int) -> Ca
         return CadenceDecision(eligible=[], excluded={REMOTE_RULE: []}, mode="remote", layer_id=layer_id)
     try:
         with _client(settings) as client:
-            response = _post(client, FILTER_PATH, {"userIds": list(audience.ids), "layerId": layer_id},
-                             retries=settings.cadence_retries)
+            response = _post(
+                client,
+                FILTER_PATH,
+                {"userIds": list(audience.ids), "layerId": layer_id},
+                retries=settings.cadence_retries,
+            )
         returned, excluded_count = _parse_filter(response)
     except _ServiceFailure as failure:
         return _service_down(settings, audience, layer_id, f"{url}{FILTER_PATH}: {failure}")
@@ -117,11 +130,18 @@ def remote_decision(settings: Settings, audience: Audience, layer_id: int) -> Ca
     eligible = [uid for uid, key in zip(audience.ids, audience.keys) if key in allowed]
     excluded = [uid for uid, key in zip(audience.ids, audience.keys) if key not in allowed]
     if excluded_count != len(excluded):
-        warnings.append(f"cadence service reported excludedCount={excluded_count} but "
-                        f"{len(excluded)} of the {len(audience.ids)} ids sent were not returned as eligible")
-    return CadenceDecision(eligible=eligible, excluded={REMOTE_RULE: excluded}, mode="remote",
-                           warnings=warnings, layer_id=layer_id,
-                           exclusions=[Exclusion(uid, REMOTE_RULE) for uid in excluded])
+        warnings.append(
+            f"cadence service reported excludedCount={excluded_count} but "
+            f"{len(excluded)} of the {len(audience.ids)} ids sent were not returned as eligible"
+        )
+    return CadenceDecision(
+        eligible=eligible,
+        excluded={REMOTE_RULE: excluded},
+        mode="remote",
+        warnings=warnings,
+        layer_id=layer_id,
+        exclusions=[Exclusion(uid, REMOTE_RULE) for uid in excluded],
+    )
 
 
 def _service_down(settings: Settings, audience: Audience, layer_id: int, reason: str) -> CadenceDecision:
@@ -130,12 +150,21 @@ def _service_down(settings: Settings, audience: Audience, layer_id: int, reason:
         raise DeliveryError(
             f"cadence service failed ({where}); failing closed: nobody will be sent this layer-{layer_id} push",
             hint="fix the service, or set cadence_fail_open: true (ENGINE_CADENCE_FAIL_OPEN=1) to send "
-                 "to everyone when it is down, as the original did")
-    message = (f"CADENCE SERVICE FAILED ({where}): FAILING OPEN, all {len(audience.ids)} valid users are "
-               f"treated as eligible for this layer-{layer_id} push without any cadence check")
+            "to everyone when it is down, as the original did",
+        )
+    message = (
+        f"CADENCE SERVICE FAILED ({where}): FAILING OPEN, all {len(audience.ids)} valid users are "
+        f"treated as eligible for this layer-{layer_id} push without any cadence check"
+    )
     log.warning(message, extra={"cadence_failed_open": True, "layer_id": layer_id})
-    return CadenceDecision(eligible=list(audience.ids), excluded={REMOTE_RULE: []}, mode="remote",
-                           failed_open=True, warnings=[message], layer_id=layer_id)
+    return CadenceDecision(
+        eligible=list(audience.ids),
+        excluded={REMOTE_RULE: []},
+        mode="remote",
+        failed_open=True,
+        warnings=[message],
+        layer_id=layer_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -160,8 +189,13 @@ def track_remote(settings: Settings, rows: Iterable[SentPush | Mapping[str, Any]
         return TrackReport(0)
 
     def send(push: SentPush) -> str | None:
-        payload = {"userId": push.user_id, "layerId": push.layer_id, "pushTitle": push.push_title,
-                   "pushBody": push.push_body, "audienceDescription": push.audience_description}
+        payload = {
+            "userId": push.user_id,
+            "layerId": push.layer_id,
+            "pushTitle": push.push_title,
+            "pushBody": push.push_body,
+            "audienceDescription": push.audience_description,
+        }
         try:
             _post(client, TRACK_PATH, payload, retries=settings.cadence_retries)
         except _ServiceFailure as failure:
@@ -173,6 +207,11 @@ def track_remote(settings: Settings, rows: Iterable[SentPush | Mapping[str, Any]
     failed = [push.user_id for push, error in zip(pushes, outcomes) if error]
     errors = sorted({error for error in outcomes if error})
     if failed:
-        log.warning("cadence tracking failed for %d of %d pushes (%s); those users may be pushed again "
-                    "before their cooldown ends", len(failed), len(pushes), mask_text("; ".join(errors)))
+        log.warning(
+            "cadence tracking failed for %d of %d pushes (%s); those users may be pushed again "
+            "before their cooldown ends",
+            len(failed),
+            len(pushes),
+            mask_text("; ".join(errors)),
+        )
     return TrackReport(len(pushes) - len(failed), failed, errors)

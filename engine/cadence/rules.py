@@ -49,7 +49,7 @@ class Rule:
 
     name: str
     description: str
-    applies_to: tuple[int, ...] | None      # None: every layer whose cadence is "apply"
+    applies_to: tuple[int, ...] | None  # None: every layer whose cadence is "apply"
     counts_layers: tuple[int, ...]
     window_hours: float
     max_count: int
@@ -69,17 +69,21 @@ class CadenceConfig:
     layers: tuple[Layer, ...]
     rules: tuple[Rule, ...]
     source: str
-    override: str | None = None     # where the applied per-automation override came from
+    override: str | None = None  # where the applied per-automation override came from
 
     def layer(self, ref: int | str) -> Layer:
         """A layer by id, or by name (case-insensitive); ConfigError when unknown."""
         for layer in self.layers:
-            if layer.id == ref or (isinstance(ref, str) and (
-                    layer.name.lower() == ref.strip().lower() or ref.strip() == str(layer.id))):
+            if layer.id == ref or (
+                isinstance(ref, str) and (layer.name.lower() == ref.strip().lower() or ref.strip() == str(layer.id))
+            ):
                 return layer
         known = ", ".join(f"{layer.id} ({layer.name})" for layer in self.layers)
-        raise ConfigError(f"unknown notification layer {ref!r}", location=SourceLocation(self.source),
-                          hint=f"layers configured: {known}")
+        raise ConfigError(
+            f"unknown notification layer {ref!r}",
+            location=SourceLocation(self.source),
+            hint=f"layers configured: {known}",
+        )
 
     def rules_for(self, layer: Layer) -> tuple[Rule, ...]:
         """The enabled rules that gate ``layer``, in evaluation order."""
@@ -89,8 +93,10 @@ class CadenceConfig:
         for rule in self.rules:
             if rule.name == name:
                 return rule
-        raise ConfigError(f"unknown cadence rule {name!r}",
-                          hint=f"rules in {self.source}: {', '.join(r.name for r in self.rules) or 'none'}")
+        raise ConfigError(
+            f"unknown cadence rule {name!r}",
+            hint=f"rules in {self.source}: {', '.join(r.name for r in self.rules) or 'none'}",
+        )
 
 
 def load_cadence_config(project_dir: Path) -> CadenceConfig:
@@ -115,8 +121,10 @@ def parse_cadence_config(text: str, source: str) -> CadenceConfig:
 def cadence_config(doc: Document) -> CadenceConfig:
     """The layers and rules of a parsed cadence document, validated (every problem at once)."""
     raise_all(schema_problems(doc, cadence_schema(), error=ConfigError, at_value=True))
-    layers = tuple(Layer(int(item["id"]), str(item["name"]), str(item.get("description", "")), item["cadence"])
-                   for item in doc.data["layers"])
+    layers = tuple(
+        Layer(int(item["id"]), str(item["name"]), str(item.get("description", "")), item["cadence"])
+        for item in doc.data["layers"]
+    )
     rules = tuple(_rule(item) for item in doc.data["rules"])
     raise_all(_consistency_errors(doc, layers, rules))
     return CadenceConfig(layers, rules, doc.display)
@@ -125,11 +133,14 @@ def cadence_config(doc: Document) -> CadenceConfig:
 def _rule(item: Mapping[str, Any]) -> Rule:
     applies = item["applies_to"]
     return Rule(
-        name=item["name"], description=str(item.get("description", "")),
+        name=item["name"],
+        description=str(item.get("description", "")),
         applies_to=None if applies == "all" else tuple(int(x) for x in applies),
         counts_layers=tuple(int(x) for x in item["counts_layers"]),
-        window_hours=float(item["window_hours"]), max_count=int(item["max_count"]),
-        enabled=bool(item.get("enabled", True)))
+        window_hours=float(item["window_hours"]),
+        max_count=int(item["max_count"]),
+        enabled=bool(item.get("enabled", True)),
+    )
 
 
 def _consistency_errors(doc: Document, layers: tuple[Layer, ...], rules: tuple[Rule, ...]) -> list[ConfigError]:
@@ -139,36 +150,53 @@ def _consistency_errors(doc: Document, layers: tuple[Layer, ...], rules: tuple[R
     names: set[str] = set()
     for index, layer in enumerate(layers):
         if layer.id in by_id:
-            errors.append(ConfigError(f"duplicate layer id {layer.id}",
-                                      location=doc.locate_value(["layers", index, "id"])))
+            errors.append(
+                ConfigError(f"duplicate layer id {layer.id}", location=doc.locate_value(["layers", index, "id"]))
+            )
         if layer.name.lower() in names:
-            errors.append(ConfigError(f"duplicate layer name {layer.name!r}",
-                                      location=doc.locate_value(["layers", index, "name"])))
+            errors.append(
+                ConfigError(
+                    f"duplicate layer name {layer.name!r}", location=doc.locate_value(["layers", index, "name"])
+                )
+            )
         by_id[layer.id] = layer
         names.add(layer.name.lower())
     seen: set[str] = set()
     for index, rule in enumerate(rules):
         if rule.name in seen:
-            errors.append(ConfigError(f"duplicate rule name {rule.name!r}",
-                                      location=doc.locate_value(["rules", index, "name"])))
+            errors.append(
+                ConfigError(f"duplicate rule name {rule.name!r}", location=doc.locate_value(["rules", index, "name"]))
+            )
         seen.add(rule.name)
         for field_name, ids in (("counts_layers", rule.counts_layers), ("applies_to", rule.applies_to or ())):
             for position, layer_id in enumerate(ids):
                 where = doc.locate_value(["rules", index, field_name, position])
                 if layer_id not in by_id:
-                    errors.append(ConfigError(f"rule {rule.name!r} names layer {layer_id}, which is not configured",
-                                              location=where))
+                    errors.append(
+                        ConfigError(
+                            f"rule {rule.name!r} names layer {layer_id}, which is not configured", location=where
+                        )
+                    )
                 elif field_name == "applies_to" and by_id[layer_id].cadence != "apply":
-                    errors.append(ConfigError(
-                        f"rule {rule.name!r} applies to layer {layer_id}, whose cadence is "
-                        f"{by_id[layer_id].cadence!r}: it would never be checked", location=where,
-                        hint="set the layer's cadence to 'apply' or remove it from applies_to"))
+                    errors.append(
+                        ConfigError(
+                            f"rule {rule.name!r} applies to layer {layer_id}, whose cadence is "
+                            f"{by_id[layer_id].cadence!r}: it would never be checked",
+                            location=where,
+                            hint="set the layer's cadence to 'apply' or remove it from applies_to",
+                        )
+                    )
     return errors
 
 
-def apply_override(config: CadenceConfig, override: Mapping[str, Any] | None, *,
-                   source: str = "cadence override", doc: Document | None = None,
-                   base_path: tuple[str | int, ...] = ()) -> CadenceConfig:
+def apply_override(
+    config: CadenceConfig,
+    override: Mapping[str, Any] | None,
+    *,
+    source: str = "cadence override",
+    doc: Document | None = None,
+    base_path: tuple[str | int, ...] = (),
+) -> CadenceConfig:
     """``config`` with one automation's ``cadence:`` mapping applied (rule name -> new value).
 
     A number sets the rule's ``window_hours`` (only for rules with ``max_count: 1``, where it
@@ -179,27 +207,44 @@ def apply_override(config: CadenceConfig, override: Mapping[str, Any] | None, *,
     if override is None:
         return config
     doc = doc or Document.unplaced(override, source)
-    raise_all(schema_problems(doc, cadence_schema(), error=ConfigError, value=override, definition="override",
-                              base_path=base_path, at_value=True))
+    raise_all(
+        schema_problems(
+            doc,
+            cadence_schema(),
+            error=ConfigError,
+            value=override,
+            definition="override",
+            base_path=base_path,
+            at_value=True,
+        )
+    )
     known = {rule.name: rule for rule in config.rules}
     errors: list[ConfigError] = []
     changes: dict[str, Rule] = {}
     for name, value in override.items():
         where = doc.locate_value([*base_path, name])
         if name not in known:
-            errors.append(ConfigError(f"cadence override names unknown rule {name!r}",
-                                      location=doc.locate([*base_path, name]),
-                                      hint=f"rules in {config.source}: {', '.join(known) or 'none'}"))
+            errors.append(
+                ConfigError(
+                    f"cadence override names unknown rule {name!r}",
+                    location=doc.locate([*base_path, name]),
+                    hint=f"rules in {config.source}: {', '.join(known) or 'none'}",
+                )
+            )
             continue
         rule = known[name]
         if isinstance(value, bool):
             changes[name] = replace(rule, enabled=value)
         elif isinstance(value, (int, float)):
             if rule.max_count != 1:
-                errors.append(ConfigError(
-                    f"a bare number for {name!r} is ambiguous (the rule allows {rule.max_count} pushes per "
-                    f"{rule.window_hours:g} h)", location=where,
-                    hint=f"write {{window_hours: {value}}} or {{max_count: {value}}}"))
+                errors.append(
+                    ConfigError(
+                        f"a bare number for {name!r} is ambiguous (the rule allows {rule.max_count} pushes per "
+                        f"{rule.window_hours:g} h)",
+                        location=where,
+                        hint=f"write {{window_hours: {value}}} or {{max_count: {value}}}",
+                    )
+                )
                 continue
             changes[name] = replace(rule, window_hours=float(value))
         else:

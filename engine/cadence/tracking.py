@@ -31,15 +31,16 @@ def as_sent_push(row: SentPush | Mapping[str, Any]) -> SentPush:
     return SentPush(**values)
 
 
-def record_sent(conn: psycopg.Connection, rows: Iterable[SentPush | Mapping[str, Any]], *,
-                in_doubt: bool = False) -> int:
+def record_sent(
+    conn: psycopg.Connection, rows: Iterable[SentPush | Mapping[str, Any]], *, in_doubt: bool = False
+) -> int:
     """Insert the pushes not yet recorded (by ``send_key``); return how many were new or confirmed.
 
     ``in_doubt`` records them as maybe delivered. Runs on ``conn`` without committing: the
     caller's transaction decides.
     """
     pushes = list({push.send_key: push for push in reversed([as_sent_push(row) for row in rows])}.values())
-    pushes.reverse()      # one row per send key, the first given wins (ON CONFLICT DO UPDATE needs that)
+    pushes.reverse()  # one row per send key, the first given wins (ON CONFLICT DO UPDATE needs that)
     for push in pushes:
         if not push.send_key:
             raise StateError(f"sent push for user {push.user_id} has no send_key; tracking must be idempotent")

@@ -23,7 +23,7 @@ class Audience:
     """Unique valid ids in input order (as given, and as canonical lower-case keys), plus the invalid ones."""
 
     ids: tuple[str, ...]
-    keys: tuple[str, ...]          # what PostgreSQL prints for the uuid: the id, lower-cased
+    keys: tuple[str, ...]  # what PostgreSQL prints for the uuid: the id, lower-cased
     invalid: tuple[str, ...]
 
 
@@ -54,11 +54,15 @@ def read_user_ids_csv(path: Path) -> list[str]:
             header = reader.fieldnames or []
             column = next((name for name in ID_COLUMNS if name in header), None)
             if column is None:
-                raise ConfigError(f"no user id column in {path.name}", location=SourceLocation(str(path), 1),
-                                  hint=f"name one column {' or '.join(ID_COLUMNS[:3])}; found: {', '.join(header)}")
+                raise ConfigError(
+                    f"no user id column in {path.name}",
+                    location=SourceLocation(str(path), 1),
+                    hint=f"name one column {' or '.join(ID_COLUMNS[:3])}; found: {', '.join(header)}",
+                )
             return [value.strip() for row in reader if (value := row.get(column) or "").strip()]
     except OSError as err:
         raise ConfigError(f"cannot read {path}: {err.strerror or err}") from err
     except (UnicodeDecodeError, csv.Error) as err:
-        raise ConfigError(f"{path.name} is not a readable UTF-8 CSV: {err}",
-                          location=SourceLocation(str(path))) from err
+        raise ConfigError(
+            f"{path.name} is not a readable UTF-8 CSV: {err}", location=SourceLocation(str(path))
+        ) from err

@@ -37,7 +37,7 @@ _VOLATILE = ("now()", "gen_random_uuid()", "CURRENT_TIMESTAMP", "uuid_generate_v
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str                     # information_schema data_type
+    type: str  # information_schema data_type
     nullable: bool
     default: str | None
 
@@ -99,7 +99,9 @@ def table_columns(conn: psycopg.Connection) -> dict[str, dict[str, Column]]:
     rows = conn.execute(
         "SELECT table_name, column_name, data_type, is_nullable = 'YES', column_default "
         "FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ANY(%s) "
-        "ORDER BY table_name, ordinal_position", (list(APP_TABLES),)).fetchall()
+        "ORDER BY table_name, ordinal_position",
+        (list(APP_TABLES),),
+    ).fetchall()
     out: dict[str, dict[str, Column]] = {}
     for table, column, kind, nullable, default in rows:
         out.setdefault(table, {})[column] = Column(column, kind, nullable, default)
@@ -135,8 +137,15 @@ def _value(column: Column, raw: Any, as_of: datetime, aliases: Aliases) -> Any:
     return raw
 
 
-def load_fixtures(dsn: str, fixtures: Mapping[str, tuple[Mapping[str, Any], ...]], *, as_of: datetime,
-                  aliases: Aliases, columns: dict[str, dict[str, Column]], where: SourceLocation) -> None:
+def load_fixtures(
+    dsn: str,
+    fixtures: Mapping[str, tuple[Mapping[str, Any], ...]],
+    *,
+    as_of: datetime,
+    aliases: Aliases,
+    columns: dict[str, dict[str, Column]],
+    where: SourceLocation,
+) -> None:
     """Empty every app table, then insert the case's rows (one transaction, foreign keys not checked)."""
     with psycopg.connect(dsn) as conn:
         conn.execute("SET session_replication_role = replica")
@@ -147,12 +156,16 @@ def load_fixtures(dsn: str, fixtures: Mapping[str, tuple[Mapping[str, Any], ...]
                 values = {k: v for k, v in values.items() if v is not None}
                 values.update({k: _value(columns[table][k], v, as_of, aliases) for k, v in row.items()})
                 statement = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, values)),
-                    sql.SQL(", ").join(sql.Placeholder(k) for k in values))
+                    sql.Identifier(table),
+                    sql.SQL(", ").join(map(sql.Identifier, values)),
+                    sql.SQL(", ").join(sql.Placeholder(k) for k in values),
+                )
                 try:
                     conn.execute(statement, values)
                 except psycopg.Error as err:
                     message = (err.diag.message_primary or str(err)).strip()
-                    raise SpecError(f"fixture row {n} of {table}: {message}", location=where,
-                                    hint="check the values against the column types in engine/appdb/schema.sql",
-                                    ) from None
+                    raise SpecError(
+                        f"fixture row {n} of {table}: {message}",
+                        location=where,
+                        hint="check the values against the column types in engine/appdb/schema.sql",
+                    ) from None

@@ -29,8 +29,9 @@ def _unknown(doc: Document, key_path: tuple[str | int, ...], what: str, name: st
     return SpecError(f"unknown {what} {name!r}", location=doc.locate(key_path), hint=hint)
 
 
-def _check_case(doc: Document, i: int, case: dict[str, Any], spec: AudienceSpec,
-                tables: dict[str, list[str]]) -> list[SpecError]:
+def _check_case(
+    doc: Document, i: int, case: dict[str, Any], spec: AudienceSpec, tables: dict[str, list[str]]
+) -> list[SpecError]:
     problems: list[SpecError] = []
     try:
         parse_as_of(str(case["as_of"]))
@@ -44,16 +45,24 @@ def _check_case(doc: Document, i: int, case: dict[str, Any], spec: AudienceSpec,
             problems.append(_unknown(doc, ("cases", i, "fixtures", table), "app table", table, sorted(tables)))
             continue
         for r, row in enumerate(rows):
-            problems.extend(_unknown(doc, ("cases", i, "fixtures", table, r, col), f"column of {table}", col,
-                                     tables[table]) for col in row if col not in tables[table])
+            problems.extend(
+                _unknown(doc, ("cases", i, "fixtures", table, r, col), f"column of {table}", col, tables[table])
+                for col in row
+                if col not in tables[table]
+            )
     outputs = {o.name: [c.header for c in o.columns] for o in spec.outputs}
     for output, rows in (case.get("expect") or {}).items():
         if output not in outputs:
             problems.append(_unknown(doc, ("cases", i, "expect", output), "output", output, sorted(outputs)))
             continue
         for r, row in enumerate(rows):
-            problems.extend(_unknown(doc, ("cases", i, "expect", output, r, col), f"header of output {output!r}",
-                                     col, outputs[output]) for col in row if col not in outputs[output])
+            problems.extend(
+                _unknown(
+                    doc, ("cases", i, "expect", output, r, col), f"header of output {output!r}", col, outputs[output]
+                )
+                for col in row
+                if col not in outputs[output]
+            )
     return problems
 
 
@@ -70,7 +79,7 @@ def check_file(path: Path, display: str, specs: dict[str, AudienceSpec]) -> tupl
     spec = specs.get(audience)
     if spec is None:
         if (path.parent / f"{audience}.yaml").exists():
-            return [], []       # the audience's own file failed to load: one error, reported there
+            return [], []  # the audience's own file failed to load: one error, reported there
         where = ("audience",) if "audience" in doc.data else ()
         return [], [_unknown(doc, where, "audience", audience, sorted(specs))]
     tables = declared_columns()
@@ -80,12 +89,18 @@ def check_file(path: Path, display: str, specs: dict[str, AudienceSpec]) -> tupl
         problems.extend(found)
         if found:
             continue
-        cases.append(TestCase(
-            audience=spec.name, name=case["name"], location=doc.locate(("cases", i)),
-            as_of=parse_as_of(str(case["as_of"])), params=dict(case.get("params") or {}),
-            fixtures={t: tuple(rows) for t, rows in (case.get("fixtures") or {}).items()},
-            expect={o: tuple(rows) for o, rows in case["expect"].items()},
-            steps=dict(case.get("steps") or {})))
+        cases.append(
+            TestCase(
+                audience=spec.name,
+                name=case["name"],
+                location=doc.locate(("cases", i)),
+                as_of=parse_as_of(str(case["as_of"])),
+                params=dict(case.get("params") or {}),
+                fixtures={t: tuple(rows) for t, rows in (case.get("fixtures") or {}).items()},
+                expect={o: tuple(rows) for o, rows in case["expect"].items()},
+                steps=dict(case.get("steps") or {}),
+            )
+        )
     return (cases if not problems else []), problems
 
 

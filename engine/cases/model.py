@@ -42,5 +42,11 @@ class CaseResult:
         return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
-        return {"audience": self.case.audience, "case": self.case.name, "location": str(self.case.location),
-                "ok": self.ok, "problems": list(self.problems), "seconds": round(self.seconds, 3)}
+        return {
+            "audience": self.case.audience,
+            "case": self.case.name,
+            "location": str(self.case.location),
+            "ok": self.ok,
+            "problems": list(self.problems),
+            "seconds": round(self.seconds, 3),
+        }

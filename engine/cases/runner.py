@@ -24,12 +24,20 @@ from engine.spec.model import AudienceSpec
 class AudienceRun(Protocol):
     """The part of ``engine.api.run`` a case needs: a dry run of one audience with its preview rows."""
 
-    def __call__(self, settings: Settings, *, selectors: Sequence[str], as_of: datetime,
-                 variables: Mapping[str, Any] | None = None, dry_run: bool = False, preview_rows: int = 0,
-                 record: bool | None = None) -> list[RunResult]: ...
+    def __call__(
+        self,
+        settings: Settings,
+        *,
+        selectors: Sequence[str],
+        as_of: datetime,
+        variables: Mapping[str, Any] | None = None,
+        dry_run: bool = False,
+        preview_rows: int = 0,
+        record: bool | None = None,
+    ) -> list[RunResult]: ...
 
 
-MAX_ROWS = 10_000   # rows compared per output; a case is a handful of rows, not a data set
+MAX_ROWS = 10_000  # rows compared per output; a case is a handful of rows, not a data set
 
 
 def expected_text(value: Any) -> str:
@@ -47,8 +55,13 @@ def _line(row: dict[str, str]) -> str:
     return " | ".join(f"{k}={v}" for k, v in row.items())
 
 
-def _compare_output(name: str, expected: Sequence[dict[str, Any]], headers: list[str] | None,
-                    rows: list[tuple[str, ...]], aliases: Aliases) -> str | None:
+def _compare_output(
+    name: str,
+    expected: Sequence[dict[str, Any]],
+    headers: list[str] | None,
+    rows: list[tuple[str, ...]],
+    aliases: Aliases,
+) -> str | None:
     """A readable block when the output's rows differ from the expected ones, else None."""
     if headers is None:
         return f"output {name}: not produced (see the errors above)"
@@ -57,21 +70,33 @@ def _compare_output(name: str, expected: Sequence[dict[str, Any]], headers: list
     wanted = [{c: expected_text(row.get(c)) for c in columns} for row in expected]
     if actual == wanted:
         return None
-    diff = [line for line in difflib.ndiff([_line(r) for r in wanted], [_line(r) for r in actual])
-            if not line.startswith("?")]
+    diff = [
+        line
+        for line in difflib.ndiff([_line(r) for r in wanted], [_line(r) for r in actual])
+        if not line.startswith("?")
+    ]
     head = f"output {name}: expected {len(wanted)} row(s), got {len(actual)} ('-' expected only, '+' actual only)"
     return "\n".join([head, *("    " + line for line in diff)])
 
 
-def _run_case(run: AudienceRun, settings: Settings, spec: AudienceSpec, case: TestCase, dsn: str,
-              columns: Any) -> list[str]:
+def _run_case(
+    run: AudienceRun, settings: Settings, spec: AudienceSpec, case: TestCase, dsn: str, columns: Any
+) -> list[str]:
     aliases = Aliases()
     load_fixtures(dsn, case.fixtures, as_of=case.as_of, aliases=aliases, columns=columns, where=case.location)
-    params = {k: aliases.uuid_for(v) if (p := spec.param(k)) and p.type == "uuid" else v
-              for k, v in case.params.items()}
-    case_settings = replace(settings, source_dsn=dsn, state_dsn=None, throwaway_source=True)   # ours: no role check
-    [result] = run(case_settings, selectors=[spec.name], as_of=case.as_of, variables=params, dry_run=True,
-                   preview_rows=MAX_ROWS, record=False)
+    params = {
+        k: aliases.uuid_for(v) if (p := spec.param(k)) and p.type == "uuid" else v for k, v in case.params.items()
+    }
+    case_settings = replace(settings, source_dsn=dsn, state_dsn=None, throwaway_source=True)  # ours: no role check
+    [result] = run(
+        case_settings,
+        selectors=[spec.name],
+        as_of=case.as_of,
+        variables=params,
+        dry_run=True,
+        preview_rows=MAX_ROWS,
+        record=False,
+    )
     problems = [f"audience error: {aliases.name(e)}" for e in result.manifest.errors]
     for output, expected in case.expect.items():
         headers, rows = result.previews.get(output, (None, []))
@@ -87,9 +112,15 @@ def _run_case(run: AudienceRun, settings: Settings, spec: AudienceSpec, case: Te
     return problems
 
 
-def run_cases(settings: Settings, cases: Sequence[TestCase], specs: Sequence[AudienceSpec], *,
-              admin_dsn: str, run: AudienceRun,
-              on_result: Callable[[CaseResult], None] = lambda _: None) -> list[CaseResult]:
+def run_cases(
+    settings: Settings,
+    cases: Sequence[TestCase],
+    specs: Sequence[AudienceSpec],
+    *,
+    admin_dsn: str,
+    run: AudienceRun,
+    on_result: Callable[[CaseResult], None] = lambda _: None,
+) -> list[CaseResult]:
     """Run every case in one throwaway database (emptied between cases); report each as it finishes."""
     by_name = {s.name: s for s in specs}
     results: list[CaseResult] = []

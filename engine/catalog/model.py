@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Mapping
 
-Columns = Mapping[str, str]      # column -> type, as PostgreSQL's format_type() writes it
+Columns = Mapping[str, str]  # column -> type, as PostgreSQL's format_type() writes it
 
 
 @dataclass(frozen=True)
@@ -47,4 +47,4 @@ class CatalogPull:
     tables: int
     columns: int
     changed: bool
-    missing: tuple[str, ...] = ()     # tables the project's SQL reads that the database lacks
+    missing: tuple[str, ...] = ()  # tables the project's SQL reads that the database lacks

@@ -50,7 +50,7 @@ class _Scope:
     """The FROM items of one SELECT: name -> the table it is, or None for anything else."""
 
     items: dict[str, TableRef | None] = field(default_factory=dict)
-    opaque: bool = False          # an item whose columns (or name) the text does not give
+    opaque: bool = False  # an item whose columns (or name) the text does not give
 
     def add(self, name: str | None, table: TableRef | None) -> None:
         if name is not None:
@@ -59,7 +59,7 @@ class _Scope:
             self.opaque = True
 
 
-Scopes = tuple[_Scope, ...]       # innermost first
+Scopes = tuple[_Scope, ...]  # innermost first
 
 
 class _Walker:
@@ -80,7 +80,7 @@ class _Walker:
         if node.get("op", "SETOP_NONE") != "SETOP_NONE":
             self.select(node["larg"], outer, ctes)
             self.select(node["rarg"], outer, ctes)
-            opaque = _Scope(opaque=True)          # ORDER BY of a UNION names its output columns
+            opaque = _Scope(opaque=True)  # ORDER BY of a UNION names its output columns
             for key in ("sortClause", "limitOffset", "limitCount"):
                 self.expression(node.get(key), (opaque, *outer), ctes, bare=False)
             return
@@ -119,7 +119,7 @@ class _Walker:
             scope.add(alias, None)
         elif kind == "RangeTableSample":
             self.from_item(node["relation"], scope, outer, ctes)
-        else:                                     # a function, XMLTABLE, JSON_TABLE: may read earlier items
+        else:  # a function, XMLTABLE, JSON_TABLE: may read earlier items
             self.expression(node, (scope, *outer), ctes, bare=False)
             scope.add(alias, None)
 
@@ -138,7 +138,7 @@ class _Walker:
 
     def column_ref(self, node: dict[str, Any], scopes: Scopes, *, bare: bool) -> None:
         fields = [f.get("String", {}).get("sval") for f in node.get("fields", [])]
-        if None in fields or len(fields) > 2:     # ``x.*``, ``*``, ``schema.table.column``: nothing to check
+        if None in fields or len(fields) > 2:  # ``x.*``, ``*``, ``schema.table.column``: nothing to check
             return
         location = self.parsed.offset(node.get("location", 0))
         if len(fields) == 2:
@@ -149,9 +149,9 @@ class _Walker:
                     if table is not None:
                         self.columns.append(ColumnUse(column, (table,), self._at(column, location), True))
                     return
-            return                                # no such FROM item: the database's error, not the catalog's
+            return  # no such FROM item: the database's error, not the catalog's
         column = fields[0]
-        if not bare or any(column in scope.items for scope in scopes):   # a whole-row reference ``u``
+        if not bare or any(column in scope.items for scope in scopes):  # a whole-row reference ``u``
             return
         if any(scope.opaque for scope in scopes):
             return

@@ -34,12 +34,16 @@ def load_catalog(project_dir: Path) -> tuple[Catalog, Document] | None:
     problems = schema_problems(doc, _schema(), error=ConfigError)
     if problems:
         raise problems[0]
-    return Catalog(doc.data["schema"], {str(table): {str(c): str(t) for c, t in columns.items()}
-                                        for table, columns in doc.data["tables"].items()}), doc
+    return Catalog(
+        doc.data["schema"],
+        {str(table): {str(c): str(t) for c, t in columns.items()} for table, columns in doc.data["tables"].items()},
+    ), doc
 
 
 def dump_catalog(catalog: Catalog) -> str:
     """The file's text: tables and columns sorted, one per line, so a pull's diff is only what changed."""
-    body = {"schema": catalog.schema,
-            "tables": {table: dict(sorted(columns.items())) for table, columns in sorted(catalog.tables.items())}}
+    body = {
+        "schema": catalog.schema,
+        "tables": {table: dict(sorted(columns.items())) for table, columns in sorted(catalog.tables.items())},
+    }
     return _HEADER + yaml.safe_dump(body, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1000)

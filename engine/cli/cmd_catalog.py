@@ -20,8 +20,12 @@ def catalog() -> None:
 
 @catalog.command()
 @click.option("--schema", default="public", show_default=True, help="The database schema to read.")
-@click.option("--all", "all_tables", is_flag=True,
-              help="Every table and view of the schema, not only those the project's SQL reads.")
+@click.option(
+    "--all",
+    "all_tables",
+    is_flag=True,
+    help="Every table and view of the schema, not only those the project's SQL reads.",
+)
 @click.option("--dsn", default=None, help="Source database DSN (default ENGINE_SOURCE_DSN). Opened read-only.")
 @pass_cli
 @handle_errors
@@ -37,8 +41,9 @@ def pull(obj: CliContext, schema: str, all_tables: bool, dsn: str | None) -> Non
     state = "wrote" if result.changed else "unchanged:"
     click.echo(f"{state} {result.path} ({result.tables} tables, {result.columns} columns of schema {result.schema})")
     for table in result.missing:
-        click.echo(f"warning: the project's SQL reads {table!r}, which schema {result.schema!r} does not have",
-                   err=True)
+        click.echo(
+            f"warning: the project's SQL reads {table!r}, which schema {result.schema!r} does not have", err=True
+        )
 
 
 COMMANDS = [catalog]

@@ -54,8 +54,7 @@ def cancel(obj: CliContext, run_id: str, reason: str | None) -> None:
 @click.command()
 @click.argument("automation")
 @click.option("--test", is_flag=True, help="The live phase sends to the test users only.")
-@click.option("--at", "at", default=None,
-              help="Send time T (ISO 8601, naive = UTC; default: now + the generate lead).")
+@click.option("--at", "at", default=None, help="Send time T (ISO 8601, naive = UTC; default: now + the generate lead).")
 @pass_cli
 @handle_errors
 def trigger(obj: CliContext, automation: str, test: bool, at: str | None) -> None:
@@ -63,8 +62,7 @@ def trigger(obj: CliContext, automation: str, test: bool, at: str | None) -> Non
     from engine import api  # noqa: PLC0415
     from engine.timeutil import parse_as_of  # noqa: PLC0415
 
-    _report(obj, api.trigger_automation(obj.settings(), automation, test=test,
-                                        at=parse_as_of(at) if at else None))
+    _report(obj, api.trigger_automation(obj.settings(), automation, test=test, at=parse_as_of(at) if at else None))
 
 
 COMMANDS = [pause, resume, cancel, trigger]

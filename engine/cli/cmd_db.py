@@ -32,11 +32,18 @@ def migrate(obj: CliContext, dsn: str | None) -> None:
 @click.command()
 @click.option("--dsn", default=None, help="Target database (default: ENGINE_SOURCE_DSN). Development databases only.")
 @click.option("--users", type=click.IntRange(min=1), default=10_000, show_default=True, help="Number of users.")
-@click.option("--seed", "seed_value", type=int, default=42, show_default=True,
-              help="Random seed: the same seed, size and as-of give the same data.")
+@click.option(
+    "--seed",
+    "seed_value",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Random seed: the same seed, size and as-of give the same data.",
+)
 @click.option("--as-of", default=None, help="Anchor time (ISO 8601; default now). Activity is placed relative to it.")
-@click.option("--replace", is_flag=True,
-              help="Drop and recreate the app tables even if they hold rows. Never use on production.")
+@click.option(
+    "--replace", is_flag=True, help="Drop and recreate the app tables even if they hold rows. Never use on production."
+)
 @pass_cli
 @handle_errors
 def seed(obj: CliContext, dsn: str | None, users: int, seed_value: int, as_of: str | None, replace: bool) -> None:
@@ -57,9 +64,11 @@ def seed(obj: CliContext, dsn: str | None, users: int, seed_value: int, as_of: s
     else:
         if report["created_database"]:
             click.echo("created the database (it did not exist)")
-        click.echo(f"seeded {users:,} users in {report['seconds']:.1f}s "
-                   f"(seed={seed_value}, as_of={anchor.isoformat()}); "
-                   f"{report['test_users']} test user(s) with a device")
+        click.echo(
+            f"seeded {users:,} users in {report['seconds']:.1f}s "
+            f"(seed={seed_value}, as_of={anchor.isoformat()}); "
+            f"{report['test_users']} test user(s) with a device"
+        )
         for table, count in report["counts"].items():
             click.echo(f"  {table:24} {count:>12,}")
 

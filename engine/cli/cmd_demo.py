@@ -10,18 +10,24 @@ from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 
 
 @click.command()
-@click.option("--users", type=click.IntRange(min=100), default=2000, show_default=True,
-              help="Synthetic users to generate.")
+@click.option(
+    "--users", type=click.IntRange(min=100), default=2000, show_default=True, help="Synthetic users to generate."
+)
 @click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Random seed for the data.")
 @click.option("--as-of", default=None, help="Anchor time for the data and the audiences (ISO 8601, default now).")
 @click.option("--no-send", is_flag=True, help="Stop after writing the CSVs (no fake FCM sends).")
-@click.option("--db", default=None, metavar="NAME",
-              help="Database to (re)create (default ENGINE_DEMO_DATABASE, else audience_engine_demo_<OS user>).")
+@click.option(
+    "--db",
+    default=None,
+    metavar="NAME",
+    help="Database to (re)create (default ENGINE_DEMO_DATABASE, else audience_engine_demo_<OS user>).",
+)
 @click.option("--reset", is_flag=True, help="Drop and recreate --db even if engine demo did not create it.")
 @pass_cli
 @handle_errors
-def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_send: bool, db: str | None,
-         reset: bool) -> None:
+def demo(
+    obj: CliContext, users: int, seed_value: int, as_of: str | None, no_send: bool, db: str | None, reset: bool
+) -> None:
     """Show the whole engine on this machine with nothing configured.
 
     Finds a PostgreSQL (ENGINE_SOURCE_DSN, else 127.0.0.1:5432 as postgres, else a private
@@ -36,16 +42,33 @@ def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_sen
 
     settings = obj.settings(demo_database=db)
     note = (lambda _: None) if obj.json_output else (lambda text: click.secho(f"» {text}", fg="cyan", err=True))
-    report = run_demo(settings, users=users, seed=seed_value, as_of=parse_as_of(as_of), send=not no_send,
-                      reset=reset, note=note)
+    report = run_demo(
+        settings, users=users, seed=seed_value, as_of=parse_as_of(as_of), send=not no_send, reset=reset, note=note
+    )
     if obj.json_output:
-        emit_json({"ok": report.ok, "server": report.server, "database": report.database,
-                   "seed": report.seed, "output_dir": str(report.output_dir),
-                   "runs": [{"audience": r.audience, "status": r.status.value, "run_dir": str(r.run_dir),
-                             "outputs": [o.to_json() for o in r.manifest.outputs], "errors": list(r.manifest.errors)}
-                            for r in report.runs],
-                   "skipped": report.skipped, "sends": report.sends, "fcm_messages": report.fcm_messages,
-                   "reports": [str(p) for p in report.reports]})
+        emit_json(
+            {
+                "ok": report.ok,
+                "server": report.server,
+                "database": report.database,
+                "seed": report.seed,
+                "output_dir": str(report.output_dir),
+                "runs": [
+                    {
+                        "audience": r.audience,
+                        "status": r.status.value,
+                        "run_dir": str(r.run_dir),
+                        "outputs": [o.to_json() for o in r.manifest.outputs],
+                        "errors": list(r.manifest.errors),
+                    }
+                    for r in report.runs
+                ],
+                "skipped": report.skipped,
+                "sends": report.sends,
+                "fcm_messages": report.fcm_messages,
+                "reports": [str(p) for p in report.reports],
+            }
+        )
     else:
         click.echo(f"seeded {report.seed['users']:,} users in {report.seed['seconds']:.1f}s ({report.database})")
         for run in report.runs:
@@ -56,8 +79,10 @@ def demo(obj: CliContext, users: int, seed_value: int, as_of: str | None, no_sen
         for name, why in report.skipped.items():
             click.secho(f"  {name:28} skipped, {why}", fg="yellow")
         for sent in report.sends:
-            click.echo(f"  push {sent['template']:28} {sent['mode']:5} {sent['status']:10} sent {sent['sent']:>6,}"
-                       f"  no token {sent['no_token']:,}  cadence-excluded {sum(sent['cadence_excluded'].values()):,}")
+            click.echo(
+                f"  push {sent['template']:28} {sent['mode']:5} {sent['status']:10} sent {sent['sent']:>6,}"
+                f"  no token {sent['no_token']:,}  cadence-excluded {sum(sent['cadence_excluded'].values()):,}"
+            )
         click.echo(f"fake FCM received {report.fcm_messages:,} messages; outputs under {report.output_dir}")
         if report.reports:
             click.echo(f"run report (open in a browser): {report.reports[0]}")

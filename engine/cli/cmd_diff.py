@@ -14,8 +14,12 @@ from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 @click.argument("a")
 @click.argument("b")
 @click.option("--key", default=None, help="Column that identifies a row (default user_id, else the first column).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where run ids are looked up (default ENGINE_OUTPUT_DIR or ./output).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where run ids are looked up (default ENGINE_OUTPUT_DIR or ./output).",
+)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything differs (as `git diff --exit-code`).")
 @pass_cli
 @handle_errors

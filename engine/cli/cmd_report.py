@@ -11,10 +11,16 @@ from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 
 @click.command()
 @click.argument("run_id", required=False)
-@click.option("--history", "history", metavar="NAME", default=None,
-              help="Chart audience size, sent and failed over the last runs of this audience instead.")
-@click.option("--last", type=click.IntRange(min=1), default=20, show_default=True,
-              help="How many runs --history shows.")
+@click.option(
+    "--history",
+    "history",
+    metavar="NAME",
+    default=None,
+    help="Chart audience size, sent and failed over the last runs of this audience instead.",
+)
+@click.option(
+    "--last", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs --history shows."
+)
 @click.option("--open", "open_it", is_flag=True, help="Open the page in the default browser.")
 @pass_cli
 @handle_errors

@@ -15,25 +15,53 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option("--concurrency", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Phase jobs this replica runs at once.")
-@click.option("--heartbeat", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Seconds between this worker's heartbeats.")
-@click.option("--stalled-after", type=click.FloatRange(min=0.5), default=30.0, show_default=True,
-              help="Seconds without a heartbeat after which a worker counts as dead and its phase is handed "
-                   "to another replica.")
-@click.option("--shutdown-timeout", type=click.FloatRange(min=0), default=None,
-              help="On SIGTERM, wait this long for the phase in progress, then hand it back "
-                   "(default: let it finish).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Phase jobs this replica runs at once.",
+)
+@click.option(
+    "--heartbeat",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds between this worker's heartbeats.",
+)
+@click.option(
+    "--stalled-after",
+    type=click.FloatRange(min=0.5),
+    default=30.0,
+    show_default=True,
+    help="Seconds without a heartbeat after which a worker counts as dead and its phase is handed to another replica.",
+)
+@click.option(
+    "--shutdown-timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="On SIGTERM, wait this long for the phase in progress, then hand it back (default: let it finish).",
+)
 @click.option("--name", default=None, help="Worker name in logs and phase records (default host-pid).")
-@click.option("--serve-port", type=click.IntRange(min=0, max=65535), default=None,
-              help="Also serve the operator page, /metrics and /readyz (this worker alive) on this port "
-                   "(0: a free one). Default: scheduler_serve_port / ENGINE_SCHEDULER_SERVE_PORT; unset: no "
-                   "page, so several replicas on one host never clash.")
+@click.option(
+    "--serve-port",
+    type=click.IntRange(min=0, max=65535),
+    default=None,
+    help="Also serve the operator page, /metrics and /readyz (this worker alive) on this port "
+    "(0: a free one). Default: scheduler_serve_port / ENGINE_SCHEDULER_SERVE_PORT; unset: no "
+    "page, so several replicas on one host never clash.",
+)
 @pass_cli
 @handle_errors
-def scheduler(obj: CliContext, concurrency: int, heartbeat: float, stalled_after: float,
-              shutdown_timeout: float | None, name: str | None, serve_port: int | None) -> None:
+def scheduler(
+    obj: CliContext,
+    concurrency: int,
+    heartbeat: float,
+    stalled_after: float,
+    shutdown_timeout: float | None,
+    name: str | None,
+    serve_port: int | None,
+) -> None:
     """Run automations: plan due runs and execute their phases until SIGTERM.
 
     Every automation run (automation, send time T) executes exactly once however many
@@ -47,13 +75,22 @@ def scheduler(obj: CliContext, concurrency: int, heartbeat: float, stalled_after
     from engine.scheduler.runner import Liveness, WorkerOptions, serve  # noqa: PLC0415
 
     settings = obj.settings(scheduler_serve_port=serve_port)
-    _require_schedules(settings)            # a bad cron or time zone: a configuration error (exit 2), at start
-    require_scheduler_state(settings)       # not migrated: say `engine migrate` before anything starts
+    _require_schedules(settings)  # a bad cron or time zone: a configuration error (exit 2), at start
+    require_scheduler_state(settings)  # not migrated: say `engine migrate` before anything starts
     liveness = Liveness(within_s=stalled_after)
     page = _operator_page(settings, liveness) if settings.scheduler_serve_port is not None else None
     try:
-        serve(settings, WorkerOptions(concurrency=concurrency, heartbeat_s=heartbeat, stalled_after_s=stalled_after,
-                                      shutdown_timeout_s=shutdown_timeout, name=name), liveness)
+        serve(
+            settings,
+            WorkerOptions(
+                concurrency=concurrency,
+                heartbeat_s=heartbeat,
+                stalled_after_s=stalled_after,
+                shutdown_timeout_s=shutdown_timeout,
+                name=name,
+            ),
+            liveness,
+        )
     finally:
         if page:
             page.stop()
@@ -75,10 +112,12 @@ def _operator_page(settings: Settings, worker_alive: Callable[[], bool]) -> Runn
     try:
         return start_in_thread(settings, port=settings.scheduler_serve_port, worker_alive=worker_alive)
     except OSError as err:
-        raise ConfigError(f"cannot serve the operator page on {settings.serve_host}:{settings.scheduler_serve_port}:"
-                          f" {err.strerror or err}",
-                          hint="pick a free --serve-port (ENGINE_SCHEDULER_SERVE_PORT), 0 for any, or leave it "
-                               "unset on the other replicas of this host") from None
+        raise ConfigError(
+            f"cannot serve the operator page on {settings.serve_host}:{settings.scheduler_serve_port}:"
+            f" {err.strerror or err}",
+            hint="pick a free --serve-port (ENGINE_SCHEDULER_SERVE_PORT), 0 for any, or leave it "
+            "unset on the other replicas of this host",
+        ) from None
 
 
 COMMANDS = [scheduler]

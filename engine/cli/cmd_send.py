@@ -20,43 +20,95 @@ from engine.timeutil import parse_as_of
 
 @click.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--template", "-t", default=None,
-              help="Push template name from schedules.yaml 'templates:' (title, body, deep link, layer, output).")
+@click.option(
+    "--template",
+    "-t",
+    default=None,
+    help="Push template name from schedules.yaml 'templates:' (title, body, deep link, layer, output).",
+)
 @click.option("--title", default=None, help="Ad hoc push title; [[var:column]] substitutes a CSV column.")
 @click.option("--body", default=None, help="Ad hoc push body.")
 @click.option("--deep-link", default=None, help="Ad hoc deep link; substituted values are URL-encoded.")
 @click.option("--layer", type=int, default=None, help="Ad hoc push layer id (1-5; see `engine cadence rules`).")
-@click.option("--test", is_flag=True,
-              help="Send the run's TEST output to the test users only, as the test layer (4), bypassing cadence.")
-@click.option("--dry-run", is_flag=True,
-              help="Render, filter and count, and report; no FCM call, nothing recorded, no credentials needed.")
-@click.option("--samples", type=click.IntRange(min=0), default=DEFAULT_SAMPLES, show_default=True,
-              help="With --dry-run: how many rendered pushes to show (PII columns masked as in the run report).")
-@click.option("--limit", type=click.IntRange(min=0), default=None,
-              help="Send at most N pushes now; running the same command again continues the send.")
-@click.option("--send-id", default=None,
-              help="Name the send explicitly (default: derived from run + template + mode, or CSV checksum + push).")
-@click.option("--as-of", default=None,
-              help="With --dry-run only: check cadence as of this time (ISO 8601). A real send always checks "
-                   "cadence and records pushes at the real time, so --as-of without --dry-run is refused.")
-@click.option("--resend-in-flight", is_flag=True,
-              help="On resume, send again the pushes an interrupted attempt had in flight (at least once; "
-                   "by default they are not resent: at most once).")
-@click.option("--max-in-doubt", type=click.IntRange(min=1), default=None,
-              help="At most N pushes claimed and not yet recorded at once, so at most N in doubt after a crash "
-                   "(default: twice ENGINE_FCM_CONCURRENCY, 128). Answers are committed every 20 ms.")
+@click.option(
+    "--test",
+    is_flag=True,
+    help="Send the run's TEST output to the test users only, as the test layer (4), bypassing cadence.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Render, filter and count, and report; no FCM call, nothing recorded, no credentials needed.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=DEFAULT_SAMPLES,
+    show_default=True,
+    help="With --dry-run: how many rendered pushes to show (PII columns masked as in the run report).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Send at most N pushes now; running the same command again continues the send.",
+)
+@click.option(
+    "--send-id",
+    default=None,
+    help="Name the send explicitly (default: derived from run + template + mode, or CSV checksum + push).",
+)
+@click.option(
+    "--as-of",
+    default=None,
+    help="With --dry-run only: check cadence as of this time (ISO 8601). A real send always checks "
+    "cadence and records pushes at the real time, so --as-of without --dry-run is refused.",
+)
+@click.option(
+    "--resend-in-flight",
+    is_flag=True,
+    help="On resume, send again the pushes an interrupted attempt had in flight (at least once; "
+    "by default they are not resent: at most once).",
+)
+@click.option(
+    "--max-in-doubt",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most N pushes claimed and not yet recorded at once, so at most N in doubt after a crash "
+    "(default: twice ENGINE_FCM_CONCURRENCY, 128). Answers are committed every 20 ms.",
+)
 @click.option("--automation", default=None, help="Apply this schedules.yaml automation's cadence overrides.")
-@click.option("--shard", default=None, metavar="K/N",
-              help="Send only shard K of N of a send already planned (with --limit 0): one contiguous range of "
-                   "its ledger rows, so N processes or machines send it in parallel, each resumable on its own. "
-                   "The first shard run fixes N for the send; the FCM rate limit is divided by N.")
+@click.option(
+    "--shard",
+    default=None,
+    metavar="K/N",
+    help="Send only shard K of N of a send already planned (with --limit 0): one contiguous range of "
+    "its ledger rows, so N processes or machines send it in parallel, each resumable on its own. "
+    "The first shard run fixes N for the send; the FCM rate limit is divided by N.",
+)
 @click.option("--dsn", default=None, help="Source database DSN for the token lookup (default ENGINE_SOURCE_DSN).")
 @pass_cli
 @handle_errors
-def send(obj: CliContext, source: Path, template: str | None, title: str | None, body: str | None,
-         deep_link: str | None, layer: int | None, test: bool, dry_run: bool, samples: int, limit: int | None,
-         send_id: str | None, as_of: str | None, resend_in_flight: bool, max_in_doubt: int | None,
-         automation: str | None, shard: str | None, dsn: str | None) -> None:
+def send(
+    obj: CliContext,
+    source: Path,
+    template: str | None,
+    title: str | None,
+    body: str | None,
+    deep_link: str | None,
+    layer: int | None,
+    test: bool,
+    dry_run: bool,
+    samples: int,
+    limit: int | None,
+    send_id: str | None,
+    as_of: str | None,
+    resend_in_flight: bool,
+    max_in_doubt: int | None,
+    automation: str | None,
+    shard: str | None,
+    dsn: str | None,
+) -> None:
     """Send the pushes of SOURCE: a run folder (with --template) or a CSV (with --template, or ad hoc).
 
     \b
@@ -84,11 +136,24 @@ def send(obj: CliContext, source: Path, template: str | None, title: str | None,
     if not template and layer is None:
         raise click.UsageError("give --template NAME, or an ad hoc push with --title, --body and --layer")
     settings = obj.settings(source_dsn=dsn)
-    request = SendRequest(source=source, template=template, title=title, body=body, deep_link=deep_link,
-                          layer=layer, test=test, dry_run=dry_run, limit=limit, send_id=send_id,
-                          as_of=parse_as_of(as_of) if as_of else None, resend_in_flight=resend_in_flight,
-                          automation=automation, max_in_doubt=max_in_doubt,
-                          shard=Shard.parse(shard) if shard else None, samples=samples)
+    request = SendRequest(
+        source=source,
+        template=template,
+        title=title,
+        body=body,
+        deep_link=deep_link,
+        layer=layer,
+        test=test,
+        dry_run=dry_run,
+        limit=limit,
+        send_id=send_id,
+        as_of=parse_as_of(as_of) if as_of else None,
+        resend_in_flight=resend_in_flight,
+        automation=automation,
+        max_in_doubt=max_in_doubt,
+        shard=Shard.parse(shard) if shard else None,
+        samples=samples,
+    )
     stop = threading.Event()
     with _graceful_stop(stop), _progress(enabled=not obj.json_output and sys.stderr.isatty()) as on_progress:
         report = api.send(settings, request, stop=stop, on_progress=on_progress)
@@ -105,12 +170,15 @@ def _graceful_stop(stop: threading.Event) -> Iterator[None]:
 
     A second signal stops at once, like a crash: the ledger keeps the batches in flight as such.
     """
+
     def handler(signum: int, _frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        click.echo(f"{signal.Signals(signum).name}: finishing the pushes in flight, then stopping "
-                   "(again to stop at once)", err=True)
+        click.echo(
+            f"{signal.Signals(signum).name}: finishing the pushes in flight, then stopping (again to stop at once)",
+            err=True,
+        )
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -138,21 +206,35 @@ def _progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
 
 
 def _print_report(report: SendReport) -> None:
-    colour = {"completed": "green", "limited": "green", "empty": "yellow", "dry_run": "cyan",
-              "completed_in_doubt": "yellow"}.get(report.status.value, "red")
+    colour = {
+        "completed": "green",
+        "limited": "green",
+        "empty": "yellow",
+        "dry_run": "cyan",
+        "completed_in_doubt": "yellow",
+    }.get(report.status.value, "red")
     shard = f" (shard {report.shard}: counts from 'targeted' on are its rows)" if report.shard else ""
     click.secho(f"send {report.send_id}{shard}: {report.status.value}", fg=colour, bold=True)
-    click.echo(f"  {report.mode} push, layer {report.layer}, template {report.template or '(ad hoc)'}, "
-               f"as of {report.as_of.isoformat()}{' (resumed)' if report.resumed else ''}")
+    click.echo(
+        f"  {report.mode} push, layer {report.layer}, template {report.template or '(ad hoc)'}, "
+        f"as of {report.as_of.isoformat()}{' (resumed)' if report.resumed else ''}"
+    )
     click.echo(f"  source: {report.source}")
-    lines = [("CSV rows", report.total_rows), ("duplicate user rows", report.duplicates),
-             ("empty user ids", report.empty_ids), ("invalid user ids", report.invalid_ids)]
+    lines = [
+        ("CSV rows", report.total_rows),
+        ("duplicate user rows", report.duplicates),
+        ("empty user ids", report.empty_ids),
+        ("invalid user ids", report.invalid_ids),
+    ]
     lines += [(f"skipped: {reason}", n) for reason, n in sorted(report.skipped.items())]
     lines += [(f"cadence: {rule}", n) for rule, n in sorted(report.cadence_excluded.items())]
     lines += [("no device token", report.no_token), ("targeted", report.targeted), ("sent", report.sent)]
     lines += [(f"failed: {code}", n) for code, n in sorted(report.failed.items())]
-    lines += [("in doubt", report.in_flight_unknown), ("left to send", report.remaining),
-              ("retries made now", report.retried_now)]
+    lines += [
+        ("in doubt", report.in_flight_unknown),
+        ("left to send", report.remaining),
+        ("retries made now", report.retried_now),
+    ]
     for label, value in lines:
         if value or label in ("CSV rows", "targeted", "sent"):
             click.echo(f"  {label:32} {value:>10,}")
@@ -174,8 +256,10 @@ def _print_preview(preview: PushPreview) -> None:
             click.echo(f"      link:  {sample.deep_link}")
     for bad in preview.bad:
         more = f", and {bad.count - len(bad.examples):,} more" if bad.count > len(bad.examples) else ""
-        click.secho(f"  would render badly ({bad.reason}): {bad.count:,} row(s), e.g. "
-                    f"{', '.join(bad.examples)}{more}", fg="yellow")
+        click.secho(
+            f"  would render badly ({bad.reason}): {bad.count:,} row(s), e.g. {', '.join(bad.examples)}{more}",
+            fg="yellow",
+        )
 
 
 COMMANDS = [send]

@@ -10,8 +10,12 @@ from engine.errors import ConfigError
 
 @click.command()
 @click.option("--host", default=None, help="Address to bind (default: serve_host, 127.0.0.1).")
-@click.option("--port", type=click.IntRange(min=0, max=65535), default=None,
-              help="Port (default: serve_port / ENGINE_SERVE_PORT, 8765; 0 picks a free one).")
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=None,
+    help="Port (default: serve_port / ENGINE_SERVE_PORT, 8765; 0 picks a free one).",
+)
 @pass_cli
 @handle_errors
 def serve(obj: CliContext, host: str | None, port: int | None) -> None:
@@ -33,8 +37,10 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
         server = make_server(settings, host=host, port=port)
     except OSError as err:
         address = f"{host or settings.serve_host}:{settings.serve_port if port is None else port}"
-        raise ConfigError(f"cannot serve the operator page on {address}: {err.strerror or err}",
-                          hint="pick a free --port (ENGINE_SERVE_PORT), 0 for any") from None
+        raise ConfigError(
+            f"cannot serve the operator page on {address}: {err.strerror or err}",
+            hint="pick a free --port (ENGINE_SERVE_PORT), 0 for any",
+        ) from None
     # uvicorn stops gracefully on SIGINT / SIGTERM, then raises the signal again: ours ends the command quietly
     signal.signal(signal.SIGTERM, _interrupt)
     click.echo(f"operator page: {server.url}", err=True)

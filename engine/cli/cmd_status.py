@@ -16,30 +16,55 @@ def status(obj: CliContext) -> None:
 
     result = api.scheduler_status(obj.settings())
     if obj.json_output:
-        emit_json({"ok": True, "now": result.now.isoformat(), "automations": [{
-            "automation": a.automation_id, "enabled": a.enabled, "paused": a.paused, "pause_reason": a.pause_reason,
-            "timezone": a.timezone, "next_send_at": a.next_send_at.isoformat() if a.next_send_at else None,
-            "next_send_local": a.next_send_local.isoformat() if a.next_send_local else None,
-            "in_progress": a.in_progress.as_dict() if a.in_progress else None,
-            "recent": [r.as_dict() for r in a.recent]} for a in result.automations]})
+        emit_json(
+            {
+                "ok": True,
+                "now": result.now.isoformat(),
+                "automations": [
+                    {
+                        "automation": a.automation_id,
+                        "enabled": a.enabled,
+                        "paused": a.paused,
+                        "pause_reason": a.pause_reason,
+                        "timezone": a.timezone,
+                        "next_send_at": a.next_send_at.isoformat() if a.next_send_at else None,
+                        "next_send_local": a.next_send_local.isoformat() if a.next_send_local else None,
+                        "in_progress": a.in_progress.as_dict() if a.in_progress else None,
+                        "recent": [r.as_dict() for r in a.recent],
+                    }
+                    for a in result.automations
+                ],
+            }
+        )
         return
     for a in result.automations:
-        state = "disabled" if not a.enabled else ("PAUSED" + (f" ({a.pause_reason})" if a.pause_reason else "")
-                                                   if a.paused else "active")
-        nxt = (f"{a.next_send_local:%Y-%m-%d %H:%M %Z} ({a.next_send_at:%H:%M} UTC)"
-               if a.next_send_at and a.next_send_local else "-")
+        state = (
+            "disabled"
+            if not a.enabled
+            else ("PAUSED" + (f" ({a.pause_reason})" if a.pause_reason else "") if a.paused else "active")
+        )
+        nxt = (
+            f"{a.next_send_local:%Y-%m-%d %H:%M %Z} ({a.next_send_at:%H:%M} UTC)"
+            if a.next_send_at and a.next_send_local
+            else "-"
+        )
         click.secho(f"{a.automation_id}: {state}; next send {nxt}", bold=True)
         if a.in_progress:
-            click.echo(f"  in progress: {a.in_progress.id} {a.in_progress.status.value} "
-                       f"(T {a.in_progress.send_at:%Y-%m-%d %H:%M:%S} UTC)")
+            click.echo(
+                f"  in progress: {a.in_progress.id} {a.in_progress.status.value} "
+                f"(T {a.in_progress.send_at:%Y-%m-%d %H:%M:%S} UTC)"
+            )
         for r in a.recent:
-            click.echo(f"  {r.send_at:%Y-%m-%d %H:%M:%S} UTC  {r.status.value:<9} audience={r.audience_size} "
-                       f"sent={r.sent} failed={r.failed}  {r.id}" + (f"  {r.reason}" if r.reason else ""))
+            click.echo(
+                f"  {r.send_at:%Y-%m-%d %H:%M:%S} UTC  {r.status.value:<9} audience={r.audience_size} "
+                f"sent={r.sent} failed={r.failed}  {r.id}" + (f"  {r.reason}" if r.reason else "")
+            )
 
 
 @click.command()
-@click.option("--days", type=click.IntRange(min=1, max=366), default=1, show_default=True,
-              help="How far ahead to look.")
+@click.option(
+    "--days", type=click.IntRange(min=1, max=366), default=1, show_default=True, help="How far ahead to look."
+)
 @pass_cli
 @handle_errors
 def plan(obj: CliContext, days: int) -> None:
@@ -59,12 +84,19 @@ def plan(obj: CliContext, days: int) -> None:
     for r in runs:
         line = r.timeline
         local = r.as_dict()["send_at_local"]
-        click.secho(f"{r.automation_id}  T {line.send_at:%Y-%m-%d %H:%M:%S} UTC ({local})"
-                    + ("  PAUSED: will be skipped" if r.paused else ""), bold=True)
-        click.echo(f"  generate {line.generate_at:%H:%M:%S}  TEST {line.test_at:%H:%M:%S}  "
-                   f"window {line.window_opens_at:%H:%M:%S}  live {line.send_at:%H:%M:%S} (UTC)")
-        size, excluded, seconds = (("unknown" if v is None else v) for v in (
-            r.last_audience_size, r.expected_cadence_excluded, r.projected_send_seconds))
+        click.secho(
+            f"{r.automation_id}  T {line.send_at:%Y-%m-%d %H:%M:%S} UTC ({local})"
+            + ("  PAUSED: will be skipped" if r.paused else ""),
+            bold=True,
+        )
+        click.echo(
+            f"  generate {line.generate_at:%H:%M:%S}  TEST {line.test_at:%H:%M:%S}  "
+            f"window {line.window_opens_at:%H:%M:%S}  live {line.send_at:%H:%M:%S} (UTC)"
+        )
+        size, excluded, seconds = (
+            ("unknown" if v is None else v)
+            for v in (r.last_audience_size, r.expected_cadence_excluded, r.projected_send_seconds)
+        )
         click.echo(f"  last audience {size}, expected cadence exclusions {excluded}, projected live send {seconds} s")
 
 

@@ -11,11 +11,19 @@ from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 
 
 @click.command(name="test")
-@click.option("--select", "-s", "selectors", multiple=True,
-              help="Audience name, layer:N or tag:T; repeatable. Default: every audience with test cases.")
-@click.option("--server", default=None,
-              help="PostgreSQL server where a throwaway database is created and dropped "
-                   "(default ENGINE_TEST_DSN, else postgresql://postgres@127.0.0.1:5432/postgres).")
+@click.option(
+    "--select",
+    "-s",
+    "selectors",
+    multiple=True,
+    help="Audience name, layer:N or tag:T; repeatable. Default: every audience with test cases.",
+)
+@click.option(
+    "--server",
+    default=None,
+    help="PostgreSQL server where a throwaway database is created and dropped "
+    "(default ENGINE_TEST_DSN, else postgresql://postgres@127.0.0.1:5432/postgres).",
+)
 @pass_cli
 @handle_errors
 def test(obj: CliContext, selectors: tuple[str, ...], server: str | None) -> None:
@@ -30,7 +38,7 @@ def test(obj: CliContext, selectors: tuple[str, ...], server: str | None) -> Non
     """
     from engine import api  # noqa: PLC0415  (heavy imports only when the command runs)
 
-    if not obj.verbose:   # per-query log lines would bury the PASS/FAIL lines; -v shows them
+    if not obj.verbose:  # per-query log lines would bury the PASS/FAIL lines; -v shows them
         logging.getLogger("engine").setLevel(logging.WARNING)
     settings = obj.settings(test_dsn=server)
 
@@ -45,8 +53,14 @@ def test(obj: CliContext, selectors: tuple[str, ...], server: str | None) -> Non
     results = api.test(settings, selectors, on_result=report)
     failed = [r for r in results if not r.ok]
     if obj.json_output:
-        emit_json({"ok": not failed, "passed": len(results) - len(failed), "failed": len(failed),
-                   "cases": [r.as_dict() for r in results]})
+        emit_json(
+            {
+                "ok": not failed,
+                "passed": len(results) - len(failed),
+                "failed": len(failed),
+                "cases": [r.as_dict() for r in results],
+            }
+        )
     elif not results:
         click.echo("no test cases (add audiences/<audience>.tests.yaml)")
     else:

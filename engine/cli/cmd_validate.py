@@ -11,30 +11,43 @@ from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 
 _OFFLINE_NOTE = {  # whether the project has a catalog -> what checking without a database misses
     False: "note: columns are checked against the SQL text only; real table/column names need --db "
-           "(or ENGINE_SOURCE_DSN), or a catalog: `engine catalog pull`",
+    "(or ENGINE_SOURCE_DSN), or a catalog: `engine catalog pull`",
     True: f"note: tables and columns are checked against {CATALOG_FILE}; --db (or ENGINE_SOURCE_DSN) also "
-          "prepares every query and says where the catalog is stale",
+    "prepares every query and says where the catalog is stale",
 }
 
 
 @click.command()
-@click.option("--select", "-s", "selectors", multiple=True,
-              help="Check only these audiences (name, layer:N, tag:T) and/or these checks "
-                   "(rule:FAMILY or rule:FAMILY/NAME, e.g. rule:lint, rule:templates/unknown-variable). Repeatable.")
-@click.option("--db/--no-db", "use_db", default=None,
-              help="Also prepare every rendered query on the source database (parse and analyse only, "
-                   "nothing runs): unknown tables and columns are reported at their SQL line. "
-                   "Default: on when a source database is configured (ENGINE_SOURCE_DSN or --dsn).")
-@click.option("--strict", is_flag=True,
-              help="Report style-only sqlfluff rules (layout, capitalisation, aliasing style) as errors, not "
-                   "warnings: for CI.")
+@click.option(
+    "--select",
+    "-s",
+    "selectors",
+    multiple=True,
+    help="Check only these audiences (name, layer:N, tag:T) and/or these checks "
+    "(rule:FAMILY or rule:FAMILY/NAME, e.g. rule:lint, rule:templates/unknown-variable). Repeatable.",
+)
+@click.option(
+    "--db/--no-db",
+    "use_db",
+    default=None,
+    help="Also prepare every rendered query on the source database (parse and analyse only, "
+    "nothing runs): unknown tables and columns are reported at their SQL line. "
+    "Default: on when a source database is configured (ENGINE_SOURCE_DSN or --dsn).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Report style-only sqlfluff rules (layout, capitalisation, aliasing style) as errors, not warnings: for CI.",
+)
 @click.option("--dsn", default=None, help="Source database DSN for --db (default ENGINE_SOURCE_DSN). Read-only.")
-@click.option("--no-cache", is_flag=True,
-              help="Lint every SQL file again instead of reusing results kept for unchanged files.")
+@click.option(
+    "--no-cache", is_flag=True, help="Lint every SQL file again instead of reusing results kept for unchanged files."
+)
 @pass_cli
 @handle_errors
-def validate(obj: CliContext, selectors: tuple[str, ...], use_db: bool | None, dsn: str | None, no_cache: bool,
-             strict: bool) -> None:
+def validate(
+    obj: CliContext, selectors: tuple[str, ...], use_db: bool | None, dsn: str | None, no_cache: bool, strict: bool
+) -> None:
     """Check audiences/, sql/, schedules.yaml, cadence.yaml and push templates; print every problem.
 
     \b

@@ -40,9 +40,14 @@ def emit_json(payload: Any) -> None:
 
 
 def print_error(err: EngineError) -> None:
-    if stderr_line(logging.ERROR, err.message, location=str(err.location) if err.location else None,
-                   hint=mask_text(err.hint) if err.hint else None, exit_code=err.exit_code,
-                   error_type=type(err).__name__):
+    if stderr_line(
+        logging.ERROR,
+        err.message,
+        location=str(err.location) if err.location else None,
+        hint=mask_text(err.hint) if err.hint else None,
+        exit_code=err.exit_code,
+        error_type=type(err).__name__,
+    ):
         return
     loc = f"{err.location}: " if err.location else ""
     click.secho(f"{loc}error: {mask_text(err.message)}", fg="red", err=True)
@@ -61,9 +66,17 @@ def handle_errors(func: F) -> F:
             ctx = click.get_current_context()
             obj = ctx.find_object(CliContext)
             if obj and obj.json_output:
-                emit_json({"ok": False, "error": {
-                    "type": type(err).__name__, "message": mask_text(err.message), "hint": err.hint,
-                    "location": str(err.location) if err.location else None}})
+                emit_json(
+                    {
+                        "ok": False,
+                        "error": {
+                            "type": type(err).__name__,
+                            "message": mask_text(err.message),
+                            "hint": err.hint,
+                            "location": str(err.location) if err.location else None,
+                        },
+                    }
+                )
             else:
                 print_error(err)
             sys.exit(err.exit_code)

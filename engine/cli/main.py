@@ -14,12 +14,28 @@ from engine.logs import setup_logging
 # command name -> module defining it; modules load only when their command runs, so
 # `engine validate` does not pay for pyarrow, DuckDB or the FCM client
 _COMMAND_MODULES = {
-    "run": "cmd_run", "list": "cmd_run", "preview": "cmd_run", "compile": "cmd_run",
-    "migrate": "cmd_db", "seed": "cmd_db", "demo": "cmd_demo", "validate": "cmd_validate",
-    "send": "cmd_send", "cadence": "cmd_cadence", "test": "cmd_test", "diff": "cmd_diff",
-    "scheduler": "cmd_scheduler", "pause": "cmd_control", "resume": "cmd_control", "cancel": "cmd_control",
-    "trigger": "cmd_control", "status": "cmd_status", "plan": "cmd_status",
-    "report": "cmd_report", "serve": "cmd_serve", "catalog": "cmd_catalog",
+    "run": "cmd_run",
+    "list": "cmd_run",
+    "preview": "cmd_run",
+    "compile": "cmd_run",
+    "migrate": "cmd_db",
+    "seed": "cmd_db",
+    "demo": "cmd_demo",
+    "validate": "cmd_validate",
+    "send": "cmd_send",
+    "cadence": "cmd_cadence",
+    "test": "cmd_test",
+    "diff": "cmd_diff",
+    "scheduler": "cmd_scheduler",
+    "pause": "cmd_control",
+    "resume": "cmd_control",
+    "cancel": "cmd_control",
+    "trigger": "cmd_control",
+    "status": "cmd_status",
+    "plan": "cmd_status",
+    "report": "cmd_report",
+    "serve": "cmd_serve",
+    "catalog": "cmd_catalog",
 }
 
 
@@ -57,14 +73,25 @@ def _accept_global_options(command: click.Command) -> click.Command:
         return command
     taken = {opt for p in command.params for opt in getattr(p, "opts", [])}
     late = [
-        click.Option(["--project-dir"], type=click.Path(file_okay=False, path_type=Path), hidden=True,
-                     expose_value=False, callback=_late_global("project_dir")),
+        click.Option(
+            ["--project-dir"],
+            type=click.Path(file_okay=False, path_type=Path),
+            hidden=True,
+            expose_value=False,
+            callback=_late_global("project_dir"),
+        ),
         click.Option(["--profile"], hidden=True, expose_value=False, callback=_late_global("profile")),
         click.Option(["--json"], is_flag=True, hidden=True, expose_value=False, callback=_late_global("json_output")),
-        click.Option(["-v", "--verbose"], is_flag=True, hidden=True, expose_value=False,
-                     callback=_late_global("verbose")),
-        click.Option(["--log-format"], type=click.Choice(["auto", "json", "plain"]), hidden=True,
-                     expose_value=False, callback=_late_global("log_format")),
+        click.Option(
+            ["-v", "--verbose"], is_flag=True, hidden=True, expose_value=False, callback=_late_global("verbose")
+        ),
+        click.Option(
+            ["--log-format"],
+            type=click.Choice(["auto", "json", "plain"]),
+            hidden=True,
+            expose_value=False,
+            callback=_late_global("log_format"),
+        ),
     ]
     # processed before the command's own options, so a late --json is in place before anything prints
     command.params[:0] = [opt for opt in late if not taken & set(opt.opts)]
@@ -76,17 +103,27 @@ def _accept_global_options(command: click.Command) -> click.Command:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="audience-engine")
-@click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Project root holding audiences/, sql/ and schedules.yaml (default: current directory, "
-                   "or ENGINE_PROJECT_DIR).")
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Project root holding audiences/, sql/ and schedules.yaml (default: current directory, "
+    "or ENGINE_PROJECT_DIR).",
+)
 @click.option("--profile", default=None, help="Profile from engine.yaml's 'profiles:' section (or ENGINE_PROFILE).")
 @click.option("--json", "json_output", is_flag=True, help="Print machine-readable JSON on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-@click.option("--log-format", type=click.Choice(["auto", "json", "plain"]), default="auto", show_default=True,
-              help="Log lines on stderr: plain on a terminal, JSON otherwise.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "plain"]),
+    default="auto",
+    show_default=True,
+    help="Log lines on stderr: plain on a terminal, JSON otherwise.",
+)
 @click.pass_context
-def cli(ctx: click.Context, project_dir: Path | None, profile: str | None, json_output: bool,
-        verbose: bool, log_format: str) -> None:
+def cli(
+    ctx: click.Context, project_dir: Path | None, profile: str | None, json_output: bool, verbose: bool, log_format: str
+) -> None:
     """audience-engine: declarative push audiences for Tradeblock.
 
     Audiences are YAML files in audiences/ naming Jinja SQL in sql/. The engine renders
@@ -100,8 +137,9 @@ def cli(ctx: click.Context, project_dir: Path | None, profile: str | None, json_
     Global options may also follow the command: `engine run --json --log-format plain`.
     """
     setup_logging(log_format, verbose=verbose)
-    ctx.obj = CliContext(project_dir=project_dir, profile=profile, json_output=json_output, verbose=verbose,
-                         log_format=log_format)
+    ctx.obj = CliContext(
+        project_dir=project_dir, profile=profile, json_output=json_output, verbose=verbose, log_format=log_format
+    )
 
 
 def main() -> None:

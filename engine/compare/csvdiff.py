@@ -47,8 +47,11 @@ def pick_key(a_header: list[str], b_header: list[str], wanted: str | None, where
     common = [h for h in a_header if h in b_header]
     if wanted:
         if wanted not in common:
-            raise ConfigError(f"--key {wanted!r} is not a column of both files",
-                              location=SourceLocation(where), hint=f"common columns: {', '.join(common) or 'none'}")
+            raise ConfigError(
+                f"--key {wanted!r} is not a column of both files",
+                location=SourceLocation(where),
+                hint=f"common columns: {', '.join(common) or 'none'}",
+            )
         return wanted
     if "user_id" in common:
         return "user_id"
@@ -79,13 +82,27 @@ def diff_files(name: str, a: Path, b: Path, *, key: str | None = None) -> FileDi
             changed_columns.update(differing)
     changed.sort()
     return FileDiff(
-        name=name, a_file=str(a), b_file=str(b), key=column, rows_a=len(old), rows_b=len(new),
-        added=len(added), removed=len(removed), changed=len(changed),
+        name=name,
+        a_file=str(a),
+        b_file=str(b),
+        key=column,
+        rows_a=len(old),
+        rows_b=len(new),
+        added=len(added),
+        removed=len(removed),
+        changed=len(changed),
         changed_columns=dict(sorted(changed_columns.items())),
         columns_added=tuple(h for h in b_header if h not in a_header),
         columns_removed=tuple(h for h in a_header if h not in b_header),
-        examples={"added": tuple(_label(k) for k in added[:EXAMPLES]),
-                  "removed": tuple(_label(k) for k in removed[:EXAMPLES]),
-                  "changed": tuple(f"{_label(k)}: " + ", ".join(
-                      f"{c} {old[k].get(c)!r} -> {new[k].get(c)!r}" for c in common
-                      if old[k].get(c) != new[k].get(c)) for k in changed[:EXAMPLES])})
+        examples={
+            "added": tuple(_label(k) for k in added[:EXAMPLES]),
+            "removed": tuple(_label(k) for k in removed[:EXAMPLES]),
+            "changed": tuple(
+                f"{_label(k)}: "
+                + ", ".join(
+                    f"{c} {old[k].get(c)!r} -> {new[k].get(c)!r}" for c in common if old[k].get(c) != new[k].get(c)
+                )
+                for k in changed[:EXAMPLES]
+            ),
+        },
+    )

@@ -11,7 +11,7 @@ from typing import Any
 class FileDiff:
     """One output present on both sides: size change and rows added / removed / changed by key."""
 
-    name: str                      # the file name without its timestamp
+    name: str  # the file name without its timestamp
     a_file: str
     b_file: str
     key: str
@@ -23,7 +23,7 @@ class FileDiff:
     changed_columns: dict[str, int] = field(default_factory=dict)
     columns_added: tuple[str, ...] = ()
     columns_removed: tuple[str, ...] = ()
-    examples: dict[str, tuple[str, ...]] = field(default_factory=dict)   # added/removed/changed -> keys
+    examples: dict[str, tuple[str, ...]] = field(default_factory=dict)  # added/removed/changed -> keys
 
     @property
     def same(self) -> bool:
@@ -34,8 +34,12 @@ class FileDiff:
         return None if not self.rows_a else round(100.0 * (self.rows_b - self.rows_a) / self.rows_a, 2)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "size_change": self.rows_b - self.rows_a, "size_change_pct": self.size_change_pct,
-                "same": self.same}
+        return {
+            **asdict(self),
+            "size_change": self.rows_b - self.rows_a,
+            "size_change_pct": self.size_change_pct,
+            "same": self.same,
+        }
 
 
 @dataclass(frozen=True)
@@ -53,5 +57,11 @@ class DiffReport:
         return all(f.same for f in self.files) and not self.only_in_a and not self.only_in_b
 
     def as_dict(self) -> dict[str, Any]:
-        return {"a": str(self.a), "b": str(self.b), "same": self.same, "files": [f.as_dict() for f in self.files],
-                "only_in_a": list(self.only_in_a), "only_in_b": list(self.only_in_b)}
+        return {
+            "a": str(self.a),
+            "b": str(self.b),
+            "same": self.same,
+            "files": [f.as_dict() for f in self.files],
+            "only_in_a": list(self.only_in_a),
+            "only_in_b": list(self.only_in_b),
+        }

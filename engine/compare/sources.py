@@ -20,14 +20,21 @@ def stem(file_name: str) -> str:
 def find_run(ref: str, output_root: Path) -> Path:
     """A run folder under the output root whose manifest's run id starts with ``ref`` (8+ characters)."""
     if len(ref) < 8 or not re.fullmatch(r"[0-9a-fA-F-]+", ref):
-        raise ConfigError(f"{ref!r} is neither a folder nor a run id",
-                          hint="give a run folder, a folder of CSVs, or a run id (8 characters or more)")
-    matches = [folder for folder in output_root.glob(f"*/*_{ref[:8].lower()}")
-               if (folder / MANIFEST).is_file() and read_manifest(folder).run_id.startswith(ref.lower())]
+        raise ConfigError(
+            f"{ref!r} is neither a folder nor a run id",
+            hint="give a run folder, a folder of CSVs, or a run id (8 characters or more)",
+        )
+    matches = [
+        folder
+        for folder in output_root.glob(f"*/*_{ref[:8].lower()}")
+        if (folder / MANIFEST).is_file() and read_manifest(folder).run_id.startswith(ref.lower())
+    ]
     if len(matches) != 1:
         found = "no run" if not matches else f"{len(matches)} runs"
-        raise ConfigError(f"{found} with id {ref!r} under {output_root}",
-                          hint="pass the run folder itself, or --out / ENGINE_OUTPUT_DIR where the runs are")
+        raise ConfigError(
+            f"{found} with id {ref!r} under {output_root}",
+            hint="pass the run folder itself, or --out / ENGINE_OUTPUT_DIR where the runs are",
+        )
     return matches[0]
 
 
@@ -47,7 +54,10 @@ def csv_files(folder: Path) -> dict[str, Path]:
     for path in sorted(folder.glob("*.csv")):
         name = stem(path.name)
         if name in out:
-            raise ConfigError(f"{folder} holds two files named {name!r} once their timestamps are removed: "
-                              f"{out[name].name}, {path.name}", hint="compare one run's folder at a time")
+            raise ConfigError(
+                f"{folder} holds two files named {name!r} once their timestamps are removed: "
+                f"{out[name].name}, {path.name}",
+                hint="compare one run's folder at a time",
+            )
         out[name] = path
     return out

@@ -93,23 +93,33 @@ def _config_error(errors: list[ErrorDetails], chain: tuple[Given, ...]) -> Confi
     location = source.locate(name, rest)
     if location is not None:
         where = f"{name} in {source.origin(name)}" + (f" (or {var})" if var else "")
-        return ConfigError(f"invalid value for {name}: {problem}{more}", location=location,
-                           hint=f"set {where} to {accepted}")
+        return ConfigError(
+            f"invalid value for {name}: {problem}{more}", location=location, hint=f"set {where} to {accepted}"
+        )
     named = f"{name} ({var})" if var else name
-    return ConfigError(f"invalid value for {named} from {source.origin(name)}: {problem}{more}",
-                       hint=f"set {source.origin(name)} to {accepted}")
+    return ConfigError(
+        f"invalid value for {named} from {source.origin(name)}: {problem}{more}",
+        hint=f"set {source.origin(name)} to {accepted}",
+    )
 
 
 def _cross_checked(settings: Settings) -> Settings:
     """Rules between settings, checked at start like the rest."""
     if settings.cadence_mode == "remote" and not settings.cadence_url:
-        raise ConfigError("cadence_mode is 'remote' but no cadence_url is set",
-                          hint="set ENGINE_CADENCE_URL to the service root, e.g. http://localhost:3002")
+        raise ConfigError(
+            "cadence_mode is 'remote' but no cadence_url is set",
+            hint="set ENGINE_CADENCE_URL to the service root, e.g. http://localhost:3002",
+        )
     return settings
 
 
-def resolve(flags: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
-            project_dir: Path | None = None, profile: str | None = None) -> Settings:
+def resolve(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    project_dir: Path | None = None,
+    profile: str | None = None,
+) -> Settings:
     """Resolve settings: flags > env > profile file > defaults. ``None`` flags are ignored."""
     env = os.environ if env is None else env
     given = {k: v for k, v in (flags or {}).items() if v is not None}

@@ -91,7 +91,12 @@ class Settings:
     # observability: run reports, alerts and the operator page (README "Configuration")
     report_sample_rows: Annotated[int, _in(0, 10_000), Var("ENGINE_REPORT_SAMPLE_ROWS")] = 20
     report_pii_columns: Annotated[Names, Var("ENGINE_REPORT_PII_COLUMNS")] = (
-        "username", "firstName", "first_name", "email", "token")
+        "username",
+        "firstName",
+        "first_name",
+        "email",
+        "token",
+    )
     # warn when the audience differs this much from the last runs' median
     report_size_jump_pct: Annotated[float, Field(ge=0), Var("ENGINE_REPORT_SIZE_JUMP_PCT")] = 50.0
     # warn when one threshold removes more than this share

@@ -65,8 +65,10 @@ class ProfileFile(Given):
                 self.paths[str(key)] = (key,)
         if profile:
             if profile not in profiles:
-                raise ConfigError(f"profile {profile!r} not found in {path}",
-                                  hint=f"known profiles: {', '.join(sorted(profiles)) or 'none'}")
+                raise ConfigError(
+                    f"profile {profile!r} not found in {path}",
+                    hint=f"known profiles: {', '.join(sorted(profiles)) or 'none'}",
+                )
             chosen = ("profiles", profile)
             self.paths.update({str(key): (*chosen, key) for key in self._mapping(profiles[profile], chosen)})
         self._refuse_unknown(set(self.paths) - known, known)
@@ -80,9 +82,10 @@ class ProfileFile(Given):
 
     def _mapping(self, value: Any, key_path: KeyPath) -> dict[Any, Any]:
         if not isinstance(value, dict):
-            raise ConfigError("expected a mapping of setting names to values",
-                              location=self.doc.locate_value(key_path) if key_path else SourceLocation(
-                                  self.doc.display, 1))
+            raise ConfigError(
+                "expected a mapping of setting names to values",
+                location=self.doc.locate_value(key_path) if key_path else SourceLocation(self.doc.display, 1),
+            )
         return value
 
     def _refuse_unknown(self, unknown: set[str], known: set[str]) -> None:
@@ -91,8 +94,11 @@ class ProfileFile(Given):
         first = min(unknown, key=lambda name: self.doc.locate(self.paths[name]).line or 0)
         close = difflib.get_close_matches(first, sorted(known), n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known settings: {', '.join(sorted(known))}"
-        raise ConfigError(f"unknown setting(s) in {self.doc.display}: {', '.join(sorted(unknown))}",
-                          location=self.doc.locate(self.paths[first]), hint=hint)
+        raise ConfigError(
+            f"unknown setting(s) in {self.doc.display}: {', '.join(sorted(unknown))}",
+            location=self.doc.locate(self.paths[first]),
+            hint=hint,
+        )
 
     def origin(self, name: str) -> str:
         return self.doc.display

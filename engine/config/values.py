@@ -69,7 +69,7 @@ def _off_or_within(low: float, high: float) -> AfterValidator:
     return AfterValidator(check)
 
 
-Names = Annotated[tuple[str, ...], BeforeValidator(_names)]     # comma-separated in a variable
+Names = Annotated[tuple[str, ...], BeforeValidator(_names)]  # comma-separated in a variable
 Dsn = Annotated[str, AfterValidator(_dsn)]
 Url = Annotated[str, AfterValidator(_url)]
 Zone = Annotated[str, AfterValidator(_zone)]

@@ -11,13 +11,27 @@ from functools import lru_cache
 from zoneinfo import available_timezones
 
 ABBREVIATIONS = {
-    "CST": "America/Chicago", "CDT": "America/Chicago", "CT": "America/Chicago",
-    "EST": "America/New_York", "EDT": "America/New_York", "ET": "America/New_York",
-    "MST": "America/Denver", "MDT": "America/Denver", "MT": "America/Denver",
-    "PST": "America/Los_Angeles", "PDT": "America/Los_Angeles", "PT": "America/Los_Angeles",
-    "AKST": "America/Anchorage", "AKDT": "America/Anchorage", "HST": "Pacific/Honolulu",
-    "BST": "Europe/London", "CEST": "Europe/Paris", "IST": "Asia/Kolkata", "JST": "Asia/Tokyo",
-    "AEST": "Australia/Sydney", "AEDT": "Australia/Sydney",
+    "CST": "America/Chicago",
+    "CDT": "America/Chicago",
+    "CT": "America/Chicago",
+    "EST": "America/New_York",
+    "EDT": "America/New_York",
+    "ET": "America/New_York",
+    "MST": "America/Denver",
+    "MDT": "America/Denver",
+    "MT": "America/Denver",
+    "PST": "America/Los_Angeles",
+    "PDT": "America/Los_Angeles",
+    "PT": "America/Los_Angeles",
+    "AKST": "America/Anchorage",
+    "AKDT": "America/Anchorage",
+    "HST": "Pacific/Honolulu",
+    "BST": "Europe/London",
+    "CEST": "Europe/Paris",
+    "IST": "Asia/Kolkata",
+    "JST": "Asia/Tokyo",
+    "AEST": "Australia/Sydney",
+    "AEDT": "Australia/Sydney",
 }
 
 
@@ -43,8 +57,9 @@ def suggest_zone(name: str) -> str | None:
     if text.upper() in ABBREVIATIONS:
         return ABBREVIATIONS[text.upper()]
     key = text.lower().replace(" ", "_")
-    scored = [(min(_distance(key, zone.lower()), _distance(key, zone.rsplit("/", 1)[-1].lower())), zone)
-              for zone in _zones()]
+    scored = [
+        (min(_distance(key, zone.lower()), _distance(key, zone.rsplit("/", 1)[-1].lower())), zone) for zone in _zones()
+    ]
     best, zone = min(scored)
     return zone if best <= max(1, len(key) // 4) else None
 

@@ -76,44 +76,74 @@ class _Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
-def deliver(settings: Settings, request: SendRequest, template: PushTemplate, *, retry: RetryPolicy = DEFAULT_RETRY,
-            stop: threading.Event | None = None, on_progress: Callable[[int, int], None] | None = None,
-            pool: SourcePool | None = None) -> SendReport:
+def deliver(
+    settings: Settings,
+    request: SendRequest,
+    template: PushTemplate,
+    *,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    pool: SourcePool | None = None,
+) -> SendReport:
     """Send (or resume, or dry-run) ``template`` to ``request.source``; see the module docstring."""
     started = time.perf_counter()
     if request.limit is not None and request.limit < 0:
         raise ConfigError("--limit must be 0 or more")
     if request.as_of is not None and not request.dry_run:
-        raise ConfigError("--as-of is for dry runs only: a real send checks cadence and records its pushes at "
-                          "the real time (the state database's clock)",
-                          hint="drop --as-of, or add --dry-run to see what cadence would have allowed then")
+        raise ConfigError(
+            "--as-of is for dry runs only: a real send checks cadence and records its pushes at "
+            "the real time (the state database's clock)",
+            hint="drop --as-of, or add --dry-run to see what cadence would have allowed then",
+        )
     if request.max_in_doubt is not None and request.max_in_doubt < 1:
         raise ConfigError("--max-in-doubt must be 1 or more")
     if request.shard is not None and (request.dry_run or request.limit is not None):
-        raise ConfigError("--shard sends one range of a planned send: not with --dry-run or --limit",
-                          hint="plan the send first with --limit 0 (no --shard), then run its shards")
+        raise ConfigError(
+            "--shard sends one range of a planned send: not with --dry-run or --limit",
+            hint="plan the send first with --limit 0 (no --shard), then run its shards",
+        )
     prepared = _prepare(settings, request, template)
-    if request.dry_run and not settings.state_dsn:   # issue 16: a dry run needs no state database
+    if request.dry_run and not settings.state_dsn:  # issue 16: a dry run needs no state database
         ledger: Any = NoStateLedger()
         prepared.warnings.append(NOT_CHECKED)
     else:
         ledger = Ledger.connect(settings)
     try:
-        return _send(settings, request, prepared, ledger, retry=retry, stop=stop, on_progress=on_progress,
-                     pool=pool, started=started)
+        return _send(
+            settings,
+            request,
+            prepared,
+            ledger,
+            retry=retry,
+            stop=stop,
+            on_progress=on_progress,
+            pool=pool,
+            started=started,
+        )
     except psycopg.OperationalError as err:
         raise DatabaseUnavailable(
             f"lost the state database during send {prepared.record.send_id!r}: "
             f"{mask_text(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)}",
             hint="resume with the same command once it is back; pushes that were in flight are treated "
-                 "as after a crash (see --resend-in-flight)") from None
+            "as after a crash (see --resend-in-flight)",
+        ) from None
     finally:
         ledger.close()
 
 
-def _send(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger, *, retry: RetryPolicy,
-          stop: threading.Event | None, on_progress: Callable[[int, int], None] | None,
-          pool: SourcePool | None, started: float) -> SendReport:
+def _send(
+    settings: Settings,
+    request: SendRequest,
+    prepared: _Prepared,
+    ledger: Ledger,
+    *,
+    retry: RetryPolicy,
+    stop: threading.Event | None,
+    on_progress: Callable[[int, int], None] | None,
+    pool: SourcePool | None,
+    started: float,
+) -> SendReport:
     send_id = prepared.record.send_id
     if not request.dry_run:
         ledger.lock(send_id, request.shard)
@@ -122,30 +152,53 @@ def _send(settings: Settings, request: SendRequest, prepared: _Prepared, ledger:
         _check_same_send(existing, prepared)
     if request.shard is not None:
         if not existing:
-            raise DeliveryError(f"send {send_id!r} is not planned yet: a shard sends only rows already planned",
-                                hint="plan it first: the same command with --limit 0 and no --shard")
+            raise DeliveryError(
+                f"send {send_id!r} is not planned yet: a shard sends only rows already planned",
+                hint="plan it first: the same command with --limit 0 and no --shard",
+            )
         ledger.pin_shards(send_id, request.shard.count)
     if request.dry_run:
         return _dry_run_report(settings, request, prepared, ledger, existing, pool, started)
     try:
-        return _run(settings, request, prepared, ledger, existing, retry=retry, stop=stop, on_progress=on_progress,
-                    pool=pool, started=started)
+        return _run(
+            settings,
+            request,
+            prepared,
+            ledger,
+            existing,
+            retry=retry,
+            stop=stop,
+            on_progress=on_progress,
+            pool=pool,
+            started=started,
+        )
     except BaseException as err:
         _leave_truthful(ledger, send_id, err, sharded=request.shard is not None)
         raise
 
 
-def _run(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
-         existing: Send | None, *, retry: RetryPolicy, stop: threading.Event | None,
-         on_progress: Callable[[int, int], None] | None, pool: SourcePool | None, started: float) -> SendReport:
+def _run(
+    settings: Settings,
+    request: SendRequest,
+    prepared: _Prepared,
+    ledger: Ledger,
+    existing: Send | None,
+    *,
+    retry: RetryPolicy,
+    stop: threading.Event | None,
+    on_progress: Callable[[int, int], None] | None,
+    pool: SourcePool | None,
+    started: float,
+) -> SendReport:
     send_id = prepared.record.send_id
     client: FcmClient | None = None
     stats = SenderStats()
     seqs = request.shard.seq_range(ledger.seq_count(send_id)) if request.shard else ALL_ROWS
     try:
         if existing:
-            in_flight, requeued = ledger.reopen(send_id, resend_in_flight=request.resend_in_flight, seqs=seqs,
-                                                shared=request.shard is not None)
+            in_flight, requeued = ledger.reopen(
+                send_id, resend_in_flight=request.resend_in_flight, seqs=seqs, shared=request.shard is not None
+            )
             _note_reopen(prepared, in_flight, requeued, request.resend_in_flight)
             summary = existing.plan
             prepared = replace(prepared, record=replace(prepared.record, as_of=existing.as_of))
@@ -153,27 +206,34 @@ def _run(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: 
             prepared, summary, client = _plan_and_claim(settings, request, prepared, ledger, pool)
         todo = ledger.pending(send_id, request.limit, seqs)
         if todo:
-            owned, client = client or _open_fcm(settings), None     # _run_sender closes it
-            stats = _run_sender(settings, owned, ledger, prepared, request, todo, retry=retry, stop=stop,
-                                on_progress=on_progress)
+            owned, client = client or _open_fcm(settings), None  # _run_sender closes it
+            stats = _run_sender(
+                settings, owned, ledger, prepared, request, todo, retry=retry, stop=stop, on_progress=on_progress
+            )
     finally:
         if client is not None:
             asyncio.run(client.aclose())
             client.close()
-    report = _report(prepared, request, ledger.tally(send_id, seqs), summary, stats, resumed=existing is not None,
-                     started=started)
+    report = _report(
+        prepared, request, ledger.tally(send_id, seqs), summary, stats, resumed=existing is not None, started=started
+    )
     if request.shard is None:
         ledger.finish(send_id, report.status, stats.abort)
-    else:       # the shard's report is its own rows; the send's status is the whole send's, by the last shard out
+    else:  # the shard's report is its own rows; the send's status is the whole send's, by the last shard out
+
         def whole_send() -> tuple[SendStatus, str | None]:
             counts = Counts.of(ledger.tally(send_id), summary)
             return status_of(counts, stats, empty=prepared.source.csv is None, limited=False), stats.abort
 
         ledger.finish_shard(send_id, whole_send)
-    hooks.send_finished(settings, prepared.record, report, stats)   # metrics, alerts, the run's report
-    log.info("send %s %s: %s", send_id, report.status.value, report.message,
-             extra={"sent_now": report.sent_now, "remaining": report.remaining,
-                    "in_doubt": report.in_flight_unknown})
+    hooks.send_finished(settings, prepared.record, report, stats)  # metrics, alerts, the run's report
+    log.info(
+        "send %s %s: %s",
+        send_id,
+        report.status.value,
+        report.message,
+        extra={"sent_now": report.sent_now, "remaining": report.remaining, "in_doubt": report.in_flight_unknown},
+    )
     return report
 
 
@@ -188,14 +248,14 @@ def _leave_truthful(ledger: Ledger, send_id: str, err: BaseException, *, sharded
         else:
             ledger.finish(send_id, status, mask_text(detail)[:500])
     except psycopg.Error:
-        pass    # connection gone: the lock went with it, and engine.send_status says 'interrupted'
+        pass  # connection gone: the lock went with it, and engine.send_status says 'interrupted'
 
 
 def _prepare(settings: Settings, request: SendRequest, template: PushTemplate) -> _Prepared:
     """Template, layer, source and CSV, all checked before anything touches a database."""
     validate(template, settings.deep_link_hosts)
     layer = settings.test_layer if request.test else template.layer
-    effective_config(settings.project_dir, request.automation).layer(layer)   # unknown layer: ConfigError
+    effective_config(settings.project_dir, request.automation).layer(layer)  # unknown layer: ConfigError
     source = resolve_source(Path(request.source), template, test=request.test)
     recipients = read_recipients(source.csv) if source.csv else _NO_RECIPIENTS
     if source.csv:
@@ -207,10 +267,19 @@ def _prepare(settings: Settings, request: SendRequest, template: PushTemplate) -
     else:
         description = f"CSV: {Path(request.source).name}"
     record = SendRecord(
-        send_id=send_id, mode=mode, layer_id=layer, source_file=str(source.csv or request.source),
-        source_sha256=recipients.sha256, template_sha256=template.fingerprint(),
-        as_of=request.as_of or utcnow(), audience_description=description, run_id=source.run_id or None,
-        template=template.name, audience=source.audience, output=source.output)
+        send_id=send_id,
+        mode=mode,
+        layer_id=layer,
+        source_file=str(source.csv or request.source),
+        source_sha256=recipients.sha256,
+        template_sha256=template.fingerprint(),
+        as_of=request.as_of or utcnow(),
+        audience_description=description,
+        run_id=source.run_id or None,
+        template=template.name,
+        audience=source.audience,
+        output=source.output,
+    )
     return _Prepared(template, layer, source, recipients, record)
 
 
@@ -226,8 +295,10 @@ def _check_same_send(existing: Send, prepared: _Prepared) -> None:
     record = prepared.record
     if existing.source_sha256 != record.source_sha256 or existing.template_sha256 != record.template_sha256:
         what = "CSV" if existing.source_sha256 != record.source_sha256 else "push template"
-        raise DeliveryError(f"send {record.send_id!r} exists but was planned from a different {what}",
-                            hint="resume it with the original input, or pass a new --send-id for a new send")
+        raise DeliveryError(
+            f"send {record.send_id!r} exists but was planned from a different {what}",
+            hint="resume it with the original input, or pass a new --send-id for a new send",
+        )
 
 
 def _tokens(settings: Settings, request: SendRequest, prepared: _Prepared, pool: SourcePool | None) -> dict[str, str]:
@@ -241,30 +312,58 @@ def _tokens(settings: Settings, request: SendRequest, prepared: _Prepared, pool:
         return {}
     if pool is None:
         check = role_check(settings, live=not (request.dry_run or request.test))
-        with SourcePool(settings.require_source_dsn(), size=1, retries=settings.connect_retries,
-                        statement_timeout_s=settings.statement_timeout_s, check=check) as own:
+        with SourcePool(
+            settings.require_source_dsn(),
+            size=1,
+            retries=settings.connect_retries,
+            statement_timeout_s=settings.statement_timeout_s,
+            check=check,
+        ) as own:
             return lookup_tokens(own, settings.project_dir / "sql", ids)
     return lookup_tokens(pool, settings.project_dir / "sql", ids)
 
 
-def _plan(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
-          found: dict[str, str], as_of: datetime) -> Plan:
-    cadence = None if request.test or ledger.conn is None else (
-        lambda ids: filter_audience(settings, ids, prepared.layer, as_of, state_conn=ledger.conn,
-                                    automation=request.automation, live=not request.dry_run))
-    test_users = ({str(u.get("user_id", "")).lower() for u in settings.test_users}
-                  if request.test else None)
-    return plan_send(prepared.template, prepared.recipients, allowed_hosts=settings.deep_link_hosts,
-                     test_users=test_users, cadence=cadence,
-                     tokens=lambda ids: {uid: found[uid] for uid in ids if uid in found},
-                     dead_tokens=ledger.dead_tokens)
+def _plan(
+    settings: Settings,
+    request: SendRequest,
+    prepared: _Prepared,
+    ledger: Ledger,
+    found: dict[str, str],
+    as_of: datetime,
+) -> Plan:
+    cadence = (
+        None
+        if request.test or ledger.conn is None
+        else (
+            lambda ids: filter_audience(
+                settings,
+                ids,
+                prepared.layer,
+                as_of,
+                state_conn=ledger.conn,
+                automation=request.automation,
+                live=not request.dry_run,
+            )
+        )
+    )
+    test_users = {str(u.get("user_id", "")).lower() for u in settings.test_users} if request.test else None
+    return plan_send(
+        prepared.template,
+        prepared.recipients,
+        allowed_hosts=settings.deep_link_hosts,
+        test_users=test_users,
+        cadence=cadence,
+        tokens=lambda ids: {uid: found[uid] for uid in ids if uid in found},
+        dead_tokens=ledger.dead_tokens,
+    )
 
 
-def _plan_and_claim(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
-                    pool: SourcePool | None) -> tuple[_Prepared, PlanSummary, FcmClient | None]:
+def _plan_and_claim(
+    settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger, pool: SourcePool | None
+) -> tuple[_Prepared, PlanSummary, FcmClient | None]:
     """Plan a new send and freeze it (its claims) in one transaction under the cadence lock."""
     found = _tokens(settings, request, prepared, pool)
-    client = _open_fcm(settings) if found else None     # prove the credentials before freezing the plan
+    client = _open_fcm(settings) if found else None  # prove the credentials before freezing the plan
     try:
         with ledger.conn.transaction():
             clock = hold_cadence_lock(ledger.conn)
@@ -298,25 +397,46 @@ class _LedgerSink:
             track_remote(self._settings, sent)
 
 
-def _run_sender(settings: Settings, client: FcmClient, ledger: Ledger, prepared: _Prepared, request: SendRequest,
-                todo: list[LedgerItem], *, retry: RetryPolicy, stop: threading.Event | None,
-                on_progress: Callable[[int, int], None] | None) -> SenderStats:
+def _run_sender(
+    settings: Settings,
+    client: FcmClient,
+    ledger: Ledger,
+    prepared: _Prepared,
+    request: SendRequest,
+    todo: list[LedgerItem],
+    *,
+    retry: RetryPolicy,
+    stop: threading.Event | None,
+    on_progress: Callable[[int, int], None] | None,
+) -> SenderStats:
     logged = [0]
 
     def progress(stats: SenderStats) -> None:
         done = stats.done + stats.deferred
         if on_progress:
             on_progress(done, len(todo))
-        if done * 10 // len(todo) > logged[0]:       # a log line per tenth, for runs without a terminal
+        if done * 10 // len(todo) > logged[0]:  # a log line per tenth, for runs without a terminal
             logged[0] = done * 10 // len(todo)
-            log.info("send %s: %d of %d done", prepared.record.send_id, done, len(todo),
-                     extra={"sent_now": stats.sent, "retries_now": stats.retried})
+            log.info(
+                "send %s: %d of %d done",
+                prepared.record.send_id,
+                done,
+                len(todo),
+                extra={"sent_now": stats.sent, "retries_now": stats.retried},
+            )
 
-    shards = request.shard.count if request.shard else 1    # the project's FCM quota, shared by the shards
-    sender = Sender(client, _LedgerSink(settings, ledger, prepared.record), run_id=prepared.record.send_id,
-                    concurrency=settings.fcm_concurrency,
-                    rate_per_minute=max(1, settings.fcm_rate_per_minute // shards),
-                    policy=retry, window=request.max_in_doubt, stop=stop, on_commit=progress)
+    shards = request.shard.count if request.shard else 1  # the project's FCM quota, shared by the shards
+    sender = Sender(
+        client,
+        _LedgerSink(settings, ledger, prepared.record),
+        run_id=prepared.record.send_id,
+        concurrency=settings.fcm_concurrency,
+        rate_per_minute=max(1, settings.fcm_rate_per_minute // shards),
+        policy=retry,
+        window=request.max_in_doubt,
+        stop=stop,
+        on_commit=progress,
+    )
 
     async def drive() -> SenderStats:
         try:
@@ -333,31 +453,63 @@ def _run_sender(settings: Settings, client: FcmClient, ledger: Ledger, prepared:
 def _note_reopen(prepared: _Prepared, in_flight: int, requeued: int, resend: bool) -> None:
     if in_flight:
         prepared.warnings.append(
-            f"{in_flight} push(es) were in flight when an earlier attempt stopped: " +
-            ("queued again (at least once; clients can drop repeats by data.run_id)" if resend else
-             "they may have been delivered, so they are not sent again (at most once) and count for cadence; "
-             "pass --resend-in-flight to send them again"))
+            f"{in_flight} push(es) were in flight when an earlier attempt stopped: "
+            + (
+                "queued again (at least once; clients can drop repeats by data.run_id)"
+                if resend
+                else "they may have been delivered, so they are not sent again (at most once) and count for cadence; "
+                "pass --resend-in-flight to send them again"
+            )
+        )
     if requeued:
         prepared.warnings.append(f"{requeued} push(es) that failed with a retryable error are retried")
 
 
-def _report(prepared: _Prepared, request: SendRequest, tally: Tally, summary: PlanSummary, stats: SenderStats,
-            *, resumed: bool, started: float, status: SendStatus | None = None) -> SendReport:
+def _report(
+    prepared: _Prepared,
+    request: SendRequest,
+    tally: Tally,
+    summary: PlanSummary,
+    stats: SenderStats,
+    *,
+    resumed: bool,
+    started: float,
+    status: SendStatus | None = None,
+) -> SendReport:
     counts = Counts.of(tally, summary)
-    status = status or status_of(counts, stats, empty=prepared.source.csv is None,
-                                 limited=request.limit is not None)
+    status = status or status_of(counts, stats, empty=prepared.source.csv is None, limited=request.limit is not None)
     warnings = list(prepared.warnings) + list(summary.cadence.warnings)
     return SendReport(
-        send_id=prepared.record.send_id, status=status, mode=prepared.record.mode, layer=prepared.layer,
-        template=prepared.template.name, source=prepared.record.source_file, as_of=prepared.record.as_of,
-        resumed=resumed, **counts.fields(), sent_now=stats.sent, retried_now=stats.retried,
-        dead_tokens_now=stats.dead_tokens, commits_now=stats.commits, max_in_doubt_now=stats.max_unrecorded,
-        message=message_of(status, counts, stats), warnings=tuple(warnings),
-        seconds=round(time.perf_counter() - started, 3), shard=str(request.shard) if request.shard else None)
+        send_id=prepared.record.send_id,
+        status=status,
+        mode=prepared.record.mode,
+        layer=prepared.layer,
+        template=prepared.template.name,
+        source=prepared.record.source_file,
+        as_of=prepared.record.as_of,
+        resumed=resumed,
+        **counts.fields(),
+        sent_now=stats.sent,
+        retried_now=stats.retried,
+        dead_tokens_now=stats.dead_tokens,
+        commits_now=stats.commits,
+        max_in_doubt_now=stats.max_unrecorded,
+        message=message_of(status, counts, stats),
+        warnings=tuple(warnings),
+        seconds=round(time.perf_counter() - started, 3),
+        shard=str(request.shard) if request.shard else None,
+    )
 
 
-def _dry_run_report(settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger,
-                    existing: Send | None, pool: SourcePool | None, started: float) -> SendReport:
+def _dry_run_report(
+    settings: Settings,
+    request: SendRequest,
+    prepared: _Prepared,
+    ledger: Ledger,
+    existing: Send | None,
+    pool: SourcePool | None,
+    started: float,
+) -> SendReport:
     """Render, filter and count without calling FCM or writing anything (no credentials needed)."""
     if existing:
         tally, summary = ledger.tally(prepared.record.send_id), existing.plan
@@ -371,8 +523,24 @@ def _dry_run_report(settings: Settings, request: SendRequest, prepared: _Prepare
         tally, summary = Tally(rows), plan.summary
     if request.limit is not None:
         prepared.warnings.append(f"--limit {request.limit}: a real run would send at most that many now")
-    report = _report(prepared, request, tally, summary, SenderStats(), resumed=existing is not None,
-                     started=started, status=SendStatus.DRY_RUN)
-    return replace(report, preview=preview(
-        prepared.template, prepared.recipients.rows, header=prepared.recipients.header, samples=request.samples,
-        pii=settings.report_pii_columns, allowed_hosts=settings.deep_link_hosts))
+    report = _report(
+        prepared,
+        request,
+        tally,
+        summary,
+        SenderStats(),
+        resumed=existing is not None,
+        started=started,
+        status=SendStatus.DRY_RUN,
+    )
+    return replace(
+        report,
+        preview=preview(
+            prepared.template,
+            prepared.recipients.rows,
+            header=prepared.recipients.header,
+            samples=request.samples,
+            pii=settings.report_pii_columns,
+            allowed_hosts=settings.deep_link_hosts,
+        ),
+    )

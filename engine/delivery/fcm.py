@@ -32,15 +32,25 @@ SCOPES = ["https://www.googleapis.com/auth/firebase.messaging"]
 
 # FCM error codes whose token will never work again: recorded and excluded from later sends
 DEAD_TOKEN_CODES = frozenset({"UNREGISTERED", "SENDER_ID_MISMATCH"})
-_ABORT_CODES = frozenset({"THIRD_PARTY_AUTH_ERROR", "APNS_AUTH_ERROR", "UNAUTHENTICATED",
-                          "PERMISSION_DENIED", "NOT_FOUND"})
-_RETRY_CODES = frozenset({"QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED", "INTERNAL", "UNAVAILABLE",
-                          "DEADLINE_EXCEEDED", "UNKNOWN"})
+_ABORT_CODES = frozenset(
+    {"THIRD_PARTY_AUTH_ERROR", "APNS_AUTH_ERROR", "UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND"}
+)
+_RETRY_CODES = frozenset(
+    {"QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED", "INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED", "UNKNOWN"}
+)
 _FCM_DETAIL = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 # the canonical code of an error answer without one in its body (Google's own HTTP mapping)
-_STATUS_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                 409: "CONFLICT", 412: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
-                 503: "UNAVAILABLE"}
+_STATUS_CODES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    412: "FAILED_PRECONDITION",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 _HEADERS = {"Content-Type": "application/json; charset=UTF-8", "User-Agent": "audience-engine"}
 
 
@@ -59,9 +69,9 @@ class OutcomeKind(StrEnum):
     """What an attempt's answer means for the sender."""
 
     SENT = "sent"
-    RETRY = "retry"          # transient: back off and try again
-    FAILED = "failed"        # permanent for this message
-    ABORT = "abort"          # the whole send must stop (credentials, project configuration)
+    RETRY = "retry"  # transient: back off and try again
+    FAILED = "failed"  # permanent for this message
+    ABORT = "abort"  # the whole send must stop (credentials, project configuration)
 
 
 @dataclass(frozen=True)
@@ -98,12 +108,16 @@ def read_service_account(path: Path | None) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"FCM credentials file not found: {path}", hint=hint) from None
     except (OSError, ValueError) as err:
-        raise ConfigError(f"FCM credentials file {path} is not readable JSON: {type(err).__name__}",
-                          hint=hint) from None
+        raise ConfigError(
+            f"FCM credentials file {path} is not readable JSON: {type(err).__name__}", hint=hint
+        ) from None
     missing = [k for k in ("type", "project_id", "private_key", "client_email", "token_uri") if not info.get(k)]
     if not isinstance(info, dict) or info.get("type") != "service_account" or missing:
-        raise ConfigError(f"FCM credentials file {path} is not a service-account key"
-                          + (f" (missing {', '.join(missing)})" if missing else ""), hint=hint)
+        raise ConfigError(
+            f"FCM credentials file {path} is not a service-account key"
+            + (f" (missing {', '.join(missing)})" if missing else ""),
+            hint=hint,
+        )
     return info
 
 
@@ -118,8 +132,9 @@ class FcmClient:
         self.endpoint = endpoint
 
     @classmethod
-    def open(cls, credentials_path: Path | None, endpoint: str, *, connections: int,
-             timeout: float = 30.0) -> FcmClient:
+    def open(
+        cls, credentials_path: Path | None, endpoint: str, *, connections: int, timeout: float = 30.0
+    ) -> FcmClient:
         """Load the service account and fetch an OAuth token now (fail fast, before the ledger moves)."""
         info = read_service_account(credentials_path)
         endpoint = endpoint.rstrip("/")
@@ -143,9 +158,12 @@ class FcmClient:
                 # the token was revoked or expired early: one fresh token, one more try
                 response = await self._pool.post(self._url, body, await self._token.renew(headers))
         except auth_errors.RefreshError as err:
-            return Outcome(OutcomeKind.ABORT, code="CREDENTIALS",
-                           detail=f"FCM credentials were rejected while refreshing the access token: "
-                                  f"{mask_text(str(err.args[0]) if err.args else 'refresh failed')}")
+            return Outcome(
+                OutcomeKind.ABORT,
+                code="CREDENTIALS",
+                detail=f"FCM credentials were rejected while refreshing the access token: "
+                f"{mask_text(str(err.args[0]) if err.args else 'refresh failed')}",
+            )
         except auth_errors.TransportError:
             return Outcome(OutcomeKind.RETRY, code="UNAVAILABLE", detail="OAuth server unreachable")
         except httpx.HTTPError as err:
@@ -209,13 +227,17 @@ def _preflight(token: _AccessToken, token_uri: str) -> None:
     try:
         token.refresh()
     except auth_errors.RefreshError as err:
-        raise DeliveryError(f"FCM credentials were rejected by the OAuth server at {token_uri}: "
-                            f"{mask_text(str(err.args[0]) if err.args else 'refresh failed')}",
-                            hint="check that the service account key is current and not revoked") from None
+        raise DeliveryError(
+            f"FCM credentials were rejected by the OAuth server at {token_uri}: "
+            f"{mask_text(str(err.args[0]) if err.args else 'refresh failed')}",
+            hint="check that the service account key is current and not revoked",
+        ) from None
     except auth_errors.TransportError as err:
         cause = type(err.args[0]).__name__ if err.args else str(err)
-        raise DeliveryError(f"cannot reach the OAuth server at {token_uri}: {cause}",
-                            hint="check network access to the token_uri of the service-account JSON") from None
+        raise DeliveryError(
+            f"cannot reach the OAuth server at {token_uri}: {cause}",
+            hint="check network access to the token_uri of the service-account JSON",
+        ) from None
 
 
 class _ConnectionPool:
@@ -231,14 +253,19 @@ class _ConnectionPool:
         tls = ssl.create_default_context()
         one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         self._clients = [
-            httpx.AsyncClient(timeout=timeout, transport=httpx.AsyncHTTPTransport(
-                verify=tls, retries=0, limits=one, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]))
-            for _ in range(max(1, connections))]
+            httpx.AsyncClient(
+                timeout=timeout,
+                transport=httpx.AsyncHTTPTransport(
+                    verify=tls, retries=0, limits=one, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+                ),
+            )
+            for _ in range(max(1, connections))
+        ]
         self._free: asyncio.Queue[httpx.AsyncClient] | None = None
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         """POST ``body`` on the first free connection; the answer is read in full."""
-        if self._free is None:          # created inside the event loop that sends
+        if self._free is None:  # created inside the event loop that sends
             self._free = asyncio.Queue()
             for client in self._clients:
                 self._free.put_nowait(client)
@@ -264,16 +291,23 @@ def _transport_failure(err: httpx.HTTPError) -> Outcome:
     if isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout)):
         return Outcome(OutcomeKind.RETRY, code="UNAVAILABLE", detail=f"cannot connect to FCM: {type(err).__name__}")
     code = "DEADLINE_EXCEEDED" if isinstance(err, httpx.TimeoutException) else "UNKNOWN"
-    return Outcome(OutcomeKind.RETRY, code=code, detail=f"no answer from FCM ({type(err).__name__}): the message may "
-                                             "have been delivered; retried (the app drops repeats by run_id)")
+    return Outcome(
+        OutcomeKind.RETRY,
+        code=code,
+        detail=f"no answer from FCM ({type(err).__name__}): the message may "
+        "have been delivered; retried (the app drops repeats by run_id)",
+    )
 
 
 def classify(response: httpx.Response) -> Outcome:
     """Map an error answer to an Outcome: retry, permanent failure, or abort the whole send."""
     error = _error_body(response)
     status = error.get("status")
-    code = _fcm_code(response) or (status if isinstance(status, str) and status else None) \
+    code = (
+        _fcm_code(response)
+        or (status if isinstance(status, str) and status else None)
         or _STATUS_CODES.get(response.status_code, "UNKNOWN")
+    )
     detail = mask_text(str(error.get("message") or f"HTTP {response.status_code}"))[:300]
     if code in _RETRY_CODES:
         return Outcome(OutcomeKind.RETRY, code=code, retry_after=_retry_after(response), detail=detail)
@@ -303,17 +337,17 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value)) if value else None
     except ValueError:
-        return None   # an HTTP-date Retry-After is rare from FCM; the backoff applies instead
+        return None  # an HTTP-date Retry-After is rare from FCM; the backoff applies instead
 
 
 def _abort_message(code: str, detail: str) -> str:
     reasons = {
         "THIRD_PARTY_AUTH_ERROR": "FCM could not authenticate with APNs/Web Push (THIRD_PARTY_AUTH_ERROR): "
-                                  "check the APNs key or certificate in the Firebase console",
+        "check the APNs key or certificate in the Firebase console",
         "APNS_AUTH_ERROR": "FCM could not authenticate with APNs (APNS_AUTH_ERROR): check the APNs key",
         "UNAUTHENTICATED": "FCM rejected the access token (UNAUTHENTICATED): check the service account",
         "PERMISSION_DENIED": "the service account may not send for this project (PERMISSION_DENIED)",
         "NOT_FOUND": "the FCM project or endpoint was not found (NOT_FOUND): check the project_id "
-                     "in the credentials and ENGINE_FCM_ENDPOINT",
+        "in the credentials and ENGINE_FCM_ENDPOINT",
     }
     return f"{reasons[code]}; {detail}"

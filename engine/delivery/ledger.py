@@ -45,8 +45,12 @@ class Ledger:
 
     @classmethod
     def connect(cls, settings: Settings) -> Ledger:
-        conn = connect(settings.require_state_dsn(), retries=settings.connect_retries, autocommit=True,
-                       application_name="audience-engine-send")
+        conn = connect(
+            settings.require_state_dsn(),
+            retries=settings.connect_retries,
+            autocommit=True,
+            application_name="audience-engine-send",
+        )
         ledger = cls(conn)
         try:
             ledger.require_schema()
@@ -66,23 +70,31 @@ class Ledger:
         (plus the shard's own lock). Another holder in the way means a copy is running: SendBusy."""
         if shard is None:
             if not sends.try_lock(self.conn, send_id):
-                raise SendBusy(f"send {send_id!r} is already running in another process",
-                               hint="let it finish; running the same command afterwards resumes it if needed")
+                raise SendBusy(
+                    f"send {send_id!r} is already running in another process",
+                    hint="let it finish; running the same command afterwards resumes it if needed",
+                )
             return
         if not sends.try_lock(self.conn, send_id, shared=True):
-            raise SendBusy(f"send {send_id!r} is being sent whole by another process: shard {shard} waits",
-                           hint="let it finish; it sends this shard's rows too")
+            raise SendBusy(
+                f"send {send_id!r} is being sent whole by another process: shard {shard} waits",
+                hint="let it finish; it sends this shard's rows too",
+            )
         if not sends.try_lock_shard(self.conn, send_id, str(shard)):
             sends.unlock_shared(self.conn, send_id)
-            raise SendBusy(f"shard {shard} of send {send_id!r} is already running in another process",
-                           hint="let it finish; running the same command afterwards resumes it if needed")
+            raise SendBusy(
+                f"shard {shard} of send {send_id!r} is already running in another process",
+                hint="let it finish; running the same command afterwards resumes it if needed",
+            )
 
     def pin_shards(self, send_id: str, count: int) -> None:
         """Record that the send is split ``count`` ways; a different split of it is refused (it would overlap)."""
         if not sends.pin_shards(self.conn, send_id, count):
             pinned = sends.pinned_shards(self.conn, send_id)
-            raise DeliveryError(f"send {send_id!r} is split into {pinned or '?'} shards, not {count}",
-                                hint=f"use --shard K/{pinned or 'N'}, or resume it whole without --shard")
+            raise DeliveryError(
+                f"send {send_id!r} is split into {pinned or '?'} shards, not {count}",
+                hint=f"use --shard K/{pinned or 'N'}, or resume it whole without --shard",
+            )
 
     def seq_count(self, send_id: str) -> int:
         """Ledger rows of the send (seq runs 0..n-1 over every CSV row, skipped ones included)."""
@@ -97,8 +109,9 @@ class Ledger:
         with self.conn.transaction():
             sends.insert(self.conn, record, plan, items)
 
-    def reopen(self, send_id: str, *, resend_in_flight: bool, seqs: tuple[int, int] = ALL_ROWS,
-               shared: bool = False) -> tuple[int, int]:
+    def reopen(
+        self, send_id: str, *, resend_in_flight: bool, seqs: tuple[int, int] = ALL_ROWS, shared: bool = False
+    ) -> tuple[int, int]:
         """Prepare a resumed send; return (rows found in flight, retryable failures queued again).
 
         Rows still ``in_flight`` were handed to FCM by an attempt that died before recording the
@@ -129,11 +142,20 @@ class Ledger:
         Sent pushes are recorded at the state database's clock (``sent_at`` None), the clock cadence
         reads.
         """
-        sent = [SentPush(user_id=r.item.user_id, layer_id=record.layer_id, sent_at=None,
-                         push_title=r.item.title, push_body=r.item.body,
-                         audience_description=record.audience_description, deep_link=r.item.deep_link,
-                         send_key=send_key(record.send_id, r.item.user_id))
-                for r in results if r.status is ItemStatus.SENT]
+        sent = [
+            SentPush(
+                user_id=r.item.user_id,
+                layer_id=record.layer_id,
+                sent_at=None,
+                push_title=r.item.title,
+                push_body=r.item.body,
+                audience_description=record.audience_description,
+                deep_link=r.item.deep_link,
+                send_key=send_key(record.send_id, r.item.user_id),
+            )
+            for r in results
+            if r.status is ItemStatus.SENT
+        ]
         dead = [r for r in results if r.dead_token and r.item.token]
         with self.conn.transaction():
             if results:

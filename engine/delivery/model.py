@@ -12,21 +12,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-IN_FLIGHT_UNKNOWN = "IN_FLIGHT_UNKNOWN"    # the reason of a failed row whose push may or may not have arrived
+IN_FLIGHT_UNKNOWN = "IN_FLIGHT_UNKNOWN"  # the reason of a failed row whose push may or may not have arrived
 IN_DOUBT_EXIT = 4
-ALL_ROWS = (0, 2**31 - 1)         # a seq range: the whole send
+ALL_ROWS = (0, 2**31 - 1)  # a seq range: the whole send
 
 
 class SendStatus(StrEnum):
     """How a send ended (engine.sends.status); ``sending`` only while a process holds the send's lock."""
 
     SENDING = "sending"
-    COMPLETED = "completed"                    # everyone targeted got their push
+    COMPLETED = "completed"  # everyone targeted got their push
     COMPLETED_IN_DOUBT = "completed_in_doubt"  # nothing left to send, but N pushes may or may not have arrived
-    LIMITED = "limited"                        # --limit reached
-    PARTIAL = "partial"                        # retryable failures left: run again
-    INTERRUPTED = "interrupted"                # SIGTERM/Ctrl-C, or the process died
-    ABORTED = "aborted"                        # credentials, project, or another fatal error
+    LIMITED = "limited"  # --limit reached
+    PARTIAL = "partial"  # retryable failures left: run again
+    INTERRUPTED = "interrupted"  # SIGTERM/Ctrl-C, or the process died
+    ABORTED = "aborted"  # credentials, project, or another fatal error
     EMPTY = "empty"
     DRY_RUN = "dry_run"
 
@@ -81,7 +81,7 @@ class LedgerItem:
     deep_link: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "status", ItemStatus(self.status))   # built frozen: its only mutation
+        object.__setattr__(self, "status", ItemStatus(self.status))  # built frozen: its only mutation
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class TallyRow:
     count: int
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "status", ItemStatus(self.status))   # built frozen: its only mutation
+        object.__setattr__(self, "status", ItemStatus(self.status))  # built frozen: its only mutation
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,8 @@ class CadenceSummary:
 class PlanSummary:
     """Counts fixed at planning, kept in engine.sends.plan for the reports of every later run of the send."""
 
-    total_rows: int                  # data rows in the CSV
-    duplicates: int                  # repeated user rows (the first one is used)
+    total_rows: int  # data rows in the CSV
+    duplicates: int  # repeated user rows (the first one is used)
     empty_ids: int
     invalid_ids: int
     cadence: CadenceSummary
@@ -159,10 +159,17 @@ class PlanSummary:
     def from_json(cls, data: dict[str, Any]) -> PlanSummary:
         """Also a send planned before a key existed (the column's default is ``{}``): absent counts are 0."""
         cadence = data.get("cadence") or {}
-        return cls(total_rows=data.get("total_rows", 0), duplicates=data.get("duplicates", 0),
-                   empty_ids=data.get("empty_ids", 0), invalid_ids=data.get("invalid_ids", 0),
-                   cadence=CadenceSummary(mode=cadence.get("mode", ""), failed_open=cadence.get("failed_open", False),
-                                          warnings=tuple(cadence.get("warnings", ()))))
+        return cls(
+            total_rows=data.get("total_rows", 0),
+            duplicates=data.get("duplicates", 0),
+            empty_ids=data.get("empty_ids", 0),
+            invalid_ids=data.get("invalid_ids", 0),
+            cadence=CadenceSummary(
+                mode=cadence.get("mode", ""),
+                failed_open=cadence.get("failed_open", False),
+                warnings=tuple(cadence.get("warnings", ())),
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,7 @@ class Send:
 
     def __post_init__(self) -> None:
         data: Any = self.plan
-        object.__setattr__(self, "status", SendStatus(self.status))   # built frozen: its only mutation
+        object.__setattr__(self, "status", SendStatus(self.status))  # built frozen: its only mutation
         if isinstance(data, dict):
             object.__setattr__(self, "plan", PlanSummary.from_json(data))
 

@@ -10,8 +10,10 @@ from typing import Iterable
 
 from engine.delivery.model import Send
 
-NOT_CHECKED = ("no state database (ENGINE_STATE_DSN): cadence limits, earlier runs of this send and dead "
-               "tokens were not checked; a real send checks them")
+NOT_CHECKED = (
+    "no state database (ENGINE_STATE_DSN): cadence limits, earlier runs of this send and dead "
+    "tokens were not checked; a real send checks them"
+)
 
 
 class NoStateLedger:

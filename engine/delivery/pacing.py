@@ -18,7 +18,7 @@ class RateLimiter:
             raise ValueError("rate per minute must be positive")
         self.interval = 60.0 / per_minute
         self.burst = max(1, burst)
-        self._tat: float | None = None   # theoretical arrival time of the next send
+        self._tat: float | None = None  # theoretical arrival time of the next send
 
     def reserve(self, now: float) -> float:
         tat = now if self._tat is None else max(self._tat, now)

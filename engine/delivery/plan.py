@@ -27,16 +27,23 @@ TokenLookup = Callable[[Sequence[str]], Mapping[str, str]]
 @dataclass(frozen=True)
 class Plan:
     items: list[LedgerItem]
-    summary: PlanSummary        # counts fixed at planning, kept in engine.sends
+    summary: PlanSummary  # counts fixed at planning, kept in engine.sends
 
     @property
     def pending(self) -> int:
         return sum(1 for item in self.items if item.status is ItemStatus.PENDING)
 
 
-def plan_send(template: PushTemplate, recipients: Recipients, *, allowed_hosts: Sequence[str],
-              test_users: Collection[str] | None, cadence: CadenceFilter | None, tokens: TokenLookup,
-              dead_tokens: TokenLookup) -> Plan:
+def plan_send(
+    template: PushTemplate,
+    recipients: Recipients,
+    *,
+    allowed_hosts: Sequence[str],
+    test_users: Collection[str] | None,
+    cadence: CadenceFilter | None,
+    tokens: TokenLookup,
+    dead_tokens: TokenLookup,
+) -> Plan:
     """Decide every row. ``test_users`` restricts to those ids (test sends); ``cadence`` None bypasses it."""
     skipped: dict[str, str] = {}
     rendered = {}
@@ -74,12 +81,25 @@ def plan_send(template: PushTemplate, recipients: Recipients, *, allowed_hosts: 
             else:
                 owner[token] = user_id
         push = rendered.get(user_id)
-        items.append(LedgerItem(seq=seq, user_id=user_id, status=ItemStatus.SKIPPED if reason else ItemStatus.PENDING,
-                                reason=reason, token=token, title=push.title if push else None,
-                                body=push.body if push else None, deep_link=push.link if push else None))
-    summary = PlanSummary(total_rows=recipients.total_rows, duplicates=recipients.duplicates,
-                          empty_ids=recipients.empty_ids, invalid_ids=len(recipients.invalid_ids),
-                          cadence=_cadence_summary(decision, bypassed=cadence is None))
+        items.append(
+            LedgerItem(
+                seq=seq,
+                user_id=user_id,
+                status=ItemStatus.SKIPPED if reason else ItemStatus.PENDING,
+                reason=reason,
+                token=token,
+                title=push.title if push else None,
+                body=push.body if push else None,
+                deep_link=push.link if push else None,
+            )
+        )
+    summary = PlanSummary(
+        total_rows=recipients.total_rows,
+        duplicates=recipients.duplicates,
+        empty_ids=recipients.empty_ids,
+        invalid_ids=len(recipients.invalid_ids),
+        cadence=_cadence_summary(decision, bypassed=cadence is None),
+    )
     return Plan(items, summary)
 
 
@@ -87,4 +107,3 @@ def _cadence_summary(decision: CadenceDecision | None, *, bypassed: bool) -> Cad
     if decision is None:
         return CadenceSummary(mode="bypass" if bypassed else "not_needed")
     return CadenceSummary(mode=decision.mode, failed_open=decision.failed_open, warnings=tuple(decision.warnings))
-

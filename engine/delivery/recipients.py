@@ -30,7 +30,7 @@ class CsvInputError(DeliveryError):
 class Source:
     """The CSV a send reads and, for a run folder, which run and output it came from."""
 
-    csv: Path | None                # None: the output was empty and not written
+    csv: Path | None  # None: the output was empty and not written
     run_id: str | None = None
     audience: str | None = None
     output: str | None = None
@@ -42,7 +42,7 @@ class Recipients:
 
     sha256: str
     header: tuple[str, ...]
-    rows: tuple[tuple[str, dict[str, str | None]], ...]   # (canonical user id, row values)
+    rows: tuple[tuple[str, dict[str, str | None]], ...]  # (canonical user id, row values)
     total_rows: int
     duplicates: int
     empty_ids: int
@@ -58,40 +58,53 @@ def resolve_source(path: Path, template: PushTemplate, *, test: bool) -> Source:
     manifest = read_manifest(path)
     where = SourceLocation(str(path / MANIFEST))
     if not template.output:
-        raise TemplateError("sending a run folder needs a template that names its output",
-                            location=template.location,
-                            hint="use --template NAME (schedules.yaml templates have 'output:'); "
-                                 "ad hoc pushes send a CSV file")
+        raise TemplateError(
+            "sending a run folder needs a template that names its output",
+            location=template.location,
+            hint="use --template NAME (schedules.yaml templates have 'output:'); ad hoc pushes send a CSV file",
+        )
     if template.audience and template.audience != manifest.audience:
-        raise TemplateError(f"template {template.name!r} sends audience {template.audience!r} but "
-                            f"{path} is a run of {manifest.audience!r}", location=template.location)
+        raise TemplateError(
+            f"template {template.name!r} sends audience {template.audience!r} but "
+            f"{path} is a run of {manifest.audience!r}",
+            location=template.location,
+        )
     entry = manifest.output(template.output, test=test)
     if entry is None:
         known = sorted({o.label for o in manifest.outputs})
-        raise DeliveryError(f"run has no {'TEST ' if test else ''}output {template.output!r}",
-                            location=where, hint=f"outputs: {', '.join(known) or 'none'}")
+        raise DeliveryError(
+            f"run has no {'TEST ' if test else ''}output {template.output!r}",
+            location=where,
+            hint=f"outputs: {', '.join(known) or 'none'}",
+        )
     source = Source(csv=None, run_id=manifest.run_id, audience=manifest.audience, output=template.output)
     if entry.status is OutputStatus.EMPTY_NOT_WRITTEN:
         return source
     if entry.status is not OutputStatus.WRITTEN:
-        raise DeliveryError(f"output {template.output!r} of run {source.run_id} was not written "
-                            f"(status {entry.status.value!r}): {entry.error or 'see the manifest'}",
-                            location=where)
+        raise DeliveryError(
+            f"output {template.output!r} of run {source.run_id} was not written "
+            f"(status {entry.status.value!r}): {entry.error or 'see the manifest'}",
+            location=where,
+        )
     csv_path = path / entry.file
     if entry.sha256 and _sha256(_read(csv_path)) != entry.sha256:
-        raise DeliveryError(f"{csv_path} does not match the checksum in its manifest",
-                            hint="the file changed after the run wrote it; re-run the audience")
+        raise DeliveryError(
+            f"{csv_path} does not match the checksum in its manifest",
+            hint="the file changed after the run wrote it; re-run the audience",
+        )
     return Source(csv=csv_path, run_id=source.run_id, audience=source.audience, output=source.output)
 
 
 def read_recipients(path: Path) -> Recipients:
     """Parse the CSV; malformed input raises with the line number."""
     data = _read(path)
-    if b"\x00" in data:     # Python's csv module reads NUL as text: it must never reach a push or an id
+    if b"\x00" in data:  # Python's csv module reads NUL as text: it must never reach a push or an id
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
-        raise CsvInputError(f"{path} contains a NUL byte; a CSV of pushes must be text",
-                            location=SourceLocation(str(path), line),
-                            hint="remove the NUL byte(s) (e.g. tr -d '\\000'), or re-export the CSV as UTF-8")
+        raise CsvInputError(
+            f"{path} contains a NUL byte; a CSV of pushes must be text",
+            location=SourceLocation(str(path), line),
+            hint="remove the NUL byte(s) (e.g. tr -d '\\000'), or re-export the CSV as UTF-8",
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -101,18 +114,22 @@ def read_recipients(path: Path) -> Recipients:
         header = tuple(next(reader, []))
         id_column = next((c for c in ID_COLUMNS if c in header), None)
         if id_column is None:
-            raise CsvInputError(f"{path} has no user id column",
-                                location=SourceLocation(str(path), 1),
-                                hint=f"name it one of: {', '.join(ID_COLUMNS)} (runs write user_id)")
+            raise CsvInputError(
+                f"{path} has no user id column",
+                location=SourceLocation(str(path), 1),
+                hint=f"name it one of: {', '.join(ID_COLUMNS)} (runs write user_id)",
+            )
         rows: dict[str, dict[str, str | None]] = {}
         total = duplicates = empty = 0
         raw_ids: list[str] = []
         for fields in reader:
             if not any(field.strip() for field in fields):
-                continue            # blank line, skipped like the original's parser did
+                continue  # blank line, skipped like the original's parser did
             if len(fields) != len(header):
-                raise CsvInputError(f"row has {len(fields)} field(s), the header has {len(header)}",
-                                    location=SourceLocation(str(path), reader.line_num))
+                raise CsvInputError(
+                    f"row has {len(fields)} field(s), the header has {len(header)}",
+                    location=SourceLocation(str(path), reader.line_num),
+                )
             total += 1
             values: dict[str, str | None] = dict(zip(header, fields, strict=True))
             user_id = (values[id_column] or "").strip()
@@ -129,9 +146,15 @@ def read_recipients(path: Path) -> Recipients:
         raise CsvInputError(f"malformed CSV: {err}", location=SourceLocation(str(path), reader.line_num)) from None
     invalid = split_user_ids(raw_ids).invalid
     bad = set(invalid)
-    return Recipients(sha256=_sha256(data), header=header,
-                      rows=tuple((uid, values) for uid, values in rows.items() if uid not in bad),
-                      total_rows=total, duplicates=duplicates, empty_ids=empty, invalid_ids=tuple(invalid))
+    return Recipients(
+        sha256=_sha256(data),
+        header=header,
+        rows=tuple((uid, values) for uid, values in rows.items() if uid not in bad),
+        total_rows=total,
+        duplicates=duplicates,
+        empty_ids=empty,
+        invalid_ids=tuple(invalid),
+    )
 
 
 def _read(path: Path) -> bytes:

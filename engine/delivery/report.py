@@ -10,12 +10,13 @@ from engine.delivery.model import IN_DOUBT_EXIT, IN_FLIGHT_UNKNOWN, ItemStatus, 
 from engine.delivery.plan import CADENCE_PREFIX, NO_TOKEN
 from engine.push.preview import PushPreview
 
-if TYPE_CHECKING:       # the sender loads the FCM client (httpx, google-auth); reports are read without it
+if TYPE_CHECKING:  # the sender loads the FCM client (httpx, google-auth); reports are read without it
     from engine.delivery.sender import SenderStats
 
 # SendStatus and IN_DOUBT_EXIT live in engine.delivery.model (the ledger's vocabulary); callers of the report
 # keep importing them from here
 __all__ = ["IN_DOUBT_EXIT", "Counts", "SendReport", "SendStatus", "message_of", "status_of"]
+
 
 @dataclass(frozen=True)
 class SendReport:
@@ -23,35 +24,35 @@ class SendReport:
 
     send_id: str
     status: SendStatus
-    mode: str                    # live | test | adhoc
+    mode: str  # live | test | adhoc
     layer: int
     template: str | None
     source: str
     as_of: datetime
     resumed: bool
-    total_rows: int              # data rows in the CSV
-    duplicates: int              # repeated user rows (the first one is used)
+    total_rows: int  # data rows in the CSV
+    duplicates: int  # repeated user rows (the first one is used)
     empty_ids: int
     invalid_ids: int
-    skipped: dict[str, int]      # reason -> users (template values, test filter, dead/duplicate tokens)
+    skipped: dict[str, int]  # reason -> users (template values, test filter, dead/duplicate tokens)
     no_token: int
-    cadence_excluded: dict[str, int]   # rule -> users
+    cadence_excluded: dict[str, int]  # rule -> users
     cadence: dict[str, Any]
-    targeted: int                # users with a push to send after every filter
+    targeted: int  # users with a push to send after every filter
     sent: int
-    failed: dict[str, int]       # FCM error code -> users
-    remaining: int               # pending or failed-but-retryable: what running the same send again sends
-    in_flight_unknown: int       # in doubt: handed to FCM by an attempt that died before the answer was recorded
+    failed: dict[str, int]  # FCM error code -> users
+    remaining: int  # pending or failed-but-retryable: what running the same send again sends
+    in_flight_unknown: int  # in doubt: handed to FCM by an attempt that died before the answer was recorded
     sent_now: int = 0
     retried_now: int = 0
     dead_tokens_now: int = 0
-    commits_now: int = 0                  # ledger transactions of this run (answers recorded, pushes claimed)
-    max_in_doubt_now: int = 0             # the most pushes claimed and unrecorded at once in this run
+    commits_now: int = 0  # ledger transactions of this run (answers recorded, pushes claimed)
+    max_in_doubt_now: int = 0  # the most pushes claimed and unrecorded at once in this run
     message: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
     seconds: float = 0.0
-    shard: str | None = None              # "K/N": the counts from targeted on are that shard's rows only
-    preview: PushPreview | None = None    # a dry run's rendered samples and badly rendering rows
+    shard: str | None = None  # "K/N": the counts from targeted on are that shard's rows only
+    preview: PushPreview | None = None  # a dry run's rendered samples and badly rendering rows
 
     @property
     def exit_code(self) -> int:
@@ -90,18 +91,29 @@ class Counts:
         failed = tally.reasons(ItemStatus.FAILED)
         invalid = skipped.pop("invalid_user_id", 0)
         no_token = skipped.pop(NO_TOKEN, 0)
-        cadence = {reason.removeprefix(CADENCE_PREFIX): skipped.pop(reason)
-                   for reason in sorted(skipped) if reason.startswith(CADENCE_PREFIX)}
+        cadence = {
+            reason.removeprefix(CADENCE_PREFIX): skipped.pop(reason)
+            for reason in sorted(skipped)
+            if reason.startswith(CADENCE_PREFIX)
+        }
         retryable = sum(tally.reasons(ItemStatus.FAILED, retryable=True).values())
         return cls(
-            total_rows=summary.total_rows, duplicates=summary.duplicates, empty_ids=summary.empty_ids,
-            invalid_ids=summary.invalid_ids + invalid, skipped=skipped, no_token=no_token, cadence_excluded=cadence,
+            total_rows=summary.total_rows,
+            duplicates=summary.duplicates,
+            empty_ids=summary.empty_ids,
+            invalid_ids=summary.invalid_ids + invalid,
+            skipped=skipped,
+            no_token=no_token,
+            cadence_excluded=cadence,
             cadence=summary.cadence.as_dict(),
-            targeted=sum(tally.count(s) for s in (ItemStatus.PENDING, ItemStatus.IN_FLIGHT, ItemStatus.SENT,
-                                                  ItemStatus.FAILED)),
-            sent=tally.count(ItemStatus.SENT), failed=failed,
+            targeted=sum(
+                tally.count(s) for s in (ItemStatus.PENDING, ItemStatus.IN_FLIGHT, ItemStatus.SENT, ItemStatus.FAILED)
+            ),
+            sent=tally.count(ItemStatus.SENT),
+            failed=failed,
             remaining=tally.count(ItemStatus.PENDING) + tally.count(ItemStatus.IN_FLIGHT) + retryable,
-            in_flight_unknown=failed.get(IN_FLIGHT_UNKNOWN, 0) + tally.count(ItemStatus.IN_FLIGHT))
+            in_flight_unknown=failed.get(IN_FLIGHT_UNKNOWN, 0) + tally.count(ItemStatus.IN_FLIGHT),
+        )
 
     def fields(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,17 +138,16 @@ def message_of(status: SendStatus, counts: Counts, stats: SenderStats) -> str:
     doubt = counts.in_flight_unknown
     return {
         SendStatus.COMPLETED: f"{done}; nothing left to send",
-        SendStatus.COMPLETED_IN_DOUBT:
-            f"completed with {doubt} in doubt: {done}; {doubt} push(es) were handed to FCM by an attempt that "
-            "died before the answer was recorded, so they may or may not have arrived (cadence counts them); "
-            "run again with --resend-in-flight to send them again (at least once)",
+        SendStatus.COMPLETED_IN_DOUBT: f"completed with {doubt} in doubt: {done}; {doubt} push(es) were handed to FCM "
+        "by an attempt that died before the answer was recorded, so they may or may not have arrived "
+        "(cadence counts them); run again with --resend-in-flight to send them again (at least once)",
         SendStatus.LIMITED: f"{done}; --limit reached, {counts.remaining} left: run the same command to continue",
         SendStatus.PARTIAL: f"{done}; {counts.remaining} failed with retryable errors or are still pending: "
-                            "run the same command again to retry them",
+        "run the same command again to retry them",
         SendStatus.INTERRUPTED: f"stopped by a signal: {done}, {counts.remaining} left: resume with the same command",
         SendStatus.ABORTED: f"aborted: {stats.abort}; {done}, {counts.remaining} left: fix the cause, then resume "
-                            "with the same command",
+        "with the same command",
         SendStatus.EMPTY: "the audience is empty: nothing to send",
         SendStatus.DRY_RUN: f"dry run: {counts.remaining} push(es) would be sent "
-                            f"({counts.sent} already sent by earlier runs of this send)",
+        f"({counts.sent} already sent by earlier runs of this send)",
     }[status]

@@ -35,7 +35,7 @@ class SendRequest:
     automation: str | None = None
     max_in_doubt: int | None = None
     shard: Shard | None = None
-    samples: int = DEFAULT_SAMPLES     # a dry run's rendered pushes shown (engine.push.preview)
+    samples: int = DEFAULT_SAMPLES  # a dry run's rendered pushes shown (engine.push.preview)
 
     @property
     def adhoc(self) -> bool:

@@ -60,12 +60,12 @@ class SenderStats:
 
     sent: int = 0
     failed: Counter[str] = field(default_factory=Counter)
-    deferred: int = 0            # handed back as pending: stop or abort came first
-    retried: int = 0             # retries scheduled after a transient failure
-    retry_later: int = 0         # gave up with a retryable error: the next run of the send retries them
+    deferred: int = 0  # handed back as pending: stop or abort came first
+    retried: int = 0  # retries scheduled after a transient failure
+    retry_later: int = 0  # gave up with a retryable error: the next run of the send retries them
     dead_tokens: int = 0
-    commits: int = 0             # ledger transactions (each records answers and claims pushes)
-    max_unrecorded: int = 0      # the most pushes claimed and not yet recorded at once (<= window)
+    commits: int = 0  # ledger transactions (each records answers and claims pushes)
+    max_unrecorded: int = 0  # the most pushes claimed and not yet recorded at once (<= window)
     abort: str | None = None
     interrupted: bool = False
 
@@ -77,22 +77,33 @@ class SenderStats:
 @dataclass(frozen=True)
 class _Attempt:
     item: LedgerItem
-    attempts: int                # tries already made
+    attempts: int  # tries already made
 
 
 @dataclass(frozen=True)
 class _Tried:
     result: ItemResult
-    retry_in: float | None = None   # seconds until the next try, when one is due
+    retry_in: float | None = None  # seconds until the next try, when one is due
 
 
 class Sender:
     """Send ledger items through ``client``; see the module docstring for the guarantees."""
 
-    def __init__(self, client: PushClient, sink: CommitSink, *, run_id: str, concurrency: int,
-                 rate_per_minute: int, policy: RetryPolicy, window: int | None = None,
-                 commit_interval: float = COMMIT_INTERVAL_S, stop: threading.Event | None = None,
-                 on_commit: Callable[[SenderStats], None] | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        client: PushClient,
+        sink: CommitSink,
+        *,
+        run_id: str,
+        concurrency: int,
+        rate_per_minute: int,
+        policy: RetryPolicy,
+        window: int | None = None,
+        commit_interval: float = COMMIT_INTERVAL_S,
+        stop: threading.Event | None = None,
+        on_commit: Callable[[SenderStats], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self._window = window or default_window(concurrency)
         if self._window < 1:
             raise ValueError("window must be at least 1")
@@ -103,7 +114,7 @@ class Sender:
         self._limiter = RateLimiter(rate_per_minute, burst=self._workers)
         self._policy = policy
         self._interval = commit_interval
-        self._lookahead = max(1, self._workers // 2)   # claimed ahead for workers about to free up
+        self._lookahead = max(1, self._workers // 2)  # claimed ahead for workers about to free up
         self._flush_at = max(1, (self._window - self._workers) // 2 or self._window // 2)
         self._stop = stop
         self._on_commit = on_commit
@@ -112,22 +123,22 @@ class Sender:
 
     async def run(self, items: Sequence[LedgerItem]) -> SenderStats:
         self._halt = asyncio.Event()
-        self._wake = asyncio.Event()          # a worker has an answer, or the sender should stop
-        self._fed = asyncio.Event()           # the writer claimed more, or there is nothing more
+        self._wake = asyncio.Event()  # a worker has an answer, or the sender should stop
+        self._fed = asyncio.Event()  # the writer claimed more, or there is nothing more
         self._finished = False
         self._fresh = deque(_Attempt(item, 0) for item in items)
-        self._later: list[tuple[float, int, _Attempt]] = []       # heap: (ready at, seq, attempt)
-        self._ready: deque[_Attempt] = deque()                    # claimed, not yet handed to FCM
-        self._done: list[tuple[_Attempt, _Tried]] = []            # answered, not yet recorded
+        self._later: list[tuple[float, int, _Attempt]] = []  # heap: (ready at, seq, attempt)
+        self._ready: deque[_Attempt] = deque()  # claimed, not yet handed to FCM
+        self._done: list[tuple[_Attempt, _Tried]] = []  # answered, not yet recorded
         self._first_done = 0.0
-        self._active = 0                                          # requests out right now
-        self._unrecorded = 0                                      # claimed and not yet recorded
+        self._active = 0  # requests out right now
+        self._unrecorded = 0  # claimed and not yet recorded
         workers = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
         watcher = asyncio.create_task(self._watch_stop())
         try:
             await self._write()
         except BaseException:
-            self._halt.set()      # the ledger is unusable: hand nothing new to FCM
+            self._halt.set()  # the ledger is unusable: hand nothing new to FCM
             raise
         finally:
             self._finished = True
@@ -144,8 +155,11 @@ class Sender:
                 await self._drain()
                 return
             now = time.monotonic()
-            starving = (self._active + len(self._ready) < self._workers and self._unrecorded < self._window
-                        and self._has_work(now))
+            starving = (
+                self._active + len(self._ready) < self._workers
+                and self._unrecorded < self._window
+                and self._has_work(now)
+            )
             due = self._done and (len(self._done) >= self._flush_at or now - self._first_done >= self._interval)
             if starving or due:
                 await self._tick(claim=True)
@@ -183,11 +197,14 @@ class Sender:
 
     async def _tick(self, *, claim: bool) -> None:
         answered, self._done = self._done, []
-        room = min(self._window - self._unrecorded + len(answered),
-                   self._workers + self._lookahead - self._active - len(self._ready))
+        room = min(
+            self._window - self._unrecorded + len(answered),
+            self._workers + self._lookahead - self._active - len(self._ready),
+        )
         claimed = self._take(time.monotonic(), room) if claim else []
-        await asyncio.to_thread(self._sink.commit, [tried.result for _, tried in answered],
-                                [attempt.item for attempt in claimed])
+        await asyncio.to_thread(
+            self._sink.commit, [tried.result for _, tried in answered], [attempt.item for attempt in claimed]
+        )
         self._unrecorded += len(claimed) - len(answered)
         self.stats.max_unrecorded = max(self.stats.max_unrecorded, self._unrecorded)
         self.stats.commits += 1
@@ -197,7 +214,7 @@ class Sender:
         now = time.monotonic()
         for attempt, tried in answered:
             self._count(tried)
-            if tried.retry_in is not None:    # only now, after "pending" is committed for it
+            if tried.retry_in is not None:  # only now, after "pending" is committed for it
                 next_try = _Attempt(attempt.item, attempt.attempts + 1)
                 heapq.heappush(self._later, (now + tried.retry_in, attempt.item.seq, next_try))
         if self._on_commit and answered:
@@ -237,7 +254,7 @@ class Sender:
             if self._ready:
                 return self._ready.popleft()
             self._fed.clear()
-            self._wake.set()             # the writer may be waiting for room to claim
+            self._wake.set()  # the writer may be waiting for room to claim
             await self._fed.wait()
         return None
 
@@ -262,8 +279,15 @@ class Sender:
             await asyncio.sleep(wait)
         if self._halt.is_set():
             return _Tried(ItemResult(item, ItemStatus.PENDING))
-        outcome = await self._client.send(Push(token=item.token or "", title=item.title or "",
-                                               body=item.body or "", link=item.deep_link, run_id=self._run_id))
+        outcome = await self._client.send(
+            Push(
+                token=item.token or "",
+                title=item.title or "",
+                body=item.body or "",
+                link=item.deep_link,
+                run_id=self._run_id,
+            )
+        )
         if outcome.kind is OutcomeKind.SENT:
             return _Tried(ItemResult(item, ItemStatus.SENT, message_id=outcome.message_id))
         if outcome.kind is OutcomeKind.ABORT:

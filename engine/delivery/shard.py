@@ -28,8 +28,10 @@ class Shard:
 
     def __post_init__(self) -> None:
         if not 2 <= self.count <= MAX_SHARDS or not 1 <= self.index <= self.count:
-            raise ConfigError(f"shard {self.index}/{self.count} does not exist",
-                              hint=f"give K/N with 2 <= N <= {MAX_SHARDS} and 1 <= K <= N, e.g. 2/4")
+            raise ConfigError(
+                f"shard {self.index}/{self.count} does not exist",
+                hint=f"give K/N with 2 <= N <= {MAX_SHARDS} and 1 <= K <= N, e.g. 2/4",
+            )
 
     @classmethod
     def parse(cls, text: str) -> Shard:

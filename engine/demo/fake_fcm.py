@@ -44,11 +44,14 @@ FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 # fault kind -> (HTTP status, canonical status, FCM errorCode, message), as FCM answers them
 FAULTS: dict[str, tuple[int, str, str | None, str]] = {
     "unregistered": (404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found."),
-    "invalid_argument": (400, "INVALID_ARGUMENT", "INVALID_ARGUMENT",
-                         "The registration token is not a valid FCM registration token"),
+    "invalid_argument": (
+        400,
+        "INVALID_ARGUMENT",
+        "INVALID_ARGUMENT",
+        "The registration token is not a valid FCM registration token",
+    ),
     "sender_id_mismatch": (403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "SenderId mismatch"),
-    "third_party_auth": (401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR",
-                         "Auth error from APNS or Web Push Service"),
+    "third_party_auth": (401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "Auth error from APNS or Web Push Service"),
     "quota": (429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "Quota exceeded for quota metric."),
     "internal": (500, "INTERNAL", "INTERNAL", "Internal error encountered."),
     "unavailable": (503, "UNAVAILABLE", "UNAVAILABLE", "The service is currently unavailable."),
@@ -68,15 +71,22 @@ class Received:
 @dataclass
 class _Script:
     kind: str
-    times: int | None          # None: every time
+    times: int | None  # None: every time
     retry_after: float | None
 
 
 class FakeFcmServer:
     """The fake server. ``start()`` binds a free port; use as a context manager in tests."""
 
-    def __init__(self, *, project_id: str = "fake-project", record: bool = True,
-                 delay: float = 0.0, flaky: float = 0.0, flaky_retry_after: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        project_id: str = "fake-project",
+        record: bool = True,
+        delay: float = 0.0,
+        flaky: float = 0.0,
+        flaky_retry_after: float = 1.0,
+    ) -> None:
         self.project_id = project_id
         self.record = record
         self._delay = delay
@@ -111,11 +121,20 @@ class FakeFcmServer:
         sock.listen(4096)
         self.port = sock.getsockname()[1]
         # log_config=None: the host process (the demo, a test) keeps its own logging set-up
-        config = uvicorn.Config(self.app(), http="httptools", loop="asyncio", lifespan="off", access_log=False,
-                                log_config=None, log_level="warning", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            self.app(),
+            http="httptools",
+            loop="asyncio",
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="fake-fcm",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-fcm", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -149,15 +168,16 @@ class FakeFcmServer:
 
     def app(self) -> Starlette:
         """The ASGI app: the OAuth token endpoint, FCM's messages:send, and the counts."""
-        routes = [Route("/token", self._oauth, methods=["POST"]),
-                  Route("/_fake/stats", self._stats, methods=["GET"]),
-                  Route("/v1/projects/{project}/messages:send", self._send, methods=["POST"])]
+        routes = [
+            Route("/token", self._oauth, methods=["POST"]),
+            Route("/_fake/stats", self._stats, methods=["GET"]),
+            Route("/v1/projects/{project}/messages:send", self._send, methods=["POST"]),
+        ]
         return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
 
     # ---- scripting ------------------------------------------------------------------------
 
-    def script(self, token: str, kind: str, *, times: int | None = None,
-               retry_after: float | None = None) -> None:
+    def script(self, token: str, kind: str, *, times: int | None = None, retry_after: float | None = None) -> None:
         """Answer ``token``'s next ``times`` sends (all, when None) with fault ``kind``."""
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
@@ -234,8 +254,14 @@ class FakeFcmServer:
 
     async def _stats(self, request: Request) -> Response:
         with self._lock:
-            return _json(200, {"accepted": sum(self._accepted.values()), "attempts": sum(self._attempts.values()),
-                               "tokens": dict(self._accepted)})
+            return _json(
+                200,
+                {
+                    "accepted": sum(self._accepted.values()),
+                    "attempts": sum(self._attempts.values()),
+                    "tokens": dict(self._accepted),
+                },
+            )
 
     async def _send(self, request: Request) -> Response:
         bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -288,8 +314,9 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> R
     return Response(json.dumps(payload).encode(), status_code=status, media_type=_JSON, headers=headers)
 
 
-def _error(status: int, canonical: str, fcm_code: str | None, message: str,
-           headers: dict[str, str] | None = None) -> Response:
+def _error(
+    status: int, canonical: str, fcm_code: str | None, message: str, headers: dict[str, str] | None = None
+) -> Response:
     """An error answer in Google's shape: canonical status, and FCM's own code in ``details``."""
     error: dict[str, Any] = {"code": status, "message": message, "status": canonical}
     if fcm_code:
@@ -311,8 +338,9 @@ def _seconds(value: float) -> str:
 def write_service_account(path: Path, *, token_uri: str, project_id: str = "fake-project") -> Path:
     """Write a throwaway service-account JSON (fresh RSA key) whose ``token_uri`` is ``token_uri``."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     info = {
         "type": "service_account",
         "project_id": project_id,
@@ -337,20 +365,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--project-id", default="fake-project")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
     parser.add_argument("--no-record", action="store_true", help="count messages, keep no bodies")
-    parser.add_argument("--flaky", type=float, default=0.0,
-                        help="fraction of tokens that answer 503 with Retry-After once, e.g. 0.01")
+    parser.add_argument(
+        "--flaky", type=float, default=0.0, help="fraction of tokens that answer 503 with Retry-After once, e.g. 0.01"
+    )
     parser.add_argument("--flaky-retry-after", type=float, default=1.0, help="their Retry-After, seconds")
     parser.add_argument("--credentials", type=Path, help="also write a service-account JSON here")
     args = parser.parse_args(argv)
     stopped = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopped.set())
-    server = FakeFcmServer(project_id=args.project_id, record=not args.no_record, delay=args.delay,
-                           flaky=args.flaky, flaky_retry_after=args.flaky_retry_after).start()
+    server = FakeFcmServer(
+        project_id=args.project_id,
+        record=not args.no_record,
+        delay=args.delay,
+        flaky=args.flaky,
+        flaky_retry_after=args.flaky_retry_after,
+    ).start()
     if args.credentials:
         write_service_account(args.credentials, token_uri=server.token_uri, project_id=args.project_id)
-    print(json.dumps({"endpoint": server.endpoint, "token_uri": server.token_uri,
-                      "project_id": server.project_id}), flush=True)
+    print(
+        json.dumps({"endpoint": server.endpoint, "token_uri": server.token_uri, "project_id": server.project_id}),
+        flush=True,
+    )
     while not stopped.wait(0.5):
         pass
     server.stop()

@@ -63,8 +63,10 @@ def _answers(dsn: str) -> bool:
         log.info("no PostgreSQL at %s: %s", describe_server(dsn), mask_text(str(err).strip(), dsn))
         return False
     except psycopg.Error as err:  # e.g. a malformed DSN: a configuration mistake, not an absent server
-        raise ConfigError(f"cannot use the DSN for {describe_server(dsn)}: {mask_text(str(err), dsn)}",
-                          hint="check ENGINE_SOURCE_DSN (postgresql://USER[:PASSWORD]@HOST:PORT/DBNAME)") from None
+        raise ConfigError(
+            f"cannot use the DSN for {describe_server(dsn)}: {mask_text(str(err), dsn)}",
+            hint="check ENGINE_SOURCE_DSN (postgresql://USER[:PASSWORD]@HOST:PORT/DBNAME)",
+        ) from None
     return True
 
 
@@ -78,7 +80,8 @@ def _start_embedded(data_dir: Path) -> DemoServer:
         raise DatabaseUnavailable(
             "no PostgreSQL server reachable and the embedded server is not installed",
             hint="pip install 'audience-engine[demo]' for a private server, or set ENGINE_SOURCE_DSN "
-                 "to a PostgreSQL you can use (postgresql://USER@HOST:5432/DBNAME)") from None
+            "to a PostgreSQL you can use (postgresql://USER@HOST:5432/DBNAME)",
+        ) from None
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
         server = get_server(data_dir, cleanup_mode="stop")
@@ -86,13 +89,16 @@ def _start_embedded(data_dir: Path) -> DemoServer:
         raise DatabaseUnavailable(
             f"the embedded PostgreSQL did not start in {data_dir}: {type(err).__name__}: {err}",
             hint=f"see the server log {data_dir / 'log'}; remove {data_dir} to start from scratch, "
-                 "or set ENGINE_SOURCE_DSN to another server") from err
-    return DemoServer(admin_dsn=server.get_uri(), origin=f"embedded PostgreSQL (data in {data_dir})",
-                      _stop=server.cleanup)
+            "or set ENGINE_SOURCE_DSN to another server",
+        ) from err
+    return DemoServer(
+        admin_dsn=server.get_uri(), origin=f"embedded PostgreSQL (data in {data_dir})", _stop=server.cleanup
+    )
 
 
-def find_server(settings: Settings, *, local_dsns: Sequence[str] = (LOCAL_DSN,),
-                data_dir: Path | None = None, embedded: bool = True) -> DemoServer:
+def find_server(
+    settings: Settings, *, local_dsns: Sequence[str] = (LOCAL_DSN,), data_dir: Path | None = None, embedded: bool = True
+) -> DemoServer:
     """The first usable server: ENGINE_SOURCE_DSN, a local one, else a private embedded one.
 
     ``local_dsns`` are the local servers to probe (tests point them at a closed port);
@@ -104,22 +110,27 @@ def find_server(settings: Settings, *, local_dsns: Sequence[str] = (LOCAL_DSN,),
         if _answers(settings.source_dsn):
             return DemoServer(admin_dsn=settings.source_dsn, origin="ENGINE_SOURCE_DSN")
         tried.append(f"ENGINE_SOURCE_DSN ({describe_server(settings.source_dsn)})")
-        log.warning("ENGINE_SOURCE_DSN does not answer (%s); looking for another server",
-                    describe_server(settings.source_dsn))
+        log.warning(
+            "ENGINE_SOURCE_DSN does not answer (%s); looking for another server", describe_server(settings.source_dsn)
+        )
     for dsn in local_dsns:
         if _answers(dsn):
             return DemoServer(admin_dsn=dsn, origin=f"local server ({describe_server(dsn)})")
         tried.append(describe_server(dsn))
     where = "; ".join(tried)
-    how = ("set ENGINE_SOURCE_DSN to a PostgreSQL you can use, e.g. "
-           "export ENGINE_SOURCE_DSN=postgresql://USER:PASSWORD@HOST:5432/DBNAME, "
-           "or start one on 127.0.0.1:5432 that lets user postgres in")
+    how = (
+        "set ENGINE_SOURCE_DSN to a PostgreSQL you can use, e.g. "
+        "export ENGINE_SOURCE_DSN=postgresql://USER:PASSWORD@HOST:5432/DBNAME, "
+        "or start one on 127.0.0.1:5432 that lets user postgres in"
+    )
     if os.geteuid() == 0:
         raise DatabaseUnavailable(
             f"no PostgreSQL server reachable (tried {where}), and the embedded PostgreSQL is not started as "
             "root: the PostgreSQL wheels run useradd and change permissions of system folders when run as root",
-            hint=f"{how}; or run engine demo as a regular user with pip install 'audience-engine[demo]'")
+            hint=f"{how}; or run engine demo as a regular user with pip install 'audience-engine[demo]'",
+        )
     if not embedded:
-        raise DatabaseUnavailable(f"no PostgreSQL server reachable (tried {where}) and the embedded server is off",
-                                  hint=how)
+        raise DatabaseUnavailable(
+            f"no PostgreSQL server reachable (tried {where}) and the embedded server is off", hint=how
+        )
     return _start_embedded(data_dir or default_data_dir())

@@ -46,12 +46,12 @@ class DemoReport:
     seed: dict[str, Any]
     runs: list[RunResult] = field(default_factory=list)
     sends: list[dict[str, Any]] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)     # audience -> why it could not run
+    skipped: dict[str, str] = field(default_factory=dict)  # audience -> why it could not run
     fcm_messages: int = 0
     output_dir: Path | None = None
-    timeline: list[tuple[str, str]] = field(default_factory=list)    # the compressed automation run's phases
-    timeline_audience: int = 0       # its live recipient rows (generated as of the demo's as_of)
-    timeline_fcm_messages: int = 0   # pushes its TEST and live (test mode) phases delivered to the fake FCM
+    timeline: list[tuple[str, str]] = field(default_factory=list)  # the compressed automation run's phases
+    timeline_audience: int = 0  # its live recipient rows (generated as of the demo's as_of)
+    timeline_fcm_messages: int = 0  # pushes its TEST and live (test mode) phases delivered to the fake FCM
 
     @property
     def ok(self) -> bool:
@@ -72,12 +72,14 @@ def demo_database_name(settings: Settings) -> str:
 def _recreate_database(admin_dsn: str, name: str, *, reset: bool) -> str:
     """Drop and create ``name``; one the demo did not create (no DEMO_MARK comment) is dropped only with ``reset``."""
     with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as admin:
-        row = admin.execute("SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database "
-                            "WHERE datname = %s", (name,)).fetchone()
+        row = admin.execute(
+            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
         if row is not None and row[0] != DEMO_MARK and not reset:
-            raise ConfigError(f"database {name!r} exists and was not created by engine demo",
-                              hint="pass --reset to drop and recreate it, or --db (ENGINE_DEMO_DATABASE) "
-                                   "to name another")
+            raise ConfigError(
+                f"database {name!r} exists and was not created by engine demo",
+                hint="pass --reset to drop and recreate it, or --db (ENGINE_DEMO_DATABASE) to name another",
+            )
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
         admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(DEMO_MARK)))
@@ -92,16 +94,20 @@ def _showcase_product(dsn: str, as_of: datetime) -> str | None:
     return str(product) if product else None
 
 
-
-
-def _send_all(settings: Settings, runs: list[RunResult], as_of: datetime, report: DemoReport,
-              note: Callable[[str], None]) -> None:
+def _send_all(
+    settings: Settings, runs: list[RunResult], as_of: datetime, report: DemoReport, note: Callable[[str], None]
+) -> None:
     from engine.demo.fake_fcm import FakeFcmServer, write_service_account  # noqa: PLC0415
     from engine.schedules.loader import load_schedules  # noqa: PLC0415
 
     templates = load_schedules(settings.project_dir).templates
-    written = {(r.audience, o.name) for r in runs if r.run_dir
-               for o in r.manifest.production_outputs if o.status is OutputStatus.WRITTEN}
+    written = {
+        (r.audience, o.name)
+        for r in runs
+        if r.run_dir
+        for o in r.manifest.production_outputs
+        if o.status is OutputStatus.WRITTEN
+    }
     with FakeFcmServer() as fcm, tempfile.TemporaryDirectory(prefix="engine-demo-") as tmp:
         credentials = write_service_account(Path(tmp) / "service-account.json", token_uri=fcm.token_uri)
         fcm_settings = replace(settings, fcm_credentials=credentials, fcm_endpoint=fcm.endpoint)
@@ -137,19 +143,23 @@ def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Cal
     schedules = load_schedules(settings.project_dir)
     if not schedules.automations:
         return
-    automation = with_changes(schedules.automations[0], generate_lead=timedelta(seconds=20),
-                              test_lead=timedelta(seconds=12), cancellation_window=timedelta(seconds=12),
-                              max_audience_size=None)
+    automation = with_changes(
+        schedules.automations[0],
+        generate_lead=timedelta(seconds=20),
+        test_lead=timedelta(seconds=12),
+        cancellation_window=timedelta(seconds=12),
+        max_audience_size=None,
+    )
     compressed = with_changes(schedules, automations=(automation,))
     send_at = utcnow().replace(microsecond=0) + timedelta(seconds=22)
     note(f"automation {automation.id}: compressed timeline in test mode, T-0 at {send_at:%H:%M:%S} UTC")
     with state_connection(settings) as conn:
-        run = automation_runs.create_run(conn, automation_id=automation.id, send_at=send_at,
-                                         kind=RunKind.TRIGGERED_TEST)
+        run = automation_runs.create_run(
+            conn, automation_id=automation.id, send_at=send_at, kind=RunKind.TRIGGERED_TEST
+        )
     if run is None:
         return
-    ctx = PhaseContext(settings=settings, worker="engine demo", clock=utcnow, schedules=compressed,
-                       data_as_of=as_of)
+    ctx = PhaseContext(settings=settings, worker="engine demo", clock=utcnow, schedules=compressed, data_as_of=as_of)
     shown = 0
     while True:
         step = advance(ctx, run.id)
@@ -161,7 +171,7 @@ def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Cal
         shown = len(events)
         if step is None:
             break
-        if isinstance(step, Fanout):     # ENGINE_SEND_SHARDS > 1: the demo runs the shards one after the other
+        if isinstance(step, Fanout):  # ENGINE_SEND_SHARDS > 1: the demo runs the shards one after the other
             for job in step.shards:
                 send_shard(ctx, run.id, job)
             continue
@@ -172,26 +182,35 @@ def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Cal
     report.timeline_audience = (finished.audience_size or 0) if finished else 0
 
 
-def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send: bool = True,
-             database: str | None = None, reset: bool = False,
-             note: Callable[[str], None] = lambda _: None) -> DemoReport:
+def run_demo(
+    settings: Settings,
+    *,
+    users: int,
+    seed: int,
+    as_of: datetime,
+    send: bool = True,
+    database: str | None = None,
+    reset: bool = False,
+    note: Callable[[str], None] = lambda _: None,
+) -> DemoReport:
     """Seed a fresh demo database (``database``, default ``demo_database_name``), run every audience, send their
     pushes to a fake FCM. A database the demo did not create is dropped only with ``reset``."""
     database = database or demo_database_name(settings)
     server = find_server(settings)
     with contextlib.ExitStack() as stack:
         stack.callback(server.stop)
-        stack.callback(close_pools)         # before the server it may have started stops
+        stack.callback(close_pools)  # before the server it may have started stops
         note(f"PostgreSQL: {server.origin}")
         dsn = _recreate_database(server.admin_dsn, database, reset=reset)
         # the demo's own database (synthetic data, sends to a fake FCM): its role is not checked
         demo = replace(settings, source_dsn=dsn, state_dsn=dsn, throwaway_source=True)
         note(f"seeding {users:,} users into {database}")
-        seeded = api.seed_app_database(demo, users=users, seed=seed, as_of=as_of)   # test users get a device
+        seeded = api.seed_app_database(demo, users=users, seed=seed, as_of=as_of)  # test users get a device
         api.migrate_state(demo)
-        report = DemoReport(server=server.origin, database=mask_dsn(dsn), seed=seeded,
-                            output_dir=demo.resolved_output_dir)
-        web = start_in_thread(demo, port=0)      # the operator page, for as long as the demo runs
+        report = DemoReport(
+            server=server.origin, database=mask_dsn(dsn), seed=seeded, output_dir=demo.resolved_output_dir
+        )
+        web = start_in_thread(demo, port=0)  # the operator page, for as long as the demo runs
         stack.callback(web.stop)
         note(f"operator page (while the demo runs): {web.url}")
         variables = {}
@@ -201,8 +220,9 @@ def run_demo(settings: Settings, *, users: int, seed: int, as_of: datetime, send
         ready, report.skipped = api.split_runnable(demo, variables=variables)
         note("running every audience" + (f" (skipped: {', '.join(report.skipped)})" if report.skipped else ""))
         if ready:
-            report.runs = api.run(demo, selectors=[s.name for s in ready], as_of=as_of, variables=variables,
-                                  strict=False)
+            report.runs = api.run(
+                demo, selectors=[s.name for s in ready], as_of=as_of, variables=variables, strict=False
+            )
         if send:
             _send_all(demo, report.runs, as_of, report, note)
         return report

@@ -33,9 +33,12 @@ class Backoff:
 
     def retrying(self) -> Retrying:
         """One alert's attempts: an undelivered one is tried again until the last attempt."""
-        return Retrying(stop=stop_after_attempt(self.attempts), reraise=True,
-                        wait=wait_random_exponential(multiplier=self.base_s, max=self.cap_s),
-                        retry=retry_if_exception_type(_NotDelivered))
+        return Retrying(
+            stop=stop_after_attempt(self.attempts),
+            reraise=True,
+            wait=wait_random_exponential(multiplier=self.base_s, max=self.cap_s),
+            retry=retry_if_exception_type(_NotDelivered),
+        )
 
 
 class _NotDelivered(Exception):
@@ -62,10 +65,17 @@ class Alert:
 
     def payload(self) -> dict[str, Any]:
         """Slack's incoming-webhook shape: ``text`` plus one attachment whose fields carry the details."""
-        return {"text": f":rotating_light: audience-engine: {self.text}",
-                "attachments": [{"title": self.event.value, "color": "danger", "fallback": self.text,
-                                 "fields": [{"title": k, "value": str(v), "short": True}
-                                            for k, v in self.details.items()]}]}
+        return {
+            "text": f":rotating_light: audience-engine: {self.text}",
+            "attachments": [
+                {
+                    "title": self.event.value,
+                    "color": "danger",
+                    "fallback": self.text,
+                    "fields": [{"title": k, "value": str(v), "short": True} for k, v in self.details.items()],
+                }
+            ],
+        }
 
 
 class Alerter:
@@ -105,12 +115,17 @@ class Alerter:
             retrying(self._post_once, client, alert)
         except _NotDelivered as problem:
             metrics.ALERTS.labels(alert.event.value, "given_up").inc()
-            log.error("alert not delivered: %s after %d attempts", problem, retrying.statistics["attempt_number"],
-                      extra={"event": alert.event.value})
+            log.error(
+                "alert not delivered: %s after %d attempts",
+                problem,
+                retrying.statistics["attempt_number"],
+                extra={"event": alert.event.value},
+            )
             return
         metrics.ALERTS.labels(alert.event.value, "delivered").inc()
-        log.info("alert delivered", extra={"event": alert.event.value,
-                                           "attempts": retrying.statistics["attempt_number"]})
+        log.info(
+            "alert delivered", extra={"event": alert.event.value, "attempts": retrying.statistics["attempt_number"]}
+        )
 
     def _post_once(self, client: httpx.Client, alert: Alert) -> None:
         try:

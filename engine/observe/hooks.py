@@ -20,6 +20,7 @@ from engine.observe.alerts import Event, send_alert
 
 log = logging.getLogger("engine.events")
 
+
 def run_finished(settings: Settings, result: Any, *, automation: str | None = None) -> None:
     """An audience run ended (``RunResult``): metrics, one log event, a failure alert."""
     manifest = result.manifest
@@ -34,12 +35,25 @@ def run_finished(settings: Settings, result: Any, *, automation: str | None = No
             metrics.AUDIENCE_SIZE.labels(result.audience, output.name).set(output.rows)
         if result.ok:
             metrics.LAST_SUCCESS.labels(automation or "", result.audience).set(time.time())
-        log.info("run %s", status, extra={"phase": "run", "event": "run_finished", "seconds": manifest.seconds,
-                                          "errors": len(manifest.errors)})
+        log.info(
+            "run %s",
+            status,
+            extra={
+                "phase": "run",
+                "event": "run_finished",
+                "seconds": manifest.seconds,
+                "errors": len(manifest.errors),
+            },
+        )
         if status == "failed":
-            send_alert(settings.alert_webhook_url, Event.RUN_FAILED,
-                       f"run of {result.audience} failed: {'; '.join(manifest.errors)[:500]}",
-                       run_id=result.run_id, audience=result.audience, automation=automation or "")
+            send_alert(
+                settings.alert_webhook_url,
+                Event.RUN_FAILED,
+                f"run of {result.audience} failed: {'; '.join(manifest.errors)[:500]}",
+                run_id=result.run_id,
+                audience=result.audience,
+                automation=automation or "",
+            )
 
 
 def batch_committed(record: Any, results: Sequence[Any]) -> None:
@@ -50,9 +64,17 @@ def batch_committed(record: Any, results: Sequence[Any]) -> None:
     for code, count in failed.items():
         metrics.PUSHES_FAILED.labels(code).inc(count)
     with log_context(run_id=record.run_id, audience=record.audience):
-        log.info("batch committed", extra={"phase": "send", "event": "batch", "send_id": record.send_id,
-                                           "sent": sent, "failed": sum(failed.values()),
-                                           "pending": len(results) - sent - sum(failed.values())})
+        log.info(
+            "batch committed",
+            extra={
+                "phase": "send",
+                "event": "batch",
+                "send_id": record.send_id,
+                "sent": sent,
+                "failed": sum(failed.values()),
+                "pending": len(results) - sent - sum(failed.values()),
+            },
+        )
 
 
 def send_finished(settings: Settings, record: Any, report: Any, stats: Any) -> None:
@@ -63,20 +85,35 @@ def send_finished(settings: Settings, record: Any, report: Any, stats: Any) -> N
             metrics.CADENCE_EXCLUDED.labels(rule).inc(count)
     metrics.PUSHES_IN_DOUBT.labels(record.audience or "").set(report.in_flight_unknown)
     with log_context(run_id=record.run_id, audience=record.audience):
-        log.info("send %s", report.status.value, extra={"phase": "send", "event": "send_finished",
-                                                  "send_id": record.send_id, "sent": report.sent,
-                                                  "failed": sum(report.failed.values())})
+        log.info(
+            "send %s",
+            report.status.value,
+            extra={
+                "phase": "send",
+                "event": "send_finished",
+                "send_id": record.send_id,
+                "sent": report.sent,
+                "failed": sum(report.failed.values()),
+            },
+        )
         where = {"send_id": record.send_id, "audience": record.audience or "", "run_id": record.run_id or ""}
         if report.in_flight_unknown:
-            send_alert(settings.alert_webhook_url, Event.IN_DOUBT,
-                       f"{report.in_flight_unknown} push(es) of send {record.send_id} are in doubt", **where)
+            send_alert(
+                settings.alert_webhook_url,
+                Event.IN_DOUBT,
+                f"{report.in_flight_unknown} push(es) of send {record.send_id} are in doubt",
+                **where,
+            )
         answered = report.sent + sum(report.failed.values())
         rate = sum(report.failed.values()) / answered * 100 if answered else 0.0
         if record.mode != "test" and rate > settings.alert_fcm_error_rate_pct:
-            send_alert(settings.alert_webhook_url, Event.FCM_ERROR_RATE,
-                       f"FCM error rate {rate:.1f}% on send {record.send_id} "
-                       f"(above {settings.alert_fcm_error_rate_pct:g}%)", **where,
-                       failed=dict(report.failed))
+            send_alert(
+                settings.alert_webhook_url,
+                Event.FCM_ERROR_RATE,
+                f"FCM error rate {rate:.1f}% on send {record.send_id} (above {settings.alert_fcm_error_rate_pct:g}%)",
+                **where,
+                failed=dict(report.failed),
+            )
 
 
 def scheduler_event(settings: Settings, event: Event, text: str, **details: Any) -> None:

@@ -16,42 +16,68 @@ from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-RUNS = Counter("engine_runs", "Audience runs finished, by audience, automation and status",
-               ["audience", "automation", "status"], registry=REGISTRY)
-PHASE_SECONDS = Histogram("engine_phase_duration_seconds", "Duration of run steps and automation phases",
-                          ["phase"], registry=REGISTRY,
-                          buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600))
-AUDIENCE_SIZE = Gauge("engine_audience_size", "Rows of the last run's production file, per output",
-                      ["audience", "output"], registry=REGISTRY)
+RUNS = Counter(
+    "engine_runs",
+    "Audience runs finished, by audience, automation and status",
+    ["audience", "automation", "status"],
+    registry=REGISTRY,
+)
+PHASE_SECONDS = Histogram(
+    "engine_phase_duration_seconds",
+    "Duration of run steps and automation phases",
+    ["phase"],
+    registry=REGISTRY,
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+)
+AUDIENCE_SIZE = Gauge(
+    "engine_audience_size",
+    "Rows of the last run's production file, per output",
+    ["audience", "output"],
+    registry=REGISTRY,
+)
 PUSHES_SENT = Counter("engine_pushes_sent", "Pushes FCM accepted", ["mode"], registry=REGISTRY)
 PUSHES_FAILED = Counter("engine_pushes_failed", "Pushes FCM refused, by error code", ["code"], registry=REGISTRY)
-PUSHES_IN_DOUBT = Gauge("engine_pushes_in_doubt", "Pushes of the last send whose FCM answer was never recorded",
-                        ["audience"], registry=REGISTRY)
+PUSHES_IN_DOUBT = Gauge(
+    "engine_pushes_in_doubt",
+    "Pushes of the last send whose FCM answer was never recorded",
+    ["audience"],
+    registry=REGISTRY,
+)
 RETRIES = Counter("engine_push_retries", "Push retries after a transient FCM failure", registry=REGISTRY)
-CADENCE_EXCLUDED = Counter("engine_cadence_excluded", "Users a send left out by a cadence rule", ["rule"],
-                           registry=REGISTRY)
-STALLED_RECOVERED = Counter("engine_stalled_jobs_recovered", "Scheduler jobs of a dead worker taken over",
-                            registry=REGISTRY)
-LAST_SUCCESS = Gauge("engine_last_successful_run_timestamp_seconds",
-                     "Unix time of the last succeeded (or empty) run, per automation and audience",
-                     ["automation", "audience"], registry=REGISTRY)
-ALERTS = Counter("engine_alerts", "Alerts posted to the webhook, by event and outcome", ["event", "outcome"],
-                 registry=REGISTRY)
+CADENCE_EXCLUDED = Counter(
+    "engine_cadence_excluded", "Users a send left out by a cadence rule", ["rule"], registry=REGISTRY
+)
+STALLED_RECOVERED = Counter(
+    "engine_stalled_jobs_recovered", "Scheduler jobs of a dead worker taken over", registry=REGISTRY
+)
+LAST_SUCCESS = Gauge(
+    "engine_last_successful_run_timestamp_seconds",
+    "Unix time of the last succeeded (or empty) run, per automation and audience",
+    ["automation", "audience"],
+    registry=REGISTRY,
+)
+ALERTS = Counter(
+    "engine_alerts", "Alerts posted to the webhook, by event and outcome", ["event", "outcome"], registry=REGISTRY
+)
 
 
 class StateCollector(Collector):
     """Last successful run per audience and per automation, read from the state database at scrape time."""
 
     def __init__(self, query: Callable[[], Iterable[tuple[str, str, float]]]) -> None:
-        self._query = query       # rows of (kind: "audience" | "automation", name, unix time)
+        self._query = query  # rows of (kind: "audience" | "automation", name, unix time)
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        audiences = GaugeMetricFamily("engine_state_last_success_timestamp_seconds",
-                                      "Unix time of the last succeeded (or empty) recorded run, per audience",
-                                      labels=["audience"])
-        automations = GaugeMetricFamily("engine_state_automation_last_success_timestamp_seconds",
-                                        "Unix time of the last automation run that sent (or sent nothing "
-                                        "to an empty audience), per automation", labels=["automation"])
+        audiences = GaugeMetricFamily(
+            "engine_state_last_success_timestamp_seconds",
+            "Unix time of the last succeeded (or empty) recorded run, per audience",
+            labels=["audience"],
+        )
+        automations = GaugeMetricFamily(
+            "engine_state_automation_last_success_timestamp_seconds",
+            "Unix time of the last automation run that sent (or sent nothing to an empty audience), per automation",
+            labels=["automation"],
+        )
         for kind, name, stamp in self._query():
             (audiences if kind == "audience" else automations).add_metric([name], stamp)
         yield audiences

@@ -29,7 +29,7 @@ _TEMP = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+
 _OLD_TEMP = re.compile(r"^\..+\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
 # A temp file untouched this long is a dead writer's, whoever wrote it (see _stale)
 STALE_AFTER_S = 86_400
-_HOST_TAG_MAX = 24   # with a 200-byte file name, pid and random part the temp name stays under NAME_MAX (255)
+_HOST_TAG_MAX = 24  # with a 200-byte file name, pid and random part the temp name stays under NAME_MAX (255)
 
 
 @lru_cache(maxsize=1)
@@ -42,7 +42,7 @@ def host_tag() -> str:
     name = socket.gethostname() or "localhost"
     tag = re.sub(r"[^A-Za-z0-9-]", "-", name)
     if tag != name or len(tag) > _HOST_TAG_MAX:
-        tag = f"{tag[:_HOST_TAG_MAX - 7]}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
+        tag = f"{tag[: _HOST_TAG_MAX - 7]}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
     return tag
 
 
@@ -100,7 +100,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:   # exists, owned by someone else
+    except PermissionError:  # exists, owned by someone else
         return True
     return True
 
@@ -118,7 +118,7 @@ def _stale(name: str, path: Path, now: float) -> bool:
     """
     match = _TEMP.match(name)
     if match is None and _OLD_TEMP.match(name) is None:
-        return False                     # not the engine's temp-name shape: not ours to remove
+        return False  # not the engine's temp-name shape: not ours to remove
     try:
         stat = path.stat()
     except OSError:

@@ -38,13 +38,22 @@ def expand(pattern: str, values: Mapping[str, Any]) -> str:
         out.append(literal)
         if field is None:
             continue
-        if not _FIELD.fullmatch(field) or conversion or not _SPEC.fullmatch(spec or "") \
-                or _WIDTH.search(spec or "") or "{" in (spec or ""):
-            raise FileNameError(f"file name pattern {pattern!r}: {{{field}}} may only name a param "
-                                "(optionally with a short format such as :.8)")
+        if (
+            not _FIELD.fullmatch(field)
+            or conversion
+            or not _SPEC.fullmatch(spec or "")
+            or _WIDTH.search(spec or "")
+            or "{" in (spec or "")
+        ):
+            raise FileNameError(
+                f"file name pattern {pattern!r}: {{{field}}} may only name a param "
+                "(optionally with a short format such as :.8)"
+            )
         if field not in values:
-            raise FileNameError(f"file name pattern {pattern!r} names {field!r}, which is neither "
-                                f"timestamp nor a param (params: {', '.join(sorted(values)) or 'none'})")
+            raise FileNameError(
+                f"file name pattern {pattern!r} names {field!r}, which is neither "
+                f"timestamp nor a param (params: {', '.join(sorted(values)) or 'none'})"
+            )
         try:
             out.append(format(values[field], spec or ""))
         except (ValueError, TypeError) as err:
@@ -80,13 +89,21 @@ def under_root(root: Path, name: str, *, what: str) -> Path:
         problem = "it resolves outside the output folder"
     if problem is not None:
         shown = name if len(name) <= 80 else name[:77] + "..."
-        raise FileNameError(f"{what} {shown!r} is refused: {problem}",
-                            hint=f"{what} is one plain name (an audience or automation) under the output folder")
+        raise FileNameError(
+            f"{what} {shown!r} is refused: {problem}",
+            hint=f"{what} is one plain name (an audience or automation) under the output folder",
+        )
     return root / name
 
 
-def safe_file_name(pattern: str, stamp: str, params: Mapping[str, Any], *, run_dir: Path | None = None,
-                   location: SourceLocation | None = None) -> str:
+def safe_file_name(
+    pattern: str,
+    stamp: str,
+    params: Mapping[str, Any],
+    *,
+    run_dir: Path | None = None,
+    location: SourceLocation | None = None,
+) -> str:
     """Expand ``pattern`` and prove the result is a plain file name (inside ``run_dir`` when given)."""
     try:
         name = expand(pattern, {**params, "timestamp": stamp})
@@ -100,9 +117,12 @@ def safe_file_name(pattern: str, stamp: str, params: Mapping[str, Any], *, run_d
             problem = "it resolves outside the run folder"
     if problem is not None:
         shown = name if len(name) <= 80 else name[:77] + "..."
-        raise FileNameError(f"file name {shown!r} (from {pattern!r}) is refused: {problem}", location=location,
-                            hint="a file name is one plain name in the run folder: check the --var / schedule "
-                                 "value used in it, or the file: pattern")
+        raise FileNameError(
+            f"file name {shown!r} (from {pattern!r}) is refused: {problem}",
+            location=location,
+            hint="a file name is one plain name in the run folder: check the --var / schedule "
+            "value used in it, or the file: pattern",
+        )
     return name
 
 
@@ -124,7 +144,9 @@ def check_output_names(spec: Any, stamp: str, params: Mapping[str, Any], run_dir
             name = safe_file_name(pattern, stamp, shown, run_dir=run_dir, location=location)
             other = taken.setdefault(name.casefold(), label)
             if other != label:
-                raise FileNameError(f"{label} would be named {name!r} (from {pattern!r}), like {other}: it would "
-                                    "replace that file", location=location,
-                                    hint="every output and TEST file needs its own name: check the --var / "
-                                         "schedule value used in it, or the file: pattern")
+                raise FileNameError(
+                    f"{label} would be named {name!r} (from {pattern!r}), like {other}: it would replace that file",
+                    location=location,
+                    hint="every output and TEST file needs its own name: check the --var / "
+                    "schedule value used in it, or the file: pattern",
+                )

@@ -15,8 +15,14 @@ def source_offset(source_row: int | None, rows: int) -> int | None:
     return min(source_row, rows) - 1
 
 
-def test_rows(spec: TestSpec, headers: Sequence[str], source_row: Sequence[str] | None,
-              test_users: Sequence[Mapping[str, Any]], *, production_empty: bool) -> list[list[str]] | None:
+def test_rows(
+    spec: TestSpec,
+    headers: Sequence[str],
+    source_row: Sequence[str] | None,
+    test_users: Sequence[Mapping[str, Any]],
+    *,
+    production_empty: bool,
+) -> list[list[str]] | None:
     """Rows of the TEST file, or ``None`` when it must not be written (empty production, no fallback).
 
     ``source_row`` is the production row (``spec.source_row``) whose fields fill what the test

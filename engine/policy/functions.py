@@ -40,8 +40,11 @@ class _Entry:
 @lru_cache(maxsize=None)
 def _entries(dialect: Dialect) -> tuple[_Entry, ...]:
     document = yaml.safe_load(POLICY_FILE.read_text(encoding="utf-8"))
-    return tuple(_Entry(name.lower(), family["family"], family["reason"])
-                 for family in document[dialect] for name in family["names"])
+    return tuple(
+        _Entry(name.lower(), family["family"], family["reason"])
+        for family in document[dialect]
+        for name in family["names"]
+    )
 
 
 def refusal(dialect: Dialect, function: str) -> Refusal | None:

@@ -14,8 +14,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from engine.push.template import PushTemplate, missing_columns, render
 
 MASK = "•••"
-DEFAULT_SAMPLES = 3          # rendered pushes shown per template (send --dry-run --samples, the run report)
-EXAMPLES = 3                 # user ids shown per kind of bad row
+DEFAULT_SAMPLES = 3  # rendered pushes shown per template (send --dry-run --samples, the run report)
+EXAMPLES = 3  # user ids shown per kind of bad row
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class BadRows:
 
     reason: str
     count: int
-    examples: tuple[str, ...]      # user ids
+    examples: tuple[str, ...]  # user ids
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class PushPreview:
     rows: int
     samples: tuple[PushSample, ...]
     bad: tuple[BadRows, ...]
-    masked: tuple[str, ...]        # columns whose values the samples show as MASK
+    masked: tuple[str, ...]  # columns whose values the samples show as MASK
 
     @property
     def bad_total(self) -> int:
@@ -57,9 +57,15 @@ def mask(values: Mapping[str, str | None], pii: Iterable[str]) -> dict[str, str 
     return {k: MASK if k.lower() in names and v else v for k, v in values.items()}
 
 
-def preview(template: PushTemplate, rows: Iterable[tuple[str, Mapping[str, str | None]]], *,
-            header: Sequence[str], samples: int, pii: Iterable[str],
-            allowed_hosts: Sequence[str]) -> PushPreview:
+def preview(
+    template: PushTemplate,
+    rows: Iterable[tuple[str, Mapping[str, str | None]]],
+    *,
+    header: Sequence[str],
+    samples: int,
+    pii: Iterable[str],
+    allowed_hosts: Sequence[str],
+) -> PushPreview:
     """The first ``samples`` rows that render, and every reason a row would not, over (user id, values) rows."""
     pii = tuple(pii)
     absent = missing_columns(template, header)
@@ -79,7 +85,13 @@ def preview(template: PushTemplate, rows: Iterable[tuple[str, Mapping[str, str |
             if push is not None:
                 shown.append(PushSample(user_id, push.title, push.body, push.link))
     pii_names = {p.lower() for p in pii}
-    return PushPreview(template=template.name, rows=total, samples=tuple(shown),
-                       bad=tuple(BadRows(reason, n, tuple(examples[reason]))
-                                 for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-                       masked=tuple(name for name in template.variables() if name.lower() in pii_names))
+    return PushPreview(
+        template=template.name,
+        rows=total,
+        samples=tuple(shown),
+        bad=tuple(
+            BadRows(reason, n, tuple(examples[reason]))
+            for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        ),
+        masked=tuple(name for name in template.variables() if name.lower() in pii_names),
+    )

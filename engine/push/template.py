@@ -39,8 +39,8 @@ class TemplateError(DeliveryError):
 
 # in schedules.yaml (its schema is generated from this model): each of these; an ad hoc push has no audience
 _IN_FILE = ConfigDict(**CONFIG, json_schema_extra={"required": ["audience", "output", "layer", "title", "body"]})
-_NON_EMPTY = Field(json_schema_extra={"minLength": 1})   # in the file; an empty --title of the command line
-                                                         # gets a message of its own (template_problems)
+_NON_EMPTY = Field(json_schema_extra={"minLength": 1})  # in the file; an empty --title of the command line
+# gets a message of its own (template_problems)
 
 
 @pydantic_dataclass(frozen=True, config=_IN_FILE, kw_only=True)
@@ -51,9 +51,9 @@ class PushTemplate:
     body: Annotated[str, _NON_EMPTY]
     deep_link: Maybe[Annotated[str, _NON_EMPTY]] = None
     layer: Annotated[int, Field(json_schema_extra={"minimum": 0})]
-    name: SkipJsonSchema[str | None] = None       # template name in schedules.yaml; None for an ad hoc push
-    audience: Maybe[Identifier] = None            # the audience whose run it sends
-    output: Maybe[Identifier] = None              # which output of that run
+    name: SkipJsonSchema[str | None] = None  # template name in schedules.yaml; None for an ad hoc push
+    audience: Maybe[Identifier] = None  # the audience whose run it sends
+    output: Maybe[Identifier] = None  # which output of that run
     description: str = ""
     location: SkipJsonSchema[SourceLocation | None] = None
     field_locations: SkipJsonSchema[tuple[tuple[str, SourceLocation], ...]] = ()
@@ -98,8 +98,10 @@ def link_problem(url: str, allowed_hosts: Sequence[str]) -> str | None:
         return f"host {host!r} is not a valid host name"
     allowed = [h.strip().lower().rstrip(".") for h in allowed_hosts if h.strip()]
     if not any(host == h or host.endswith("." + h) for h in allowed):
-        return (f"host {host!r} is not allowed (allowed: {', '.join(allowed) or 'none'}, "
-                "and their subdomains; setting deep_link_hosts)")
+        return (
+            f"host {host!r} is not allowed (allowed: {', '.join(allowed) or 'none'}, "
+            "and their subdomains; setting deep_link_hosts)"
+        )
     return None
 
 
@@ -112,8 +114,12 @@ def template_problems(template: PushTemplate, allowed_hosts: Sequence[str]) -> l
     for field in FIELDS:
         leftover = VARIABLE.sub("", template.text(field))
         for bad in SUSPECT.findall(leftover):
-            problems.append((field, f"{field}: malformed variable {bad!r}; write [[var:column_name]] "
-                                    "(letters, digits, underscores)"))
+            problems.append(
+                (
+                    field,
+                    f"{field}: malformed variable {bad!r}; write [[var:column_name]] (letters, digits, underscores)",
+                )
+            )
     if template.deep_link:
         # a variable stands for its own name while checking the host of the raw template
         problem = link_problem(VARIABLE.sub(lambda m: m.group(1), template.deep_link), allowed_hosts)
@@ -126,9 +132,11 @@ def validate(template: PushTemplate, allowed_hosts: Sequence[str]) -> None:
     """Check syntax and the deep-link host of the raw template; raise every problem at once."""
     problems = template_problems(template, allowed_hosts)
     if problems:
-        raise TemplateError(_heading(template) + "; ".join(text for _, text in problems),
-                            location=template.locate(problems[0][0]),
-                            hint="variables look like [[var:firstName]] and name a CSV column exactly")
+        raise TemplateError(
+            _heading(template) + "; ".join(text for _, text in problems),
+            location=template.locate(problems[0][0]),
+            hint="variables look like [[var:firstName]] and name a CSV column exactly",
+        )
 
 
 def missing_columns(template: PushTemplate, header: Sequence[str]) -> list[str]:
@@ -142,13 +150,16 @@ def check_columns(template: PushTemplate, header: Sequence[str], source: str) ->
     if missing:
         near = {m: [h for h in header if h.lower() == m.lower()] for m in missing}
         hints = [f"{m} (did you mean {', '.join(near[m])}?)" if near[m] else m for m in missing]
-        raise TemplateError(f"{_heading(template)}variable(s) not in the CSV header of {source}: "
-                            f"{', '.join(hints)}", location=template.location,
-                            hint=f"columns available: {', '.join(header)}")
+        raise TemplateError(
+            f"{_heading(template)}variable(s) not in the CSV header of {source}: {', '.join(hints)}",
+            location=template.location,
+            hint=f"columns available: {', '.join(header)}",
+        )
 
 
-def render(template: PushTemplate, values: Mapping[str, str | None],
-           allowed_hosts: Sequence[str]) -> tuple[RenderedPush | None, str | None]:
+def render(
+    template: PushTemplate, values: Mapping[str, str | None], allowed_hosts: Sequence[str]
+) -> tuple[RenderedPush | None, str | None]:
     """Render one row: (push, None), or (None, skip reason) when the row cannot be sent as written."""
     for name in template.variables():
         value = values.get(name)
@@ -165,7 +176,7 @@ def render(template: PushTemplate, values: Mapping[str, str | None],
     body = VARIABLE.sub(plain, template.body)
     link = VARIABLE.sub(encoded, template.deep_link) if template.deep_link else None
     if any("[[var:" in text for text in (title, body)):
-        return None, "literal_placeholder"     # a value itself held "[[var:"; never send that
+        return None, "literal_placeholder"  # a value itself held "[[var:"; never send that
     if link and link_problem(link, allowed_hosts):
         return None, "deep_link_host"
     return RenderedPush(title, body, link), None
@@ -175,8 +186,7 @@ def _heading(template: PushTemplate) -> str:
     return f"push template {template.name!r}: " if template.name else "push: "
 
 
-def adhoc_template(*, title: str | None, body: str | None, deep_link: str | None,
-                   layer: int | None) -> PushTemplate:
+def adhoc_template(*, title: str | None, body: str | None, deep_link: str | None, layer: int | None) -> PushTemplate:
     """A push given on the command line (the original's manual send)."""
     if layer is None:
         raise TemplateError("an ad hoc push needs --layer", hint="e.g. --layer 1 (see engine cadence rules)")

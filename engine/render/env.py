@@ -41,8 +41,10 @@ class Placeholder:
         return f"<bound parameter {self._name}>"
 
     def __bool__(self) -> bool:
-        raise RenderError(f"bound parameter {self._name!r} used in a Jinja condition",
-                          hint="Jinja decides structure only: branch on `options`, not on values")
+        raise RenderError(
+            f"bound parameter {self._name!r} used in a Jinja condition",
+            hint="Jinja decides structure only: branch on `options`, not on values",
+        )
 
     __eq__ = __lt__ = __gt__ = __le__ = __ge__ = __bool__  # type: ignore[assignment]
     __hash__ = object.__hash__
@@ -59,8 +61,8 @@ class _SqlLoader(jinja2.FileSystemLoader):
             raise
 
 
-MAX_TEXT = 1_000_000      # characters one Jinja expression may build (`'x' * n`, `s + t`)
-MAX_EXPONENT = 256        # `a ** b`: beyond this a number is a resource bomb, not SQL structure
+MAX_TEXT = 1_000_000  # characters one Jinja expression may build (`'x' * n`, `s + t`)
+MAX_EXPONENT = 256  # `a ** b`: beyond this a number is a resource bomb, not SQL structure
 
 
 class BoundedSandbox(SandboxedEnvironment):
@@ -75,8 +77,12 @@ class BoundedSandbox(SandboxedEnvironment):
                     raise SecurityError(f"repeating a value {count} times builds more than {MAX_TEXT:,} items")
         elif operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
             raise SecurityError(f"an exponent above {MAX_EXPONENT} is refused")
-        elif operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, type(left)) \
-                and len(left) + len(right) > MAX_TEXT:
+        elif (
+            operator == "+"
+            and isinstance(left, (str, list, tuple))
+            and isinstance(right, type(left))
+            and len(left) + len(right) > MAX_TEXT
+        ):
             raise SecurityError(f"joining values builds more than {MAX_TEXT:,} items")
         return super().call_binop(context, operator, left, right)
 
@@ -119,8 +125,15 @@ def _display(filename: str, sql_root: Path) -> str:
         return filename if filename.startswith("sql/") else f"sql/{filename}"
 
 
-def render_sql(env: SandboxedEnvironment, sql_root: Path, *, name: str, template: str,
-               values: Mapping[str, Any], options: Mapping[str, Any] | None = None) -> RenderedQuery:
+def render_sql(
+    env: SandboxedEnvironment,
+    sql_root: Path,
+    *,
+    name: str,
+    template: str,
+    values: Mapping[str, Any],
+    options: Mapping[str, Any] | None = None,
+) -> RenderedQuery:
     """Render ``template`` (path under sql/) with ``values`` bound and ``options`` structural."""
     used: set[str] = set()
     context: dict[str, Any] = {key: Placeholder(key, used) for key in values}
@@ -128,19 +141,25 @@ def render_sql(env: SandboxedEnvironment, sql_root: Path, *, name: str, template
     try:
         text = env.get_template(template).render(context)
     except jinja2.TemplateNotFound as err:
-        raise RenderError(f"SQL template not found: sql/{err.name}",
-                          location=SourceLocation(f"sql/{template}"),
-                          hint="paths (also in {% import %}/{% include %}) are relative to sql/") from None
+        raise RenderError(
+            f"SQL template not found: sql/{err.name}",
+            location=SourceLocation(f"sql/{template}"),
+            hint="paths (also in {% import %}/{% include %}) are relative to sql/",
+        ) from None
     except jinja2.TemplateSyntaxError as err:
-        raise RenderError(f"Jinja syntax error: {err.message}",
-                          location=SourceLocation(_display(err.filename or template, sql_root), err.lineno),
-                          hint="check the {% %} / {{ }} tags on this line") from None
+        raise RenderError(
+            f"Jinja syntax error: {err.message}",
+            location=SourceLocation(_display(err.filename or template, sql_root), err.lineno),
+            hint="check the {% %} / {{ }} tags on this line",
+        ) from None
     except jinja2.UndefinedError as err:
         filename, line = _template_line(err, template)
-        raise RenderError(f"undefined variable in template: {err.message}",
-                          location=SourceLocation(_display(filename, sql_root), line),
-                          hint=f"declare it as a param in the audience YAML; available: "
-                               f"{', '.join(sorted(values)) or 'none'} (and options)") from None
+        raise RenderError(
+            f"undefined variable in template: {err.message}",
+            location=SourceLocation(_display(filename, sql_root), line),
+            hint=f"declare it as a param in the audience YAML; available: "
+            f"{', '.join(sorted(values)) or 'none'} (and options)",
+        ) from None
     except RenderError as err:
         if err.location is None:  # raised by a helper while rendering: point at the template line
             filename, line = _template_line(err, template)
@@ -148,14 +167,16 @@ def render_sql(env: SandboxedEnvironment, sql_root: Path, *, name: str, template
         raise
     except jinja2.TemplateError as err:
         filename, line = _template_line(err, template)
-        raise RenderError(f"template error: {err}",
-                          location=SourceLocation(_display(filename, sql_root), line)) from None
+        raise RenderError(
+            f"template error: {err}", location=SourceLocation(_display(filename, sql_root), line)
+        ) from None
     except (OverflowError, MemoryError, RecursionError) as err:
         filename, line = _template_line(err, template)
-        raise RenderError(f"template builds too much: {type(err).__name__}: {str(err)[:200]}",
-                          location=SourceLocation(_display(filename, sql_root), line),
-                          hint="Jinja shapes the SQL; ranges stay under 100,000 items and text under "
-                               f"{MAX_TEXT:,} characters") from None
+        raise RenderError(
+            f"template builds too much: {type(err).__name__}: {str(err)[:200]}",
+            location=SourceLocation(_display(filename, sql_root), line),
+            hint=f"Jinja shapes the SQL; ranges stay under 100,000 items and text under {MAX_TEXT:,} characters",
+        ) from None
     sql = text.strip().rstrip(";").rstrip()
     params = {key: values[key] for key in sorted(used)}
     return RenderedQuery(name=name, sql=sql, params=params, origin=f"sql/{template}")

@@ -40,7 +40,7 @@ def _cast_once(value: str, cast_after: str | None) -> str:
     ``'…'::timestamptz::timestamptz``."""
     own = _CAST.search(value)
     if own and cast_after and own.group(1).lower() == cast_after.split("::")[-1].strip().lower():
-        return value[:own.start()]
+        return value[: own.start()]
     return value
 
 
@@ -51,16 +51,21 @@ def inline(text: str, params: Mapping[str, Any]) -> str:
     the values made the result anything else.
     """
     check_query(text)
-    compiled = _MARK.sub(lambda m: "%" if m.group(0) == "%%" else _cast_once(literal(params[m.group(1)]),
-                                                                           m.group(2)), text)
+    compiled = _MARK.sub(
+        lambda m: "%" if m.group(0) == "%%" else _cast_once(literal(params[m.group(1)]), m.group(2)), text
+    )
     try:
         leftover = check_statement(compiled)
     except ShapeError as err:
-        raise ShapeError(f"with its values written in, the query is no longer one SELECT: {err.message}",
-                         0, "a value changed the statement: report this query and its --var values") from None
+        raise ShapeError(
+            f"with its values written in, the query is no longer one SELECT: {err.message}",
+            0,
+            "a value changed the statement: report this query and its --var values",
+        ) from None
     if leftover:
-        raise ShapeError("with its values written in, the query still has a positional parameter", 0,
-                         "write {{ name }} for a param")
+        raise ShapeError(
+            "with its values written in, the query still has a positional parameter", 0, "write {{ name }} for a param"
+        )
     return compiled
 
 
@@ -78,5 +83,8 @@ def compiled(rendered: RenderedQuery, place: Callable[[RenderedQuery, int], Sour
         return CompiledQuery(rendered, inline(rendered.sql, rendered.params))
     except ShapeError as err:
         offset = err.offset + (2 if rendered.sql.startswith("%(", err.offset) else 0)
-        raise RenderError(f"query {rendered.name!r} ({rendered.origin}): {err.message}", hint=err.hint,
-                          location=place(rendered, offset)) from None
+        raise RenderError(
+            f"query {rendered.name!r} ({rendered.origin}): {err.message}",
+            hint=err.hint,
+            location=place(rendered, offset),
+        ) from None

@@ -42,9 +42,9 @@ def locate(env: SandboxedEnvironment, template: str, sql: str, offset: int) -> t
     """The source (file, line, col) of character ``offset`` of the rendered ``sql``."""
     line_start = sql.rfind("\n", 0, offset) + 1
     line_end = sql.find("\n", offset)
-    rendered_line = sql[line_start:line_end if line_end >= 0 else len(sql)].strip()
+    rendered_line = sql[line_start : line_end if line_end >= 0 else len(sql)].strip()
     match = _NAME_AT.match(sql, offset)
-    token = match.group(0) if match else sql[offset:offset + 1]
+    token = match.group(0) if match else sql[offset : offset + 1]
     sources = list(template_sources(env, template))
     # `u.deleted` may be written `{{ alias }}.deleted` in a macro: then look for its last part
     for candidate in dict.fromkeys([token, token.rsplit(".", 1)[-1]]):

@@ -65,9 +65,10 @@ def after_send(settings: Settings, source: str) -> Path | None:
 
 def find_run_dir(settings: Settings, run_id: str) -> Path:
     """The run folder of ``run_id`` (a full id or its first 8+ characters): state database, else output dir."""
-    if not _RUN_ID.fullmatch(run_id):   # it becomes part of a glob under the output root
-        raise ConfigError(f"{run_id[:80]!r} is not a run id",
-                          hint="give the run id printed by `engine run` (at least 8 characters)")
+    if not _RUN_ID.fullmatch(run_id):  # it becomes part of a glob under the output root
+        raise ConfigError(
+            f"{run_id[:80]!r} is not a run id", hint="give the run id printed by `engine run` (at least 8 characters)"
+        )
     if settings.state_dsn and len(run_id) == 36:
         with state_connection(settings, retries=0) as conn:
             recorded = runs.get_run(conn, run_id)
@@ -76,8 +77,10 @@ def find_run_dir(settings: Settings, run_id: str) -> Path:
     prefix = run_id[:8]
     found = sorted(settings.resolved_output_dir.glob(f"*/*_{prefix}/manifest.json"))
     if len(run_id) < 8 or not found:
-        raise StateError(f"no run folder found for run {run_id!r} under {settings.resolved_output_dir}",
-                         hint="give the run id printed by `engine run` (at least 8 characters)")
+        raise StateError(
+            f"no run folder found for run {run_id!r} under {settings.resolved_output_dir}",
+            hint="give the run id printed by `engine run` (at least 8 characters)",
+        )
     return found[0].parent
 
 
@@ -91,18 +94,26 @@ def history_points(settings: Settings, name: str, *, limit: int = 20) -> list[Hi
         for run in reversed(runs.audience_runs(conn, name, limit)):
             live = [s for _, s in load_sends(conn, run.id) if s.mode == "live"]
             report = Path(run.run_dir) / REPORT_FILE if run.run_dir else None
-            points.append(HistoryPoint(run_id=run.id, as_of=run.as_of.isoformat(), status=run.status.value,
-                                       size=manifest_size(run.manifest) if run.manifest else 0,
-                                       sent=sum(s.sent for s in live),
-                                       failed=sum(s.failed_total for s in live),
-                                       report=str(report) if report and report.exists() else None))
+            points.append(
+                HistoryPoint(
+                    run_id=run.id,
+                    as_of=run.as_of.isoformat(),
+                    status=run.status.value,
+                    size=manifest_size(run.manifest) if run.manifest else 0,
+                    sent=sum(s.sent for s in live),
+                    failed=sum(s.failed_total for s in live),
+                    report=str(report) if report and report.exists() else None,
+                )
+            )
     return points
 
 
 def write_history(settings: Settings, name: str, *, limit: int = 20) -> Path:
     """Write ``<output>/<name>/history.html`` charting the last runs of an automation or audience."""
     folder = under_root(settings.resolved_output_dir, name, what="--history")
-    points = [p if p.report is None else replace(p, report=os.path.relpath(p.report, folder))
-              for p in history_points(settings, name, limit=limit)]
+    points = [
+        p if p.report is None else replace(p, report=os.path.relpath(p.report, folder))
+        for p in history_points(settings, name, limit=limit)
+    ]
     folder.mkdir(parents=True, exist_ok=True)
     return write_html(folder / HISTORY_FILE, render_history(name, points))

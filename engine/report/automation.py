@@ -22,16 +22,27 @@ def _offset(at: datetime, send_at: datetime) -> str:
     return f"T{sign}{minutes}m{secs:02d}s"
 
 
-def automation_phases(conn: psycopg.Connection, audience_run_id: str) -> tuple[str | None, str | None,
-                                                                                list[PhaseEntry]]:
+def automation_phases(
+    conn: psycopg.Connection, audience_run_id: str
+) -> tuple[str | None, str | None, list[PhaseEntry]]:
     """(automation id, send time T, phase transitions) of the automation run that generated this run."""
     run = automation_runs.for_audience_run(conn, audience_run_id)
     if run is None:
         return None, None, []
-    return run.automation_id, run.send_at.isoformat(), [
-        PhaseEntry(event.status.value, event.at.isoformat(timespec="seconds"), _offset(event.at, run.send_at),
-                   event.detail or "", event.worker or "")
-        for event in automation_runs.phases(conn, run.id)]
+    return (
+        run.automation_id,
+        run.send_at.isoformat(),
+        [
+            PhaseEntry(
+                event.status.value,
+                event.at.isoformat(timespec="seconds"),
+                _offset(event.at, run.send_at),
+                event.detail or "",
+                event.worker or "",
+            )
+            for event in automation_runs.phases(conn, run.id)
+        ],
+    )
 
 
 def automation_history(conn: psycopg.Connection, automation_id: str, limit: int) -> list[HistoryPoint] | None:
@@ -42,8 +53,15 @@ def automation_history(conn: psycopg.Connection, automation_id: str, limit: int)
     points = []
     for run in reversed(runs):
         report = Path(run.run_dir) / REPORT_FILE if run.run_dir else None
-        points.append(HistoryPoint(run_id=run.audience_run_id or run.id, as_of=run.send_at.isoformat(),
-                                   status=run.status.value, size=run.audience_size or 0, sent=run.sent or 0,
-                                   failed=run.failed or 0,
-                                   report=str(report) if report and report.exists() else None))
+        points.append(
+            HistoryPoint(
+                run_id=run.audience_run_id or run.id,
+                as_of=run.send_at.isoformat(),
+                status=run.status.value,
+                size=run.audience_size or 0,
+                sent=run.sent or 0,
+                failed=run.failed or 0,
+                report=str(report) if report and report.exists() else None,
+            )
+        )
     return points

@@ -13,12 +13,26 @@ from pygal.style import Style
 
 from engine.report.model import HistoryPoint
 
-_STYLE = Style(background="transparent", plot_background="transparent", font_family="sans-serif",
-               colors=("#3b6ea5", "#2e8b57", "#c0392b", "#8e44ad"), label_font_size=12, major_label_font_size=12,
-               value_font_size=11, legend_font_size=12, title_font_size=14)
+_STYLE = Style(
+    background="transparent",
+    plot_background="transparent",
+    font_family="sans-serif",
+    colors=("#3b6ea5", "#2e8b57", "#c0392b", "#8e44ad"),
+    label_font_size=12,
+    major_label_font_size=12,
+    value_font_size=11,
+    legend_font_size=12,
+    title_font_size=14,
+)
 # js=[]: pygal would otherwise link its tooltip script from a CDN
-_COMMON = {"js": [], "disable_xml_declaration": True, "style": _STYLE, "print_values": True,
-           "explicit_size": False, "width": 820}
+_COMMON = {
+    "js": [],
+    "disable_xml_declaration": True,
+    "style": _STYLE,
+    "print_values": True,
+    "explicit_size": False,
+    "width": 820,
+}
 
 
 def _svg(chart: pygal.graph.graph.Graph) -> Markup:
@@ -27,8 +41,7 @@ def _svg(chart: pygal.graph.graph.Graph) -> Markup:
 
 def history(title: str, points: Sequence[HistoryPoint]) -> Markup:
     """Audience size, sent and failed per run, oldest first."""
-    chart = pygal.Line(title=title, height=360, x_label_rotation=30, value_formatter=lambda v: f"{v:,.0f}",
-                       **_COMMON)
+    chart = pygal.Line(title=title, height=360, x_label_rotation=30, value_formatter=lambda v: f"{v:,.0f}", **_COMMON)
     chart.x_labels = [p.as_of[:16].replace("T", " ") for p in points]
     chart.add("audience size", [p.size for p in points])
     chart.add("sent", [p.sent for p in points])

@@ -18,8 +18,9 @@ def size_jump(size: int, previous: Sequence[int], *, pct: float) -> str | None:
     change = (size - base) / base * 100
     if abs(change) <= pct:
         return None
-    return (f"audience size {size:,} is {change:+.0f}% against the median of the last {len(previous)} "
-            f"run(s) ({base:,.0f})")
+    return (
+        f"audience size {size:,} is {change:+.0f}% against the median of the last {len(previous)} run(s) ({base:,.0f})"
+    )
 
 
 def threshold_drops(steps: Sequence[FunnelStep], *, pct: float) -> list[str]:
@@ -30,8 +31,10 @@ def threshold_drops(steps: Sequence[FunnelStep], *, pct: float) -> list[str]:
             continue
         before = step.rows + step.removed
         if before and step.removed / before * 100 > pct:
-            out.append(f"{step.label} removed {step.removed:,} of {before:,} rows "
-                       f"({step.removed / before:.0%}, above {pct:g}%)")
+            out.append(
+                f"{step.label} removed {step.removed:,} of {before:,} rows "
+                f"({step.removed / before:.0%}, above {pct:g}%)"
+            )
     return out
 
 

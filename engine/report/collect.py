@@ -39,11 +39,12 @@ def _audience_steps(manifest: Manifest) -> list[FunnelStep]:
             continue
         if step.step == "thresholds":
             before = previous if previous is not None else step.rows
-            steps += [FunnelStep(f"passes {label}", before - count, "threshold", count)
-                      for label, count in step.removed.items()]
+            steps += [
+                FunnelStep(f"passes {label}", before - count, "threshold", count)
+                for label, count in step.removed.items()
+            ]
         note = ", ".join(f"{k}: {v:,}" for k, v in step.removed.items()) if step.step == "require" else ""
-        steps.append(FunnelStep(step.step, step.rows, "step", None if previous is None else previous - step.rows,
-                                note))
+        steps.append(FunnelStep(step.step, step.rows, "step", None if previous is None else previous - step.rows, note))
         previous = step.rows
     return steps
 
@@ -52,12 +53,20 @@ def _send_steps(output_rows: int, sends: list[SendSummary]) -> list[FunnelStep]:
     """Live sends only: a TEST send goes to the test users, not down the audience's funnel."""
     steps: list[FunnelStep] = []
     for send in (s for s in sends if s.mode != "test"):
-        steps += [FunnelStep("targeted", send.targeted, "send", output_rows - send.targeted,
-                             ", ".join(f"{k}: {v:,}" for k, v in send.skipped.items())),
-                  FunnelStep("sent", send.sent, "send"),
-                  FunnelStep("failed", send.failed_total, "send",
-                             note=", ".join(f"{k}: {v:,}" for k, v in send.failed.items())),
-                  FunnelStep("in doubt", send.in_doubt, "send")]
+        steps += [
+            FunnelStep(
+                "targeted",
+                send.targeted,
+                "send",
+                output_rows - send.targeted,
+                ", ".join(f"{k}: {v:,}" for k, v in send.skipped.items()),
+            ),
+            FunnelStep("sent", send.sent, "send"),
+            FunnelStep(
+                "failed", send.failed_total, "send", note=", ".join(f"{k}: {v:,}" for k, v in send.failed.items())
+            ),
+            FunnelStep("in doubt", send.in_doubt, "send"),
+        ]
     return steps
 
 
@@ -68,19 +77,34 @@ def load_sends(conn: psycopg.Connection, run_id: str) -> list[tuple[str | None, 
     out = []
     for send in sends.of_run(conn, run_id):
         counts = Counts.of(sends.tally(conn, send.send_id), send.plan)
-        skipped = {**counts.skipped, **({"no token": counts.no_token} if counts.no_token else {}),
-                   **{f"cadence {k}": v for k, v in counts.cadence_excluded.items()}}
-        out.append((send.output, SendSummary(send_id=send.send_id, mode=send.mode, status=send.status,
-                                             template=send.template, targeted=counts.targeted, sent=counts.sent,
-                                             failed=counts.failed, skipped=skipped,
-                                             in_doubt=counts.in_flight_unknown, remaining=counts.remaining)))
+        skipped = {
+            **counts.skipped,
+            **({"no token": counts.no_token} if counts.no_token else {}),
+            **{f"cadence {k}": v for k, v in counts.cadence_excluded.items()},
+        }
+        out.append(
+            (
+                send.output,
+                SendSummary(
+                    send_id=send.send_id,
+                    mode=send.mode,
+                    status=send.status,
+                    template=send.template,
+                    targeted=counts.targeted,
+                    sent=counts.sent,
+                    failed=counts.failed,
+                    skipped=skipped,
+                    in_doubt=counts.in_flight_unknown,
+                    remaining=counts.remaining,
+                ),
+            )
+        )
     return out
 
 
 def previous_sizes(conn: psycopg.Connection, audience: str, run_id: str, limit: int = HISTORY_RUNS) -> list[int]:
     """Audience sizes (rows of production files) of the last finished runs before this one."""
-    return [manifest_size(run.manifest) for run in runs.finished_before(conn, audience, run_id, limit)
-            if run.manifest]
+    return [manifest_size(run.manifest) for run in runs.finished_before(conn, audience, run_id, limit) if run.manifest]
 
 
 def manifest_size(manifest: Manifest) -> int:
@@ -104,8 +128,9 @@ def _state(settings: Settings, run_id: str, audience: str) -> _StateFacts:
     try:
         with state_connection(settings, retries=0) as conn:
             automation, send_at, phases = automation_phases(conn, run_id)
-            return _StateFacts(load_sends(conn, run_id), previous_sizes(conn, audience, run_id), [],
-                               automation, send_at, phases)
+            return _StateFacts(
+                load_sends(conn, run_id), previous_sizes(conn, audience, run_id), [], automation, send_at, phases
+            )
     except (psycopg.Error, EngineError) as err:
         log.warning("report without state: %s", type(err).__name__, extra={"run_id": run_id})
         return _StateFacts(notes=["state database unavailable: send counts and history are not shown"])
@@ -117,8 +142,18 @@ def collect(settings: Settings, run_dir: Path) -> Report:
     facts = _state(settings, manifest.run_id, manifest.audience)
     sends = facts.sends
     base = _audience_steps(manifest)
-    files = tuple(FileEntry(name=o.file, output=o.name, is_test=o.is_test, rows=o.rows, sha256=o.sha256,
-                            status=o.status.value, error=o.error) for o in manifest.outputs)
+    files = tuple(
+        FileEntry(
+            name=o.file,
+            output=o.name,
+            is_test=o.is_test,
+            rows=o.rows,
+            sha256=o.sha256,
+            status=o.status.value,
+            error=o.error,
+        )
+        for o in manifest.outputs
+    )
     funnels, samples = [], []
     for output in manifest.production_outputs:
         output_sends = [s for name, s in sends if name == output.name]
@@ -126,26 +161,45 @@ def collect(settings: Settings, run_dir: Path) -> Report:
         steps = [*base, FunnelStep(label, output.rows, "output"), *_send_steps(output.rows, output_sends)]
         funnels.append(OutputFunnel(output.name, tuple(steps), tuple(output_sends)))
         if output.status == OutputStatus.WRITTEN and (run_dir / output.file).exists():
-            samples.append(read_sample(run_dir / output.file, output=output.name, limit=settings.report_sample_rows,
-                                       total_rows=output.rows, pii=settings.report_pii_columns))
+            samples.append(
+                read_sample(
+                    run_dir / output.file,
+                    output=output.name,
+                    limit=settings.report_sample_rows,
+                    total_rows=output.rows,
+                    pii=settings.report_pii_columns,
+                )
+            )
     report = Report(
-        run_id=manifest.run_id, audience=manifest.audience, status=manifest.status.value, as_of=manifest.as_of,
-        params=dict(manifest.params), seconds=manifest.seconds, funnels=tuple(funnels),
+        run_id=manifest.run_id,
+        audience=manifest.audience,
+        status=manifest.status.value,
+        as_of=manifest.as_of,
+        params=dict(manifest.params),
+        seconds=manifest.seconds,
+        funnels=tuple(funnels),
         timings=tuple(StepTiming(s.step, s.seconds, s.rows) for s in manifest.steps),
-        files=files, samples=tuple(samples), warnings=(), errors=manifest.errors,
-        previous_sizes=tuple(facts.previous), automation=facts.automation, send_at=facts.send_at,
-        phases=tuple(facts.phases), pushes=push_previews(settings, run_dir, manifest))
-    return _with_warnings(settings, report, [*manifest.warnings, *facts.notes],
-                          [s for _, s in sends if s.mode != "test"])
+        files=files,
+        samples=tuple(samples),
+        warnings=(),
+        errors=manifest.errors,
+        previous_sizes=tuple(facts.previous),
+        automation=facts.automation,
+        send_at=facts.send_at,
+        phases=tuple(facts.phases),
+        pushes=push_previews(settings, run_dir, manifest),
+    )
+    return _with_warnings(
+        settings, report, [*manifest.warnings, *facts.notes], [s for _, s in sends if s.mode != "test"]
+    )
 
 
 def _with_warnings(settings: Settings, report: Report, given: list[str], live: list[SendSummary]) -> Report:
     found = list(given)
-    found.append(checks.size_jump(report.audience_size, report.previous_sizes, pct=settings.report_size_jump_pct)
-                 or "")
-    found += checks.threshold_drops(report.funnels[0].steps if report.funnels else (),
-                                    pct=settings.report_threshold_drop_pct)
+    found.append(checks.size_jump(report.audience_size, report.previous_sizes, pct=settings.report_size_jump_pct) or "")
+    found += checks.threshold_drops(
+        report.funnels[0].steps if report.funnels else (), pct=settings.report_threshold_drop_pct
+    )
     found.append(checks.fcm_error_rate(live, pct=settings.alert_fcm_error_rate_pct) or "")
     found.append(checks.in_doubt(live) or "")
     return replace(report, warnings=tuple(w for w in found if w))
-

@@ -13,7 +13,7 @@ class FunnelStep:
 
     label: str
     rows: int
-    kind: str = "step"           # query | step | threshold | output | send
+    kind: str = "step"  # query | step | threshold | output | send
     removed: int | None = None
     note: str = ""
 
@@ -108,7 +108,7 @@ class Report:
     send_at: str | None = None
     phases: tuple[PhaseEntry, ...] = ()
     previous_sizes: tuple[int, ...] = field(default_factory=tuple)
-    pushes: tuple[PushPreview, ...] = ()      # per push template of this audience: rendered samples
+    pushes: tuple[PushPreview, ...] = ()  # per push template of this audience: rendered samples
 
     @property
     def audience_size(self) -> int:

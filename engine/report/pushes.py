@@ -20,7 +20,7 @@ def push_previews(settings: Settings, run_dir: Path, manifest: Manifest) -> tupl
     """One preview per template of this audience whose output the run wrote (none without schedules.yaml)."""
     try:
         templates = load_schedules(settings.project_dir).templates
-    except EngineError as err:       # a report shows the run even when schedules.yaml is broken
+    except EngineError as err:  # a report shows the run even when schedules.yaml is broken
         log.warning("report without push samples: %s", err.message, extra={"run_id": manifest.run_id})
         return ()
     written = {o.name: run_dir / o.file for o in manifest.production_outputs if o.status == OutputStatus.WRITTEN}
@@ -31,10 +31,19 @@ def push_previews(settings: Settings, run_dir: Path, manifest: Manifest) -> tupl
             continue
         try:
             recipients = read_recipients(path)
-        except EngineError as err:   # e.g. no user id column: the send would refuse it; the report goes on
-            log.warning("report without samples of %s: %s", template.name, err.message,
-                        extra={"run_id": manifest.run_id})
+        except EngineError as err:  # e.g. no user id column: the send would refuse it; the report goes on
+            log.warning(
+                "report without samples of %s: %s", template.name, err.message, extra={"run_id": manifest.run_id}
+            )
             continue
-        previews.append(preview(template, recipients.rows, header=recipients.header, samples=DEFAULT_SAMPLES,
-                                pii=settings.report_pii_columns, allowed_hosts=settings.deep_link_hosts))
+        previews.append(
+            preview(
+                template,
+                recipients.rows,
+                header=recipients.header,
+                samples=DEFAULT_SAMPLES,
+                pii=settings.report_pii_columns,
+                allowed_hosts=settings.deep_link_hosts,
+            )
+        )
     return tuple(previews)

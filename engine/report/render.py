@@ -20,8 +20,13 @@ REPORT_FILE = "report.html"
 
 @lru_cache(maxsize=1)
 def _env() -> Environment:
-    env = Environment(loader=PackageLoader("engine.report", "templates"), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True, bytecode_cache=bytecode_cache("report-templates"))
+    env = Environment(
+        loader=PackageLoader("engine.report", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        bytecode_cache=bytecode_cache("report-templates"),
+    )
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else v
     env.filters["tojson_text"] = lambda v: json.dumps(v, default=str, ensure_ascii=False)
     return env
@@ -51,8 +56,10 @@ def render_page(template: str, **context: Any) -> str:
 def write_html(path: Path, html: str) -> Path:
     """Write a page atomically; anything in the way (a folder named like it, a full disk) is a ReportError."""
     if path.exists() and not path.is_file():
-        raise ReportError(f"cannot write {path}: it is a directory (or another non-file)",
-                          hint="move it away, then run `engine report` again")
+        raise ReportError(
+            f"cannot write {path}: it is a directory (or another non-file)",
+            hint="move it away, then run `engine report` again",
+        )
     try:
         write_atomic(path, html.encode("utf-8"))
     except OSError as err:

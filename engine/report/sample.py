@@ -26,6 +26,8 @@ def read_sample(path: Path, *, output: str, limit: int, total_rows: int, pii: It
         reader = csv.reader(handle)
         headers = tuple(next(reader, []))
         masked = tuple(h for h in headers if h.lower() in pii_names)
-        rows = tuple(tuple(MASK if h in masked and cell else formula_safe(cell) for h, cell in zip(headers, row))
-                     for row in islice(reader, limit))
+        rows = tuple(
+            tuple(MASK if h in masked and cell else formula_safe(cell) for h, cell in zip(headers, row))
+            for row in islice(reader, limit)
+        )
     return Sample(output=output, file=path.name, headers=headers, rows=rows, masked=masked, total_rows=total_rows)

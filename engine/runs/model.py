@@ -30,7 +30,7 @@ class RunStatus(StrEnum):
     EMPTY = "empty"
     PARTIAL = "partial"
     FAILED = "failed"
-    ABANDONED = "abandoned"   # the process running it died before it could finish (state database only)
+    ABANDONED = "abandoned"  # the process running it died before it could finish (state database only)
 
     @property
     def ok(self) -> bool:
@@ -67,8 +67,12 @@ class StepRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StepRecord:
-        return cls(step=str(data["step"]), rows=int(data["rows"]), seconds=float(data["seconds"]),
-                   removed={str(k): int(v) for k, v in (data.get("removed") or {}).items()})
+        return cls(
+            step=str(data["step"]),
+            rows=int(data["rows"]),
+            seconds=float(data["seconds"]),
+            removed={str(k): int(v) for k, v in (data.get("removed") or {}).items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -89,14 +93,29 @@ class OutputRecord:
         return f"{self.name}{' (test)' if self.is_test else ''}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "file": self.file, "is_test": self.is_test, "rows": self.rows,
-                "sha256": self.sha256, "status": self.status.value, "error": self.error, "segment": self.segment}
+        return {
+            "name": self.name,
+            "file": self.file,
+            "is_test": self.is_test,
+            "rows": self.rows,
+            "sha256": self.sha256,
+            "status": self.status.value,
+            "error": self.error,
+            "segment": self.segment,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> OutputRecord:
-        return cls(name=str(data["name"]), file=str(data["file"]), is_test=bool(data.get("is_test")),
-                   status=OutputStatus(data["status"]), rows=int(data.get("rows") or 0),
-                   sha256=data.get("sha256"), error=data.get("error"), segment=data.get("segment"))
+        return cls(
+            name=str(data["name"]),
+            file=str(data["file"]),
+            is_test=bool(data.get("is_test")),
+            status=OutputStatus(data["status"]),
+            rows=int(data.get("rows") or 0),
+            sha256=data.get("sha256"),
+            error=data.get("error"),
+            segment=data.get("segment"),
+        )
 
 
 def json_ready(value: Any) -> Any:
@@ -140,11 +159,19 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         """The manifest.json document (key names and order are the contract)."""
         out: dict[str, Any] = {
-            "run_id": self.run_id, "audience": self.audience, "layer": self.layer, "as_of": self.as_of,
-            "params": json_ready(dict(self.params)), "status": self.status.value,
-            "outputs": [o.to_json() for o in self.outputs], "steps": [s.to_json() for s in self.steps],
-            "segments": dict(self.segments), "metrics": json_ready(dict(self.metrics)),
-            "errors": list(self.errors), "warnings": list(self.warnings), "spec": self.spec,
+            "run_id": self.run_id,
+            "audience": self.audience,
+            "layer": self.layer,
+            "as_of": self.as_of,
+            "params": json_ready(dict(self.params)),
+            "status": self.status.value,
+            "outputs": [o.to_json() for o in self.outputs],
+            "steps": [s.to_json() for s in self.steps],
+            "segments": dict(self.segments),
+            "metrics": json_ready(dict(self.metrics)),
+            "errors": list(self.errors),
+            "warnings": list(self.warnings),
+            "spec": self.spec,
             "dry_run": self.dry_run,
         }
         if self.seconds is not None:
@@ -154,14 +181,23 @@ class Manifest:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Manifest:
         """Read a manifest.json document; optional keys absent from older manifests get defaults."""
-        return cls(run_id=str(data["run_id"]), audience=str(data["audience"]), layer=data.get("layer"),
-                   as_of=str(data["as_of"]), params=dict(data.get("params") or {}),
-                   status=RunStatus(data["status"]),
-                   outputs=tuple(OutputRecord.from_json(o) for o in data.get("outputs") or ()),
-                   steps=tuple(StepRecord.from_json(s) for s in data.get("steps") or ()),
-                   segments=dict(data.get("segments") or {}), metrics=dict(data.get("metrics") or {}),
-                   errors=tuple(data.get("errors") or ()), warnings=tuple(data.get("warnings") or ()),
-                   spec=data.get("spec"), dry_run=bool(data.get("dry_run", False)), seconds=data.get("seconds"))
+        return cls(
+            run_id=str(data["run_id"]),
+            audience=str(data["audience"]),
+            layer=data.get("layer"),
+            as_of=str(data["as_of"]),
+            params=dict(data.get("params") or {}),
+            status=RunStatus(data["status"]),
+            outputs=tuple(OutputRecord.from_json(o) for o in data.get("outputs") or ()),
+            steps=tuple(StepRecord.from_json(s) for s in data.get("steps") or ()),
+            segments=dict(data.get("segments") or {}),
+            metrics=dict(data.get("metrics") or {}),
+            errors=tuple(data.get("errors") or ()),
+            warnings=tuple(data.get("warnings") or ()),
+            spec=data.get("spec"),
+            dry_run=bool(data.get("dry_run", False)),
+            seconds=data.get("seconds"),
+        )
 
     def encode(self) -> bytes:
         return json.dumps(self.to_json(), indent=2).encode()
@@ -173,15 +209,18 @@ def read_manifest(run_dir: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ManifestError(f"{run_dir} is not a run folder (no {MANIFEST})",
-                            hint="pass a run folder written by `engine run`, or a CSV file") from None
+        raise ManifestError(
+            f"{run_dir} is not a run folder (no {MANIFEST})",
+            hint="pass a run folder written by `engine run`, or a CSV file",
+        ) from None
     except (ValueError, OSError) as err:
         raise ManifestError(f"{path} is not valid JSON: {err}") from None
     try:
         return Manifest.from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise ManifestError(f"{path} is not a run manifest: {type(err).__name__} {err}",
-                            location=SourceLocation(str(path))) from None
+        raise ManifestError(
+            f"{path} is not a run manifest: {type(err).__name__} {err}", location=SourceLocation(str(path))
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ log = logging.getLogger("engine.scheduler")
 
 QUEUE = "engine-scheduler"
 NAMESPACE = "engine"
-TICK_CRON = "* * * * * */2"          # every 2 seconds (croniter's 6th field is seconds)
+TICK_CRON = "* * * * * */2"  # every 2 seconds (croniter's 6th field is seconds)
 blueprint = procrastinate.Blueprint()
 
 
@@ -39,7 +39,7 @@ class WorkerContext:
     """Handed to every job through procrastinate's ``additional_context``."""
 
     phase: PhaseContext
-    stalled_after: float             # seconds without a heartbeat before a worker's jobs are handed back
+    stalled_after: float  # seconds without a heartbeat before a worker's jobs are handed back
 
 
 def _context(context: procrastinate.JobContext) -> WorkerContext:
@@ -49,8 +49,13 @@ def _context(context: procrastinate.JobContext) -> WorkerContext:
 async def defer_phase(app: procrastinate.App, phase: Phase, run_id: str, at: datetime) -> None:
     """Queue ``phase`` of ``run_id`` for ``at``; a job already waiting for it is kept."""
     try:
-        await app.configure_task(f"{NAMESPACE}:{phase.value}", queue=QUEUE, lock=run_id,
-                                 queueing_lock=f"{run_id}:{phase.value}", schedule_at=at).defer_async(run_id=run_id)
+        await app.configure_task(
+            f"{NAMESPACE}:{phase.value}",
+            queue=QUEUE,
+            lock=run_id,
+            queueing_lock=f"{run_id}:{phase.value}",
+            schedule_at=at,
+        ).defer_async(run_id=run_id)
     except AlreadyEnqueued:
         pass
 
@@ -58,9 +63,9 @@ async def defer_phase(app: procrastinate.App, phase: Phase, run_id: str, at: dat
 async def defer_shard(app: procrastinate.App, run_id: str, job: ShardJob) -> None:
     """Queue one shard of a live send. No run lock: the shards of a run are meant to run at the same time."""
     try:
-        await app.configure_task(f"{NAMESPACE}:send_shard", queue=QUEUE,
-                                 queueing_lock=f"{run_id}:{job.push}:{job.shard}").defer_async(
-            run_id=run_id, push=job.push, shard=str(job.shard))
+        await app.configure_task(
+            f"{NAMESPACE}:send_shard", queue=QUEUE, queueing_lock=f"{run_id}:{job.push}:{job.shard}"
+        ).defer_async(run_id=run_id, push=job.push, shard=str(job.shard))
     except AlreadyEnqueued:
         pass
 
@@ -107,16 +112,24 @@ async def cleanup(context: procrastinate.JobContext, run_id: str) -> None:
 
 async def tick_once(app: procrastinate.App, ctx: WorkerContext) -> None:
     """Plan due runs, queue their generate jobs, hand back the jobs of dead workers."""
+
     def plan() -> list[Any]:
         settings = ctx.phase.settings
         with state_connection(settings) as conn:
-            return plan_runs(conn, load_schedules(settings.project_dir), ctx.phase.clock(), worker=ctx.phase.worker,
-                             on_missed=lambda run: alert_on(settings, run, run.reason))
+            return plan_runs(
+                conn,
+                load_schedules(settings.project_dir),
+                ctx.phase.clock(),
+                worker=ctx.phase.worker,
+                on_missed=lambda run: alert_on(settings, run, run.reason),
+            )
 
     recovered = 0
     for job in await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=ctx.stalled_after):
-        log.warning("handing back the job of a dead worker", extra={"job": job.id, "task": job.task_name,
-                                                                    "run": (job.task_kwargs or {}).get("run_id")})
+        log.warning(
+            "handing back the job of a dead worker",
+            extra={"job": job.id, "task": job.task_name, "run": (job.task_kwargs or {}).get("run_id")},
+        )
         try:
             await app.job_manager.retry_job(job)
             recovered += 1

@@ -67,9 +67,9 @@ class PhaseContext:
     settings: Settings
     worker: str
     clock: Callable[[], datetime]
-    schedules: ScheduleFile | None = None      # None: read schedules.yaml at every phase (edits apply)
-    data_as_of: datetime | None = None         # the audience's as_of; None: the run's T-lead.generate
-                                               # (the demo's data is seeded as of its --as-of)
+    schedules: ScheduleFile | None = None  # None: read schedules.yaml at every phase (edits apply)
+    data_as_of: datetime | None = None  # the audience's as_of; None: the run's T-lead.generate
+    # (the demo's data is seeded as of its --as-of)
 
 
 def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
@@ -101,23 +101,36 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
             latest = automation_runs.get_run(conn, run.id)
             if latest and not latest.status.final:
                 _move(ctx, conn, latest, AutomationRunStatus.FAILED, f"{phase.value}: {err.message}")
-            log.error("automation run failed", extra={"run": run.id, "automation": run.automation_id,
-                                                      "phase": phase.value, "error": err.message})
+            log.error(
+                "automation run failed",
+                extra={"run": run.id, "automation": run.automation_id, "phase": phase.value, "error": err.message},
+            )
             return None
         if after is None or after.final:
             return None
         return Next(PHASE_OF[after], due_at(PHASE_OF[after], line, ctx.clock()))
 
 
-def _move(ctx: PhaseContext, conn: psycopg.Connection, run: AutomationRun, to: AutomationRunStatus,
-          detail: str | None = None, expected: frozenset[AutomationRunStatus] | None = None,
-          **fields: Any) -> AutomationRun | None:
-    moved = automation_runs.transition(conn, run.id, expected or {run.status}, to, detail=detail, worker=ctx.worker,
-                                       **fields)
+def _move(
+    ctx: PhaseContext,
+    conn: psycopg.Connection,
+    run: AutomationRun,
+    to: AutomationRunStatus,
+    detail: str | None = None,
+    expected: frozenset[AutomationRunStatus] | None = None,
+    **fields: Any,
+) -> AutomationRun | None:
+    moved = automation_runs.transition(
+        conn, run.id, expected or {run.status}, to, detail=detail, worker=ctx.worker, **fields
+    )
     level = logging.ERROR if to in (AutomationRunStatus.FAILED, AutomationRunStatus.BLOCKED) else logging.INFO
     if moved:
-        log.log(level, "automation run %s", to.value, extra={"run": run.id, "automation": run.automation_id,
-                                                           "status": to.value, "detail": detail})
+        log.log(
+            level,
+            "automation run %s",
+            to.value,
+            extra={"run": run.id, "automation": run.automation_id, "status": to.value, "detail": detail},
+        )
         alert_on(ctx.settings, moved, detail)
     return moved
 
@@ -126,15 +139,23 @@ def alert_on(settings: Settings, run: AutomationRun, detail: str | None) -> None
     """The alert-worthy outcomes (failed, blocked by max_audience_size, missed): webhook and metrics."""
     missed = run.status is AutomationRunStatus.SKIPPED and (detail or "").startswith("missed")
     event = {AutomationRunStatus.FAILED: Event.RUN_FAILED, AutomationRunStatus.BLOCKED: Event.AUDIENCE_BLOCKED}.get(
-        run.status, Event.MISSED_RUN if missed else None)
+        run.status, Event.MISSED_RUN if missed else None
+    )
     if event is not None:
-        hooks.scheduler_event(settings, event, f"automation {run.automation_id} run at {run.send_at:%Y-%m-%d %H:%M} "
-                              f"UTC {run.status.value}: {detail or ''}", run_id=run.id,
-                              automation=run.automation_id, status=run.status.value)
+        hooks.scheduler_event(
+            settings,
+            event,
+            f"automation {run.automation_id} run at {run.send_at:%Y-%m-%d %H:%M} "
+            f"UTC {run.status.value}: {detail or ''}",
+            run_id=run.id,
+            automation=run.automation_id,
+            status=run.status.value,
+        )
 
 
-def _stop_reason(conn: psycopg.Connection, automation: Automation, run: AutomationRun, line: Timeline,
-                 now: datetime) -> tuple[AutomationRunStatus, str] | None:
+def _stop_reason(
+    conn: psycopg.Connection, automation: Automation, run: AutomationRun, line: Timeline, now: datetime
+) -> tuple[AutomationRunStatus, str] | None:
     """Control state, checked at every phase: paused, disabled, or too late (missed-run policy)."""
     switch = controls.control(conn, automation.id)
     if switch.paused:
@@ -143,9 +164,11 @@ def _stop_reason(conn: psycopg.Connection, automation: Automation, run: Automati
         return AutomationRunStatus.SKIPPED, "automation disabled in schedules.yaml"
     if now > line.latest_start:
         late = (now - line.send_at).total_seconds()
-        return AutomationRunStatus.SKIPPED, (f"missed: {run.status.value} could not go on before "
-                                             f"{line.latest_start:%H:%M:%S} UTC ({late:.0f}s after T-0, missed policy "
-                                             f"{automation.missed_policy.value})")
+        return AutomationRunStatus.SKIPPED, (
+            f"missed: {run.status.value} could not go on before "
+            f"{line.latest_start:%H:%M:%S} UTC ({late:.0f}s after T-0, missed policy "
+            f"{automation.missed_policy.value})"
+        )
     return None
 
 
@@ -158,35 +181,59 @@ def _frozen_manifest(conn: psycopg.Connection, run: AutomationRun) -> Manifest |
     if not run.audience_run_id:
         return None
     audience_run = runs.get_run(conn, run.audience_run_id)
-    if not audience_run or not audience_run.run_dir or not audience_run.status.ok \
-            or not (Path(audience_run.run_dir) / MANIFEST).exists():
+    if (
+        not audience_run
+        or not audience_run.run_dir
+        or not audience_run.status.ok
+        or not (Path(audience_run.run_dir) / MANIFEST).exists()
+    ):
         return None
     return read_manifest(Path(audience_run.run_dir))
 
 
-def _generate(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
-              run: AutomationRun, line: Timeline) -> AutomationRunStatus | None:
+def _generate(
+    ctx: PhaseContext,
+    conn: psycopg.Connection,
+    schedules: ScheduleFile,
+    automation: Automation,
+    run: AutomationRun,
+    line: Timeline,
+) -> AutomationRunStatus | None:
     if run.status is AutomationRunStatus.SCHEDULED:
         run = _move(ctx, conn, run, AutomationRunStatus.GENERATING) or run
     manifest = _frozen_manifest(conn, run)
     if manifest is None:
-        audience_run_id = str(uuid.uuid4())       # recorded first: a crash after the run finishes reuses it
+        audience_run_id = str(uuid.uuid4())  # recorded first: a crash after the run finishes reuses it
         automation_runs.set_audience_run(conn, run.id, audience_run_id)
-        [result] = api.run(ctx.settings, selectors=[automation.audience], as_of=ctx.data_as_of or line.generate_at,
-                           schedule_vars=automation.vars, run_id=audience_run_id, record=True)
+        [result] = api.run(
+            ctx.settings,
+            selectors=[automation.audience],
+            as_of=ctx.data_as_of or line.generate_at,
+            schedule_vars=automation.vars,
+            run_id=audience_run_id,
+            record=True,
+        )
         manifest = result.manifest
     if not manifest.status.ok:
-        raise EngineError(f"audience {automation.audience} {manifest.status.value}: "
-                          f"{'; '.join(manifest.errors) or 'see its manifest'}")
+        raise EngineError(
+            f"audience {automation.audience} {manifest.status.value}: "
+            f"{'; '.join(manifest.errors) or 'see its manifest'}"
+        )
     wanted = set(_live_outputs(schedules, automation))
     size = sum(o.rows for o in manifest.production_outputs if o.name in wanted)
     recorded = runs.get_run(conn, manifest.run_id)
-    moved = _move(ctx, conn, run, AutomationRunStatus.GENERATED,
-                  f"audience {manifest.status.value}: {size} live recipient rows",
-                  expected=frozenset({AutomationRunStatus.GENERATING}), audience_run_id=manifest.run_id,
-                  run_dir=recorded.run_dir if recorded else None, audience_size=size,
-                  frozen={o.file: o.sha256 for o in manifest.outputs
-                          if o.status is OutputStatus.WRITTEN and o.sha256})
+    moved = _move(
+        ctx,
+        conn,
+        run,
+        AutomationRunStatus.GENERATED,
+        f"audience {manifest.status.value}: {size} live recipient rows",
+        expected=frozenset({AutomationRunStatus.GENERATING}),
+        audience_run_id=manifest.run_id,
+        run_dir=recorded.run_dir if recorded else None,
+        audience_size=size,
+        frozen={o.file: o.sha256 for o in manifest.outputs if o.status is OutputStatus.WRITTEN and o.sha256},
+    )
     return moved.status if moved else None
 
 
@@ -195,10 +242,17 @@ def _send_id(run: AutomationRun, push: str, label: str) -> str:
     return f"{run.id}:{push}:{label}"
 
 
-def _send_request(automation: Automation, run: AutomationRun, push: str, *, test: bool, label: str,
-                  **options: Any) -> SendRequest:
-    return SendRequest(source=Path(run.run_dir or ""), template=push, test=test, send_id=_send_id(run, push, label),
-                       automation=automation.id, **options)
+def _send_request(
+    automation: Automation, run: AutomationRun, push: str, *, test: bool, label: str, **options: Any
+) -> SendRequest:
+    return SendRequest(
+        source=Path(run.run_dir or ""),
+        template=push,
+        test=test,
+        send_id=_send_id(run, push, label),
+        automation=automation.id,
+        **options,
+    )
 
 
 @dataclass(frozen=True)
@@ -207,7 +261,7 @@ class _Sent:
     failed: int = 0
     excluded: int = 0
     problems: tuple[str, ...] = ()
-    busy: tuple[str, ...] = ()          # pushes whose shards are still sending
+    busy: tuple[str, ...] = ()  # pushes whose shards are still sending
 
 
 def _send_all(ctx: PhaseContext, automation: Automation, run: AutomationRun, *, test: bool, label: str) -> _Sent:
@@ -224,7 +278,7 @@ def _send_all(ctx: PhaseContext, automation: Automation, run: AutomationRun, *, 
         sent += report.sent
         failed += sum(report.failed.values())
         excluded += sum(report.cadence_excluded.values())
-        if report.exit_code not in (0, IN_DOUBT_EXIT):    # in doubt: finished, counted, never re-sent
+        if report.exit_code not in (0, IN_DOUBT_EXIT):  # in doubt: finished, counted, never re-sent
             problems.append(f"{push}: {report.status} ({report.message})")
     return _Sent(sent, failed, excluded, tuple(problems), tuple(busy))
 
@@ -234,8 +288,9 @@ def _plan_shards(ctx: PhaseContext, automation: Automation, run: AutomationRun) 
     jobs: list[ShardJob] = []
     for push in automation.pushes:
         report = api.send(ctx.settings, _send_request(automation, run, push, test=False, label="live", limit=0))
-        count = shard_count(report.remaining, max_shards=ctx.settings.send_shards,
-                            rows_per_shard=ctx.settings.send_shard_rows)
+        count = shard_count(
+            report.remaining, max_shards=ctx.settings.send_shards, rows_per_shard=ctx.settings.send_shard_rows
+        )
         if count > 1:
             jobs += [ShardJob(push, Shard(k, count)) for k in range(1, count + 1)]
     return tuple(jobs)
@@ -252,34 +307,64 @@ def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
         return
     log.info("shard started", extra={"run": run_id, "push": job.push, "shard": str(job.shard), "worker": ctx.worker})
     try:
-        report = api.send(ctx.settings, _send_request(automation, run, job.push, test=False, label="live",
-                                                      shard=job.shard))
+        report = api.send(
+            ctx.settings, _send_request(automation, run, job.push, test=False, label="live", shard=job.shard)
+        )
     except SendBusy as err:
-        log.info("shard already being sent", extra={"run": run_id, "push": job.push, "shard": str(job.shard),
-                                                   "detail": err.message})
+        log.info(
+            "shard already being sent",
+            extra={"run": run_id, "push": job.push, "shard": str(job.shard), "detail": err.message},
+        )
         return
-    except EngineError as err:       # the live phase's final pass retries what is left and reports it
-        log.error("shard send failed", extra={"run": run_id, "push": job.push, "shard": str(job.shard),
-                                              "error": err.message})
+    except EngineError as err:  # the live phase's final pass retries what is left and reports it
+        log.error(
+            "shard send failed", extra={"run": run_id, "push": job.push, "shard": str(job.shard), "error": err.message}
+        )
         return
-    log.info("shard sent", extra={"run": run_id, "push": job.push, "shard": str(job.shard),
-                                  "status": report.status.value, "sent_now": report.sent_now})
+    log.info(
+        "shard sent",
+        extra={
+            "run": run_id,
+            "push": job.push,
+            "shard": str(job.shard),
+            "status": report.status.value,
+            "sent_now": report.sent_now,
+        },
+    )
 
 
-def _test(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
-          run: AutomationRun, line: Timeline) -> AutomationRunStatus | None:
+def _test(
+    ctx: PhaseContext,
+    conn: psycopg.Connection,
+    schedules: ScheduleFile,
+    automation: Automation,
+    run: AutomationRun,
+    line: Timeline,
+) -> AutomationRunStatus | None:
     if run.status is AutomationRunStatus.GENERATED:
         run = _move(ctx, conn, run, AutomationRunStatus.TESTING) or run
     result = _send_all(ctx, automation, run, test=True, label="test")
     if result.problems or result.busy:
-        raise EngineError("TEST send: " + "; ".join(result.problems or
-                                                    [f"{push}: already running elsewhere" for push in result.busy]))
-    tested = _move(ctx, conn, run, AutomationRunStatus.TESTED, f"TEST pushes sent: {result.sent}",
-                   expected=frozenset({AutomationRunStatus.TESTING}))
+        raise EngineError(
+            "TEST send: " + "; ".join(result.problems or [f"{push}: already running elsewhere" for push in result.busy])
+        )
+    tested = _move(
+        ctx,
+        conn,
+        run,
+        AutomationRunStatus.TESTED,
+        f"TEST pushes sent: {result.sent}",
+        expected=frozenset({AutomationRunStatus.TESTING}),
+    )
     if tested is None:
         return None
-    window = _move(ctx, conn, tested, AutomationRunStatus.WINDOW,
-                   f"cancellation window open until {line.send_at.isoformat()} (`engine cancel {run.id}`)")
+    window = _move(
+        ctx,
+        conn,
+        tested,
+        AutomationRunStatus.WINDOW,
+        f"cancellation window open until {line.send_at.isoformat()} (`engine cancel {run.id}`)",
+    )
     return window.status if window else None
 
 
@@ -297,23 +382,43 @@ def _still_sending(conn: psycopg.Connection, automation: Automation, run: Automa
     return [send_ids[send_id] for send_id in sends.sending_now(conn, list(send_ids))]
 
 
-def _live(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
-          run: AutomationRun, line: Timeline) -> AutomationRunStatus | Fanout | None:
+def _live(
+    ctx: PhaseContext,
+    conn: psycopg.Connection,
+    schedules: ScheduleFile,
+    automation: Automation,
+    run: AutomationRun,
+    line: Timeline,
+) -> AutomationRunStatus | Fanout | None:
     if run.status is AutomationRunStatus.TESTED:
         run = _move(ctx, conn, run, AutomationRunStatus.WINDOW) or run
     if run.status is AutomationRunStatus.WINDOW:
         _check_frozen(run)
         size = run.audience_size or 0
         if automation.max_audience_size is not None and size > automation.max_audience_size:
-            _move(ctx, conn, run, AutomationRunStatus.BLOCKED,
-                  f"audience of {size} is over max_audience_size {automation.max_audience_size}: nothing sent")
+            _move(
+                ctx,
+                conn,
+                run,
+                AutomationRunStatus.BLOCKED,
+                f"audience of {size} is over max_audience_size {automation.max_audience_size}: nothing sent",
+            )
             return None
         if size == 0:
-            done = _move(ctx, conn, run, AutomationRunStatus.SENT, "empty audience: nothing sent", expected=CANCELLABLE,
-                         sent=0, failed=0, cadence_excluded=0)
+            done = _move(
+                ctx,
+                conn,
+                run,
+                AutomationRunStatus.SENT,
+                "empty audience: nothing sent",
+                expected=CANCELLABLE,
+                sent=0,
+                failed=0,
+                cadence_excluded=0,
+            )
             return done.status if done else None
         started = _move(ctx, conn, run, AutomationRunStatus.SENDING, "live send started (no longer cancellable)")
-        if started is None:          # cancelled in the last moment: the cancel won
+        if started is None:  # cancelled in the last moment: the cancel won
             return None
         run = started
         if run.kind is not RunKind.TRIGGERED_TEST and ctx.settings.send_shards > 1:
@@ -321,24 +426,46 @@ def _live(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, 
             if shards:
                 log.info("live send split into shards", extra={"run": run.id, "shards": len(shards)})
                 return Fanout(shards)
-    elif busy := _still_sending(conn, automation, run):     # cheap: reads no CSV, takes no lock
+    elif busy := _still_sending(conn, automation, run):  # cheap: reads no CSV, takes no lock
         log.info("live send waits for its shards", extra={"run": run.id, "pushes": busy})
         return None
     test_only = run.kind is RunKind.TRIGGERED_TEST
     result = _send_all(ctx, automation, run, test=test_only, label="live-test" if test_only else "live")
-    if result.busy:       # shards still sending: the last of them queues this phase again
+    if result.busy:  # shards still sending: the last of them queues this phase again
         log.info("live send waits for its shards", extra={"run": run.id, "pushes": list(result.busy)})
         return None
     if result.problems:
-        _move(ctx, conn, run, AutomationRunStatus.FAILED, "live send: " + "; ".join(result.problems), sent=result.sent,
-              failed=result.failed, cadence_excluded=result.excluded)
+        _move(
+            ctx,
+            conn,
+            run,
+            AutomationRunStatus.FAILED,
+            "live send: " + "; ".join(result.problems),
+            sent=result.sent,
+            failed=result.failed,
+            cadence_excluded=result.excluded,
+        )
         return None
-    done = _move(ctx, conn, run, AutomationRunStatus.SENT, f"live pushes sent: {result.sent}, failed: {result.failed}",
-                 sent=result.sent, failed=result.failed, cadence_excluded=result.excluded)
+    done = _move(
+        ctx,
+        conn,
+        run,
+        AutomationRunStatus.SENT,
+        f"live pushes sent: {result.sent}, failed: {result.failed}",
+        sent=result.sent,
+        failed=result.failed,
+        cadence_excluded=result.excluded,
+    )
     return done.status if done else None
 
 
-def _cleanup(ctx: PhaseContext, conn: psycopg.Connection, schedules: ScheduleFile, automation: Automation,
-             run: AutomationRun, line: Timeline) -> AutomationRunStatus | None:
+def _cleanup(
+    ctx: PhaseContext,
+    conn: psycopg.Connection,
+    schedules: ScheduleFile,
+    automation: Automation,
+    run: AutomationRun,
+    line: Timeline,
+) -> AutomationRunStatus | None:
     done = _move(ctx, conn, run, AutomationRunStatus.CLEANED, f"done: {run.sent or 0} sent, {run.failed or 0} failed")
     return done.status if done else None

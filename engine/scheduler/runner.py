@@ -33,7 +33,7 @@ class WorkerOptions:
     concurrency: int = 2
     heartbeat_s: float = 10.0
     stalled_after_s: float = 30.0
-    shutdown_timeout_s: float | None = None      # None: finish the phase in progress
+    shutdown_timeout_s: float | None = None  # None: finish the phase in progress
     name: str | None = None
 
 
@@ -78,10 +78,16 @@ async def _serve(settings: Settings, options: WorkerOptions, liveness: Liveness 
             raise
         log.info("scheduler started", extra={"worker": worker, "concurrency": options.concurrency})
         worker_options: ProcrastinateWorkerOptions = {
-            "queues": [QUEUE], "name": worker, "concurrency": options.concurrency,
-            "update_heartbeat_interval": options.heartbeat_s, "stalled_worker_timeout": options.stalled_after_s,
-            "additional_context": {"engine": ctx}, "fetch_job_polling_interval": 1.0, "delete_jobs": "successful"}
-        if options.shutdown_timeout_s is not None:       # unset: wait for the phase in progress
+            "queues": [QUEUE],
+            "name": worker,
+            "concurrency": options.concurrency,
+            "update_heartbeat_interval": options.heartbeat_s,
+            "stalled_worker_timeout": options.stalled_after_s,
+            "additional_context": {"engine": ctx},
+            "fetch_job_polling_interval": 1.0,
+            "delete_jobs": "successful",
+        }
+        if options.shutdown_timeout_s is not None:  # unset: wait for the phase in progress
             worker_options["shutdown_graceful_timeout"] = options.shutdown_timeout_s
         beating = asyncio.create_task(liveness.beat(options.heartbeat_s)) if liveness else None
         try:

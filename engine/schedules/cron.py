@@ -16,8 +16,15 @@ from typing import Iterator
 from cronsim import CronSim, CronSimError
 
 FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
-MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-          "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
 _NAMES = {3: "or jan-dec", 4: "or sun-sat"}
 
 
@@ -35,7 +42,7 @@ class CronSchedule:
     """A checked 5-field expression; times are computed by cronsim in the caller's zone."""
 
     expression: str
-    fields: str      # the five fields (a macro expanded)
+    fields: str  # the five fields (a macro expanded)
 
     def after(self, start: datetime) -> Iterator[datetime]:
         """Fire times strictly after ``start`` (aware), in ``start``'s time zone, in order."""
@@ -58,8 +65,9 @@ def _field_problem(index: int, text: str, offset: int) -> CronError | None:
     except (CronSimError, ValueError):
         name, low, high = FIELDS[index]
         extra = f" {_NAMES[index]}" if index in _NAMES else ""
-        return CronError(f"{name} field: {text!r} is not valid (use {low}-{high}{extra}, *, a-b, */n, a-b/n, "
-                         f"lists)", offset)
+        return CronError(
+            f"{name} field: {text!r} is not valid (use {low}-{high}{extra}, *, a-b, */n, a-b/n, lists)", offset
+        )
 
 
 def parse_cron(expression: str) -> CronSchedule:
@@ -67,13 +75,17 @@ def parse_cron(expression: str) -> CronSchedule:
     stripped = expression.strip()
     if stripped.startswith("@"):
         if stripped.lower() not in MACROS:
-            raise CronError(f"unknown cron macro {stripped!r} (known: {', '.join(MACROS)})",
-                            len(expression) - len(expression.lstrip()))
+            raise CronError(
+                f"unknown cron macro {stripped!r} (known: {', '.join(MACROS)})",
+                len(expression) - len(expression.lstrip()),
+            )
         return CronSchedule(expression, MACROS[stripped.lower()])
     parts = [(m.group(0), m.start()) for m in re.finditer(r"\S+", expression)]
     if len(parts) != 5:
-        raise CronError(f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), "
-                        f"this one has {len(parts)}", parts[5][1] if len(parts) > 5 else 0)
+        raise CronError(
+            f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has {len(parts)}",
+            parts[5][1] if len(parts) > 5 else 0,
+        )
     for index, (text, offset) in enumerate(parts):
         problem = _field_problem(index, text, offset)
         if problem:

@@ -51,10 +51,13 @@ def _template_problems(doc: Document, templates: dict[str, Any]) -> list[EngineE
     for name, template in templates.items():
         for field in FIELDS:
             for offset, bad in malformed_variables(template.get(field)):
-                problems.append(ScheduleError(
-                    f"template {name!r}: malformed variable {bad!r} in {field}",
-                    location=value_location(doc, ("templates", name, field), offset),
-                    hint="write [[var:column_name]] (the original's [[vra:/[[va:/[[v: typos are not variables)"))
+                problems.append(
+                    ScheduleError(
+                        f"template {name!r}: malformed variable {bad!r} in {field}",
+                        location=value_location(doc, ("templates", name, field), offset),
+                        hint="write [[var:column_name]] (the original's [[vra:/[[va:/[[v: typos are not variables)",
+                    )
+                )
     return problems
 
 
@@ -63,73 +66,108 @@ def _timezone_problem(doc: Document, where: KeyPath, name: str, zone: str) -> En
         zoneinfo.ZoneInfo(zone)
         return None
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return ScheduleError(f"automation {name!r}: unknown time zone {zone!r}",
-                             location=value_location(doc, where + ("schedule", "timezone")), hint=zone_hint(zone))
+        return ScheduleError(
+            f"automation {name!r}: unknown time zone {zone!r}",
+            location=value_location(doc, where + ("schedule", "timezone")),
+            hint=zone_hint(zone),
+        )
 
 
 def _leads(item: dict[str, Any]) -> tuple[timedelta, timedelta, timedelta | None]:
     lead = item.get("lead") or {}
     window = item.get("cancellation_window")
-    return (parse_duration(lead["generate"]) if "generate" in lead else DEFAULT_GENERATE_LEAD,
-            parse_duration(lead["test"]) if "test" in lead else DEFAULT_TEST_LEAD,
-            parse_duration(window) if window is not None else None)
+    return (
+        parse_duration(lead["generate"]) if "generate" in lead else DEFAULT_GENERATE_LEAD,
+        parse_duration(lead["test"]) if "test" in lead else DEFAULT_TEST_LEAD,
+        parse_duration(window) if window is not None else None,
+    )
 
 
 def _timing_problems(doc: Document, where: KeyPath, name: str, item: dict[str, Any]) -> list[EngineError]:
     generate, test, window = _leads(item)
     problems: list[EngineError] = []
     if test <= timedelta(0):
-        problems.append(ScheduleError(
-            f"automation {name!r}: the TEST send must come before the live send (lead.test is "
-            f"{format_duration(test)})", location=doc.locate(where + ("lead", "test")),
-            hint=f"the default is {format_duration(DEFAULT_TEST_LEAD)} before the send time"))
+        problems.append(
+            ScheduleError(
+                f"automation {name!r}: the TEST send must come before the live send (lead.test is "
+                f"{format_duration(test)})",
+                location=doc.locate(where + ("lead", "test")),
+                hint=f"the default is {format_duration(DEFAULT_TEST_LEAD)} before the send time",
+            )
+        )
     if generate <= test:
-        problems.append(ScheduleError(
-            f"automation {name!r}: audience generation (T-{format_duration(generate)}) must start before the TEST "
-            f"send (T-{format_duration(test)})", location=doc.locate(where + ("lead", "generate")),
-            hint=f"e.g. lead: {{generate: {format_duration(DEFAULT_GENERATE_LEAD)}, "
-                 f"test: {format_duration(DEFAULT_TEST_LEAD)}}}"))
+        problems.append(
+            ScheduleError(
+                f"automation {name!r}: audience generation (T-{format_duration(generate)}) must start before the TEST "
+                f"send (T-{format_duration(test)})",
+                location=doc.locate(where + ("lead", "generate")),
+                hint=f"e.g. lead: {{generate: {format_duration(DEFAULT_GENERATE_LEAD)}, "
+                f"test: {format_duration(DEFAULT_TEST_LEAD)}}}",
+            )
+        )
     if window is not None and window > test:
-        problems.append(ScheduleError(
-            f"automation {name!r}: the cancellation window ({format_duration(window)}) is longer than the time "
-            f"between the TEST send and the live send ({format_duration(test)})",
-            location=doc.locate(where + ("cancellation_window",)),
-            hint="the window must open after the TEST push has gone out (the original's 30/30 setting left no "
-                 "window at all, reference 4.3)"))
+        problems.append(
+            ScheduleError(
+                f"automation {name!r}: the cancellation window ({format_duration(window)}) is longer than the time "
+                f"between the TEST send and the live send ({format_duration(test)})",
+                location=doc.locate(where + ("cancellation_window",)),
+                hint="the window must open after the TEST push has gone out (the original's 30/30 setting left no "
+                "window at all, reference 4.3)",
+            )
+        )
     start, end = item.get("start_date"), item.get("end_date")
     for key in ("start_date", "end_date"):
         try:
             if item.get(key):
                 date.fromisoformat(item[key])
         except ValueError:
-            problems.append(ScheduleError(f"automation {name!r}: {key} {item[key]!r} is not a date",
-                                          location=doc.locate(where + (key,)), hint="write YYYY-MM-DD"))
+            problems.append(
+                ScheduleError(
+                    f"automation {name!r}: {key} {item[key]!r} is not a date",
+                    location=doc.locate(where + (key,)),
+                    hint="write YYYY-MM-DD",
+                )
+            )
             return problems
     if start and end and end < start:
-        problems.append(ScheduleError(f"automation {name!r}: end_date {end} is before start_date {start}",
-                                      location=doc.locate(where + ("end_date",))))
+        problems.append(
+            ScheduleError(
+                f"automation {name!r}: end_date {end} is before start_date {start}",
+                location=doc.locate(where + ("end_date",)),
+            )
+        )
     return problems
 
 
-def _automation_problems(doc: Document, automations: list[dict[str, Any]],
-                         templates: dict[str, Any]) -> list[EngineError]:
+def _automation_problems(
+    doc: Document, automations: list[dict[str, Any]], templates: dict[str, Any]
+) -> list[EngineError]:
     problems: list[EngineError] = []
     first_line: dict[str, int | None] = {}
     for index, item in enumerate(automations):
         where: KeyPath = ("automations", index)
         name = item["id"]
         if name in first_line:
-            problems.append(ScheduleError(f"duplicate automation id {name!r}", location=doc.locate(where + ("id",)),
-                                          hint=f"ids must be unique (first declared on line {first_line[name]})"))
+            problems.append(
+                ScheduleError(
+                    f"duplicate automation id {name!r}",
+                    location=doc.locate(where + ("id",)),
+                    hint=f"ids must be unique (first declared on line {first_line[name]})",
+                )
+            )
         else:
             first_line[name] = doc.locate(where + ("id",)).line
         expression = item["schedule"]["cron"]
         try:
             parse_cron(expression)
         except CronError as err:
-            problems.append(ScheduleError(f"automation {name!r}: invalid cron {expression!r}: {err.message}",
-                                          location=value_location(doc, where + ("schedule", "cron"), err.offset),
-                                          hint=CRON_HINT))
+            problems.append(
+                ScheduleError(
+                    f"automation {name!r}: invalid cron {expression!r}: {err.message}",
+                    location=value_location(doc, where + ("schedule", "cron"), err.offset),
+                    hint=CRON_HINT,
+                )
+            )
         zone_problem = _timezone_problem(doc, where, name, item["schedule"]["timezone"])
         if zone_problem:
             problems.append(zone_problem)
@@ -141,13 +179,22 @@ def _automation_problems(doc: Document, automations: list[dict[str, Any]],
                 problems.append(ScheduleError(f"automation {name!r} sends template {push!r} twice", location=at))
             seen.add(push)
             if push not in templates:
-                problems.append(ScheduleError(f"automation {name!r} names unknown template {push!r}", location=at,
-                                              hint=_suggest(push, sorted(templates))))
+                problems.append(
+                    ScheduleError(
+                        f"automation {name!r} names unknown template {push!r}",
+                        location=at,
+                        hint=_suggest(push, sorted(templates)),
+                    )
+                )
             elif templates[push]["audience"] != item["audience"]:
-                problems.append(ScheduleError(
-                    f"automation {name!r} runs audience {item['audience']!r}, but template {push!r} sends an "
-                    f"output of {templates[push]['audience']!r}", location=at,
-                    hint="an automation runs one audience and sends templates of that audience"))
+                problems.append(
+                    ScheduleError(
+                        f"automation {name!r} runs audience {item['audience']!r}, but template {push!r} sends an "
+                        f"output of {templates[push]['audience']!r}",
+                        location=at,
+                        hint="an automation runs one audience and sends templates of that audience",
+                    )
+                )
     return problems
 
 
@@ -156,15 +203,16 @@ def check_document(doc: Document, *, known_valid: KnownValid | None = None) -> l
 
     ``known_valid``: see ``schema_problems``."""
     if not isinstance(doc.data, dict):
-        return [ScheduleError("schedules.yaml must be a mapping with templates: and automations:",
-                              location=doc.locate(()))]
-    problems: list[EngineError] = [*schema_problems(doc, schedules_schema(), error=ScheduleError,
-                                                    known_valid=known_valid)]
+        return [
+            ScheduleError("schedules.yaml must be a mapping with templates: and automations:", location=doc.locate(()))
+        ]
+    problems: list[EngineError] = [
+        *schema_problems(doc, schedules_schema(), error=ScheduleError, known_valid=known_valid)
+    ]
     if problems:
         return problems
     templates = doc.data.get("templates") or {}
-    return _template_problems(doc, templates) + _automation_problems(doc, doc.data.get("automations") or [],
-                                                                     templates)
+    return _template_problems(doc, templates) + _automation_problems(doc, doc.data.get("automations") or [], templates)
 
 
 _SCHEDULES = TypeAdapter(ScheduleFile)
@@ -173,13 +221,24 @@ _SCHEDULES = TypeAdapter(ScheduleFile)
 def build_schedules(doc: Document) -> ScheduleFile:
     """The typed model of a document that passed ``check_document`` (the model applies every default)."""
     data = doc.data
-    templates = {name: {**entry, "location": doc.locate(("templates", name)),
-                        "field_locations": tuple((f, doc.locate(("templates", name, f))) for f in FIELDS if f in entry)}
-                 for name, entry in data.get("templates", {}).items()}
-    automations = [{**item, "location": doc.locate(("automations", index))}
-                   for index, item in enumerate(data.get("automations", []))]
-    return build(_SCHEDULES, doc, {**data, "templates": templates, "automations": automations, "source": doc.display},
-                 error=ScheduleError)
+    templates = {
+        name: {
+            **entry,
+            "location": doc.locate(("templates", name)),
+            "field_locations": tuple((f, doc.locate(("templates", name, f))) for f in FIELDS if f in entry),
+        }
+        for name, entry in data.get("templates", {}).items()
+    }
+    automations = [
+        {**item, "location": doc.locate(("automations", index))}
+        for index, item in enumerate(data.get("automations", []))
+    ]
+    return build(
+        _SCHEDULES,
+        doc,
+        {**data, "templates": templates, "automations": automations, "source": doc.display},
+        error=ScheduleError,
+    )
 
 
 def load_schedules(project_dir: Path) -> ScheduleFile:
@@ -192,4 +251,3 @@ def load_schedules(project_dir: Path) -> ScheduleFile:
     if problems:
         raise first_of(problems)
     return build_schedules(doc)
-

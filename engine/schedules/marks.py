@@ -61,7 +61,7 @@ def value_location(doc: Document, key_path: KeyPath, offset: int = 0) -> SourceL
     if start is None or start >= len(line) or line[start] in "|>":
         return location
     if line[start] in "\"'":
-        prefix = line[start + 1:start + 1 + offset]
+        prefix = line[start + 1 : start + 1 + offset]
         if "\\" in prefix or line[start] in prefix:
             return SourceLocation(location.file, mark[0], start + 1, format_key_path(key_path))
         start += 1

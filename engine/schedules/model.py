@@ -22,8 +22,8 @@ from engine.schedules.cron import CronSchedule, parse_cron
 from engine.schedules.durations import PATTERN, parse_duration
 from engine.schemagen import CONFIG, Identifier, Maybe, in_block
 
-DEFAULT_GENERATE_LEAD = timedelta(minutes=30)   # audience generation before the send (reference 4.2)
-DEFAULT_TEST_LEAD = timedelta(minutes=25)       # TEST pushes to the test users before the send
+DEFAULT_GENERATE_LEAD = timedelta(minutes=30)  # audience generation before the send (reference 4.2)
+DEFAULT_TEST_LEAD = timedelta(minutes=25)  # TEST pushes to the test users before the send
 DEFAULT_LATE_GRACE = timedelta(minutes=30)
 
 
@@ -32,10 +32,21 @@ def _parsed(parse: Any, kind: type) -> Any:
     return lambda value: value if value is None or isinstance(value, kind) else parse(value)
 
 
-Duration = Annotated[timedelta, PlainValidator(_parsed(parse_duration, timedelta), json_schema_input_type=Annotated[
-    str, Field(pattern=PATTERN, description="a duration with units: 30m, 45s, 1h30m")])]
-Day = Annotated[date, PlainValidator(_parsed(date.fromisoformat, date), json_schema_input_type=Annotated[
-    str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")])]
+Duration = Annotated[
+    timedelta,
+    PlainValidator(
+        _parsed(parse_duration, timedelta),
+        json_schema_input_type=Annotated[
+            str, Field(pattern=PATTERN, description="a duration with units: 30m, 45s, 1h30m")
+        ],
+    ),
+]
+Day = Annotated[
+    date,
+    PlainValidator(
+        _parsed(date.fromisoformat, date), json_schema_input_type=Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    ),
+]
 Cron = Annotated[CronSchedule, PlainValidator(_parsed(parse_cron, CronSchedule), json_schema_input_type=str)]
 
 
@@ -58,16 +69,22 @@ class Automation:
     vars: dict[Identifier, Any] = Field(default_factory=dict)
     generate_lead: Duration = in_block("lead", "generate", default=DEFAULT_GENERATE_LEAD)
     test_lead: Duration = in_block("lead", "test", default=DEFAULT_TEST_LEAD)
-    cancellation_window: Maybe[Duration] = Field(None, description=(   # None: from the TEST send to T-0
-        "the last stretch before T-0 in which `engine cancel` stops the live send "
-        "(default: from the TEST send to T-0)"))
+    cancellation_window: Maybe[Duration] = Field(
+        None,
+        description=(  # None: from the TEST send to T-0
+            "the last stretch before T-0 in which `engine cancel` stops the live send "
+            "(default: from the TEST send to T-0)"
+        ),
+    )
     max_audience_size: Maybe[Annotated[int, Field(ge=0)]] = Field(
-        None, description="more live recipients than this blocks the live send (status blocked)")
+        None, description="more live recipients than this blocks the live send (status blocked)"
+    )
     start_date: Maybe[Day] = Field(None, description="first day (in the automation's time zone) a send may fire")
     end_date: Maybe[Day] = Field(None, description="last day (in the automation's time zone) a send may fire")
     missed_policy: MissedPolicy = in_block("missed", "policy", default=MissedPolicy.SKIP)
-    missed_grace: Duration = in_block("missed", "grace", default=DEFAULT_LATE_GRACE,
-                                      description="late: how long after T-0 a run may still send")
+    missed_grace: Duration = in_block(
+        "missed", "grace", default=DEFAULT_LATE_GRACE, description="late: how long after T-0 a run may still send"
+    )
     cadence: Maybe[dict[str, Any]] = Field(None, description="per-automation cadence overrides (see cadence.yaml)")
     enabled: bool = True
     description: str = ""
@@ -95,8 +112,9 @@ class ScheduleFile:
     """Everything schedules.yaml declares (empty when the project has no such file)."""
 
     version: Maybe[Literal[1]] = None
-    templates: Annotated[dict[str, PushTemplate], BeforeValidator(
-        _named, json_schema_input_type=dict[Identifier, PushTemplate])] = Field(default_factory=dict)
+    templates: Annotated[
+        dict[str, PushTemplate], BeforeValidator(_named, json_schema_input_type=dict[Identifier, PushTemplate])
+    ] = Field(default_factory=dict)
     automations: tuple[Automation, ...] = ()
     source: SkipJsonSchema[str] = "schedules.yaml"
 

@@ -28,9 +28,10 @@ class _Generator(schemagen.TidyGenerator):
 
 def generate() -> dict[str, Any]:
     """The schedules.yaml schema as generated from the model."""
-    return {**schemagen.generate(ScheduleFile, "https://audience-engine/schemas/schedules.v1.json",
-                                 generator=_Generator),
-            "title": "schedules.yaml: push templates and automations"}
+    return {
+        **schemagen.generate(ScheduleFile, "https://audience-engine/schemas/schedules.v1.json", generator=_Generator),
+        "title": "schedules.yaml: push templates and automations",
+    }
 
 
 def schedules_schema() -> dict[str, Any]:

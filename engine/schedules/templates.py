@@ -13,8 +13,11 @@ def load_template(project_dir: Path, name: str) -> PushTemplate:
     templates = load_schedules(project_dir).templates
     if name not in templates:
         known = ", ".join(sorted(templates))
-        raise TemplateError(f"unknown push template {name!r}",
-                            hint=f"templates in {SCHEDULES_FILE}: {known}" if known else
-                            f"declare it under 'templates:' in {project_dir / SCHEDULES_FILE}, or send ad hoc "
-                            "with --title/--body/--layer")
+        raise TemplateError(
+            f"unknown push template {name!r}",
+            hint=f"templates in {SCHEDULES_FILE}: {known}"
+            if known
+            else f"declare it under 'templates:' in {project_dir / SCHEDULES_FILE}, or send ad hoc "
+            "with --title/--body/--layer",
+        )
     return templates[name]

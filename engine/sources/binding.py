@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from engine.pgquery import PLACEHOLDER, ShapeError, check_query
 from engine.spec.model import INT4, UuidText
 
-_UUID_CHARS = str.maketrans("", "", "0123456789abcdefABCDEF-,")   # deleting these leaves nothing of uuid text
+_UUID_CHARS = str.maketrans("", "", "0123456789abcdefABCDEF-,")  # deleting these leaves nothing of uuid text
 _SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 
 
@@ -31,8 +31,8 @@ class ServerBound:
     """The SQL to send (placeholders replaced by typed reads) and the settings to bind first."""
 
     sql: str
-    settings: tuple[tuple[str, str], ...]   # (setting name, text value), bound as parameters
-    anchors: tuple[tuple[int, int], ...] = ((0, 0),)   # (offset in sql, offset in the rendered text)
+    settings: tuple[tuple[str, str], ...]  # (setting name, text value), bound as parameters
+    anchors: tuple[tuple[int, int], ...] = ((0, 0),)  # (offset in sql, offset in the rendered text)
 
     def rendered_offset(self, offset: int) -> int:
         """The rendered-text offset of character ``offset`` of ``sql`` (for error positions)."""
@@ -107,7 +107,7 @@ def as_text(value: Any) -> str:
 
 def _array_text(values: list[Any] | tuple[Any, ...], typ: str) -> str:
     if typ in {"uuid[]", "int8[]"}:
-        return "{" + ",".join(map(str, values)) + "}"   # hex, dashes and digits: nothing to quote
+        return "{" + ",".join(map(str, values)) + "}"  # hex, dashes and digits: nothing to quote
     return "{" + ",".join(_array_item(v) for v in values) + "}"
 
 
@@ -133,8 +133,9 @@ def param_types(params: Mapping[str, Any]) -> dict[str, str]:
     return {name: sql_type(value) for name, value in params.items()}
 
 
-def server_bound(sql: str, params: Mapping[str, Any], *, empty_arrays: bool = False,
-                 types: Mapping[str, str] | None = None) -> ServerBound:
+def server_bound(
+    sql: str, params: Mapping[str, Any], *, empty_arrays: bool = False, types: Mapping[str, str] | None = None
+) -> ServerBound:
     """Check ``sql`` is one plain SELECT (``check_query``) and replace each placeholder by a typed read.
 
     ``empty_arrays`` keeps every bound array's type but not its elements: enough to describe
@@ -144,7 +145,7 @@ def server_bound(sql: str, params: Mapping[str, Any], *, empty_arrays: bool = Fa
     types = types if types is not None else param_types(params)
     check_query(sql)
     names = {name: setting_name(i, name) for i, name in enumerate(sorted(params))}
-    pieces: dict[str, str] = {}   # a placeholder used several times is typed and rendered once
+    pieces: dict[str, str] = {}  # a placeholder used several times is typed and rendered once
 
     def typed_read(name: str) -> str:
         value = params[name]
@@ -158,8 +159,11 @@ def server_bound(sql: str, params: Mapping[str, Any], *, empty_arrays: bool = Fa
             return "%"
         name = match.group(1)
         if name not in params:
-            raise ShapeError(f"unknown bound parameter {name!r}", match.start(),
-                             "only the audience's params, as_of and its bound arrays are bound")
+            raise ShapeError(
+                f"unknown bound parameter {name!r}",
+                match.start(),
+                "only the audience's params, as_of and its bound arrays are bound",
+            )
         if name not in pieces:
             pieces[name] = typed_read(name)
         return pieces[name]
@@ -169,16 +173,18 @@ def server_bound(sql: str, params: Mapping[str, Any], *, empty_arrays: bool = Fa
     last = sent = 0
     for match in PLACEHOLDER.finditer(sql):
         piece = replace(match)
-        out.extend((sql[last:match.start()], piece))
+        out.extend((sql[last : match.start()], piece))
         sent += match.start() - last
         anchors.append((sent, match.start()))
         sent += len(piece)
         last = match.end()
         anchors.append((sent, last))
     out.append(sql[last:])
-    return ServerBound("".join(out), tuple((names[k], as_text(v)) for k, v in sorted(params.items())
-                                           if not isinstance(v, (list, tuple))),
-                      tuple(anchors))
+    return ServerBound(
+        "".join(out),
+        tuple((names[k], as_text(v)) for k, v in sorted(params.items()) if not isinstance(v, (list, tuple))),
+        tuple(anchors),
+    )
 
 
 def bind_statement(bound: ServerBound) -> tuple[str, list[str]]:

@@ -29,7 +29,7 @@ T = TypeVar("T")
 def waves(queries: Sequence[QuerySpec]) -> list[list[QuerySpec]]:
     """Queries grouped by depth (0 binds nothing; n binds from depth n-1 at most), each wave in spec order."""
     depth: dict[str, int] = {}
-    for query in queries:   # a query binds only from earlier ones (the spec validator checks it)
+    for query in queries:  # a query binds only from earlier ones (the spec validator checks it)
         depth[query.name] = 1 + max((depth.get(b.query, -1) for b in query.binds), default=-1)
     out: list[list[QuerySpec]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
     for query in queries:
@@ -58,8 +58,9 @@ def snapshot_sharing(pool: SourcePool, conn: psycopg.Connection, width: int) -> 
 class SharedSnapshot:
     """Runs callables on connections that all see ``conn``'s snapshot."""
 
-    def __init__(self, pool: SourcePool, conn: psycopg.Connection, snapshot: str | None,
-                 executor: ThreadPoolExecutor | None) -> None:
+    def __init__(
+        self, pool: SourcePool, conn: psycopg.Connection, snapshot: str | None, executor: ThreadPoolExecutor | None
+    ) -> None:
         self._pool, self._conn, self._snapshot, self._executor = pool, conn, snapshot, executor
 
     def _on_borrowed(self, work: Callable[[psycopg.Connection], T]) -> T:
@@ -76,12 +77,13 @@ class SharedSnapshot:
         if self._executor is None or self._snapshot is None or len(work) < 2:
             return [w(self._conn) for w in work]
         # each worker runs in a copy of this context: log records keep the run's context fields
-        futures: list[Future[T]] = [self._executor.submit(contextvars.copy_context().run, self._on_borrowed, w)
-                                    for w in work[1:]]
+        futures: list[Future[T]] = [
+            self._executor.submit(contextvars.copy_context().run, self._on_borrowed, w) for w in work[1:]
+        ]
         try:
             first = work[0](self._conn)
         finally:
-            done = [f.exception() for f in futures]   # wait for all: no query outlives the snapshot
+            done = [f.exception() for f in futures]  # wait for all: no query outlives the snapshot
         for err in done:
             if err is not None:
                 raise err

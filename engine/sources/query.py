@@ -41,8 +41,9 @@ Locator = Callable[[RenderedQuery, int], SourceLocation]
 """Where character ``offset`` of a rendered query was written in the project's .sql files."""
 
 
-def _query_error(err: psycopg.Error | ShapeError, rendered: RenderedQuery, offset: int | None,
-                 locator: Locator | None) -> QueryError:
+def _query_error(
+    err: psycopg.Error | ShapeError, rendered: RenderedQuery, offset: int | None, locator: Locator | None
+) -> QueryError:
     """A QueryError located at the ``.sql`` line (template or macro) the failing text came from."""
     if isinstance(err, ShapeError):
         error = QueryError(f"query {rendered.name!r} ({rendered.origin}): {err.message}", hint=err.hint)
@@ -62,8 +63,9 @@ def _error_offset(err: psycopg.Error, bound: ServerBound | None, prefix: int | N
     return bound.rendered_offset(int(position) - 1 - prefix)
 
 
-def fetch_arrow(conn: psycopg.Connection, rendered: RenderedQuery,
-                locator: Locator | None = None) -> tuple[pa.Table, tuple[str, ...]]:
+def fetch_arrow(
+    conn: psycopg.Connection, rendered: RenderedQuery, locator: Locator | None = None
+) -> tuple[pa.Table, tuple[str, ...]]:
     """Execute ``rendered`` on ``conn`` (inside its read-only transaction): (Arrow table, timestamp columns).
 
     Values are bound with ``set_config`` first (``engine.sources.binding``); the describe goes through
@@ -71,8 +73,8 @@ def fetch_arrow(conn: psycopg.Connection, rendered: RenderedQuery,
     """
     describe_prefix, copy_prefix = "SELECT * FROM (\n", "COPY (\n"
     bound: ServerBound | None = None
-    shape: ServerBound | None = None   # the describe's text (arrays empty), while it runs
-    prefix: int | None = None   # the wrapper in front of the query text being executed
+    shape: ServerBound | None = None  # the describe's text (arrays empty), while it runs
+    prefix: int | None = None  # the wrapper in front of the query text being executed
     try:
         types = param_types(rendered.params)
         bound = server_bound(rendered.sql, rendered.params, types=types)
@@ -87,15 +89,18 @@ def fetch_arrow(conn: psycopg.Connection, rendered: RenderedQuery,
         names = [d.name for d in description]
         if len(set(names)) != len(names):
             dupes = sorted({n for n in names if names.count(n) > 1})
-            raise QueryError(f"query {rendered.name!r} returns duplicate column names: {', '.join(dupes)}",
-                             hint=f"alias them in {rendered.origin}")
+            raise QueryError(
+                f"query {rendered.name!r} returns duplicate column names: {', '.join(dupes)}",
+                hint=f"alias them in {rendered.origin}",
+            )
         buffer, prefix, shape = io.BytesIO(), len(copy_prefix), None
         with conn.cursor() as cur, cur.copy(f"{copy_prefix}{bound.sql}\n) TO STDOUT (FORMAT csv)") as copy:
             for chunk in copy:
                 buffer.write(chunk)
     except ShapeError as err:
-        raise _query_error(err, rendered, err.offset + (2 if rendered.sql.startswith("%(", err.offset) else 0),
-                           locator) from None
+        raise _query_error(
+            err, rendered, err.offset + (2 if rendered.sql.startswith("%(", err.offset) else 0), locator
+        ) from None
     except psycopg.Error as err:
         offset = _error_offset(err, shape or bound, prefix)
         raise _query_error(err, rendered, offset, locator) from None
@@ -110,8 +115,12 @@ def fetch_arrow(conn: psycopg.Connection, rendered: RenderedQuery,
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
-            column_types=types, null_values=[""], strings_can_be_null=True,
-            quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]),
+            column_types=types,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
     )
     return table, ts_cols
-

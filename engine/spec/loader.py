@@ -30,30 +30,51 @@ def _query_problems(doc: Document, spec: AudienceSpec, sql_root: Path) -> list[S
     names: list[str] = []
     for i, query in enumerate(spec.queries):
         if query.name in names:
-            problems.append(SpecError(f"duplicate query name {query.name!r}",
-                                      location=doc.locate(("queries", i, "name"))))
+            problems.append(
+                SpecError(f"duplicate query name {query.name!r}", location=doc.locate(("queries", i, "name")))
+            )
         for bind in query.binds:
             if bind.query not in names:
-                problems.append(SpecError(
-                    f"query {query.name!r} binds {bind.param!r} from {bind.query!r}, which is not an earlier query",
-                    location=doc.locate(("queries", i, "bind", bind.param, "query")),
-                    hint=_suggest(bind.query, names)))
+                problems.append(
+                    SpecError(
+                        f"query {query.name!r} binds {bind.param!r} from {bind.query!r}, which is not an earlier query",
+                        location=doc.locate(("queries", i, "bind", bind.param, "query")),
+                        hint=_suggest(bind.query, names),
+                    )
+                )
             if spec.param(bind.param):
-                problems.append(SpecError(f"bound array {bind.param!r} shadows the audience param of the same name",
-                                          location=doc.locate(("queries", i, "bind", bind.param))))
+                problems.append(
+                    SpecError(
+                        f"bound array {bind.param!r} shadows the audience param of the same name",
+                        location=doc.locate(("queries", i, "bind", bind.param)),
+                    )
+                )
         names.append(query.name)
         if not (sql_root / query.sql).is_file():
-            problems.append(SpecError(f"SQL file not found: sql/{query.sql}",
-                                      location=doc.locate(("queries", i, "sql")),
-                                      hint="paths are relative to the project's sql/ folder"))
+            problems.append(
+                SpecError(
+                    f"SQL file not found: sql/{query.sql}",
+                    location=doc.locate(("queries", i, "sql")),
+                    hint="paths are relative to the project's sql/ folder",
+                )
+            )
     if spec.base not in names:
-        problems.append(SpecError(f"audience.from names unknown query {spec.base!r}",
-                                  location=doc.locate(("audience", "from")), hint=_suggest(spec.base, names)))
+        problems.append(
+            SpecError(
+                f"audience.from names unknown query {spec.base!r}",
+                location=doc.locate(("audience", "from")),
+                hint=_suggest(spec.base, names),
+            )
+        )
     for j, join in enumerate(spec.joins):
         if join.query not in names:
-            problems.append(SpecError(f"audience.join names unknown query {join.query!r}",
-                                      location=doc.locate(("audience", "join", j, "query")),
-                                      hint=_suggest(join.query, names)))
+            problems.append(
+                SpecError(
+                    f"audience.join names unknown query {join.query!r}",
+                    location=doc.locate(("audience", "join", j, "query")),
+                    hint=_suggest(join.query, names),
+                )
+            )
     return problems
 
 
@@ -62,23 +83,36 @@ def _output_problems(doc: Document, spec: AudienceSpec) -> list[SpecError]:
     segments = list(spec.segments)
     for t, threshold in enumerate(spec.thresholds):
         if threshold.segment and threshold.segment not in segments:
-            problems.append(SpecError(f"threshold names unknown segment {threshold.segment!r}",
-                                      location=doc.locate(("thresholds", t, "segment")),
-                                      hint=_suggest(threshold.segment, segments)))
+            problems.append(
+                SpecError(
+                    f"threshold names unknown segment {threshold.segment!r}",
+                    location=doc.locate(("thresholds", t, "segment")),
+                    hint=_suggest(threshold.segment, segments),
+                )
+            )
     outputs: list[str] = []
     for o, output in enumerate(spec.outputs):
         if output.name in outputs:
-            problems.append(SpecError(f"duplicate output name {output.name!r}",
-                                      location=doc.locate(("outputs", o, "name"))))
+            problems.append(
+                SpecError(f"duplicate output name {output.name!r}", location=doc.locate(("outputs", o, "name")))
+            )
         outputs.append(output.name)
         if output.segment and output.segment not in segments:
-            problems.append(SpecError(f"output {output.name!r} names unknown segment {output.segment!r}",
-                                      location=doc.locate(("outputs", o, "segment")),
-                                      hint=_suggest(output.segment, segments)))
+            problems.append(
+                SpecError(
+                    f"output {output.name!r} names unknown segment {output.segment!r}",
+                    location=doc.locate(("outputs", o, "segment")),
+                    hint=_suggest(output.segment, segments),
+                )
+            )
         if "{timestamp}" not in output.file:
-            problems.append(SpecError(f"output file name {output.file!r} lacks {{timestamp}}",
-                                      location=doc.locate(("outputs", o, "file")),
-                                      hint="file names carry the run's timestamp so runs never overwrite"))
+            problems.append(
+                SpecError(
+                    f"output file name {output.file!r} lacks {{timestamp}}",
+                    location=doc.locate(("outputs", o, "file")),
+                    hint="file names carry the run's timestamp so runs never overwrite",
+                )
+            )
     return problems
 
 
@@ -89,19 +123,30 @@ def _param_problems(doc: Document, spec: AudienceSpec) -> list[SpecError]:
         for bound, name in (("min", threshold.min_param), ("max", threshold.max_param)):
             param = spec.param(name) if name else None
             if name and param is None:
-                problems.append(SpecError(f"threshold {bound} names unknown param {name!r}",
-                                          location=doc.locate(("thresholds", t, bound)),
-                                          hint=_suggest(name, names)))
+                problems.append(
+                    SpecError(
+                        f"threshold {bound} names unknown param {name!r}",
+                        location=doc.locate(("thresholds", t, bound)),
+                        hint=_suggest(name, names),
+                    )
+                )
             elif param and param.type not in {"integer", "number"}:
-                problems.append(SpecError(f"threshold {bound} names param {name!r} of type "
-                                          f"{param.type}, not a number",
-                                          location=doc.locate(("thresholds", t, bound)),
-                                          hint="declare it with type: integer or type: number"))
+                problems.append(
+                    SpecError(
+                        f"threshold {bound} names param {name!r} of type {param.type}, not a number",
+                        location=doc.locate(("thresholds", t, bound)),
+                        hint="declare it with type: integer or type: number",
+                    )
+                )
     for param in spec.params:
         if param.default is None and not param.required:
-            problems.append(SpecError(f"param {param.name!r} has no default and is not required",
-                                      location=doc.locate(("params", param.name)),
-                                      hint="give it a default or mark it required: true"))
+            problems.append(
+                SpecError(
+                    f"param {param.name!r} has no default and is not required",
+                    location=doc.locate(("params", param.name)),
+                    hint="give it a default or mark it required: true",
+                )
+            )
     return problems
 
 
@@ -115,13 +160,19 @@ def check_document(doc: Document, sql_root: Path, *, known_valid: KnownValid | N
     spec = build_spec(doc)
     problems = _query_problems(doc, spec, sql_root) + _output_problems(doc, spec)
     if spec.transform and not (sql_root / spec.transform).is_file():
-        problems.append(SpecError(f"transform SQL file not found: sql/{spec.transform}",
-                                  location=doc.locate(("transform",))))
+        problems.append(
+            SpecError(f"transform SQL file not found: sql/{spec.transform}", location=doc.locate(("transform",)))
+        )
     problems += _param_problems(doc, spec)
     expected = Path(doc.display).stem if doc.path is None else doc.path.stem
     if spec.name != expected:
-        problems.append(SpecError(f"audience name {spec.name!r} differs from its file name {expected!r}",
-                                  location=doc.locate(("name",)), hint=f"rename the file or set name: {expected}"))
+        problems.append(
+            SpecError(
+                f"audience name {spec.name!r} differs from its file name {expected!r}",
+                location=doc.locate(("name",)),
+                hint=f"rename the file or set name: {expected}",
+            )
+        )
     return problems
 
 
@@ -130,8 +181,9 @@ _SPEC = TypeAdapter(AudienceSpec)
 
 def build_spec(doc: Document) -> AudienceSpec:
     """The typed model of a document that passed the schema (the model applies every default)."""
-    return build(_SPEC, doc, {**doc.data, "path": doc.path or Path(doc.display), "display_path": doc.display},
-                 error=SpecError)
+    return build(
+        _SPEC, doc, {**doc.data, "path": doc.path or Path(doc.display), "display_path": doc.display}, error=SpecError
+    )
 
 
 def load_audience(path: Path, project_dir: Path) -> AudienceSpec:
@@ -151,15 +203,18 @@ def _display(path: Path, project_dir: Path) -> str:
         return str(path)
 
 
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")   # no dots, separators or selector syntax
-TESTS_SUFFIX = ".tests.yaml"   # audiences/<name>.tests.yaml holds the audience's test cases, not an audience
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")  # no dots, separators or selector syntax
+TESTS_SUFFIX = ".tests.yaml"  # audiences/<name>.tests.yaml holds the audience's test cases, not an audience
 
 
 def audience_files(project_dir: Path) -> list[Path]:
     """Every audience YAML in the project, sorted by name (test-case files beside them excluded)."""
     folder = project_dir / "audiences"
-    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in {".yaml", ".yml"}
-                  and not p.name.endswith(TESTS_SUFFIX)) if folder.is_dir() else []
+    return (
+        sorted(p for p in folder.glob("*.y*ml") if p.suffix in {".yaml", ".yml"} and not p.name.endswith(TESTS_SUFFIX))
+        if folder.is_dir()
+        else []
+    )
 
 
 def named_audience_files(project_dir: Path, selectors: Sequence[str]) -> list[Path] | None:
@@ -171,7 +226,7 @@ def named_audience_files(project_dir: Path, selectors: Sequence[str]) -> list[Pa
     for name in dict.fromkeys(selectors):
         found = [p for p in (folder / f"{name}.yaml", folder / f"{name}.yml") if p.is_file()]
         if len(found) != 1:
-            return None   # missing (the full load says "did you mean") or ambiguous (it says "duplicate")
+            return None  # missing (the full load says "did you mean") or ambiguous (it says "duplicate")
         paths.append(found[0])
     return paths
 
@@ -188,7 +243,9 @@ def load_project_audiences(project_dir: Path) -> list[AudienceSpec]:
     seen: dict[str, str] = {}
     for spec in specs:
         if spec.name in seen:
-            raise SpecError(f"duplicate audience name {spec.name!r} (also in {seen[spec.name]})",
-                            location=load(spec.path, spec.display_path).locate(("name",)))
+            raise SpecError(
+                f"duplicate audience name {spec.name!r} (also in {seen[spec.name]})",
+                location=load(spec.path, spec.display_path).locate(("name",)),
+            )
         seen[spec.name] = spec.display_path
     return specs

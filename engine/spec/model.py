@@ -26,14 +26,13 @@ from pydantic.json_schema import SkipJsonSchema
 
 from engine.schemagen import CONFIG, Identifier, Maybe, in_block, keyed
 
-INT4 = (-(2 ** 31), 2 ** 31 - 1)   # an integer param lives in PostgreSQL's int4
+INT4 = (-(2**31), 2**31 - 1)  # an integer param lives in PostgreSQL's int4
 
-SqlPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+\.sql$")]   # relative to sql/
-Number = int | float   # a YAML integer stays an int (6, not 6.0, in the rendered SQL)
+SqlPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+\.sql$")]  # relative to sql/
+Number = int | float  # a YAML integer stays an int (6, not 6.0, in the rendered SQL)
 NUMBER_OR_PARAM = {
     "description": "A number, or the name of an integer/number param (min_owners, or '{{ min_owners }}').",
-    "oneOf": [{"type": "number"},
-              {"type": "string", "pattern": r"^\s*(\{\{\s*)?[A-Za-z_][A-Za-z0-9_]*(\s*\}\})?\s*$"}],
+    "oneOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*(\{\{\s*)?[A-Za-z_][A-Za-z0-9_]*(\s*\}\})?\s*$"}],
 }
 
 
@@ -50,7 +49,7 @@ def param_reference(value: Any) -> str | None:
 
 @dataclass(frozen=True, config=CONFIG)
 class Param:
-    name: SkipJsonSchema[str]   # the params: mapping's key
+    name: SkipJsonSchema[str]  # the params: mapping's key
     type: Literal["integer", "number", "string", "boolean", "uuid", "timestamp"]
     default: Any = None
     required: bool = False
@@ -64,7 +63,7 @@ class Param:
 class Bind:
     """A bound array parameter: the distinct non-null values of ``column`` from an earlier query."""
 
-    param: SkipJsonSchema[str]   # the bind: mapping's key
+    param: SkipJsonSchema[str]  # the bind: mapping's key
     query: Identifier
     column: Identifier
 
@@ -73,10 +72,10 @@ class Bind:
 class QuerySpec:
     name: Identifier
     sql: SqlPath
-    binds: Annotated[tuple[Bind, ...], BeforeValidator(
-        keyed("param"), json_schema_input_type=dict[Identifier, Bind])] = Field((), validation_alias="bind")
-    options: dict[str, Any] = Field(default_factory=dict,
-                                    description="structural template variables (never values)")
+    binds: Annotated[
+        tuple[Bind, ...], BeforeValidator(keyed("param"), json_schema_input_type=dict[Identifier, Bind])
+    ] = Field((), validation_alias="bind")
+    options: dict[str, Any] = Field(default_factory=dict, description="structural template variables (never values)")
     description: str = ""
 
 
@@ -91,17 +90,19 @@ class Join:
 class OrderRule:
     column: Identifier
     direction: Literal["asc", "desc"] = "asc"
-    values: Maybe[Annotated[tuple[str | int, ...], Field(min_length=1)]] = None   # explicit rank: first sorts first
+    values: Maybe[Annotated[tuple[str | int, ...], Field(min_length=1)]] = None  # explicit rank: first sorts first
 
 
 @dataclass(frozen=True, config=CONFIG)
 class Requirement:
     column: Identifier
-    blank: Literal["allow", "reject"] = "allow"   # reject: empty or whitespace-only text is dropped too
+    blank: Literal["allow", "reject"] = "allow"  # reject: empty or whitespace-only text is dropped too
 
 
-@dataclass(frozen=True, config=ConfigDict(**CONFIG, json_schema_extra={"anyOf": [{"required": ["min"]},
-                                                                                 {"required": ["max"]}]}))
+@dataclass(
+    frozen=True,
+    config=ConfigDict(**CONFIG, json_schema_extra={"anyOf": [{"required": ["min"]}, {"required": ["max"]}]}),
+)
 class Threshold:
     """A minimum/maximum count per segment; ``min_param``/``max_param`` name a param giving the bound."""
 
@@ -126,15 +127,23 @@ class Threshold:
 
     @property
     def label(self) -> str:
-        bounds = " and ".join(b for b in (f">= {self.min:g}" if self.min is not None else "",
-                                           f"<= {self.max:g}" if self.max is not None else "") if b)
+        bounds = " and ".join(
+            b
+            for b in (
+                f">= {self.min:g}" if self.min is not None else "",
+                f"<= {self.max:g}" if self.max is not None else "",
+            )
+            if b
+        )
         return f"{self.segment or 'all'}: {self.column} {bounds}"
 
 
-@dataclass(frozen=True, config=ConfigDict(**CONFIG, json_schema_extra={"oneOf": [{"required": ["column"]},
-                                                                                 {"required": ["value"]}]}))
+@dataclass(
+    frozen=True,
+    config=ConfigDict(**CONFIG, json_schema_extra={"oneOf": [{"required": ["column"]}, {"required": ["value"]}]}),
+)
 class OutputColumn:
-    header: SkipJsonSchema[str]   # the columns: mapping's key
+    header: SkipJsonSchema[str]  # the columns: mapping's key
     column: Maybe[Identifier] = None
     value: Maybe[str | int | float] = None
     format: Literal["text", "python_datetime"] = "text"
@@ -154,9 +163,13 @@ class TestSpec:
 class OutputSpec:
     name: Identifier
     file: Annotated[str, Field(pattern=r"^[^/\\]+\.csv$")]
-    columns: Annotated[tuple[OutputColumn, ...], BeforeValidator(
-        keyed("header", shorthand="column"), json_schema_input_type=dict[str, Identifier | OutputColumn]),
-        Field(json_schema_extra={"minProperties": 1})]
+    columns: Annotated[
+        tuple[OutputColumn, ...],
+        BeforeValidator(
+            keyed("header", shorthand="column"), json_schema_input_type=dict[str, Identifier | OutputColumn]
+        ),
+        Field(json_schema_extra={"minProperties": 1}),
+    ]
     order_by: Annotated[tuple[OrderRule, ...], Field(json_schema_extra={"minItems": 1})]
     segment: Maybe[Identifier] = None
     when_empty: Literal["skip", "write"] = "skip"
@@ -169,20 +182,24 @@ class AudienceSpec:
     name: Identifier
     description: Annotated[str, AfterValidator(str.strip), Field(json_schema_extra={"minLength": 1})]
     layer: Annotated[int, Field(ge=1, le=5)]
-    path: SkipJsonSchema[Path]          # where it was read from (not written in the file)
-    display_path: SkipJsonSchema[str]   # that path as messages show it
-    params: Annotated[tuple[Param, ...], BeforeValidator(
-        keyed("name"), json_schema_input_type=dict[Identifier, Param])] = ()
+    path: SkipJsonSchema[Path]  # where it was read from (not written in the file)
+    display_path: SkipJsonSchema[str]  # that path as messages show it
+    params: Annotated[
+        tuple[Param, ...], BeforeValidator(keyed("name"), json_schema_input_type=dict[Identifier, Param])
+    ] = ()
     queries: Annotated[tuple[QuerySpec, ...], Field(json_schema_extra={"minItems": 1})]
     base: Identifier = in_block("audience", "from")
     joins: tuple[Join, ...] = in_block("audience", "join", default=())
     outputs: Annotated[tuple[OutputSpec, ...], Field(json_schema_extra={"minItems": 1})]
     when_empty: Literal["write_outputs", "no_files", "no_files_before_thresholds"] = in_block(
-        "audience", "when_empty", default="write_outputs")
+        "audience", "when_empty", default="write_outputs"
+    )
     prioritise_key: Annotated[tuple[Identifier, ...], Field(json_schema_extra={"minItems": 1})] = in_block(
-        "prioritise", "key", default=(), required=True)
+        "prioritise", "key", default=(), required=True
+    )
     prioritise_order: Annotated[tuple[OrderRule, ...], Field(json_schema_extra={"minItems": 1})] = in_block(
-        "prioritise", "order", default=(), required=True)
+        "prioritise", "order", default=(), required=True
+    )
     require: tuple[Requirement, ...] = ()
     segments: dict[Identifier, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
     thresholds: tuple[Threshold, ...] = ()

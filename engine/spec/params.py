@@ -26,8 +26,9 @@ def _coerce(param: Param, raw: Any, origin: str) -> Any:
                 raise ValueError
             value: Any = int(str(raw).strip()) if isinstance(raw, str) else int(raw)
             if not INT4[0] <= value <= INT4[1]:
-                raise ParamError(f"param {param.name!r} from {origin}: {value} is outside the integer range "
-                                 f"{INT4[0]}..{INT4[1]}")
+                raise ParamError(
+                    f"param {param.name!r} from {origin}: {value} is outside the integer range {INT4[0]}..{INT4[1]}"
+                )
         elif param.type == "number":
             value = float(raw)
             if not math.isfinite(value):
@@ -47,7 +48,7 @@ def _coerce(param: Param, raw: Any, origin: str) -> Any:
             value = raw if isinstance(raw, datetime) else parse_as_of(str(raw))
         else:
             value = str(raw)
-            if "\0" in value:   # PostgreSQL text, file names and pushes cannot carry it
+            if "\0" in value:  # PostgreSQL text, file names and pushes cannot carry it
                 raise ParamError(f"param {param.name!r} from {origin}: a NUL character cannot be part of a value")
     except ParamError:
         raise
@@ -66,8 +67,10 @@ def bind_numbers(spec: AudienceSpec, values: Mapping[str, Any]) -> AudienceSpec:
     """The spec with every number that names a param (threshold min/max) replaced by that param's value."""
     if not any(t.min_param or t.max_param for t in spec.thresholds):
         return spec
-    thresholds = tuple(replace(t, min=values[t.min_param] if t.min_param else t.min,
-                               max=values[t.max_param] if t.max_param else t.max) for t in spec.thresholds)
+    thresholds = tuple(
+        replace(t, min=values[t.min_param] if t.min_param else t.min, max=values[t.max_param] if t.max_param else t.max)
+        for t in spec.thresholds
+    )
     return replace(spec, thresholds=thresholds)
 
 
@@ -94,12 +97,14 @@ def resolve_params(spec: AudienceSpec, *layers: tuple[str, Mapping[str, Any]], s
             if found is None:
                 if strict:
                     known = ", ".join(p.name for p in spec.params) or "none"
-                    raise ParamError(f"{origin}: audience {spec.name!r} has no param {name!r}",
-                                    hint=f"its params: {known}")
+                    raise ParamError(
+                        f"{origin}: audience {spec.name!r} has no param {name!r}", hint=f"its params: {known}"
+                    )
                 continue
             values[name] = _coerce(found, raw, origin)
     missing = [p.name for p in spec.params if p.name not in values]
     if missing:
-        raise ParamError(f"audience {spec.name!r} needs param(s) {', '.join(missing)}",
-                        hint="pass them with --var name=value")
+        raise ParamError(
+            f"audience {spec.name!r} needs param(s) {', '.join(missing)}", hint="pass them with --var name=value"
+        )
     return values

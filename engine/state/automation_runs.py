@@ -17,9 +17,11 @@ from psycopg.types.json import Jsonb
 
 from engine.state.model import FINAL, AutomationRun, AutomationRunStatus, LastSuccess, PhaseEvent, RunKind
 
-_COLUMNS = ("id::text AS id, automation_id, send_at, kind, status, reason, audience_run_id::text AS audience_run_id, "
-            "run_dir, coalesce(frozen, '{}'::jsonb) AS frozen, audience_size, sent, failed, cadence_excluded, "
-            "updated_at")
+_COLUMNS = (
+    "id::text AS id, automation_id, send_at, kind, status, reason, audience_run_id::text AS audience_run_id, "
+    "run_dir, coalesce(frozen, '{}'::jsonb) AS frozen, audience_size, sent, failed, cadence_excluded, "
+    "updated_at"
+)
 _RUN_NAMESPACE = uuid.UUID("5d1b8f1e-6c57-4d0e-9d0a-3f9a4c2b7e10")
 _FINAL = [s.value for s in FINAL]
 
@@ -33,21 +35,36 @@ def _runs(conn: psycopg.Connection) -> psycopg.Cursor[AutomationRun]:
     return conn.cursor(row_factory=class_row(AutomationRun))
 
 
-def _record(conn: psycopg.Connection, run_id: str, status: AutomationRunStatus, detail: str | None,
-            worker: str | None) -> None:
-    conn.execute("INSERT INTO engine.automation_run_phases (run_id, status, detail, worker) VALUES (%s, %s, %s, %s)",
-                 (run_id, status.value, detail, worker))
+def _record(
+    conn: psycopg.Connection, run_id: str, status: AutomationRunStatus, detail: str | None, worker: str | None
+) -> None:
+    conn.execute(
+        "INSERT INTO engine.automation_run_phases (run_id, status, detail, worker) VALUES (%s, %s, %s, %s)",
+        (run_id, status.value, detail, worker),
+    )
 
 
-def create_run(conn: psycopg.Connection, *, automation_id: str, send_at: datetime, kind: RunKind,
-               status: AutomationRunStatus = AutomationRunStatus.SCHEDULED, reason: str | None = None,
-               worker: str | None = None) -> AutomationRun | None:
+def create_run(
+    conn: psycopg.Connection,
+    *,
+    automation_id: str,
+    send_at: datetime,
+    kind: RunKind,
+    status: AutomationRunStatus = AutomationRunStatus.SCHEDULED,
+    reason: str | None = None,
+    worker: str | None = None,
+) -> AutomationRun | None:
     """Insert the run; None when (automation, T) already exists (another replica made it)."""
     with conn.transaction():
-        run = _runs(conn).execute(
-            f"INSERT INTO engine.automation_runs (id, automation_id, send_at, kind, status, reason) "
-            f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (automation_id, send_at) DO NOTHING RETURNING {_COLUMNS}",
-            (run_id_for(automation_id, send_at), automation_id, send_at, kind.value, status.value, reason)).fetchone()
+        run = (
+            _runs(conn)
+            .execute(
+                f"INSERT INTO engine.automation_runs (id, automation_id, send_at, kind, status, reason) "
+                f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (automation_id, send_at) DO NOTHING RETURNING {_COLUMNS}",
+                (run_id_for(automation_id, send_at), automation_id, send_at, kind.value, status.value, reason),
+            )
+            .fetchone()
+        )
         if run:
             _record(conn, run.id, status, reason, worker)
     return run
@@ -64,21 +81,36 @@ def get_run(conn: psycopg.Connection, run_id: str) -> AutomationRun | None:
 
 def for_audience_run(conn: psycopg.Connection, audience_run_id: str) -> AutomationRun | None:
     """The automation run whose generate phase made the audience run ``audience_run_id``, if one did."""
-    return _runs(conn).execute(f"SELECT {_COLUMNS} FROM engine.automation_runs WHERE audience_run_id::text = %s",
-                               (audience_run_id,)).fetchone()
+    return (
+        _runs(conn)
+        .execute(f"SELECT {_COLUMNS} FROM engine.automation_runs WHERE audience_run_id::text = %s", (audience_run_id,))
+        .fetchone()
+    )
 
 
-def transition(conn: psycopg.Connection, run_id: str, expected: Iterable[AutomationRunStatus],
-               to: AutomationRunStatus, *, detail: str | None = None, worker: str | None = None,
-               **fields: Any) -> AutomationRun | None:
+def transition(
+    conn: psycopg.Connection,
+    run_id: str,
+    expected: Iterable[AutomationRunStatus],
+    to: AutomationRunStatus,
+    *,
+    detail: str | None = None,
+    worker: str | None = None,
+    **fields: Any,
+) -> AutomationRun | None:
     """Move the run to ``to`` if it is in one of ``expected``; record it; None when it was not."""
     sets = ", ".join(f"{name} = %s" for name in fields)
     values = [Jsonb(v) if isinstance(v, dict) else v for v in fields.values()]
     with conn.transaction():
-        run = _runs(conn).execute(
-            f"UPDATE engine.automation_runs SET status = %s, reason = coalesce(%s, reason), updated_at = now()"
-            f"{', ' + sets if sets else ''} WHERE id = %s AND status = ANY(%s) RETURNING {_COLUMNS}",
-            [to.value, detail, *values, run_id, [s.value for s in expected]]).fetchone()
+        run = (
+            _runs(conn)
+            .execute(
+                f"UPDATE engine.automation_runs SET status = %s, reason = coalesce(%s, reason), updated_at = now()"
+                f"{', ' + sets if sets else ''} WHERE id = %s AND status = ANY(%s) RETURNING {_COLUMNS}",
+                [to.value, detail, *values, run_id, [s.value for s in expected]],
+            )
+            .fetchone()
+        )
         if run:
             _record(conn, run_id, to, detail, worker)
     return run
@@ -91,35 +123,60 @@ def set_audience_run(conn: psycopg.Connection, run_id: str, audience_run_id: str
 
 def phases(conn: psycopg.Connection, run_id: str) -> list[PhaseEvent]:
     """Every status the run entered, in order."""
-    return conn.cursor(row_factory=class_row(PhaseEvent)).execute(
-        "SELECT status, at, detail, worker FROM engine.automation_run_phases WHERE run_id = %s ORDER BY id",
-        (run_id,)).fetchall()
+    return (
+        conn.cursor(row_factory=class_row(PhaseEvent))
+        .execute(
+            "SELECT status, at, detail, worker FROM engine.automation_run_phases WHERE run_id = %s ORDER BY id",
+            (run_id,),
+        )
+        .fetchall()
+    )
 
 
 def recent_runs(conn: psycopg.Connection, automation_id: str, limit: int = 5) -> list[AutomationRun]:
     """The automation's last ``limit`` runs by send time, latest first."""
-    return _runs(conn).execute(
-        f"SELECT {_COLUMNS} FROM engine.automation_runs WHERE automation_id = %s ORDER BY send_at DESC LIMIT %s",
-        (automation_id, limit)).fetchall()
+    return (
+        _runs(conn)
+        .execute(
+            f"SELECT {_COLUMNS} FROM engine.automation_runs WHERE automation_id = %s ORDER BY send_at DESC LIMIT %s",
+            (automation_id, limit),
+        )
+        .fetchall()
+    )
 
 
 def send_times_between(conn: psycopg.Connection, automation_id: str, start: datetime, end: datetime) -> set[datetime]:
     """The send times T in (start, end] that already have a run."""
-    return set(conn.cursor(row_factory=scalar_row).execute(
-        "SELECT send_at FROM engine.automation_runs WHERE automation_id = %s AND send_at > %s AND send_at <= %s",
-        (automation_id, start, end)).fetchall())
+    return set(
+        conn.cursor(row_factory=scalar_row)
+        .execute(
+            "SELECT send_at FROM engine.automation_runs WHERE automation_id = %s AND send_at > %s AND send_at <= %s",
+            (automation_id, start, end),
+        )
+        .fetchall()
+    )
 
 
 def unfinished_runs(conn: psycopg.Connection, *, limit: int | None = None) -> list[AutomationRun]:
     """Runs not final yet, soonest first (``limit``: only the first ones)."""
-    return _runs(conn).execute(
-        f"SELECT {_COLUMNS} FROM engine.automation_runs WHERE status <> ALL(%s) ORDER BY send_at LIMIT %s",
-        (_FINAL, limit)).fetchall()
+    return (
+        _runs(conn)
+        .execute(
+            f"SELECT {_COLUMNS} FROM engine.automation_runs WHERE status <> ALL(%s) ORDER BY send_at LIMIT %s",
+            (_FINAL, limit),
+        )
+        .fetchall()
+    )
 
 
 def last_successes(conn: psycopg.Connection) -> list[LastSuccess]:
     """Per automation, when a run of it last sent (``sent`` or, after its cleanup, ``cleaned``)."""
-    return conn.cursor(row_factory=class_row(LastSuccess)).execute(
-        "SELECT 'automation' AS kind, automation_id AS name, max(updated_at) AS at FROM engine.automation_runs "
-        "WHERE status = ANY(%s) GROUP BY automation_id",
-        ([AutomationRunStatus.SENT.value, AutomationRunStatus.CLEANED.value],)).fetchall()
+    return (
+        conn.cursor(row_factory=class_row(LastSuccess))
+        .execute(
+            "SELECT 'automation' AS kind, automation_id AS name, max(updated_at) AS at FROM engine.automation_runs "
+            "WHERE status = ANY(%s) GROUP BY automation_id",
+            ([AutomationRunStatus.SENT.value, AutomationRunStatus.CLEANED.value],),
+        )
+        .fetchall()
+    )

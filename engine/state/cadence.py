@@ -67,8 +67,9 @@ class Block:
     last_sent_at: datetime
 
 
-def blocked(conn: psycopg.Connection, user_ids: Sequence[str], windows: Sequence[Window],
-            as_of: datetime | None) -> list[Block]:
+def blocked(
+    conn: psycopg.Connection, user_ids: Sequence[str], windows: Sequence[Window], as_of: datetime | None
+) -> list[Block]:
     """Users of ``user_ids`` (unique) that a window blocks, counting pushes and claims up to ``as_of``
     (None: everything recorded, even a moment after the caller read the clock)."""
     pairs = [(ord_, layer) for ord_, window in enumerate(windows) for layer in window.layers]
@@ -97,8 +98,10 @@ def record(conn: psycopg.Connection, pushes: Sequence[SentPush], delivery: Deliv
     try:
         return conn.execute(_INSERT, params).rowcount
     except psycopg.errors.ForeignKeyViolation as err:
-        raise StateError("a sent push names a layer missing from engine.notification_layers",
-                         hint="layer ids must exist in the state database (see cadence.yaml)") from err
+        raise StateError(
+            "a sent push names a layer missing from engine.notification_layers",
+            hint="layer ids must exist in the state database (see cadence.yaml)",
+        ) from err
     except psycopg.errors.InvalidTextRepresentation as err:
         raise StateError(f"a sent push has a user_id that is not a UUID: {err.diag.message_primary}") from err
 

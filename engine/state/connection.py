@@ -24,11 +24,11 @@ from engine.errors import DatabaseUnavailable
 from engine.secrets import describe_server
 from engine.state.migrate import connect_state
 
-MAX_SIZE = 16          # the web server's threads and the scheduler's workers, each holding one at a time
-WAIT_S = 5.0           # for a connection (a free one, or a new one: connect_timeout) before it counts as unavailable
-IDLE_S = 60.0          # an idle connection beyond this is closed
-OPEN_POOLS = 4         # pools kept per process (one in production)
-_OPTIONS = "-c statement_timeout=300000 -c timezone=UTC"    # as engine.db.connect opens a state connection
+MAX_SIZE = 16  # the web server's threads and the scheduler's workers, each holding one at a time
+WAIT_S = 5.0  # for a connection (a free one, or a new one: connect_timeout) before it counts as unavailable
+IDLE_S = 60.0  # an idle connection beyond this is closed
+OPEN_POOLS = 4  # pools kept per process (one in production)
+_OPTIONS = "-c statement_timeout=300000 -c timezone=UTC"  # as engine.db.connect opens a state connection
 
 _pools: dict[str, ConnectionPool] = {}
 _lock = threading.Lock()
@@ -42,10 +42,23 @@ def _pool(settings: Settings, retries: int | None) -> ConnectionPool:
             connect_state(settings, retries=retries).close()
             if not _pools:
                 atexit.register(close_pools)
-            pool = ConnectionPool(dsn, min_size=0, max_size=MAX_SIZE, timeout=WAIT_S, max_idle=IDLE_S, num_workers=1,
-                                  check=ConnectionPool.check_connection, name="engine-state", open=True,
-                                  kwargs={"autocommit": True, "options": _OPTIONS, "connect_timeout": 5,
-                                          "application_name": "audience-engine"})
+            pool = ConnectionPool(
+                dsn,
+                min_size=0,
+                max_size=MAX_SIZE,
+                timeout=WAIT_S,
+                max_idle=IDLE_S,
+                num_workers=1,
+                check=ConnectionPool.check_connection,
+                name="engine-state",
+                open=True,
+                kwargs={
+                    "autocommit": True,
+                    "options": _OPTIONS,
+                    "connect_timeout": 5,
+                    "application_name": "audience-engine",
+                },
+            )
             _pools[dsn] = pool
             for stale in list(_pools)[:-OPEN_POOLS]:
                 _pools.pop(stale).close()
@@ -67,7 +80,8 @@ def state_connection(settings: Settings, *, retries: int | None = None) -> Itera
         server = describe_server(settings.require_state_dsn())
         raise DatabaseUnavailable(
             f"no connection to the state database at {server} within {WAIT_S:.0f}s",
-            hint="check that the server is running and accepts connections (ENGINE_STATE_DSN)") from None
+            hint="check that the server is running and accepts connections (ENGINE_STATE_DSN)",
+        ) from None
 
 
 def close_pools() -> None:

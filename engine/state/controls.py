@@ -11,12 +11,19 @@ from engine.state.model import Control
 def control(conn: psycopg.Connection, automation_id: str) -> Control:
     """The automation's switch; the first call for an automation records it as seen now."""
     with conn.transaction():
-        conn.execute("INSERT INTO engine.automation_controls (automation_id) VALUES (%s) ON CONFLICT DO NOTHING",
-                     (automation_id,))
-        found = conn.cursor(row_factory=class_row(Control)).execute(
-            "SELECT paused, reason, first_seen_at FROM engine.automation_controls WHERE automation_id = %s",
-            (automation_id,)).fetchone()
-    if found is None:       # inserted above, in this transaction
+        conn.execute(
+            "INSERT INTO engine.automation_controls (automation_id) VALUES (%s) ON CONFLICT DO NOTHING",
+            (automation_id,),
+        )
+        found = (
+            conn.cursor(row_factory=class_row(Control))
+            .execute(
+                "SELECT paused, reason, first_seen_at FROM engine.automation_controls WHERE automation_id = %s",
+                (automation_id,),
+            )
+            .fetchone()
+        )
+    if found is None:  # inserted above, in this transaction
         raise AssertionError(f"no control row for {automation_id}")
     return found
 
@@ -28,5 +35,7 @@ def set_paused(conn: psycopg.Connection, automation_id: str, paused: bool, reaso
             "INSERT INTO engine.automation_controls AS c (automation_id, paused, reason) VALUES (%s, %s, %s) "
             "ON CONFLICT (automation_id) DO UPDATE SET paused = excluded.paused, reason = excluded.reason, "
             "updated_at = now() WHERE c.paused IS DISTINCT FROM excluded.paused "
-            "RETURNING automation_id", (automation_id, paused, reason)).fetchone()
+            "RETURNING automation_id",
+            (automation_id, paused, reason),
+        ).fetchone()
     return row is not None

@@ -9,8 +9,11 @@ from psycopg.rows import scalar_row
 
 def recorded_version(conn: psycopg.Connection, name: str) -> str | None:
     """The version of library schema ``name`` applied to this database; None when it never was."""
-    return conn.cursor(row_factory=scalar_row).execute(
-        "SELECT version FROM engine.external_schemas WHERE name = %s", (name,)).fetchone()
+    return (
+        conn.cursor(row_factory=scalar_row)
+        .execute("SELECT version FROM engine.external_schemas WHERE name = %s", (name,))
+        .fetchone()
+    )
 
 
 def record(conn: psycopg.Connection, name: str, version: str) -> None:

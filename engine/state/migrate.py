@@ -69,19 +69,25 @@ def require_migrated(conn: psycopg.Connection) -> None:
         return
     applied = current_version(conn)
     if not conn.autocommit:
-        conn.rollback()        # the check's reads leave no transaction open behind it
+        conn.rollback()  # the check's reads leave no transaction open behind it
     if applied < latest_version():
-        detail = "no engine tables" if applied == 0 else f"schema version {applied}, this engine needs " \
-                                                         f"{latest_version()}"
+        detail = (
+            "no engine tables" if applied == 0 else f"schema version {applied}, this engine needs {latest_version()}"
+        )
         raise NotMigrated(f"the state database is not migrated ({detail})")
     _migrated.add(dsn)
 
 
-def connect_state(settings: Settings, *, retries: int | None = None, autocommit: bool = False,
-                  **kwargs: Any) -> psycopg.Connection:
+def connect_state(
+    settings: Settings, *, retries: int | None = None, autocommit: bool = False, **kwargs: Any
+) -> psycopg.Connection:
     """A connection to the state database that ``require_migrated`` passed (closed again if it did not)."""
-    conn = connect(settings.require_state_dsn(), retries=settings.connect_retries if retries is None else retries,
-                   autocommit=autocommit, **kwargs)
+    conn = connect(
+        settings.require_state_dsn(),
+        retries=settings.connect_retries if retries is None else retries,
+        autocommit=autocommit,
+        **kwargs,
+    )
     try:
         require_migrated(conn)
     except BaseException:
@@ -102,21 +108,23 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations ("
                 " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())")
-            done = {row[0]: row[1] for row in conn.execute(
-                f"SELECT version, checksum FROM {SCHEMA}.schema_migrations")}
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0]: row[1] for row in conn.execute(f"SELECT version, checksum FROM {SCHEMA}.schema_migrations")}
             for migration in available_migrations():
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:
                         raise StateError(
                             f"migration {migration.version:04d}_{migration.name} changed after it was applied",
-                            hint="never edit an applied migration: add a new one")
+                            hint="never edit an applied migration: add a new one",
+                        )
                     continue
                 with conn.transaction():
                     conn.execute(migration.sql)
                     conn.execute(
                         f"INSERT INTO {SCHEMA}.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum))
+                        (migration.version, migration.name, migration.checksum),
+                    )
                 applied_now.append(migration)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
@@ -127,8 +135,7 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
 
 def current_version(conn: psycopg.Connection) -> int:
     """Highest applied migration version, 0 when the schema is missing."""
-    row = conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.schema_migrations",)).fetchone()
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.schema_migrations",)).fetchone()
     if not row or not row[0]:
         return 0
     row = conn.execute(f"SELECT coalesce(max(version), 0) FROM {SCHEMA}.schema_migrations").fetchone()

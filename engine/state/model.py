@@ -33,12 +33,11 @@ class RunRecord:
     finished_at: datetime | None = None
     run_dir: str | None = None
     error: str | None = None
-    manifest: Manifest | None = None      # None until the run finished (or when it was abandoned)
+    manifest: Manifest | None = None  # None until the run finished (or when it was abandoned)
 
     def __post_init__(self) -> None:
         data: Any = self.manifest
-        _set(self, status=RunStatus(self.status),
-             manifest=Manifest.from_json(data) if isinstance(data, dict) else data)
+        _set(self, status=RunStatus(self.status), manifest=Manifest.from_json(data) if isinstance(data, dict) else data)
 
 
 class AutomationRunStatus(StrEnum):
@@ -70,17 +69,32 @@ class AutomationRunStatus(StrEnum):
         return self in CANCELLABLE
 
 
-FINAL = frozenset({AutomationRunStatus.CLEANED, AutomationRunStatus.CANCELLED, AutomationRunStatus.SKIPPED,
-                   AutomationRunStatus.FAILED, AutomationRunStatus.ABANDONED, AutomationRunStatus.BLOCKED})
-CANCELLABLE = frozenset({AutomationRunStatus.SCHEDULED, AutomationRunStatus.GENERATING,
-                         AutomationRunStatus.GENERATED, AutomationRunStatus.TESTING, AutomationRunStatus.TESTED,
-                         AutomationRunStatus.WINDOW})
+FINAL = frozenset(
+    {
+        AutomationRunStatus.CLEANED,
+        AutomationRunStatus.CANCELLED,
+        AutomationRunStatus.SKIPPED,
+        AutomationRunStatus.FAILED,
+        AutomationRunStatus.ABANDONED,
+        AutomationRunStatus.BLOCKED,
+    }
+)
+CANCELLABLE = frozenset(
+    {
+        AutomationRunStatus.SCHEDULED,
+        AutomationRunStatus.GENERATING,
+        AutomationRunStatus.GENERATED,
+        AutomationRunStatus.TESTING,
+        AutomationRunStatus.TESTED,
+        AutomationRunStatus.WINDOW,
+    }
+)
 
 
 class RunKind(StrEnum):
     SCHEDULED = "scheduled"
     TRIGGERED = "triggered"
-    TRIGGERED_TEST = "triggered_test"      # the live phase goes to the test users only
+    TRIGGERED_TEST = "triggered_test"  # the live phase goes to the test users only
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,7 @@ class AutomationRun:
     reason: str | None = None
     audience_run_id: str | None = None
     run_dir: str | None = None
-    frozen: dict[str, str] = field(default_factory=dict)     # CSV file name -> sha256, as generate froze them
+    frozen: dict[str, str] = field(default_factory=dict)  # CSV file name -> sha256, as generate froze them
     audience_size: int | None = None
     sent: int | None = None
     failed: int | None = None
@@ -106,11 +120,20 @@ class AutomationRun:
         _set(self, kind=RunKind(self.kind), status=AutomationRunStatus(self.status))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "automation": self.automation_id, "send_at": self.send_at.isoformat(),
-                "kind": self.kind.value, "status": self.status.value, "reason": self.reason,
-                "audience_run_id": self.audience_run_id, "run_dir": self.run_dir,
-                "audience_size": self.audience_size, "sent": self.sent, "failed": self.failed,
-                "cadence_excluded": self.cadence_excluded}
+        return {
+            "id": self.id,
+            "automation": self.automation_id,
+            "send_at": self.send_at.isoformat(),
+            "kind": self.kind.value,
+            "status": self.status.value,
+            "reason": self.reason,
+            "audience_run_id": self.audience_run_id,
+            "run_dir": self.run_dir,
+            "audience_size": self.audience_size,
+            "sent": self.sent,
+            "failed": self.failed,
+            "cadence_excluded": self.cadence_excluded,
+        }
 
 
 @dataclass(frozen=True)
@@ -139,6 +162,6 @@ class Control:
 class LastSuccess:
     """When an audience or automation last succeeded (the ``engine_state_last_success`` metric)."""
 
-    kind: str             # "audience" or "automation"
+    kind: str  # "audience" or "automation"
     name: str
     at: datetime

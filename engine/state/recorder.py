@@ -38,8 +38,16 @@ class RunRecorder:
     holder: psycopg.Connection
 
     @classmethod
-    def start(cls, settings: Settings, *, run_id: str, audience: str, params: dict[str, Any], as_of: datetime,
-              run_dir: str | None) -> RunRecorder:
+    def start(
+        cls,
+        settings: Settings,
+        *,
+        run_id: str,
+        audience: str,
+        params: dict[str, Any],
+        as_of: datetime,
+        run_dir: str | None,
+    ) -> RunRecorder:
         holder = connect_state(settings)
         try:
             for dead in abandon_dead_runs(holder):
@@ -60,16 +68,17 @@ class RunRecorder:
                 return
             except (psycopg.Error, EngineError) as err:
                 last = err.message if isinstance(err, EngineError) else str(err).splitlines()[0]
-                log.warning("run record not finished, retrying",
-                            extra={"attempt": attempt, "error": last})
+                log.warning("run record not finished, retrying", extra={"attempt": attempt, "error": last})
                 if attempt < FINISH_ATTEMPTS:
                     time.sleep(0.5 * attempt)
             finally:
                 self.close()
-        raise StateError(f"run {self.run_id} ended {manifest.status.value} but its state record could not be "
-                         f"finished after {FINISH_ATTEMPTS} attempts: {last}",
-                         hint="its manifest.json is complete; check ENGINE_STATE_DSN (the row shows as "
-                              "abandoned once the database is back)")
+        raise StateError(
+            f"run {self.run_id} ended {manifest.status.value} but its state record could not be "
+            f"finished after {FINISH_ATTEMPTS} attempts: {last}",
+            hint="its manifest.json is complete; check ENGINE_STATE_DSN (the row shows as "
+            "abandoned once the database is back)",
+        )
 
     def fail(self, error: str) -> None:
         """Best effort, on an unexpected error: the row says failed instead of running."""

@@ -32,7 +32,7 @@ class Workspace:
         self.con = sandbox.connect(allowed_dir)
         self.steps: list[StepRecord] = []
         self._current = ""
-        self._chain: list[tuple[str, bool]] = []     # the steps since the last stored one: (name, is a table)
+        self._chain: list[tuple[str, bool]] = []  # the steps since the last stored one: (name, is a table)
 
     def close(self) -> None:
         self.con.close()
@@ -53,10 +53,14 @@ class Workspace:
         """Materialise an Arrow table as a DuckDB table, typing timestamp text columns."""
         started = time.perf_counter()
         self.con.register("_incoming", table)
-        cols = [f"CAST({ident(c)} AS TIMESTAMPTZ) AS {ident(c)}" if c in timestamp_columns else ident(c)
-                for c in table.column_names]
-        self._run(f"CREATE OR REPLACE TABLE {ident(name)} AS SELECT {', '.join(cols) or '*'} FROM _incoming",
-                  f"loading {name}")
+        cols = [
+            f"CAST({ident(c)} AS TIMESTAMPTZ) AS {ident(c)}" if c in timestamp_columns else ident(c)
+            for c in table.column_names
+        ]
+        self._run(
+            f"CREATE OR REPLACE TABLE {ident(name)} AS SELECT {', '.join(cols) or '*'} FROM _incoming",
+            f"loading {name}",
+        )
         self.con.unregister("_incoming")
         pa.default_memory_pool().release_unused()
         self.steps.append(StepRecord(f"load:{name}", table.num_rows, time.perf_counter() - started))
@@ -65,14 +69,22 @@ class Workspace:
         """Sorted distinct non-null values of a column (for bound arrays)."""
         rows = self.con.execute(
             f"SELECT DISTINCT CAST({ident(column)} AS VARCHAR) FROM {ident(table)} "
-            f"WHERE {ident(column)} IS NOT NULL ORDER BY 1").fetchall()
+            f"WHERE {ident(column)} IS NOT NULL ORDER BY 1"
+        ).fetchall()
         return [r[0] for r in rows]
 
     def columns(self, table: str) -> list[str]:
         return [r[0] for r in self.con.execute(f"DESCRIBE {ident(table)}").fetchall()]
 
-    def _step(self, name: str, sql: str, removed: dict[str, int] | None = None, started: float = 0.0, *,
-              materialize: bool = False) -> None:
+    def _step(
+        self,
+        name: str,
+        sql: str,
+        removed: dict[str, int] | None = None,
+        started: float = 0.0,
+        *,
+        materialize: bool = False,
+    ) -> None:
         """The next step of the audience: a view over the previous one (a filter or a join costs a scan when
         read, a copy of every row when stored), or a table where recomputing would cost more or could differ
         (a window, the spec's own SQL). ``finish`` stores the last one."""
@@ -90,7 +102,7 @@ class Workspace:
         self._run(f"CREATE OR REPLACE VIEW audience AS SELECT * FROM {ident(target)}", "audience view")
         self._current = target
         if table:
-            for name, was_table in reversed(self._chain):      # views first: they read the tables
+            for name, was_table in reversed(self._chain):  # views first: they read the tables
                 self._run(f"DROP {'TABLE' if was_table else 'VIEW'} {ident(name)}", "drop previous step")
             self._chain = []
         self._chain.append((target, table))
@@ -104,7 +116,7 @@ class Workspace:
 
     def build_audience(self, spec: AudienceSpec) -> None:
         """Join, prioritise, require, thresholds and the optional transform, in that order."""
-        for name, expression in spec.segments.items():   # refused before any of them runs
+        for name, expression in spec.segments.items():  # refused before any of them runs
             sandbox.check_fragment(expression, f"segment {name!r}", expression=True)
         for name, sql in spec.metrics.items():
             sandbox.check_fragment(sql, f"metric {name!r}", expression=False)
@@ -125,9 +137,12 @@ class Workspace:
         # every column as the last tie-break: the chosen row never depends on scan order
         tie = [f"{ident(c)} ASC NULLS LAST" for c in self.columns(self._current)]
         order = ", ".join(order_terms(spec.prioritise_order) + tie)
-        self._step("prioritise", f"SELECT * FROM {ident(self._current)} "
-                                 f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1",
-                   started=started, materialize=True)
+        self._step(
+            "prioritise",
+            f"SELECT * FROM {ident(self._current)} QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1",
+            started=started,
+            materialize=True,
+        )
 
     def require(self, spec: AudienceSpec) -> None:
         if not spec.require:
@@ -146,8 +161,9 @@ class Workspace:
             labels.append(f"missing {req.column}" + (" (or blank)" if req.blank == "reject" else ""))
             conditions.append(f"({cond})")
         removed = dict(zip(labels, self._counts(dropped)))
-        self._step("require", f"SELECT * FROM {ident(self._current)} WHERE {' AND '.join(conditions)}",
-                   removed, started)
+        self._step(
+            "require", f"SELECT * FROM {ident(self._current)} WHERE {' AND '.join(conditions)}", removed, started
+        )
 
     def _counts(self, predicates: list[str]) -> list[int]:
         """Rows of the current step matching each predicate, in one scan (a count per predicate was one each)."""
@@ -177,14 +193,22 @@ class Workspace:
             dropped.append(f"({' AND '.join(f'NOT ({k})' for k in keep) or 'TRUE'}) AND {fails}")
             keep.append(fails)
         removed = dict(zip([t.label for t in spec.thresholds], self._counts(dropped)))
-        self._step("thresholds", f"SELECT * FROM {ident(self._current)} WHERE "
-                                 + " AND ".join(f"NOT ({k})" for k in keep), removed, started)
+        self._step(
+            "thresholds",
+            f"SELECT * FROM {ident(self._current)} WHERE " + " AND ".join(f"NOT ({k})" for k in keep),
+            removed,
+            started,
+        )
 
     def transform(self, sql: str) -> None:
         """Run the spec's DuckDB SQL over the ``audience`` view; its result becomes the audience."""
         started = time.perf_counter()
-        self._step("transform", sandbox.check_fragment(sql, "transform SQL", expression=False),
-                   started=started, materialize=True)    # its SQL may not give the same rows twice (random())
+        self._step(
+            "transform",
+            sandbox.check_fragment(sql, "transform SQL", expression=False),
+            started=started,
+            materialize=True,
+        )  # its SQL may not give the same rows twice (random())
 
     def segment_counts(self, spec: AudienceSpec) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -231,8 +255,10 @@ class Workspace:
         try:
             return self.con.execute(sql).fetchall()
         except duckdb.Error as err:
-            raise SpecError(f"output {output.name!r} failed: {str(err).splitlines()[0]}",
-                            hint="check its columns, segment and order_by against the audience's columns") from None
+            raise SpecError(
+                f"output {output.name!r} failed: {str(err).splitlines()[0]}",
+                hint="check its columns, segment and order_by against the audience's columns",
+            ) from None
 
     def count_rows(self, query: str, output: OutputSpec) -> int:
         return int(self._fetch(f"SELECT count(*) FROM ({query})", output)[0][0])
@@ -245,5 +271,8 @@ class Workspace:
     def copy_csv(self, query: str, output: OutputSpec, path: str) -> None:
         """Let DuckDB write the CSV: header, minimal quoting, CRLF, empty cells for null (no comment char)."""
         target = literal(path)
-        self._fetch(f"COPY ({query}) TO {target} (FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', "
-                    f"ESCAPE '\"', NEW_LINE '\r\n', NULLSTR '', COMMENT '')", output)
+        self._fetch(
+            f"COPY ({query}) TO {target} (FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', "
+            f"ESCAPE '\"', NEW_LINE '\r\n', NULLSTR '', COMMENT '')",
+            output,
+        )

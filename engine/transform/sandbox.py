@@ -42,7 +42,7 @@ def connect(allowed_dir: Path | None = None, *, threads: int = 2) -> duckdb.Duck
     could be read back): it is a fresh private folder instead, removed when the process exits.
     """
     con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")   # loads ICU before the doors close
+    con.execute("SET TimeZone = 'UTC'")  # loads ICU before the doors close
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET temp_directory = ?", [_spill_folder()])
     if allowed_dir is not None:
@@ -75,25 +75,30 @@ def check_fragment(sql: str, what: str, *, expression: bool) -> str:
     tree = _tree(f"SELECT ({text})" if expression else text, what, expression)
     statements = tree.get("statements", [])
     if len(statements) != 1:
-        raise SandboxError(f"{what} is more than one statement: DuckDB's parser reads {len(statements)}",
-                           hint=_shape_hint(expression))
+        raise SandboxError(
+            f"{what} is more than one statement: DuckDB's parser reads {len(statements)}", hint=_shape_hint(expression)
+        )
     node = statements[0]["node"]
     if expression and not _one_expression(node):
-        raise SandboxError(f"{what} must be one SQL expression (DuckDB reads more than one)",
-                           hint=_shape_hint(expression))
+        raise SandboxError(
+            f"{what} must be one SQL expression (DuckDB reads more than one)", hint=_shape_hint(expression)
+        )
     for message in _refused(node, what):
         raise SandboxError(message, hint=_POLICY_HINT, rule="sql/refused-function")
     return text
 
 
 def _shape_hint(expression: bool) -> str:
-    return ("a segment or threshold is one SQL expression over the audience's columns" if expression
-            else "metrics and transforms read the audience; they cannot change it")
+    return (
+        "a segment or threshold is one SQL expression over the audience's columns"
+        if expression
+        else "metrics and transforms read the audience; they cannot change it"
+    )
 
 
 def _tree(sql: str, what: str, expression: bool) -> dict[str, Any]:
     """DuckDB's own parse of ``sql`` (SELECT statements only) as JSON; SandboxError for anything else."""
-    with _PARSE_LOCK:      # one connection: audiences of a run are checked from several threads
+    with _PARSE_LOCK:  # one connection: audiences of a run are checked from several threads
         raw = _parser().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
         tree: dict[str, Any] = json.loads(raw[0]) if raw else {}
         if not tree.get("error"):
@@ -103,19 +108,26 @@ def _tree(sql: str, what: str, expression: bool) -> dict[str, Any]:
         except duckdb.Error as err:
             raise SandboxError(f"{what}: {str(err).splitlines()[0]}") from None
     if len(kinds) > 1:
-        raise SandboxError(f"{what} is more than one statement: DuckDB's parser reads {', '.join(kinds)}",
-                           hint=_shape_hint(expression))
+        raise SandboxError(
+            f"{what} is more than one statement: DuckDB's parser reads {', '.join(kinds)}", hint=_shape_hint(expression)
+        )
     found = "".join(kinds) or "nothing"
-    raise SandboxError(f"{what} must be one query (SELECT, WITH ... SELECT, FROM ...), not {found}",
-                       hint=_shape_hint(expression))
+    raise SandboxError(
+        f"{what} must be one query (SELECT, WITH ... SELECT, FROM ...), not {found}", hint=_shape_hint(expression)
+    )
 
 
 def _one_expression(node: dict[str, Any]) -> bool:
     """``SELECT (fragment)`` is one select-list entry and nothing else: no FROM, WHERE, WITH, UNION ..."""
-    return (node.get("type") == "SELECT_NODE" and len(node.get("select_list", [])) == 1
-            and node.get("from_table", {}).get("type") == "EMPTY" and not node.get("modifiers")
-            and not node.get("cte_map", {}).get("map") and not node.get("group_expressions")
-            and all(node.get(key) is None for key in ("where_clause", "having", "qualify", "sample")))
+    return (
+        node.get("type") == "SELECT_NODE"
+        and len(node.get("select_list", [])) == 1
+        and node.get("from_table", {}).get("type") == "EMPTY"
+        and not node.get("modifiers")
+        and not node.get("cte_map", {}).get("map")
+        and not node.get("group_expressions")
+        and all(node.get(key) is None for key in ("where_clause", "having", "qualify", "sample"))
+    )
 
 
 def _dicts(value: Any) -> Iterator[dict[str, Any]]:
@@ -136,8 +148,10 @@ def _refused(node: dict[str, Any], what: str) -> Iterator[str]:
             if refused:
                 yield refused.message(what)
         elif item.get("type") == "BASE_TABLE" and _PATH_CHARACTERS & set(str(item.get("table_name", ""))):
-            yield (f"{what} reads {item['table_name']!r} by name: spec SQL reads the audience's tables, "
-                   "never files (DuckDB would scan it as a file)")
+            yield (
+                f"{what} reads {item['table_name']!r} by name: spec SQL reads the audience's tables, "
+                "never files (DuckDB would scan it as a file)"
+            )
 
 
 _PARSER: list[duckdb.DuckDBPyConnection] = []

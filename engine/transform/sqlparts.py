@@ -39,6 +39,8 @@ def order_terms(rules: Iterable[OrderRule]) -> list[str]:
 def python_datetime(expr: str) -> str:
     """Format a TIMESTAMPTZ as Python's str() of a UTC-aware datetime (no fraction when zero)."""
     utc = f"timezone('UTC', {expr})"
-    return (f"CASE WHEN {expr} IS NULL THEN NULL "
-            f"WHEN microsecond({utc}) % 1000000 = 0 THEN strftime({utc}, '%Y-%m-%d %H:%M:%S') || '+00:00' "
-            f"ELSE strftime({utc}, '%Y-%m-%d %H:%M:%S.%f') || '+00:00' END")
+    return (
+        f"CASE WHEN {expr} IS NULL THEN NULL "
+        f"WHEN microsecond({utc}) % 1000000 = 0 THEN strftime({utc}, '%Y-%m-%d %H:%M:%S') || '+00:00' "
+        f"ELSE strftime({utc}, '%Y-%m-%d %H:%M:%S.%f') || '+00:00' END"
+    )

@@ -21,12 +21,17 @@ _LISTED = re.compile(r"^\s*(?P<file>[^:\n]+):(?P<line>\d+)(?::(?P<col>\d+))?: (?
 
 def _add(findings: Findings, err: ConfigError, rule: str) -> None:
     lines = err.message.splitlines()
-    if len(lines) > 1 and lines[0].endswith("problems:"):    # raise_all's combined error: one per line
+    if len(lines) > 1 and lines[0].endswith("problems:"):  # raise_all's combined error: one per line
         for text in lines[1:]:
             match = _LISTED.match(text)
             if match:
-                findings.add(rule, match["message"], path=match["file"], line=int(match["line"]),
-                             col=int(match["col"]) if match["col"] else None)
+                findings.add(
+                    rule,
+                    match["message"],
+                    path=match["file"],
+                    line=int(match["line"]),
+                    col=int(match["col"]) if match["col"] else None,
+                )
             else:
                 findings.add(rule, text.strip(), path=CADENCE_FILE)
         return
@@ -62,6 +67,11 @@ def check_audience_layers(findings: Findings, entries: Sequence[AudienceEntry], 
         if entry.spec is None or entry.doc is None or entry.spec.layer in known:
             continue
         loc = entry.doc.locate(("layer",))
-        findings.add("cadence/unknown-layer", f"layer {entry.spec.layer} is not configured in {CADENCE_FILE}",
-                     path=loc.file, line=loc.line, col=loc.col,
-                     hint="layers: " + ", ".join(f"{x.id} ({x.name})" for x in config.layers))
+        findings.add(
+            "cadence/unknown-layer",
+            f"layer {entry.spec.layer} is not configured in {CADENCE_FILE}",
+            path=loc.file,
+            line=loc.line,
+            col=loc.col,
+            hint="layers: " + ", ".join(f"{x.id} ({x.name})" for x in config.layers),
+        )

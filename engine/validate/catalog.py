@@ -28,14 +28,14 @@ from engine.validate.audiences import load_entries
 from engine.validate.findings import Findings
 from engine.validate.render import render_queries
 
-Query = tuple[str, str, RenderedQuery]      # (audience, template, rendered query)
+Query = tuple[str, str, RenderedQuery]  # (audience, template, rendered query)
 _PULL = "if the database has it, run `engine catalog pull` (and review the diff of catalog/source.yaml)"
 
 
 def _refs(rendered: RenderedQuery) -> tuple[tuple[TableRef, ...], tuple[ColumnUse, ...]]:
     try:
         found = references(rendered.sql)
-    except ShapeError:                          # reported by the render check
+    except ShapeError:  # reported by the render check
         return (), ()
     return found.tables, found.columns
 
@@ -53,8 +53,14 @@ class _Query:
     def report(self, rule: str, message: str, offset: int, suggestion: str | None) -> None:
         path, line, col = locate(self.env, self.template, self.rendered.sql, offset)
         hint = f"did you mean {suggestion!r}? " if suggestion else ""
-        self.findings.add(rule, f"{message} (audience {self.audience!r}, query {self.rendered.name!r})",
-                          path=path, line=line, col=col, hint=hint + _PULL)
+        self.findings.add(
+            rule,
+            f"{message} (audience {self.audience!r}, query {self.rendered.name!r})",
+            path=path,
+            line=line,
+            col=col,
+            hint=hint + _PULL,
+        )
 
 
 def _check_query(query: _Query, catalog: Catalog) -> bool:
@@ -64,30 +70,42 @@ def _check_query(query: _Query, catalog: Catalog) -> bool:
     for table in tables:
         if catalog.knows_schema(table.schema) and catalog.columns(table.schema, table.name) is None:
             found = True
-            query.report("catalog/unknown-table", f"unknown table {table.name!r}: {CATALOG_FILE} does not declare it",
-                         table.offset, catalog.suggest_table(table.name))
+            query.report(
+                "catalog/unknown-table",
+                f"unknown table {table.name!r}: {CATALOG_FILE} does not declare it",
+                table.offset,
+                catalog.suggest_table(table.name),
+            )
     for use in columns:
         known = [catalog.columns(t.schema, t.name) for t in use.tables]
         declared = [c for c in known if c is not None]
         if len(declared) < len(known) or any(use.column in c for c in declared):
-            continue                            # a table the catalog does not know (reported above), or found
+            continue  # a table the catalog does not know (reported above), or found
         found = True
         names = " or ".join(repr(t.name) for t in use.tables)
-        query.report("catalog/unknown-column", f"unknown column {use.column!r}: table {names} has no such column "
-                     f"in {CATALOG_FILE}", use.offset, catalog.suggest_column(declared, use.column))
+        query.report(
+            "catalog/unknown-column",
+            f"unknown column {use.column!r}: table {names} has no such column in {CATALOG_FILE}",
+            use.offset,
+            catalog.suggest_column(declared, use.column),
+        )
     return found
 
 
-def check_catalog(findings: Findings, env: SandboxedEnvironment, catalog: Catalog,
-                  queries: Sequence[Query]) -> set[tuple[str, str]]:
+def check_catalog(
+    findings: Findings, env: SandboxedEnvironment, catalog: Catalog, queries: Sequence[Query]
+) -> set[tuple[str, str]]:
     """Report unknown tables and columns, located in the ``.sql`` files; the (audience, query)s that have one."""
-    return {(audience, rendered.name) for audience, template, rendered in queries
-            if _check_query(_Query(findings, env, audience, template, rendered), catalog)}
+    return {
+        (audience, rendered.name)
+        for audience, template, rendered in queries
+        if _check_query(_Query(findings, env, audience, template, rendered), catalog)
+    }
 
 
 def project_tables(project_dir: Path) -> set[tuple[str | None, str]]:
     """(schema or None, table) of every table the project's audience SQL reads, rendered as ``validate`` does."""
-    findings = Findings(project_dir)           # problems are validate's to report; a pull reads what renders
+    findings = Findings(project_dir)  # problems are validate's to report; a pull reads what renders
     env = make_environment(project_dir / "sql")
     tables: set[tuple[str | None, str]] = set()
     for entry in load_entries(project_dir, findings):
@@ -98,8 +116,15 @@ def project_tables(project_dir: Path) -> set[tuple[str | None, str]]:
     return tables
 
 
-def check_project_catalog(findings: Findings, settings: Settings, env: SandboxedEnvironment,
-                          queries: Sequence[Query], *, stale: bool, references: bool) -> set[tuple[str, str]]:
+def check_project_catalog(
+    findings: Findings,
+    settings: Settings,
+    env: SandboxedEnvironment,
+    queries: Sequence[Query],
+    *,
+    stale: bool,
+    references: bool,
+) -> set[tuple[str, str]]:
     """The catalog checks when the project has a catalog: ``stale`` compares it with the source database,
     ``references`` checks the queries (``check_catalog``; off when the database prepares them: its errors are exact)."""
     try:

@@ -46,11 +46,27 @@ class _Checker:
         self.spec = spec
         self.duck = duck
 
-    def missing(self, rule: str, what: str, column: str, columns: Sequence[str], path: KeyPath,
-                offset: int = 0, *, of: str = "a column of the audience at this point") -> None:
+    def missing(
+        self,
+        rule: str,
+        what: str,
+        column: str,
+        columns: Sequence[str],
+        path: KeyPath,
+        offset: int = 0,
+        *,
+        of: str = "a column of the audience at this point",
+    ) -> None:
         loc = value_location(self.doc, path, offset)
-        self.findings.add(rule, f"{what} {column!r}, which is not {of}", path=loc.file, line=loc.line,
-                          col=loc.col, hint=did_you_mean(column, columns), key_path=loc.key_path)
+        self.findings.add(
+            rule,
+            f"{what} {column!r}, which is not {of}",
+            path=loc.file,
+            line=loc.line,
+            col=loc.col,
+            hint=did_you_mean(column, columns),
+            key_path=loc.key_path,
+        )
 
     def need(self, column: str, columns: tuple[str, ...] | None, what: str, path: KeyPath) -> None:
         if columns is not None and column not in columns:
@@ -71,8 +87,7 @@ class _Checker:
         except duckdb.Error as err:
             return None, str(err).split("\n", 1)[0]
 
-    def fragment(self, rule: str, what: str, sql: str, expression: str, columns: Sequence[str],
-                 path: KeyPath) -> None:
+    def fragment(self, rule: str, what: str, sql: str, expression: str, columns: Sequence[str], path: KeyPath) -> None:
         _, error = self.bind(sql, columns)
         if error is None:
             return
@@ -83,8 +98,15 @@ class _Checker:
             self.missing(rule, f"{what} uses", name, columns, path, hit.start() if hit else 0)
             return
         loc = value_location(self.doc, path)
-        self.findings.add(rule, f"{what}: {error}", path=loc.file, line=loc.line, col=loc.col,
-                          key_path=loc.key_path, hint="segment and metric SQL runs in DuckDB over the audience")
+        self.findings.add(
+            rule,
+            f"{what}: {error}",
+            path=loc.file,
+            line=loc.line,
+            col=loc.col,
+            key_path=loc.key_path,
+            hint="segment and metric SQL runs in DuckDB over the audience",
+        )
 
 
 def _is_query(sql: str) -> bool:
@@ -112,12 +134,22 @@ def _join(checker: _Checker, result: AudienceColumns) -> tuple[str, ...] | None:
                 continue
             keys_ok = False
             loc = value_location(checker.doc, ("audience", "join", j, "using", k))
-            side = (f"neither the audience so far nor query {join.query!r} has it" if not (left_has or right_has)
-                    else f"query {join.query!r} does not return it" if not right_has
-                    else "the audience before this join has no such column")
-            checker.findings.add("columns/join-key", f"join key {column!r}: {side}", path=loc.file, line=loc.line,
-                                 col=loc.col, hint=did_you_mean(column, (right if not right_has else current) or ()),
-                                 key_path=loc.key_path)
+            side = (
+                f"neither the audience so far nor query {join.query!r} has it"
+                if not (left_has or right_has)
+                else f"query {join.query!r} does not return it"
+                if not right_has
+                else "the audience before this join has no such column"
+            )
+            checker.findings.add(
+                "columns/join-key",
+                f"join key {column!r}: {side}",
+                path=loc.file,
+                line=loc.line,
+                col=loc.col,
+                hint=did_you_mean(column, (right if not right_has else current) or ()),
+                key_path=loc.key_path,
+            )
         if current is None or right is None:
             current = None
             continue
@@ -125,10 +157,15 @@ def _join(checker: _Checker, result: AudienceColumns) -> tuple[str, ...] | None:
         if shared and keys_ok:
             loc = checker.doc.locate(("audience", "join", j))
             checker.findings.add(
-                "columns/ambiguous-join", f"column(s) {', '.join(shared)} come from both the audience and query "
+                "columns/ambiguous-join",
+                f"column(s) {', '.join(shared)} come from both the audience and query "
                 f"{join.query!r} but are not join keys: the joined table would get {shared[0]}_1",
-                path=loc.file, line=loc.line, col=loc.col, key_path=loc.key_path,
-                hint="add them to using, or leave them out of one of the queries")
+                path=loc.file,
+                line=loc.line,
+                col=loc.col,
+                key_path=loc.key_path,
+                hint="add them to using, or leave them out of one of the queries",
+            )
         current = current + tuple(c for c in right if c not in join.using and c not in current)
     return current
 
@@ -146,8 +183,14 @@ def _steps(checker: _Checker, cols: tuple[str, ...] | None) -> None:
     if cols is None:
         return
     for name, expression in spec.segments.items():
-        checker.fragment("columns/segment", f"segment {name!r}", f"SELECT * FROM audience WHERE ({expression})",
-                         expression, cols, ("segments", name))
+        checker.fragment(
+            "columns/segment",
+            f"segment {name!r}",
+            f"SELECT * FROM audience WHERE ({expression})",
+            expression,
+            cols,
+            ("segments", name),
+        )
 
 
 def _outputs(checker: _Checker, cols: tuple[str, ...] | None) -> None:
@@ -155,23 +198,40 @@ def _outputs(checker: _Checker, cols: tuple[str, ...] | None) -> None:
         headers = [c.header for c in output.columns]
         for column in output.columns:
             if column.column is not None:
-                checker.need(column.column, cols, f"output {output.name!r} column {column.header!r} reads",
-                             ("outputs", o, "columns", column.header))
+                checker.need(
+                    column.column,
+                    cols,
+                    f"output {output.name!r} column {column.header!r} reads",
+                    ("outputs", o, "columns", column.header),
+                )
         for k, rule in enumerate(output.order_by):
-            checker.need(rule.column, cols, f"output {output.name!r} orders by",
-                         ("outputs", o, "order_by", k, "column"))
+            checker.need(
+                rule.column, cols, f"output {output.name!r} orders by", ("outputs", o, "order_by", k, "column")
+            )
         if output.test is None:
             continue
         data = checker.doc.data["outputs"][o].get("test") or {}
         for key in ("values", "fallback"):
-            for header in (data.get(key) or {}):
+            for header in data.get(key) or {}:
                 if header not in headers:
-                    checker.missing("columns/test-field", f"output {output.name!r} test.{key} sets", header,
-                                    headers, ("outputs", o, "test", key, header), of="a header of the output")
+                    checker.missing(
+                        "columns/test-field",
+                        f"output {output.name!r} test.{key} sets",
+                        header,
+                        headers,
+                        ("outputs", o, "test", key, header),
+                        of="a header of the output",
+                    )
         for k, header in enumerate(data.get("user_fields") or []):
             if header not in headers:
-                checker.missing("columns/test-field", f"output {output.name!r} test.user_fields names", header,
-                                headers, ("outputs", o, "test", "user_fields", k), of="a header of the output")
+                checker.missing(
+                    "columns/test-field",
+                    f"output {output.name!r} test.user_fields names",
+                    header,
+                    headers,
+                    ("outputs", o, "test", "user_fields", k),
+                    of="a header of the output",
+                )
 
 
 def _bind_columns(checker: _Checker, result: AudienceColumns) -> None:
@@ -180,14 +240,25 @@ def _bind_columns(checker: _Checker, result: AudienceColumns) -> None:
             source = result.queries.get(bind.query)
             if source is not None and bind.column not in source:
                 loc = value_location(checker.doc, ("queries", i, "bind", bind.param, "column"))
-                checker.findings.add("columns/bind", f"bind {bind.param!r} reads column {bind.column!r}, which "
-                                     f"query {bind.query!r} does not return", path=loc.file, line=loc.line,
-                                     col=loc.col, hint=did_you_mean(bind.column, source), key_path=loc.key_path)
+                checker.findings.add(
+                    "columns/bind",
+                    f"bind {bind.param!r} reads column {bind.column!r}, which query {bind.query!r} does not return",
+                    path=loc.file,
+                    line=loc.line,
+                    col=loc.col,
+                    hint=did_you_mean(bind.column, source),
+                    key_path=loc.key_path,
+                )
 
 
-def check_audience_columns(findings: Findings, doc: Document, spec: AudienceSpec,
-                           query_columns: dict[str, tuple[str, ...] | None], duck: Any,
-                           transform_sql: str | None = None) -> AudienceColumns:
+def check_audience_columns(
+    findings: Findings,
+    doc: Document,
+    spec: AudienceSpec,
+    query_columns: dict[str, tuple[str, ...] | None],
+    duck: Any,
+    transform_sql: str | None = None,
+) -> AudienceColumns:
     """Every column reference of ``spec`` against the columns the queries return."""
     checker = _Checker(findings, doc, spec, duck)
     result = AudienceColumns(queries=dict(query_columns))
@@ -195,9 +266,15 @@ def check_audience_columns(findings: Findings, doc: Document, spec: AudienceSpec
         columns = query_columns.get(query.name)
         for name in _duplicates(columns or ()):
             loc = value_location(doc, ("queries", i, "sql"))
-            findings.add("columns/duplicate", f"query {query.name!r} returns column {name!r} more than once",
-                         path=loc.file, line=loc.line, col=loc.col, key_path=loc.key_path,
-                         hint=f"alias one of them in sql/{query.sql}")
+            findings.add(
+                "columns/duplicate",
+                f"query {query.name!r} returns column {name!r} more than once",
+                path=loc.file,
+                line=loc.line,
+                col=loc.col,
+                key_path=loc.key_path,
+                hint=f"alias one of them in sql/{query.sql}",
+            )
     _bind_columns(checker, result)
     result.joined = _join(checker, result)
     _steps(checker, result.joined)
@@ -205,16 +282,20 @@ def check_audience_columns(findings: Findings, doc: Document, spec: AudienceSpec
     if spec.transform and transform_sql is not None and result.joined is not None and _is_query(transform_sql):
         described, error = checker.bind(transform_sql, result.joined, describe=True)
         if error:
-            findings.add("columns/transform", f"transform: {error}", path=f"sql/{spec.transform}", line=1,
-                         hint="the transform runs in DuckDB over the view `audience`")
+            findings.add(
+                "columns/transform",
+                f"transform: {error}",
+                path=f"sql/{spec.transform}",
+                line=1,
+                hint="the transform runs in DuckDB over the view `audience`",
+            )
         result.final = tuple(described) if described is not None else None
     elif spec.transform:
         result.final = None
     if result.final is not None:
         for name, sql in spec.metrics.items():
-            if not _is_query(sql):       # check_sandbox reports it; binding it (EXPLAIN) could run it
+            if not _is_query(sql):  # check_sandbox reports it; binding it (EXPLAIN) could run it
                 continue
             checker.fragment("columns/metric", f"metric {name!r}", sql, sql, result.final, ("metrics", name))
     _outputs(checker, result.final)
     return result
-

@@ -26,8 +26,14 @@ from engine.secrets import mask_text
 from engine.validate.findings import Findings
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
-_RULES = {"42P01": "db/unknown-table", "42703": "db/unknown-column", "42883": "db/unknown-function",
-          "42601": "db/syntax", "42804": "db/type", "42P18": "db/type"}
+_RULES = {
+    "42P01": "db/unknown-table",
+    "42703": "db/unknown-column",
+    "42883": "db/unknown-function",
+    "42601": "db/syntax",
+    "42804": "db/type",
+    "42P18": "db/type",
+}
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ class Prepared:
     sqlstate: str | None = None
     message: str | None = None
     hint: str | None = None
-    position: int | None = None      # 0-based offset in the rendered SQL
+    position: int | None = None  # 0-based offset in the rendered SQL
 
 
 def to_positional(sql: str) -> tuple[str, list[str], list[tuple[int, int]]]:
@@ -48,7 +54,7 @@ def to_positional(sql: str) -> tuple[str, list[str], list[tuple[int, int]]]:
     out: list[str] = []
     last = sent = 0
     for match in _PLACEHOLDER.finditer(sql):
-        out.append(sql[last:match.start()])
+        out.append(sql[last : match.start()])
         sent += match.start() - last
         if match.group(0) == "%%":
             text = "%"
@@ -77,37 +83,56 @@ def prepare(conn: psycopg.Connection, rendered: RenderedQuery) -> Prepared:
     pgconn = conn.pgconn
     result = pgconn.prepare(b"", sql.encode("utf-8"), list(transformer.types or ()) or None)
     if result.status == ExecStatus.FATAL_ERROR:
+
         def field(code: DiagnosticField) -> str | None:
             value = result.error_field(code)
             return value.decode("utf-8", "replace") if value else None
+
         position = field(DiagnosticField.STATEMENT_POSITION)
         offset = None
         if position and position.isdigit():
-            offset = _rendered_offset(len(sql.encode("utf-8")[:int(position) - 1].decode("utf-8", "ignore")), anchors)
-        return Prepared(None, field(DiagnosticField.SQLSTATE), field(DiagnosticField.MESSAGE_PRIMARY),
-                        field(DiagnosticField.MESSAGE_HINT), offset)
+            offset = _rendered_offset(len(sql.encode("utf-8")[: int(position) - 1].decode("utf-8", "ignore")), anchors)
+        return Prepared(
+            None,
+            field(DiagnosticField.SQLSTATE),
+            field(DiagnosticField.MESSAGE_PRIMARY),
+            field(DiagnosticField.MESSAGE_HINT),
+            offset,
+        )
     described = pgconn.describe_prepared(b"")
     return Prepared(tuple((described.fname(i) or b"").decode("utf-8") for i in range(described.nfields)))
 
 
-def check_on_database(findings: Findings, settings: Settings, env: SandboxedEnvironment,
-                      queries: list[tuple[str, str, RenderedQuery]]) -> dict[tuple[str, str], tuple[str, ...]]:
+def check_on_database(
+    findings: Findings, settings: Settings, env: SandboxedEnvironment, queries: list[tuple[str, str, RenderedQuery]]
+) -> dict[tuple[str, str], tuple[str, ...]]:
     """Prepare each (audience, template, rendered query); report errors; return described columns."""
     dsn = settings.require_source_dsn()
     described: dict[tuple[str, str], tuple[str, ...]] = {}
-    with connect(dsn, read_only=True, statement_timeout_s=settings.statement_timeout_s,
-                 retries=settings.connect_retries, autocommit=True) as conn:
+    with connect(
+        dsn,
+        read_only=True,
+        statement_timeout_s=settings.statement_timeout_s,
+        retries=settings.connect_retries,
+        autocommit=True,
+    ) as conn:
         for audience, template, rendered in queries:
             answer = prepare(conn, rendered)
             if answer.columns is not None:
                 described[(audience, rendered.name)] = answer.columns
                 continue
-            path, line, col = (locate(env, template, rendered.sql, answer.position)
-                               if answer.position is not None else (f"sql/{template}", None, None))
-            findings.add(_RULES.get(answer.sqlstate or "", "db/error"),
-                         f"{mask_text(answer.message or 'query failed', dsn)} [{answer.sqlstate}] "
-                         f"(audience {audience!r}, query {rendered.name!r}, prepared on the database)",
-                         path=path, line=line, col=col,
-                         hint=answer.hint or "check table and column names against the app schema")
+            path, line, col = (
+                locate(env, template, rendered.sql, answer.position)
+                if answer.position is not None
+                else (f"sql/{template}", None, None)
+            )
+            findings.add(
+                _RULES.get(answer.sqlstate or "", "db/error"),
+                f"{mask_text(answer.message or 'query failed', dsn)} [{answer.sqlstate}] "
+                f"(audience {audience!r}, query {rendered.name!r}, prepared on the database)",
+                path=path,
+                line=line,
+                col=col,
+                hint=answer.hint or "check table and column names against the app schema",
+            )
     return described
-

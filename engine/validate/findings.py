@@ -22,7 +22,7 @@ class Finding:
     path: str
     line: int | None
     col: int | None
-    severity: str            # error | warning
+    severity: str  # error | warning
     message: str
     rule: str
     hint: str | None = None
@@ -55,17 +55,34 @@ class Findings:
                 return file
         return file
 
-    def add(self, rule: str, message: str, *, path: str, line: int | None = None, col: int | None = None,
-            hint: str | None = None, severity: str = "error", key_path: str | None = None) -> None:
+    def add(
+        self,
+        rule: str,
+        message: str,
+        *,
+        path: str,
+        line: int | None = None,
+        col: int | None = None,
+        hint: str | None = None,
+        severity: str = "error",
+        key_path: str | None = None,
+    ) -> None:
         finding = Finding(self.relative(path), line, col, severity, message, rule, hint, key_path)
         self.items.setdefault(finding.sort_key(), finding)
 
     def add_error(self, err: EngineError, rule: str, *, default_path: str, severity: str = "error") -> None:
         """Record an ``EngineError`` at its own location (``default_path`` when it has none)."""
         loc = err.location
-        self.add(rule, err.message, path=loc.file if loc else default_path, line=loc.line if loc else None,
-                 col=loc.col if loc else None, hint=err.hint, severity=severity,
-                 key_path=loc.key_path if loc else None)
+        self.add(
+            rule,
+            err.message,
+            path=loc.file if loc else default_path,
+            line=loc.line if loc else None,
+            col=loc.col if loc else None,
+            hint=err.hint,
+            severity=severity,
+            key_path=loc.key_path if loc else None,
+        )
 
     def sorted(self) -> list[Finding]:
         return sorted(self.items.values(), key=Finding.sort_key)
@@ -93,6 +110,12 @@ class ValidationReport:
         return self.errors == 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "errors": self.errors, "warnings": self.warnings, "files": self.files,
-                "seconds": round(self.seconds, 3), "checked": list(self.checked),
-                "findings": [f.as_dict() for f in self.findings]}
+        return {
+            "ok": self.ok,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "files": self.files,
+            "seconds": round(self.seconds, 3),
+            "checked": list(self.checked),
+            "findings": [f.as_dict() for f in self.findings],
+        }

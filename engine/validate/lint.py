@@ -36,7 +36,7 @@ from engine.validate.findings import Findings
 from engine.validate.resultcache import Miss, ResultCache, library_version
 
 CONFIG_FILE = ".sqlfluff"
-CACHE_VERSION = "2"     # bump when what is linted, or how, changes (a stale cache would lie)
+CACHE_VERSION = "2"  # bump when what is linted, or how, changes (a stale cache would lie)
 _MACRO = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\(([^)]*)\)\s*-?%\}(.*?)\{%-?\s*endmacro\s*-?%\}", re.S)
 _COMMENT = re.compile(r"\{#.*?#\}", re.S)
 _REFERENCE = re.compile(r"\{%-?\s*(?:import|include|from)\s+['\"]([^'\"]+)['\"]")
@@ -62,8 +62,8 @@ class LintTarget:
     path: Path
     text: str
     lines: range | None = None
-    shift: tuple[tuple[int, int], ...] = ()     # (line, columns removed by dedenting) to add back
-    fragment: bool = False                      # a macro body linted inside a made-up ``select``
+    shift: tuple[tuple[int, int], ...] = ()  # (line, columns removed by dedenting) to add back
+    fragment: bool = False  # a macro body linted inside a made-up ``select``
 
 
 # A fragment's table aliases come from its caller's FROM clause (checked when the caller is linted)
@@ -78,8 +78,8 @@ def macro_targets(path: Path, text: str) -> Iterator[LintTarget]:
     """One harness per macro: the file with that macro's tags turned into comments, body dedented."""
     for match in _MACRO.finditer(text):
         body_start, body_end = match.start(3), match.end(3)
-        open_tag = text[match.start():body_start]
-        close_tag = text[body_end:match.end()]
+        open_tag = text[match.start() : body_start]
+        close_tag = text[body_end : match.end()]
         body = _COMMENT.sub("", match.group(3)).strip()
         statement = body.split(None, 1)[0].lower() if body else ""
         wrap = statement not in ("select", "with", "(")
@@ -91,12 +91,13 @@ def macro_targets(path: Path, text: str) -> Iterator[LintTarget]:
             indents = [len(ln) - len(ln.lstrip(" ")) for ln in lines[1:] if ln.strip()]
             cut = min(indents, default=0)
             if cut:
-                lines = [lines[0]] + [ln[min(cut, len(ln) - len(ln.lstrip(" "))):] for ln in lines[1:]]
+                lines = [lines[0]] + [ln[min(cut, len(ln) - len(ln.lstrip(" "))) :] for ln in lines[1:]]
                 shift = [(first_line + k, cut) for k in range(1, len(lines))]
-        harness = text[:match.start()] + open_repl + "\n".join(lines) + _comment_of(len(close_tag)) + \
-            text[match.end():]
+        harness = (
+            text[: match.start()] + open_repl + "\n".join(lines) + _comment_of(len(close_tag)) + text[match.end() :]
+        )
         last_line = first_line + match.group(3).count("\n")
-        body_first = first_line + (1 if match.group(3).startswith("\n") else 0)   # not the tag's own line
+        body_first = first_line + (1 if match.group(3).startswith("\n") else 0)  # not the tag's own line
         yield LintTarget(path, harness, range(body_first, last_line + 1), tuple(shift), fragment=wrap)
 
 
@@ -147,15 +148,17 @@ def _linter(project_dir: str, config_text: str, context_json: str) -> Any:
     config_path = Path(project_dir) / CONFIG_FILE
     # undefined names render as themselves: whether they are declared is the render check's business
     overrides: dict[str, Any] = {"ignore": "templating"}
-    if config_text:   # only the project's file: no home or working-directory config leaks in
-        config = FluffConfig.from_path(project_dir, extra_config_path=str(config_path), ignore_local_config=True,
-                                       overrides=overrides)
+    if config_text:  # only the project's file: no home or working-directory config leaks in
+        config = FluffConfig.from_path(
+            project_dir, extra_config_path=str(config_path), ignore_local_config=True, overrides=overrides
+        )
     else:
-        config = FluffConfig.from_path(project_dir, ignore_local_config=True,
-                                       overrides={**overrides, "dialect": "postgres", "templater": "jinja"})
+        config = FluffConfig.from_path(
+            project_dir, ignore_local_config=True, overrides={**overrides, "dialect": "postgres", "templater": "jinja"}
+        )
         config.set_value(["templater", "jinja", "loader_search_path"], str(Path(project_dir) / "sql"))
     for key, value in json.loads(context_json).items():
-        config.set_value(["templater", "jinja", "context", key], repr(value))   # read back by literal_eval
+        config.set_value(["templater", "jinja", "context", key], repr(value))  # read back by literal_eval
     # set directly: set_value only takes text, and sqlfluff's literal_eval leaves objects as they are
     config.get_section(("templater", "jinja", "context"))["options"] = EveryOption()
     return Linter(config=config)
@@ -176,9 +179,17 @@ def lint_target(linter: Any, target: LintTarget) -> list[LintProblem]:
         if target.lines is not None and line not in target.lines:
             continue
         rule = getattr(violation, "rule", None)
-        problems.append(LintProblem(violation.rule_code(), violation.desc(), line, col + shift.get(line, 0),
-                                    bool(getattr(violation, "warning", False)), bool(getattr(violation, "fixes", None)),
-                                    rule.name if rule is not None else ""))
+        problems.append(
+            LintProblem(
+                violation.rule_code(),
+                violation.desc(),
+                line,
+                col + shift.get(line, 0),
+                bool(getattr(violation, "warning", False)),
+                bool(getattr(violation, "fixes", None)),
+                rule.name if rule is not None else "",
+            )
+        )
     return problems
 
 
@@ -197,7 +208,7 @@ def _lint_all(linter: Any, targets: list[LintTarget]) -> list[list[LintProblem]]
     mine, theirs = order[0::2], order[1::2]
     # the first file warms sqlfluff up (dialect, rules) before the fork, so the worker starts warm
     results: dict[int, list[LintProblem]] = {mine[0]: lint_target(linter, targets[mine[0]])}
-    _WORKER["linter"] = linter      # inherited by the forked worker: nothing is pickled but the targets
+    _WORKER["linter"] = linter  # inherited by the forked worker: nothing is pickled but the targets
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
         future = pool.submit(_lint_in_worker, [targets[i] for i in theirs])
         for i in mine[1:]:
@@ -218,12 +229,19 @@ def _references(project_dir: Path, text: str, seen: set[str]) -> Iterator[str]:
         yield from _references(project_dir, content, seen)
 
 
-def _cache_key(cache: ResultCache, project_dir: Path, target: LintTarget, config_text: str,
-               context_json: str) -> str:
+def _cache_key(cache: ResultCache, project_dir: Path, target: LintTarget, config_text: str, context_json: str) -> str:
     relative = target.path.relative_to(project_dir) if target.path.is_relative_to(project_dir) else target.path
-    return cache.key(CACHE_VERSION, library_version("sqlfluff"), config_text, context_json, str(relative),
-                     target.text, repr(target.lines), repr(target.shift),
-                     *_references(project_dir, target.text, set()))
+    return cache.key(
+        CACHE_VERSION,
+        library_version("sqlfluff"),
+        config_text,
+        context_json,
+        str(relative),
+        target.text,
+        repr(target.lines),
+        repr(target.shift),
+        *_references(project_dir, target.text, set()),
+    )
 
 
 def _decode_problems(stored: list[dict[str, Any]]) -> list[LintProblem]:
@@ -233,7 +251,7 @@ def _decode_problems(stored: list[dict[str, Any]]) -> list[LintProblem]:
 # sqlfluff rules about how SQL looks, not what it means: warnings unless --strict. Everything else
 # (parse and template errors, ambiguous or unknown references, duplicate aliases) stays an error.
 STYLE_PREFIXES = ("LT", "CP", "CV", "JJ", "ST", "AL")
-NOT_STYLE = {"AL04", "AL08"}      # duplicate table / column aliases: the query means something else
+NOT_STYLE = {"AL04", "AL08"}  # duplicate table / column aliases: the query means something else
 
 
 def is_style_rule(code: str) -> bool:
@@ -241,17 +259,29 @@ def is_style_rule(code: str) -> bool:
     return code.startswith(STYLE_PREFIXES) and code not in NOT_STYLE
 
 
-def lint_files(findings: Findings, project_dir: Path, files: list[Path], context: Mapping[str, Any],
-               *, rendered_files: set[Path], cache_dir: Path | None = None, strict: bool = False) -> None:
+def lint_files(
+    findings: Findings,
+    project_dir: Path,
+    files: list[Path],
+    context: Mapping[str, Any],
+    *,
+    rendered_files: set[Path],
+    cache_dir: Path | None = None,
+    strict: bool = False,
+) -> None:
     """Lint ``files`` in one pass; template errors of files the render check covers are left to it.
 
     Style-only rules are warnings unless ``strict``."""
     config_path = project_dir / CONFIG_FILE
     config_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else ""
     if not config_text:
-        findings.add("lint/no-config", "no .sqlfluff at the project root: linting with sqlfluff's defaults "
-                     "(postgres, jinja)", path=CONFIG_FILE, severity="warning",
-                     hint="add a .sqlfluff so the lint policy is the project's, not the tool's")
+        findings.add(
+            "lint/no-config",
+            "no .sqlfluff at the project root: linting with sqlfluff's defaults (postgres, jinja)",
+            path=CONFIG_FILE,
+            severity="warning",
+            hint="add a .sqlfluff so the lint policy is the project's, not the tool's",
+        )
     texts: dict[Path, str] = {}
     for path in files:
         try:
@@ -260,10 +290,13 @@ def lint_files(findings: Findings, project_dir: Path, files: list[Path], context
             findings.add_error(err, "sql/encoding", default_path=findings.relative(str(path)))
     names = dict(context)
     for text in texts.values():
-        names.update({arg: arg for arg in macro_arguments(text) if arg not in names})   # `alias.col` stays SQL
+        names.update({arg: arg for arg in macro_arguments(text) if arg not in names})  # `alias.col` stays SQL
     context_json = lint_context(names)
-    targets = [t for path, text in texts.items()
-               for t in (macro_targets(path, text) if is_macro_file(text) else [LintTarget(path, text)])]
+    targets = [
+        t
+        for path, text in texts.items()
+        for t in (macro_targets(path, text) if is_macro_file(text) else [LintTarget(path, text)])
+    ]
     cache = ResultCache(cache_dir, "lint")
     keys = [_cache_key(cache, project_dir, t, config_text, context_json) for t in targets]
     stored = [cache.get(key, _decode_problems) for key in keys]
@@ -283,7 +316,12 @@ def lint_files(findings: Findings, project_dir: Path, files: list[Path], context
             hint = f"sqlfluff rule {problem.rule_name or problem.code}"
             if problem.fixable:
                 hint += f"; `sqlfluff fix {findings.relative(str(target.path))}` can fix it"
-            findings.add(f"lint/{problem.code}", problem.description, path=str(target.path), line=problem.line,
-                         col=problem.col, hint=hint,
-                         severity="warning" if problem.warning or (is_style_rule(problem.code) and not strict)
-                         else "error")
+            findings.add(
+                f"lint/{problem.code}",
+                problem.description,
+                path=str(target.path),
+                line=problem.line,
+                col=problem.col,
+                hint=hint,
+                severity="warning" if problem.warning or (is_style_rule(problem.code) and not strict) else "error",
+            )

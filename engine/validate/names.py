@@ -20,7 +20,7 @@ from engine.validate.audiences import AudienceEntry
 from engine.validate.findings import Findings
 from engine.validate.render import AS_OF, sample_values
 
-Pattern = tuple[str, str, KeyPath, str]     # (audience, pattern, key path, what writes it)
+Pattern = tuple[str, str, KeyPath, str]  # (audience, pattern, key path, what writes it)
 
 
 def _fields_problem(spec: AudienceSpec, pattern: str) -> tuple[str, str | None, str] | None:
@@ -36,9 +36,13 @@ def _fields_problem(spec: AudienceSpec, pattern: str) -> tuple[str, str | None, 
         if field not in values or field == "as_of":
             known = ["timestamp", *sorted(p.name for p in spec.params)]
             close = difflib.get_close_matches(field, known, n=1)
-            return (f"file name uses {{{field}}}, which is neither {{timestamp}} nor a param of {spec.name!r}",
-                    (f"did you mean {{{close[0]}}}? " if close else "") + "available: "
-                    + ", ".join("{" + k + "}" for k in known), "{" + field)
+            return (
+                f"file name uses {{{field}}}, which is neither {{timestamp}} nor a param of {spec.name!r}",
+                (f"did you mean {{{close[0]}}}? " if close else "")
+                + "available: "
+                + ", ".join("{" + k + "}" for k in known),
+                "{" + field,
+            )
         try:
             format(values[field], spec_text or "")
         except (ValueError, TypeError) as err:
@@ -48,8 +52,9 @@ def _fields_problem(spec: AudienceSpec, pattern: str) -> tuple[str, str | None, 
 
 def _shape(pattern: str) -> str:
     try:
-        return "".join(literal + ("\0" if field is not None else "")
-                       for literal, field, _, _ in string.Formatter().parse(pattern)).lower()
+        return "".join(
+            literal + ("\0" if field is not None else "") for literal, field, _, _ in string.Formatter().parse(pattern)
+        ).lower()
     except ValueError:
         return pattern.lower()
 
@@ -59,8 +64,14 @@ def _patterns(doc: Document, spec: AudienceSpec) -> list[Pattern]:
     for o, output in enumerate(spec.outputs):
         out.append((spec.name, output.file, ("outputs", o, "file"), f"output {output.name!r}"))
         if output.test is not None:
-            out.append((spec.name, output.test.file, ("outputs", o, "test", "file"),
-                        f"the TEST file of output {output.name!r}"))
+            out.append(
+                (
+                    spec.name,
+                    output.test.file,
+                    ("outputs", o, "test", "file"),
+                    f"the TEST file of output {output.name!r}",
+                )
+            )
     return out
 
 
@@ -71,8 +82,14 @@ def check_names(findings: Findings, entries: Sequence[AudienceEntry], selected: 
         first = by_name.setdefault(entry.name, entry)
         if first is not entry and entry.doc is not None and (selected is None or entry.name in selected):
             loc = entry.doc.locate(("name",))
-            findings.add("names/duplicate-audience", f"audience name {entry.name!r} is also used by {first.display}",
-                         path=loc.file, line=loc.line, col=loc.col, hint="audience names must be unique")
+            findings.add(
+                "names/duplicate-audience",
+                f"audience name {entry.name!r} is also used by {first.display}",
+                path=loc.file,
+                line=loc.line,
+                col=loc.col,
+                hint="audience names must be unique",
+            )
     seen: dict[str, Pattern] = {}
     for entry in entries:
         if entry.spec is None or entry.doc is None:
@@ -90,23 +107,43 @@ def check_names(findings: Findings, entries: Sequence[AudienceEntry], selected: 
                 continue
             if path[-2] == "test" and "{timestamp" not in pattern:
                 loc = value_location(entry.doc, path)
-                findings.add("names/file-pattern", f"test file name {pattern!r} lacks {{timestamp}}", path=loc.file,
-                             line=loc.line, col=loc.col, hint="file names carry the run's timestamp")
+                findings.add(
+                    "names/file-pattern",
+                    f"test file name {pattern!r} lacks {{timestamp}}",
+                    path=loc.file,
+                    line=loc.line,
+                    col=loc.col,
+                    hint="file names carry the run's timestamp",
+                )
             if path[-2] == "test" and ("/" in pattern or "\\" in pattern or not pattern.endswith(".csv")):
                 loc = value_location(entry.doc, path)
-                findings.add("names/file-pattern", f"test file name {pattern!r} must be a plain name ending .csv",
-                             path=loc.file, line=loc.line, col=loc.col)
+                findings.add(
+                    "names/file-pattern",
+                    f"test file name {pattern!r} must be a plain name ending .csv",
+                    path=loc.file,
+                    line=loc.line,
+                    col=loc.col,
+                )
             other = seen.setdefault(_shape(pattern), (audience, pattern, path, label))
             if other[2] == path and other[0] == audience:
                 continue
             loc = value_location(entry.doc, path)
             if other[0] == audience:
-                findings.add("names/file-collision", f"file name {pattern!r} collides with {other[3]} "
-                             f"({other[1]!r}) of the same run",
-                             path=loc.file, line=loc.line, col=loc.col,
-                             hint="every output and TEST file of an audience needs its own name")
+                findings.add(
+                    "names/file-collision",
+                    f"file name {pattern!r} collides with {other[3]} ({other[1]!r}) of the same run",
+                    path=loc.file,
+                    line=loc.line,
+                    col=loc.col,
+                    hint="every output and TEST file of an audience needs its own name",
+                )
             else:
-                findings.add("names/file-collision", f"file name {pattern!r} is also written by audience "
-                             f"{other[0]!r} ({other[1]!r})", path=loc.file, line=loc.line, col=loc.col,
-                             severity="warning",
-                             hint="runs have their own folders, but shared downloads would mix them")
+                findings.add(
+                    "names/file-collision",
+                    f"file name {pattern!r} is also written by audience {other[0]!r} ({other[1]!r})",
+                    path=loc.file,
+                    line=loc.line,
+                    col=loc.col,
+                    severity="warning",
+                    hint="runs have their own folders, but shared downloads would mix them",
+                )

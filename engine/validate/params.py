@@ -31,8 +31,13 @@ def _transform_names(env: jinja2.Environment, spec: AudienceSpec) -> set[str]:
         return set()
 
 
-def check_unused_params(findings: Findings, doc: Document, spec: AudienceSpec,
-                        rendered: Mapping[str, RenderedQuery], env: jinja2.Environment) -> None:
+def check_unused_params(
+    findings: Findings,
+    doc: Document,
+    spec: AudienceSpec,
+    rendered: Mapping[str, RenderedQuery],
+    env: jinja2.Environment,
+) -> None:
     if len(rendered) < len(spec.queries):
         return
     used = {name for query in rendered.values() for name in query.params}
@@ -43,7 +48,13 @@ def check_unused_params(findings: Findings, doc: Document, spec: AudienceSpec,
     for param in spec.params:
         if param.name not in used:
             loc = doc.locate(("params", param.name))
-            findings.add("yaml/unused-param", f"param {param.name!r} is declared but never used",
-                         path=loc.file, line=loc.line, col=loc.col, severity="warning", key_path=loc.key_path,
-                         hint="use it in the SQL ({{ " + param.name + " }}), a threshold or a file name, "
-                              "or remove it")
+            findings.add(
+                "yaml/unused-param",
+                f"param {param.name!r} is declared but never used",
+                path=loc.file,
+                line=loc.line,
+                col=loc.col,
+                severity="warning",
+                key_path=loc.key_path,
+                hint="use it in the SQL ({{ " + param.name + " }}), a threshold or a file name, or remove it",
+            )

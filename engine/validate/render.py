@@ -30,9 +30,15 @@ from engine.spec.model import AudienceSpec, QuerySpec
 from engine.validate.findings import Findings
 from engine.validate.resultcache import ResultCache, library_version
 
-AS_OF = datetime(2025, 1, 1, tzinfo=timezone.utc)   # any moment: values never reach the SQL text
-SAMPLE = {"integer": 1, "number": 1.5, "string": "x", "boolean": True,
-          "uuid": "00000000-0000-4000-8000-000000000000", "timestamp": AS_OF}
+AS_OF = datetime(2025, 1, 1, tzinfo=timezone.utc)  # any moment: values never reach the SQL text
+SAMPLE = {
+    "integer": 1,
+    "number": 1.5,
+    "string": "x",
+    "boolean": True,
+    "uuid": "00000000-0000-4000-8000-000000000000",
+    "timestamp": AS_OF,
+}
 
 
 def sample_values(spec: AudienceSpec) -> dict[str, Any]:
@@ -64,23 +70,37 @@ def _included(ast: nodes.Template) -> Iterator[str]:
             yield node.template.value
 
 
-Analysis = tuple[dict[str, int], tuple[str, ...]]   # ({undeclared variable: first line}, included templates)
-ANALYSIS_VERSION = "1"      # a key part: bump when what _parse_analysis reports changes
+Analysis = tuple[dict[str, int], tuple[str, ...]]  # ({undeclared variable: first line}, included templates)
+ANALYSIS_VERSION = "1"  # a key part: bump when what _parse_analysis reports changes
 
 
 @lru_cache(maxsize=1024)
 def _parse_analysis(env: SandboxedEnvironment, template: str, source: str) -> Analysis:
     ast = env.parse(source, template)
-    lines = {name: min(n.lineno for n in ast.find_all(nodes.Name) if n.name == name)
-             for name in meta.find_undeclared_variables(ast)}
+    lines = {
+        name: min(n.lineno for n in ast.find_all(nodes.Name) if n.name == name)
+        for name in meta.find_undeclared_variables(ast)
+    }
     return lines, tuple(_included(ast))
 
 
 def _syntax(env: SandboxedEnvironment) -> str:
     """The environment's settings that change how a source parses (a key part)."""
-    return repr((env.block_start_string, env.block_end_string, env.variable_start_string, env.variable_end_string,
-                 env.comment_start_string, env.comment_end_string, env.line_statement_prefix,
-                 env.line_comment_prefix, env.trim_blocks, env.lstrip_blocks, sorted(env.extensions)))
+    return repr(
+        (
+            env.block_start_string,
+            env.block_end_string,
+            env.variable_start_string,
+            env.variable_end_string,
+            env.comment_start_string,
+            env.comment_end_string,
+            env.line_statement_prefix,
+            env.line_comment_prefix,
+            env.trim_blocks,
+            env.lstrip_blocks,
+            sorted(env.extensions),
+        )
+    )
 
 
 def _decode_analysis(value: list[Any]) -> Analysis:
@@ -91,12 +111,17 @@ def _decode_analysis(value: list[Any]) -> Analysis:
 def _analyse(cache: ResultCache, env: SandboxedEnvironment, template: str, source: str) -> Analysis:
     """What one template's source uses and includes; a syntax error is raised (and never kept)."""
     key = cache.key(ANALYSIS_VERSION, library_version("jinja2"), _syntax(env), source)
-    return cache.remember(key, lambda: _parse_analysis(env, template, source),
-                          encode=lambda found: [found[0], list(found[1])], decode=_decode_analysis)
+    return cache.remember(
+        key,
+        lambda: _parse_analysis(env, template, source),
+        encode=lambda found: [found[0], list(found[1])],
+        decode=_decode_analysis,
+    )
 
 
-def _undeclared(cache: ResultCache, env: SandboxedEnvironment, template: str, known: set[str],
-                seen: set[str]) -> Iterator[tuple[str, str, int]]:
+def _undeclared(
+    cache: ResultCache, env: SandboxedEnvironment, template: str, known: set[str], seen: set[str]
+) -> Iterator[tuple[str, str, int]]:
     """(template, variable, line) of every variable used but not known, following includes."""
     if template in seen:
         return
@@ -118,8 +143,15 @@ def _source_line(sql_root: Path, display: str, line: int | None) -> str:
     return lines[line - 1] if line and 0 < line <= len(lines) else ""
 
 
-def _report_undeclared(findings: Findings, cache: ResultCache, env: SandboxedEnvironment, sql_root: Path,
-                       spec: AudienceSpec, query: QuerySpec, values: dict[str, Any]) -> bool:
+def _report_undeclared(
+    findings: Findings,
+    cache: ResultCache,
+    env: SandboxedEnvironment,
+    sql_root: Path,
+    spec: AudienceSpec,
+    query: QuerySpec,
+    values: dict[str, Any],
+) -> bool:
     found = False
     known = set(values) | {"options"} | set(env.globals)
     for template, name, line in _undeclared(cache, env, query.sql, known, set()):
@@ -127,19 +159,27 @@ def _report_undeclared(findings: Findings, cache: ResultCache, env: SandboxedEnv
         display = f"sql/{template}"
         declared = sorted(p.name for p in spec.params)
         close = difflib.get_close_matches(name, sorted(values), n=1)
-        hint = (f"did you mean {close[0]!r}? " if close else "") + \
-            f"declare it under params: in {spec.display_path} (declared: {', '.join(declared) or 'none'}; " \
-            f"always available: as_of, options" + \
-            (f"; bound arrays: {', '.join(b.param for b in query.binds)}" if query.binds else "") + ")"
-        findings.add("render/undefined-variable",
-                     f"undefined variable {name!r} (audience {spec.name!r}, query {query.name!r})",
-                     path=display, line=line, col=find_column(_source_line(sql_root, display, line), name),
-                     hint=hint)
+        hint = (
+            (f"did you mean {close[0]!r}? " if close else "")
+            + f"declare it under params: in {spec.display_path} (declared: {', '.join(declared) or 'none'}; "
+            f"always available: as_of, options"
+            + (f"; bound arrays: {', '.join(b.param for b in query.binds)}" if query.binds else "")
+            + ")"
+        )
+        findings.add(
+            "render/undefined-variable",
+            f"undefined variable {name!r} (audience {spec.name!r}, query {query.name!r})",
+            path=display,
+            line=line,
+            col=find_column(_source_line(sql_root, display, line), name),
+            hint=hint,
+        )
     return found
 
 
-def _shape_ok(findings: Findings, env: SandboxedEnvironment, spec: AudienceSpec, template: str,
-              rendered: RenderedQuery) -> bool:
+def _shape_ok(
+    findings: Findings, env: SandboxedEnvironment, spec: AudienceSpec, template: str, rendered: RenderedQuery
+) -> bool:
     """Report (located) a query that is not exactly one statement or puts a value inside text."""
     try:
         server_bound(rendered.sql, rendered.params)
@@ -147,13 +187,20 @@ def _shape_ok(findings: Findings, env: SandboxedEnvironment, spec: AudienceSpec,
     except ShapeError as err:
         offset = err.offset + (2 if rendered.sql.startswith("%(", err.offset) else 0)
         path, line, col = locate(env, template, rendered.sql, offset)
-        findings.add(err.rule, f"{err.message} (audience {spec.name!r}, query {rendered.name!r})",
-                     path=path, line=line, col=col, hint=err.hint)
+        findings.add(
+            err.rule,
+            f"{err.message} (audience {spec.name!r}, query {rendered.name!r})",
+            path=path,
+            line=line,
+            col=col,
+            hint=err.hint,
+        )
         return False
 
 
-def render_queries(findings: Findings, env: SandboxedEnvironment, sql_root: Path, spec: AudienceSpec,
-                   *, cache_dir: Path | None = None) -> dict[str, RenderedQuery]:
+def render_queries(
+    findings: Findings, env: SandboxedEnvironment, sql_root: Path, spec: AudienceSpec, *, cache_dir: Path | None = None
+) -> dict[str, RenderedQuery]:
     """Each query of ``spec`` rendered (those that fail are reported and left out).
 
     ``cache_dir`` keeps each template's static analysis between runs (see ``resultcache``)."""
@@ -165,25 +212,35 @@ def render_queries(findings: Findings, env: SandboxedEnvironment, sql_root: Path
             if _report_undeclared(findings, cache, env, sql_root, spec, query, values):
                 continue
         except (jinja2.TemplateSyntaxError, RenderError):
-            pass                                                # render_sql reports it with its line
+            pass  # render_sql reports it with its line
         except jinja2.TemplateNotFound:
-            continue                                            # the spec loader reported the missing file
+            continue  # the spec loader reported the missing file
         try:
-            candidate = render_sql(env, sql_root, name=query.name, template=query.sql,
-                                   values=values, options=query.options)
+            candidate = render_sql(
+                env, sql_root, name=query.name, template=query.sql, values=values, options=query.options
+            )
             if _shape_ok(findings, env, spec, query.sql, candidate):
                 rendered[query.name] = candidate
         except RenderError as err:
             loc = err.location
             display = loc.file if loc else f"sql/{query.sql}"
             quoted = re.findall(r"'([A-Za-z_][A-Za-z0-9_]*)'", err.message)
-            col = find_column(_source_line(sql_root, display, loc.line if loc else None), quoted[-1]) \
-                if quoted else None
+            col = (
+                find_column(_source_line(sql_root, display, loc.line if loc else None), quoted[-1]) if quoted else None
+            )
             rule = "render/syntax" if "syntax" in err.message else "render/error"
             hint = err.hint
             if "'dict object' has no attribute" in err.message:
-                hint = f"set it under options: of query {query.name!r} in {spec.display_path} " \
-                       f"(options set: {', '.join(sorted(query.options)) or 'none'})"
-            findings.add(rule, f"{err.message} (audience {spec.name!r}, query {query.name!r})", path=display,
-                         line=loc.line if loc else None, col=col or (loc.col if loc else None), hint=hint)
+                hint = (
+                    f"set it under options: of query {query.name!r} in {spec.display_path} "
+                    f"(options set: {', '.join(sorted(query.options)) or 'none'})"
+                )
+            findings.add(
+                rule,
+                f"{err.message} (audience {spec.name!r}, query {query.name!r})",
+                path=display,
+                line=loc.line if loc else None,
+                col=col or (loc.col if loc else None),
+                hint=hint,
+            )
     return rendered

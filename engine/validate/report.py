@@ -25,9 +25,13 @@ def _excerpt(project_dir: Path, finding: Finding, style: Style) -> list[str]:
     gutter = f"{finding.line:>5} | "
     out = [gutter + text]
     if finding.col is not None:
-        lead = "".join("\t" if ch == "\t" else " " for ch in text[:max(finding.col - 1, 0)])
-        out.append(" " * (len(gutter) - 2) + "| " + lead + style("^", fg="red" if finding.severity == "error"
-                                                                     else "yellow", bold=True))
+        lead = "".join("\t" if ch == "\t" else " " for ch in text[: max(finding.col - 1, 0)])
+        out.append(
+            " " * (len(gutter) - 2)
+            + "| "
+            + lead
+            + style("^", fg="red" if finding.severity == "error" else "yellow", bold=True)
+        )
     return out
 
 
@@ -35,8 +39,10 @@ def format_finding(project_dir: Path, finding: Finding, style: Style = _plain) -
     """One finding as it is printed: location line, excerpt with caret, hint."""
     where = ":".join([finding.path] + [str(x) for x in (finding.line, finding.col) if x is not None])
     colour = "red" if finding.severity == "error" else "yellow"
-    lines = [f"{style(where, bold=True)}: {style(finding.severity, fg=colour, bold=True)}: "
-             f"{finding.message} [{finding.rule}]"]
+    lines = [
+        f"{style(where, bold=True)}: {style(finding.severity, fg=colour, bold=True)}: "
+        f"{finding.message} [{finding.rule}]"
+    ]
     lines.extend(_excerpt(project_dir, finding, style))
     if finding.hint:
         lines.append(f"  hint: {finding.hint}")
@@ -45,10 +51,15 @@ def format_finding(project_dir: Path, finding: Finding, style: Style = _plain) -
 
 def summary(report: ValidationReport) -> str:
     """The closing line: counts, files and time."""
+
     def plural(n: int, word: str) -> str:
         return f"{n} {word}{'' if n == 1 else 's'}"
-    found = "no problems" if not report.findings else \
-        f"{plural(report.errors, 'error')}, {plural(report.warnings, 'warning')}"
+
+    found = (
+        "no problems"
+        if not report.findings
+        else f"{plural(report.errors, 'error')}, {plural(report.warnings, 'warning')}"
+    )
     return f"{found} in {plural(report.files, 'file')} ({report.seconds:.2f} s)"
 
 

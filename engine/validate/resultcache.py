@@ -81,8 +81,14 @@ class ResultCache:
             except OSError:
                 pass
 
-    def remember(self, key: str, compute: Callable[[], T], *, encode: Callable[[T], Any] = _same,
-                 decode: Callable[[Any], T] = _same) -> T:
+    def remember(
+        self,
+        key: str,
+        compute: Callable[[], T],
+        *,
+        encode: Callable[[T], Any] = _same,
+        decode: Callable[[Any], T] = _same,
+    ) -> T:
         """The stored answer for ``key``, else ``compute()``'s, stored (exceptions are not)."""
         found = self.get(key, decode)
         if not isinstance(found, Miss):

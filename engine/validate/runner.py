@@ -42,7 +42,7 @@ def split_selectors(select: Sequence[str]) -> tuple[list[str], list[str]]:
     audiences, rules = [], []
     for item in select:
         if item.startswith("rule:"):
-            rule = item[len("rule:"):]
+            rule = item[len("rule:") :]
             if rule.split("/", 1)[0] not in FAMILIES:
                 raise ConfigError(f"--select {item!r}: unknown check family", hint=f"families: {', '.join(FAMILIES)}")
             rules.append(rule)
@@ -76,8 +76,13 @@ def _transform_sql(findings: Findings, env: jinja2.Environment, spec: AudienceSp
         return env.get_template(spec.transform or "").render(values)
     except jinja2.TemplateError as err:
         line = getattr(err, "lineno", None)
-        findings.add("render/error", f"transform: {err} (audience {spec.name!r})", path=f"sql/{spec.transform}",
-                     line=line, hint="declare the variable as a param")
+        findings.add(
+            "render/error",
+            f"transform: {err} (audience {spec.name!r})",
+            path=f"sql/{spec.transform}",
+            line=line,
+            hint="declare the variable as a param",
+        )
         return None
 
 
@@ -99,12 +104,13 @@ def _sql_files(project_dir: Path, env: jinja2.Environment, specs: Sequence[Audie
             ast = env.parse((sql_root / name).read_text(encoding="utf-8"))
             names.extend(t for t in meta.find_referenced_templates(ast) if isinstance(t, str))
         except (jinja2.TemplateSyntaxError, UnicodeDecodeError):
-            continue                                            # the render check reports it
+            continue  # the render check reports it
     return sorted(sql_root / name for name in seen)
 
 
-def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool = False,
-                     cache: bool = True, strict: bool = False) -> ValidationReport:
+def validate_project(
+    settings: Settings, *, select: Sequence[str] = (), db: bool = False, cache: bool = True, strict: bool = False
+) -> ValidationReport:
     """Check the whole project (or the ``select``ed part); never raises for problems in it.
 
     ``cache`` keeps the answers of checks decided by content alone (sqlfluff's findings, a document
@@ -114,8 +120,10 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
     started = time.perf_counter()
     root = settings.project_dir
     if not (root / "audiences").is_dir():
-        raise ConfigError(f"{root} is not an audience-engine project (no audiences/ folder)",
-                          hint="run from the project root or pass --project-dir")
+        raise ConfigError(
+            f"{root} is not an audience-engine project (no audiences/ folder)",
+            hint="run from the project root or pass --project-dir",
+        )
     audience_selectors, rules = split_selectors(select)
 
     def wanted(family: str) -> bool:
@@ -137,24 +145,30 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
     for entry in chosen:
         if entry.spec is not None and entry.doc is not None:
             check_unused_params(findings, entry.doc, entry.spec, rendered[entry.spec.name], env)
-    queries = [(spec.name, spec.query(name).sql, query)
-               for spec in specs for name, query in rendered[spec.name].items()]
+    queries = [
+        (spec.name, spec.query(name).sql, query) for spec in specs for name, query in rendered[spec.name].items()
+    ]
     # a query whose SQL names an unknown table or column: its output columns are not to be trusted downstream
-    untrusted = check_project_catalog(findings, settings, env, queries, stale=db,
-                                      references=not (db and wanted("db"))) if wanted("catalog") else set()
-    case_files = check_case_files(findings, root, {s.name: s for s in (e.spec for e in entries) if s is not None},
-                                  selected)
+    untrusted = (
+        check_project_catalog(findings, settings, env, queries, stale=db, references=not (db and wanted("db")))
+        if wanted("catalog")
+        else set()
+    )
+    case_files = check_case_files(
+        findings, root, {s.name: s for s in (e.spec for e in entries) if s is not None}, selected
+    )
     described: dict[tuple[str, str], tuple[str, ...]] = {}
     if db and wanted("db"):
         from engine.validate.dbcheck import check_on_database  # noqa: PLC0415  (psycopg only with --db)
 
         described = check_on_database(findings, settings, env, queries)
-        untrusted |= {(audience, query.name) for audience, _, query in queries
-                      if (audience, query.name) not in described}
+        untrusted |= {
+            (audience, query.name) for audience, _, query in queries if (audience, query.name) not in described
+        }
     if wanted("columns"):
         _check_columns(findings, env, chosen, rendered, described, cache_dir, untrusted)
     check_names(findings, entries, selected)
-    by_name = {e.path.stem: e for e in entries} | {e.name: e for e in entries}   # a misnamed file still resolves
+    by_name = {e.path.stem: e for e in entries} | {e.name: e for e in entries}  # a misnamed file still resolves
     check_schedules(findings, settings, by_name, cadence, selected, known_valid)
     files = _sql_files(root, env, specs if audience_selectors else None)
     if wanted("lint") and files:
@@ -162,19 +176,25 @@ def validate_project(settings: Settings, *, select: Sequence[str] = (), db: bool
 
         # a file that does not render cannot be linted: its render problem is the one to fix first
         unrenderable = {root / f.path for f in findings.sorted() if f.family == "render"}
-        lint_files(findings, root, [f for f in files if f not in unrenderable], _lint_context(entries),
-                   rendered_files={root / "sql" / q.sql for spec in specs for q in spec.queries},
-                   cache_dir=cache_dir, strict=strict)
-    kept = [f for f in findings.sorted()
-            if not rules or any(f.rule == r or f.family == r for r in rules)]
-    counted = len(entries) + case_files + len(files) + sum((root / n).exists()
-                                                           for n in ("schedules.yaml", "cadence.yaml"))
-    return ValidationReport(tuple(kept), counted, time.perf_counter() - started,
-                            tuple(r for r in FAMILIES if wanted(r)))
+        lint_files(
+            findings,
+            root,
+            [f for f in files if f not in unrenderable],
+            _lint_context(entries),
+            rendered_files={root / "sql" / q.sql for spec in specs for q in spec.queries},
+            cache_dir=cache_dir,
+            strict=strict,
+        )
+    kept = [f for f in findings.sorted() if not rules or any(f.rule == r or f.family == r for r in rules)]
+    counted = (
+        len(entries) + case_files + len(files) + sum((root / n).exists() for n in ("schedules.yaml", "cadence.yaml"))
+    )
+    return ValidationReport(
+        tuple(kept), counted, time.perf_counter() - started, tuple(r for r in FAMILIES if wanted(r))
+    )
 
 
-def check_case_files(findings: Findings, root: Path, specs: dict[str, AudienceSpec],
-                     selected: set[str] | None) -> int:
+def check_case_files(findings: Findings, root: Path, specs: dict[str, AudienceSpec], selected: set[str] | None) -> int:
     """Every audiences/*.tests.yaml (``engine test``'s cases): schema, audience, tables, columns, outputs."""
     from engine.cases.loader import check_file  # noqa: PLC0415
     from engine.spec.loader import TESTS_SUFFIX, test_case_files  # noqa: PLC0415
@@ -187,22 +207,32 @@ def check_case_files(findings: Findings, root: Path, specs: dict[str, AudienceSp
     return len(paths)
 
 
-def _check_columns(findings: Findings, env: jinja2.Environment, chosen: Sequence[AudienceEntry],
-                   rendered: dict[str, dict[str, RenderedQuery]],
-                   described: dict[tuple[str, str], tuple[str, ...]], cache_dir: Path | None,
-                   untrusted: set[tuple[str, str]]) -> None:
+def _check_columns(
+    findings: Findings,
+    env: jinja2.Environment,
+    chosen: Sequence[AudienceEntry],
+    rendered: dict[str, dict[str, RenderedQuery]],
+    described: dict[tuple[str, str], tuple[str, ...]],
+    cache_dir: Path | None,
+    untrusted: set[tuple[str, str]],
+) -> None:
     from engine.transform import sandbox  # noqa: PLC0415  (segment and metric SQL is bound by DuckDB itself)
 
-    duck = sandbox.connect()   # binding spec SQL may read files (table functions bind eagerly): not here
+    duck = sandbox.connect()  # binding spec SQL may read files (table functions bind eagerly): not here
     try:
         for entry in chosen:
             spec = entry.spec
             if spec is None or entry.doc is None:
                 continue
-            columns = {q.name: described.get((spec.name, q.name)) or
-                       (cached_infer_columns(rendered[spec.name][q.name].sql, cache_dir)
-                        if q.name in rendered[spec.name] and (spec.name, q.name) not in untrusted else None)
-                       for q in spec.queries}
+            columns = {
+                q.name: described.get((spec.name, q.name))
+                or (
+                    cached_infer_columns(rendered[spec.name][q.name].sql, cache_dir)
+                    if q.name in rendered[spec.name] and (spec.name, q.name) not in untrusted
+                    else None
+                )
+                for q in spec.queries
+            }
             transform = _transform_sql(findings, env, spec) if spec.transform else None
             check_sandbox(findings, entry.doc, spec, transform)
             check_audience_columns(findings, entry.doc, spec, columns, duck, transform)

@@ -30,12 +30,18 @@ def check_sandbox(findings: Findings, doc: Document, spec: AudienceSpec, transfo
         try:
             check_fragment(sql, what, expression=expression)
         except SandboxError as err:
-            findings.add(err.rule, f"{err.message} (audience {spec.name!r})", path=loc.file,
-                         line=loc.line, col=loc.col, key_path=loc.key_path, hint=err.hint)
+            findings.add(
+                err.rule,
+                f"{err.message} (audience {spec.name!r})",
+                path=loc.file,
+                line=loc.line,
+                col=loc.col,
+                key_path=loc.key_path,
+                hint=err.hint,
+            )
     if transform is None:
         return
     try:
         check_fragment(transform, "transform SQL", expression=False)
     except SandboxError as err:
-        findings.add(err.rule, f"{err.message} (audience {spec.name!r})", path=f"sql/{spec.transform}",
-                     hint=err.hint)
+        findings.add(err.rule, f"{err.message} (audience {spec.name!r})", path=f"sql/{spec.transform}", hint=err.hint)

@@ -20,7 +20,7 @@ from sqlglot.errors import SqlglotError
 from engine.validate.resultcache import ResultCache, library_version
 
 Columns = list[str] | None
-Node = Any      # a sqlglot tree node (its base class was renamed across versions: Expression, Expr)
+Node = Any  # a sqlglot tree node (its base class was renamed across versions: Expression, Expr)
 _UNKNOWN = "?column?"
 
 
@@ -63,7 +63,7 @@ def _sources(select: Node, ctes: dict[str, Columns]) -> list[tuple[str, Columns]
         elif isinstance(item, exp.Table) and isinstance(item.this, exp.Identifier) and not item.db:
             columns = ctes.get(item.name)
         else:
-            columns = None                      # a real table, a function in FROM, ...
+            columns = None  # a real table, a function in FROM, ...
         out.append((item.alias_or_name, declared if declared is not None else columns))
     return out
 
@@ -88,7 +88,7 @@ def _columns(node: Node, ctes: dict[str, Columns]) -> Columns:
     if isinstance(node, exp.SetOperation):
         return _columns(node.left, ctes)
     if not isinstance(node, exp.Select):
-        return None                             # VALUES, TABLE, ...: not read
+        return None  # VALUES, TABLE, ...: not read
     sources = _sources(node, ctes)
     names: list[str] = []
     for item in node.expressions:
@@ -125,6 +125,9 @@ def cached_infer_columns(sql: str, folder: Path | None) -> tuple[str, ...] | Non
     3 s for 50 audiences); the answer depends on nothing else. A cache that fails only costs time.
     """
     cache = ResultCache(folder, "columns")
-    return cache.remember(cache.key("columns-1", library_version("sqlglot"), sql), lambda: infer_columns(sql),
-                          encode=lambda found: list(found) if found is not None else None,
-                          decode=lambda stored: tuple(str(c) for c in stored) if stored is not None else None)
+    return cache.remember(
+        cache.key("columns-1", library_version("sqlglot"), sql),
+        lambda: infer_columns(sql),
+        encode=lambda found: list(found) if found is not None else None,
+        decode=lambda stored: tuple(str(c) for c in stored) if stored is not None else None,
+    )

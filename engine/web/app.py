@@ -40,9 +40,9 @@ RunFiles = Callable[[str], tuple[Path, set[str]] | None]
 @dataclass(frozen=True)
 class AppConfig:
     settings: Settings
-    allowed_hosts: frozenset[str]                      # Host names answered (hosts.allowed_hosts)
-    run_files: RunFiles                                # a recorded run's folder and the files its manifest lists
-    worker_alive: Callable[[], bool] | None = None     # the scheduler's worker; None: read-only serve
+    allowed_hosts: frozenset[str]  # Host names answered (hosts.allowed_hosts)
+    run_files: RunFiles  # a recorded run's folder and the files its manifest lists
+    worker_alive: Callable[[], bool] | None = None  # the scheduler's worker; None: read-only serve
 
 
 def build_app(config: AppConfig) -> Starlette:
@@ -85,8 +85,9 @@ def _text(status: int, text: str) -> Response:
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(payload, default=str), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(
+        json.dumps(payload, default=str), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def _unavailable(_: Request, err: Exception) -> Response:
@@ -137,14 +138,15 @@ class _Routes:
             return _text(404, "not found\n")
         run_dir = found[0]
         if not (run_dir / name).resolve().is_relative_to(self.settings.resolved_output_dir.resolve()):
-            log.warning("run file refused: outside the output root (ENGINE_OUTPUT_DIR)",
-                        extra={"run_id": run_id, "file": name})
+            log.warning(
+                "run file refused: outside the output root (ENGINE_OUTPUT_DIR)", extra={"run_id": run_id, "file": name}
+            )
             return _text(404, "not found\n")
         try:
             if name == REPORT_FILE and not (run_dir / REPORT_FILE).is_file():
                 build_report(self.settings, run_dir)
             body = (run_dir / name).read_bytes()
-        except (OSError, ReportError) as err:   # a folder in the file's place, a full disk: say so, go on
+        except (OSError, ReportError) as err:  # a folder in the file's place, a full disk: say so, go on
             log.error("run file unavailable", extra={"run_id": run_id, "file": name, "error": str(err)})
             return _text(500, "unavailable: the file cannot be read or written (see the server log)\n")
         kind = "text/html; charset=utf-8" if name == REPORT_FILE else "text/csv; charset=utf-8"
@@ -158,9 +160,14 @@ class _Routes:
         fields = {"action": action.value, "target": target, "client": _client(request)}
         if not controls.authorised(self.settings, request.headers.get("Authorization")):
             log.warning("action refused: missing or wrong bearer token", extra=fields)
-            return _json(401, {"ok": False, "message": "a bearer token is required for actions"},
-                         headers={"WWW-Authenticate": 'Bearer realm="audience-engine"'})
+            return _json(
+                401,
+                {"ok": False, "message": "a bearer token is required for actions"},
+                headers={"WWW-Authenticate": 'Bearer realm="audience-engine"'},
+            )
         outcome = controls.perform(self.settings, action, target)
         log.info("action %s %s: %s", action.value, target, outcome.status, extra=fields)
-        return _json(outcome.status, {"ok": outcome.status == HTTPStatus.OK, "message": outcome.message,
-                                      "result": _plain(outcome.result)})
+        return _json(
+            outcome.status,
+            {"ok": outcome.status == HTTPStatus.OK, "message": outcome.message, "result": _plain(outcome.result)},
+        )

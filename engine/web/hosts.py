@@ -33,7 +33,7 @@ def host_name(value: str, *, entry: bool = False) -> str | None:
     value = value.strip().lower()
     if value.startswith("["):
         end = value.find("]")
-        if end < 0 or (value[end + 1:] and not _PORT.fullmatch(value[end + 1:])):
+        if end < 0 or (value[end + 1 :] and not _PORT.fullmatch(value[end + 1 :])):
             return None
         name = value[1:end]
     elif entry and value.count(":") > 1:
@@ -73,10 +73,14 @@ class HostGuard:
             return
         given = [value.decode("latin-1") for key, value in scope["headers"] if key == b"host"]
         client = scope.get("client")
-        log.warning("request refused: Host not allowed",
-                    extra={"host": "|".join(given)[:100], "client": client[0] if client else None})
-        refusal = PlainTextResponse("Host not allowed: this page answers only its own host names "
-                                    "(ENGINE_SERVE_ALLOWED_HOSTS)\n", status_code=400)
+        log.warning(
+            "request refused: Host not allowed",
+            extra={"host": "|".join(given)[:100], "client": client[0] if client else None},
+        )
+        refusal = PlainTextResponse(
+            "Host not allowed: this page answers only its own host names (ENGINE_SERVE_ALLOWED_HOSTS)\n",
+            status_code=400,
+        )
         await refusal(scope, receive, send)
 
     def _answers(self, scope: Scope) -> bool:

@@ -41,6 +41,7 @@ def _state_last_success(settings: Settings) -> Callable[[], list[tuple[str, str,
         except (psycopg.Error, EngineError):
             return []
         return [(success.kind, success.name, success.at.timestamp()) for success in found]
+
     return query
 
 
@@ -50,8 +51,9 @@ def _run_files(settings: Settings, run_id: str) -> tuple[Path, set[str]] | None:
         run = runs.get_run(conn, run_id)
     if not run or not run.run_dir:
         return None
-    return Path(run.run_dir), {o.file for o in run.manifest.outputs if o.status == OutputStatus.WRITTEN} \
-        if run.manifest else set()
+    return Path(run.run_dir), {
+        o.file for o in run.manifest.outputs if o.status == OutputStatus.WRITTEN
+    } if run.manifest else set()
 
 
 @dataclass
@@ -61,7 +63,7 @@ class RunningServer:
     server: uvicorn.Server
     socket: socket.socket
     collector: metrics.StateCollector
-    host: str                   # the bound address and port, as the socket reports them (port 0 picked one)
+    host: str  # the bound address and port, as the socket reports them (port 0 picked one)
     port: int
     thread: threading.Thread | None = field(default=None, init=False)
 
@@ -92,15 +94,22 @@ def require_state(settings: Settings) -> None:
     connect_state(settings, autocommit=True).close()
 
 
-def operator_app(settings: Settings, *, bound: tuple[str, ...],
-                 worker_alive: Callable[[], bool] | None = None) -> Starlette:
+def operator_app(
+    settings: Settings, *, bound: tuple[str, ...], worker_alive: Callable[[], bool] | None = None
+) -> Starlette:
     """The app over ``settings``' state database, answering the Host names of its ``bound`` addresses by default."""
-    return build_app(AppConfig(settings, allowed_hosts(settings, bound), functools.partial(_run_files, settings),
-                               worker_alive))
+    return build_app(
+        AppConfig(settings, allowed_hosts(settings, bound), functools.partial(_run_files, settings), worker_alive)
+    )
 
 
-def make_server(settings: Settings, *, host: str | None = None, port: int | None = None,
-                worker_alive: Callable[[], bool] | None = None) -> RunningServer:
+def make_server(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    worker_alive: Callable[[], bool] | None = None,
+) -> RunningServer:
     """Bind the app (port 0 picks a free one; a taken port raises OSError); the state collector joins the registry."""
     register_secret(settings.serve_token)
     bind = host or settings.serve_host
@@ -108,15 +117,27 @@ def make_server(settings: Settings, *, host: str | None = None, port: int | None
     bound, bound_port = sock.getsockname()[:2]
     app = operator_app(settings, bound=(bind, bound), worker_alive=worker_alive)
     # uvicorn leaves logging alone (engine.logs routes its warnings through our handler) and adds no headers
-    config = uvicorn.Config(app, log_config=None, access_log=False, proxy_headers=False, server_header=False,
-                            lifespan="off", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
     collector = metrics.StateCollector(_state_last_success(settings))
     metrics.REGISTRY.register(collector)
     return RunningServer(uvicorn.Server(config), sock, collector, bound, bound_port)
 
 
-def start_in_thread(settings: Settings, *, host: str | None = None, port: int | None = None,
-                    worker_alive: Callable[[], bool] | None = None) -> RunningServer:
+def start_in_thread(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    worker_alive: Callable[[], bool] | None = None,
+) -> RunningServer:
     """Serve in a daemon thread (the scheduler's and the demo's way); ``stop()`` shuts it down."""
     server = make_server(settings, host=host, port=port, worker_alive=worker_alive)
     server.thread = threading.Thread(target=server.run, name="engine-web", daemon=True)

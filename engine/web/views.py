@@ -70,12 +70,21 @@ def recent_runs(conn: psycopg.Connection, limit: int = 25) -> list[RunRow]:
     """The last audience runs, newest first, with what their manifests say they wrote."""
     out = []
     for run in runs.recent_runs(conn, limit):
-        written = tuple(o.file for o in run.manifest.outputs if o.status == OutputStatus.WRITTEN) \
-            if run.manifest else ()
-        out.append(RunRow(run.id, run.audience, run.status.value, run.as_of.isoformat(),
-                          run.started_at.isoformat(timespec="seconds"),
-                          manifest_size(run.manifest) if run.manifest else None, written,
-                          bool(run.run_dir and run.manifest)))
+        written = (
+            tuple(o.file for o in run.manifest.outputs if o.status == OutputStatus.WRITTEN) if run.manifest else ()
+        )
+        out.append(
+            RunRow(
+                run.id,
+                run.audience,
+                run.status.value,
+                run.as_of.isoformat(),
+                run.started_at.isoformat(timespec="seconds"),
+                manifest_size(run.manifest) if run.manifest else None,
+                written,
+                bool(run.run_dir and run.manifest),
+            )
+        )
     return out
 
 
@@ -83,25 +92,40 @@ def automations(settings: Settings) -> list[AutomationRow]:
     """Per automation of schedules.yaml: paused, next send (local and UTC), the run in progress and its phase."""
     from engine import api  # noqa: PLC0415  (schedules and the scheduler load on demand)
 
-    status = getattr(api, "scheduler_status", None)     # absent from an engine without the scheduler
+    status = getattr(api, "scheduler_status", None)  # absent from an engine without the scheduler
     if status is None:
         return []
-    return [AutomationRow(id=a.automation_id, enabled=a.enabled, paused=a.paused,
-                          next_local=_when(a.next_send_local), next_utc=_when(a.next_send_at, "UTC"),
-                          current_run=str(a.in_progress.id) if a.in_progress else None,
-                          current_phase=a.in_progress.status.value if a.in_progress else None)
-            for a in status(settings).automations]
+    return [
+        AutomationRow(
+            id=a.automation_id,
+            enabled=a.enabled,
+            paused=a.paused,
+            next_local=_when(a.next_send_local),
+            next_utc=_when(a.next_send_at, "UTC"),
+            current_run=str(a.in_progress.id) if a.in_progress else None,
+            current_phase=a.in_progress.status.value if a.in_progress else None,
+        )
+        for a in status(settings).automations
+    ]
 
 
-OPEN_RUNS = 50      # shown on the page
+OPEN_RUNS = 50  # shown on the page
 
 
 def open_runs(settings: Settings, conn: psycopg.Connection) -> list[OpenRun]:
     """Automation runs not finished yet, soonest first."""
-    return [OpenRun(id=run.id, automation=run.automation_id, kind=run.kind.value, status=run.status.value,
-                    send_local=_when(run.send_at, settings.timezone), send_utc=_when(run.send_at, "UTC"),
-                    cancellable=run.status.cancellable)
-            for run in automation_runs.unfinished_runs(conn, limit=OPEN_RUNS)]
+    return [
+        OpenRun(
+            id=run.id,
+            automation=run.automation_id,
+            kind=run.kind.value,
+            status=run.status.value,
+            send_local=_when(run.send_at, settings.timezone),
+            send_utc=_when(run.send_at, "UTC"),
+            cancellable=run.status.cancellable,
+        )
+        for run in automation_runs.unfinished_runs(conn, limit=OPEN_RUNS)
+    ]
 
 
 def operator_view(settings: Settings) -> OperatorView:

@@ -26,27 +26,64 @@ from tests.fixtures.appdata import AppData, ts, uid
 
 AS_OF = ts("2026-11-20T12:00:00+00:00")
 DAY, SEC = timedelta(days=1), timedelta(seconds=1)
-TRENDING_START = AS_OF - 7 * DAY      # 2026-11-13 12:00
-OPEN_START = AS_OF - 30 * DAY         # 2026-10-21 12:00
-ACTIVE_START = AS_OF - 90 * DAY       # 2026-08-22 12:00
-RECENT = AS_OF - 2 * DAY              # inside the trending window
-OLDER = AS_OF - 10 * DAY              # outside trending, inside open offers
+TRENDING_START = AS_OF - 7 * DAY  # 2026-11-13 12:00
+OPEN_START = AS_OF - 30 * DAY  # 2026-10-21 12:00
+ACTIVE_START = AS_OF - 90 * DAY  # 2026-08-22 12:00
+RECENT = AS_OF - 2 * DAY  # inside the trending window
+OLDER = AS_OF - 10 * DAY  # outside trending, inside open offers
 ACTIVE = ts("2026-11-19T09:00:00+00:00")
 ACTIVE_TEXT = "2026-11-19 09:00:00+00:00"
 DELETED = 1700000000
 STAMP = "20261120_120000"
-FOUNDER = {"user_id": "0e54067c-4c0e-4e4a-8a23-a47661578059", "username": "beems", "firstName": "Mbiyimoh",
-           "usersize": "13", "lastActive": "2025-08-05 20:00:00.000000+00:00"}
-HEADER = ["user_id", "username", "firstName", "usersize", "product_name", "trending_rank", "variantID",
-          "relevant_variant_size", "wishlist_count", "variant_open_offers", "lastActive"]
+FOUNDER = {
+    "user_id": "0e54067c-4c0e-4e4a-8a23-a47661578059",
+    "username": "beems",
+    "firstName": "Mbiyimoh",
+    "usersize": "13",
+    "lastActive": "2025-08-05 20:00:00.000000+00:00",
+}
+HEADER = [
+    "user_id",
+    "username",
+    "firstName",
+    "usersize",
+    "product_name",
+    "trending_rank",
+    "variantID",
+    "relevant_variant_size",
+    "wishlist_count",
+    "variant_open_offers",
+    "lastActive",
+]
 HOSTILE_USERNAME = 'x,"y"\r\nz'
 
 
-def row(user: str, username: str, first: str, size: str, product: str, rank: str, variant: str, vsize: str,
-        wishlist: int, open_offers: int, last_active: str = ACTIVE_TEXT) -> dict[str, str]:
-    return {"user_id": user, "username": username, "firstName": first, "usersize": size, "product_name": product,
-            "trending_rank": rank, "variantID": variant, "relevant_variant_size": vsize,
-            "wishlist_count": str(wishlist), "variant_open_offers": str(open_offers), "lastActive": last_active}
+def row(
+    user: str,
+    username: str,
+    first: str,
+    size: str,
+    product: str,
+    rank: str,
+    variant: str,
+    vsize: str,
+    wishlist: int,
+    open_offers: int,
+    last_active: str = ACTIVE_TEXT,
+) -> dict[str, str]:
+    return {
+        "user_id": user,
+        "username": username,
+        "firstName": first,
+        "usersize": size,
+        "product_name": product,
+        "trending_rank": rank,
+        "variantID": variant,
+        "relevant_variant_size": vsize,
+        "wishlist_count": str(wishlist),
+        "variant_open_offers": str(open_offers),
+        "lastActive": last_active,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +91,8 @@ def layer2_db(create_database: Callable[..., str]) -> dict[str, str]:
     dsn = create_database()
     d = AppData(dsn)
     ids: dict[str, str] = {"dsn": dsn}
-    trader = d.user("Trader")                         # creates offers; no size, no activity: never listed
-    ghost = d.user("Ghost", deleted_at=DELETED)       # a deleted user: its offers still make a product trend
+    trader = d.user("Trader")  # creates offers; no size, no activity: never listed
+    ghost = d.user("Ghost", deleted_at=DELETED)  # a deleted user: its offers still make a product trend
 
     def trend(variant: str, n: int, when: Any = RECENT, **kw: Any) -> None:
         for _ in range(n):
@@ -66,17 +103,17 @@ def layer2_db(create_database: Callable[..., str]) -> dict[str, str]:
             d.offer(trader, [variant], created_at=when, status=status, **kw)
 
     # --- trending: distinct offers in the window, ties by count desc, name, id ------------------
-    zebra = d.product("Zebra Runner")   # 6 -> 1st (alphabetically last: the original's SQL would rarely pick it)
-    yeezy = d.product("Yeezy Foam")     # 5 -> 2nd
-    airmax = d.product("Air Max Tie")   # 4 -> 3rd (ties Blazer Tie on count; "Air" < "Blazer")
-    blazer = d.product("Blazer Tie")    # 4 -> 4th
+    zebra = d.product("Zebra Runner")  # 6 -> 1st (alphabetically last: the original's SQL would rarely pick it)
+    yeezy = d.product("Yeezy Foam")  # 5 -> 2nd
+    airmax = d.product("Air Max Tie")  # 4 -> 3rd (ties Blazer Tie on count; "Air" < "Blazer")
+    blazer = d.product("Blazer Tie")  # 4 -> 4th
     dunk_hi = d.product("Dunk Twin", product_id=uid(0x99, 2))  # 3, same name, larger id -> 6th
     dunk_lo = d.product("Dunk Twin", product_id=uid(0x99, 1))  # 3, smaller id -> 5th
-    forum = d.product("Forum Low")      # 2 -> 7th (ties Gazelle; "Forum" < "Gazelle")
-    gazelle = d.product("Gazelle")      # 2 -> 8th
-    huarache = d.product("Huarache")    # 1 -> 9th
-    kobe = d.product("Kobe")            # 1 -> 10th
-    lebron = d.product("Lebron")        # 1 -> 11th: cut by the limit of 10
+    forum = d.product("Forum Low")  # 2 -> 7th (ties Gazelle; "Forum" < "Gazelle")
+    gazelle = d.product("Gazelle")  # 2 -> 8th
+    huarache = d.product("Huarache")  # 1 -> 9th
+    kobe = d.product("Kobe")  # 1 -> 10th
+    lebron = d.product("Lebron")  # 1 -> 11th: cut by the limit of 10
     trend(d.variant(zebra, "8"), 6)
     y_t = d.variant(yeezy, "8")
     # Yeezy's 5: two plain offers, a soft-deleted one, one by a deleted user, a DECLINED one. If any
@@ -108,23 +145,23 @@ def layer2_db(create_database: Callable[..., str]) -> dict[str, str]:
     # --- owned variants and their variant_open_offers ------------------------------------------
     ids["zA"] = z_a = d.variant(zebra, "9")
     demand(z_a, 1)
-    demand(z_a, 1, when=OPEN_START)               # exactly at the 30-day edge: counts -> 2 (at the limit)
-    d.wishlist(trader, z_a)                       # wishlist_count 1
+    demand(z_a, 1, when=OPEN_START)  # exactly at the 30-day edge: counts -> 2 (at the limit)
+    d.wishlist(trader, z_a)  # wishlist_count 1
     z_b = d.variant(zebra, "9.5")
-    demand(z_b, 1)                                # the only one that counts -> 1 (one below the limit)
-    demand(z_b, 1, when=OPEN_START - SEC)         # a second too old
-    demand(z_b, 1, deleted_at=DELETED)            # soft-deleted
-    demand(z_b, 1, status="COMPLETED")            # not open
-    demand(z_b, 1, when=AS_OF + SEC)              # after as_of
+    demand(z_b, 1)  # the only one that counts -> 1 (one below the limit)
+    demand(z_b, 1, when=OPEN_START - SEC)  # a second too old
+    demand(z_b, 1, deleted_at=DELETED)  # soft-deleted
+    demand(z_b, 1, status="COMPLETED")  # not open
+    demand(z_b, 1, when=AS_OF + SEC)  # after as_of
     ids["yA"] = y_a = d.variant(yeezy, "10")
     demand(y_a, 1)
-    demand(y_a, 1, status="PENDING")              # the original's (non-existent) PENDING also counts
+    demand(y_a, 1, status="PENDING")  # the original's (non-existent) PENDING also counts
     d.offer(trader, [y_a, y_a], created_at=OLDER, owners=["CREATOR", "RECEIVER"])  # distinct: 1 -> total 3
-    ids["aA"] = a_a = d.variant(airmax, "10")     # lower id than a_b
+    ids["aA"] = a_a = d.variant(airmax, "10")  # lower id than a_b
     demand(a_a, 2)
-    a_b = d.variant(airmax, "10.5")               # no demand
+    a_b = d.variant(airmax, "10.5")  # no demand
     b_a = d.variant(blazer, "11")
-    demand(b_a, 1)                                # 1: fails
+    demand(b_a, 1)  # 1: fails
     ids["bB"] = b_b = d.variant(blazer, "11.5")
     demand(b_b, 2)
     ids["dlA"] = dl_a = d.variant(dunk_lo, "7")
@@ -143,14 +180,22 @@ def layer2_db(create_database: Callable[..., str]) -> dict[str, str]:
     demand(g_a, 2)
     ids["hA"] = h_a = d.variant(huarache, "13")
     demand(h_a, 2)
-    ids["kA"] = k_a = d.variant(kobe, None)       # no mens_size -> 'Unknown'
+    ids["kA"] = k_a = d.variant(kobe, None)  # no mens_size -> 'Unknown'
     demand(k_a, 2)
     l_a = d.variant(lebron, "9")
     demand(l_a, 2)
 
-    def owner(key: str, first: str | None, username: str | None, *items: str, size: str | None = "10",
-              last_active: Any = ACTIVE, status: str = "OPEN_FOR_TRADE", item_deleted: int = 0,
-              **kw: Any) -> str:
+    def owner(
+        key: str,
+        first: str | None,
+        username: str | None,
+        *items: str,
+        size: str | None = "10",
+        last_active: Any = ACTIVE,
+        status: str = "OPEN_FOR_TRADE",
+        item_deleted: int = 0,
+        **kw: Any,
+    ) -> str:
         ids[key] = user = d.user(first, username=username, size=size, last_active=last_active, **kw)
         for variant in items:
             d.inventory(user, variant, status=status, deleted_at=item_deleted)
@@ -158,7 +203,7 @@ def layer2_db(create_database: Callable[..., str]) -> dict[str, str]:
 
     # user ids grow with creation order, so within one rank rows appear in the order created here
     owner("alice", "Alice", "alice", z_a, size="9", last_active=ts("2026-11-19T08:30:00.123456+00:00"))
-    owner("amy", "Amy", "amy", z_b)               # zB has 1 open offer -> dropped: top1 is alice alone
+    owner("amy", "Amy", "amy", z_b)  # zB has 1 open offer -> dropped: top1 is alice alone
     # bob owns Air Max Tie (3rd, alphabetically first) and Yeezy Foam (2nd): best rank wins -> Yeezy
     owner("bob", "Bob", "bob", a_a, y_a)
     # carl owns Blazer Tie (4th, bA: 1 open offer) and Gazelle (8th, gA: 2). Blazer is chosen first,
@@ -171,8 +216,8 @@ def layer2_db(create_database: Callable[..., str]) -> dict[str, str]:
     owner("eve", "Eve", "eve", dh_a)
     # rank 7 (Forum Low): kept with their quirks
     owner("gus", "Gus", "gus", f_a)
-    owner("blank", "", "blank", f_a)              # '' first name: Layer 2 only tests IS NOT NULL
-    owner("sam", "Sam", "sam", f_a, size=None)    # two preferred sizes: the most recently updated (11)
+    owner("blank", "", "blank", f_a)  # '' first name: Layer 2 only tests IS NOT NULL
+    owner("sam", "Sam", "sam", f_a, size=None)  # two preferred sizes: the most recently updated (11)
     d.size(ids["sam"], "9", updated_at=ts("2026-01-01T00:00:00+00:00"))
     d.size(ids["sam"], "11", updated_at=ts("2026-06-01T00:00:00+00:00"))
     owner("delsize", "Delsize", "delsize", f_a, size=None)
@@ -184,7 +229,7 @@ def layer2_db(create_database: Callable[..., str]) -> dict[str, str]:
     owner("hal", "Hal", "hal", g_a)
     owner("ian", "Ian", "ian", h_a)
     owner("jan", "Jan", "jan", k_a)
-    owner("ken", "Ken", "ken", l_a)               # Lebron is 11th: not trending -> absent
+    owner("ken", "Ken", "ken", l_a)  # Lebron is 11th: not trending -> absent
     # excluded though each owns fA (2 open offers), one reason each
     owner("x_nouser", "NoUsername", None, f_a)
     owner("x_nomail", "NoMail", "nomail", f_a, email=None)
@@ -212,8 +257,19 @@ def test_top1_holds_the_first_ranked_product_owners(layer2_db: dict[str, str], l
     assert layer2_run.status == "succeeded", layer2_run.manifest.errors
     # alice only (amy's zB has 1 open offer); zA: 2 open offers (one exactly 30 days old), 1 wish
     assert read_csv(layer2_run, "trending_top1") == [
-        row(ids["alice"], "alice", "Alice", "9", "Zebra Runner", "1st", ids["zA"], "9", 1, 2,
-            last_active="2026-11-19 08:30:00.123456+00:00"),
+        row(
+            ids["alice"],
+            "alice",
+            "Alice",
+            "9",
+            "Zebra Runner",
+            "1st",
+            ids["zA"],
+            "9",
+            1,
+            2,
+            last_active="2026-11-19 08:30:00.123456+00:00",
+        ),
     ]
 
 
@@ -255,15 +311,23 @@ def test_funnel_counts_the_demand_drops(layer2_run: Any) -> None:
 def test_test_files_take_the_founder_and_the_first_row(layer2_db: dict[str, str], layer2_run: Any) -> None:
     ids = layer2_db
     assert read_csv(layer2_run, "trending_top1", test=True) == [
-        {**row(ids["alice"], "", "", "", "Zebra Runner", "1st", ids["zA"], "9", 1, 2), **FOUNDER}]
+        {**row(ids["alice"], "", "", "", "Zebra Runner", "1st", ids["zA"], "9", 1, 2), **FOUNDER}
+    ]
     assert read_csv(layer2_run, "trending", test=True) == [
-        {**row(ids["bob"], "", "", "", "Yeezy Foam", "2nd", ids["yA"], "10", 0, 3), **FOUNDER}]
+        {**row(ids["bob"], "", "", "", "Yeezy Foam", "2nd", ids["yA"], "10", 0, 3), **FOUNDER}
+    ]
 
 
 def test_file_names_headers_and_crlf(layer2_run: Any) -> None:
     files = sorted(p.name for p in layer2_run.run_dir.glob("*.csv"))
-    assert files == sorted([f"trending-closet-items-top1_{STAMP}.csv", f"trending-closet-items_{STAMP}.csv",
-                            f"trending-closet-items-top1_TEST_{STAMP}.csv", f"trending-closet-items_TEST_{STAMP}.csv"])
+    assert files == sorted(
+        [
+            f"trending-closet-items-top1_{STAMP}.csv",
+            f"trending-closet-items_{STAMP}.csv",
+            f"trending-closet-items-top1_TEST_{STAMP}.csv",
+            f"trending-closet-items_TEST_{STAMP}.csv",
+        ]
+    )
     for name in ("trending_top1", "trending"):
         for test in (False, True):
             assert header(layer2_run, name, test=test) == HEADER
@@ -274,8 +338,7 @@ def test_file_names_headers_and_crlf(layer2_run: Any) -> None:
     assert b'"x,""y""\r\nz"' in main and '"Zoë ""The, Boss"""'.encode() in main
 
 
-def test_same_as_of_gives_byte_identical_files(layer2_db: dict[str, str], layer2_run: Any,
-                                               tmp_path: Path) -> None:
+def test_same_as_of_gives_byte_identical_files(layer2_db: dict[str, str], layer2_run: Any, tmp_path: Path) -> None:
     again = run_audience(layer2_db["dsn"], "layer2_trending_closet", AS_OF, tmp_path)
     digests = lambda r: sorted((o.file, o.sha256) for o in r.manifest.outputs)  # noqa: E731
     assert digests(again) == digests(layer2_run)
@@ -299,11 +362,11 @@ def split_db(app_db: str) -> dict[str, str]:
     alpha_v = d.variant(alpha, "10")
     ids["beta_v"] = beta_v = d.variant(beta, "10")
     for _ in range(2):
-        d.offer(trader, [alpha_v], created_at=RECENT, status="COMPLETED")   # Alpha: 2 -> 1st
-    d.offer(trader, [beta_v], created_at=RECENT, status="COMPLETED")        # Beta: 1 -> 2nd
-    d.offer(trader, [alpha_v], created_at=OLDER)                            # alpha_v: 1 open offer
+        d.offer(trader, [alpha_v], created_at=RECENT, status="COMPLETED")  # Alpha: 2 -> 1st
+    d.offer(trader, [beta_v], created_at=RECENT, status="COMPLETED")  # Beta: 1 -> 2nd
+    d.offer(trader, [alpha_v], created_at=OLDER)  # alpha_v: 1 open offer
     ids["beta_open"] = d.offer(trader, [beta_v], created_at=OLDER)
-    d.offer(trader, [beta_v], created_at=OLDER)                             # beta_v: 2 open offers
+    d.offer(trader, [beta_v], created_at=OLDER)  # beta_v: 2 open offers
     last_active = AS_OF - 2 * DAY
     d.inventory(d.user("Al", username="al", size="9", last_active=last_active), alpha_v)
     ids["bo"] = bo = d.user("Bo", username="bo", size="9", last_active=last_active)
@@ -312,8 +375,7 @@ def split_db(app_db: str) -> dict[str, str]:
     return ids
 
 
-def test_file_empty_after_split_is_header_only_without_test_file(split_db: dict[str, str],
-                                                                 tmp_path: Path) -> None:
+def test_file_empty_after_split_is_header_only_without_test_file(split_db: dict[str, str], tmp_path: Path) -> None:
     result = run_audience(split_db["dsn"], "layer2_trending_closet", AS_OF, tmp_path)
     assert result.status == "succeeded"
     # top1: Al fails (1 open offer) -> written with its header only; its TEST file is not written
@@ -323,18 +385,33 @@ def test_file_empty_after_split_is_header_only_without_test_file(split_db: dict[
     assert read_csv(result, "trending_top1", test=True) is None
     assert not (result.run_dir / f"trending-closet-items-top1_TEST_{STAMP}.csv").exists()
     assert read_csv(result, "trending") == [
-        row(split_db["bo"], "bo", "Bo", "9", "Beta", "2nd", split_db["beta_v"], "10", 0, 2,
-            last_active="2026-11-18 12:00:00+00:00")]
+        row(
+            split_db["bo"],
+            "bo",
+            "Bo",
+            "9",
+            "Beta",
+            "2nd",
+            split_db["beta_v"],
+            "10",
+            0,
+            2,
+            last_active="2026-11-18 12:00:00+00:00",
+        )
+    ]
     assert read_csv(result, "trending", test=True) == [
-        {**row("", "", "", "", "Beta", "2nd", split_db["beta_v"], "10", 0, 2), **FOUNDER}]
+        {**row("", "", "", "", "Beta", "2nd", split_db["beta_v"], "10", 0, 2), **FOUNDER}
+    ]
 
 
-@pytest.mark.parametrize("override", [
-    {"activity_days": 1},   # both owners were active 2 days ago: nobody owns a trending shoe
-    {"lookback_days": 1},   # all trending offers are 2 days old: nothing trends
-])
-def test_empty_audience_writes_no_files(split_db: dict[str, str], tmp_path: Path,
-                                        override: dict[str, int]) -> None:
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"activity_days": 1},  # both owners were active 2 days ago: nobody owns a trending shoe
+        {"lookback_days": 1},  # all trending offers are 2 days old: nothing trends
+    ],
+)
+def test_empty_audience_writes_no_files(split_db: dict[str, str], tmp_path: Path, override: dict[str, int]) -> None:
     result = run_audience(split_db["dsn"], "layer2_trending_closet", AS_OF, tmp_path, **override)
     assert result.status == "empty"
     assert list(result.run_dir.glob("*.csv")) == []

@@ -23,15 +23,39 @@ from benchmarks.harness import BenchError, prepare_database
 
 
 @pytest.mark.slow
-def test_benchmark_runs_end_to_end_and_prints_every_table(pg_admin_dsn: str, project_root: Path,
-                                                          tmp_path: Path) -> None:
+def test_benchmark_runs_end_to_end_and_prints_every_table(
+    pg_admin_dsn: str, project_root: Path, tmp_path: Path
+) -> None:
     prefix = f"ae_test_bench_{uuid.uuid4().hex[:8]}"
     out_json = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--users", "2000", "--scales", "1000,2000", "--repeat", "1",
-         "--warmup", "0", "--sections", "floor,engine,old,scaling,project", "--db-prefix", prefix,
-         "--dsn", pg_admin_dsn, "--json", str(out_json)],
-        cwd=project_root, capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--users",
+            "2000",
+            "--scales",
+            "1000,2000",
+            "--repeat",
+            "1",
+            "--warmup",
+            "0",
+            "--sections",
+            "floor,engine,old,scaling,project",
+            "--db-prefix",
+            prefix,
+            "--dsn",
+            pg_admin_dsn,
+            "--json",
+            str(out_json),
+        ],
+        cwd=project_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
 
@@ -41,8 +65,15 @@ def test_benchmark_runs_end_to_end_and_prints_every_table(pg_admin_dsn: str, pro
     for users in ("1,000", "2,000"):
         for audience in AUDIENCES:
             assert any(line.startswith(users) and f" {audience} " in line for line in table), (users, audience)
-    for label in ("query owners", "duckdb prioritise", "outputs, render, connect", "k engine", "bound/literal",
-                  "Whole project (`engine run`", "server-side binding"):
+    for label in (
+        "query owners",
+        "duckdb prioritise",
+        "outputs, render, connect",
+        "k engine",
+        "bound/literal",
+        "Whole project (`engine run`",
+        "server-side binding",
+    ):
         assert label in text
 
     figures = json.loads(out_json.read_text())
@@ -53,7 +84,8 @@ def test_benchmark_runs_end_to_end_and_prints_every_table(pg_admin_dsn: str, pro
             assert set(result["ratios"]) == {"engine_over_floor", "old_over_engine", "binding_cost"}
             # the floor replays the engine's statements: one timing per query, named as the engine's
             assert sorted(q["name"] for q in result["floor"]["queries"]) == sorted(
-                q["name"] for q in result["engine"]["queries"])
+                q["name"] for q in result["engine"]["queries"]
+            )
             # the old way is the same audience: same rows in every production file
             assert result["match"]["rows_match"], result["match"]
             assert result["engine"]["peak_rss_bytes"] > 0
@@ -71,8 +103,7 @@ def test_a_database_without_the_benchmark_label_is_never_dropped(pg_admin_dsn: s
     # must refuse before touching it, so its app tables are still there afterwards.
     name = conninfo_to_dict(app_db)["dbname"]
     with pytest.raises(BenchError, match="not a benchmark database"):
-        prepare_database(pg_admin_dsn, name, users=10, seed=1, as_of=datetime(2026, 11, 23, tzinfo=UTC),
-                         reuse=False)
+        prepare_database(pg_admin_dsn, name, users=10, seed=1, as_of=datetime(2026, 11, 23, tzinfo=UTC), reuse=False)
     with psycopg.connect(app_db) as conn:
         assert conn.execute("SELECT to_regclass('public.users') IS NOT NULL").fetchone()[0]
 
@@ -82,9 +113,18 @@ def test_sharded_send_benchmark_runs_and_delivers_each_message_once(pg_admin_dsn
     # the benchmark itself stops with an error unless every round delivered each message exactly once
     proc = subprocess.run(
         [sys.executable, "benchmarks/sharded_send.py", "--recipients", "300", "--delay", "0.01", "--dsn", pg_admin_dsn],
-        cwd=project_root, capture_output=True, text=True, timeout=300, check=False)
+        cwd=project_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line.split() for line in proc.stdout.splitlines() if line.strip().endswith("x")]
-    assert [(row[0], row[1], row[2]) for row in rows] == [("0ms", "1", "300"), ("0ms", "2", "300"),
-                                                          ("10ms", "1", "300"), ("10ms", "2", "300")]
+    assert [(row[0], row[1], row[2]) for row in rows] == [
+        ("0ms", "1", "300"),
+        ("0ms", "2", "300"),
+        ("10ms", "1", "300"),
+        ("10ms", "2", "300"),
+    ]
     assert "shard workers" in proc.stdout

@@ -49,8 +49,9 @@ def project(tmp_path: Path) -> Path:
 
 
 def invoke(project: Path, *args: str, server: str):
-    return CliRunner().invoke(cli, ["--project-dir", str(project), *args], env={"ENGINE_TEST_DSN": server},
-                              catch_exceptions=False)
+    return CliRunner().invoke(
+        cli, ["--project-dir", str(project), *args], env={"ENGINE_TEST_DSN": server}, catch_exceptions=False
+    )
 
 
 def test_pass_and_fail_with_location_and_diff(project: Path, pg_admin_dsn: str) -> None:
@@ -60,8 +61,10 @@ def test_pass_and_fail_with_location_and_diff(project: Path, pg_admin_dsn: str) 
     assert lines[0].startswith("PASS audiences/toy.tests.yaml:2:5 toy: wishes are counted per product (")
     assert lines[1].startswith("FAIL audiences/toy.tests.yaml:17:5 toy: a wrong expectation (")
     # min_wishes 2: Alpha's single wish is filtered in SQL, so no product is left
-    assert lines[2:4] == ["  output all_products: expected 1 row(s), got 0 ('-' expected only, '+' actual only)",
-                          "      - name=Alpha | wishes=1"]
+    assert lines[2:4] == [
+        "  output all_products: expected 1 row(s), got 0 ('-' expected only, '+' actual only)",
+        "      - name=Alpha | wishes=1",
+    ]
     assert lines[-1] == "1 passed, 1 failed"
 
 

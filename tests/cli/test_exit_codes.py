@@ -35,9 +35,12 @@ automations:
 
 
 def invoke(project: Path, *args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, ["--project-dir", str(project), "--log-format", "plain", *args],
-                              env={"ENGINE_SOURCE_DSN": "", "ENGINE_STATE_DSN": "", "ENGINE_CONNECT_RETRIES": "3",
-                                   **(env or {})}, catch_exceptions=False)
+    return CliRunner().invoke(
+        cli,
+        ["--project-dir", str(project), "--log-format", "plain", *args],
+        env={"ENGINE_SOURCE_DSN": "", "ENGINE_STATE_DSN": "", "ENGINE_CONNECT_RETRIES": "3", **(env or {})},
+        catch_exceptions=False,
+    )
 
 
 @pytest.fixture
@@ -49,11 +52,21 @@ def toy(app_db: str, tmp_path: Path) -> tuple[Path, str]:
 
 
 def run(project: Path, dsn: str) -> Result:
-    return invoke(project, "run", "--select", "toy", "--as-of", AS_OF, "--out", str(project / "out"),
-                  env={"ENGINE_SOURCE_DSN": dsn})
+    return invoke(
+        project,
+        "run",
+        "--select",
+        "toy",
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(project / "out"),
+        env={"ENGINE_SOURCE_DSN": dsn},
+    )
 
 
 # ---- every command -----------------------------------------------------------------------------------------
+
 
 def test_0_ok(toy: tuple[Path, str]) -> None:
     assert run(*toy).exit_code == 0
@@ -61,7 +74,7 @@ def test_0_ok(toy: tuple[Path, str]) -> None:
 
 def test_1_failure_the_manifest_says_what_and_why(toy: tuple[Path, str]) -> None:
     project, dsn = toy
-    (project / "audiences" / "toy.yaml").write_text(TOY_YAML + BROKEN_OUTPUT)     # one output names no column
+    (project / "audiences" / "toy.yaml").write_text(TOY_YAML + BROKEN_OUTPUT)  # one output names no column
     result = run(project, dsn)
     assert result.exit_code == 1, result.output
     [manifest] = (project / "out").glob("toy/*/manifest.json")
@@ -69,14 +82,18 @@ def test_1_failure_the_manifest_says_what_and_why(toy: tuple[Path, str]) -> None
     assert broken["status"] == "failed" and "no_such_column" in broken["error"]
 
 
-@pytest.mark.parametrize("dsn, says", [
-    ("postgresql://postgres@127.0.0.1:54x32/app", 'invalid integer value "54x32" for connection option "port"'),
-    ("postgresql://postgres:p@ss@127.0.0.1/app", "'@' is %40"),
-], ids=["port-libpq-cannot-parse", "unencoded-at-in-password"])
+@pytest.mark.parametrize(
+    "dsn, says",
+    [
+        ("postgresql://postgres@127.0.0.1:54x32/app", 'invalid integer value "54x32" for connection option "port"'),
+        ("postgresql://postgres:p@ss@127.0.0.1/app", "'@' is %40"),
+    ],
+    ids=["port-libpq-cannot-parse", "unencoded-at-in-password"],
+)
 def test_2_a_dsn_libpq_cannot_use(toy: tuple[Path, str], dsn: str, says: str) -> None:
     result = run(toy[0], dsn)
     assert result.exit_code == 2 and says in result.stderr, result.output
-    assert "attempt" not in result.stderr and "ss@" not in result.stderr    # not retried, password masked
+    assert "attempt" not in result.stderr and "ss@" not in result.stderr  # not retried, password masked
 
 
 def test_2_a_database_that_does_not_exist(toy: tuple[Path, str], pg_admin_dsn: str) -> None:
@@ -84,11 +101,15 @@ def test_2_a_database_that_does_not_exist(toy: tuple[Path, str], pg_admin_dsn: s
     assert result.exit_code == 2 and "database 'ae_test_no_such_db' does not exist" in result.stderr
 
 
-@pytest.mark.parametrize("cron, zone, says", [
-    ("61 25 * * *", "America/Chicago", "invalid cron '61 25 * * *'"),
-    ("30 12 * * *", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
-    ("30 12 * * *", "CST", "unknown time zone 'CST'\n  hint: did you mean 'America/Chicago'?"),
-], ids=["cron", "time-zone", "time-zone-abbreviation"])
+@pytest.mark.parametrize(
+    "cron, zone, says",
+    [
+        ("61 25 * * *", "America/Chicago", "invalid cron '61 25 * * *'"),
+        ("30 12 * * *", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+        ("30 12 * * *", "CST", "unknown time zone 'CST'\n  hint: did you mean 'America/Chicago'?"),
+    ],
+    ids=["cron", "time-zone", "time-zone-abbreviation"],
+)
 def test_2_the_scheduler_with_a_bad_cron_or_time_zone(tmp_path: Path, cron: str, zone: str, says: str) -> None:
     project = make_project(tmp_path / "project")
     (project / "schedules.yaml").write_text(SCHEDULES.replace("CRON", cron).replace("ZONE", zone))
@@ -102,16 +123,27 @@ def test_2_usage(toy: tuple[Path, str]) -> None:
 
 
 def test_3_database_unreachable(toy: tuple[Path, str]) -> None:
-    result = invoke(toy[0], "run", "--select", "toy", "--as-of", AS_OF,
-                    env={"ENGINE_SOURCE_DSN": "postgresql://postgres@127.0.0.1:1/app", "ENGINE_CONNECT_RETRIES": "0"})
+    result = invoke(
+        toy[0],
+        "run",
+        "--select",
+        "toy",
+        "--as-of",
+        AS_OF,
+        env={"ENGINE_SOURCE_DSN": "postgresql://postgres@127.0.0.1:1/app", "ENGINE_CONNECT_RETRIES": "0"},
+    )
     assert result.exit_code == 3 and "cannot connect to PostgreSQL at host=127.0.0.1 port=1" in result.stderr
 
 
 # ---- engine send -------------------------------------------------------------------------------------------
 
+
 def send(world: World, csv: Path, *extra: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, ["--json", "send", str(csv), "--title", "Hi [[var:firstName]]", "--body", "b",
-                                    "--layer", "1", *extra], env={**environment(world), **(env or {})})
+    return CliRunner().invoke(
+        cli,
+        ["--json", "send", str(csv), "--title", "Hi [[var:firstName]]", "--body", "b", "--layer", "1", *extra],
+        env={**environment(world), **(env or {})},
+    )
 
 
 def test_send_0_done(world: World, tmp_path: Path) -> None:
@@ -122,7 +154,7 @@ def test_send_0_done(world: World, tmp_path: Path) -> None:
 
 def test_send_1_left_to_resume(world: World, tmp_path: Path) -> None:
     [uid] = world.add_users(1)
-    world.fcm.script(world.tokens[uid], "unavailable", retry_after=600)    # longer than a send waits: try later
+    world.fcm.script(world.tokens[uid], "unavailable", retry_after=600)  # longer than a send waits: try later
     result = send(world, write_csv(tmp_path / "a.csv", ["user_id", "firstName"], [[uid, "Ann"]]))
     report = json.loads(result.stdout)
     assert result.exit_code == 1 and (report["status"], report["remaining"]) == ("partial", 1), result.output
@@ -136,16 +168,18 @@ def test_send_2_bad_input(world: World, tmp_path: Path) -> None:
 
 def test_send_3_database_unreachable(world: World, tmp_path: Path) -> None:
     [uid] = world.add_users(1)
-    result = send(world, write_csv(tmp_path / "a.csv", ["user_id", "firstName"], [[uid, "Ann"]]),
-                  env={"ENGINE_STATE_DSN": "postgresql://postgres@127.0.0.1:1/state", "ENGINE_CONNECT_RETRIES": "0"})
+    result = send(
+        world,
+        write_csv(tmp_path / "a.csv", ["user_id", "firstName"], [[uid, "Ann"]]),
+        env={"ENGINE_STATE_DSN": "postgresql://postgres@127.0.0.1:1/state", "ENGINE_CONNECT_RETRIES": "0"},
+    )
     assert result.exit_code == 3, result.output
 
 
 def test_send_4_completed_with_pushes_in_doubt(world: World, tmp_path: Path) -> None:
     _, proc, csv = start_slow_send(world, tmp_path)
-    proc.kill()               # kill -9 mid-send: the pushes in flight may or may not have arrived
+    proc.kill()  # kill -9 mid-send: the pushes in flight may or may not have arrived
     proc.wait()
     world.fcm.heal()
     code, report = resume(world, csv)
     assert (code, report["status"]) == (4, "completed_in_doubt")
-

@@ -21,9 +21,16 @@ BASE = Path(__file__).resolve().parent.parent / "validate" / "fixtures" / "base"
 RUN_ID = "7d0c5a8e-5f4e-4b8e-9d55-2f3c1e9a0b11"
 USER = "0e54067c-4c0e-4e4a-8a23-a47661578059"
 COMMANDS = [
-    ["status"], ["plan"], ["pause", "daily_mini"], ["resume", "daily_mini"], ["cancel", RUN_ID],
-    ["trigger", "daily_mini"], ["report", "--history", "mini"], ["report", RUN_ID],
-    ["scheduler", "--stalled-after", "1"], ["serve", "--port", "0"],
+    ["status"],
+    ["plan"],
+    ["pause", "daily_mini"],
+    ["resume", "daily_mini"],
+    ["cancel", RUN_ID],
+    ["trigger", "daily_mini"],
+    ["report", "--history", "mini"],
+    ["report", RUN_ID],
+    ["scheduler", "--stalled-after", "1"],
+    ["serve", "--port", "0"],
     ["run", "--select", "mini", "--as-of", "2026-11-20T12:00:00Z"],
     ["send", "{csv}", "--template", "mini_closet", "--dry-run"],
     ["cadence", "check", USER, "--layer", "3"],
@@ -31,10 +38,22 @@ COMMANDS = [
 
 
 def _engine(project: Path, dsn: str, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"ENGINE_STATE_DSN": dsn, "ENGINE_SOURCE_DSN": dsn, "ENGINE_OUTPUT_DIR": str(out),
-           "ENGINE_CONNECT_RETRIES": "0", "ENGINE_LOG_FORMAT": "plain", "PATH": "/usr/bin:/bin"}
-    return subprocess.run([str(Path(sys.executable).parent / "engine"), "--project-dir", str(project), *args],
-                          capture_output=True, text=True, timeout=90, check=False, env=env)
+    env = {
+        "ENGINE_STATE_DSN": dsn,
+        "ENGINE_SOURCE_DSN": dsn,
+        "ENGINE_OUTPUT_DIR": str(out),
+        "ENGINE_CONNECT_RETRIES": "0",
+        "ENGINE_LOG_FORMAT": "plain",
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "engine"), "--project-dir", str(project), *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        env=env,
+    )
 
 
 @pytest.fixture

@@ -66,9 +66,16 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
     return path
 
 
-def write_run(run_dir: Path, *, audience: str = "layer3_recent_activity", output: str = "offer_creators",
-              header: Sequence[str], rows: Sequence[Sequence[Any]], test_rows: Sequence[Sequence[Any]] | None = None,
-              run_id: str = "7d0c5a8e-5f4e-4b8e-9d55-2f3c1e9a0b11") -> Path:
+def write_run(
+    run_dir: Path,
+    *,
+    audience: str = "layer3_recent_activity",
+    output: str = "offer_creators",
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    test_rows: Sequence[Sequence[Any]] | None = None,
+    run_id: str = "7d0c5a8e-5f4e-4b8e-9d55-2f3c1e9a0b11",
+) -> Path:
     """A run folder as `engine run` writes it (manifest.json + CSVs), made by hand."""
     outputs = []
     for is_test, data in ((False, rows), (True, test_rows)):
@@ -76,11 +83,25 @@ def write_run(run_dir: Path, *, audience: str = "layer3_recent_activity", output
             continue
         name = f"{output}{'_TEST' if is_test else ''}.csv"
         csv_path = write_csv(run_dir / name, header, data)
-        outputs.append(OutputRecord(name=output, file=name, is_test=is_test, rows=len(data),
-                                    sha256=hashlib.sha256(csv_path.read_bytes()).hexdigest(),
-                                    status=OutputStatus.WRITTEN))
-    manifest = Manifest(run_id=run_id, audience=audience, layer=3, as_of=AS_OF.isoformat(), params={},
-                        status=RunStatus.SUCCEEDED, outputs=tuple(outputs))
+        outputs.append(
+            OutputRecord(
+                name=output,
+                file=name,
+                is_test=is_test,
+                rows=len(data),
+                sha256=hashlib.sha256(csv_path.read_bytes()).hexdigest(),
+                status=OutputStatus.WRITTEN,
+            )
+        )
+    manifest = Manifest(
+        run_id=run_id,
+        audience=audience,
+        layer=3,
+        as_of=AS_OF.isoformat(),
+        params={},
+        status=RunStatus.SUCCEEDED,
+        outputs=tuple(outputs),
+    )
     (run_dir / MANIFEST).write_bytes(manifest.encode())
     return run_dir
 
@@ -91,7 +112,7 @@ class World:
     fcm: FakeFcmServer
     dsn: str
     project: Path
-    tokens: dict[str, str] = field(default_factory=dict)   # user id -> token, for the users added
+    tokens: dict[str, str] = field(default_factory=dict)  # user id -> token, for the users added
 
     def add_users(self, count: int, *, token: bool = True) -> list[str]:
         """``count`` new users with one device each (token ``tok-<n>``, or none), in order."""
@@ -99,12 +120,14 @@ class World:
         with psycopg.connect(self.dsn) as conn:
             conn.execute(
                 "INSERT INTO users (id, username) SELECT md5('user' || n)::uuid, 'u' || n FROM unnest(%s::int[]) AS n",
-                (numbers,))
+                (numbers,),
+            )
             conn.execute(
                 "INSERT INTO devices (user_id, fingerprint, token, updated_at)"
                 " SELECT md5('user' || n)::uuid, 'fp-' || n, CASE WHEN %s THEN 'tok-' || n END,"
                 "        timestamptz '2026-11-01 00:00+00' FROM unnest(%s::int[]) AS n",
-                (token, numbers))
+                (token, numbers),
+            )
         self.tokens.update({user_id(n): token_of(n) for n in numbers if token})
         return [user_id(n) for n in numbers]
 
@@ -143,9 +166,13 @@ def world(delivery_db: str, fake_fcm: FakeFcmServer, tmp_path: Path, source_role
     shutil.copy(REPO / "sql" / "tokens" / "latest_device_token.sql", project / "sql" / "tokens")
     (project / "schedules.yaml").write_text(SCHEDULES, encoding="utf-8")
     credentials = write_service_account(tmp_path / "service-account.json", token_uri=fake_fcm.token_uri)
-    settings = Settings(project_dir=project, source_dsn=source_role(delivery_db), state_dsn=delivery_db,
-                        fcm_credentials=credentials,
-                        fcm_endpoint=fake_fcm.endpoint, fcm_concurrency=8, connect_retries=0)
+    settings = Settings(
+        project_dir=project,
+        source_dsn=source_role(delivery_db),
+        state_dsn=delivery_db,
+        fcm_credentials=credentials,
+        fcm_endpoint=fake_fcm.endpoint,
+        fcm_concurrency=8,
+        connect_retries=0,
+    )
     return World(settings, fake_fcm, delivery_db, project)
-
-

@@ -41,13 +41,14 @@ def send_all(server: FakeFcmServer, tmp_path: Path, tokens: list[str], *, timeou
         client.close()
 
 
-def test_no_answer_after_the_request_left_is_retried_and_said_to_be_in_doubt(fcm: FakeFcmServer,
-                                                                              tmp_path: Path) -> None:
+def test_no_answer_after_the_request_left_is_retried_and_said_to_be_in_doubt(
+    fcm: FakeFcmServer, tmp_path: Path
+) -> None:
     fcm.slow(2.0, token="slow")
     [outcome] = send_all(fcm, tmp_path, ["slow"], timeout=0.3)
     assert (outcome.kind, outcome.code) == (OutcomeKind.RETRY, "DEADLINE_EXCEEDED")
     assert "may have been delivered" in (outcome.detail or "")
-    assert fcm.attempts()["slow"] == 1              # it did reach FCM: hence in doubt, not "never sent"
+    assert fcm.attempts()["slow"] == 1  # it did reach FCM: hence in doubt, not "never sent"
 
 
 def test_a_revoked_access_token_is_replaced_once(fcm: FakeFcmServer, tmp_path: Path) -> None:
@@ -72,7 +73,7 @@ def test_an_fcm_401_with_its_own_error_code_is_not_retried(fcm: FakeFcmServer, t
     fcm.script("apns", "third_party_auth")
     [outcome] = send_all(fcm, tmp_path, ["apns"])
     assert (outcome.kind, outcome.code) == (OutcomeKind.ABORT, "THIRD_PARTY_AUTH_ERROR")
-    assert fcm.attempts()["apns"] == 1              # no token refresh and second try for an APNs problem
+    assert fcm.attempts()["apns"] == 1  # no token refresh and second try for an APNs problem
 
 
 def test_answers_map_to_outcomes(fcm: FakeFcmServer, tmp_path: Path) -> None:
@@ -85,8 +86,11 @@ def test_answers_map_to_outcomes(fcm: FakeFcmServer, tmp_path: Path) -> None:
     assert (busy.kind, busy.code, busy.retry_after) == (OutcomeKind.RETRY, "QUOTA_EXCEEDED", 7.0)
     assert (bad.kind, bad.code, bad.dead_token) == ("failed", "INVALID_ARGUMENT", False)
     [received] = fcm.received()
-    assert received.message == {"token": "ok", "notification": {"title": "t", "body": "b"},
-                                "data": {"run_id": "send-1"}}
+    assert received.message == {
+        "token": "ok",
+        "notification": {"title": "t", "body": "b"},
+        "data": {"run_id": "send-1"},
+    }
 
 
 def test_the_fake_answers_keep_alive_requests_without_nagle_delay(fcm: FakeFcmServer) -> None:
@@ -96,7 +100,7 @@ def test_the_fake_answers_keep_alive_requests_without_nagle_delay(fcm: FakeFcmSe
         started = time.monotonic()
         for _ in range(30):
             client.get("/_fake/stats").raise_for_status()
-        assert time.monotonic() - started < 0.6       # 30 x 40 ms = 1.2 s; a few ms in all without Nagle
+        assert time.monotonic() - started < 0.6  # 30 x 40 ms = 1.2 s; a few ms in all without Nagle
 
 
 def test_the_fake_answers_unknown_paths_as_google_does(fcm: FakeFcmServer) -> None:
@@ -106,8 +110,11 @@ def test_the_fake_answers_unknown_paths_as_google_does(fcm: FakeFcmServer) -> No
 
 def test_the_fake_runs_standalone_and_stops_on_sigterm(tmp_path: Path) -> None:
     credentials = tmp_path / "sa.json"
-    proc = subprocess.Popen([sys.executable, "-m", "engine.demo.fake_fcm", "--credentials", str(credentials)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.demo.fake_fcm", "--credentials", str(credentials)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         info = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
         assert json.loads(credentials.read_text())["token_uri"] == info["token_uri"]

@@ -39,7 +39,7 @@ OFFER_HEADER = ["user_id", "firstName", "product_name", "variantID"]
 # ENGINE_TEST_KILL_ROUNDS=20 ENGINE_TEST_KILL_PUSHES=5000 (results in the closing note of issue 12).
 KILL_ROUNDS = int(os.environ.get("ENGINE_TEST_KILL_ROUNDS", "3"))
 KILL_PUSHES = int(os.environ.get("ENGINE_TEST_KILL_PUSHES", "1500"))
-IN_DOUBT_LIMIT = 150            # the issue's bound at the default settings (64 in flight: window 128)
+IN_DOUBT_LIMIT = 150  # the issue's bound at the default settings (64 in flight: window 128)
 
 
 def offer_rows(ids: list[str]) -> list[list[str]]:
@@ -47,8 +47,9 @@ def offer_rows(ids: list[str]) -> list[list[str]]:
 
 
 def spawn(world: World, *args: str, concurrency: int | None = 4) -> subprocess.Popen[str]:
-    return subprocess.Popen([*ENGINE, *args], env=environment(world, concurrency), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*ENGINE, *args], env=environment(world, concurrency), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, dict[str, Any]]:
@@ -64,24 +65,37 @@ def statuses(world: World, send_id: str) -> dict[str, str]:
 
 def send_status(world: World, send_id: str) -> tuple[str, str, str | None]:
     """(what the row says, what engine.send_status derives, last_error)."""
-    [row] = world.query("SELECT s.status, v.status, s.last_error FROM engine.sends AS s"
-                        " JOIN engine.send_status AS v USING (send_id) WHERE send_id = %s", (send_id,))
+    [row] = world.query(
+        "SELECT s.status, v.status, s.last_error FROM engine.sends AS s"
+        " JOIN engine.send_status AS v USING (send_id) WHERE send_id = %s",
+        (send_id,),
+    )
     return row
 
 
 def test_four_concurrent_sends_push_each_user_at_most_as_cadence_allows(world: World, tmp_path: Path) -> None:
     ids = world.add_users(400)
-    run_a = write_run(tmp_path / "run_a", header=OFFER_HEADER, rows=offer_rows(ids[:300]),
-                      run_id="0a0a0a0a-0000-4000-8000-000000000001")
-    run_b = write_run(tmp_path / "run_b", header=OFFER_HEADER, rows=offer_rows(ids[150:]),
-                      run_id="0b0b0b0b-0000-4000-8000-000000000002")
+    run_a = write_run(
+        tmp_path / "run_a",
+        header=OFFER_HEADER,
+        rows=offer_rows(ids[:300]),
+        run_id="0a0a0a0a-0000-4000-8000-000000000001",
+    )
+    run_b = write_run(
+        tmp_path / "run_b",
+        header=OFFER_HEADER,
+        rows=offer_rows(ids[150:]),
+        run_id="0b0b0b0b-0000-4000-8000-000000000002",
+    )
     adhoc = write_csv(tmp_path / "adhoc.csv", ["user_id"], [[u] for u in ids[50:350]])
     world.fcm.slow(0.002)
     # four layer-3 sends with four send ids: a run folder, that run's CSV sent directly, another run, an ad hoc CSV
-    procs = [spawn(world, str(run_a), "--template", "offer_push"),
-             spawn(world, str(run_a / "offer_creators.csv"), "--template", "offer_push"),
-             spawn(world, str(run_b), "--template", "offer_push"),
-             spawn(world, str(adhoc), "--title", "Hi", "--body", "b", "--layer", "3")]
+    procs = [
+        spawn(world, str(run_a), "--template", "offer_push"),
+        spawn(world, str(run_a / "offer_creators.csv"), "--template", "offer_push"),
+        spawn(world, str(run_b), "--template", "offer_push"),
+        spawn(world, str(adhoc), "--title", "Hi", "--body", "b", "--layer", "3"),
+    ]
     reports = [finish(proc) for proc in procs]
     assert all(code == 0 for code, _ in reports), reports
     assert len({report["send_id"] for _, report in reports}) == 4
@@ -91,8 +105,11 @@ def test_four_concurrent_sends_push_each_user_at_most_as_cadence_allows(world: W
     # audiences of 300 + 300 + 250 + 300 = 1,150 rows: 400 pushed, the other 750 held back by the cooldown
     assert sum(report["sent"] for _, report in reports) == 400
     assert sum(sum(report["cadence_excluded"].values()) for _, report in reports) == 750
-    assert world.query("SELECT count(*), count(DISTINCT user_id) FROM engine.user_notifications"
-                       " WHERE user_id = ANY(%s::uuid[]) AND layer_id = 3", (ids,)) == [(400, 400)]
+    assert world.query(
+        "SELECT count(*), count(DISTINCT user_id) FROM engine.user_notifications"
+        " WHERE user_id = ANY(%s::uuid[]) AND layer_id = 3",
+        (ids,),
+    ) == [(400, 400)]
 
 
 def test_kill_9_at_random_points_leaves_only_what_was_in_flight_in_doubt(world: World, tmp_path: Path) -> None:
@@ -102,17 +119,17 @@ def test_kill_9_at_random_points_leaves_only_what_was_in_flight_in_doubt(world: 
     csv = write_csv(tmp_path / "crash.csv", ["user_id"], [[u] for u in ids])
     args = [str(csv), "--title", "t", "--body", "b", "--layer", "1", "--send-id", f"crash-{seed}"]
     token_user = {world.tokens[u]: u for u in ids}
-    in_doubt: list[tuple[int, int]] = []          # per round: (rows in doubt, of which the server saw)
+    in_doubt: list[tuple[int, int]] = []  # per round: (rows in doubt, of which the server saw)
     for _ in range(KILL_ROUNDS):
         before = sum(world.fcm.attempts().values())
-        proc = spawn(world, *args, concurrency=None)      # the default settings: 64 in flight
+        proc = spawn(world, *args, concurrency=None)  # the default settings: 64 in flight
         target = before + rng.randint(1, max(1, (KILL_PUSHES - before) // (KILL_ROUNDS + 1)))
         deadline = time.monotonic() + 120
         while sum(world.fcm.attempts().values()) < target and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
         proc.kill()
         proc.wait()
-        time.sleep(0.3)        # let the server finish reading requests that left before the kill
+        time.sleep(0.3)  # let the server finish reading requests that left before the kill
         rows = statuses(world, f"crash-{seed}")
         doubt = {u for u, status in rows.items() if status == "in_flight"}
         seen = {token_user[t] for t in world.fcm.attempts() if t in token_user}
@@ -137,23 +154,29 @@ def test_kill_9_at_random_points_leaves_only_what_was_in_flight_in_doubt(world: 
     if doubted:
         assert f"completed with {doubted} in doubt" in report.message
     # in-doubt pushes count for cadence: recorded in user_notifications as such
-    assert world.query("SELECT delivery, count(*) FROM engine.user_notifications WHERE send_key LIKE %s"
-                       " GROUP BY 1 ORDER BY 1", (f"crash-{seed}:%",)) == (
-        [("in_doubt", doubted)] if doubted else []) + [("sent", KILL_PUSHES - doubted)]
+    assert world.query(
+        "SELECT delivery, count(*) FROM engine.user_notifications WHERE send_key LIKE %s GROUP BY 1 ORDER BY 1",
+        (f"crash-{seed}:%",),
+    ) == ([("in_doubt", doubted)] if doubted else []) + [("sent", KILL_PUSHES - doubted)]
     # at least once on request: --resend-in-flight sends the doubted ones again, nobody is missing
     again = defaults.send(csv, title="t", body="b", layer=1, send_id=f"crash-{seed}", resend_in_flight=True)
     assert (again.exit_code, again.status, again.sent, again.sent_now) == (0, "completed", KILL_PUSHES, doubted)
     accepted = world.fcm.accepted()
     assert min(accepted[world.tokens[u]] for u in ids) == 1
-    assert world.query("SELECT delivery, count(*) FROM engine.user_notifications WHERE send_key LIKE %s"
-                       " GROUP BY 1", (f"crash-{seed}:%",)) == [("sent", KILL_PUSHES)]
+    assert world.query(
+        "SELECT delivery, count(*) FROM engine.user_notifications WHERE send_key LIKE %s GROUP BY 1",
+        (f"crash-{seed}:%",),
+    ) == [("sent", KILL_PUSHES)]
 
 
 def test_as_of_never_moves_the_cadence_clock_of_a_live_send(world: World, tmp_path: Path) -> None:
     pushed, fresh = world.add_users(2)
-    with psycopg.connect(world.dsn) as conn:   # a layer-3 push a day ago: inside the 72 h cooldown, now
-        conn.execute("INSERT INTO engine.user_notifications (user_id, layer_id, sent_at)"
-                     " VALUES (%s, 3, now() - interval '1 day')", (pushed,))
+    with psycopg.connect(world.dsn) as conn:  # a layer-3 push a day ago: inside the 72 h cooldown, now
+        conn.execute(
+            "INSERT INTO engine.user_notifications (user_id, layer_id, sent_at)"
+            " VALUES (%s, 3, now() - interval '1 day')",
+            (pushed,),
+        )
     csv = write_csv(tmp_path / "l3.csv", ["user_id"], [[pushed], [fresh]])
     args = ["--json", "send", str(csv), "--title", "t", "--body", "b", "--layer", "3"]
     env = environment(world)
@@ -180,12 +203,12 @@ def test_a_failing_resume_leaves_a_truthful_status(world: World, tmp_path: Path)
     while sum(world.fcm.accepted().values()) < 20:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.005)
-    assert send_status(world, "truthful")[:2] == ("sending", "sending")       # really running: both say so
+    assert send_status(world, "truthful")[:2] == ("sending", "sending")  # really running: both say so
     proc.kill()
     proc.wait()
-    assert send_status(world, "truthful")[:2] == ("sending", "interrupted")   # the row cannot know; the view does
+    assert send_status(world, "truthful")[:2] == ("sending", "interrupted")  # the row cannot know; the view does
     world.fcm.heal()
-    world.fcm.reject_oauth("invalid_grant")          # the resume's credentials are refused
+    world.fcm.reject_oauth("invalid_grant")  # the resume's credentials are refused
     with pytest.raises(DeliveryError, match="rejected by the OAuth server"):
         world.send(csv, title="t", body="b", layer=1, send_id="truthful")
     row, derived, last_error = send_status(world, "truthful")
@@ -202,8 +225,11 @@ def test_a_nul_byte_in_the_csv_is_refused_by_dry_run_and_real_send_alike(world: 
     csv.write_bytes(f"user_id,firstName\r\n{uid},A\x00nn\r\n".encode())
     env = environment(world)
     for extra in (["--dry-run"], []):
-        result = CliRunner().invoke(cli, ["--json", "send", str(csv), "--title", "Hi [[var:firstName]]",
-                                          "--body", "b", "--layer", "1", *extra], env=env)
+        result = CliRunner().invoke(
+            cli,
+            ["--json", "send", str(csv), "--title", "Hi [[var:firstName]]", "--body", "b", "--layer", "1", *extra],
+            env=env,
+        )
         error = json.loads(result.stdout)["error"]
         assert result.exit_code == 2 and "NUL byte" in error["message"], result.output
         assert error["location"].endswith("nul.csv:2")

@@ -28,25 +28,45 @@ MAX_IN_DOUBT = 20
 def environment(world: World, concurrency: int | None = 4) -> dict[str, str]:
     """The environment of an `engine send` process against this world (default concurrency when None)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
-    env.update(ENGINE_PROJECT_DIR=str(world.project), ENGINE_SOURCE_DSN=str(world.settings.source_dsn),
-               ENGINE_STATE_DSN=world.dsn,
-               ENGINE_FCM_CREDENTIALS=str(world.settings.fcm_credentials), ENGINE_FCM_ENDPOINT=world.fcm.endpoint)
+    env.update(
+        ENGINE_PROJECT_DIR=str(world.project),
+        ENGINE_SOURCE_DSN=str(world.settings.source_dsn),
+        ENGINE_STATE_DSN=world.dsn,
+        ENGINE_FCM_CREDENTIALS=str(world.settings.fcm_credentials),
+        ENGINE_FCM_ENDPOINT=world.fcm.endpoint,
+    )
     if concurrency is not None:
         env["ENGINE_FCM_CONCURRENCY"] = str(concurrency)
     return env
 
 
 def command(csv: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-c", "from engine.cli.main import main; main()", "--json", "send", str(csv),
-            "--title", "t", "--body", "b", "--layer", "1", "--max-in-doubt", str(MAX_IN_DOUBT), *extra]
+    return [
+        sys.executable,
+        "-c",
+        "from engine.cli.main import main; main()",
+        "--json",
+        "send",
+        str(csv),
+        "--title",
+        "t",
+        "--body",
+        "b",
+        "--layer",
+        "1",
+        "--max-in-doubt",
+        str(MAX_IN_DOUBT),
+        *extra,
+    ]
 
 
 def start_slow_send(world: World, tmp_path: Path) -> tuple[list[str], subprocess.Popen[str], Path]:
     ids = world.add_users(USERS)
     csv = write_csv(tmp_path / "big.csv", ["user_id"], [[u] for u in ids])
-    world.fcm.slow(0.02)          # 4 at a time, 20 ms each: about 200 pushes a second
-    proc = subprocess.Popen(command(csv), env=environment(world), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    world.fcm.slow(0.02)  # 4 at a time, 20 ms each: about 200 pushes a second
+    proc = subprocess.Popen(
+        command(csv), env=environment(world), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while sum(world.fcm.accepted().values()) < 100:
         assert proc.poll() is None, proc.communicate()
@@ -61,9 +81,13 @@ def resume(world: World, csv: Path, *extra: str) -> tuple[int, dict[str, Any]]:
 
 
 def ledger(world: World, status: str) -> set[str]:
-    return {uid for (uid,) in world.query(
-        "SELECT user_id::text FROM engine.send_items WHERE status = %s AND user_id = ANY(%s::uuid[])",
-        (status, list(world.tokens)))}
+    return {
+        uid
+        for (uid,) in world.query(
+            "SELECT user_id::text FROM engine.send_items WHERE status = %s AND user_id = ANY(%s::uuid[])",
+            (status, list(world.tokens)),
+        )
+    }
 
 
 @pytest.mark.parametrize("resend", [False, True], ids=["at-most-once", "at-least-once"])
@@ -81,7 +105,7 @@ def test_kill_9_then_resume(world: World, tmp_path: Path, resend: bool) -> None:
     assert (report["status"], code, report["resumed"]) == (*expected, True)
     received = {uid: world.fcm.accepted()[world.tokens[uid]] for uid in ids}
     outside = [uid for uid in ids if uid not in in_flight]
-    assert all(received[uid] == 1 for uid in outside)          # everyone not in doubt: exactly once
+    assert all(received[uid] == 1 for uid in outside)  # everyone not in doubt: exactly once
     if resend:
         # at least once: each in-doubt user got it again; only they can have it twice
         assert all(received[uid] in (1, 2) for uid in in_flight)
@@ -104,7 +128,7 @@ def test_sigterm_stops_cleanly_and_resume_sends_each_once(world: World, tmp_path
     assert proc.returncode == 1
     assert report["status"] == "interrupted" and "resume with the same command" in report["message"]
     assert 0 < report["sent"] < USERS
-    assert ledger(world, "in_flight") == set()                 # every open batch was recorded
+    assert ledger(world, "in_flight") == set()  # every open batch was recorded
     world.fcm.heal()
     code, final = resume(world, csv)
     assert code == 0 and final["status"] == "completed" and final["sent"] == USERS
@@ -118,17 +142,20 @@ def test_cli_usage_errors_and_dry_run_json(world: World, tmp_path: Path) -> None
     env = environment(world)
     both = runner.invoke(cli, ["send", str(csv), "--template", "plain_push", "--title", "x"], env=env)
     assert both.exit_code == 2 and "not both" in both.output
-    bad = runner.invoke(cli, ["--json", "send", str(csv), "--title", "[[v:x]]", "--body", "b", "--layer", "1"],
-                        env=env)
+    bad = runner.invoke(cli, ["--json", "send", str(csv), "--title", "[[v:x]]", "--body", "b", "--layer", "1"], env=env)
     assert bad.exit_code == 2 and json.loads(bad.stdout)["error"]["type"] == "TemplateError"
-    dry = runner.invoke(cli, ["--json", "send", str(csv), "--template", "plain_push", "--dry-run"],
-                        env={**env, "ENGINE_FCM_CREDENTIALS": ""})
+    dry = runner.invoke(
+        cli,
+        ["--json", "send", str(csv), "--template", "plain_push", "--dry-run"],
+        env={**env, "ENGINE_FCM_CREDENTIALS": ""},
+    )
     assert dry.exit_code == 0, dry.output
     payload = json.loads(dry.stdout)
     assert (payload["status"], payload["remaining"], payload["ok"]) == ("dry_run", 1, True)
     assert world.fcm.attempts() == {}
-    live_as_of = runner.invoke(cli, ["send", str(csv), "--template", "plain_push", "--as-of", AS_OF.isoformat()],
-                               env=env)
+    live_as_of = runner.invoke(
+        cli, ["send", str(csv), "--template", "plain_push", "--as-of", AS_OF.isoformat()], env=env
+    )
     assert live_as_of.exit_code == 2 and "--as-of is for dry runs only" in live_as_of.output
     assert world.fcm.attempts() == {}
     text = runner.invoke(cli, ["send", str(csv), "--template", "plain_push"], env=env)

@@ -56,27 +56,41 @@ def test_run_send_payload_tracking_ledger_and_rerun(world: World, tmp_path: Path
     # tracking: rendered text, the send time, one row per pushed user keyed by the ledger key
     rows = world.query(
         "SELECT user_id::text, layer_id, sent_at, push_title, push_body, deep_link, audience_description, send_key"
-        " FROM engine.user_notifications WHERE send_key LIKE %s ORDER BY push_body", (f"{send_id}:%",))
+        " FROM engine.user_notifications WHERE send_key LIKE %s ORDER BY push_body",
+        (f"{send_id}:%",),
+    )
     assert rows[0][:2] + rows[0][3:] == (
-        with_token[0], 3, "🎯 The target: Jordan 0s 👟", "Hey Name0, collectors have your size",
-        link, f"Run {RUN_ID}: layer3_recent_activity.offer_creators", f"{send_id}:{with_token[0]}")
+        with_token[0],
+        3,
+        "🎯 The target: Jordan 0s 👟",
+        "Hey Name0, collectors have your size",
+        link,
+        f"Run {RUN_ID}: layer3_recent_activity.offer_creators",
+        f"{send_id}:{with_token[0]}",
+    )
     # recorded at the state database's clock: after the send was planned (its as_of), moments ago
     [(db_now,)] = world.query("SELECT now()")
     assert report.as_of <= rows[0][2] <= db_now and db_now - report.as_of < timedelta(minutes=1)
     assert [r[0] for r in rows] == with_token
 
-    ledger = dict(world.query("SELECT user_id::text, status || coalesce(':' || reason, '') FROM engine.send_items"
-                              " WHERE send_id = %s", (send_id,)))
+    ledger = dict(
+        world.query(
+            "SELECT user_id::text, status || coalesce(':' || reason, '') FROM engine.send_items WHERE send_id = %s",
+            (send_id,),
+        )
+    )
     assert ledger == {with_token[0]: "sent", with_token[1]: "sent", tokenless: "skipped:no_token"}
-    message_ids = world.query("SELECT message_id FROM engine.send_items WHERE send_id = %s AND status = 'sent'",
-                              (send_id,))
+    message_ids = world.query(
+        "SELECT message_id FROM engine.send_items WHERE send_id = %s AND status = 'sent'", (send_id,)
+    )
     assert all(m[0].startswith("projects/fake-project/messages/") for m in message_ids)
 
     again = world.send(run, template="offer_push")
     assert (again.status, again.resumed, again.sent_now, again.sent) == ("completed", True, 0, 2)
-    assert sum(world.fcm.attempts().values()) == 2          # nothing went out twice
-    assert world.query("SELECT count(*) FROM engine.user_notifications WHERE send_key LIKE %s",
-                       (f"{send_id}:%",)) == [(2,)]
+    assert sum(world.fcm.attempts().values()) == 2  # nothing went out twice
+    assert world.query("SELECT count(*) FROM engine.user_notifications WHERE send_key LIKE %s", (f"{send_id}:%",)) == [
+        (2,)
+    ]
 
 
 def test_push_without_link_has_only_run_id_in_data(world: World, tmp_path: Path) -> None:
@@ -92,8 +106,7 @@ def test_answers_are_group_committed_within_the_in_doubt_window(world: World, tm
     ids = world.add_users(1234)
     csv = write_csv(tmp_path / "big.csv", ["user_id"], [[u] for u in ids])
     progress: list[int] = []
-    report = world.send(
-        csv, title="t", body="b", layer=1, on_progress=lambda done, total: progress.append(done))
+    report = world.send(csv, title="t", body="b", layer=1, on_progress=lambda done, total: progress.append(done))
     # concurrency 8 (the world's setting): at most 2 x 8 = 16 pushes claimed and unrecorded at once,
     # so at least 1,234 / 16 = 78 commits; progress is reported per commit and ends at everyone
     assert 0 < report.max_in_doubt_now <= 16
@@ -106,11 +119,16 @@ def test_token_lookup_latest_non_blank_device_wins(world: World) -> None:
     [multi, none_usable] = world.add_users(2, token=False)
     with psycopg.connect(world.dsn) as conn:
         for uid, fingerprint, token, updated in [
-                (multi, "a", "old", "2026-01-01"), (multi, "b", "newest-with-token", "2026-06-01"),
-                (multi, "c", None, "2026-09-01"), (multi, "d", "  ", "2026-10-01"),
-                (none_usable, "e", None, "2026-10-01")]:
-            conn.execute("INSERT INTO devices (user_id, fingerprint, token, updated_at) VALUES (%s, %s, %s, %s)",
-                         (uid, fingerprint, token, updated))
+            (multi, "a", "old", "2026-01-01"),
+            (multi, "b", "newest-with-token", "2026-06-01"),
+            (multi, "c", None, "2026-09-01"),
+            (multi, "d", "  ", "2026-10-01"),
+            (none_usable, "e", None, "2026-10-01"),
+        ]:
+            conn.execute(
+                "INSERT INTO devices (user_id, fingerprint, token, updated_at) VALUES (%s, %s, %s, %s)",
+                (uid, fingerprint, token, updated),
+            )
     with SourcePool(world.dsn, size=1) as pool:
         found = lookup_tokens(pool, REPO / "sql", [multi, none_usable])
     assert found == {multi: "newest-with-token"}
@@ -118,13 +136,16 @@ def test_token_lookup_latest_non_blank_device_wins(world: World) -> None:
 
 def test_skips_duplicates_and_counts(world: World, tmp_path: Path) -> None:
     a, b, c = world.add_users(3)
-    csv = write_csv(tmp_path / "dups.csv", ["user_id", "firstName"],
-                    [[a, "Ann"], [b, ""], [a, "Ann again"], [c, "Cy"], ["not-a-uuid", "x"]])
+    csv = write_csv(
+        tmp_path / "dups.csv",
+        ["user_id", "firstName"],
+        [[a, "Ann"], [b, ""], [a, "Ann again"], [c, "Cy"], ["not-a-uuid", "x"]],
+    )
     report = world.send(csv, title="Hi [[var:firstName]]", body="b", layer=1)
     assert (report.total_rows, report.duplicates, report.invalid_ids, report.sent) == (5, 1, 1, 2)
     assert report.skipped == {"missing_value:firstName": 1}
     titles = sorted(r.message["notification"]["title"] for r in world.fcm.received())
-    assert titles == ["Hi Ann", "Hi Cy"]                   # first row wins; no "Hi " with a hole
+    assert titles == ["Hi Ann", "Hi Cy"]  # first row wins; no "Hi " with a hole
 
 
 def test_dry_run_sends_and_writes_nothing_and_needs_no_credentials(world: World, tmp_path: Path) -> None:
@@ -138,9 +159,12 @@ def test_dry_run_sends_and_writes_nothing_and_needs_no_credentials(world: World,
 
 def test_live_send_applies_cadence(world: World, tmp_path: Path) -> None:
     recent, fresh = world.add_users(2)
-    with psycopg.connect(world.dsn) as conn:   # a layer-3 push 24 h ago: inside the 72 h cooldown
-        conn.execute("INSERT INTO engine.user_notifications (user_id, layer_id, sent_at)"
-                     " VALUES (%s, 3, now() - interval '24 hours')", (recent,))
+    with psycopg.connect(world.dsn) as conn:  # a layer-3 push 24 h ago: inside the 72 h cooldown
+        conn.execute(
+            "INSERT INTO engine.user_notifications (user_id, layer_id, sent_at)"
+            " VALUES (%s, 3, now() - interval '24 hours')",
+            (recent,),
+        )
     run = write_run(tmp_path / "run", header=OFFER_HEADER, rows=offer_rows([recent, fresh]), run_id=fresh)
     report = world.send(run, template="offer_push")
     assert report.cadence_excluded == {"layer_3_cooldown_hours": 1}
@@ -150,18 +174,27 @@ def test_live_send_applies_cadence(world: World, tmp_path: Path) -> None:
 
 def test_test_send_reaches_only_test_users_as_layer_4(world: World, tmp_path: Path) -> None:
     tester, stranger, live_user = world.add_users(3)
-    with psycopg.connect(world.dsn) as conn:   # cadence would block the tester for a live layer-3 push
-        conn.execute("INSERT INTO engine.user_notifications (user_id, layer_id, sent_at)"
-                     " VALUES (%s, 3, now() - interval '1 hour')", (tester,))
-    run = write_run(tmp_path / "run", header=OFFER_HEADER, rows=offer_rows([live_user]),
-                    test_rows=offer_rows([tester, stranger]), run_id=tester)
+    with psycopg.connect(world.dsn) as conn:  # cadence would block the tester for a live layer-3 push
+        conn.execute(
+            "INSERT INTO engine.user_notifications (user_id, layer_id, sent_at)"
+            " VALUES (%s, 3, now() - interval '1 hour')",
+            (tester,),
+        )
+    run = write_run(
+        tmp_path / "run",
+        header=OFFER_HEADER,
+        rows=offer_rows([live_user]),
+        test_rows=offer_rows([tester, stranger]),
+        run_id=tester,
+    )
     testing = world.with_settings(test_users=({"user_id": tester},))
     report = testing.send(run, template="offer_push", test=True)
     assert (report.mode, report.layer, report.sent, report.skipped) == ("test", 4, 1, {"not_test_user": 1})
     assert report.send_id == f"{tester}:offer_push:test"
     assert set(world.fcm.accepted()) == {world.tokens[tester]}
-    assert world.query("SELECT layer_id FROM engine.user_notifications WHERE send_key = %s",
-                       (f"{report.send_id}:{tester}",)) == [(4,)]
+    assert world.query(
+        "SELECT layer_id FROM engine.user_notifications WHERE send_key = %s", (f"{report.send_id}:{tester}",)
+    ) == [(4,)]
 
 
 def test_template_and_column_errors_stop_before_anything(world: World, tmp_path: Path) -> None:
@@ -191,8 +224,7 @@ def test_limit_then_continue(world: World, tmp_path: Path) -> None:
 
 def test_same_send_id_with_other_input_is_refused(world: World, tmp_path: Path) -> None:
     a, b = world.add_users(2)
-    first = world.send(write_csv(tmp_path / "a.csv", ["user_id"], [[a]]), title="t", body="b", layer=1,
-                       send_id="fixed")
+    first = world.send(write_csv(tmp_path / "a.csv", ["user_id"], [[a]]), title="t", body="b", layer=1, send_id="fixed")
     assert first.sent == 1
     with pytest.raises(DeliveryError, match="different CSV"):
         world.send(write_csv(tmp_path / "b.csv", ["user_id"], [[b]]), title="t", body="b", layer=1, send_id="fixed")
@@ -239,6 +271,12 @@ def test_remote_cadence_filters_then_tracks_what_fcm_accepted(world: World, tmp_
     assert (report.cadence_excluded, report.sent, report.cadence["mode"]) == ({"remote": 1}, 1, "remote")
     assert set(world.fcm.accepted()) == {f"t-{allowed}"}
     # one track call per accepted push, with the rendered text (the original stored the template)
-    assert service.tracked == [{"userId": allowed, "layerId": 3, "pushTitle": "🎯 The target: Jordan 1s 👟",
-                                "pushBody": "Hey Name1, collectors have your size",
-                                "audienceDescription": f"Run {allowed}: layer3_recent_activity.offer_creators"}]
+    assert service.tracked == [
+        {
+            "userId": allowed,
+            "layerId": 3,
+            "pushTitle": "🎯 The target: Jordan 1s 👟",
+            "pushBody": "Hey Name1, collectors have your size",
+            "audienceDescription": f"Run {allowed}: layer3_recent_activity.offer_creators",
+        }
+    ]

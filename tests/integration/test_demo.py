@@ -28,12 +28,12 @@ def demo_database(pg_admin_dsn: str):
 @pytest.mark.slow
 def test_demo_runs_every_audience_and_sends(pg_admin_dsn: str, demo_database: str, tmp_path) -> None:
     settings = resolve({"source_dsn": pg_admin_dsn, "output_dir": tmp_path, "project_dir": PROJECT_ROOT}, env={})
-    report = run_demo(settings, users=1000, seed=7, as_of=parse_as_of("2026-11-23T12:30:00Z"),
-                      database=demo_database)
+    report = run_demo(settings, users=1000, seed=7, as_of=parse_as_of("2026-11-23T12:30:00Z"), database=demo_database)
     assert report.ok, ([r.manifest.errors for r in report.runs], [s["message"] for s in report.sends])
     # every audience of the project ran, except those needing a param the demo cannot give (listed)
-    assert sorted([r.audience for r in report.runs] + list(report.skipped)) == \
-        sorted(s.name for s in load_project_audiences(PROJECT_ROOT))
+    assert sorted([r.audience for r in report.runs] + list(report.skipped)) == sorted(
+        s.name for s in load_project_audiences(PROJECT_ROOT)
+    )
     for run in report.runs:
         assert run.status == "succeeded", run.audience
         assert any(o.rows for o in run.manifest.outputs if not o.is_test), run.audience
@@ -45,8 +45,17 @@ def test_demo_runs_every_audience_and_sends(pg_admin_dsn: str, demo_database: st
     # then one automation's compressed timeline, every phase in order (test mode: live to the test users).
     # Its audience is computed as of the demo's as_of, so it has rows and the live phase really sends
     phases = [status for status, _ in report.timeline]
-    assert phases == ["scheduled", "generating", "generated", "testing", "tested", "window", "sending", "sent",
-                      "cleaned"]
+    assert phases == [
+        "scheduled",
+        "generating",
+        "generated",
+        "testing",
+        "tested",
+        "window",
+        "sending",
+        "sent",
+        "cleaned",
+    ]
     assert report.timeline_audience > 0
     # the first automation's pushes each go once to the one test user at TEST and once more at live (test
     # mode): 2 x its pushes, unless a push's output is empty (then that push sends nothing, in both phases)
@@ -55,7 +64,7 @@ def test_demo_runs_every_audience_and_sends(pg_admin_dsn: str, demo_database: st
     assert report.timeline_fcm_messages % 2 == 0
     with psycopg.connect(make_conninfo(pg_admin_dsn, dbname=demo_database)) as conn:
         runs = conn.execute("select count(*) from engine.runs where status = 'succeeded'").fetchone()[0]
-    assert runs == len(report.runs) + 1     # every audience's run, plus the automation run's generate
+    assert runs == len(report.runs) + 1  # every audience's run, plus the automation run's generate
 
 
 def test_the_demo_database_is_named_per_os_user_or_as_configured(tmp_path) -> None:
@@ -68,8 +77,9 @@ def test_the_demo_database_is_named_per_os_user_or_as_configured(tmp_path) -> No
     assert demo_database_name(named) == "my_demo"
 
 
-def test_the_demo_never_drops_a_database_it_did_not_create_without_reset(pg_admin_dsn: str, empty_db: str,
-                                                                         tmp_path) -> None:
+def test_the_demo_never_drops_a_database_it_did_not_create_without_reset(
+    pg_admin_dsn: str, empty_db: str, tmp_path
+) -> None:
     from click.testing import CliRunner  # noqa: PLC0415
     from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415
 
@@ -78,8 +88,11 @@ def test_the_demo_never_drops_a_database_it_did_not_create_without_reset(pg_admi
     name = str(conninfo_to_dict(empty_db)["dbname"])
     with psycopg.connect(empty_db) as conn:
         conn.execute("CREATE TABLE keep_me (x int)")
-    result = CliRunner().invoke(cli, ["--project-dir", str(PROJECT_ROOT), "demo", "--db", name, "--no-send"],
-                                env={"ENGINE_SOURCE_DSN": pg_admin_dsn, "ENGINE_OUTPUT_DIR": str(tmp_path)})
+    result = CliRunner().invoke(
+        cli,
+        ["--project-dir", str(PROJECT_ROOT), "demo", "--db", name, "--no-send"],
+        env={"ENGINE_SOURCE_DSN": pg_admin_dsn, "ENGINE_OUTPUT_DIR": str(tmp_path)},
+    )
     assert result.exit_code == 2, result.output
     assert f"database {name!r} exists and was not created by engine demo" in result.stderr
     assert "--reset" in result.stderr

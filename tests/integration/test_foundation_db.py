@@ -46,8 +46,9 @@ def test_migrations_idempotent(empty_db: str) -> None:
         assert [m.version for m in first] == [m.version for m in available_migrations()]
         assert second == []
         assert current_version(conn) == available_migrations()[-1].version
-        tables = {r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'engine'")}
+        tables = {
+            r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'engine'")
+        }
         assert {"runs", "run_outputs", "user_notifications", "notification_layers"} <= tables
 
 
@@ -84,15 +85,20 @@ REFERENCE_COLUMNS = {
     "user_preferences": ["id", "user_id", "deleted_at"],
     "attributes": ["id", "name", "deleted_at"],
     "attribute_values": ["id", "attribute_id", "value", "key", "deleted_at"],
-    "attribute_preferences": ["id", "user_preference_id", "attribute_id", "attribute_value_id",
-                              "preferred", "deleted_at"],
+    "attribute_preferences": [
+        "id",
+        "user_preference_id",
+        "attribute_id",
+        "attribute_value_id",
+        "preferred",
+        "deleted_at",
+    ],
     "products": ["id", "name", "deleted_at"],
     "product_variants": ["id", "product_id", "index_cache", "deleted_at"],
     "inventory_items": ["id", "user_id", "product_variant_id", "status", "created_at", "deleted_at"],
     "wishlist_items": ["id", "user_id", "product_variant_id", "created_at", "deleted_at"],
     "desired_items": ["id", "user_id", "product_variant_id", "offers_count", "created_at", "deleted_at"],
-    "offers": ["id", "creator_user_id", "receiver_user_id", "offer_status", "offer_type", "created_at",
-               "deleted_at"],
+    "offers": ["id", "creator_user_id", "receiver_user_id", "offer_status", "offer_type", "created_at", "deleted_at"],
     "offer_items": ["id", "offer_id", "product_variant_id", "offer_item_owner", "created_at", "deleted_at"],
     "trades": ["id", "offer_id", "validation_passed_date", "state"],
     "devices": ["id", "user_id", "fingerprint", "token", "updated_at"],
@@ -103,7 +109,8 @@ def test_app_schema_matches_reference(app_db: str) -> None:
     with psycopg.connect(app_db) as conn:
         rows = conn.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position").fetchall()
+            "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+        ).fetchall()
     live: dict[str, dict[str, str]] = {}
     for table, column, dtype in rows:
         live.setdefault(table, {})[column] = dtype
@@ -123,9 +130,14 @@ def test_production_indexes_present(app_db: str) -> None:
     with psycopg.connect(app_db) as conn:
         defs = [r[0] for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'")]
     text = "\n".join(defs)
-    for expected in ["users USING btree (deleted_at)", "inventory_items USING btree (user_id, product_variant_id)",
-                     "offer_items USING btree (offer_id)", "trades USING btree (validation_passed_date)",
-                     "devices USING btree (fingerprint, user_id)", "offers USING btree (offer_status, offer_type)"]:
+    for expected in [
+        "users USING btree (deleted_at)",
+        "inventory_items USING btree (user_id, product_variant_id)",
+        "offer_items USING btree (offer_id)",
+        "trades USING btree (validation_passed_date)",
+        "devices USING btree (fingerprint, user_id)",
+        "offers USING btree (offer_status, offer_type)",
+    ]:
         assert expected in text
     # production has no index on the created_at columns the windows filter on (reference 1.3)
     assert "inventory_items USING btree (created_at)" not in text

@@ -32,15 +32,23 @@ def copy_with_new_audience(target: Path) -> Path:
     schedules = (target / "schedules.yaml").read_text(encoding="utf-8")
     assert schedules.count("\ntemplates:\n") == 1
     template = (NEW / "template.yaml").read_text(encoding="utf-8")
-    (target / "schedules.yaml").write_text(schedules.replace("\ntemplates:\n", "\ntemplates:\n" + template),
-                                           encoding="utf-8")
+    (target / "schedules.yaml").write_text(
+        schedules.replace("\ntemplates:\n", "\ntemplates:\n" + template), encoding="utf-8"
+    )
     return target
 
 
 def project_tests(project: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ENGINE_TEST_PROJECT": str(project)}
-    return subprocess.run([sys.executable, "-m", "pytest", "tests/project", "-v", "-p", "no:cacheprovider", *extra],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/project", "-v", "-n", "0", "-p", "no:cacheprovider", *extra],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 def test_project_tests_pass_on_a_copy_with_a_new_audience(tmp_path: Path) -> None:

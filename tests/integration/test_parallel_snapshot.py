@@ -19,7 +19,10 @@ def test_waves_group_queries_by_what_they_bind() -> None:
     stats = QuerySpec(name="stats", sql="s.sql", binds=(Bind(param="variant_ids", query="activity", column="v"),))
     tail = QuerySpec(name="tail", sql="t.sql", binds=(Bind(param="ids", query="stats", column="v"),))
     assert [[q.name for q in w] for w in waves([activity, profiles, stats, tail])] == [
-        ["activity"], ["profiles", "stats"], ["tail"]]
+        ["activity"],
+        ["profiles", "stats"],
+        ["tail"],
+    ]
     assert waves([]) == []
 
 
@@ -43,12 +46,11 @@ def test_parallel_queries_see_the_first_connections_snapshot(app_db: str, size: 
             together.wait()
         return count(conn)
 
-    with SourcePool(app_db, size=size) as pool, pool.connection() as conn, \
-            snapshot_sharing(pool, conn, 3) as shared:
-        assert shared.run_all([count]) == [1]   # the first wave: the snapshot is taken by now either way
+    with SourcePool(app_db, size=size) as pool, pool.connection() as conn, snapshot_sharing(pool, conn, 3) as shared:
+        assert shared.run_all([count]) == [1]  # the first wave: the snapshot is taken by now either way
         # a row committed after the snapshot was taken: no query of the audience may see it
         with psycopg.connect(app_db, autocommit=True) as other:
             other.execute("INSERT INTO snap_probe VALUES (2)")
         assert shared.run_all([count_together, count_together, count_together]) == [1, 1, 1]
     # a pool of one runs them one after the other on the same connection; a larger pool in parallel
-    assert len(threads) == (1 if size == 1 else 3)   # main thread + 2 workers
+    assert len(threads) == (1 if size == 1 else 3)  # main thread + 2 workers

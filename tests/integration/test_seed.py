@@ -37,11 +37,14 @@ def fingerprints(conn: psycopg.Connection) -> dict[str, str]:
 # Each database costs about a second to drop at the end of the session here, so the tests
 # below share few of them.
 
+
 def test_deterministic_and_replace_gives_fresh_data(create_database: Callable[..., str]) -> None:
     """Same parameters -> identical rows (ids included), whatever the session time zone; another seed -> other rows."""
     first, second = (create_database(app_schema=False, state=False) for _ in range(2))
-    with psycopg.connect(first, options="-c timezone=UTC") as conn_a, \
-            psycopg.connect(second, options="-c timezone=Pacific/Kiritimati", autocommit=True) as conn_b:
+    with (
+        psycopg.connect(first, options="-c timezone=UTC") as conn_a,
+        psycopg.connect(second, options="-c timezone=Pacific/Kiritimati", autocommit=True) as conn_b,
+    ):
         seed_database(conn_a, users=300, seed=7, as_of=AS_OF)
         seed_database(conn_b, users=300, seed=7, as_of=AS_OF)
         reference = fingerprints(conn_a)
@@ -60,11 +63,15 @@ def test_deterministic_and_replace_gives_fresh_data(create_database: Callable[..
 
 def test_empty_existing_schema_is_reused_with_its_keys_and_indexes(app_db: str) -> None:
     """The bulk load drops keys and indexes; afterwards the catalog is what schema.sql created."""
-    catalog = ("SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-               "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
-               "WHERE t.relnamespace = 'public'::regnamespace ORDER BY 1")
-    constraints = ("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                   "WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2")
+    catalog = (
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+        "WHERE t.relnamespace = 'public'::regnamespace ORDER BY 1"
+    )
+    constraints = (
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2"
+    )
     with psycopg.connect(app_db, autocommit=True) as conn:
         before = conn.execute(catalog).fetchall(), conn.execute(constraints).fetchall()
         counts = seed_database(conn, users=100, seed=1, as_of=AS_OF)
@@ -75,18 +82,20 @@ def test_empty_existing_schema_is_reused_with_its_keys_and_indexes(app_db: str) 
 
 
 def test_cli_seed_creates_its_database_prints_counts_and_refuses_a_second_time(pg_admin_dsn: str) -> None:
-    name = f"ae_test_seed_{uuid.uuid4().hex[:10]}"          # a database that does not exist yet
+    name = f"ae_test_seed_{uuid.uuid4().hex[:10]}"  # a database that does not exist yet
     dsn = make_conninfo(pg_admin_dsn, dbname=name)
     try:
-        result = CliRunner().invoke(cli, ["seed", "--dsn", dsn, "--users", "500", "--seed", "3",
-                                          "--as-of", "2026-11-23T12:30:00Z"])
+        result = CliRunner().invoke(
+            cli, ["seed", "--dsn", dsn, "--users", "500", "--seed", "3", "--as-of", "2026-11-23T12:30:00Z"]
+        )
         assert result.exit_code == 0, result.output
         assert "created the database" in result.output and "seeded 500 users" in result.output
         assert "1 test user(s) with a device" in result.output
         assert any(line.split() == ["users", "500"] for line in result.output.splitlines())
-        with psycopg.connect(dsn) as conn:   # the founder (default test user) can receive a TEST push
-            tokens = conn.execute("SELECT d.token FROM devices d WHERE d.user_id = %s",
-                                  (FOUNDER["user_id"],)).fetchall()
+        with psycopg.connect(dsn) as conn:  # the founder (default test user) can receive a TEST push
+            tokens = conn.execute(
+                "SELECT d.token FROM devices d WHERE d.user_id = %s", (FOUNDER["user_id"],)
+            ).fetchall()
         assert tokens == [(f"test-token-{FOUNDER['user_id']}",)]
         again = CliRunner().invoke(cli, ["--json", "seed", "--dsn", dsn, "--users", "500"])
         assert again.exit_code == 1
@@ -97,6 +106,7 @@ def test_cli_seed_creates_its_database_prints_counts_and_refuses_a_second_time(p
 
 
 # --- coverage of a 1,000-user seed (the demo size) --------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def coverage_db(create_database: Callable[..., str]) -> Iterator[psycopg.Connection]:
@@ -112,8 +122,12 @@ def count(conn: psycopg.Connection, query: str) -> int:
 
 
 WINDOWS = {  # (lower, upper) bounds in hours before as_of, as the audiences use them
-    "last 12 h": (0, 12), "12-36 h": (12, 36), "36-48 h": (36, 48), "2-7 days": (48, 168),
-    "7-30 days": (168, 720), "older than 30 days": (720, 1_000_000),
+    "last 12 h": (0, 12),
+    "12-36 h": (12, 36),
+    "36-48 h": (36, 48),
+    "2-7 days": (48, 168),
+    "7-30 days": (168, 720),
+    "older than 30 days": (720, 1_000_000),
 }
 
 
@@ -121,23 +135,37 @@ WINDOWS = {  # (lower, upper) bounds in hours before as_of, as the audiences use
 @pytest.mark.parametrize("window", list(WINDOWS))
 def test_activity_in_every_window(coverage_db: psycopg.Connection, table: str, window: str) -> None:
     lower, upper = WINDOWS[window]
-    n = count(coverage_db, f"SELECT count(*) FROM {table} WHERE created_at <= %(as_of)s - interval '{lower} hours' "
-                           f"AND created_at > %(as_of)s - interval '{upper} hours'")
+    n = count(
+        coverage_db,
+        f"SELECT count(*) FROM {table} WHERE created_at <= %(as_of)s - interval '{lower} hours' "
+        f"AND created_at > %(as_of)s - interval '{upper} hours'",
+    )
     assert n > 0
 
 
 def test_nothing_after_as_of(coverage_db: psycopg.Connection) -> None:
-    for table, column in [("users", "created_at"), ("inventory_items", "created_at"), ("offers", "created_at"),
-                          ("wishlist_items", "created_at"), ("user_activities", "last_active"),
-                          ("devices", "updated_at"), ("trades", "validation_passed_date")]:
+    for table, column in [
+        ("users", "created_at"),
+        ("inventory_items", "created_at"),
+        ("offers", "created_at"),
+        ("wishlist_items", "created_at"),
+        ("user_activities", "last_active"),
+        ("devices", "updated_at"),
+        ("trades", "validation_passed_date"),
+    ]:
         assert count(coverage_db, f"SELECT count(*) FROM {table} WHERE {column} > %(as_of)s") == 0, table
 
 
 def test_activity_never_before_signup(coverage_db: psycopg.Connection) -> None:
     for table in ("inventory_items", "wishlist_items", "offers"):
         user_col = "creator_user_id" if table == "offers" else "user_id"
-        assert count(coverage_db, f"SELECT count(*) FROM {table} x JOIN users u ON u.id = x.{user_col} "
-                                  "WHERE x.created_at < u.created_at") == 0, table
+        assert (
+            count(
+                coverage_db,
+                f"SELECT count(*) FROM {table} x JOIN users u ON u.id = x.{user_col} WHERE x.created_at < u.created_at",
+            )
+            == 0
+        ), table
 
 
 QUIRKS = {
@@ -151,28 +179,28 @@ QUIRKS = {
     "whitespace bio": "SELECT count(*) FROM users WHERE bio <> '' AND btrim(bio, E' \\t\\n') = ''",
     "real bio": "SELECT count(*) FROM users WHERE btrim(bio) <> ''",
     "user without activity row": "SELECT count(*) FROM users u WHERE NOT EXISTS "
-                                 "(SELECT 1 FROM user_activities a WHERE a.user_id = u.id)",
+    "(SELECT 1 FROM user_activities a WHERE a.user_id = u.id)",
     "inactive > 90 days": "SELECT count(*) FROM user_activities WHERE last_active < %(as_of)s - interval '90 days'",
     "user created < 12 h ago": "SELECT count(*) FROM users WHERE created_at > %(as_of)s - interval '12 hours'",
     "user created > 14 days ago": "SELECT count(*) FROM users WHERE created_at < %(as_of)s - interval '14 days'",
     "user without preferences": "SELECT count(*) FROM users u WHERE NOT EXISTS "
-                                "(SELECT 1 FROM user_preferences p WHERE p.user_id = u.id)",
+    "(SELECT 1 FROM user_preferences p WHERE p.user_id = u.id)",
     "preferences without any size": "SELECT count(*) FROM user_preferences p WHERE NOT EXISTS "
-                                    "(SELECT 1 FROM attribute_preferences ap WHERE ap.user_preference_id = p.id)",
+    "(SELECT 1 FROM attribute_preferences ap WHERE ap.user_preference_id = p.id)",
     "only a non-preferred size": "SELECT count(*) FROM user_preferences p WHERE EXISTS (SELECT 1 FROM "
-                                 "attribute_preferences ap WHERE ap.user_preference_id = p.id) AND NOT EXISTS "
-                                 "(SELECT 1 FROM attribute_preferences ap WHERE ap.user_preference_id = p.id "
-                                 "AND ap.preferred)",
+    "attribute_preferences ap WHERE ap.user_preference_id = p.id) AND NOT EXISTS "
+    "(SELECT 1 FROM attribute_preferences ap WHERE ap.user_preference_id = p.id "
+    "AND ap.preferred)",
     "only a womens size": "SELECT count(*) FROM user_preferences p WHERE EXISTS (SELECT 1 FROM attribute_preferences "
-                          "ap JOIN attributes a ON a.id = ap.attribute_id WHERE ap.user_preference_id = p.id AND "
-                          "a.name = 'womens_size') AND NOT EXISTS (SELECT 1 FROM attribute_preferences ap JOIN "
-                          "attributes a ON a.id = ap.attribute_id WHERE ap.user_preference_id = p.id "
-                          "AND a.name = 'mens_size')",
+    "ap JOIN attributes a ON a.id = ap.attribute_id WHERE ap.user_preference_id = p.id AND "
+    "a.name = 'womens_size') AND NOT EXISTS (SELECT 1 FROM attribute_preferences ap JOIN "
+    "attributes a ON a.id = ap.attribute_id WHERE ap.user_preference_id = p.id "
+    "AND a.name = 'mens_size')",
     "two preferred mens sizes": "SELECT count(*) FROM (SELECT ap.user_preference_id FROM attribute_preferences ap "
-                                "JOIN attributes a ON a.id = ap.attribute_id AND a.name = 'mens_size' "
-                                "WHERE ap.preferred GROUP BY 1 HAVING count(*) > 1) s",
+    "JOIN attributes a ON a.id = ap.attribute_id AND a.name = 'mens_size' "
+    "WHERE ap.preferred GROUP BY 1 HAVING count(*) > 1) s",
     "related non-preferred size": "SELECT count(*) FROM attribute_preferences "
-                                  "WHERE related_attribute_preference_id IS NOT NULL AND NOT preferred",
+    "WHERE related_attribute_preference_id IS NOT NULL AND NOT preferred",
     "soft-deleted size preference": "SELECT count(*) FROM attribute_preferences WHERE deleted_at > 0 AND preferred",
     "half size value 10.5": "SELECT count(*) FROM attribute_values WHERE value = '10.5'",
     "variant with NULL index_cache": "SELECT count(*) FROM product_variants WHERE index_cache IS NULL",
@@ -194,15 +222,26 @@ QUIRKS = {
     "RECEIVER offer item": "SELECT count(*) FROM offer_items WHERE offer_item_owner = 'RECEIVER'",
     "offer with 3 items": "SELECT count(*) FROM (SELECT offer_id FROM offer_items GROUP BY 1 HAVING count(*) = 3) s",
     "trade validated within 30 days": "SELECT count(*) FROM trades "
-                                      "WHERE validation_passed_date >= %(as_of)s - interval '30 days'",
+    "WHERE validation_passed_date >= %(as_of)s - interval '30 days'",
     "user without device": "SELECT count(*) FROM users u WHERE NOT EXISTS "
-                           "(SELECT 1 FROM devices d WHERE d.user_id = u.id)",
+    "(SELECT 1 FROM devices d WHERE d.user_id = u.id)",
     "user with several devices": "SELECT count(*) FROM (SELECT user_id FROM devices GROUP BY 1 "
-                                 "HAVING count(DISTINCT updated_at) > 1) s",
+    "HAVING count(DISTINCT updated_at) > 1) s",
     "device with NULL token": "SELECT count(*) FROM devices WHERE token IS NULL",
 }
-OFFER_STATUSES = ["OPEN", "COMPLETED", "FAILED", "DECLINED", "IN_PROGRESS", "ON_HOLD", "DRAFT", "RESCINDED",
-                  "EXPIRED", "COUNTERED", "PAUSED"]
+OFFER_STATUSES = [
+    "OPEN",
+    "COMPLETED",
+    "FAILED",
+    "DECLINED",
+    "IN_PROGRESS",
+    "ON_HOLD",
+    "DRAFT",
+    "RESCINDED",
+    "EXPIRED",
+    "COUNTERED",
+    "PAUSED",
+]
 
 
 @pytest.mark.parametrize("quirk", list(QUIRKS))
@@ -221,7 +260,8 @@ def test_product_popularity_is_skewed(coverage_db: psycopg.Connection) -> None:
     share = coverage_db.execute(
         "SELECT sum(n) FILTER (WHERE rank <= 10)::float / sum(n) FROM (SELECT count(*) AS n, "
         "row_number() OVER (ORDER BY count(*) DESC) AS rank FROM inventory_items ii "
-        "JOIN product_variants pv ON pv.id = ii.product_variant_id GROUP BY pv.product_id) s").fetchone()[0]
+        "JOIN product_variants pv ON pv.id = ii.product_variant_id GROUP BY pv.product_id) s"
+    ).fetchone()[0]
     assert share > 0.2
 
 
@@ -321,7 +361,8 @@ def test_showcase_product_has_haves_wants_and_everybody_else(coverage_db: psycop
         "SELECT p.id FROM products p ORDER BY (SELECT count(DISTINCT o.id) FROM offers o "
         "JOIN offer_items oi ON oi.offer_id = o.id JOIN product_variants pv ON pv.id = oi.product_variant_id "
         "WHERE pv.product_id = p.id AND o.created_at >= %(as_of)s - interval '7 days') DESC, p.id LIMIT 1",
-        {"as_of": AS_OF}).fetchone()[0]
+        {"as_of": AS_OF},
+    ).fetchone()[0]
     assert product == expected
     haves, wants, everybody_else = coverage_db.execute(SHOWCASE, {"as_of": AS_OF, "product": product}).fetchone()
     assert haves > 0 and wants > 0 and everybody_else > 0
@@ -360,5 +401,6 @@ def test_refuses_a_database_with_rows(coverage_db: psycopg.Connection) -> None:
 def test_device_tokens_look_like_fcm_tokens(coverage_db: psycopg.Connection) -> None:
     """URL-safe base64 with no padding and no line breaks (base64 wraps at 76 characters)."""
     bad = coverage_db.execute(
-        "SELECT count(*) FROM devices WHERE token IS NOT NULL AND token !~ '^[A-Za-z0-9_:-]+$'").fetchone()[0]
+        "SELECT count(*) FROM devices WHERE token IS NOT NULL AND token !~ '^[A-Za-z0-9_:-]+$'"
+    ).fetchone()[0]
     assert bad == 0

@@ -47,13 +47,23 @@ def test_a_transition_happens_only_from_an_expected_status_and_is_recorded(conn:
     run = automation_runs.create_run(conn, automation_id="daily", send_at=T, kind=RunKind.TRIGGERED_TEST)
     assert run is not None
     assert automation_runs.transition(conn, run.id, {AutomationRunStatus.SENDING}, AutomationRunStatus.SENT) is None
-    moved = automation_runs.transition(conn, run.id, {AutomationRunStatus.SCHEDULED}, AutomationRunStatus.GENERATED,
-                                       detail="made", worker="w2", audience_size=3, frozen={"a.csv": "ab12"})
+    moved = automation_runs.transition(
+        conn,
+        run.id,
+        {AutomationRunStatus.SCHEDULED},
+        AutomationRunStatus.GENERATED,
+        detail="made",
+        worker="w2",
+        audience_size=3,
+        frozen={"a.csv": "ab12"},
+    )
     assert moved is not None and moved.status is AutomationRunStatus.GENERATED
     assert (moved.audience_size, moved.frozen, moved.reason) == (3, {"a.csv": "ab12"}, "made")
     events = automation_runs.phases(conn, run.id)
-    assert [(e.status, e.worker) for e in events] == [(AutomationRunStatus.SCHEDULED, None),
-                                                     (AutomationRunStatus.GENERATED, "w2")]
+    assert [(e.status, e.worker) for e in events] == [
+        (AutomationRunStatus.SCHEDULED, None),
+        (AutomationRunStatus.GENERATED, "w2"),
+    ]
     assert all(type(e.status) is AutomationRunStatus for e in events)
 
 
@@ -61,19 +71,26 @@ def test_unfinished_runs_use_the_one_final_set(conn: psycopg.Connection) -> None
     """``sent`` is not final (its cleanup follows): the operator page once dropped it from the open runs."""
     made = {}
     for hours, status in enumerate(AutomationRunStatus):
-        run = automation_runs.create_run(conn, automation_id="daily", send_at=T + timedelta(hours=hours),
-                                         kind=RunKind.SCHEDULED, status=status)
+        run = automation_runs.create_run(
+            conn, automation_id="daily", send_at=T + timedelta(hours=hours), kind=RunKind.SCHEDULED, status=status
+        )
         assert run is not None
         made[run.id] = status
     unfinished = automation_runs.unfinished_runs(conn)
     assert [r.status for r in unfinished] == [s for s in AutomationRunStatus if not s.final]
     assert AutomationRunStatus.SENT in {r.status for r in unfinished}
-    assert [r.status for r in automation_runs.unfinished_runs(conn, limit=2)] == [AutomationRunStatus.SCHEDULED,
-                                                                                   AutomationRunStatus.GENERATING]
-    assert [r.send_at for r in automation_runs.recent_runs(conn, "daily", 2)] == [T + timedelta(hours=13),
-                                                                                   T + timedelta(hours=12)]
+    assert [r.status for r in automation_runs.unfinished_runs(conn, limit=2)] == [
+        AutomationRunStatus.SCHEDULED,
+        AutomationRunStatus.GENERATING,
+    ]
+    assert [r.send_at for r in automation_runs.recent_runs(conn, "daily", 2)] == [
+        T + timedelta(hours=13),
+        T + timedelta(hours=12),
+    ]
     assert automation_runs.send_times_between(conn, "daily", T, T + timedelta(hours=2)) == {
-        T + timedelta(hours=1), T + timedelta(hours=2)}
+        T + timedelta(hours=1),
+        T + timedelta(hours=2),
+    }
     [success] = automation_runs.last_successes(conn)
     assert (success.kind, success.name) == ("automation", "daily")
 
@@ -98,10 +115,12 @@ def test_the_pause_switch(conn: psycopg.Connection) -> None:
 
 
 def _manifest(run_id: str, status: RunStatus, rows: int) -> Manifest:
-    output = OutputRecord(name="main", file="main.csv", is_test=False, status=OutputStatus.WRITTEN, rows=rows,
-                          sha256="00")
-    return Manifest(run_id=run_id, audience="toy", layer=3, as_of=T.isoformat(), params={}, status=status,
-                    outputs=(output,))
+    output = OutputRecord(
+        name="main", file="main.csv", is_test=False, status=OutputStatus.WRITTEN, rows=rows, sha256="00"
+    )
+    return Manifest(
+        run_id=run_id, audience="toy", layer=3, as_of=T.isoformat(), params={}, status=status, outputs=(output,)
+    )
 
 
 def _recorded(app_db: str, status: RunStatus, rows: int) -> str:
@@ -140,8 +159,10 @@ def test_one_pool_per_process_lends_the_same_session_again(app_db: str, tmp_path
 def test_an_unmigrated_or_unreachable_state_database_is_an_engine_error(empty_db: str, tmp_path: Path) -> None:
     with pytest.raises(NotMigrated), state_connection(_settings(empty_db, tmp_path)):
         pass
-    with pytest.raises(DatabaseUnavailable), state_connection(
-            _settings("postgresql://postgres@127.0.0.1:1/none", tmp_path)):
+    with (
+        pytest.raises(DatabaseUnavailable),
+        state_connection(_settings("postgresql://postgres@127.0.0.1:1/none", tmp_path)),
+    ):
         pass
 
 

@@ -26,8 +26,9 @@ from engine.delivery.model import (
 from engine.state import sends
 
 AS_OF = datetime(2026, 11, 23, 12, 30, tzinfo=timezone.utc)
-PLAN = PlanSummary(total_rows=4, duplicates=1, empty_ids=0, invalid_ids=0,
-                   cadence=CadenceSummary(mode="builtin", warnings=("w",)))
+PLAN = PlanSummary(
+    total_rows=4, duplicates=1, empty_ids=0, invalid_ids=0, cadence=CadenceSummary(mode="builtin", warnings=("w",))
+)
 
 
 def uid(n: int) -> str:
@@ -35,16 +36,30 @@ def uid(n: int) -> str:
 
 
 def record(send_id: str = "s1", run_id: str | None = None) -> SendRecord:
-    return SendRecord(send_id=send_id, mode="live", layer_id=3, source_file="x.csv", source_sha256="a" * 64,
-                      template_sha256="b" * 64, as_of=AS_OF, audience_description="CSV: x.csv", run_id=run_id,
-                      template="hello", output="main")
+    return SendRecord(
+        send_id=send_id,
+        mode="live",
+        layer_id=3,
+        source_file="x.csv",
+        source_sha256="a" * 64,
+        template_sha256="b" * 64,
+        as_of=AS_OF,
+        audience_description="CSV: x.csv",
+        run_id=run_id,
+        template="hello",
+        output="main",
+    )
 
 
 def items(count: int) -> list[LedgerItem]:
     """``count`` pending rows, then one skipped."""
-    return [*(LedgerItem(seq=n, user_id=uid(n), status=ItemStatus.PENDING, token=f"tok{n}", title="t", body="b")
-              for n in range(count)),
-            LedgerItem(seq=count, user_id=uid(count), status=ItemStatus.SKIPPED, reason="no_token")]
+    return [
+        *(
+            LedgerItem(seq=n, user_id=uid(n), status=ItemStatus.PENDING, token=f"tok{n}", title="t", body="b")
+            for n in range(count)
+        ),
+        LedgerItem(seq=count, user_id=uid(count), status=ItemStatus.SKIPPED, reason="no_token"),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +74,9 @@ def conn(state_db: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-def test_a_send_reads_back_typed_with_its_plan_and_the_status_its_lock_gives(conn: psycopg.Connection,
-                                                                             state_db: str) -> None:
+def test_a_send_reads_back_typed_with_its_plan_and_the_status_its_lock_gives(
+    conn: psycopg.Connection, state_db: str
+) -> None:
     assert sends.try_lock(conn, "s1")
     with conn.transaction():
         sends.insert(conn, record(run_id="7d0c5a8e-5f4e-4b8e-9d55-2f3c1e9a0b11"), PLAN, items(3))
@@ -71,7 +87,7 @@ def test_a_send_reads_back_typed_with_its_plan_and_the_status_its_lock_gives(con
     with psycopg.connect(state_db, autocommit=True) as other:
         assert not sends.try_lock(other, "s1") and not sends.try_lock(other, "s1", shared=True)
     conn.execute("SELECT pg_advisory_unlock_all()")
-    crashed = sends.find(conn, "s1")        # 'sending' in the table, but nobody holds the lock
+    crashed = sends.find(conn, "s1")  # 'sending' in the table, but nobody holds the lock
     assert crashed is not None and crashed.status is SendStatus.INTERRUPTED
     sends.finish(conn, "s1", SendStatus.COMPLETED)
     [of_run] = sends.of_run(conn, "7d0c5a8e-5f4e-4b8e-9d55-2f3c1e9a0b11")
@@ -86,20 +102,29 @@ def test_items_move_pending_in_flight_answered_and_are_tallied_by_status(conn: p
     assert [i.seq for i in todo] == [0, 1, 2, 3] and all(i.status is ItemStatus.PENDING for i in todo)
     assert sends.pending(conn, "s1", 2, (1, 4)) == todo[1:3] and sends.seq_count(conn, "s1") == 5
     sends.claim(conn, "s1", [0, 1, 2, 3])
-    sends.record_results(conn, "s1", [
-        ItemResult(todo[0], ItemStatus.SENT, message_id="m0"),
-        ItemResult(todo[1], ItemStatus.FAILED, code="UNREGISTERED", dead_token=True),
-        ItemResult(todo[2], ItemStatus.FAILED, code="UNAVAILABLE", retryable=True)])
+    sends.record_results(
+        conn,
+        "s1",
+        [
+            ItemResult(todo[0], ItemStatus.SENT, message_id="m0"),
+            ItemResult(todo[1], ItemStatus.FAILED, code="UNREGISTERED", dead_token=True),
+            ItemResult(todo[2], ItemStatus.FAILED, code="UNAVAILABLE", retryable=True),
+        ],
+    )
     sends.add_dead_tokens(conn, "s1", [ItemResult(todo[1], ItemStatus.FAILED, code="UNREGISTERED")])
     tally = sends.tally(conn, "s1")
-    assert tally.rows == {(ItemStatus.SENT, None, False): 1, (ItemStatus.FAILED, "UNREGISTERED", False): 1,
-                          (ItemStatus.FAILED, "UNAVAILABLE", True): 1, (ItemStatus.IN_FLIGHT, None, False): 1,
-                          (ItemStatus.SKIPPED, "no_token", False): 1}
+    assert tally.rows == {
+        (ItemStatus.SENT, None, False): 1,
+        (ItemStatus.FAILED, "UNREGISTERED", False): 1,
+        (ItemStatus.FAILED, "UNAVAILABLE", True): 1,
+        (ItemStatus.IN_FLIGHT, None, False): 1,
+        (ItemStatus.SKIPPED, "no_token", False): 1,
+    }
     assert sends.dead_tokens(conn, ["tok1", "tok0"]) == {"tok1": "UNREGISTERED"}
-    assert sends.fail_in_flight(conn, "s1", ALL_ROWS) == 1          # seq 3: in doubt, never again
-    assert sends.requeue_retryable(conn, "s1", ALL_ROWS) == 1       # seq 2
+    assert sends.fail_in_flight(conn, "s1", ALL_ROWS) == 1  # seq 3: in doubt, never again
+    assert sends.requeue_retryable(conn, "s1", ALL_ROWS) == 1  # seq 2
     assert sends.tally(conn, "s1").reasons(ItemStatus.FAILED) == {IN_FLIGHT_UNKNOWN: 1, "UNREGISTERED": 1}
-    assert sends.requeue_in_flight(conn, "s1", (3, 4)) == 1         # --resend-in-flight takes it back
+    assert sends.requeue_in_flight(conn, "s1", (3, 4)) == 1  # --resend-in-flight takes it back
     assert [i.seq for i in sends.pending(conn, "s1", None, ALL_ROWS)] == [2, 3]
 
 
@@ -113,7 +138,7 @@ def test_a_split_is_pinned_once_and_the_last_shard_out_is_seen(conn: psycopg.Con
         assert sends.try_lock(conn, "s1", shared=True) and sends.try_lock(other, "s1", shared=True)
         assert sends.try_lock_shard(conn, "s1", "1/2") and not sends.try_lock_shard(other, "s1", "1/2")
         sends.unlock_shared(conn, "s1")
-        assert sends.held_shared(conn, "s1")           # the other shard still sends
+        assert sends.held_shared(conn, "s1")  # the other shard still sends
         sends.unlock_shared(other, "s1")
         assert not sends.held_shared(conn, "s1")
 

@@ -143,7 +143,8 @@ def test_toy_outputs_and_funnel(tmp_path: Path, toy_db: dict[str, str]) -> None:
     assert manifest["status"] == "succeeded" and manifest["params"] == {"min_wishes": 1, "label": "hot"}
     # nothing temporary is left behind; the run report sits next to the manifest
     assert sorted(p.name for p in result.run_dir.iterdir()) == sorted(
-        ["manifest.json", "report.html", "toy-all_20261120_120000.csv", "toy-popular_20261120_120000.csv"])
+        ["manifest.json", "report.html", "toy-all_20261120_120000.csv", "toy-popular_20261120_120000.csv"]
+    )
 
 
 def test_var_overrides_are_typed_and_bound(tmp_path: Path, toy_db: dict[str, str]) -> None:
@@ -190,8 +191,10 @@ def test_source_is_read_only_even_for_a_writing_audience(tmp_path: Path, toy_db:
     # FOR UPDATE and the refused functions never reach the server (engine.pgquery); a function the app
     # database itself defines is beyond a parse tree's sight: the read-only transaction is the wall behind it
     with psycopg.connect(toy_db["dsn"]) as conn:
-        conn.execute("create function rename_all() returns text language sql "
-                     "as $$ update products set name = 'pwned' returning 'x' $$")
+        conn.execute(
+            "create function rename_all() returns text language sql "
+            "as $$ update products set name = 'pwned' returning 'x' $$"
+        )
     writer = "select p.id as product_id, p.name as product_name, rename_all() as label from products as p"
     project = make_project(tmp_path / "p", files={"toy/products.sql": writer})
     result = run_toy(project, toy_db["dsn"], tmp_path / "out")
@@ -209,8 +212,10 @@ def test_dry_run_writes_nothing(tmp_path: Path, toy_db: dict[str, str]) -> None:
     settings = resolve({"source_dsn": toy_db["dsn"], "output_dir": tmp_path / "out", "project_dir": project}, env={})
     [result] = api.run(settings, selectors=["toy"], as_of=AS_OF, dry_run=True, preview_rows=1)
     assert result.run_dir is None and not (tmp_path / "out").exists()
-    assert result.previews["all_products"] == (["product_id", "name", "wishes", "label"],
-                                               [(toy_db["a"], 'A, the "one"', "2", "hot")])
+    assert result.previews["all_products"] == (
+        ["product_id", "name", "wishes", "label"],
+        [(toy_db["a"], 'A, the "one"', "2", "hot")],
+    )
 
 
 def test_undefined_template_variable_names_file_and_line(tmp_path: Path) -> None:
@@ -233,8 +238,9 @@ def test_jinja_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_values_never_steer_jinja(tmp_path: Path) -> None:
-    project = make_project(tmp_path / "p",
-                           files={"toy/bad.sql": "select 1\n{% if min_wishes %}where true{% endif %}\n"})
+    project = make_project(
+        tmp_path / "p", files={"toy/bad.sql": "select 1\n{% if min_wishes %}where true{% endif %}\n"}
+    )
     env = make_environment(project / "sql")
     with pytest.raises(RenderError, match="Jinja condition"):
         render_sql(env, project / "sql", name="bad", template="toy/bad.sql", values={"min_wishes": 1})
@@ -247,10 +253,12 @@ def test_bad_yaml_and_unknown_keys_are_located(tmp_path: Path) -> None:
     err = info.value
     assert str(err.location).startswith("audiences/toy.yaml:3:1")
     assert "unknown key 'layr'" in err.message and "did you mean 'layer'" in (err.hint or "")
-    (project / "audiences" / "toy.yaml").write_text(textwrap.dedent("""\
+    (project / "audiences" / "toy.yaml").write_text(
+        textwrap.dedent("""\
         name: toy
         description: [unclosed
-        """))
+        """)
+    )
     with pytest.raises(SpecError) as info:
         load_audience(project / "audiences" / "toy.yaml", project)
     assert info.value.location.file == "audiences/toy.yaml" and info.value.location.line == 3
@@ -258,14 +266,24 @@ def test_bad_yaml_and_unknown_keys_are_located(tmp_path: Path) -> None:
 
 def test_run_is_recorded_in_state(tmp_path: Path, toy_db: dict[str, str]) -> None:
     project = make_project(tmp_path / "p")
-    settings = resolve({"source_dsn": toy_db["dsn"], "state_dsn": toy_db["dsn"], "output_dir": tmp_path / "out",
-                        "project_dir": project}, env={})
+    settings = resolve(
+        {
+            "source_dsn": toy_db["dsn"],
+            "state_dsn": toy_db["dsn"],
+            "output_dir": tmp_path / "out",
+            "project_dir": project,
+        },
+        env={},
+    )
     [result] = api.run(settings, selectors=["toy"], as_of=AS_OF)
     with psycopg.connect(toy_db["dsn"]) as conn:
-        run = conn.execute("select audience, status, as_of, manifest->>'status' from engine.runs where id = %s",
-                           (result.run_id,)).fetchone()
-        outputs = conn.execute("select file_name, row_count, sha256 from engine.run_outputs where run_id = %s "
-                               "order by file_name", (result.run_id,)).fetchall()
+        run = conn.execute(
+            "select audience, status, as_of, manifest->>'status' from engine.runs where id = %s", (result.run_id,)
+        ).fetchone()
+        outputs = conn.execute(
+            "select file_name, row_count, sha256 from engine.run_outputs where run_id = %s order by file_name",
+            (result.run_id,),
+        ).fetchall()
     assert run == ("toy", "succeeded", AS_OF, "succeeded")
     expected = sorted((o.file, o.rows, o.sha256) for o in result.manifest.outputs)
     assert outputs == expected and [o[1] for o in outputs] == [2, 1]

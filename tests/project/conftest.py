@@ -21,7 +21,7 @@ from engine.validate.render import SAMPLE
 from tests.conftest import PROJECT_ROOT
 
 PROJECT = Path(os.environ.get("ENGINE_TEST_PROJECT") or PROJECT_ROOT).resolve()
-AS_OF = datetime(2026, 11, 23, 12, 30, tzinfo=timezone.utc)   # the seed's anchor: activity sits before it
+AS_OF = datetime(2026, 11, 23, 12, 30, tzinfo=timezone.utc)  # the seed's anchor: activity sits before it
 SEED_USERS = 400
 
 
@@ -80,5 +80,7 @@ def seeded_vars(seeded_dsn: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def project_settings(seeded_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return resolve({"project_dir": PROJECT, "source_dsn": seeded_dsn,
-                    "output_dir": tmp_path_factory.mktemp("project-output")}, env={})
+    return resolve(
+        {"project_dir": PROJECT, "source_dsn": seeded_dsn, "output_dir": tmp_path_factory.mktemp("project-output")},
+        env={},
+    )

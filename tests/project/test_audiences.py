@@ -22,8 +22,9 @@ def test_the_project_has_audiences(project_dir: Path) -> None:
 
 
 def test_compile(project_settings: Settings, audience: AudienceSpec) -> None:
-    spec, compiled = api.compile_audience(project_settings, audience.name, as_of=AS_OF,
-                                          variables=required_vars(audience))
+    spec, compiled = api.compile_audience(
+        project_settings, audience.name, as_of=AS_OF, variables=required_vars(audience)
+    )
     rendered = [c.query for c in compiled]
     assert [r.name for r in rendered] == [q.name for q in audience.queries]
     for query in rendered:
@@ -35,8 +36,15 @@ def test_compile(project_settings: Settings, audience: AudienceSpec) -> None:
 
 def test_preview_writes_nothing(project_settings: Settings, audience: AudienceSpec, tmp_path: Path) -> None:
     settings = replace(project_settings, output_dir=tmp_path)
-    [result] = api.run(settings, selectors=[audience.name], as_of=AS_OF, variables=required_vars(audience),
-                       dry_run=True, preview_rows=3, record=False)
+    [result] = api.run(
+        settings,
+        selectors=[audience.name],
+        as_of=AS_OF,
+        variables=required_vars(audience),
+        dry_run=True,
+        preview_rows=3,
+        record=False,
+    )
     assert result.ok, result.manifest.errors
     assert result.run_dir is None and list(tmp_path.iterdir()) == []
     for output in audience.outputs:  # a preview shows the first rows of every output it counted
@@ -46,18 +54,18 @@ def test_preview_writes_nothing(project_settings: Settings, audience: AudienceSp
         assert len(rows) == min(3, entry.rows)
 
 
-def test_run_writes_what_the_manifest_says(project_settings: Settings, audience: AudienceSpec,
-                                           tmp_path: Path) -> None:
+def test_run_writes_what_the_manifest_says(project_settings: Settings, audience: AudienceSpec, tmp_path: Path) -> None:
     settings = replace(project_settings, output_dir=tmp_path)
-    [result] = api.run(settings, selectors=[audience.name], as_of=AS_OF, variables=required_vars(audience),
-                       record=False)
+    [result] = api.run(
+        settings, selectors=[audience.name], as_of=AS_OF, variables=required_vars(audience), record=False
+    )
     assert result.ok, result.manifest.errors
     assert result.run_dir is not None
     manifest = read_manifest(result.run_dir)
-    assert manifest.to_json() == result.manifest.to_json()     # what is on disk is what the run returned
+    assert manifest.to_json() == result.manifest.to_json()  # what is on disk is what the run returned
     written = [o for o in manifest.outputs if o.status is OutputStatus.WRITTEN]
     on_disk = sorted(p.name for p in result.run_dir.iterdir())
-    assert on_disk == sorted([o.file for o in written] + [MANIFEST, REPORT_FILE])   # the run report beside it
+    assert on_disk == sorted([o.file for o in written] + [MANIFEST, REPORT_FILE])  # the run report beside it
     modes = set()
     for entry in written:
         data = (result.run_dir / entry.file).read_bytes()

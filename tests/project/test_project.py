@@ -35,27 +35,30 @@ def test_validate_on_the_database_finds_nothing(project_settings: Settings) -> N
 
 
 @pytest.mark.parametrize("name, template", TEMPLATES, ids=[name for name, _ in TEMPLATES])
-def test_template_dry_runs_on_a_run_of_its_audience(project_settings: Settings, seeded_vars: dict[str, Any],
-                                                    tmp_path: Path, name: str, template: Any) -> None:
+def test_template_dry_runs_on_a_run_of_its_audience(
+    project_settings: Settings, seeded_vars: dict[str, Any], tmp_path: Path, name: str, template: Any
+) -> None:
     from engine.delivery.request import SendRequest  # noqa: PLC0415
 
     spec = next(s for s in load_project_audiences(PROJECT) if s.name == template.audience)
-    settings = replace(project_settings, output_dir=tmp_path, state_dsn=None)   # a dry run needs no state
-    [run] = api.run(settings, selectors=[spec.name], as_of=AS_OF, variables=required_vars(spec, seeded_vars),
-                    record=False)
+    settings = replace(project_settings, output_dir=tmp_path, state_dsn=None)  # a dry run needs no state
+    [run] = api.run(
+        settings, selectors=[spec.name], as_of=AS_OF, variables=required_vars(spec, seeded_vars), record=False
+    )
     assert run.ok, run.manifest.errors
     output = run.manifest.output(template.output, test=False)
     assert output is not None
     if output.status is not OutputStatus.WRITTEN:
         pytest.skip(f"{spec.name}.{template.output} is empty on the seeded data: nothing to send")
     for test in (True, False):
-        report = api.send(settings, SendRequest(source=run.run_dir, template=name, test=test, dry_run=True,
-                                                as_of=AS_OF))
+        report = api.send(
+            settings, SendRequest(source=run.run_dir, template=name, test=test, dry_run=True, as_of=AS_OF)
+        )
         assert report.exit_code == 0, report.as_dict()
-        assert any("no state database" in w for w in report.warnings)      # it says what it could not check
-        if test:   # the seed gives the test users (the founder) a device: the TEST push has a token
+        assert any("no state database" in w for w in report.warnings)  # it says what it could not check
+        if test:  # the seed gives the test users (the founder) a device: the TEST push has a token
             assert report.no_token == 0 and report.targeted >= 1, report.as_dict()
-        preview = report.preview         # the rendered pushes, as many as asked for where rows render
+        preview = report.preview  # the rendered pushes, as many as asked for where rows render
         assert preview is not None and len(preview.samples) == min(3, preview.rows - preview.bad_total) > 0
     # the run's report shows the same samples of the live file
     shown = parse(run.run_dir / REPORT_FILE).rows(f"push-{name}")[1:]

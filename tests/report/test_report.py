@@ -41,15 +41,23 @@ def world(app_db: str, tmp_path: Path) -> dict[str, object]:
     u1, u2 = d.user("U1"), d.user("U2")
     for user, variant in ((u1, a), (u2, a), (u1, b)):
         d.wishlist(user, variant, created_at=old)
-    for name in (FORMULA, MARKUP):       # each with one live wish: both pass the threshold
+    for name in (FORMULA, MARKUP):  # each with one live wish: both pass the threshold
         d.wishlist(d.user("W"), d.variant(d.product(name)), created_at=old)
     d.close()
     return {"dsn": app_db, "project": make_project(tmp_path / "p"), "out": tmp_path / "out"}
 
 
 def _run(world: dict[str, object], *, source: str | None = None, pii: tuple[str, ...] = (), **variables: object):
-    settings = resolve({"source_dsn": source or world["dsn"], "state_dsn": world["dsn"], "output_dir": world["out"],
-                        "project_dir": world["project"], "report_pii_columns": pii}, env={})
+    settings = resolve(
+        {
+            "source_dsn": source or world["dsn"],
+            "state_dsn": world["dsn"],
+            "output_dir": world["out"],
+            "project_dir": world["project"],
+            "report_pii_columns": pii,
+        },
+        env={},
+    )
     [result] = api.run(settings, selectors=["toy"], as_of=AS_OF, variables=variables)
     return settings, result
 
@@ -72,14 +80,13 @@ def test_succeeded_run_report_funnel_files_sample_masked_and_escaped(world: dict
     assert funnel["output all_products"][0] == "4"
     files = {row[0]: row for row in page.rows("files")[1:]}
     csv_name = result.manifest.output("all_products", test=False).file
-    assert files[csv_name][3] == "4" and files[csv_name][4] == result.manifest.output(
-        "all_products", test=False).sha256
+    assert files[csv_name][3] == "4" and files[csv_name][4] == result.manifest.output("all_products", test=False).sha256
     sample = page.rows("sample-table")
     assert sample[0] == ["product_id", "name", "wishes", "label"]
     cells = [c for row in sample[1:] for c in row]
-    assert "'" + FORMULA in cells and FORMULA not in cells          # spreadsheet-safe
-    assert MARKUP in cells                                           # shown as text, escaped in the source
-    assert {row[3] for row in sample[1:]} == {MASK}                  # label is configured as PII
+    assert "'" + FORMULA in cells and FORMULA not in cells  # spreadsheet-safe
+    assert MARKUP in cells  # shown as text, escaped in the source
+    assert {row[3] for row in sample[1:]} == {MASK}  # label is configured as PII
     assert page.texts["warnings"] == "none"
 
 
@@ -118,8 +125,8 @@ def test_partial_run_report(world: dict[str, object]) -> None:
 
 
 def test_size_jump_warning_and_history(world: dict[str, object]) -> None:
-    settings, _ = _run(world, min_wishes=100)          # 0 rows
-    _, big = _run(world)       # 4 all_products rows + 1 popular (only A has 2 wishes) after a run of 0
+    settings, _ = _run(world, min_wishes=100)  # 0 rows
+    _, big = _run(world)  # 4 all_products rows + 1 popular (only A has 2 wishes) after a run of 0
     assert "after previous runs of 0 rows" in parse(big.run_dir / "report.html").texts["warnings"]
     path = api.report_history(settings, "toy")
     rows = parse(path).rows("history")[1:]
@@ -130,12 +137,18 @@ def test_size_jump_warning_and_history(world: dict[str, object]) -> None:
 def test_report_command_finds_a_run_by_short_id(world: dict[str, object]) -> None:
     _, result = _run(world)
     (result.run_dir / "report.html").unlink()
-    out = CliRunner().invoke(cli, ["--project-dir", str(world["project"]), "report", result.run_id[:8]],
-                             env={"ENGINE_OUTPUT_DIR": str(world["out"])})
+    out = CliRunner().invoke(
+        cli,
+        ["--project-dir", str(world["project"]), "report", result.run_id[:8]],
+        env={"ENGINE_OUTPUT_DIR": str(world["out"])},
+    )
     assert out.exit_code == 0, out.output
     assert Path(out.output.strip()) == result.run_dir / "report.html" and (result.run_dir / "report.html").exists()
-    missing = CliRunner().invoke(cli, ["--project-dir", str(world["project"]), "report", "deadbeef"],
-                                 env={"ENGINE_OUTPUT_DIR": str(world["out"])})
+    missing = CliRunner().invoke(
+        cli,
+        ["--project-dir", str(world["project"]), "report", "deadbeef"],
+        env={"ENGINE_OUTPUT_DIR": str(world["out"])},
+    )
     assert missing.exit_code != 0 and "no run folder found" in missing.output
 
 
@@ -147,9 +160,16 @@ def test_report_history_name_cannot_leave_the_output_root(world: dict[str, objec
     from engine.cli.main import cli  # noqa: PLC0415
 
     out = tmp_path / "deep" / "er" / "out"
-    result = CliRunner().invoke(cli, ["--project-dir", str(world["project"]), "report", "--history", name],
-                                env={"ENGINE_OUTPUT_DIR": str(out), "ENGINE_STATE_DSN": str(world["dsn"]),
-                                     "ENGINE_SOURCE_DSN": "", "ENGINE_CONNECT_RETRIES": "0"})
+    result = CliRunner().invoke(
+        cli,
+        ["--project-dir", str(world["project"]), "report", "--history", name],
+        env={
+            "ENGINE_OUTPUT_DIR": str(out),
+            "ENGINE_STATE_DSN": str(world["dsn"]),
+            "ENGINE_SOURCE_DSN": "",
+            "ENGINE_CONNECT_RETRIES": "0",
+        },
+    )
     shown = result.stdout + result.stderr
     assert result.exit_code == 2 and "Traceback" not in shown, shown
     assert "--history" in shown and "refused" in shown, shown
@@ -163,9 +183,16 @@ def test_report_run_id_must_be_a_run_id(world: dict[str, object], tmp_path: Path
 
     from engine.cli.main import cli  # noqa: PLC0415
 
-    result = CliRunner().invoke(cli, ["--project-dir", str(world["project"]), "report", run_id],
-                                env={"ENGINE_OUTPUT_DIR": str(tmp_path / "out"), "ENGINE_STATE_DSN": "",
-                                     "ENGINE_SOURCE_DSN": "", "ENGINE_CONNECT_RETRIES": "0"})
+    result = CliRunner().invoke(
+        cli,
+        ["--project-dir", str(world["project"]), "report", run_id],
+        env={
+            "ENGINE_OUTPUT_DIR": str(tmp_path / "out"),
+            "ENGINE_STATE_DSN": "",
+            "ENGINE_SOURCE_DSN": "",
+            "ENGINE_CONNECT_RETRIES": "0",
+        },
+    )
     shown = result.stdout + result.stderr
     assert result.exit_code == 2 and "Traceback" not in shown and "not a run id" in shown, shown
 
@@ -181,11 +208,18 @@ def test_report_html_replaced_by_a_directory_is_a_clear_error(world: dict[str, o
     report.unlink()
     report.mkdir()
     (report / "keep").write_text("x")
-    out = CliRunner().invoke(cli, ["--project-dir", str(world["project"]), "report", result.run_id],
-                             env={"ENGINE_OUTPUT_DIR": str(world["out"]), "ENGINE_STATE_DSN": str(world["dsn"]),
-                                  "ENGINE_SOURCE_DSN": "", "ENGINE_CONNECT_RETRIES": "0"})
+    out = CliRunner().invoke(
+        cli,
+        ["--project-dir", str(world["project"]), "report", result.run_id],
+        env={
+            "ENGINE_OUTPUT_DIR": str(world["out"]),
+            "ENGINE_STATE_DSN": str(world["dsn"]),
+            "ENGINE_SOURCE_DSN": "",
+            "ENGINE_CONNECT_RETRIES": "0",
+        },
+    )
     shown = out.stdout + out.stderr
     assert out.exit_code == 1 and "Traceback" not in shown, shown
     assert out.exception is None or isinstance(out.exception, SystemExit), repr(out.exception)
     assert "report.html" in shown and "is a directory" in shown, shown
-    assert (report / "keep").read_text() == "x"          # nothing of it removed
+    assert (report / "keep").read_text() == "x"  # nothing of it removed

@@ -74,7 +74,7 @@ def test_a_good_run_posts_no_alert(alerting: tuple[SchedWorld, Webhook]) -> None
 
 def test_a_missed_run_posts_one_alert(alerting: tuple[SchedWorld, Webhook]) -> None:
     world, hook = alerting
-    world.write_automations(automation_yaml("a_missed", "missed"))      # missed policy: skip (the default)
+    world.write_automations(automation_yaml("a_missed", "missed"))  # missed policy: skip (the default)
     run = world.create_run("a_missed", T, kind=RunKind.SCHEDULED)
     # the first phase only gets to run 5 minutes after T (past T + 1 min on time): skipped as missed
     drive(world, run.id, Clock(T + timedelta(minutes=5)))
@@ -87,7 +87,7 @@ def test_a_missed_run_posts_one_alert(alerting: tuple[SchedWorld, Webhook]) -> N
 def test_a_blocked_run_posts_one_alert(alerting: tuple[SchedWorld, Webhook]) -> None:
     world, hook = alerting
     world.write_automations(automation_yaml("a_block", "block", extra="    max_audience_size: 1\n"))
-    world.add_cohort("block", 2)                                       # 2 rows > max 1: blocked
+    world.add_cohort("block", 2)  # 2 rows > max 1: blocked
     run = world.create_run("a_block", T)
     drive(world, run.id, Clock(T - seconds(60)))
     assert world.run(run.id).status is AutomationRunStatus.BLOCKED

@@ -53,7 +53,7 @@ def test_phases_run_in_order_at_their_times_and_send_each_user_once(sched_world:
     final = sched_world.run(run.id)
     assert (final.status, final.audience_size, final.sent, final.failed) == (AutomationRunStatus.CLEANED, 3, 3, 0)
     assert sched_world.received(users) == [1, 1, 1]
-    assert sched_world.fcm.accepted()[FOUNDER_TOKEN] == 1          # one TEST push, to the test user only
+    assert sched_world.fcm.accepted()[FOUNDER_TOKEN] == 1  # one TEST push, to the test user only
     # running the finished run again does nothing (no second push)
     assert drive(sched_world, run.id, clock) == []
     assert sched_world.received(users) == [1, 1, 1]
@@ -65,7 +65,7 @@ def test_the_live_send_reads_the_frozen_files_only(sched_world: SchedWorld) -> N
     run = sched_world.create_run("a_frozen", T)
 
     def tamper(phase: str, _now: object) -> None:
-        if phase == "live":   # someone rewrites the frozen CSV during the window
+        if phase == "live":  # someone rewrites the frozen CSV during the window
             frozen = sched_world.run(run.id)
             [name] = [n for n in frozen.frozen if "TEST" not in n]
             path = sched_world.settings.output_dir.parent / "x"  # noqa: F841  (for clarity of the next line)
@@ -91,7 +91,7 @@ def test_cancel_in_the_window_stops_the_live_send_and_is_refused_after_it(sched_
     drive(sched_world, run.id, Clock(T - seconds(60)), before=cancel_in_window)
     assert sched_world.run(run.id).status is AutomationRunStatus.CANCELLED
     assert sched_world.received(users) == [0, 0]
-    assert sched_world.fcm.accepted()[FOUNDER_TOKEN] >= 1       # the TEST push had gone out
+    assert sched_world.fcm.accepted()[FOUNDER_TOKEN] >= 1  # the TEST push had gone out
 
     sent = sched_world.create_run("a_cancel", T + timedelta(days=1))
     drive(sched_world, sent.id, Clock(T + timedelta(days=1) - seconds(60)))
@@ -119,7 +119,9 @@ def test_pause_skips_runs_until_resume(sched_world: SchedWorld) -> None:
     assert sched_world.received(users) == [1, 1]
     status = {a.automation_id: a for a in api.scheduler_status(sched_world.settings, now=T).automations}
     assert status["a_pause"].paused is False and [r.status for r in status["a_pause"].recent] == [
-        AutomationRunStatus.CLEANED, AutomationRunStatus.SKIPPED]
+        AutomationRunStatus.CLEANED,
+        AutomationRunStatus.SKIPPED,
+    ]
 
 
 def test_max_audience_size_blocks_the_live_send(sched_world: SchedWorld) -> None:
@@ -139,36 +141,43 @@ def test_an_empty_audience_is_recorded_and_sends_nothing(sched_world: SchedWorld
     final = sched_world.run(run.id)
     assert (final.status, final.audience_size, final.sent) == (AutomationRunStatus.CLEANED, 0, 0)
     assert "empty audience: nothing sent" in [d for s, d in _details(sched_world, run.id) if s == "sent"]
-    assert sum(sched_world.fcm.accepted().values()) <= 1           # at most the founder's TEST push
+    assert sum(sched_world.fcm.accepted().values()) <= 1  # at most the founder's TEST push
 
 
 def _details(world: SchedWorld, run_id: str) -> list[tuple[str, str | None]]:
     with psycopg.connect(world.dsn) as conn:
-        return conn.execute("SELECT status, detail FROM engine.automation_run_phases WHERE run_id = %s ORDER BY id",
-                            (run_id,)).fetchall()
+        return conn.execute(
+            "SELECT status, detail FROM engine.automation_run_phases WHERE run_id = %s ORDER BY id", (run_id,)
+        ).fetchall()
 
 
 def test_missed_runs_skip_or_go_late_within_the_grace(sched_world: SchedWorld) -> None:
     sched_world.write_automations(
         automation_yaml("a_skip", "skip"),
-        automation_yaml("a_late", "late", extra="    missed: {policy: late, grace: 10m}\n"))
+        automation_yaml("a_late", "late", extra="    missed: {policy: late, grace: 10m}\n"),
+    )
     skip_users = sched_world.add_cohort("skip", 2)
     late_users = sched_world.add_cohort("late", 2)
     with psycopg.connect(sched_world.dsn, autocommit=True) as conn:
-        conn.execute("INSERT INTO engine.automation_controls (automation_id, first_seen_at) VALUES "
-                     "('a_skip', %s), ('a_late', %s)", (T - timedelta(days=2), T - timedelta(days=2)))
+        conn.execute(
+            "INSERT INTO engine.automation_controls (automation_id, first_seen_at) VALUES "
+            "('a_skip', %s), ('a_late', %s)",
+            (T - timedelta(days=2), T - timedelta(days=2)),
+        )
         # every replica was down from before 08:59:54 (T-6s) until 09:05
         now = T + timedelta(minutes=5)
         waiting = plan_runs(conn, load_schedules(sched_world.project), now)
-        assert plan_runs(conn, load_schedules(sched_world.project), now) == waiting     # nothing planned twice
-        rows = conn.execute("SELECT automation_id, send_at, status, reason FROM engine.automation_runs "
-                            "WHERE automation_id IN ('a_skip', 'a_late') ORDER BY automation_id, send_at").fetchall()
+        assert plan_runs(conn, load_schedules(sched_world.project), now) == waiting  # nothing planned twice
+        rows = conn.execute(
+            "SELECT automation_id, send_at, status, reason FROM engine.automation_runs "
+            "WHERE automation_id IN ('a_skip', 'a_late') ORDER BY automation_id, send_at"
+        ).fetchall()
     # today's 09:00 only (yesterday's is 24h05 ago, past the one-day look-back): skip records it as
     # skipped (09:05 is past T + 1 min on time); late still sends it (5 min after T, grace 10 min)
     assert [(a, s, st) for a, s, st, _ in rows] == [("a_late", T, "scheduled"), ("a_skip", T, "skipped")]
     assert all(r[3].startswith("missed: no scheduler was running") for r in rows if r[2] == "skipped")
     [late] = [w for w in waiting if sched_world.run(w.run_id).automation_id == "a_late"]
-    assert (late.phase.value, late.at) == ("generate", T - seconds(6))     # due already: runs at once
+    assert (late.phase.value, late.at) == ("generate", T - seconds(6))  # due already: runs at once
     drive(sched_world, late.run_id, Clock(now))
     assert sched_world.run(late.run_id).status is AutomationRunStatus.CLEANED
     assert sched_world.received(late_users) == [1, 1] and sched_world.received(skip_users) == [0, 0]
@@ -183,8 +192,9 @@ def test_missed_runs_skip_or_go_late_within_the_grace(sched_world: SchedWorld) -
 def test_run_automation_passes_its_vars_to_the_sql(sched_world: SchedWorld) -> None:
     sched_world.write_automations(automation_yaml("a_vars", "vars"))
     sched_world.add_cohort("vars", 4)
-    result = CliRunner().invoke(cli, ["--json", "run", "--automation", "a_vars", "--as-of", T.isoformat()],
-                                env=sched_world.env())
+    result = CliRunner().invoke(
+        cli, ["--json", "run", "--automation", "a_vars", "--as-of", T.isoformat()], env=sched_world.env()
+    )
     assert result.exit_code == 0, result.output
     [run] = json.loads(result.stdout)["runs"]
     # the audience's default cohort "none" matches nobody: 4 rows means vars.cohort reached the SQL
@@ -203,8 +213,9 @@ def test_a_large_live_send_is_split_into_shard_jobs_and_joined(sched_world: Sche
     final = sharded.run(run.id)
     assert (final.status, final.sent, final.failed) == (AutomationRunStatus.CLEANED, 5, 0)
     assert sharded.received(users) == [1] * 5
-    assert sharded.query_one("SELECT shards, status FROM engine.sends WHERE send_id = %s",
-                             (f"{run.id}:hello:live",)) == (3, "completed")
+    assert sharded.query_one(
+        "SELECT shards, status FROM engine.sends WHERE send_id = %s", (f"{run.id}:hello:live",)
+    ) == (3, "completed")
 
 
 def test_shard_jobs_that_never_ran_are_sent_whole_by_the_live_phase(sched_world: SchedWorld) -> None:
@@ -214,11 +225,12 @@ def test_shard_jobs_that_never_ran_are_sent_whole_by_the_live_phase(sched_world:
     users = sharded.add_cohort("lost", 4)
     run = sharded.create_run("a_lost_shards", T)
     ctx = PhaseContext(settings=sharded.settings, worker="test", clock=Clock(T))
-    advance(ctx, run.id), advance(ctx, run.id)               # generate, test
-    fanout = advance(ctx, run.id)                            # live: planned and split, shard jobs "lost"
+    advance(ctx, run.id), advance(ctx, run.id)  # generate, test
+    fanout = advance(ctx, run.id)  # live: planned and split, shard jobs "lost"
     assert isinstance(fanout, Fanout) and len(fanout.shards) == 2
-    assert sharded.received(users) == [0] * 4                # planning sends nothing
-    advance(ctx, run.id)                                     # the live job again
+    assert sharded.received(users) == [0] * 4  # planning sends nothing
+    advance(ctx, run.id)  # the live job again
     assert sharded.run(run.id).status is AutomationRunStatus.SENT and sharded.received(users) == [1] * 4
-    assert sharded.query_one("SELECT shards, status FROM engine.sends WHERE send_id = %s",
-                             (f"{run.id}:hello:live",)) == (None, "completed")   # never split after all
+    assert sharded.query_one(
+        "SELECT shards, status FROM engine.sends WHERE send_id = %s", (f"{run.id}:hello:live",)
+    ) == (None, "completed")  # never split after all

@@ -23,11 +23,16 @@ from tests.scheduler.world import FOUNDER_TOKEN, SchedWorld, automation_yaml, ma
 REPLICAS = 3
 
 
-def start_replica(world: SchedWorld, name: str, log_dir: Path,
-                  env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def start_replica(
+    world: SchedWorld, name: str, log_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     log = open(log_dir / f"{name}.log", "wb")
-    return subprocess.Popen(world.engine("scheduler", "--name", name, "--heartbeat", "0.5", "--stalled-after", "2",
-                                         "--concurrency", "2"), env=env or world.env(), stdout=log, stderr=log)
+    return subprocess.Popen(
+        world.engine("scheduler", "--name", name, "--heartbeat", "0.5", "--stalled-after", "2", "--concurrency", "2"),
+        env=env or world.env(),
+        stdout=log,
+        stderr=log,
+    )
 
 
 def stop_replicas(procs: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -44,8 +49,9 @@ def stop_replicas(procs: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def shared(sched_db: str, tmp_path_factory: pytest.TempPathFactory,
-           source_role: Callable[..., str]) -> Iterator[SchedWorld]:
+def shared(
+    sched_db: str, tmp_path_factory: pytest.TempPathFactory, source_role: Callable[..., str]
+) -> Iterator[SchedWorld]:
     """One world and one set of replicas for the module (starting processes is the slow part)."""
     with FakeFcmServer() as fcm:
         yield make_world(sched_db, tmp_path_factory.mktemp("replicas"), fcm, source_role(sched_db))
@@ -70,8 +76,9 @@ def wait_for(predicate, timeout: float, what: str, procs: dict[str, subprocess.P
 
 def final(world: SchedWorld, run_ids: list[str]) -> bool:
     with psycopg.connect(world.dsn) as conn:
-        rows = conn.execute("SELECT status FROM engine.automation_runs WHERE id = ANY(%s::uuid[])",
-                            (run_ids,)).fetchall()
+        rows = conn.execute(
+            "SELECT status FROM engine.automation_runs WHERE id = ANY(%s::uuid[])", (run_ids,)
+        ).fetchall()
     return len(rows) == len(run_ids) and all(AutomationRunStatus(s).final for (s,) in rows)
 
 
@@ -82,25 +89,38 @@ def trigger_at(world: SchedWorld, automation: str, send_at: datetime) -> str:
 
 
 LATE = "    missed: {policy: late, grace: 5m}\n"
-PER_AUTOMATION = 3      # 3 automations x 3 runs, one second apart: 9 runs, 18 sends over 3 replicas
+PER_AUTOMATION = 3  # 3 automations x 3 runs, one second apart: 9 runs, 18 sends over 3 replicas
 
 
 def test_three_replicas_run_many_runs_each_exactly_once_at_their_times(
-        shared: SchedWorld, replicas: dict[str, subprocess.Popen[bytes]]) -> None:
+    shared: SchedWorld, replicas: dict[str, subprocess.Popen[bytes]]
+) -> None:
     sched_world = shared
     cohorts = {f"many{i}": sched_world.add_cohort(f"many{i}", 3) for i in range(3)}
     sched_world.write_automations(*(automation_yaml(f"a_{c}", c, extra=LATE) for c in cohorts))
     base = datetime.now(timezone.utc).replace(microsecond=0) + seconds(10)
-    runs = {trigger_at(sched_world, f"a_{c}", base + seconds(i)): base + seconds(i)
-            for c in cohorts for i in range(PER_AUTOMATION)}
+    runs = {
+        trigger_at(sched_world, f"a_{c}", base + seconds(i)): base + seconds(i)
+        for c in cohorts
+        for i in range(PER_AUTOMATION)
+    }
     wait_for(lambda: final(sched_world, list(runs)), 150, "the runs to finish", replicas)
     workers = set()
     for run_id, send_at in runs.items():
         run = sched_world.run(run_id)
         assert run.status is AutomationRunStatus.CLEANED, (run.status, run.reason)
         history = sched_world.history(run_id)
-        assert [s for s, _ in history] == ["scheduled", "generating", "generated", "testing", "tested", "window",
-                                           "sending", "sent", "cleaned"]
+        assert [s for s, _ in history] == [
+            "scheduled",
+            "generating",
+            "generated",
+            "testing",
+            "tested",
+            "window",
+            "sending",
+            "sent",
+            "cleaned",
+        ]
         at = dict(history)
         # never early: generate from T-6s, TEST from T-4s, live from T-0 (the database clock; 50 ms slack)
         slack = timedelta(milliseconds=50)
@@ -108,30 +128,39 @@ def test_three_replicas_run_many_runs_each_exactly_once_at_their_times(
         assert at["testing"] >= send_at - seconds(4) - slack
         assert at["sending"] >= send_at - slack
         with psycopg.connect(sched_world.dsn) as conn:
-            workers |= {w for (w,) in conn.execute(
-                "SELECT worker FROM engine.automation_run_phases WHERE run_id = %s AND worker LIKE 'r%%'",
-                (run_id,))}
+            workers |= {
+                w
+                for (w,) in conn.execute(
+                    "SELECT worker FROM engine.automation_run_phases WHERE run_id = %s AND worker LIKE 'r%%'", (run_id,)
+                )
+            }
     # each run sent its live push once to each of its cohort's 3 users: 3 runs -> 3 pushes per user
     for users in cohorts.values():
         assert sched_world.received(users) == [PER_AUTOMATION] * 3
-    assert sched_world.fcm.accepted()[FOUNDER_TOKEN] == len(runs)   # one TEST push per run
-    assert len(workers) >= 2                                         # the work was shared
+    assert sched_world.fcm.accepted()[FOUNDER_TOKEN] == len(runs)  # one TEST push per run
+    assert len(workers) >= 2  # the work was shared
 
 
 def holder(world: SchedWorld, run_id: str, status: str) -> str | None:
     with psycopg.connect(world.dsn) as conn:
-        row = conn.execute("SELECT worker FROM engine.automation_run_phases WHERE run_id = %s AND status = %s "
-                           "ORDER BY id DESC LIMIT 1", (run_id, status)).fetchone()
+        row = conn.execute(
+            "SELECT worker FROM engine.automation_run_phases WHERE run_id = %s AND status = %s "
+            "ORDER BY id DESC LIMIT 1",
+            (run_id, status),
+        ).fetchone()
     return row[0] if row else None
 
 
 def test_kill_9_of_the_replica_in_a_phase_another_finishes_without_duplicates(
-        shared: SchedWorld, replicas: dict[str, subprocess.Popen[bytes]]) -> None:
+    shared: SchedWorld, replicas: dict[str, subprocess.Popen[bytes]]
+) -> None:
     sched_world = shared
     slow_users = sched_world.add_cohort("slowgen", 3)
     send_users = sched_world.add_cohort("slowsend", 40)
-    sched_world.write_automations(automation_yaml("a_slowgen", "slowgen", pause_s=3, extra=LATE),
-                                  automation_yaml("a_slowsend", "slowsend", extra=LATE))
+    sched_world.write_automations(
+        automation_yaml("a_slowgen", "slowgen", pause_s=3, extra=LATE),
+        automation_yaml("a_slowsend", "slowsend", extra=LATE),
+    )
     now = datetime.now(timezone.utc).replace(microsecond=0)
     gen_run = trigger_at(sched_world, "a_slowgen", now + seconds(8))
     send_run = trigger_at(sched_world, "a_slowsend", now + seconds(12))
@@ -145,8 +174,12 @@ def test_kill_9_of_the_replica_in_a_phase_another_finishes_without_duplicates(
 
     # 2. kill -9 the replica holding the live send (slowed down at the fake FCM)
     sched_world.fcm.slow(0.15)
-    wait_for(lambda: holder(sched_world, send_run, "sending") is not None
-             and sum(sched_world.received(send_users)) > 0, 40, "the live send", replicas)
+    wait_for(
+        lambda: holder(sched_world, send_run, "sending") is not None and sum(sched_world.received(send_users)) > 0,
+        40,
+        "the live send",
+        replicas,
+    )
     second = holder(sched_world, send_run, "sending")
     assert second in replicas and second != victim
     replicas[second].kill()
@@ -159,9 +192,14 @@ def test_kill_9_of_the_replica_in_a_phase_another_finishes_without_duplicates(
         assert run.status is AutomationRunStatus.CLEANED, (run.status, run.reason)
     # generate was restarted by the surviving replica: two 'generating' records, two workers
     with psycopg.connect(sched_world.dsn) as conn:
-        gen_workers = [w for (w,) in conn.execute(
-            "SELECT worker FROM engine.automation_run_phases WHERE run_id = %s AND status = 'generating' ORDER BY id",
-            (gen_run,))]
+        gen_workers = [
+            w
+            for (w,) in conn.execute(
+                "SELECT worker FROM engine.automation_run_phases "
+                "WHERE run_id = %s AND status = 'generating' ORDER BY id",
+                (gen_run,),
+            )
+        ]
     assert gen_workers[0] == victim and len(gen_workers) == 1 or gen_workers[-1] != victim
     assert sched_world.received(slow_users) == [1, 1, 1]
     # the live send resumed from the ledger under the same send id: nobody got it twice. Pushes the

@@ -22,8 +22,12 @@ def _free_port() -> int:
 def test_serve_port_hosts_the_page_and_readyz_reports_the_worker(sched_world: SchedWorld) -> None:
     sched_world.write_automations(automation_yaml("a_page", "page"))
     port = _free_port()
-    proc = subprocess.Popen(sched_world.engine("scheduler", "--serve-port", str(port), "--heartbeat", "0.5"),
-                            env=sched_world.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        sched_world.engine("scheduler", "--serve-port", str(port), "--heartbeat", "0.5"),
+        env=sched_world.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline, answer = time.monotonic() + 60, None
         while time.monotonic() < deadline and proc.poll() is None:
@@ -34,8 +38,9 @@ def test_serve_port_hosts_the_page_and_readyz_reports_the_worker(sched_world: Sc
             except httpx.TransportError:
                 pass
             time.sleep(0.3)
-        assert answer is not None and (answer.status_code, answer.text) == (200, "ready\n"), \
+        assert answer is not None and (answer.status_code, answer.text) == (200, "ready\n"), (
             proc.stderr.read().decode() if proc.poll() is not None and proc.stderr else answer
+        )
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).text == "ok\n"
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -50,8 +55,12 @@ def test_a_taken_port_is_a_config_error(sched_world: SchedWorld) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         # the port comes from the environment here (the flag's setting), like a replica's deployment would
-        done = subprocess.run(sched_world.engine("scheduler"), env={**sched_world.env(),
-                              "ENGINE_SCHEDULER_SERVE_PORT": str(port), "ENGINE_LOG_FORMAT": "plain"},
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            sched_world.engine("scheduler"),
+            env={**sched_world.env(), "ENGINE_SCHEDULER_SERVE_PORT": str(port), "ENGINE_LOG_FORMAT": "plain"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 2, done.stderr
     assert f"127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr

@@ -72,10 +72,20 @@ automations:
 """
 
 
-def automation_yaml(automation_id: str, cohort: str, *, lead: str = "{generate: 6s, test: 4s}",
-                    extra: str = "", cron: str = "0 9 * * *", zone: str = "UTC", pause_s: float = 0) -> str:
-    return (f"  - id: {automation_id}\n    audience: cohort\n    schedule: {{cron: \"{cron}\", timezone: {zone}}}\n"
-            f"    lead: {lead}\n    vars: {{cohort: {cohort}, pause_s: {pause_s}}}\n    pushes: [hello]\n{extra}")
+def automation_yaml(
+    automation_id: str,
+    cohort: str,
+    *,
+    lead: str = "{generate: 6s, test: 4s}",
+    extra: str = "",
+    cron: str = "0 9 * * *",
+    zone: str = "UTC",
+    pause_s: float = 0,
+) -> str:
+    return (
+        f'  - id: {automation_id}\n    audience: cohort\n    schedule: {{cron: "{cron}", timezone: {zone}}}\n'
+        f"    lead: {lead}\n    vars: {{cohort: {cohort}, pause_s: {pause_s}}}\n    pushes: [hello]\n{extra}"
+    )
 
 
 @dataclass
@@ -84,7 +94,7 @@ class SchedWorld:
     fcm: FakeFcmServer
     dsn: str
     project: Path
-    tokens: dict[str, str]        # user id -> token
+    tokens: dict[str, str]  # user id -> token
 
     def write_automations(self, *entries: str) -> None:
         (self.project / "schedules.yaml").write_text(TEMPLATE + "".join(entries), encoding="utf-8")
@@ -94,9 +104,11 @@ class SchedWorld:
         with psycopg.connect(self.dsn) as conn:
             for i, uid in enumerate(ids):
                 conn.execute("INSERT INTO users (id, username) VALUES (%s, %s)", (uid, f"{cohort}-{i}"))
-                conn.execute("INSERT INTO devices (user_id, fingerprint, token, updated_at) "
-                             "VALUES (%s, %s, %s, timestamptz '2026-11-01 00:00+00')",
-                             (uid, f"fp-{cohort}-{i}", f"tok-{cohort}-{i}"))
+                conn.execute(
+                    "INSERT INTO devices (user_id, fingerprint, token, updated_at) "
+                    "VALUES (%s, %s, %s, timestamptz '2026-11-01 00:00+00')",
+                    (uid, f"fp-{cohort}-{i}", f"tok-{cohort}-{i}"),
+                )
                 self.tokens[uid] = f"tok-{cohort}-{i}"
         return ids
 
@@ -130,11 +142,16 @@ class SchedWorld:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
-        env.update(ENGINE_PROJECT_DIR=str(self.project), ENGINE_SOURCE_DSN=str(self.settings.source_dsn),
-                   ENGINE_STATE_DSN=self.dsn,
-                   ENGINE_OUTPUT_DIR=str(self.settings.output_dir),
-                   ENGINE_FCM_CREDENTIALS=str(self.settings.fcm_credentials), ENGINE_FCM_ENDPOINT=self.fcm.endpoint,
-                   ENGINE_FCM_CONCURRENCY="4", ENGINE_LOG_FORMAT="json")
+        env.update(
+            ENGINE_PROJECT_DIR=str(self.project),
+            ENGINE_SOURCE_DSN=str(self.settings.source_dsn),
+            ENGINE_STATE_DSN=self.dsn,
+            ENGINE_OUTPUT_DIR=str(self.settings.output_dir),
+            ENGINE_FCM_CREDENTIALS=str(self.settings.fcm_credentials),
+            ENGINE_FCM_ENDPOINT=self.fcm.endpoint,
+            ENGINE_FCM_CONCURRENCY="4",
+            ENGINE_LOG_FORMAT="json",
+        )
         return env
 
     def engine(self, *args: str) -> list[str]:
@@ -151,8 +168,14 @@ class Clock:
         return self.now
 
 
-def drive(world: SchedWorld, run_id: str, clock: Clock, *,
-          before: Callable[[str, datetime], None] | None = None, max_steps: int = 10) -> list[str]:
+def drive(
+    world: SchedWorld,
+    run_id: str,
+    clock: Clock,
+    *,
+    before: Callable[[str, datetime], None] | None = None,
+    max_steps: int = 10,
+) -> list[str]:
     """Run a run's phases in order, jumping the clock to each one's time; return the phases run
     (a live send split into shards runs them one after the other, each shown as ``shard K/N``)."""
     ctx = PhaseContext(settings=world.settings, worker="test", clock=clock)
@@ -191,18 +214,31 @@ def make_world(dsn: str, root: Path, fcm: FakeFcmServer, source: str) -> SchedWo
     (project / "audiences" / "cohort.yaml").write_text(AUDIENCE, encoding="utf-8")
     (project / "sql" / "cohort" / "members.sql").write_text(MEMBERS_SQL, encoding="utf-8")
     credentials = write_service_account(root / "service-account.json", token_uri=fcm.token_uri)
-    settings = Settings(project_dir=project, source_dsn=source, state_dsn=dsn, output_dir=root / "output",
-                        fcm_credentials=credentials, fcm_endpoint=fcm.endpoint, fcm_concurrency=4, connect_retries=0)
+    settings = Settings(
+        project_dir=project,
+        source_dsn=source,
+        state_dsn=dsn,
+        output_dir=root / "output",
+        fcm_credentials=credentials,
+        fcm_endpoint=fcm.endpoint,
+        fcm_concurrency=4,
+        connect_retries=0,
+    )
     with psycopg.connect(dsn) as conn:
         # audience SQL may not call pg_sleep (engine/policy/refused_functions.yaml); a function the database
         # defines is the database owner's choice, outside the policy's sight (least privilege covers it)
-        conn.execute("CREATE OR REPLACE FUNCTION hold_open(seconds float8) RETURNS void LANGUAGE sql "
-                     "AS 'select pg_sleep(seconds)'")
-        conn.execute("INSERT INTO users (id, username) VALUES (%s, 'founder') ON CONFLICT DO NOTHING",
-                     (FOUNDER["user_id"],))
-        conn.execute("INSERT INTO devices (user_id, fingerprint, token, updated_at) SELECT %s, 'fp-founder', %s,"
-                     " timestamptz '2026-11-01 00:00+00' WHERE NOT EXISTS (SELECT 1 FROM devices WHERE token = %s)",
-                     (FOUNDER["user_id"], FOUNDER_TOKEN, FOUNDER_TOKEN))
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION hold_open(seconds float8) RETURNS void LANGUAGE sql "
+            "AS 'select pg_sleep(seconds)'"
+        )
+        conn.execute(
+            "INSERT INTO users (id, username) VALUES (%s, 'founder') ON CONFLICT DO NOTHING", (FOUNDER["user_id"],)
+        )
+        conn.execute(
+            "INSERT INTO devices (user_id, fingerprint, token, updated_at) SELECT %s, 'fp-founder', %s,"
+            " timestamptz '2026-11-01 00:00+00' WHERE NOT EXISTS (SELECT 1 FROM devices WHERE token = %s)",
+            (FOUNDER["user_id"], FOUNDER_TOKEN, FOUNDER_TOKEN),
+        )
     return SchedWorld(settings, fcm, dsn, project, {})
 
 

@@ -23,13 +23,15 @@ BASE_AUDIENCE: dict[str, Any] = {
     "queries": [{"name": "users", "sql": "target/users.sql"}],
     "audience": {"from": "users"},
     "segments": {"everyone": "true"},
-    "outputs": [{
-        "name": "all",
-        "file": "target_{timestamp}.csv",
-        "order_by": [{"column": "user_id"}],
-        "columns": {"user_id": "user_id", "first_name": "first_name"},
-        "test": {"file": "TEST_target_{timestamp}.csv"},
-    }],
+    "outputs": [
+        {
+            "name": "all",
+            "file": "target_{timestamp}.csv",
+            "order_by": [{"column": "user_id"}],
+            "columns": {"user_id": "user_id", "first_name": "first_name"},
+            "test": {"file": "TEST_target_{timestamp}.csv"},
+        }
+    ],
 }
 
 BASE_SQL = """\
@@ -50,8 +52,9 @@ def _merge(base: Any, patch: Any) -> Any:
     return copy.deepcopy(patch)
 
 
-def build(root: Path, *, sql: str | None = None, audience: dict[str, Any] | None = None,
-          files: dict[str, str] | None = None) -> Path:
+def build(
+    root: Path, *, sql: str | None = None, audience: dict[str, Any] | None = None, files: dict[str, str] | None = None
+) -> Path:
     """A project in ``root``: the real project's sql/ macros, plus the target audience bent by the row."""
     shutil.copytree(PROJECT_ROOT / "sql", root / "sql")
     (root / "audiences").mkdir()

@@ -27,9 +27,21 @@ where u.first_name = E'a'
 
 
 def _compile(project: Path, *args: str):
-    return CliRunner().invoke(cli, ["--project-dir", str(project), "--log-format", "plain", "compile", "target",
-                                    "--as-of", "2026-11-20T12:00:00Z", *args],
-                              env={"ENGINE_SOURCE_DSN": "", "ENGINE_STATE_DSN": ""})
+    return CliRunner().invoke(
+        cli,
+        [
+            "--project-dir",
+            str(project),
+            "--log-format",
+            "plain",
+            "compile",
+            "target",
+            "--as-of",
+            "2026-11-20T12:00:00Z",
+            *args,
+        ],
+        env={"ENGINE_SOURCE_DSN": "", "ENGINE_STATE_DSN": ""},
+    )
 
 
 def _pwned(dsn: str) -> bool:
@@ -40,15 +52,21 @@ def _pwned(dsn: str) -> bool:
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql (PostgreSQL's client) is not installed")
 @pytest.mark.parametrize("placeholders", [False, True])
 @pytest.mark.parametrize("value", [HOSTILE, HOSTILE_LINES])
-def test_a_hostile_value_pasted_into_psql_stays_a_value(app_db: str, tmp_path: Path, placeholders: bool,
-                                                        value: str) -> None:
+def test_a_hostile_value_pasted_into_psql_stays_a_value(
+    app_db: str, tmp_path: Path, placeholders: bool, value: str
+) -> None:
     project = build(tmp_path / "project")
     result = _compile(project, "--var", f"name={value}", *(["--placeholders"] if placeholders else []))
     assert result.exit_code == 0, result.output
-    pasted = subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=0", "-d", app_db], input=result.stdout,
-                            capture_output=True, text=True, timeout=60)
+    pasted = subprocess.run(
+        ["psql", "-X", "-v", "ON_ERROR_STOP=0", "-d", app_db],
+        input=result.stdout,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert not _pwned(app_db), pasted.stdout + pasted.stderr
-    if not placeholders:   # the literal form runs as one query and finds nobody called that
+    if not placeholders:  # the literal form runs as one query and finds nobody called that
         assert pasted.returncode == 0 and "(0 rows)" in pasted.stdout, pasted.stdout + pasted.stderr
 
 

@@ -29,14 +29,24 @@ from tests.fixtures.appdata import AppData
 from tests.security.project import build
 from tests.security.test_hostile_projects import AS_OF, invoke
 
-STAMP = "20261120_120000"   # AS_OF in the default timezone (UTC), as file names show it
-SECOND = {"outputs": [
-    {"name": "all", "file": "target_{timestamp}.csv", "order_by": [{"column": "user_id"}],
-     "columns": {"user_id": "user_id", "first_name": "first_name"},
-     "test": {"file": "TEST_target_{timestamp}.csv"}},
-    {"name": "second", "file": "second_{timestamp}.csv", "order_by": [{"column": "user_id"}],
-     "columns": {"user_id": "user_id"}},
-]}
+STAMP = "20261120_120000"  # AS_OF in the default timezone (UTC), as file names show it
+SECOND = {
+    "outputs": [
+        {
+            "name": "all",
+            "file": "target_{timestamp}.csv",
+            "order_by": [{"column": "user_id"}],
+            "columns": {"user_id": "user_id", "first_name": "first_name"},
+            "test": {"file": "TEST_target_{timestamp}.csv"},
+        },
+        {
+            "name": "second",
+            "file": "second_{timestamp}.csv",
+            "order_by": [{"column": "user_id"}],
+            "columns": {"user_id": "user_id"},
+        },
+    ]
+}
 
 
 def _users(app_db: str) -> None:
@@ -55,17 +65,25 @@ def _row(dsn: str, run_id: str) -> tuple[str, str | None]:
 def test_directory_at_test_file_path_fails_that_file_only(app_db: str, tmp_path: Path) -> None:
     _users(app_db)
     project = build(tmp_path / "project", audience=SECOND)
-    settings = resolve({"source_dsn": app_db, "state_dsn": app_db, "output_dir": tmp_path / "out",
-                        "project_dir": project, "connect_retries": 0}, env={})
+    settings = resolve(
+        {
+            "source_dsn": app_db,
+            "state_dsn": app_db,
+            "output_dir": tmp_path / "out",
+            "project_dir": project,
+            "connect_retries": 0,
+        },
+        env={},
+    )
     run_id = str(uuid.uuid4())
     as_of = parse_as_of(AS_OF)
     assert file_timestamp(as_of, settings.timezone) == STAMP
     run_dir = tmp_path / "out" / "target" / f"{STAMP}_{run_id[:8]}"
-    (run_dir / f"TEST_target_{STAMP}.csv").mkdir(parents=True)   # the TEST file cannot replace a directory
+    (run_dir / f"TEST_target_{STAMP}.csv").mkdir(parents=True)  # the TEST file cannot replace a directory
 
     [result] = api.run(settings, selectors=["target"], as_of=as_of, variables={"name": "Ann"}, run_id=run_id)
 
-    manifest = read_manifest(run_dir)   # written, and finished
+    manifest = read_manifest(run_dir)  # written, and finished
     assert manifest.status is RunStatus.PARTIAL and not result.ok
     test = manifest.output("all", test=True)
     assert test is not None and test.status is OutputStatus.FAILED
@@ -81,9 +99,8 @@ def test_directory_at_test_file_path_fails_that_file_only(app_db: str, tmp_path:
 
 def test_name_too_long_for_the_test_file_exits_1_without_traceback(app_db: str, tmp_path: Path) -> None:
     _users(app_db)
-    long_test = "TEST_" + "t" * 150 + "_{timestamp}.csv"   # 176 bytes: a legal name, 150 more than the CSV's
-    project = build(tmp_path / "project", audience={"outputs": [{**SECOND["outputs"][0],
-                                                                  "test": {"file": long_test}}]})
+    long_test = "TEST_" + "t" * 150 + "_{timestamp}.csv"  # 176 bytes: a legal name, 150 more than the CSV's
+    project = build(tmp_path / "project", audience={"outputs": [{**SECOND["outputs"][0], "test": {"file": long_test}}]})
     # --out deep enough that the run folder's path is ~3950 bytes: the production CSV's temp path
     # (~3950 + 55) fits in PATH_MAX (4096), the TEST file's (~3950 + 200) does not: ENAMETOOLONG
     out = tmp_path / "o"
@@ -133,15 +150,22 @@ def _invoke_with_state(project: Path, out: Path, dsn: str):  # type: ignore[no-u
     from engine.cli.main import cli  # noqa: PLC0415
 
     return CliRunner().invoke(
-        cli, ["--project-dir", str(project), "--log-format", "json", "run", "--var", "name=Ann", "--as-of", AS_OF],
-        env={"ENGINE_SOURCE_DSN": dsn, "ENGINE_STATE_DSN": dsn, "ENGINE_OUTPUT_DIR": str(out),
-             "ENGINE_CONNECT_RETRIES": "0"})
+        cli,
+        ["--project-dir", str(project), "--log-format", "json", "run", "--var", "name=Ann", "--as-of", AS_OF],
+        env={
+            "ENGINE_SOURCE_DSN": dsn,
+            "ENGINE_STATE_DSN": dsn,
+            "ENGINE_OUTPUT_DIR": str(out),
+            "ENGINE_CONNECT_RETRIES": "0",
+        },
+    )
 
 
 def _dead_pid() -> int:
     """The pid of a process that has exited (and been reaped): no one writes under it any more."""
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     return int(proc.stdout)
 
 
@@ -153,9 +177,9 @@ def test_stale_temp_files_of_dead_runs_are_removed_by_the_next_run(app_db: str, 
     old_run.mkdir(parents=True)
     dead = old_run / f".target_20261119_120000.csv.{host_tag()}.{_dead_pid()}.abc123_x.tmp"
     dead.write_bytes(b"x" * 4096)
-    live = old_run / f".target_20261119_120000.csv.{host_tag()}.{os.getpid()}.zzz999_y.tmp"   # still writing
+    live = old_run / f".target_20261119_120000.csv.{host_tag()}.{os.getpid()}.zzz999_y.tmp"  # still writing
     live.write_bytes(b"y")
-    other = old_run / ".notes.tmp"   # not the engine's temp-name shape: left alone
+    other = old_run / ".notes.tmp"  # not the engine's temp-name shape: left alone
     other.write_text("mine\n")
 
     result = invoke(project, out, app_db, "run", "--var", "name=Ann", "--as-of", AS_OF)
@@ -163,7 +187,7 @@ def test_stale_temp_files_of_dead_runs_are_removed_by_the_next_run(app_db: str, 
     assert result.exit_code == 0, (result.stdout + result.stderr)[-2000:]
     assert not dead.exists()
     assert live.exists() and other.exists()
-    assert remove_stale_temps(out) == []   # nothing else stale: the run left no temp file of its own
+    assert remove_stale_temps(out) == []  # nothing else stale: the run left no temp file of its own
 
 
 def _aged(path: Path, seconds: float) -> Path:
@@ -183,17 +207,17 @@ def test_temp_names_carry_host_and_pid(tmp_path: Path) -> None:
 def test_another_hosts_temp_file_is_removed_only_when_clearly_stale(tmp_path: Path) -> None:
     run = tmp_path / "out" / "target" / "20261119_120000_deadbeef"
     run.mkdir(parents=True)
-    dead = _dead_pid()                 # dead here; on replica-b it may be the writer, alive and writing
+    dead = _dead_pid()  # dead here; on replica-b it may be the writer, alive and writing
     other = run / f".target_20261119_120000.csv.replica-b.{dead}.abc123_x.tmp"
     other_old = run / f".second_20261119_120000.csv.replica-b.{dead}.abc123_y.tmp"
-    legacy = run / f".target_20261119_120000.csv.{dead}.abc123_z.tmp"    # before host tags: whose pid?
+    legacy = run / f".target_20261119_120000.csv.{dead}.abc123_z.tmp"  # before host tags: whose pid?
     legacy_old = run / f".second_20261119_120000.csv.{dead}.abc123_w.tmp"
     mine_old_live = run / f".third_20261119_120000.csv.{host_tag()}.{os.getpid()}.abc123_v.tmp"
     for path in (other, other_old, legacy, legacy_old, mine_old_live):
         path.write_bytes(b"x")
     for path in (other_old, legacy_old, mine_old_live):
         _aged(path, STALE_AFTER_S + 60)
-    _aged(other, STALE_AFTER_S - 3600)    # an hour short of stale: may still be written
+    _aged(other, STALE_AFTER_S - 3600)  # an hour short of stale: may still be written
 
     removed = remove_stale_temps(tmp_path / "out")
 
@@ -225,12 +249,23 @@ def test_run_whose_process_was_killed_is_abandoned_not_running(app_db: str, tmp_
     project = build(tmp_path / "project")
     out = tmp_path / "out"
     killed_id = str(uuid.uuid4())
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, app_db, str(out), str(project), AS_OF, killed_id],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, app_db, str(out), str(project), AS_OF, killed_id],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
-        settings = resolve({"source_dsn": app_db, "state_dsn": app_db, "output_dir": out,
-                            "project_dir": project, "connect_retries": 0}, env={})
+        settings = resolve(
+            {
+                "source_dsn": app_db,
+                "state_dsn": app_db,
+                "output_dir": out,
+                "project_dir": project,
+                "connect_retries": 0,
+            },
+            env={},
+        )
         # while it lives, another run leaves its row alone: the lock is held
         api.run(settings, selectors=["target"], as_of=parse_as_of(AS_OF))
         assert _row(app_db, killed_id)[0] == "running"
@@ -240,7 +275,7 @@ def test_run_whose_process_was_killed_is_abandoned_not_running(app_db: str, tmp_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    deadline = time.monotonic() + 10   # the server notices the dead session's socket at once; allow slack
+    deadline = time.monotonic() + 10  # the server notices the dead session's socket at once; allow slack
     [later] = api.run(settings, selectors=["target"], as_of=parse_as_of(AS_OF))
     while _row(app_db, killed_id)[0] == "running" and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -259,12 +294,21 @@ def doomed_state_db(create_database: Callable[..., str]) -> str:
 
 
 def test_state_database_gone_before_finish_says_so_and_manifest_is_finished(
-        app_db: str, doomed_state_db: str, tmp_path: Path) -> None:
+    app_db: str, doomed_state_db: str, tmp_path: Path
+) -> None:
     _users(app_db)
     project = build(tmp_path / "project")
     out = tmp_path / "out"
-    settings = resolve({"source_dsn": app_db, "state_dsn": doomed_state_db, "output_dir": out,
-                        "project_dir": project, "connect_retries": 0}, env={})
+    settings = resolve(
+        {
+            "source_dsn": app_db,
+            "state_dsn": doomed_state_db,
+            "output_dir": out,
+            "project_dir": project,
+            "connect_retries": 0,
+        },
+        env={},
+    )
     import engine.api as api_module  # noqa: PLC0415
 
     real = api_module.run_audience
@@ -287,4 +331,4 @@ def test_state_database_gone_before_finish_says_so_and_manifest_is_finished(
     message = caught.value.message
     assert "state record could not be finished after 3 attempts" in message and "\n" not in message
     [run_dir] = (out / "target").iterdir()
-    assert json.loads((run_dir / MANIFEST).read_text())["status"] == "empty"   # Ann is not 'nobody-has-this-name'
+    assert json.loads((run_dir / MANIFEST).read_text())["status"] == "empty"  # Ann is not 'nobody-has-this-name'

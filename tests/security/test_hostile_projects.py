@@ -44,16 +44,26 @@ def _users_digest(dsn: str) -> str:
 
 def _tables(dsn: str) -> set[str]:
     with psycopg.connect(dsn) as conn:
-        return {r[0] for r in conn.execute(
-            "select c.relname from pg_class as c inner join pg_namespace as n on c.relnamespace = n.oid "
-            "where c.relkind in ('r', 'p', 'v', 'm') and n.nspname not in ('pg_catalog', 'information_schema')")}
+        return {
+            r[0]
+            for r in conn.execute(
+                "select c.relname from pg_class as c inner join pg_namespace as n on c.relnamespace = n.oid "
+                "where c.relkind in ('r', 'p', 'v', 'm') and n.nspname not in ('pg_catalog', 'information_schema')"
+            )
+        }
 
 
 def invoke(project: Path, out: Path, dsn: str, *args: str):
     return CliRunner().invoke(
-        cli, ["--project-dir", str(project), "--log-format", "json", *args],
-        env={"ENGINE_SOURCE_DSN": dsn, "ENGINE_STATE_DSN": "", "ENGINE_OUTPUT_DIR": str(out),
-             "ENGINE_CONNECT_RETRIES": "0"})
+        cli,
+        ["--project-dir", str(project), "--log-format", "json", *args],
+        env={
+            "ENGINE_SOURCE_DSN": dsn,
+            "ENGINE_STATE_DSN": "",
+            "ENGINE_OUTPUT_DIR": str(out),
+            "ENGINE_CONNECT_RETRIES": "0",
+        },
+    )
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["name"] for r in ROWS])
@@ -68,7 +78,7 @@ def test_hostile_project(row: dict[str, Any], app_db: str, tmp_path: Path) -> No
     out = tmp_path / "out"
     row = _fill(row, secret, psycopg.conninfo.conninfo_to_dict(app_db)["dbname"])
     with psycopg.connect(app_db, autocommit=True) as conn:
-        for statement in row.get("setup", []):   # what a careless production server has (dblink, ...)
+        for statement in row.get("setup", []):  # what a careless production server has (dblink, ...)
             conn.execute(statement)
     # a session the attack would stop (pg_terminate_backend); it must still answer afterwards
     victim = psycopg.connect(app_db, application_name=row["victim"], autocommit=True) if "victim" in row else None

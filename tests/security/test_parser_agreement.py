@@ -29,13 +29,55 @@ from engine.transform.sandbox import SandboxError, check_fragment
 
 # names only ever stand where a name is an alias, so most texts the server parses also run
 PIECES = [
-    "select 1 as a", "select 2", ";", " ", "\n", "1 as a$$b$", "2 as x$b$", "$$", "$q$", "$q$ ; $q$", "E'a'", "E'",
-    "e'\\''", "'\\'", "'", "''", "'it''s'", "--", "-- ;", "/*", "*/", "/* /* ; */ */", "U&'\\0041'", '4 as U&"a"',
-    '3 as "x""y"', "(", ")", ",", " as c", "1", "true", "::text", "'; select 3 --'",
+    "select 1 as a",
+    "select 2",
+    ";",
+    " ",
+    "\n",
+    "1 as a$$b$",
+    "2 as x$b$",
+    "$$",
+    "$q$",
+    "$q$ ; $q$",
+    "E'a'",
+    "E'",
+    "e'\\''",
+    "'\\'",
+    "'",
+    "''",
+    "'it''s'",
+    "--",
+    "-- ;",
+    "/*",
+    "*/",
+    "/* /* ; */ */",
+    "U&'\\0041'",
+    '4 as U&"a"',
+    '3 as "x""y"',
+    "(",
+    ")",
+    ",",
+    " as c",
+    "1",
+    "true",
+    "::text",
+    "'; select 3 --'",
 ]
 # and whole statements whose items hide or show a ';'
-ITEMS = ["1 as a$$b$", "2 as x$b$", "'a;b'", "$$;$$", "$q$ ; $$ $q$", "E'\\';'", "e'a'\n'\\' ; '", "'\\'",
-         "U&'\\0041;'", "'it''s;'", "1 /* ; /* ; */ ; */", '3 as "x;y"']
+ITEMS = [
+    "1 as a$$b$",
+    "2 as x$b$",
+    "'a;b'",
+    "$$;$$",
+    "$q$ ; $$ $q$",
+    "E'\\';'",
+    "e'a'\n'\\' ; '",
+    "'\\'",
+    "U&'\\0041;'",
+    "'it''s;'",
+    "1 /* ; /* ; */ ; */",
+    '3 as "x;y"',
+]
 SEPARATORS = [";", " ; ", ";\n", " -- ;\n", " /* ; */ ", "\n"]
 CASES = 400
 
@@ -65,7 +107,7 @@ def _server_statements(conn: pq.PGconn, text: str) -> tuple[int, str | None]:
     while (result := conn.get_result()) is not None:
         if result.status in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
             ran += 1
-        elif result.status != pq.ExecStatus.EMPTY_QUERY:   # only blanks and comments
+        elif result.status != pq.ExecStatus.EMPTY_QUERY:  # only blanks and comments
             error = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"?").decode()
     return ran, error
 
@@ -79,8 +121,9 @@ def _pglast_statements(text: str) -> int | None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_postgresql_and_the_engine_agree(app_db: str, seed: int) -> None:
-    conn = pq.PGconn.connect(f"{app_db} options='-c default_transaction_read_only=on -c statement_timeout=2000'"
-                             .encode())
+    conn = pq.PGconn.connect(
+        f"{app_db} options='-c default_transaction_read_only=on -c statement_timeout=2000'".encode()
+    )
     assert conn.status == pq.ConnStatus.OK, conn.error_message
     accepted = refused_by_both = semantic = 0
     try:
@@ -96,7 +139,7 @@ def test_postgresql_and_the_engine_agree(app_db: str, seed: int) -> None:
                 assert parsed == ran, text
             elif error == SYNTAX_ERROR:
                 assert parsed is None, text
-            else:   # parsed, then statement ran+1 failed (say an operator `*/` on text): the rest never ran
+            else:  # parsed, then statement ran+1 failed (say an operator `*/` on text): the rest never ran
                 semantic += 1
                 assert parsed is not None and parsed >= ran + 1, text
             if engine_ok:
@@ -113,8 +156,9 @@ def test_postgresql_and_the_engine_agree(app_db: str, seed: int) -> None:
 
 
 def _objects(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("select (select count(*) from duckdb_views() where not internal) "
-                      "+ (select count(*) from duckdb_tables())").fetchone()
+    row = con.execute(
+        "select (select count(*) from duckdb_views() where not internal) + (select count(*) from duckdb_tables())"
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -133,9 +177,9 @@ def test_duckdb_and_the_sandbox_agree(seed: int) -> None:
             before = _objects(con)
             sql = f"SELECT count(*) FROM audience WHERE ({pasted})" if expression else pasted
             try:
-                con.execute(sql).fetchall()     # DuckDB runs every statement of a text given to execute()
+                con.execute(sql).fetchall()  # DuckDB runs every statement of a text given to execute()
             except duckdb.Error:
-                pass                            # a type error is fine: only a second statement is not
+                pass  # a type error is fine: only a second statement is not
             assert len(con.extract_statements(sql)) == 1, text
             assert _objects(con) == before, text
             con.close()

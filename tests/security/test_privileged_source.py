@@ -51,8 +51,12 @@ def engine_env(**values: str) -> dict[str, str]:
 
 def start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
-        return subprocess.Popen([sys.executable, "-c", "from engine.cli.main import main; main()", "scheduler",
-                                 "--heartbeat", "0.5"], env=env, stdout=out, stderr=out)
+        return subprocess.Popen(
+            [sys.executable, "-c", "from engine.cli.main import main; main()", "scheduler", "--heartbeat", "0.5"],
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
 
 
 def wait_started(proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> str:
@@ -70,6 +74,7 @@ def wait_started(proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) 
 
 # --- engine scheduler ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def sched_db(app_db: str) -> str:
     """App tables, engine state and the job queue's tables (what `engine migrate` creates)."""
@@ -78,25 +83,38 @@ def sched_db(app_db: str) -> str:
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_scheduler_refuses_a_privileged_source_role(kind: str, sched_db: str, source_role: Callable[..., str],
-                                                    tmp_path: Path) -> None:
+def test_scheduler_refuses_a_privileged_source_role(
+    kind: str, sched_db: str, source_role: Callable[..., str], tmp_path: Path
+) -> None:
     app_db = sched_db
     dsn = privileged_dsn(kind, app_db, source_role)
-    env = engine_env(ENGINE_SOURCE_DSN=dsn, ENGINE_STATE_DSN=app_db, ENGINE_PROJECT_DIR=str(tmp_path),
-                     ENGINE_LOG_FORMAT="plain", ENGINE_CONNECT_RETRIES="0")
-    done = subprocess.run([sys.executable, "-c", "from engine.cli.main import main; main()", "scheduler"],
-                          env=env, capture_output=True, text=True, timeout=60)
+    env = engine_env(
+        ENGINE_SOURCE_DSN=dsn,
+        ENGINE_STATE_DSN=app_db,
+        ENGINE_PROJECT_DIR=str(tmp_path),
+        ENGINE_LOG_FORMAT="plain",
+        ENGINE_CONNECT_RETRIES="0",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", "from engine.cli.main import main; main()", "scheduler"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2, done.stderr
     assert "scheduler started" not in done.stderr
     shown = " ".join(done.stderr.split())
     assert KINDS[kind][1] in shown and "SELECT" in shown and f"{ALLOW}=1" in shown, shown
 
 
-def test_scheduler_starts_with_the_override_or_a_select_only_role(sched_db: str, source_role: Callable[..., str],
-                                                                   tmp_path: Path) -> None:
+def test_scheduler_starts_with_the_override_or_a_select_only_role(
+    sched_db: str, source_role: Callable[..., str], tmp_path: Path
+) -> None:
     app_db = sched_db
-    base = dict(ENGINE_STATE_DSN=app_db, ENGINE_PROJECT_DIR=str(tmp_path), ENGINE_LOG_FORMAT="plain",
-                ENGINE_CONNECT_RETRIES="0")
+    base = dict(
+        ENGINE_STATE_DSN=app_db, ENGINE_PROJECT_DIR=str(tmp_path), ENGINE_LOG_FORMAT="plain", ENGINE_CONNECT_RETRIES="0"
+    )
     allowed = start_scheduler(engine_env(**base, ENGINE_SOURCE_DSN=app_db, **{ALLOW: "1"}), tmp_path / "allowed.log")
     reader = start_scheduler(engine_env(**base, ENGINE_SOURCE_DSN=source_role(app_db)), tmp_path / "reader.log")
     allowed_log = wait_started(allowed, tmp_path / "allowed.log")
@@ -107,16 +125,24 @@ def test_scheduler_starts_with_the_override_or_a_select_only_role(sched_db: str,
 
 # --- live sends ---------------------------------------------------------------------------------------------------
 
+
 def send_env(world: World, source: str, **values: str) -> dict[str, str]:
-    return engine_env(ENGINE_PROJECT_DIR=str(world.project), ENGINE_SOURCE_DSN=source, ENGINE_STATE_DSN=world.dsn,
-                      ENGINE_FCM_CREDENTIALS=str(world.settings.fcm_credentials),
-                      ENGINE_FCM_ENDPOINT=world.fcm.endpoint, ENGINE_LOG_FORMAT="plain", ENGINE_CONNECT_RETRIES="0",
-                      **values)
+    return engine_env(
+        ENGINE_PROJECT_DIR=str(world.project),
+        ENGINE_SOURCE_DSN=source,
+        ENGINE_STATE_DSN=world.dsn,
+        ENGINE_FCM_CREDENTIALS=str(world.settings.fcm_credentials),
+        ENGINE_FCM_ENDPOINT=world.fcm.endpoint,
+        ENGINE_LOG_FORMAT="plain",
+        ENGINE_CONNECT_RETRIES="0",
+        **values,
+    )
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_live_send_refuses_a_privileged_source_role(kind: str, world: World, source_role: Callable[..., str],
-                                                    tmp_path: Path) -> None:
+def test_live_send_refuses_a_privileged_source_role(
+    kind: str, world: World, source_role: Callable[..., str], tmp_path: Path
+) -> None:
     source = privileged_dsn(kind, world.dsn, source_role)
     [uid] = world.add_users(1)
     csv = write_csv(tmp_path / "one.csv", ["user_id"], [[uid]])
@@ -126,12 +152,20 @@ def test_live_send_refuses_a_privileged_source_role(kind: str, world: World, sou
     assert KINDS[kind][1] in shown and "SELECT" in shown and f"{ALLOW}=1" in shown, shown
     assert world.fcm.attempts() == {}
     # the same role may still dry-run a send
-    dry = CliRunner().invoke(cli, ["send", str(csv), "--template", "plain_push", "--dry-run"],
-                             env=send_env(world, source))
+    dry = CliRunner().invoke(
+        cli, ["send", str(csv), "--template", "plain_push", "--dry-run"], env=send_env(world, source)
+    )
     assert dry.exit_code == 0, dry.output
     # the scheduler's live phase sends through the same call: refused as well (in-process, Settings only)
-    run = write_run(tmp_path / "run", audience="announcements", output="everyone", header=["user_id"],
-                    rows=[[uid]], test_rows=[[uid]], run_id=str(uuid.uuid4()))
+    run = write_run(
+        tmp_path / "run",
+        audience="announcements",
+        output="everyone",
+        header=["user_id"],
+        rows=[[uid]],
+        test_rows=[[uid]],
+        run_id=str(uuid.uuid4()),
+    )
     privileged = world.with_settings(source_dsn=source, allow_privileged_source=False)
     with pytest.raises(ConfigError, match=KINDS[kind][1]):
         privileged.send(run, template="plain_push")
@@ -140,26 +174,29 @@ def test_live_send_refuses_a_privileged_source_role(kind: str, world: World, sou
     privileged.send(run, template="plain_push", test=True)
 
 
-def test_live_send_with_the_override_warns_and_sends(world: World, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_send_with_the_override_warns_and_sends(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(engine.db, "_warned", False)
     [uid] = world.add_users(1)
     csv = write_csv(tmp_path / "one.csv", ["user_id"], [[uid]])
-    sent = CliRunner().invoke(cli, ["send", str(csv), "--template", "plain_push"],
-                              env=send_env(world, world.dsn, **{ALLOW: "1"}))
+    sent = CliRunner().invoke(
+        cli, ["send", str(csv), "--template", "plain_push"], env=send_env(world, world.dsn, **{ALLOW: "1"})
+    )
     assert sent.exit_code == 0, sent.output
     assert sent.stderr.count(WARNING) == 1
     assert world.fcm.accepted()[world.tokens[uid]] == 1
 
 
-def test_live_send_with_a_select_only_role_sends_without_warning(world: World, source_role: Callable[..., str],
-                                                                 tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_send_with_a_select_only_role_sends_without_warning(
+    world: World, source_role: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(engine.db, "_warned", False)
     [uid] = world.add_users(1)
     csv = write_csv(tmp_path / "one.csv", ["user_id"], [[uid]])
-    sent = CliRunner().invoke(cli, ["send", str(csv), "--template", "plain_push"],
-                              env=send_env(world, source_role(world.dsn)))
+    sent = CliRunner().invoke(
+        cli, ["send", str(csv), "--template", "plain_push"], env=send_env(world, source_role(world.dsn))
+    )
     assert sent.exit_code == 0, sent.output
     assert WARNING not in sent.stderr
     assert world.fcm.accepted()[world.tokens[uid]] == 1
@@ -167,34 +204,51 @@ def test_live_send_with_a_select_only_role_sends_without_warning(world: World, s
 
 # --- other commands: one warning per process; none for engine test's own databases --------------------------------
 
-def test_other_commands_warn_once_per_process(create_database: Callable[..., str], source_role: Callable[..., str],
-                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_other_commands_warn_once_per_process(
+    create_database: Callable[..., str],
+    source_role: Callable[..., str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(engine.db, "_warned", False)
     project = make_project(tmp_path / "project")
     first, second = create_database(state=False), create_database(state=False)
 
     def run(dsn: str) -> str:
-        result = CliRunner().invoke(cli, ["--project-dir", str(project), "run", "--as-of", AS_OF],
-                                    env=engine_env(ENGINE_SOURCE_DSN=dsn, ENGINE_OUTPUT_DIR=str(tmp_path / "out"),
-                                                   ENGINE_LOG_FORMAT="plain", ENGINE_CONNECT_RETRIES="0"))
+        result = CliRunner().invoke(
+            cli,
+            ["--project-dir", str(project), "run", "--as-of", AS_OF],
+            env=engine_env(
+                ENGINE_SOURCE_DSN=dsn,
+                ENGINE_OUTPUT_DIR=str(tmp_path / "out"),
+                ENGINE_LOG_FORMAT="plain",
+                ENGINE_CONNECT_RETRIES="0",
+            ),
+        )
         assert result.exit_code == 0, result.output
         return result.stderr
 
-    assert WARNING not in run(source_role(first))         # a SELECT-only role: nothing to say
+    assert WARNING not in run(source_role(first))  # a SELECT-only role: nothing to say
     warned = run(first)
     assert warned.count(WARNING) == 1 and "superuser" in warned
-    assert WARNING not in run(second)                     # another database (or server): said once already
+    assert WARNING not in run(second)  # another database (or server): said once already
     assert WARNING not in run(first)
 
 
-def test_engine_test_does_not_warn_about_its_own_databases(pg_admin_dsn: str, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engine_test_does_not_warn_about_its_own_databases(
+    pg_admin_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(engine.db, "_warned", False)
     project = make_project(tmp_path / "project")
     (project / "audiences" / "toy.tests.yaml").write_text(CASES)
-    result = CliRunner().invoke(cli, ["--project-dir", str(project), "test"], catch_exceptions=False,
-                                env=engine_env(ENGINE_TEST_DSN=pg_admin_dsn, ENGINE_LOG_FORMAT="plain"))
-    assert result.exit_code == 1, result.output          # CASES holds one failing case on purpose
+    result = CliRunner().invoke(
+        cli,
+        ["--project-dir", str(project), "test"],
+        catch_exceptions=False,
+        env=engine_env(ENGINE_TEST_DSN=pg_admin_dsn, ENGINE_LOG_FORMAT="plain"),
+    )
+    assert result.exit_code == 1, result.output  # CASES holds one failing case on purpose
     assert "PASS" in result.stdout and WARNING not in result.stderr
 
 

@@ -38,11 +38,13 @@ def test_source_transaction_read_only_even_after_session_default_changed(app_db:
 def test_database_error_located_at_source_line_not_rendered_line(app_db: str, tmp_path: Path) -> None:
     # line 1 is a block tag Jinja removes (trim_blocks), so the rendered text is one line shorter:
     # the unknown column is on line 4 of the .sql file, line 3 of the rendered query
-    sql = ("{% import 'macros/text.sql' as text %}\n"
-           "select\n"
-           "    u.id as user_id,\n"
-           "    u.no_such_column as first_name\n"
-           "from users as u\n")
+    sql = (
+        "{% import 'macros/text.sql' as text %}\n"
+        "select\n"
+        "    u.id as user_id,\n"
+        "    u.no_such_column as first_name\n"
+        "from users as u\n"
+    )
     project = build(tmp_path / "project", sql=sql)
     for args in (["run", "--select", "target"], ["preview", "target"]):
         result = invoke(project, tmp_path / "out", app_db, *args, "--as-of", AS_OF)
@@ -52,8 +54,8 @@ def test_database_error_located_at_source_line_not_rendered_line(app_db: str, tm
 
 
 SETTINGS = [  # (env var, value, words the error must contain)
-    ("ENGINE_STATEMENT_TIMEOUT", "0.0001", "ENGINE_STATEMENT_TIMEOUT"),   # was: silently no timeout
-    ("ENGINE_STATEMENT_TIMEOUT", "-1", "ENGINE_STATEMENT_TIMEOUT"),       # was: 30 s
+    ("ENGINE_STATEMENT_TIMEOUT", "0.0001", "ENGINE_STATEMENT_TIMEOUT"),  # was: silently no timeout
+    ("ENGINE_STATEMENT_TIMEOUT", "-1", "ENGINE_STATEMENT_TIMEOUT"),  # was: 30 s
     ("ENGINE_STATEMENT_TIMEOUT", "nan", "ENGINE_STATEMENT_TIMEOUT"),
     ("ENGINE_POOL_SIZE", "0", "ENGINE_POOL_SIZE"),
     ("ENGINE_POOL_SIZE", "many", "ENGINE_POOL_SIZE"),
@@ -83,29 +85,41 @@ def test_zero_statement_timeout_means_none_explicitly(tmp_path: Path) -> None:
     assert resolve(env={"ENGINE_STATEMENT_TIMEOUT": "0"}, project_dir=tmp_path).statement_timeout_s == 0
 
 
-@pytest.mark.parametrize("dsn", ["postgresql://app:p@ss@word@db.example:5432/app",
-                                 "postgresql://app:s3cr@t@db.example/app?sslmode=require"])
+@pytest.mark.parametrize(
+    "dsn", ["postgresql://app:p@ss@word@db.example:5432/app", "postgresql://app:s3cr@t@db.example/app?sslmode=require"]
+)
 def test_password_with_unencoded_at_is_masked_whole(dsn: str) -> None:
     password = dsn.split("://app:", 1)[1].rsplit("@db.example", 1)[0]
     masked = mask_text(f"cannot connect with {dsn}: refused")
     # every tail of the password after an '@' is hidden too (the old mask showed "ss@word@...")
     tails = [password.split("@", i)[-1] + "@" for i in range(1, password.count("@") + 1)]
     assert password not in masked and not any(tail in masked for tail in tails), masked
-    assert "app:***@db.example" in masked   # user and host are still shown
+    assert "app:***@db.example" in masked  # user and host are still shown
 
 
-@pytest.mark.parametrize("dsn", ["postgresql://u:p@te-S3cr3t@127.0.0.1:5432/db",
-                                 "postgresql://u:te-S3cr3t/x@127.0.0.1/db",
-                                 "host=u:te-S3cr3t@127.0.0.1 dbname=db",
-                                 "host=127.0.0.1 password=te S3cr3t dbname=db"])
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://u:p@te-S3cr3t@127.0.0.1:5432/db",
+        "postgresql://u:te-S3cr3t/x@127.0.0.1/db",
+        "host=u:te-S3cr3t@127.0.0.1 dbname=db",
+        "host=127.0.0.1 password=te S3cr3t dbname=db",
+    ],
+)
 @pytest.mark.parametrize("log_format", ["json", "plain"])
 def test_hostile_dsn_password_never_reaches_the_output(dsn: str, log_format: str, tmp_path: Path) -> None:
     # issue 22: libpq reads the password's tail as the host, and the server description showed it
     project = build(tmp_path / "project")
     result = CliRunner().invoke(
-        cli, ["--project-dir", str(project), "--log-format", log_format, "run", "--as-of", AS_OF],
-        env={"ENGINE_SOURCE_DSN": dsn, "ENGINE_STATE_DSN": "", "ENGINE_OUTPUT_DIR": str(tmp_path / "out"),
-             "ENGINE_CONNECT_RETRIES": "0"})
+        cli,
+        ["--project-dir", str(project), "--log-format", log_format, "run", "--as-of", AS_OF],
+        env={
+            "ENGINE_SOURCE_DSN": dsn,
+            "ENGINE_STATE_DSN": "",
+            "ENGINE_OUTPUT_DIR": str(tmp_path / "out"),
+            "ENGINE_CONNECT_RETRIES": "0",
+        },
+    )
     shown = result.stdout + result.stderr
     assert result.exit_code in (2, 3) and "Traceback" not in shown, shown
     assert "S3cr3t" not in shown, shown
@@ -115,13 +129,13 @@ def _json_lines_only(stderr: str) -> list[dict]:
     lines = [line for line in stderr.splitlines() if line.strip()]
     parsed = []
     for line in lines:
-        parsed.append(json.loads(line))   # raises (test fails) on any line that is not JSON
+        parsed.append(json.loads(line))  # raises (test fails) on any line that is not JSON
     return parsed
 
 
 def test_json_log_mode_every_stderr_line_is_json(app_db: str, tmp_path: Path) -> None:
     bad = build(tmp_path / "bad", sql="select 1 as user_id; select 2 as user_id\n")
-    failed = invoke(bad, tmp_path / "out", app_db, "run", "--as-of", AS_OF)           # `error:` lines
+    failed = invoke(bad, tmp_path / "out", app_db, "run", "--as-of", AS_OF)  # `error:` lines
     usage = invoke(bad, tmp_path / "out", app_db, "run", "--var", "n=x", "--as-of", AS_OF)  # print_error
     for result, code in ((failed, 1), (usage, 2)):
         assert result.exit_code == code
@@ -145,10 +159,12 @@ def test_library_warnings_are_json_lines_in_json_mode(capsys: pytest.CaptureFixt
 def test_unmigrated_state_database_names_engine_migrate(app_db: str, create_database, tmp_path: Path) -> None:
     state = create_database(app_schema=False, state=False)
     project = build(tmp_path / "project")
-    result = CliRunner().invoke(cli, ["--project-dir", str(project), "run", "--as-of", AS_OF],
-                                env={"ENGINE_SOURCE_DSN": app_db, "ENGINE_STATE_DSN": state,
-                                     "ENGINE_OUTPUT_DIR": str(tmp_path / "out")})
-    assert result.exit_code == 2, result.stderr      # like every command on an unmigrated state database
+    result = CliRunner().invoke(
+        cli,
+        ["--project-dir", str(project), "run", "--as-of", AS_OF],
+        env={"ENGINE_SOURCE_DSN": app_db, "ENGINE_STATE_DSN": state, "ENGINE_OUTPUT_DIR": str(tmp_path / "out")},
+    )
+    assert result.exit_code == 2, result.stderr  # like every command on an unmigrated state database
     assert "engine migrate" in result.stderr and "Traceback" not in result.stderr
     assert "db migrate" not in result.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.csv"))  # nothing ran

@@ -64,12 +64,13 @@ def _post(url: str) -> None:
 def test_a_refused_alert_is_retried_until_delivered(hook: str, alert_log: list[logging.LogRecord]) -> None:
     _Hook.refusals = 2
     _post(hook)
-    assert len(_Hook.posts) == 3 and _Hook.posts[0] == _Hook.posts[2]       # the same alert, tried 3 times
+    assert len(_Hook.posts) == 3 and _Hook.posts[0] == _Hook.posts[2]  # the same alert, tried 3 times
     assert [r.getMessage() for r in alert_log] == ["alert delivered"] and alert_log[0].attempts == 3
 
 
 def test_an_alert_refused_every_time_is_given_up_after_the_policy_s_attempts(
-        hook: str, alert_log: list[logging.LogRecord]) -> None:
+    hook: str, alert_log: list[logging.LogRecord]
+) -> None:
     _Hook.refusals = 10
     _post(hook)
     assert len(_Hook.posts) == FAST.attempts
@@ -77,7 +78,7 @@ def test_an_alert_refused_every_time_is_given_up_after_the_policy_s_attempts(
 
 
 def test_an_unreachable_webhook_is_given_up_without_raising(alert_log: list[logging.LogRecord]) -> None:
-    with socket.socket() as sock:           # a port that was free a moment ago: nobody listens there
+    with socket.socket() as sock:  # a port that was free a moment ago: nobody listens there
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     _post(f"http://127.0.0.1:{port}/hook")

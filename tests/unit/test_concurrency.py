@@ -14,11 +14,11 @@ WHO = contextvars.ContextVar("who", default="nobody")
 
 
 def test_results_in_order_and_really_concurrent() -> None:
-    barrier = threading.Barrier(2, timeout=5)   # both must be running at once, or this times out
+    barrier = threading.Barrier(2, timeout=5)  # both must be running at once, or this times out
 
     def piece(value: int) -> int:
         barrier.wait()
-        time.sleep(0.01 * (2 - value))         # the first finishes last: order must still hold
+        time.sleep(0.01 * (2 - value))  # the first finishes last: order must still hold
         return value
 
     assert run_concurrently([lambda: piece(0), lambda: piece(1)], width=2) == [0, 1]

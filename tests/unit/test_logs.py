@@ -13,8 +13,9 @@ from engine.logs import setup_logging
 @pytest.mark.parametrize("fmt", ["json", "plain"])
 def test_passwords_are_masked_in_messages_and_extras(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     setup_logging(fmt)
-    logging.getLogger("engine.test").info("connecting to postgresql://app:hunter2@db/x",
-                                          extra={"dsn": "host=db password=hunter2 dbname=x", "rows": 3})
+    logging.getLogger("engine.test").info(
+        "connecting to postgresql://app:hunter2@db/x", extra={"dsn": "host=db password=hunter2 dbname=x", "rows": 3}
+    )
     err = capsys.readouterr().err
     assert "hunter2" not in err and "***" in err
     if fmt == "json":

@@ -59,11 +59,14 @@ def test_libpq_messages_about_a_hostile_dsn_are_masked(dsn: str) -> None:
     assert MARKER not in mask_text(message, dsn), message
 
 
-@pytest.mark.parametrize("text", [
-    "failed to resolve host 'te-S3cr3t@127.0.0.1': [Errno -2] Name or service not known",
-    'connection to server at "x-S3cr3t@db.example" (10.0.0.1), port 5432 failed',
-    "host=te-S3cr3t@127.0.0.1 port=5432 user=u dbname=db",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "failed to resolve host 'te-S3cr3t@127.0.0.1': [Errno -2] Name or service not known",
+        'connection to server at "x-S3cr3t@db.example" (10.0.0.1), port 5432 failed',
+        "host=te-S3cr3t@127.0.0.1 port=5432 user=u dbname=db",
+    ],
+)
 def test_a_host_holding_an_at_sign_is_masked_without_the_dsn(text: str) -> None:
     # log lines carry libpq's text without the DSN beside it: a host never holds an '@'
     masked = mask_text(text)

@@ -28,8 +28,9 @@ def make_project(tmp_path: Path, file: str | None = None, find: str = "", replac
     return project
 
 
-def validate(project: Path, *select: str, db: bool = False, dsn: str | None = None,
-             strict: bool = False) -> ValidationReport:
+def validate(
+    project: Path, *select: str, db: bool = False, dsn: str | None = None, strict: bool = False
+) -> ValidationReport:
     settings = resolve({"project_dir": project, "source_dsn": dsn}, env={})
     return validate_project(settings, select=select, db=db, cache=False, strict=strict)
 

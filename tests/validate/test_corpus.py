@@ -18,7 +18,7 @@ def test_the_corpus_is_large_and_each_case_breaks_one_thing() -> None:
 def test_the_base_project_is_clean(tmp_path: Path) -> None:
     report = validate(make_project(tmp_path))
     assert [headline(f) for f in report.findings] == []
-    assert report.files == 6      # mini.yaml, 3 SQL files, schedules.yaml, cadence.yaml
+    assert report.files == 6  # mini.yaml, 3 SQL files, schedules.yaml, cadence.yaml
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])

@@ -19,8 +19,9 @@ def test_daily_send_time() -> None:
     assert not cron.matches(datetime(2025, 8, 12, 12, 31, tzinfo=CHICAGO))
     assert not cron.matches(datetime(2025, 8, 12, 13, 30, tzinfo=CHICAGO))
     # strictly after: a start on a fire time yields the next day's
-    assert next(cron.after(datetime(2025, 8, 12, 12, 30, tzinfo=CHICAGO))) == datetime(2025, 8, 13, 12, 30,
-                                                                                        tzinfo=CHICAGO)
+    assert next(cron.after(datetime(2025, 8, 12, 12, 30, tzinfo=CHICAGO))) == datetime(
+        2025, 8, 13, 12, 30, tzinfo=CHICAGO
+    )
 
 
 def test_ranges_steps_lists_and_names() -> None:
@@ -43,22 +44,35 @@ def test_macros() -> None:
     assert parse_cron("@daily").fields == "0 0 * * *"
 
 
-@pytest.mark.parametrize("expression, message, offset", [
-    ("61 * * * *", "minute field: '61' is not valid (use 0-59, *, a-b, */n, a-b/n, lists)", 0),
-    ("30 24 * * *", "hour field: '24' is not valid (use 0-23, *, a-b, */n, a-b/n, lists)", 3),
-    ("0 0 0 * *", "day of month field: '0' is not valid (use 1-31, *, a-b, */n, a-b/n, lists)", 4),
-    ("0 0 * 1-13 *", "month field: '1-13' is not valid (use 1-12 or jan-dec, *, a-b, */n, a-b/n, lists)", 6),
-    ("0 0 * * fri-mon", "day of week field: 'fri-mon' is not valid (use 0-7 or sun-sat, *, a-b, */n, a-b/n, lists)",
-     8),
-    ("*/0 * * * *", "minute field: '*/0' is not valid (use 0-59, *, a-b, */n, a-b/n, lists)", 0),
-    ("0 12 * *", "a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has 4", 0),
-    ("0 12 * * * *", "a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has 6",
-     11),
-    ("0 noon * * *", "hour field: 'noon' is not valid (use 0-23, *, a-b, */n, a-b/n, lists)", 2),
-    ("0 1,,2 * * *", "hour field: '1,,2' is not valid (use 0-23, *, a-b, */n, a-b/n, lists)", 2),
-    ("@fortnightly", "unknown cron macro '@fortnightly' (known: @yearly, @annually, @monthly, @weekly, @daily, "
-                     "@midnight, @hourly)", 0),
-])
+@pytest.mark.parametrize(
+    "expression, message, offset",
+    [
+        ("61 * * * *", "minute field: '61' is not valid (use 0-59, *, a-b, */n, a-b/n, lists)", 0),
+        ("30 24 * * *", "hour field: '24' is not valid (use 0-23, *, a-b, */n, a-b/n, lists)", 3),
+        ("0 0 0 * *", "day of month field: '0' is not valid (use 1-31, *, a-b, */n, a-b/n, lists)", 4),
+        ("0 0 * 1-13 *", "month field: '1-13' is not valid (use 1-12 or jan-dec, *, a-b, */n, a-b/n, lists)", 6),
+        (
+            "0 0 * * fri-mon",
+            "day of week field: 'fri-mon' is not valid (use 0-7 or sun-sat, *, a-b, */n, a-b/n, lists)",
+            8,
+        ),
+        ("*/0 * * * *", "minute field: '*/0' is not valid (use 0-59, *, a-b, */n, a-b/n, lists)", 0),
+        ("0 12 * *", "a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has 4", 0),
+        (
+            "0 12 * * * *",
+            "a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has 6",
+            11,
+        ),
+        ("0 noon * * *", "hour field: 'noon' is not valid (use 0-23, *, a-b, */n, a-b/n, lists)", 2),
+        ("0 1,,2 * * *", "hour field: '1,,2' is not valid (use 0-23, *, a-b, */n, a-b/n, lists)", 2),
+        (
+            "@fortnightly",
+            "unknown cron macro '@fortnightly' (known: @yearly, @annually, @monthly, @weekly, @daily, "
+            "@midnight, @hourly)",
+            0,
+        ),
+    ],
+)
 def test_errors_say_what_and_where(expression: str, message: str, offset: int) -> None:
     with pytest.raises(CronError) as caught:
         parse_cron(expression)

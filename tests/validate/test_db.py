@@ -36,8 +36,11 @@ def test_project_queries_prepare_and_inferred_columns_match_the_database(app_db:
                 assert infer_columns(rendered.sql) == described, (entry.name, name)
                 compared += 1
     # every query of every audience was compared (counted from the specs, whatever the project holds)
-    assert compared == sum(len(entry.spec.queries) for entry in load_entries(PROJECT_ROOT, Findings(PROJECT_ROOT))
-                           if entry.spec is not None)
+    assert compared == sum(
+        len(entry.spec.queries)
+        for entry in load_entries(PROJECT_ROOT, Findings(PROJECT_ROOT))
+        if entry.spec is not None
+    )
     assert findings.sorted() == []
 
 
@@ -49,31 +52,53 @@ def test_nothing_is_executed(app_db: str) -> None:
     assert answer.columns == ("boom",)
 
 
-@pytest.mark.parametrize("file, find, replace, expected", [
-    # a misspelt column in the WHERE clause: reported at its own line and column in the SQL file
-    ("sql/mini/activity.sql", "    and ii.status = 'OPEN_FOR_TRADE'", "    and ii.statuss = 'OPEN_FOR_TRADE'",
-     "sql/mini/activity.sql:13:9: error: column ii.statuss does not exist [42703] (audience 'mini', query "
-     "'activity', prepared on the database) [db/unknown-column]"),
-    # an unknown table
-    ("sql/mini/profiles.sql", "from users as u", "from user_accounts as u",
-     "sql/mini/profiles.sql:6:6: error: relation \"user_accounts\" does not exist [42P01] (audience 'mini', "
-     "query 'profiles', prepared on the database) [db/unknown-table]"),
-    # a mistake inside a macro is reported in the macro file, under the misspelt name
-    ("sql/macros/people.sql", "{{ alias }}.deleted_at = 0", "{{ alias }}.deleted = 0",
-     "sql/macros/people.sql:3:17: error: column u.deleted does not exist [42703] (audience 'mini', query "
-     "'profiles', prepared on the database) [db/unknown-column]"),
-])
-def test_database_errors_point_at_the_sql_source(app_db: str, tmp_path: Path, file: str, find: str, replace: str,
-                                                 expected: str) -> None:
+@pytest.mark.parametrize(
+    "file, find, replace, expected",
+    [
+        # a misspelt column in the WHERE clause: reported at its own line and column in the SQL file
+        (
+            "sql/mini/activity.sql",
+            "    and ii.status = 'OPEN_FOR_TRADE'",
+            "    and ii.statuss = 'OPEN_FOR_TRADE'",
+            "sql/mini/activity.sql:13:9: error: column ii.statuss does not exist [42703] (audience 'mini', query "
+            "'activity', prepared on the database) [db/unknown-column]",
+        ),
+        # an unknown table
+        (
+            "sql/mini/profiles.sql",
+            "from users as u",
+            "from user_accounts as u",
+            "sql/mini/profiles.sql:6:6: error: relation \"user_accounts\" does not exist [42P01] (audience 'mini', "
+            "query 'profiles', prepared on the database) [db/unknown-table]",
+        ),
+        # a mistake inside a macro is reported in the macro file, under the misspelt name
+        (
+            "sql/macros/people.sql",
+            "{{ alias }}.deleted_at = 0",
+            "{{ alias }}.deleted = 0",
+            "sql/macros/people.sql:3:17: error: column u.deleted does not exist [42703] (audience 'mini', query "
+            "'profiles', prepared on the database) [db/unknown-column]",
+        ),
+    ],
+)
+def test_database_errors_point_at_the_sql_source(
+    app_db: str, tmp_path: Path, file: str, find: str, replace: str, expected: str
+) -> None:
     project = make_project(tmp_path, file, find, replace)
-    assert {f.family for f in validate(project).findings} == {"catalog"}   # without --db: the catalog sees it
-    report = validate(project, db=True, dsn=app_db)          # with it: the database's own error, once
+    assert {f.family for f in validate(project).findings} == {"catalog"}  # without --db: the catalog sees it
+    report = validate(project, db=True, dsn=app_db)  # with it: the database's own error, once
     assert [headline(f) for f in report.findings] == [expected]
 
 
 def test_unreachable_database_is_exit_3_material(tmp_path: Path) -> None:
-    settings = resolve({"project_dir": make_project(tmp_path), "connect_retries": 0,
-                        "source_dsn": "postgresql://postgres@127.0.0.1:1/nothing"}, env={})
+    settings = resolve(
+        {
+            "project_dir": make_project(tmp_path),
+            "connect_retries": 0,
+            "source_dsn": "postgresql://postgres@127.0.0.1:1/nothing",
+        },
+        env={},
+    )
     with pytest.raises(DatabaseUnavailable) as caught:
         validate_project(settings, db=True, cache=False)
     assert caught.value.exit_code == 3

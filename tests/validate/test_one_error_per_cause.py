@@ -19,4 +19,5 @@ def test_a_yaml_typo_in_an_audience_is_one_error_not_a_cascade_on_its_tests_file
     project = make_project(tmp_path, "audiences/mini.yaml", "layer: ", "layr: ")
     (project / "audiences" / "mini.tests.yaml").write_text(CASES, encoding="utf-8")
     assert [headline(f) for f in validate(project).findings] == [
-        "audiences/mini.yaml:2:1: error: unknown key 'layr' in (top level) [yaml/unknown-key]"]
+        "audiences/mini.yaml:2:1: error: unknown key 'layr' in (top level) [yaml/unknown-key]"
+    ]

@@ -15,46 +15,67 @@ from tests.validate.helpers import make_project, validate
 def _run(*args: str) -> tuple[int, str]:
     """Exit code and output, without the stderr note about --db (tested on its own below)."""
     result = CliRunner().invoke(cli, list(args), env={"ENGINE_SOURCE_DSN": ""}, catch_exceptions=False)
-    return result.exit_code, "".join(line for line in result.output.splitlines(keepends=True)
-                                     if not line.startswith("note: "))
+    return result.exit_code, "".join(
+        line for line in result.output.splitlines(keepends=True) if not line.startswith("note: ")
+    )
 
 
 def test_cli_clean_project_exits_0_and_says_when_the_database_is_not_used() -> None:
-    result = CliRunner().invoke(cli, ["--project-dir", str(PROJECT_ROOT), "validate", "--no-cache"],
-                                env={"ENGINE_SOURCE_DSN": ""}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["--project-dir", str(PROJECT_ROOT), "validate", "--no-cache"],
+        env={"ENGINE_SOURCE_DSN": ""},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0
     assert result.stdout.startswith("no problems in ") and result.stdout.rstrip().endswith(" s)")
     # no source database configured: one line on stderr says what the catalog checks and what --db would add
-    assert result.stderr.splitlines() == ["note: tables and columns are checked against catalog/source.yaml; --db "
-                                          "(or ENGINE_SOURCE_DSN) also prepares every query and says where the "
-                                          "catalog is stale"]
+    assert result.stderr.splitlines() == [
+        "note: tables and columns are checked against catalog/source.yaml; --db "
+        "(or ENGINE_SOURCE_DSN) also prepares every query and says where the "
+        "catalog is stale"
+    ]
 
 
 def test_cli_uses_the_configured_database(app_db: str, tmp_path: Path) -> None:
     # a misspelt column: found by the database without --db once ENGINE_SOURCE_DSN is set (and by the catalog)
-    project = make_project(tmp_path, "sql/mini/activity.sql", "    and ii.status = 'OPEN_FOR_TRADE'",
-                           "    and ii.statuss = 'OPEN_FOR_TRADE'")
-    result = CliRunner().invoke(cli, ["--project-dir", str(project), "validate", "--no-cache"],
-                                env={"ENGINE_SOURCE_DSN": app_db}, catch_exceptions=False)
+    project = make_project(
+        tmp_path,
+        "sql/mini/activity.sql",
+        "    and ii.status = 'OPEN_FOR_TRADE'",
+        "    and ii.statuss = 'OPEN_FOR_TRADE'",
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["--project-dir", str(project), "validate", "--no-cache"],
+        env={"ENGINE_SOURCE_DSN": app_db},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 1 and "[db/unknown-column]" in result.stdout and "note:" not in result.stderr
-    offline = CliRunner().invoke(cli, ["--project-dir", str(project), "validate", "--no-cache", "--no-db"],
-                                 env={"ENGINE_SOURCE_DSN": app_db}, catch_exceptions=False)
+    offline = CliRunner().invoke(
+        cli,
+        ["--project-dir", str(project), "validate", "--no-cache", "--no-db"],
+        env={"ENGINE_SOURCE_DSN": app_db},
+        catch_exceptions=False,
+    )
     assert offline.exit_code == 1 and "[catalog/unknown-column]" in offline.stdout
     assert "[db/" not in offline.stdout
 
 
 def test_unused_param_and_test_case_files(tmp_path: Path) -> None:
     declared = "  lookback_days: {type: integer, default: 7, minimum: 1}\n"
-    project = make_project(tmp_path, "audiences/mini.yaml", declared,
-                           declared + "  spare: {type: integer, default: 1}\n")
+    project = make_project(
+        tmp_path, "audiences/mini.yaml", declared, declared + "  spare: {type: integer, default: 1}\n"
+    )
     (project / "audiences" / "mini.tests.yaml").write_text(
         "cases:\n"
         "  - name: one\n"
         "    as_of: 2026-11-20T12:00:00Z\n"
         "    fixtures:\n"
-        "      user: [{id: ann}]\n"                       # the table is users
+        "      user: [{id: ann}]\n"  # the table is users
         "    expect:\n"
-        "      closet: [{user_id: ann, first_name: Ann}]\n")  # the header is firstName
+        "      closet: [{user_id: ann, first_name: Ann}]\n"
+    )  # the header is firstName
     code, output = _run("--project-dir", str(project), "validate", "--no-cache", "--no-db")
     assert code == 1
     lines = [line for line in output.splitlines() if ": error: " in line or ": warning: " in line]
@@ -86,10 +107,18 @@ def test_cli_json(tmp_path: Path) -> None:
     assert code == 1
     payload = json.loads(output)
     assert (payload["ok"], payload["errors"], payload["warnings"], payload["files"]) == (False, 1, 0, 6)
-    assert payload["findings"] == [{
-        "path": "audiences/mini.yaml", "line": 31, "col": 5, "severity": "error",
-        "message": "unknown key 'segmnt' in outputs[0]", "rule": "yaml/unknown-key",
-        "hint": "did you mean 'segment'?", "key_path": "outputs[0].segmnt"}]
+    assert payload["findings"] == [
+        {
+            "path": "audiences/mini.yaml",
+            "line": 31,
+            "col": 5,
+            "severity": "error",
+            "message": "unknown key 'segmnt' in outputs[0]",
+            "rule": "yaml/unknown-key",
+            "hint": "did you mean 'segment'?",
+            "key_path": "outputs[0].segmnt",
+        }
+    ]
 
 
 def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
@@ -122,8 +151,10 @@ def test_warnings_alone_exit_0(tmp_path: Path) -> None:
     code, output = _run("--project-dir", str(project), "validate", "--no-cache")
     assert code == 0
     assert output.count("warning: file name") == 2
-    assert "audiences/mini_copy.yaml:32:11: warning: file name 'mini-closet_{timestamp}.csv' is also written by " \
-           "audience 'mini' ('mini-closet_{timestamp}.csv') [names/file-collision]" in output
+    assert (
+        "audiences/mini_copy.yaml:32:11: warning: file name 'mini-closet_{timestamp}.csv' is also written by "
+        "audience 'mini' ('mini-closet_{timestamp}.csv') [names/file-collision]" in output
+    )
     assert output.rstrip().split("\n")[-1].startswith("0 errors, 2 warnings in 7 files")
 
 
@@ -131,11 +162,9 @@ def test_lint_cache_goes_where_ENGINE_LINT_CACHE_DIR_says(tmp_path: Path) -> Non
     # CI keeps this folder between runs; a second run reads it instead of linting again
     cache = tmp_path / "lint-cache"
     env = {"ENGINE_SOURCE_DSN": "", "ENGINE_LINT_CACHE_DIR": str(cache)}
-    first = CliRunner().invoke(cli, ["--project-dir", str(PROJECT_ROOT), "validate"], env=env,
-                               catch_exceptions=False)
+    first = CliRunner().invoke(cli, ["--project-dir", str(PROJECT_ROOT), "validate"], env=env, catch_exceptions=False)
     assert first.exit_code == 0
     entries = sorted(p.name for p in cache.rglob("*.json"))
     assert entries, "no lint results were cached"
-    second = CliRunner().invoke(cli, ["--project-dir", str(PROJECT_ROOT), "validate"], env=env,
-                                catch_exceptions=False)
+    second = CliRunner().invoke(cli, ["--project-dir", str(PROJECT_ROOT), "validate"], env=env, catch_exceptions=False)
     assert second.exit_code == 0 and sorted(p.name for p in cache.rglob("*.json")) == entries

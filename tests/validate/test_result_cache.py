@@ -42,8 +42,7 @@ def test_each_broken_project_is_found_through_a_cache_full_of_the_clean_one(tmp_
         assert _run(project, None) == case["expect"], case["name"]
 
 
-def test_a_warm_run_reads_the_cache_instead_of_checking_again(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_warm_run_reads_the_cache_instead_of_checking_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "cache"
     project = tmp_path / "project"
     shutil.copytree(BASE, project)
@@ -63,7 +62,7 @@ def test_a_warm_run_reads_the_cache_instead_of_checking_again(tmp_path: Path,
     assert _run(project, cache) == cold
     assert not [s for s in validated if "audience.v1" in s or "schedules.v1" in s]
     with pytest.raises(AssertionError, match="parsed again"):
-        _run(project, None)                      # --no-cache bypasses it
+        _run(project, None)  # --no-cache bypasses it
 
 
 def test_corrupt_cache_entries_are_ignored_and_rewritten(tmp_path: Path) -> None:
@@ -88,13 +87,14 @@ def test_result_cache_keys_stores_and_misses(tmp_path: Path) -> None:
 
     def compute() -> tuple[str, ...] | None:
         calls.append("x")
-        return None                              # a stored null is an answer, not a miss
+        return None  # a stored null is an answer, not a miss
+
     key = cache.key("text")
     assert cache.remember(key, compute) is None and cache.remember(key, compute) is None
     assert calls == ["x"]
     assert isinstance(cache.get(cache.key("other text"), list), type(MISS))
-    assert ResultCache(None, "kind").remember(key, compute) is None and calls == ["x", "x"]   # nothing kept
+    assert ResultCache(None, "kind").remember(key, compute) is None and calls == ["x", "x"]  # nothing kept
     good = KnownGood(tmp_path, "verdicts", "lib-1.0")
     good.add("doc")
     assert "doc" in KnownGood(tmp_path, "verdicts", "lib-1.0")
-    assert "doc" not in KnownGood(tmp_path, "verdicts", "lib-2.0")        # an upgrade misses
+    assert "doc" not in KnownGood(tmp_path, "verdicts", "lib-2.0")  # an upgrade misses

@@ -23,11 +23,17 @@ CASES = [
     # UNION takes the names of its first branch
     ("select 1 as a union all select 2 as b", ("a",)),
     # subquery in FROM, alias.* through it, joined to a CTE
-    ("with k as (select 1 as id, 'n' as name) select s.*, k.name from (select 1 as id, 2 as v) as s "
-     "inner join k on s.id = k.id", ("id", "v", "name")),
+    (
+        "with k as (select 1 as id, 'n' as name) select s.*, k.name from (select 1 as id, 2 as v) as s "
+        "inner join k on s.id = k.id",
+        ("id", "v", "name"),
+    ),
     # scalar subqueries, window functions and FROM inside function calls do not confuse the list
-    ("select (select max(x) from t) as top, row_number() over (partition by a order by b) as rn, "
-     "extract(day from ts) as d from t", ("top", "rn", "d")),
+    (
+        "select (select max(x) from t) as top, row_number() over (partition by a order by b) as rn, "
+        "extract(day from ts) as d from t",
+        ("top", "rn", "d"),
+    ),
     # bound parameters as psycopg writes them
     ("select %(product_id)s::uuid as product_id, a from t where b = any(%(ids)s::uuid[])", ("product_id", "a")),
     # comments and strings with keywords in them
@@ -40,11 +46,14 @@ def test_columns(sql: str, expected: tuple[str, ...]) -> None:
     assert infer_columns(sql) == expected
 
 
-@pytest.mark.parametrize("sql", [
-    "select * from users",                       # a real table: only the database knows
-    "select u.*, 1 as x from users as u",
-    "with c as (select * from users) select * from c",
-    "insert into t values (1)",                  # not a query
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from users",  # a real table: only the database knows
+        "select u.*, 1 as x from users as u",
+        "with c as (select * from users) select * from c",
+        "insert into t values (1)",  # not a query
+    ],
+)
 def test_unknowable_columns(sql: str) -> None:
     assert infer_columns(sql) is None

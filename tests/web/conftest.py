@@ -15,13 +15,21 @@ from tests.interpreter.test_toy_audience import AS_OF
 from tests.report.test_report import world  # noqa: F401  (fixture: toy products, two hostile names)
 
 TOKEN = "op-token-7f3a9c"
-PAGE = "http://127.0.0.1:8765"      # the test client's address: a Host the page answers by default
+PAGE = "http://127.0.0.1:8765"  # the test client's address: a Host the page answers by default
 
 
 @pytest.fixture
 def ran(world: dict[str, object]) -> tuple[Settings, RunResult]:
-    settings = resolve({"source_dsn": world["dsn"], "state_dsn": world["dsn"], "output_dir": world["out"],
-                        "project_dir": world["project"], "serve_token": TOKEN}, env={})
+    settings = resolve(
+        {
+            "source_dsn": world["dsn"],
+            "state_dsn": world["dsn"],
+            "output_dir": world["out"],
+            "project_dir": world["project"],
+            "serve_token": TOKEN,
+        },
+        env={},
+    )
     [result] = api.run(settings, selectors=["toy"], as_of=AS_OF)
     return settings, result
 

@@ -22,8 +22,14 @@ from tests.report.test_report import world  # noqa: F401  (fixture)
 from tests.web.conftest import TOKEN
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 sync_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists():
@@ -95,15 +101,23 @@ automations:
 def test_cancel_button_refused_without_token_accepted_with_it(browser: object, world: dict[str, object]) -> None:
     project = world["project"]
     (project / "schedules.yaml").write_text(SCHEDULES)  # type: ignore[operator]
-    settings = resolve({"source_dsn": world["dsn"], "state_dsn": world["dsn"], "output_dir": world["out"],
-                        "project_dir": project, "serve_token": TOKEN}, env={})
+    settings = resolve(
+        {
+            "source_dsn": world["dsn"],
+            "state_dsn": world["dsn"],
+            "output_dir": world["out"],
+            "project_dir": project,
+            "serve_token": TOKEN,
+        },
+        env={},
+    )
     at = utcnow() + timedelta(hours=2)
     triggered = api.trigger_automation(settings, "toy_daily", test=True, at=at)
     server = start_in_thread(settings, port=0)
     try:
         page, problems = _open(browser, server.url)
         row = page.locator(f"tr[data-open-run='{triggered.run_id}']")  # type: ignore[attr-defined]
-        assert row.is_visible() and "America/Chicago" not in row.inner_text()   # local time shown as CST/CDT
+        assert row.is_visible() and "America/Chicago" not in row.inner_text()  # local time shown as CST/CDT
         assert page.locator("tr[data-automation='toy_daily']").is_visible()  # type: ignore[attr-defined]
         row.locator("button.cancel").click()
         page.wait_for_function("document.getElementById('action-result').dataset.status")  # type: ignore[attr-defined]

@@ -38,20 +38,30 @@ def _sample(name: str, **labels: str) -> float:
 
 def test_metrics_parse_and_move_after_a_send(world: World, tmp_path: Path) -> None:
     ids = world.add_users(3)
-    world.fcm.script(world.tokens[ids[2]], "unregistered")     # one of three refused: UNREGISTERED
-    run = write_run(tmp_path / "run", header=OFFER_HEADER, rows=[[u, "N", "P", "v"] for u in ids],
-                    run_id=str(uuid.uuid4()))
-    sent, failed = _sample("engine_pushes_sent_total", mode="live"), _sample("engine_pushes_failed_total",
-                                                                              code="UNREGISTERED")
+    world.fcm.script(world.tokens[ids[2]], "unregistered")  # one of three refused: UNREGISTERED
+    run = write_run(
+        tmp_path / "run", header=OFFER_HEADER, rows=[[u, "N", "P", "v"] for u in ids], run_id=str(uuid.uuid4())
+    )
+    sent, failed = (
+        _sample("engine_pushes_sent_total", mode="live"),
+        _sample("engine_pushes_failed_total", code="UNREGISTERED"),
+    )
     report = world.send(run, template="offer_push")
     assert report.sent == 2
     # counters are process-wide, so compare before and after: +2 accepted, +1 UNREGISTERED
     assert _sample("engine_pushes_sent_total", mode="live") == sent + 2
     assert _sample("engine_pushes_failed_total", code="UNREGISTERED") == failed + 1
     names = {f.name for f in text_string_to_metric_families(metrics.exposition().decode())}
-    assert {"engine_runs", "engine_phase_duration_seconds", "engine_audience_size", "engine_pushes_in_doubt",
-            "engine_push_retries", "engine_cadence_excluded", "engine_stalled_jobs_recovered",
-            "engine_last_successful_run_timestamp_seconds"} <= names
+    assert {
+        "engine_runs",
+        "engine_phase_duration_seconds",
+        "engine_audience_size",
+        "engine_pushes_in_doubt",
+        "engine_push_retries",
+        "engine_cadence_excluded",
+        "engine_stalled_jobs_recovered",
+        "engine_last_successful_run_timestamp_seconds",
+    } <= names
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -60,7 +70,7 @@ class _Hook(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if _Hook.failures_left:                       # the first attempt fails: the alert is retried
+        if _Hook.failures_left:  # the first attempt fails: the alert is retried
             _Hook.failures_left -= 1
             self.send_response(503)
         else:
@@ -83,48 +93,58 @@ def webhook() -> Iterator[str]:
     server.server_close()
 
 
-def test_webhook_fires_on_a_failed_run_not_on_a_good_one(app_db: str, empty_db: str, webhook: str,
-                                                          tmp_path: Path) -> None:
+def test_webhook_fires_on_a_failed_run_not_on_a_good_one(
+    app_db: str, empty_db: str, webhook: str, tmp_path: Path
+) -> None:
     project = make_project(tmp_path / "p")
-    base = {"state_dsn": app_db, "output_dir": tmp_path / "out", "project_dir": project,
-            "alert_webhook_url": webhook}
+    base = {"state_dsn": app_db, "output_dir": tmp_path / "out", "project_dir": project, "alert_webhook_url": webhook}
     [good] = api.run(resolve({**base, "source_dsn": app_db}, env={}), selectors=["toy"], as_of=AS_OF)
-    assert good.status == "empty"          # no products: a good run, nothing to alert about
+    assert good.status == "empty"  # no products: a good run, nothing to alert about
     assert alerter_for(webhook).drain(10) and _Hook.received == []
     [bad] = api.run(resolve({**base, "source_dsn": empty_db}, env={}), selectors=["toy"], as_of=AS_OF)
-    assert bad.status == "failed"          # no app schema in the source database
+    assert bad.status == "failed"  # no app schema in the source database
     assert alerter_for(webhook).drain(30)
-    [alert] = _Hook.received               # delivered once, after one refused attempt
+    [alert] = _Hook.received  # delivered once, after one refused attempt
     assert alert["attachments"][0]["title"] == "run_failed" and "toy" in alert["text"]
     fields = {f["title"]: f["value"] for f in alert["attachments"][0]["fields"]}
     assert fields["run_id"] == bad.run_id
 
 
-def test_logs_hold_no_dsn_password_or_full_token(world: World, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_logs_hold_no_dsn_password_or_full_token(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     setup_logging("json", verbose=True)
-    fcm_token = "cXk2sd9fQwE:APA91b" + "Z" * 120          # shaped like a real FCM registration token
+    fcm_token = "cXk2sd9fQwE:APA91b" + "Z" * 120  # shaped like a real FCM registration token
     [uid] = world.add_users(1)
     world.query("UPDATE devices SET token = %s WHERE user_id = %s RETURNING 1", (fcm_token, uid))
     run = write_run(tmp_path / "run", header=OFFER_HEADER, rows=[[uid, "N", "P", "v"]], run_id=str(uuid.uuid4()))
     password_dsn = "postgresql://app:s3cret-pw@127.0.0.1:1/none"
-    logging.getLogger("engine.test").info("token %s via %s", fcm_token, password_dsn,
-                                          extra={"dsn": password_dsn, "authorization": "Bearer abc.def"})
+    logging.getLogger("engine.test").info(
+        "token %s via %s", fcm_token, password_dsn, extra={"dsn": password_dsn, "authorization": "Bearer abc.def"}
+    )
     world.send(run, template="offer_push")
     err = capsys.readouterr().err
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
-    assert lines and all("ts" in line for line in lines)                 # JSON lines, every one
+    assert lines and all("ts" in line for line in lines)  # JSON lines, every one
     assert fcm_token not in err and "s3cret-pw" not in err and "abc.def" not in err
-    assert "token cXk2sd9f… via" in lines[0]["msg"]                    # truncated, still recognisable
+    assert "token cXk2sd9f… via" in lines[0]["msg"]  # truncated, still recognisable
     batches = [line for line in lines if line.get("event") == "batch"]
     assert batches and all(line["run_id"] and line["audience"] and line["phase"] == "send" for line in batches)
 
 
-def test_run_log_events_carry_run_id_and_audience(app_db: str, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_log_events_carry_run_id_and_audience(
+    app_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     setup_logging("json")
-    settings = resolve({"source_dsn": app_db, "state_dsn": app_db, "output_dir": tmp_path / "out",
-                        "project_dir": make_project(tmp_path / "p")}, env={})
+    settings = resolve(
+        {
+            "source_dsn": app_db,
+            "state_dsn": app_db,
+            "output_dir": tmp_path / "out",
+            "project_dir": make_project(tmp_path / "p"),
+        },
+        env={},
+    )
     [result] = api.run(settings, selectors=["toy"], as_of=AS_OF)
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     queries = [line for line in lines if line["msg"] == "query done"]

@@ -42,8 +42,9 @@ def test_health_ready_and_metrics(served: tuple[RunningServer, RunResult]) -> No
     text = httpx.get(f"{server.url}metrics").text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     # the run above finished as succeeded: the state collector sees it
-    [sample] = [s for s in families["engine_state_last_success_timestamp_seconds"].samples
-                if s.labels["audience"] == "toy"]
+    [sample] = [
+        s for s in families["engine_state_last_success_timestamp_seconds"].samples if s.labels["audience"] == "toy"
+    ]
     assert sample.value > 0
 
 
@@ -58,8 +59,10 @@ def _raw(server: RunningServer, request: bytes) -> bytes:
 
 def test_no_host_or_two_hosts_get_400(served: tuple[RunningServer, RunResult]) -> None:
     server, _ = served
-    for request in (b"GET /api/status HTTP/1.0\r\n\r\n",       # HTTP/1.0 may omit Host: refused all the same
-                    b"GET /api/status HTTP/1.0\r\nHost: localhost\r\nHost: evil.example\r\n\r\n"):
+    for request in (
+        b"GET /api/status HTTP/1.0\r\n\r\n",  # HTTP/1.0 may omit Host: refused all the same
+        b"GET /api/status HTTP/1.0\r\nHost: localhost\r\nHost: evil.example\r\n\r\n",
+    ):
         status_line = _raw(server, request).split(b"\r\n", 1)[0]
         assert status_line.split(b" ")[1] == b"400", (request, status_line)
     assert _raw(server, b"GET /api/status HTTP/1.0\r\nHost: localhost\r\n\r\n").split(b" ")[1] == b"200"
@@ -74,7 +77,7 @@ def test_bound_address_other_than_loopback_default(world: dict[str, object]) -> 
         assert httpx.get(f"{server.url}api/status", headers={"Host": "evil.example"}).status_code == 400
     finally:
         server.stop()
-    with pytest.raises(httpx.ConnectError):        # stopped: the port is closed
+    with pytest.raises(httpx.ConnectError):  # stopped: the port is closed
         httpx.get(f"{server.url}healthz")
 
 
@@ -85,16 +88,26 @@ def _engine_serve(settings: Settings, *args: str) -> list[str]:
 def _env(settings: Settings) -> dict[str, str]:
     import os  # noqa: PLC0415
 
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")},
-            "ENGINE_STATE_DSN": str(settings.state_dsn), "ENGINE_PROJECT_DIR": str(settings.project_dir),
-            "ENGINE_OUTPUT_DIR": str(settings.output_dir), "ENGINE_SERVE_TOKEN": TOKEN, "ENGINE_LOG_FORMAT": "json"}
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")},
+        "ENGINE_STATE_DSN": str(settings.state_dsn),
+        "ENGINE_PROJECT_DIR": str(settings.project_dir),
+        "ENGINE_OUTPUT_DIR": str(settings.output_dir),
+        "ENGINE_SERVE_TOKEN": TOKEN,
+        "ENGINE_LOG_FORMAT": "json",
+    }
 
 
 @pytest.fixture
 def engine_serve(ran: tuple[Settings, RunResult]) -> Iterator[tuple[subprocess.Popen[str], str]]:
     settings, _ = ran
-    proc = subprocess.Popen(_engine_serve(settings, "--port", "0"), env=_env(settings), text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _engine_serve(settings, "--port", "0"),
+        env=_env(settings),
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stderr is not None
     line = proc.stderr.readline()
     try:
@@ -107,23 +120,23 @@ def engine_serve(ran: tuple[Settings, RunResult]) -> Iterator[tuple[subprocess.P
 
 
 def test_engine_serve_logs_json_masks_the_token_and_stops_on_sigterm(
-        engine_serve: tuple[subprocess.Popen[str], str]) -> None:
+    engine_serve: tuple[subprocess.Popen[str], str],
+) -> None:
     proc, url = engine_serve
     assert httpx.get(f"{url}healthz").text == "ok\n"
     # the token as a target: logged by the refusal and the action, masked in both
     assert httpx.post(f"{url}api/runs/{TOKEN}/cancel").status_code == 401
-    assert httpx.post(f"{url}api/runs/{TOKEN}/cancel", headers={"Authorization": f"Bearer {TOKEN}"}).status_code \
-        == 409
+    assert httpx.post(f"{url}api/runs/{TOKEN}/cancel", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 409
     assert httpx.get(f"{url}api/status", headers={"Host": "evil.example"}).status_code == 400
     port = int(url.rsplit(":", 1)[1].strip("/"))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:   # not HTTP: uvicorn warns
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:  # not HTTP: uvicorn warns
         sock.sendall(b"\x16\x03\x01 not http\r\n\r\n")
         sock.recv(1024)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     assert proc.stderr is not None
     err = proc.stderr.read()
-    lines = [json.loads(line) for line in err.splitlines()]         # every stderr line is one JSON object
+    lines = [json.loads(line) for line in err.splitlines()]  # every stderr line is one JSON object
     assert TOKEN not in err
     messages = [line["msg"] for line in lines]
     assert any(m.startswith("action refused: missing or wrong bearer") for m in messages)
@@ -138,8 +151,12 @@ def test_engine_serve_on_a_taken_port_exits_2(ran: tuple[Settings, RunResult]) -
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(_engine_serve(settings, "--port", str(port)),
-                              env={**_env(settings), "ENGINE_LOG_FORMAT": "plain"},
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            _engine_serve(settings, "--port", str(port)),
+            env={**_env(settings), "ENGINE_LOG_FORMAT": "plain"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 2, done.stderr
     assert f"127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr

@@ -24,8 +24,8 @@ class FakeCadenceService:
     blocked: set[str] = field(default_factory=set)
     delay_s: float = 0.0
     fail_status: int | None = None
-    fail_times: int | None = None          # None: fail every request (when fail_status is set)
-    body_override: Any = None              # answer filter requests with this JSON instead
+    fail_times: int | None = None  # None: fail every request (when fail_status is set)
+    body_override: Any = None  # answer filter requests with this JSON instead
     requests: list[tuple[str, Any]] = field(default_factory=list)
     tracked: list[dict[str, Any]] = field(default_factory=list)
 
@@ -33,8 +33,7 @@ class FakeCadenceService:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -53,7 +52,8 @@ class FakeCadenceService:
         with self._lock:
             self.requests.append((path, body))
             failing = self.fail_status is not None and (
-                self.fail_times is None or len(self.requests) <= self.fail_times)
+                self.fail_times is None or len(self.requests) <= self.fail_times
+            )
         if self.delay_s:
             time.sleep(self.delay_s)
         if failing:
@@ -62,8 +62,9 @@ class FakeCadenceService:
             if self.body_override is not None:
                 return 200, self.body_override
             ids, layer = body["userIds"], body["layerId"]
-            eligible = ids if layer == 1 else [
-                uid for uid in ids if _ORIGINAL_UUID.match(uid) and uid not in self.blocked]
+            eligible = (
+                ids if layer == 1 else [uid for uid in ids if _ORIGINAL_UUID.match(uid) and uid not in self.blocked]
+            )
             return 200, {"eligibleUserIds": eligible, "excludedCount": len(ids) - len(eligible)}
         if path == "/api/track-notification":
             with self._lock:
@@ -87,7 +88,7 @@ class FakeCadenceService:
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass   # the client gave up (timeout test)
+                    pass  # the client gave up (timeout test)
 
             def log_message(self, *args: object) -> None:
                 pass

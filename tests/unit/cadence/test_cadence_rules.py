@@ -19,8 +19,12 @@ def test_project_file_matches_the_shipped_defaults_and_the_original_rules() -> N
     assert (project.layers, project.rules) == (defaults.layers, defaults.rules)
     # reference 5.2/5.3, written out by hand
     assert [(layer.id, layer.name, layer.cadence) for layer in defaults.layers] == [
-        (1, "Layer 1", "exempt"), (2, "Layer 2", "apply"), (3, "Layer 3", "apply"),
-        (4, "Test", "bypass"), (5, "Layer 5", "apply")]
+        (1, "Layer 1", "exempt"),
+        (2, "Layer 2", "apply"),
+        (3, "Layer 3", "apply"),
+        (4, "Test", "bypass"),
+        (5, "Layer 5", "apply"),
+    ]
     assert {r.name: (r.counts_layers, r.window_hours, r.max_count) for r in defaults.rules} == {
         "layer_3_cooldown_hours": ((3,), 72.0, 1),
         "layer_5_cooldown_hours": ((5,), 96.0, 1),
@@ -32,10 +36,10 @@ def test_rules_per_layer_follow_the_original_step_order() -> None:
     config = default_cadence_config()
     names = {layer.id: [r.name for r in config.rules_for(layer)] for layer in config.layers}
     assert names == {
-        1: [],                                                   # exempt
-        2: ["combined_l2_l3_limit"],                             # layer 2 has no own cooldown
-        3: ["layer_3_cooldown_hours", "combined_l2_l3_limit"],   # cooldown first, then combined
-        4: [],                                                   # bypass
+        1: [],  # exempt
+        2: ["combined_l2_l3_limit"],  # layer 2 has no own cooldown
+        3: ["layer_3_cooldown_hours", "combined_l2_l3_limit"],  # cooldown first, then combined
+        4: [],  # bypass
         5: ["layer_5_cooldown_hours", "combined_l2_l3_limit"],
     }
     assert config.layer("test").id == 4 and config.layer("3").id == 3
@@ -56,7 +60,7 @@ def test_bad_yaml_points_at_the_line(tmp_path: Path) -> None:
 
 def test_schema_violations_are_all_reported_with_lines() -> None:
     text = (ROOT / "cadence.yaml").read_text()
-    text = text.replace("    window_hours: 96\n", "    window_hours: -5\n")   # layer 5 rule, line found below
+    text = text.replace("    window_hours: 96\n", "    window_hours: -5\n")  # layer 5 rule, line found below
     text = text.replace("    cadence: bypass\n", "    cadence: skip\n")
     lines = text.splitlines()
     hours_line = lines.index("    window_hours: -5") + 1
@@ -83,19 +87,22 @@ def test_override_merge() -> None:
     merged = apply_override(base, {"layer_3_cooldown_hours": 48, "combined_l2_l3_limit": {"max_count": 2}})
     assert merged.rule("layer_3_cooldown_hours").window_hours == 48.0
     assert merged.rule("combined_l2_l3_limit").max_count == 2
-    assert merged.rule("combined_l2_l3_limit").window_hours == 168.0   # untouched field kept
+    assert merged.rule("combined_l2_l3_limit").window_hours == 168.0  # untouched field kept
     assert merged.rule("layer_5_cooldown_hours") == base.rule("layer_5_cooldown_hours")
     off = apply_override(base, {"combined_l2_l3_limit": False})
     assert [r.name for r in off.rules_for(off.layer(2))] == []
     assert apply_override(base, None) is base
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"layer_9_cooldown_hours": 10}, "unknown rule 'layer_9_cooldown_hours'"),
-    ({"combined_l2_l3_limit": 2}, "ambiguous"),                     # count or hours? refuse to guess
-    ({"layer_3_cooldown_hours": 0}, "is not a valid value"),
-    ({"layer_3_cooldown_hours": {"hours": 4}}, "is not a valid value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"layer_9_cooldown_hours": 10}, "unknown rule 'layer_9_cooldown_hours'"),
+        ({"combined_l2_l3_limit": 2}, "ambiguous"),  # count or hours? refuse to guess
+        ({"layer_3_cooldown_hours": 0}, "is not a valid value"),
+        ({"layer_3_cooldown_hours": {"hours": 4}}, "is not a valid value"),
+    ],
+)
 def test_bad_overrides_are_refused(override: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         apply_override(default_cadence_config(), override)
@@ -111,13 +118,14 @@ def test_automation_override_from_schedules_yaml(tmp_path: Path) -> None:
         "  - id: broken\n"
         "    audience: x\n"
         "    cadence:\n"
-        "      combined_l2_l3_limit: 2\n")
+        "      combined_l2_l3_limit: 2\n"
+    )
     config = effective_config(tmp_path, "daily_layer3")
     assert config.rule("layer_3_cooldown_hours").window_hours == 48.0
     assert config.override == "schedules.yaml automation 'daily_layer3'"
     with pytest.raises(ConfigError) as info:
         effective_config(tmp_path, "broken")
-    assert str(info.value.location).endswith("schedules.yaml:9:29")   # line 9, at the value 2
+    assert str(info.value.location).endswith("schedules.yaml:9:29")  # line 9, at the value 2
     with pytest.raises(ScheduleError, match="unknown automation 'nope'"):
         effective_config(tmp_path, "nope")
     assert effective_config(tmp_path, None).rule("layer_3_cooldown_hours").window_hours == 72.0

@@ -13,17 +13,27 @@ from engine.push.template import PushTemplate, TemplateError
 from engine.runs.model import ManifestError
 from tests.fakes.delivery import user_id, write_csv, write_run
 
-TEMPLATE = PushTemplate(title="t", body="b", deep_link=None, layer=3, name="offer_push",
-                        audience="layer3_recent_activity", output="offer_creators")
+TEMPLATE = PushTemplate(
+    title="t",
+    body="b",
+    deep_link=None,
+    layer=3,
+    name="offer_push",
+    audience="layer3_recent_activity",
+    output="offer_creators",
+)
 A, B, C = user_id(1), user_id(2), user_id(3)
 
 
 def test_first_row_wins_and_drops_are_counted(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "a.csv", ["user_id", "firstName"], [
-        [A, "first"], [B, "bee"], [A.upper(), "second"], ["", "no id"], ["not-a-uuid", "x"], [f" {C} ", "cee"]])
+    path = write_csv(
+        tmp_path / "a.csv",
+        ["user_id", "firstName"],
+        [[A, "first"], [B, "bee"], [A.upper(), "second"], ["", "no id"], ["not-a-uuid", "x"], [f" {C} ", "cee"]],
+    )
     got = read_recipients(path)
     assert got.total_rows == 6
-    assert got.duplicates == 1                 # A again (ids compare case-insensitively)
+    assert got.duplicates == 1  # A again (ids compare case-insensitively)
     assert got.empty_ids == 1
     assert got.invalid_ids == ("not-a-uuid",)
     assert [(uid, values["firstName"]) for uid, values in got.rows] == [(A, "first"), (B, "bee"), (C, "cee")]
@@ -53,7 +63,7 @@ def test_a_nul_byte_is_refused_with_its_line(tmp_path: Path, where: str) -> None
     path.write_bytes(f"user_id,firstName\r\n{B},Bo\r\n{row}\r\n".encode())
     with pytest.raises(DeliveryError, match="NUL byte") as info:
         read_recipients(path)
-    assert info.value.location is not None and info.value.location.line == 3     # header, Bo, then the row
+    assert info.value.location is not None and info.value.location.line == 3  # header, Bo, then the row
     assert info.value.exit_code == 2
 
 

@@ -19,19 +19,35 @@ HOSTS = ("tradeblock.us",)
 LINK = "https://tradeblock.us/product/collectors-have?productVariantId=[[var:variantID]]"
 
 
-def push(title: str = "Hi [[var:firstName]]", body: str = "Size [[var:usersize]] is in", deep_link: str | None = LINK,
-         layer: int = 3) -> PushTemplate:
+def push(
+    title: str = "Hi [[var:firstName]]",
+    body: str = "Size [[var:usersize]] is in",
+    deep_link: str | None = LINK,
+    layer: int = 3,
+) -> PushTemplate:
     return PushTemplate(title=title, body=body, deep_link=deep_link, layer=layer, name="t")
 
 
 def test_variables_in_order_of_first_use() -> None:
-    template = push(title="[[var:b]] [[var:a]]", body="[[var:a]] [[var:c]]",
-                    deep_link="https://tradeblock.us/[[var:b]]")
+    template = push(
+        title="[[var:b]] [[var:a]]", body="[[var:a]] [[var:c]]", deep_link="https://tradeblock.us/[[var:b]]"
+    )
     assert template.variables() == ("b", "a", "c")
 
 
-@pytest.mark.parametrize("bad", ["[[vra:firstName]]", "[[va:firstName]]", "[[v:firstName]]", "[[VAR:firstName]]",
-                                 "[[var:first name]]", "[[var:firstName]", "[[var:]]", "[[var:1st]]"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "[[vra:firstName]]",
+        "[[va:firstName]]",
+        "[[v:firstName]]",
+        "[[VAR:firstName]]",
+        "[[var:first name]]",
+        "[[var:firstName]",
+        "[[var:]]",
+        "[[var:1st]]",
+    ],
+)
 def test_malformed_variables_are_errors(bad: str) -> None:
     with pytest.raises(TemplateError) as info:
         validate(push(body=f"Hello {bad}!"), HOSTS)
@@ -72,18 +88,19 @@ def test_columns_are_case_sensitive_and_exact() -> None:
     # push() uses firstName, usersize and variantID, in that order of first use
     assert missing_columns(push(), ["user_id", "firstName", "usersize", "variantID"]) == []
     assert missing_columns(push(), ["user_id", "firstname", "usersize", "variantid"]) == ["firstName", "variantID"]
-    assert missing_columns(push(), ["firstName ", "usersize", "variantID"]) == ["firstName"]   # no trimming
+    assert missing_columns(push(), ["firstName ", "usersize", "variantID"]) == ["firstName"]  # no trimming
 
 
 def test_render_substitutes_plain_text_and_encodes_the_link() -> None:
     values = {"firstName": "Zoë & Co", "usersize": "10.5", "variantID": "a b&c=d/é?#%"}
     rendered, reason = render(push(), values, HOSTS)
     assert reason is None and rendered is not None
-    assert rendered.title == "Hi Zoë & Co"            # title and body are not encoded
+    assert rendered.title == "Hi Zoë & Co"  # title and body are not encoded
     assert rendered.body == "Size 10.5 is in"
     # by hand: space %20, & %26, = %3D, / %2F, é (UTF-8 c3 a9) %C3%A9, ? %3F, # %23, % %25
-    assert rendered.link == ("https://tradeblock.us/product/collectors-have?productVariantId="
-                             "a%20b%26c%3Dd%2F%C3%A9%3F%23%25")
+    assert rendered.link == (
+        "https://tradeblock.us/product/collectors-have?productVariantId=a%20b%26c%3Dd%2F%C3%A9%3F%23%25"
+    )
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])
@@ -99,7 +116,7 @@ def test_a_value_holding_a_placeholder_is_never_sent_literally() -> None:
 
 def test_rendered_link_host_is_checked_again() -> None:
     template = push(deep_link="https://[[var:sub]].tradeblock.us/x")
-    validate(template, HOSTS)                          # the raw template is fine: sub.tradeblock.us
+    validate(template, HOSTS)  # the raw template is fine: sub.tradeblock.us
     ok, reason = render(template, {"firstName": "a", "usersize": "1", "sub": "app"}, HOSTS)
     assert reason is None and ok is not None and ok.link == "https://app.tradeblock.us/x"
     # encoded, a value cannot move the host; it can still make it an invalid name
@@ -107,24 +124,27 @@ def test_rendered_link_host_is_checked_again() -> None:
 
 
 def test_rendered_link_can_leave_the_allowed_domain() -> None:
-    template = push(deep_link="https://tradeblock.u[[var:s]]/x")   # raw check sees tradeblock.us
+    template = push(deep_link="https://tradeblock.u[[var:s]]/x")  # raw check sees tradeblock.us
     validate(template, HOSTS)
-    values = {"firstName": "a", "usersize": "1", "s": "k"}         # renders tradeblock.uk
+    values = {"firstName": "a", "usersize": "1", "s": "k"}  # renders tradeblock.uk
     assert render(template, values, HOSTS) == (None, "deep_link_host")
 
 
-@pytest.mark.parametrize("url, allowed", [
-    ("https://tradeblock.us/a", True),
-    ("https://TradeBlock.US./a", True),
-    ("https://app.tradeblock.us/a?x=1", True),
-    ("http://tradeblock.us:8443/a", True),
-    ("https://eviltradeblock.us/a", False),
-    ("https://tradeblock.us.evil.com/a", False),
-    ("https://tradeblock.us@evil.com/a", False),
-    ("ftp://tradeblock.us/a", False),
-    ("/product/1", False),
-    ("tradeblock://product/1", False),
-])
+@pytest.mark.parametrize(
+    "url, allowed",
+    [
+        ("https://tradeblock.us/a", True),
+        ("https://TradeBlock.US./a", True),
+        ("https://app.tradeblock.us/a?x=1", True),
+        ("http://tradeblock.us:8443/a", True),
+        ("https://eviltradeblock.us/a", False),
+        ("https://tradeblock.us.evil.com/a", False),
+        ("https://tradeblock.us@evil.com/a", False),
+        ("ftp://tradeblock.us/a", False),
+        ("/product/1", False),
+        ("tradeblock://product/1", False),
+    ],
+)
 def test_host_allow_list(url: str, allowed: bool) -> None:
     assert (link_problem(url, HOSTS) is None) is allowed
 

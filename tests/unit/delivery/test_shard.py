@@ -41,12 +41,12 @@ def test_the_shards_of_a_send_cover_every_row_exactly_once() -> None:
             for seq in range(lo, hi):
                 seen[seq] += 1
         assert seen == [1] * rows, (rows, count)
-        assert max(sizes) - min(sizes) <= 1, (rows, count)     # balanced: no shard gets more than one extra row
+        assert max(sizes) - min(sizes) <= 1, (rows, count)  # balanced: no shard gets more than one extra row
 
 
 def test_shard_count_is_one_per_rows_per_shard_within_the_maximum() -> None:
     # 120,001 pushes at 50,000 a shard: ceil(120001 / 50000) = 3 shards
     assert shard_count(120_001, max_shards=8, rows_per_shard=50_000) == 3
-    assert shard_count(120_001, max_shards=2, rows_per_shard=50_000) == 2     # capped
-    assert shard_count(50_000, max_shards=8, rows_per_shard=50_000) == 1      # not over one shard's worth
-    assert shard_count(10**6, max_shards=1, rows_per_shard=10) == 1            # sharding off
+    assert shard_count(120_001, max_shards=2, rows_per_shard=50_000) == 2  # capped
+    assert shard_count(50_000, max_shards=8, rows_per_shard=50_000) == 1  # not over one shard's worth
+    assert shard_count(10**6, max_shards=1, rows_per_shard=10) == 1  # sharding off

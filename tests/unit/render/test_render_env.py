@@ -21,24 +21,29 @@ def test_values_become_placeholders_and_only_used_ones_are_bound(tmp_path: Path)
     sql = "select id from users\nwhere created_at < {{ as_of }}\n  and id = any({{ ids }}::uuid[]);\n"
     got = _render(tmp_path, {"q.sql": sql}, {"as_of": "T", "ids": ["a"], "unused": 3})
     assert got.sql == "select id from users\nwhere created_at < %(as_of)s\n  and id = any(%(ids)s::uuid[])"
-    assert got.params == {"as_of": "T", "ids": ["a"]}          # 'unused' is not sent
+    assert got.params == {"as_of": "T", "ids": ["a"]}  # 'unused' is not sent
     assert got.origin == "sql/q.sql" and got.name == "q"
 
 
 def test_options_shape_the_text_and_macros_are_imported(tmp_path: Path) -> None:
-    files = {"macros/m.sql": "{% macro live(a) -%}{{ a }}.deleted_at = 0{%- endmacro %}",
-             "q.sql": "{% from 'macros/m.sql' import live %}select 1 from u where {{ live('u') }}"
-                      "{% if options.extra %} and x{% endif %}"}
+    files = {
+        "macros/m.sql": "{% macro live(a) -%}{{ a }}.deleted_at = 0{%- endmacro %}",
+        "q.sql": "{% from 'macros/m.sql' import live %}select 1 from u where {{ live('u') }}"
+        "{% if options.extra %} and x{% endif %}",
+    }
     assert _render(tmp_path, files, {}, extra=True).sql == "select 1 from u where u.deleted_at = 0 and x"
     assert _render(tmp_path, files, {}, extra=False).sql == "select 1 from u where u.deleted_at = 0"
 
 
-@pytest.mark.parametrize(("sql", "message", "where"), [
-    ("select 1\nfrom t where a = {{ nope }}", "undefined variable", "sql/q.sql:2"),
-    ("select 1\n{% if %}", "Jinja syntax error", "sql/q.sql:2"),
-    ("select 1 {% if hours %}x{% endif %}", "used in a Jinja condition", "sql/q.sql:1"),
-    ("{% include 'missing.sql' %}", "SQL template not found: sql/missing.sql", "sql/q.sql"),
-])
+@pytest.mark.parametrize(
+    ("sql", "message", "where"),
+    [
+        ("select 1\nfrom t where a = {{ nope }}", "undefined variable", "sql/q.sql:2"),
+        ("select 1\n{% if %}", "Jinja syntax error", "sql/q.sql:2"),
+        ("select 1 {% if hours %}x{% endif %}", "used in a Jinja condition", "sql/q.sql:1"),
+        ("{% include 'missing.sql' %}", "SQL template not found: sql/missing.sql", "sql/q.sql"),
+    ],
+)
 def test_errors_name_the_file_and_line(tmp_path: Path, sql: str, message: str, where: str) -> None:
     with pytest.raises(RenderError, match=message) as info:
         _render(tmp_path, {"q.sql": sql}, {"hours": 3})

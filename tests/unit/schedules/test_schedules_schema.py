@@ -22,17 +22,22 @@ BLOCK = "    cancellation_window: 25m\n"
 
 
 def test_the_committed_schema_is_the_generated_one() -> None:
-    assert (SCHEDULES_DIR / SCHEMA_FILE).read_text("utf-8") == render(), \
+    assert (SCHEDULES_DIR / SCHEMA_FILE).read_text("utf-8") == render(), (
         "the model changed: run `python -m engine.schedules.schema` and commit the schema file"
+    )
 
 
 def test_blocks_and_text_values_become_typed_fields(tmp_path: Path) -> None:
-    project = make_project(tmp_path, "schedules.yaml", BLOCK, BLOCK + "    missed: {policy: late, grace: 1h30m}\n"
-                           "    start_date: '2026-12-01'\n    max_audience_size: 0\n")
+    project = make_project(
+        tmp_path,
+        "schedules.yaml",
+        BLOCK,
+        BLOCK + "    missed: {policy: late, grace: 1h30m}\n    start_date: '2026-12-01'\n    max_audience_size: 0\n",
+    )
     schedules = load_schedules(project)
     automation = schedules.automation("daily_mini")
     assert automation is not None
-    assert (automation.cron.fields, automation.timezone) == ("30 12 * * *", "America/Chicago")   # schedule: block
+    assert (automation.cron.fields, automation.timezone) == ("30 12 * * *", "America/Chicago")  # schedule: block
     assert (automation.missed_policy, automation.missed_grace) == (MissedPolicy.LATE, timedelta(hours=1, minutes=30))
     assert (automation.start_date, automation.end_date, automation.max_audience_size) == (date(2026, 12, 1), None, 0)
     assert str(automation.location) == "schedules.yaml:10:5"
@@ -45,17 +50,23 @@ def test_a_choice_outside_its_enum_is_a_located_error(tmp_path: Path) -> None:
     project = make_project(tmp_path, "schedules.yaml", BLOCK, BLOCK + "    missed: {policy: sometimes}\n")
     with pytest.raises(ScheduleError) as caught:
         load_schedules(project)
-    assert f"{caught.value.location}: {caught.value.message}" == \
-        "schedules.yaml:15:14: automations[0].missed.policy: 'sometimes' is not one of ['skip', 'late']"
+    assert (
+        f"{caught.value.location}: {caught.value.message}"
+        == "schedules.yaml:15:14: automations[0].missed.policy: 'sometimes' is not one of ['skip', 'late']"
+    )
 
 
 def test_code_builds_the_same_models_with_attribute_names() -> None:
     automation = Automation(id="a", audience="x", cron="0 9 * * *", timezone="UTC", pushes=("p",))
     assert (automation.generate_lead, automation.test_lead, automation.missed_policy, automation.enabled) == (
-        timedelta(minutes=30), timedelta(minutes=25), MissedPolicy.SKIP, True)
+        timedelta(minutes=30),
+        timedelta(minutes=25),
+        MissedPolicy.SKIP,
+        True,
+    )
     with pytest.raises(ValidationError):
         Automation(id="a", audience="x", cron="0 9 * * *", timezone="UTC", pushes=("p",), missed_policy="never")
-    adhoc = PushTemplate(title="t", body="b", layer=1)   # a push from the command line: no audience, no link
+    adhoc = PushTemplate(title="t", body="b", layer=1)  # a push from the command line: no audience, no link
     assert (adhoc.deep_link, adhoc.audience, adhoc.name) == (None, None, None)
 
 

@@ -27,24 +27,27 @@ def test_empty_arrays_keep_the_type_not_the_elements() -> None:
     assert bound.sql == "select E'{}'::uuid[]"
 
 
-@pytest.mark.parametrize(("values", "expected"), [
-    ([U1, U2], "uuid[]"),
-    ([U1.upper()], "uuid[]"),
-    ([1, 2, 3], "int8[]"),
-    ([True, False], "text[]"),                       # booleans are not integers here
-    ([U1, "not-a-uuid"], "text[]"),
-    ([U1[:35] + ","], "text[]"),                     # 36 characters, a comma where a hex digit belongs
-    ([U1 + "," + U2], "text[]"),                     # two uuids in one element are not a uuid
-    ([U1, uuid.UUID(U2)], "text[]"),                 # only strings are checked as uuid text
-    ([], "text[]"),
-])
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([U1, U2], "uuid[]"),
+        ([U1.upper()], "uuid[]"),
+        ([1, 2, 3], "int8[]"),
+        ([True, False], "text[]"),  # booleans are not integers here
+        ([U1, "not-a-uuid"], "text[]"),
+        ([U1[:35] + ","], "text[]"),  # 36 characters, a comma where a hex digit belongs
+        ([U1 + "," + U2], "text[]"),  # two uuids in one element are not a uuid
+        ([U1, uuid.UUID(U2)], "text[]"),  # only strings are checked as uuid text
+        ([], "text[]"),
+    ],
+)
 def test_array_types(values: list[object], expected: str) -> None:
     assert sql_type(values) == expected
 
 
 def test_text_array_elements_are_escaped_inside_the_literal() -> None:
     # element a'b\"c: the array quotes it ("a'b\\\"c"), then the E'' literal doubles ' and \
-    assert array_constant(['a\'b\\"c']) == "E'{\"a''b\\\\\\\\\\\\\"c\"}'"
+    assert array_constant(["a'b\\\"c"]) == "E'{\"a''b\\\\\\\\\\\\\"c\"}'"
     assert array_constant([None, "x"]) == "E'{NULL,\"x\"}'"
 
 
@@ -78,13 +81,13 @@ def test_uuid_check_agrees_with_a_per_element_regex_on_mutated_arrays() -> None:
         kind = rng.randrange(5)
         pos = rng.randrange(len(text))
         if kind == 0:
-            values[i] = text[:pos] + rng.choice(alphabet) + text[pos + 1:]
+            values[i] = text[:pos] + rng.choice(alphabet) + text[pos + 1 :]
         elif kind == 1:
             values[i] = text[:pos] + rng.choice(alphabet) + text[pos:]
         elif kind == 2:
-            values[i] = text[:pos] + text[pos + 1:]
+            values[i] = text[:pos] + text[pos + 1 :]
         elif kind == 3 and len(values) > 1:
             j = (i + 1) % len(values)
-            values[i], values[j] = text[:pos] + "," + str(values[j])[pos + 1:], text[pos + 1:]
+            values[i], values[j] = text[:pos] + "," + str(values[j])[pos + 1 :], text[pos + 1 :]
         expected = all(isinstance(v, str) and pattern.fullmatch(v) for v in values)
         assert (sql_type(values) == "uuid[]") == expected, values

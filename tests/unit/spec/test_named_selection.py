@@ -25,9 +25,9 @@ def project(tmp_path: Path) -> Path:
 
 def test_a_named_audience_runs_past_another_audiences_broken_file(project: Path) -> None:
     settings = Settings(project_dir=project)
-    name = audience_files(PROJECT_ROOT)[0].stem          # whichever audience the project holds first
+    name = audience_files(PROJECT_ROOT)[0].stem  # whichever audience the project holds first
     assert [s.name for s in api.list_audiences(settings, [name])] == [name]
-    with pytest.raises(SpecError, match="broken.yaml"):   # a whole-project selection still checks every file
+    with pytest.raises(SpecError, match="broken.yaml"):  # a whole-project selection still checks every file
         api.list_audiences(settings, [])
 
 
@@ -37,6 +37,6 @@ def test_names_that_are_not_one_plain_file_fall_back_to_the_full_load(project: P
     for selectors in ([], ["layer:3"], ["tag:trending"], ["../audiences/x"], [f"{name}.tests"], ["no_such"]):
         assert named_audience_files(project, selectors) is None, selectors
     (project / "audiences" / f"{name}.yml").write_text((project / "audiences" / f"{name}.yaml").read_text())
-    assert named_audience_files(project, [name]) is None   # .yaml and .yml: the full load names the duplicate
+    assert named_audience_files(project, [name]) is None  # .yaml and .yml: the full load names the duplicate
     with pytest.raises(ConfigError, match="no audience named 'no_such'"):
         api.list_audiences(Settings(project_dir=PROJECT_ROOT), ["no_such"])
