@@ -21,7 +21,7 @@ from engine.cadence import (
 from engine.cadence.userids import read_user_ids_csv
 from engine.concurrency import run_concurrently
 from engine.config import Settings
-from engine.db import SourcePool, connect, create_database_if_missing, role_check
+from engine.db import SourcePool, connect, connect_source, create_database_if_missing, role_check
 from engine.delivery.pacing import RetryPolicy
 from engine.delivery.report import SendReport, SendStatus
 from engine.delivery.request import SendRequest
@@ -180,13 +180,7 @@ def pull_catalog(settings: Settings, *, schema: str = "public", all_tables: bool
     from engine.validate.catalog import project_tables  # noqa: PLC0415
 
     read = None if all_tables else {name for s, name in project_tables(settings.project_dir) if s in (None, schema)}
-    with connect(
-        settings.require_source_dsn(),
-        read_only=True,
-        statement_timeout_s=settings.statement_timeout_s,
-        retries=settings.connect_retries,
-        autocommit=True,
-    ) as conn:
+    with connect_source(settings) as conn:
         catalog = read_schema(conn, schema, read)
     path = settings.project_dir / CATALOG_FILE
     text = dump_catalog(catalog)

@@ -143,6 +143,17 @@ def connect(
     )
 
 
+def connect_source(settings: Settings) -> psycopg.Connection:
+    """One read-only, autocommit connection to the source database (catalog reads), with the settings' limits."""
+    return connect(
+        settings.require_source_dsn(),
+        read_only=True,
+        statement_timeout_s=settings.statement_timeout_s,
+        retries=settings.connect_retries,
+        autocommit=True,
+    )
+
+
 def create_database_if_missing(dsn: str, *, retries: int = 3, maintenance_db: str = "postgres") -> bool:
     """Create the database ``dsn`` names (from template0) when the server says it does not exist.
 

@@ -14,6 +14,8 @@ choice lists its values without a redundant ``type``.
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Annotated, Any, Callable, Mapping, TypeAlias, TypeVar
 
 from pydantic import AliasPath, ConfigDict, Field, TypeAdapter, ValidationError
@@ -86,6 +88,12 @@ def generate(model: Any, schema_id: str, *, generator: type[GenerateJsonSchema] 
 def render(schema: dict[str, Any]) -> str:
     """A schema file's text: indented, ending in a newline."""
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_committed(target: Path, schema: dict[str, Any]) -> None:
+    """Write a generated schema over its committed file (``python -m engine.spec.schema`` and the like)."""
+    target.write_text(render(schema), encoding="utf-8")
+    print(f"wrote {target}", file=sys.stderr)
 
 
 _NAMED = {"properties", "$defs"}  # mappings of names to schemas, not schemas themselves

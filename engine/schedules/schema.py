@@ -8,7 +8,6 @@ read; a test proves it equals what this module generates (how a model becomes a 
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -46,9 +45,7 @@ def render() -> str:
 
 def main() -> None:
     """Write the generated schema over the committed file (run after changing the model)."""
-    target = Path(__file__).parent / SCHEMA_FILE
-    target.write_text(render(), encoding="utf-8")
-    print(f"wrote {target}", file=sys.stderr)
+    schemagen.write_committed(Path(__file__).parent / SCHEMA_FILE, generate())
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 from engine.catalog.introspect import read_schema
 from engine.catalog.model import Catalog
 from engine.config import Settings
-from engine.db import connect
+from engine.db import connect_source
 from engine.documents import Document
 from engine.validate.findings import Findings
 
@@ -18,13 +18,7 @@ _HINT = "run `engine catalog pull` and review the diff of catalog/source.yaml"
 
 def check_stale(findings: Findings, settings: Settings, catalog: Catalog, doc: Document) -> None:
     """Compare the catalog with the source database (read-only) and warn at each entry that differs."""
-    with connect(
-        settings.require_source_dsn(),
-        read_only=True,
-        statement_timeout_s=settings.statement_timeout_s,
-        retries=settings.connect_retries,
-        autocommit=True,
-    ) as conn:
+    with connect_source(settings) as conn:
         live = read_schema(conn, catalog.schema, catalog.tables)
 
     def warn(message: str, key_path: tuple[str, ...], *, at_value: bool = False) -> None:
