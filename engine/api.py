@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from engine.catalog.model import CatalogPull
+    from engine.delivery.session import SendSession
     from engine.validate.findings import ValidationReport
 
 log = logging.getLogger("engine.api")
@@ -99,13 +101,15 @@ def send(
     stop: threading.Event | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     retry: RetryPolicy | None = None,
+    session: SendSession | None = None,
 ) -> SendReport:
     """Send one push to one audience exactly once, or resume it, or dry-run it (``engine send``).
 
     The push is ``request.template`` from schedules.yaml, or the ad hoc title/body/link/layer.
     ``stop`` (set from a signal handler) ends the send cleanly; ``on_progress(done, total)``
-    follows it. Raises EngineError subclasses for bad input (nothing sent); everything else,
-    including interruptions and pushes in doubt, is in the report's status.
+    follows it. ``session`` (``send_session``) carries the source pool and FCM client that several
+    sends share; without it the send opens its own. Raises EngineError subclasses for bad input
+    (nothing sent); everything else, including interruptions and pushes in doubt, is in the report's status.
     """
     from engine.delivery.api import DEFAULT_RETRY, deliver  # noqa: PLC0415  (firebase-admin loads on demand)
 
@@ -116,10 +120,19 @@ def send(
         retry=retry or DEFAULT_RETRY,
         stop=stop,
         on_progress=on_progress,
+        session=session,
     )
     if report.status is not SendStatus.DRY_RUN:
         after_send(settings, report.source)  # the run's report.html now shows this send's funnel
     return report
+
+
+def send_session(settings: Settings, *, live: bool) -> AbstractContextManager[SendSession]:
+    """One source pool and FCM client for several sends (an automation run's pushes, one after the other at T),
+    opened now: the source role checked (``live``: refused if it can write) and the OAuth token fetched."""
+    from engine.delivery.session import open_session  # noqa: PLC0415  (google-auth and httpx load on demand)
+
+    return open_session(settings, live=live)
 
 
 def push_template(settings: Settings, request: SendRequest) -> PushTemplate:

@@ -26,7 +26,6 @@ import psycopg
 from engine.cadence import effective_config, filter_audience, track_remote
 from engine.cadence.lock import hold_cadence_lock
 from engine.config import Settings
-from engine.db import SourcePool, role_check
 from engine.delivery.fcm import FcmClient
 from engine.delivery.ledger import Ledger
 from engine.delivery.model import (
@@ -52,6 +51,7 @@ from engine.delivery.recipients import (
 from engine.delivery.report import Counts, SendReport, message_of, status_of
 from engine.delivery.request import SendRequest
 from engine.delivery.sender import Sender, SenderStats
+from engine.delivery.session import SendSession, close_fcm, fcm_loop, open_fcm, source_pool
 from engine.delivery.tokens import lookup_tokens
 from engine.errors import ConfigError, DatabaseUnavailable, DeliveryError, EngineError
 from engine.observe import hooks
@@ -84,9 +84,12 @@ def deliver(
     retry: RetryPolicy = DEFAULT_RETRY,
     stop: threading.Event | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-    pool: SourcePool | None = None,
+    session: SendSession | None = None,
 ) -> SendReport:
-    """Send (or resume, or dry-run) ``template`` to ``request.source``; see the module docstring."""
+    """Send (or resume, or dry-run) ``template`` to ``request.source``; see the module docstring.
+
+    ``session``: the source pool and FCM client of the run this send belongs to (opened once for all
+    its sends); without one, the send opens what it needs and closes it when done."""
     started = time.perf_counter()
     if request.limit is not None and request.limit < 0:
         raise ConfigError("--limit must be 0 or more")
@@ -118,7 +121,7 @@ def deliver(
             retry=retry,
             stop=stop,
             on_progress=on_progress,
-            pool=pool,
+            session=session,
             started=started,
         )
     except psycopg.OperationalError as err:
@@ -141,7 +144,7 @@ def _send(
     retry: RetryPolicy,
     stop: threading.Event | None,
     on_progress: Callable[[int, int], None] | None,
-    pool: SourcePool | None,
+    session: SendSession | None,
     started: float,
 ) -> SendReport:
     send_id = prepared.record.send_id
@@ -158,7 +161,7 @@ def _send(
             )
         ledger.pin_shards(send_id, request.shard.count)
     if request.dry_run:
-        return _dry_run_report(settings, request, prepared, ledger, existing, pool, started)
+        return _dry_run_report(settings, request, prepared, ledger, existing, session, started)
     try:
         return _run(
             settings,
@@ -169,7 +172,7 @@ def _send(
             retry=retry,
             stop=stop,
             on_progress=on_progress,
-            pool=pool,
+            session=session,
             started=started,
         )
     except BaseException as err:
@@ -187,7 +190,7 @@ def _run(
     retry: RetryPolicy,
     stop: threading.Event | None,
     on_progress: Callable[[int, int], None] | None,
-    pool: SourcePool | None,
+    session: SendSession | None,
     started: float,
 ) -> SendReport:
     send_id = prepared.record.send_id
@@ -203,17 +206,19 @@ def _run(
             summary = existing.plan
             prepared = replace(prepared, record=replace(prepared.record, as_of=existing.as_of))
         else:
-            prepared, summary, client = _plan_and_claim(settings, request, prepared, ledger, pool)
+            prepared, summary, client = _plan_and_claim(settings, request, prepared, ledger, session)
         todo = ledger.pending(send_id, request.limit, seqs)
-        if todo:
-            owned, client = client or _open_fcm(settings), None  # _run_sender closes it
+        if todo and session is not None:
             stats = _run_sender(
-                settings, owned, ledger, prepared, request, todo, retry=retry, stop=stop, on_progress=on_progress
+                settings, session.fcm, session.loop, ledger, prepared, request, todo, retry, stop, on_progress
             )
+        elif todo:
+            owned, client = client or open_fcm(settings), None
+            with fcm_loop(owned) as loop:  # closes it
+                stats = _run_sender(settings, owned, loop, ledger, prepared, request, todo, retry, stop, on_progress)
     finally:
         if client is not None:
-            asyncio.run(client.aclose())
-            client.close()
+            close_fcm(client)
     report = _report(
         prepared, request, ledger.tally(send_id, seqs), summary, stats, resumed=existing is not None, started=started
     )
@@ -301,7 +306,9 @@ def _check_same_send(existing: Send, prepared: _Prepared) -> None:
         )
 
 
-def _tokens(settings: Settings, request: SendRequest, prepared: _Prepared, pool: SourcePool | None) -> dict[str, str]:
+def _tokens(
+    settings: Settings, request: SendRequest, prepared: _Prepared, session: SendSession | None
+) -> dict[str, str]:
     """Every recipient's device token, looked up before the cadence lock is taken (it waits on nobody).
 
     A live send (not a dry run, not a TEST send) refuses a source role that can write or reach server files
@@ -310,17 +317,10 @@ def _tokens(settings: Settings, request: SendRequest, prepared: _Prepared, pool:
     ids = [user_id for user_id, _ in prepared.recipients.rows]
     if not ids:
         return {}
-    if pool is None:
-        check = role_check(settings, live=not (request.dry_run or request.test))
-        with SourcePool(
-            settings.require_source_dsn(),
-            size=1,
-            retries=settings.connect_retries,
-            statement_timeout_s=settings.statement_timeout_s,
-            check=check,
-        ) as own:
-            return lookup_tokens(own, settings.project_dir / "sql", ids)
-    return lookup_tokens(pool, settings.project_dir / "sql", ids)
+    if session is not None:
+        return lookup_tokens(session.pool, settings.project_dir / "sql", ids)
+    with source_pool(settings, live=not (request.dry_run or request.test)) as own:
+        return lookup_tokens(own, settings.project_dir / "sql", ids)
 
 
 def _plan(
@@ -359,11 +359,14 @@ def _plan(
 
 
 def _plan_and_claim(
-    settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger, pool: SourcePool | None
+    settings: Settings, request: SendRequest, prepared: _Prepared, ledger: Ledger, session: SendSession | None
 ) -> tuple[_Prepared, PlanSummary, FcmClient | None]:
-    """Plan a new send and freeze it (its claims) in one transaction under the cadence lock."""
-    found = _tokens(settings, request, prepared, pool)
-    client = _open_fcm(settings) if found else None  # prove the credentials before freezing the plan
+    """Plan a new send and freeze it (its claims) in one transaction under the cadence lock.
+
+    Returns the FCM client this send opened (None with a session, whose client proved the credentials
+    when it opened)."""
+    found = _tokens(settings, request, prepared, session)
+    client = open_fcm(settings) if found and session is None else None  # prove the credentials before the plan
     try:
         with ledger.conn.transaction():
             clock = hold_cadence_lock(ledger.conn)
@@ -372,14 +375,9 @@ def _plan_and_claim(
             ledger.create(prepared.record, plan.items, plan.summary)
     except BaseException:
         if client is not None:
-            asyncio.run(client.aclose())
-            client.close()
+            close_fcm(client)
         raise
     return prepared, plan.summary, client
-
-
-def _open_fcm(settings: Settings) -> FcmClient:
-    return FcmClient.open(settings.fcm_credentials, settings.fcm_endpoint, connections=settings.fcm_concurrency)
 
 
 class _LedgerSink:
@@ -400,15 +398,16 @@ class _LedgerSink:
 def _run_sender(
     settings: Settings,
     client: FcmClient,
+    loop: asyncio.Runner,
     ledger: Ledger,
     prepared: _Prepared,
     request: SendRequest,
     todo: list[LedgerItem],
-    *,
     retry: RetryPolicy,
     stop: threading.Event | None,
     on_progress: Callable[[int, int], None] | None,
 ) -> SenderStats:
+    """Send ``todo`` through ``client`` on ``loop``, the event loop its connections live in (the caller closes it)."""
     logged = [0]
 
     def progress(stats: SenderStats) -> None:
@@ -437,17 +436,7 @@ def _run_sender(
         stop=stop,
         on_commit=progress,
     )
-
-    async def drive() -> SenderStats:
-        try:
-            return await sender.run(todo)
-        finally:
-            await client.aclose()
-
-    try:
-        return asyncio.run(drive())
-    finally:
-        client.close()
+    return loop.run(sender.run(todo))
 
 
 def _note_reopen(prepared: _Prepared, in_flight: int, requeued: int, resend: bool) -> None:
@@ -507,7 +496,7 @@ def _dry_run_report(
     prepared: _Prepared,
     ledger: Ledger,
     existing: Send | None,
-    pool: SourcePool | None,
+    session: SendSession | None,
     started: float,
 ) -> SendReport:
     """Render, filter and count without calling FCM or writing anything (no credentials needed)."""
@@ -515,7 +504,7 @@ def _dry_run_report(
         tally, summary = ledger.tally(prepared.record.send_id), existing.plan
         prepared.warnings.append(f"send exists (status {existing.status}): a real run resumes it")
     else:
-        found = _tokens(settings, request, prepared, pool)
+        found = _tokens(settings, request, prepared, session)
         plan = _plan(settings, request, prepared, ledger, found, prepared.record.as_of)
         rows: dict[tuple[ItemStatus, str | None, bool], int] = {}
         for item in plan.items:
