@@ -1,6 +1,6 @@
 """Benchmark: ``engine validate`` on a generated project of 50 audiences.
 
-Builds a temporary project from the real one: its sql/ (macros, common queries), cadence.yaml
+Builds a temporary project from the packaged example: its sql/ (macros, common queries), cadence.yaml
 and .sqlfluff, plus N copies of the Layer 3 audience (``bench_01`` ...), each with its own SQL
 file (a distinct comment, so no two files share a lint result), its own file names and three
 push templates and one automation in schedules.yaml. Then times, and prints:
@@ -27,11 +27,9 @@ from pathlib import Path
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
-from engine.config import resolve  # noqa: E402
-from engine.validate.runner import validate_project  # noqa: E402
+from engine.config import resolve
+from engine.scaffold.example import EXAMPLE_DIR  # the example project as installed, not the checkout's files
+from engine.validate.runner import validate_project
 
 SOURCE = "layer3_recent_activity"
 
@@ -40,13 +38,13 @@ def build_project(folder: Path, count: int) -> Path:
     """A project with ``count`` Layer 3 look-alikes and their schedules."""
     project = folder / "project"
     (project / "audiences").mkdir(parents=True)
-    shutil.copytree(PROJECT_ROOT / "sql" / "common", project / "sql" / "common")
-    shutil.copytree(PROJECT_ROOT / "sql" / "macros", project / "sql" / "macros")
+    shutil.copytree(EXAMPLE_DIR / "sql" / "common", project / "sql" / "common")
+    shutil.copytree(EXAMPLE_DIR / "sql" / "macros", project / "sql" / "macros")
     for name in ("cadence.yaml", ".sqlfluff"):
-        shutil.copy(PROJECT_ROOT / name, project / name)
-    spec = (PROJECT_ROOT / "audiences" / f"{SOURCE}.yaml").read_text(encoding="utf-8")
-    sql = (PROJECT_ROOT / "sql" / SOURCE / "activity.sql").read_text(encoding="utf-8")
-    schedules = yaml.safe_load((PROJECT_ROOT / "schedules.yaml").read_text(encoding="utf-8"))
+        shutil.copy(EXAMPLE_DIR / name, project / name)
+    spec = (EXAMPLE_DIR / "audiences" / f"{SOURCE}.yaml").read_text(encoding="utf-8")
+    sql = (EXAMPLE_DIR / "sql" / SOURCE / "activity.sql").read_text(encoding="utf-8")
+    schedules = yaml.safe_load((EXAMPLE_DIR / "schedules.yaml").read_text(encoding="utf-8"))
     templates, automations = {}, []
     for i in range(1, count + 1):
         name = f"bench_{i:02d}"
@@ -82,7 +80,7 @@ def build_project(folder: Path, count: int) -> Path:
 def _cli_seconds(project: Path) -> float:
     started = time.perf_counter()
     result = subprocess.run(
-        [str(PROJECT_ROOT / ".venv" / "bin" / "engine"), "--project-dir", str(project), "validate", "--no-cache"],
+        [sys.executable, "-m", "engine", "--project-dir", str(project), "validate", "--no-cache"],
         capture_output=True,
         text=True,
     )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 
 import click
 
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
+from engine.config.project import is_project
+from engine.scaffold.example import copy_example
 
 
 @click.command()
@@ -35,13 +40,18 @@ def demo(
     audience_engine_demo_<OS user> (--db; one it did not create only with --reset), seeds synthetic
     Tradeblock-shaped data, runs every audience in audiences/, and sends each push template's TEST and
     live pushes to a local fake FCM server through the engine's FCM client. CSVs land under ./output
-    (ENGINE_OUTPUT_DIR).
+    (ENGINE_OUTPUT_DIR). Outside a project it runs the example project shipped with the engine, copied
+    into a new temporary folder (kept, with its output, so the CSVs and reports can be opened).
     """
     from engine.demo.runner import run_demo  # noqa: PLC0415
     from engine.timeutil import parse_as_of  # noqa: PLC0415
 
     settings = obj.settings(demo_database=db)
     note = (lambda _: None) if obj.json_output else (lambda text: click.secho(f"» {text}", fg="cyan", err=True))
+    if not is_project(settings.project_dir):
+        example = copy_example(Path(tempfile.mkdtemp(prefix="engine-demo-project-")))
+        note(f"{settings.project_dir} is not a project: running the packaged example project copied to {example}")
+        settings = replace(settings, project_dir=example)
     report = run_demo(
         settings, users=users, seed=seed_value, as_of=parse_as_of(as_of), send=not no_send, reset=reset, note=note
     )
@@ -51,6 +61,7 @@ def demo(
                 "ok": report.ok,
                 "server": report.server,
                 "database": report.database,
+                "project_dir": str(settings.project_dir),
                 "seed": report.seed,
                 "output_dir": str(report.output_dir),
                 "runs": [

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
+from typing import Any
 
 import click
 
-from engine import __version__
-from engine.cli.common import CliContext
+from engine.cli.common import CliContext, handle_errors
+from engine.config.project import project_root, require_project
 from engine.logs import setup_logging
 
 # command name -> module defining it; modules load only when their command runs, so
@@ -36,7 +38,11 @@ _COMMAND_MODULES = {
     "report": "cmd_report",
     "serve": "cmd_serve",
     "catalog": "cmd_catalog",
+    "init": "cmd_init",
 }
+# commands that read no project folder: they start one, bring their own (demo outside a project runs
+# the packaged example) or only touch a database; every other command outside a project exits 2
+PROJECT_FREE = frozenset({"init", "demo", "seed", "migrate"})
 
 
 class LazyGroup(click.Group):
@@ -50,7 +56,28 @@ class LazyGroup(click.Group):
         if module_name is None:
             return None
         module = importlib.import_module(f"engine.cli.{module_name}")
-        return _accept_global_options(next(c for c in module.COMMANDS if c.name == cmd_name))
+        command = next(c for c in module.COMMANDS if c.name == cmd_name)
+        if cmd_name not in PROJECT_FREE:
+            _require_project(command)
+        return _accept_global_options(command)
+
+
+def _require_project(command: click.Command) -> None:
+    """Check the project folder before the command runs (after its options, so --help and a late
+    --project-dir work): outside a project every command fails as ``validate`` does, never a silent 0."""
+    if command.callback is None or getattr(command, "_project_required", False):
+        return
+    callback = command.callback
+
+    @functools.wraps(callback)
+    @handle_errors
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        obj = click.get_current_context().find_object(CliContext)
+        require_project(project_root(obj.project_dir if obj else None))
+        return callback(*args, **kwargs)
+
+    command.callback = checked
+    command._project_required = True  # type: ignore[attr-defined]
 
 
 def _late_global(name: str):
@@ -102,7 +129,7 @@ def _accept_global_options(command: click.Command) -> click.Command:
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="audience-engine")
+@click.version_option(package_name="audience-engine", prog_name="audience-engine")
 @click.option(
     "--project-dir",
     type=click.Path(file_okay=False, path_type=Path),

@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from engine.config import sources
+from engine.config.project import project_root
 from engine.config.settings import Settings
 from engine.config.sources import Given, ProfileFile
 from engine.config.values import Var
@@ -123,7 +124,7 @@ def resolve(
     """Resolve settings: flags > env > profile file > defaults. ``None`` flags are ignored."""
     env = os.environ if env is None else env
     given = {k: v for k, v in (flags or {}).items() if v is not None}
-    root = Path(given.pop("project_dir", None) or project_dir or env.get("ENGINE_PROJECT_DIR") or Path.cwd())
+    root = project_root(given.pop("project_dir", None) or project_dir, env=env)
     config_path = Path(env["ENGINE_CONFIG"]) if env.get("ENGINE_CONFIG") else root / "engine.yaml"
     if config_path.exists():
         file: Given = ProfileFile(_MODEL, config_path, profile or env.get("ENGINE_PROFILE"), set(_READABLE))

@@ -20,8 +20,7 @@ from typing import Any, Callable
 import psycopg
 
 from engine import api
-from engine.automations.definition import Definition
-from engine.automations.timeline import ON_TIME, PHASE_OF, Phase, Timeline, due_at, run_timeline, timeline
+from engine.automations.timeline import PHASE_OF, Phase, Timeline, due_at, timeline
 from engine.config import Settings
 from engine.delivery.report import IN_DOUBT_EXIT
 from engine.delivery.request import SendRequest
@@ -29,7 +28,6 @@ from engine.delivery.shard import Shard, shard_count
 from engine.errors import EngineError, SendBusy
 from engine.observe import hooks
 from engine.observe.alerts import Event
-from engine.push.template import PushTemplate
 from engine.runs.model import MANIFEST, Manifest, OutputStatus, read_manifest
 from engine.schedules.loader import load_schedules
 from engine.schedules.model import Automation, ScheduleFile
@@ -85,10 +83,7 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
         if automation is None:
             _move(ctx, conn, run, AutomationRunStatus.ABANDONED, "the automation is no longer in schedules.yaml")
             return None
-        if run.generate_at is None:  # made without its times (a test, an old row): fixed now, once
-            run = automation_runs.plan_times(conn, run.id, timeline(automation, run.send_at).planned()) or run
-        line = run_timeline(run, automation) or timeline(automation, run.send_at)
-        frozen = _definition(run, schedules, automation)
+        line = timeline(automation, run.send_at)
         phase = PHASE_OF[run.status]
         now = ctx.clock()
         if due_at(phase, line, now) > now:
@@ -99,7 +94,7 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
             return None
         step = {Phase.GENERATE: _generate, Phase.TEST: _test, Phase.LIVE: _live, Phase.CLEANUP: _cleanup}[phase]
         try:
-            after = step(ctx, conn, frozen, automation, run, line)
+            after = step(ctx, conn, schedules, automation, run, line)
             if isinstance(after, Fanout):
                 return after
         except EngineError as err:
@@ -167,13 +162,6 @@ def _stop_reason(
         return AutomationRunStatus.SKIPPED, f"automation paused{': ' + switch.reason if switch.reason else ''}"
     if not automation.enabled:
         return AutomationRunStatus.SKIPPED, "automation disabled in schedules.yaml"
-    if run.status is AutomationRunStatus.GENERATED and now > line.test_at + ON_TIME:  # never a compressed window
-        window = (line.send_at - line.window_opens_at).total_seconds()
-        return AutomationRunStatus.SKIPPED, (
-            f"missed: the TEST send was due {line.test_at:%H:%M:%S} UTC and could start only at "
-            f"{now:%H:%M:%S}: the planned {window:.0f}s cancellation window could not be kept "
-            f"(missed policy {automation.missed_policy.value})"
-        )
     if now > line.latest_start:
         late = (now - line.send_at).total_seconds()
         return AutomationRunStatus.SKIPPED, (
@@ -184,10 +172,8 @@ def _stop_reason(
     return None
 
 
-def _definition(run: AutomationRun, schedules: ScheduleFile, automation: Automation) -> Definition:
-    """What the run sends: the copy generate froze; before generate (and for a run frozen before
-    definitions were kept), the automation as the file declares it now."""
-    return Definition.from_json(run.definition) if run.definition else Definition.of(schedules, automation)
+def _live_outputs(schedules: ScheduleFile, automation: Automation) -> list[str]:
+    return [schedules.templates[push].output or "" for push in automation.pushes]
 
 
 def _frozen_manifest(conn: psycopg.Connection, run: AutomationRun) -> Manifest | None:
@@ -208,35 +194,32 @@ def _frozen_manifest(conn: psycopg.Connection, run: AutomationRun) -> Manifest |
 def _generate(
     ctx: PhaseContext,
     conn: psycopg.Connection,
-    definition: Definition,
+    schedules: ScheduleFile,
     automation: Automation,
     run: AutomationRun,
     line: Timeline,
 ) -> AutomationRunStatus | None:
     if run.status is AutomationRunStatus.SCHEDULED:
         run = _move(ctx, conn, run, AutomationRunStatus.GENERATING) or run
-    run = automation_runs.freeze_definition(conn, run.id, definition.as_json(), definition.digest()) or run
-    if run.definition:  # a resumed generate keeps what the first attempt froze
-        definition = Definition.from_json(run.definition)
     manifest = _frozen_manifest(conn, run)
     if manifest is None:
         audience_run_id = str(uuid.uuid4())  # recorded first: a crash after the run finishes reuses it
         automation_runs.set_audience_run(conn, run.id, audience_run_id)
         [result] = api.run(
             ctx.settings,
-            selectors=[definition.audience],
+            selectors=[automation.audience],
             as_of=ctx.data_as_of or line.generate_at,
-            schedule_vars=definition.vars,
+            schedule_vars=automation.vars,
             run_id=audience_run_id,
             record=True,
         )
         manifest = result.manifest
     if not manifest.status.ok:
         raise EngineError(
-            f"audience {definition.audience} {manifest.status.value}: "
+            f"audience {automation.audience} {manifest.status.value}: "
             f"{'; '.join(manifest.errors) or 'see its manifest'}"
         )
-    wanted = {push.output or "" for push in definition.pushes}
+    wanted = set(_live_outputs(schedules, automation))
     size = sum(o.rows for o in manifest.production_outputs if o.name in wanted)
     recorded = runs.get_run(conn, manifest.run_id)
     moved = _move(
@@ -259,15 +242,15 @@ def _send_id(run: AutomationRun, push: str, label: str) -> str:
     return f"{run.id}:{push}:{label}"
 
 
-def _send_request(run: AutomationRun, push: PushTemplate, *, test: bool, label: str, **options: Any) -> SendRequest:
-    """A send of the frozen ``push`` (never the template as the file has it now)."""
+def _send_request(
+    automation: Automation, run: AutomationRun, push: str, *, test: bool, label: str, **options: Any
+) -> SendRequest:
     return SendRequest(
         source=Path(run.run_dir or ""),
-        template=push.name,
-        push=push,
+        template=push,
         test=test,
-        send_id=_send_id(run, push.name or "", label),
-        automation=run.automation_id,
+        send_id=_send_id(run, push, label),
+        automation=automation.id,
         **options,
     )
 
@@ -281,35 +264,35 @@ class _Sent:
     busy: tuple[str, ...] = ()  # pushes whose shards are still sending
 
 
-def _send_all(ctx: PhaseContext, definition: Definition, run: AutomationRun, *, test: bool, label: str) -> _Sent:
+def _send_all(ctx: PhaseContext, automation: Automation, run: AutomationRun, *, test: bool, label: str) -> _Sent:
     """Each push sent whole (or resumed: after its shards, what they left), in their declared order."""
     sent = failed = excluded = 0
     problems: list[str] = []
     busy: list[str] = []
-    for push in definition.pushes:
+    for push in automation.pushes:
         try:
-            report = api.send(ctx.settings, _send_request(run, push, test=test, label=label))
+            report = api.send(ctx.settings, _send_request(automation, run, push, test=test, label=label))
         except SendBusy:
-            busy.append(push.name or "")
+            busy.append(push)
             continue
         sent += report.sent
         failed += sum(report.failed.values())
         excluded += sum(report.cadence_excluded.values())
         if report.exit_code not in (0, IN_DOUBT_EXIT):  # in doubt: finished, counted, never re-sent
-            problems.append(f"{push.name}: {report.status} ({report.message})")
+            problems.append(f"{push}: {report.status} ({report.message})")
     return _Sent(sent, failed, excluded, tuple(problems), tuple(busy))
 
 
-def _plan_shards(ctx: PhaseContext, definition: Definition, run: AutomationRun) -> tuple[ShardJob, ...]:
+def _plan_shards(ctx: PhaseContext, automation: Automation, run: AutomationRun) -> tuple[ShardJob, ...]:
     """Plan every push's live send (ledger frozen, nothing sent: --limit 0) and split the large ones."""
     jobs: list[ShardJob] = []
-    for push in definition.pushes:
-        report = api.send(ctx.settings, _send_request(run, push, test=False, label="live", limit=0))
+    for push in automation.pushes:
+        report = api.send(ctx.settings, _send_request(automation, run, push, test=False, label="live", limit=0))
         count = shard_count(
             report.remaining, max_shards=ctx.settings.send_shards, rows_per_shard=ctx.settings.send_shard_rows
         )
         if count > 1:
-            jobs += [ShardJob(push.name or "", Shard(k, count)) for k in range(1, count + 1)]
+            jobs += [ShardJob(push, Shard(k, count)) for k in range(1, count + 1)]
     return tuple(jobs)
 
 
@@ -319,14 +302,14 @@ def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
         run = automation_runs.get_run(conn, run_id)
     if run is None or run.status is not AutomationRunStatus.SENDING:
         return
-    schedules = ctx.schedules or load_schedules(ctx.settings.project_dir)
-    automation = schedules.automation(run.automation_id)
+    automation = (ctx.schedules or load_schedules(ctx.settings.project_dir)).automation(run.automation_id)
     if automation is None:
         return
-    [push] = [p for p in _definition(run, schedules, automation).pushes if p.name == job.push]
     log.info("shard started", extra={"run": run_id, "push": job.push, "shard": str(job.shard), "worker": ctx.worker})
     try:
-        report = api.send(ctx.settings, _send_request(run, push, test=False, label="live", shard=job.shard))
+        report = api.send(
+            ctx.settings, _send_request(automation, run, job.push, test=False, label="live", shard=job.shard)
+        )
     except SendBusy as err:
         log.info(
             "shard already being sent",
@@ -353,14 +336,14 @@ def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
 def _test(
     ctx: PhaseContext,
     conn: psycopg.Connection,
-    definition: Definition,
+    schedules: ScheduleFile,
     automation: Automation,
     run: AutomationRun,
     line: Timeline,
 ) -> AutomationRunStatus | None:
     if run.status is AutomationRunStatus.GENERATED:
         run = _move(ctx, conn, run, AutomationRunStatus.TESTING) or run
-    result = _send_all(ctx, definition, run, test=True, label="test")
+    result = _send_all(ctx, automation, run, test=True, label="test")
     if result.problems or result.busy:
         raise EngineError(
             "TEST send: " + "; ".join(result.problems or [f"{push}: already running elsewhere" for push in result.busy])
@@ -393,17 +376,16 @@ def _check_frozen(run: AutomationRun) -> None:
             raise EngineError(f"{path} is not the file generate froze (sha256 {actual[:12]}, expected {digest[:12]})")
 
 
-def _still_sending(conn: psycopg.Connection, definition: Definition, run: AutomationRun) -> list[str]:
+def _still_sending(conn: psycopg.Connection, automation: Automation, run: AutomationRun) -> list[str]:
     """The pushes whose live send some process (a shard, or a whole-send resume) is sending right now."""
-    names = [push.name or "" for push in definition.pushes]
-    send_ids = {_send_id(run, name, "live"): name for name in names}
+    send_ids = {_send_id(run, push, "live"): push for push in automation.pushes}
     return [send_ids[send_id] for send_id in sends.sending_now(conn, list(send_ids))]
 
 
 def _live(
     ctx: PhaseContext,
     conn: psycopg.Connection,
-    definition: Definition,
+    schedules: ScheduleFile,
     automation: Automation,
     run: AutomationRun,
     line: Timeline,
@@ -413,13 +395,13 @@ def _live(
     if run.status is AutomationRunStatus.WINDOW:
         _check_frozen(run)
         size = run.audience_size or 0
-        if definition.max_audience_size is not None and size > definition.max_audience_size:
+        if automation.max_audience_size is not None and size > automation.max_audience_size:
             _move(
                 ctx,
                 conn,
                 run,
                 AutomationRunStatus.BLOCKED,
-                f"audience of {size} is over max_audience_size {definition.max_audience_size}: nothing sent",
+                f"audience of {size} is over max_audience_size {automation.max_audience_size}: nothing sent",
             )
             return None
         if size == 0:
@@ -440,15 +422,15 @@ def _live(
             return None
         run = started
         if run.kind is not RunKind.TRIGGERED_TEST and ctx.settings.send_shards > 1:
-            shards = _plan_shards(ctx, definition, run)
+            shards = _plan_shards(ctx, automation, run)
             if shards:
                 log.info("live send split into shards", extra={"run": run.id, "shards": len(shards)})
                 return Fanout(shards)
-    elif busy := _still_sending(conn, definition, run):  # cheap: reads no CSV, takes no lock
+    elif busy := _still_sending(conn, automation, run):  # cheap: reads no CSV, takes no lock
         log.info("live send waits for its shards", extra={"run": run.id, "pushes": busy})
         return None
     test_only = run.kind is RunKind.TRIGGERED_TEST
-    result = _send_all(ctx, definition, run, test=test_only, label="live-test" if test_only else "live")
+    result = _send_all(ctx, automation, run, test=test_only, label="live-test" if test_only else "live")
     if result.busy:  # shards still sending: the last of them queues this phase again
         log.info("live send waits for its shards", extra={"run": run.id, "pushes": list(result.busy)})
         return None
@@ -480,7 +462,7 @@ def _live(
 def _cleanup(
     ctx: PhaseContext,
     conn: psycopg.Connection,
-    definition: Definition,
+    schedules: ScheduleFile,
     automation: Automation,
     run: AutomationRun,
     line: Timeline,

@@ -115,14 +115,6 @@ class AutomationRun:
     failed: int | None = None
     cadence_excluded: int | None = None
     updated_at: datetime | None = None
-    # the phase times planned with the run, fixed from then on (None: a run made before they were kept)
-    generate_at: datetime | None = None
-    test_at: datetime | None = None
-    window_opens_at: datetime | None = None
-    live_at: datetime | None = None
-    latest_start: datetime | None = None
-    definition: dict[str, Any] | None = None  # the automation as generate froze it (engine.automations.definition)
-    definition_hash: str | None = None
 
     def __post_init__(self) -> None:
         _set(self, kind=RunKind(self.kind), status=AutomationRunStatus(self.status))
@@ -141,7 +133,6 @@ class AutomationRun:
             "sent": self.sent,
             "failed": self.failed,
             "cadence_excluded": self.cadence_excluded,
-            "definition_hash": self.definition_hash,
         }
 
 

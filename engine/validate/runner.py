@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import jinja2
 
 from engine.config import Settings
+from engine.config.project import require_project
 from engine.errors import ConfigError
 from engine.render.env import make_environment
 from engine.render.model import RenderedQuery
@@ -119,11 +120,7 @@ def validate_project(
     """
     started = time.perf_counter()
     root = settings.project_dir
-    if not (root / "audiences").is_dir():
-        raise ConfigError(
-            f"{root} is not an audience-engine project (no audiences/ folder)",
-            hint="run from the project root or pass --project-dir",
-        )
+    require_project(root)
     audience_selectors, rules = split_selectors(select)
 
     def wanted(family: str) -> bool:

@@ -163,6 +163,7 @@ def world(delivery_db: str, fake_fcm: FakeFcmServer, tmp_path: Path, source_role
     the superuser's, for the test's own writes and checks."""
     project = tmp_path / "project"
     (project / "sql" / "tokens").mkdir(parents=True)
+    (project / "audiences").mkdir()  # a project (engine commands refuse a folder without audiences/)
     shutil.copy(REPO / "sql" / "tokens" / "latest_device_token.sql", project / "sql" / "tokens")
     (project / "schedules.yaml").write_text(SCHEDULES, encoding="utf-8")
     credentials = write_service_account(tmp_path / "service-account.json", token_uri=fake_fcm.token_uri)

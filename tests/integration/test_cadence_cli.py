@@ -33,6 +33,7 @@ def state_db(create_database: Callable[..., str]) -> str:
 
 
 def run(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    (tmp_path / "audiences").mkdir(exist_ok=True)  # a project, with no cadence.yaml: the original service's rules
     result = CliRunner().invoke(cli, ["--project-dir", str(tmp_path), "--log-format", "json", *args])
     return result.exit_code, result.stdout, result.stderr
 

@@ -88,6 +88,7 @@ def test_scheduler_refuses_a_privileged_source_role(
 ) -> None:
     app_db = sched_db
     dsn = privileged_dsn(kind, app_db, source_role)
+    (tmp_path / "audiences").mkdir()  # a project (engine commands refuse a folder without audiences/)
     env = engine_env(
         ENGINE_SOURCE_DSN=dsn,
         ENGINE_STATE_DSN=app_db,
@@ -112,6 +113,7 @@ def test_scheduler_starts_with_the_override_or_a_select_only_role(
     sched_db: str, source_role: Callable[..., str], tmp_path: Path
 ) -> None:
     app_db = sched_db
+    (tmp_path / "audiences").mkdir()  # a project (engine commands refuse a folder without audiences/)
     base = dict(
         ENGINE_STATE_DSN=app_db, ENGINE_PROJECT_DIR=str(tmp_path), ENGINE_LOG_FORMAT="plain", ENGINE_CONNECT_RETRIES="0"
     )
