@@ -34,7 +34,7 @@ from engine.pipeline import RunRequest, render_queries, run_audience, run_dir_fo
 from engine.push.template import PushTemplate, TemplateError, adhoc_template
 from engine.render.literals import compiled
 from engine.render.locate import locator
-from engine.report import after_run, after_send
+from engine.report import after_automation_run, after_run, after_send
 from engine.runs.model import RunResult
 from engine.schedules.templates import load_template
 from engine.selection import select_audiences
@@ -394,7 +394,10 @@ def cancel_run(settings: Settings, run_id: str, *, reason: str | None = None) ->
     """Cancel an automation run; refused (StateError) once its live send started."""
     from engine.automations.control import cancel  # noqa: PLC0415
 
-    return cancel(settings, run_id, reason)
+    result = cancel(settings, run_id, reason)
+    if result.changed and result.run_id:
+        after_automation_run(settings, result.run_id)  # the run's report.html says cancelled
+    return result
 
 
 def trigger_automation(

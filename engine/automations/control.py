@@ -50,9 +50,7 @@ def set_paused(settings: Settings, automation_id: str, paused: bool, reason: str
 def cancel(settings: Settings, run_id: str, reason: str | None = None) -> ControlResult:
     """Cancel a run until its live send starts; refused after, with the reason."""
     with state_connection(settings) as conn:
-        run = automation_runs.get_run(conn, run_id)
-        if run is None:
-            raise ConfigError(f"no automation run {run_id!r}", hint="`engine status` lists the runs")
+        run = automation_runs.resolve_run(conn, run_id)
         cancelled = automation_runs.transition(
             conn,
             run.id,
@@ -70,7 +68,7 @@ def cancel(settings: Settings, run_id: str, reason: str | None = None) -> Contro
                 f"run {run.id} ({run.automation_id} at {run.send_at.isoformat()}) cancelled: "
                 f"nothing more of it is sent",
             )
-        run = automation_runs.get_run(conn, run_id) or run
+        run = automation_runs.get_run(conn, run.id) or run
         events = automation_runs.phases(conn, run.id)
     if run.status is AutomationRunStatus.CANCELLED:
         return ControlResult("cancel", run.automation_id, run.id, False, f"run {run.id} was already cancelled")

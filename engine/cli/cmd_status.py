@@ -55,9 +55,10 @@ def status(obj: CliContext) -> None:
                 f"(T {a.in_progress.send_at:%Y-%m-%d %H:%M:%S} UTC)"
             )
         for r in a.recent:
+            outcomes = f"  {r.outcomes.summary()}" if r.outcomes else ""
             click.echo(
-                f"  {r.send_at:%Y-%m-%d %H:%M:%S} UTC  {r.status.value:<9} audience={r.audience_size} "
-                f"sent={r.sent} failed={r.failed}  {r.id}" + (f"  {r.reason}" if r.reason else "")
+                f"  {r.send_at:%Y-%m-%d %H:%M:%S} UTC  {r.status.value:<9} audience={r.audience_size or 0}"
+                f"{outcomes}  {r.id}" + (f"  {r.reason}" if r.reason else "")
             )
 
 

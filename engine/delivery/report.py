@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.delivery.model import IN_DOUBT_EXIT, IN_FLIGHT_UNKNOWN, ItemStatus, PlanSummary, SendStatus, Tally
+from engine.delivery.model import IN_DOUBT_EXIT, IN_FLIGHT_UNKNOWN, ItemStatus, Outcomes, PlanSummary, SendStatus, Tally
 from engine.delivery.plan import CADENCE_PREFIX, NO_TOKEN
 from engine.push.preview import PushPreview
 
@@ -18,8 +18,23 @@ if TYPE_CHECKING:  # the sender loads the FCM client (httpx, google-auth); repor
 __all__ = ["IN_DOUBT_EXIT", "Counts", "SendReport", "SendStatus", "message_of", "status_of"]
 
 
+class _HasOutcomes:
+    """The outcome vocabulary over the counts ``SendReport`` and ``Counts`` share (a push in doubt is not failed)."""
+
+    sent: int
+    failed: dict[str, int]
+    in_flight_unknown: int
+    cadence_excluded: dict[str, int]
+
+    @property
+    def outcomes(self) -> Outcomes:
+        return Outcomes.of_counts(
+            sent=self.sent, failed=self.failed, in_doubt=self.in_flight_unknown, cadence_excluded=self.cadence_excluded
+        )
+
+
 @dataclass(frozen=True)
-class SendReport:
+class SendReport(_HasOutcomes):
     """Counts are for the whole send (every run of it) unless named ``*_now``."""
 
     send_id: str
@@ -68,7 +83,7 @@ class SendReport:
 
 
 @dataclass(frozen=True)
-class Counts:
+class Counts(_HasOutcomes):
     """The report's count fields, taken from a ledger tally and the plan summary."""
 
     total_rows: int

@@ -19,11 +19,11 @@ from engine.errors import ConfigError, EngineError, StateError
 from engine.observe import hooks
 from engine.outputs.names import under_root
 from engine.report.automation import automation_history
-from engine.report.collect import collect, load_sends, manifest_size
+from engine.report.collect import collect, live_outcomes, load_sends, manifest_size
 from engine.report.model import HistoryPoint
 from engine.report.render import REPORT_FILE, render_history, render_report, write_html
 from engine.runs.model import RunResult
-from engine.state import runs
+from engine.state import automation_runs, runs
 from engine.state.connection import state_connection
 
 log = logging.getLogger("engine.report")
@@ -63,6 +63,13 @@ def after_send(settings: Settings, source: str) -> Path | None:
     return write_report(settings, path if path.is_dir() else path.parent)
 
 
+def after_automation_run(settings: Settings, run_id: str) -> Path | None:
+    """An automation run reached its last phase (cleaned, cancelled, failed...): its report says so."""
+    with state_connection(settings) as conn:
+        run = automation_runs.get_run(conn, run_id)
+    return write_report(settings, Path(run.run_dir)) if run and run.run_dir else None
+
+
 def find_run_dir(settings: Settings, run_id: str) -> Path:
     """The run folder of ``run_id`` (a full id or its first 8+ characters): state database, else output dir."""
     if not _RUN_ID.fullmatch(run_id):  # it becomes part of a glob under the output root
@@ -100,8 +107,7 @@ def history_points(settings: Settings, name: str, *, limit: int = 20) -> list[Hi
                     as_of=run.as_of.isoformat(),
                     status=run.status.value,
                     size=manifest_size(run.manifest) if run.manifest else 0,
-                    sent=sum(s.sent for s in live),
-                    failed=sum(s.failed_total for s in live),
+                    outcomes=live_outcomes(live),
                     report=str(report) if report and report.exists() else None,
                 )
             )

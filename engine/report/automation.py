@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 
+from engine.delivery.model import Outcomes
 from engine.report.model import HistoryPoint, PhaseEntry
 from engine.state import automation_runs
 
@@ -24,11 +25,11 @@ def _offset(at: datetime, send_at: datetime) -> str:
 
 def automation_phases(
     conn: psycopg.Connection, audience_run_id: str
-) -> tuple[str | None, str | None, list[PhaseEntry]]:
-    """(automation id, send time T, phase transitions) of the automation run that generated this run."""
+) -> tuple[str | None, str | None, list[PhaseEntry], Outcomes | None]:
+    """(automation id, send time T, phase transitions, outcomes) of the automation run that generated this run."""
     run = automation_runs.for_audience_run(conn, audience_run_id)
     if run is None:
-        return None, None, []
+        return None, None, [], None
     return (
         run.automation_id,
         run.send_at.isoformat(),
@@ -42,6 +43,7 @@ def automation_phases(
             )
             for event in automation_runs.phases(conn, run.id)
         ],
+        run.outcomes,
     )
 
 
@@ -59,8 +61,7 @@ def automation_history(conn: psycopg.Connection, automation_id: str, limit: int)
                 as_of=run.send_at.isoformat(),
                 status=run.status.value,
                 size=run.audience_size or 0,
-                sent=run.sent or 0,
-                failed=run.failed or 0,
+                outcomes=run.outcomes,
                 report=str(report) if report and report.exists() else None,
             )
         )

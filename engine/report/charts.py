@@ -5,12 +5,14 @@ Run funnels are drawn by a template (``templates/funnel.svg.html``): they are on
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Sequence
 
 import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
+from engine.delivery.model import Outcome
 from engine.report.model import HistoryPoint
 
 _STYLE = Style(
@@ -40,10 +42,18 @@ def _svg(chart: pygal.graph.graph.Graph) -> Markup:
 
 
 def history(title: str, points: Sequence[HistoryPoint]) -> Markup:
-    """Audience size, sent and failed per run, oldest first."""
-    chart = pygal.Line(title=title, height=360, x_label_rotation=30, value_formatter=lambda v: f"{v:,.0f}", **_COMMON)
-    chart.x_labels = [p.as_of[:16].replace("T", " ") for p in points]
-    chart.add("audience size", [p.size for p in points])
-    chart.add("sent", [p.sent for p in points])
-    chart.add("failed", [p.failed for p in points])
+    """Audience size and each outcome per run on a time axis, oldest first; a run that sent nothing is a gap."""
+    chart = pygal.DateTimeLine(
+        title=title,
+        height=360,
+        x_label_rotation=30,
+        allow_interruptions=True,
+        x_value_formatter=lambda at: at.strftime("%Y-%m-%d %H:%M"),
+        value_formatter=lambda v: f"{v:,.0f}",
+        **_COMMON,
+    )
+    at = [datetime.fromisoformat(p.as_of) for p in points]
+    chart.add("audience size", list(zip(at, (p.size for p in points))))
+    for outcome in (Outcome.SENT, Outcome.FAILED, Outcome.IN_DOUBT):
+        chart.add(outcome.label, [(t, p.outcomes.count(outcome) if p.outcomes else None) for t, p in zip(at, points)])
     return _svg(chart)

@@ -40,8 +40,8 @@ def threshold_drops(steps: Sequence[FunnelStep], *, pct: float) -> list[str]:
 
 def fcm_error_rate(sends: Sequence[SendSummary], *, pct: float) -> str | None:
     """FCM failures as a share of answered pushes (sent + failed), over every send of the run."""
-    sent = sum(s.sent for s in sends)
-    failed = sum(s.failed_total for s in sends)
+    sent = sum(s.outcomes.sent for s in sends)
+    failed = sum(s.outcomes.failed for s in sends)
     if not sent + failed:
         return None
     rate = failed / (sent + failed) * 100
@@ -51,5 +51,5 @@ def fcm_error_rate(sends: Sequence[SendSummary], *, pct: float) -> str | None:
 
 
 def in_doubt(sends: Sequence[SendSummary]) -> str | None:
-    count = sum(s.in_doubt for s in sends)
+    count = sum(s.outcomes.in_doubt for s in sends)
     return f"{count:,} push(es) in doubt (handed to FCM, answer not recorded)" if count else None

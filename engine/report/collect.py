@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 
 from engine.config import Settings
+from engine.delivery.model import IN_FLIGHT_UNKNOWN, Outcome, Outcomes
 from engine.errors import EngineError
 from engine.report import checks
 from engine.report.automation import automation_phases
@@ -61,11 +62,14 @@ def _send_steps(output_rows: int, sends: list[SendSummary]) -> list[FunnelStep]:
                 output_rows - send.targeted,
                 ", ".join(f"{k}: {v:,}" for k, v in send.skipped.items()),
             ),
-            FunnelStep("sent", send.sent, "send"),
+            FunnelStep(Outcome.SENT.label, send.outcomes.sent, "send"),
             FunnelStep(
-                "failed", send.failed_total, "send", note=", ".join(f"{k}: {v:,}" for k, v in send.failed.items())
+                Outcome.FAILED.label,
+                send.outcomes.failed,
+                "send",
+                note=", ".join(f"{k}: {v:,}" for k, v in send.failed.items()),
             ),
-            FunnelStep("in doubt", send.in_doubt, "send"),
+            FunnelStep(Outcome.IN_DOUBT.label, send.outcomes.in_doubt, "send"),
         ]
     return steps
 
@@ -91,15 +95,20 @@ def load_sends(conn: psycopg.Connection, run_id: str) -> list[tuple[str | None, 
                     status=send.status,
                     template=send.template,
                     targeted=counts.targeted,
-                    sent=counts.sent,
-                    failed=counts.failed,
+                    outcomes=counts.outcomes,
+                    failed={code: n for code, n in counts.failed.items() if code != IN_FLIGHT_UNKNOWN},
                     skipped=skipped,
-                    in_doubt=counts.in_flight_unknown,
                     remaining=counts.remaining,
                 ),
             )
         )
     return out
+
+
+def live_outcomes(sends: list[SendSummary]) -> Outcomes | None:
+    """What the live sends did to their users, summed; None when the run had no live send."""
+    live = [s.outcomes for s in sends if s.mode != "test"]
+    return sum(live, Outcomes()) if live else None
 
 
 def previous_sizes(conn: psycopg.Connection, audience: str, run_id: str, limit: int = HISTORY_RUNS) -> list[int]:
@@ -120,6 +129,7 @@ class _StateFacts:
     automation: str | None = None
     send_at: str | None = None
     phases: list[PhaseEntry] = field(default_factory=list)
+    outcomes: Outcomes | None = None  # the automation run's
 
 
 def _state(settings: Settings, run_id: str, audience: str) -> _StateFacts:
@@ -127,9 +137,15 @@ def _state(settings: Settings, run_id: str, audience: str) -> _StateFacts:
         return _StateFacts()
     try:
         with state_connection(settings, retries=0) as conn:
-            automation, send_at, phases = automation_phases(conn, run_id)
+            automation, send_at, phases, outcomes = automation_phases(conn, run_id)
             return _StateFacts(
-                load_sends(conn, run_id), previous_sizes(conn, audience, run_id), [], automation, send_at, phases
+                load_sends(conn, run_id),
+                previous_sizes(conn, audience, run_id),
+                [],
+                automation,
+                send_at,
+                phases,
+                outcomes,
             )
     except (psycopg.Error, EngineError) as err:
         log.warning("report without state: %s", type(err).__name__, extra={"run_id": run_id})
@@ -188,6 +204,7 @@ def collect(settings: Settings, run_dir: Path) -> Report:
         send_at=facts.send_at,
         phases=tuple(facts.phases),
         pushes=push_previews(settings, run_dir, manifest),
+        outcomes=facts.outcomes or live_outcomes([s for _, s in sends]),
     )
     return _with_warnings(
         settings, report, [*manifest.warnings, *facts.notes], [s for _, s in sends if s.mode != "test"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.delivery.model import Outcomes
 from engine.push.preview import PushPreview
 
 
@@ -27,19 +28,15 @@ class SendSummary:
     status: str
     template: str | None
     targeted: int
-    sent: int
-    failed: dict[str, int]
+    outcomes: Outcomes
+    failed: dict[str, int]  # FCM error code -> users (pushes in doubt are not here: they are not failed)
     skipped: dict[str, int]
-    in_doubt: int
     remaining: int
 
     @property
-    def failed_total(self) -> int:
-        return sum(self.failed.values())
-
-    @property
-    def skipped_total(self) -> int:
-        return sum(self.skipped.values())
+    def other_skipped(self) -> int:
+        """Users skipped for a reason other than cadence (no token, test filter, template values...)."""
+        return sum(self.skipped.values()) - self.outcomes.skipped_by_cadence
 
 
 @dataclass(frozen=True)
@@ -109,6 +106,13 @@ class Report:
     phases: tuple[PhaseEntry, ...] = ()
     previous_sizes: tuple[int, ...] = field(default_factory=tuple)
     pushes: tuple[PushPreview, ...] = ()  # per push template of this audience: rendered samples
+    outcomes: Outcomes | None = None  # of the automation run, else of the live sends; None: nothing sent
+
+    @property
+    def badge(self) -> str:
+        """The run's status, unless its outcomes need attention (cancelled, in doubt): then that outcome."""
+        attention = self.outcomes.attention if self.outcomes else None
+        return attention.label if attention else self.status
 
     @property
     def audience_size(self) -> int:
@@ -121,6 +125,5 @@ class HistoryPoint:
     as_of: str
     status: str
     size: int
-    sent: int
-    failed: int
+    outcomes: Outcomes | None  # None: the run sent nothing (a gap in the chart, not a zero)
     report: str | None

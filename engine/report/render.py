@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from engine.delivery.model import Outcome
 from engine.errors import ReportError
 from engine.outputs.atomic import write_atomic
 from engine.report.model import HistoryPoint, Report
@@ -45,7 +46,11 @@ def render_history(name: str, points: list[HistoryPoint]) -> str:
     from engine.report import charts  # noqa: PLC0415
 
     chart = charts.history(f"{name}: last {len(points)} runs", points) if points else None
-    return _env().get_template("history.html").render(name=name, points=points, chart=chart, generated=_now())
+    return (
+        _env()
+        .get_template("history.html")
+        .render(name=name, points=points, chart=chart, outcomes=list(Outcome), generated=_now())
+    )
 
 
 def render_page(template: str, **context: Any) -> str:

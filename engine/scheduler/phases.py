@@ -22,12 +22,14 @@ import psycopg
 from engine import api
 from engine.automations.timeline import PHASE_OF, Phase, Timeline, due_at, timeline
 from engine.config import Settings
+from engine.delivery.model import Outcomes
 from engine.delivery.report import IN_DOUBT_EXIT
 from engine.delivery.request import SendRequest
 from engine.delivery.shard import Shard, shard_count
 from engine.errors import EngineError, SendBusy
 from engine.observe import hooks
 from engine.observe.alerts import Event
+from engine.report import after_automation_run
 from engine.runs.model import MANIFEST, Manifest, OutputStatus, read_manifest
 from engine.schedules.loader import load_schedules
 from engine.schedules.model import Automation, ScheduleFile
@@ -132,6 +134,8 @@ def _move(
             extra={"run": run.id, "automation": run.automation_id, "status": to.value, "detail": detail},
         )
         alert_on(ctx.settings, moved, detail)
+        if moved.status.final:
+            after_automation_run(ctx.settings, moved.id)  # report.html shows every phase, the last one too
     return moved
 
 
@@ -257,16 +261,19 @@ def _send_request(
 
 @dataclass(frozen=True)
 class _Sent:
-    sent: int = 0
-    failed: int = 0
-    excluded: int = 0
+    outcomes: Outcomes = Outcomes()
     problems: tuple[str, ...] = ()
     busy: tuple[str, ...] = ()  # pushes whose shards are still sending
+
+    def fields(self) -> dict[str, Any]:
+        """The run's count columns (a push in doubt is not failed)."""
+        o = self.outcomes
+        return {"sent": o.sent, "failed": o.failed, "in_doubt": o.in_doubt, "cadence_excluded": o.skipped_by_cadence}
 
 
 def _send_all(ctx: PhaseContext, automation: Automation, run: AutomationRun, *, test: bool, label: str) -> _Sent:
     """Each push sent whole (or resumed: after its shards, what they left), in their declared order."""
-    sent = failed = excluded = 0
+    outcomes = Outcomes()
     problems: list[str] = []
     busy: list[str] = []
     for push in automation.pushes:
@@ -275,12 +282,10 @@ def _send_all(ctx: PhaseContext, automation: Automation, run: AutomationRun, *, 
         except SendBusy:
             busy.append(push)
             continue
-        sent += report.sent
-        failed += sum(report.failed.values())
-        excluded += sum(report.cadence_excluded.values())
+        outcomes += report.outcomes
         if report.exit_code not in (0, IN_DOUBT_EXIT):  # in doubt: finished, counted, never re-sent
             problems.append(f"{push}: {report.status} ({report.message})")
-    return _Sent(sent, failed, excluded, tuple(problems), tuple(busy))
+    return _Sent(outcomes, tuple(problems), tuple(busy))
 
 
 def _plan_shards(ctx: PhaseContext, automation: Automation, run: AutomationRun) -> tuple[ShardJob, ...]:
@@ -353,7 +358,7 @@ def _test(
         conn,
         run,
         AutomationRunStatus.TESTED,
-        f"TEST pushes sent: {result.sent}",
+        f"TEST pushes: {result.outcomes.summary()}",
         expected=frozenset({AutomationRunStatus.TESTING}),
     )
     if tested is None:
@@ -412,9 +417,7 @@ def _live(
                 AutomationRunStatus.SENT,
                 "empty audience: nothing sent",
                 expected=CANCELLABLE,
-                sent=0,
-                failed=0,
-                cadence_excluded=0,
+                **_Sent().fields(),
             )
             return done.status if done else None
         started = _move(ctx, conn, run, AutomationRunStatus.SENDING, "live send started (no longer cancellable)")
@@ -441,9 +444,7 @@ def _live(
             run,
             AutomationRunStatus.FAILED,
             "live send: " + "; ".join(result.problems),
-            sent=result.sent,
-            failed=result.failed,
-            cadence_excluded=result.excluded,
+            **result.fields(),
         )
         return None
     done = _move(
@@ -451,10 +452,8 @@ def _live(
         conn,
         run,
         AutomationRunStatus.SENT,
-        f"live pushes sent: {result.sent}, failed: {result.failed}",
-        sent=result.sent,
-        failed=result.failed,
-        cadence_excluded=result.excluded,
+        f"live pushes: {result.outcomes.summary()}",
+        **result.fields(),
     )
     return done.status if done else None
 
@@ -467,5 +466,5 @@ def _cleanup(
     run: AutomationRun,
     line: Timeline,
 ) -> AutomationRunStatus | None:
-    done = _move(ctx, conn, run, AutomationRunStatus.CLEANED, f"done: {run.sent or 0} sent, {run.failed or 0} failed")
+    done = _move(ctx, conn, run, AutomationRunStatus.CLEANED, f"done: {(run.outcomes or Outcomes()).summary()}")
     return done.status if done else None

@@ -7,6 +7,7 @@ on one run, or a cancel racing the live send, cannot both win.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any, Iterable
@@ -15,12 +16,13 @@ import psycopg
 from psycopg.rows import class_row, scalar_row
 from psycopg.types.json import Jsonb
 
+from engine.errors import ConfigError
 from engine.state.model import FINAL, AutomationRun, AutomationRunStatus, LastSuccess, PhaseEvent, RunKind
 
 _COLUMNS = (
     "id::text AS id, automation_id, send_at, kind, status, reason, audience_run_id::text AS audience_run_id, "
     "run_dir, coalesce(frozen, '{}'::jsonb) AS frozen, audience_size, sent, failed, cadence_excluded, "
-    "updated_at"
+    "updated_at, in_doubt"
 )
 _RUN_NAMESPACE = uuid.UUID("5d1b8f1e-6c57-4d0e-9d0a-3f9a4c2b7e10")
 _FINAL = [s.value for s in FINAL]
@@ -77,6 +79,39 @@ def get_run(conn: psycopg.Connection, run_id: str) -> AutomationRun | None:
     except ValueError:
         return None
     return _runs(conn).execute(f"SELECT {_COLUMNS} FROM engine.automation_runs WHERE id = %s", (run_id,)).fetchone()
+
+
+MIN_ID_PREFIX = 8  # the page and `engine status` show a run by its first 8 characters
+_ID_PREFIX = re.compile(rf"[0-9a-f-]{{{MIN_ID_PREFIX},36}}")
+CANDIDATES = 10  # an ambiguous prefix lists at most this many runs
+
+
+def resolve_run(conn: psycopg.Connection, given: str) -> AutomationRun:
+    """The one run whose id is or starts with ``given`` (8 characters or more, as the page shows it);
+    a usage error (exit 2) when it is too short, matches none, or matches several (they are listed)."""
+    prefix = given.strip().lower()
+    if not _ID_PREFIX.fullmatch(prefix):
+        raise ConfigError(
+            f"{given[:80]!r} is not an automation run id",
+            hint=f"give its id or its first {MIN_ID_PREFIX} characters or more (`engine status` lists them)",
+        )
+    found = (
+        _runs(conn)
+        .execute(
+            f"SELECT {_COLUMNS} FROM engine.automation_runs WHERE id::text LIKE %s ORDER BY send_at LIMIT %s",
+            (prefix + "%", CANDIDATES + 1),
+        )
+        .fetchall()
+    )
+    if not found:
+        raise ConfigError(f"no automation run {given!r}", hint="`engine status` lists the runs")
+    if len(found) > 1:
+        listed = "; ".join(f"{r.id} ({r.automation_id} at {r.send_at.isoformat()})" for r in found[:CANDIDATES])
+        raise ConfigError(
+            f"{given!r} matches more than one automation run: {listed}" + (", ..." if len(found) > CANDIDATES else ""),
+            hint="give more characters of the id",
+        )
+    return found[0]
 
 
 def for_audience_run(conn: psycopg.Connection, audience_run_id: str) -> AutomationRun | None:

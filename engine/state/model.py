@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from engine.delivery.model import Outcomes
 from engine.runs.model import Manifest, RunStatus
 
 
@@ -115,9 +116,24 @@ class AutomationRun:
     failed: int | None = None
     cadence_excluded: int | None = None
     updated_at: datetime | None = None
+    in_doubt: int | None = None
 
     def __post_init__(self) -> None:
         _set(self, kind=RunKind(self.kind), status=AutomationRunStatus(self.status))
+
+    @property
+    def outcomes(self) -> Outcomes | None:
+        """What became of the run's users; None while nothing has been sent or cancelled."""
+        if self.status is AutomationRunStatus.CANCELLED:
+            return Outcomes(cancelled=self.audience_size or 0)
+        if self.sent is None:
+            return None
+        return Outcomes(
+            sent=self.sent,
+            failed=self.failed or 0,
+            in_doubt=self.in_doubt or 0,
+            skipped_by_cadence=self.cadence_excluded or 0,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -130,9 +146,7 @@ class AutomationRun:
             "audience_run_id": self.audience_run_id,
             "run_dir": self.run_dir,
             "audience_size": self.audience_size,
-            "sent": self.sent,
-            "failed": self.failed,
-            "cadence_excluded": self.cadence_excluded,
+            "outcomes": self.outcomes.as_dict() if self.outcomes else None,
         }
 
 

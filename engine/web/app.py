@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.config import Settings
 from engine.db import connect
+from engine.delivery.model import Outcome
 from engine.errors import EngineError, ReportError
 from engine.observe import metrics
 from engine.report import build_report
@@ -108,7 +109,9 @@ class _Routes:
         self.settings = config.settings
 
     def page(self, _: Request) -> Response:
-        return HTMLResponse(render_page("operator.html", view=views.operator_view(self.settings)))
+        return HTMLResponse(
+            render_page("operator.html", view=views.operator_view(self.settings), outcomes=list(Outcome))
+        )
 
     def status(self, _: Request) -> Response:
         return _json(200, _plain(views.operator_view(self.settings)))

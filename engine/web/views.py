@@ -10,7 +10,7 @@ import psycopg
 
 from engine.config import Settings
 from engine.errors import EngineError
-from engine.report.collect import manifest_size
+from engine.report.collect import live_outcomes, load_sends, manifest_size
 from engine.runs.model import OutputStatus
 from engine.state import automation_runs, runs
 from engine.state.connection import state_connection
@@ -26,6 +26,9 @@ class RunRow:
     size: int | None
     files: tuple[str, ...]
     has_report: bool
+    automation: str | None = None  # the automation whose run generated it
+    outcomes: dict[str, int] | None = None  # Outcome value -> users; None: nothing sent
+    badge: str = ""  # the status, or the outcome that needs attention (cancelled, in doubt)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class AutomationRow:
     id: str
     enabled: bool
     paused: bool
+    pause_reason: str | None
+    timezone: str
     next_local: str
     next_utc: str
     current_run: str | None
@@ -73,6 +78,11 @@ def recent_runs(conn: psycopg.Connection, limit: int = 25) -> list[RunRow]:
         written = (
             tuple(o.file for o in run.manifest.outputs if o.status == OutputStatus.WRITTEN) if run.manifest else ()
         )
+        automation_run = automation_runs.for_audience_run(conn, run.id)
+        outcomes = (
+            automation_run.outcomes if automation_run else live_outcomes([s for _, s in load_sends(conn, run.id)])
+        )
+        attention = outcomes.attention if outcomes else None
         out.append(
             RunRow(
                 run.id,
@@ -83,6 +93,9 @@ def recent_runs(conn: psycopg.Connection, limit: int = 25) -> list[RunRow]:
                 manifest_size(run.manifest) if run.manifest else None,
                 written,
                 bool(run.run_dir and run.manifest),
+                automation_run.automation_id if automation_run else None,
+                outcomes.as_dict() if outcomes else None,
+                attention.label if attention else run.status.value,
             )
         )
     return out
@@ -100,6 +113,8 @@ def automations(settings: Settings) -> list[AutomationRow]:
             id=a.automation_id,
             enabled=a.enabled,
             paused=a.paused,
+            pause_reason=a.pause_reason,
+            timezone=a.timezone,
             next_local=_when(a.next_send_local),
             next_utc=_when(a.next_send_at, "UTC"),
             current_run=str(a.in_progress.id) if a.in_progress else None,
@@ -112,15 +127,15 @@ def automations(settings: Settings) -> list[AutomationRow]:
 OPEN_RUNS = 50  # shown on the page
 
 
-def open_runs(settings: Settings, conn: psycopg.Connection) -> list[OpenRun]:
-    """Automation runs not finished yet, soonest first."""
+def open_runs(settings: Settings, conn: psycopg.Connection, zones: dict[str, str]) -> list[OpenRun]:
+    """Automation runs not finished yet, soonest first; local times in each automation's own time zone."""
     return [
         OpenRun(
             id=run.id,
             automation=run.automation_id,
             kind=run.kind.value,
             status=run.status.value,
-            send_local=_when(run.send_at, settings.timezone),
+            send_local=_when(run.send_at, zones.get(run.automation_id, settings.timezone)),
             send_utc=_when(run.send_at, "UTC"),
             cancellable=run.status.cancellable,
         )
@@ -137,8 +152,9 @@ def operator_view(settings: Settings) -> OperatorView:
     try:
         with state_connection(settings, retries=0) as conn:
             runs = recent_runs(conn)
-            pending = open_runs(settings, conn)
         rows = automations(settings)
+        with state_connection(settings, retries=0) as conn:
+            pending = open_runs(settings, conn, {row.id: row.timezone for row in rows})
     except (psycopg.Error, EngineError) as err:
         problems.append(err.message if isinstance(err, EngineError) else f"state database: {type(err).__name__}")
     return OperatorView(tuple(rows), tuple(pending), tuple(runs), "; ".join(problems) or None)

@@ -9,7 +9,8 @@ import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -46,13 +47,15 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
-def _open(browser: object, url: str) -> tuple[object, list[str]]:
+def _open(browser: object, url: str, on_dialog: Callable[[object], None] | None = None) -> tuple[object, list[str]]:
+    """The page at ``url``; console errors, page errors, failed requests and dialogs are problems (a dialog the
+    test expects goes to ``on_dialog`` instead)."""
     page = browser.new_page()  # type: ignore[attr-defined]
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    page.on("dialog", on_dialog or (lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss())))
     page.goto(url)
     page.wait_for_load_state("load")
     return page, problems
@@ -98,7 +101,9 @@ automations:
 """
 
 
-def test_cancel_button_refused_without_token_accepted_with_it(browser: object, world: dict[str, object]) -> None:
+def test_cancel_asks_first_is_refused_without_token_accepted_with_it_and_the_tables_refresh(
+    browser: object, world: dict[str, object]
+) -> None:
     project = world["project"]
     (project / "schedules.yaml").write_text(SCHEDULES)  # type: ignore[operator]
     settings = resolve(
@@ -111,14 +116,33 @@ def test_cancel_button_refused_without_token_accepted_with_it(browser: object, w
         },
         env={},
     )
-    at = utcnow() + timedelta(hours=2)
+    at = (utcnow() + timedelta(hours=2)).replace(microsecond=0)
     triggered = api.trigger_automation(settings, "toy_daily", test=True, at=at)
+    assert triggered.run_id
     server = start_in_thread(settings, port=0)
     try:
-        page, problems = _open(browser, server.url)
+        dialogs: list[str] = []
+        answer = {"accept": False}
+
+        def on_dialog(dialog: object) -> None:
+            dialogs.append(dialog.message)  # type: ignore[attr-defined]
+            (dialog.accept if answer["accept"] else dialog.dismiss)()  # type: ignore[attr-defined]
+
+        page, problems = _open(browser, server.url, on_dialog)
         row = page.locator(f"tr[data-open-run='{triggered.run_id}']")  # type: ignore[attr-defined]
-        assert row.is_visible() and "America/Chicago" not in row.inner_text()  # local time shown as CST/CDT
+        # send (local) is in the automation's own zone (America/Chicago), not UTC
+        local = at.astimezone(ZoneInfo("America/Chicago")).strftime("%Y-%m-%d %H:%M:%S %Z")
+        assert row.is_visible() and local in row.inner_text() and "America/Chicago" not in row.inner_text()
         assert page.locator("tr[data-automation='toy_daily']").is_visible()  # type: ignore[attr-defined]
+        # Last runs: the automation and every outcome, sent / failed / in doubt among them
+        headers = page.locator("#runs th").all_inner_texts()  # type: ignore[attr-defined]
+        assert headers[:4] == ["started", "automation", "audience", "status"]
+        assert ["sent", "failed", "in doubt", "skipped by cadence", "held out", "cancelled"] == headers[5:11]
+
+        row.locator("button.cancel").click()  # asked first; dismissed: nothing is sent
+        assert dialogs == [f"Cancel run {triggered.run_id[:8]}? Nothing more of it is sent."]
+        assert page.locator("#action-result").inner_text() == ""  # type: ignore[attr-defined]
+        answer["accept"] = True
         row.locator("button.cancel").click()
         page.wait_for_function("document.getElementById('action-result').dataset.status")  # type: ignore[attr-defined]
         assert page.locator("#action-result").inner_text().startswith("401")  # type: ignore[attr-defined]
@@ -129,6 +153,15 @@ def test_cancel_button_refused_without_token_accepted_with_it(browser: object, w
         page.wait_for_function("document.getElementById('action-result').dataset.status")  # type: ignore[attr-defined]
         assert page.locator("#action-result").inner_text().startswith("200")  # type: ignore[attr-defined]
         assert _status(world, triggered.run_id) == "cancelled"
+        # the action's result refreshed the tables: the cancelled run is no longer open
+        page.wait_for_function(  # type: ignore[attr-defined]
+            f"!document.querySelector(\"tr[data-open-run='{triggered.run_id}']\")"
+        )
+        # a pause shows its reason
+        api.pause_automation(settings, "toy_daily", reason="copy under review")
+        page.reload()  # type: ignore[attr-defined]
+        paused = page.locator("tr[data-automation='toy_daily']").inner_text()  # type: ignore[attr-defined]
+        assert "paused: copy under review" in paused
         # the 401 is a browser console error only for the refused fetch; nothing else may complain
         assert [p for p in problems if "401" not in p] == []
         page.close()

@@ -1,0 +1,48 @@
+"""Automation run ids are accepted as the page and `engine status` show them: the first 8 characters or more.
+An ambiguous prefix is a usage error (exit 2) that lists the candidates; a shorter one is refused."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from engine.cli.main import cli
+from engine.state.model import AutomationRunStatus
+from tests.scheduler.world import SchedWorld, automation_yaml, sched_db, sched_world, utc  # noqa: F401
+
+T = utc(2026, 12, 1, 9, 0)
+TWINS = ("abcdef01-0000-4000-8000-000000000001", "abcdef01-1111-4000-8000-000000000002")
+
+
+def test_cancel_by_the_8_character_id_the_page_shows(sched_world: SchedWorld) -> None:
+    sched_world.write_automations(automation_yaml("a_prefix", "prefix"))
+    run = sched_world.create_run("a_prefix", T)
+    result = CliRunner().invoke(cli, ["cancel", run.id[:8]], env=sched_world.env())
+    assert result.exit_code == 0, result.output
+    assert f"run {run.id} " in result.output and "cancelled" in result.output
+    assert sched_world.run(run.id).status is AutomationRunStatus.CANCELLED
+
+
+def test_an_ambiguous_prefix_exits_2_listing_the_candidates(sched_world: SchedWorld) -> None:
+    sched_world.write_automations(automation_yaml("a_twins", "twins"))
+    for i, run_id in enumerate(TWINS):  # two runs whose ids share their first 8 characters
+        sched_world.query_one(
+            "INSERT INTO engine.automation_runs (id, automation_id, send_at, kind, status) "
+            "VALUES (%s, 'a_twins', %s, 'triggered', 'scheduled') RETURNING id",
+            (run_id, utc(2026, 12, 2 + i, 9, 0)),
+        )
+    result = CliRunner().invoke(cli, ["cancel", "ABCDEF01"], env=sched_world.env())
+    assert result.exit_code == 2
+    assert "matches more than one automation run" in result.output
+    assert all(run_id in result.output for run_id in TWINS)
+    assert [sched_world.run(r).status for r in TWINS] == [AutomationRunStatus.SCHEDULED] * 2
+    longer = CliRunner().invoke(cli, ["cancel", TWINS[1][:10]], env=sched_world.env())
+    assert longer.exit_code == 0, longer.output
+    assert sched_world.run(TWINS[1]).status is AutomationRunStatus.CANCELLED
+
+
+def test_a_prefix_shorter_than_8_or_matching_nothing_exits_2(sched_world: SchedWorld) -> None:
+    short = CliRunner().invoke(cli, ["cancel", "abcdef0"], env=sched_world.env())
+    assert short.exit_code == 2 and "is not an automation run id" in short.output
+    assert "first 8 characters" in short.output
+    unknown = CliRunner().invoke(cli, ["cancel", "00000000"], env=sched_world.env())
+    assert unknown.exit_code == 2 and "no automation run '00000000'" in unknown.output
