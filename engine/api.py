@@ -139,6 +139,8 @@ def push_template(settings: Settings, request: SendRequest) -> PushTemplate:
     """The push a send uses: a schedules.yaml template by name, or the request's ad hoc push."""
     if request.template and request.adhoc:
         raise TemplateError("give either a template name or an ad hoc --title/--body/--deep-link/--layer, not both")
+    if request.push is not None:
+        return request.push
     if request.template:
         return load_template(settings.project_dir, request.template)
     return adhoc_template(title=request.title, body=request.body, deep_link=request.deep_link, layer=request.layer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from engine.automations.model import ControlResult
+from engine.automations.timeline import timeline
 from engine.config import Settings
 from engine.errors import ConfigError, StateError
 from engine.schedules.loader import load_schedules
@@ -96,6 +97,7 @@ def trigger(settings: Settings, automation_id: str, *, test: bool, at: datetime 
             kind=RunKind.TRIGGERED_TEST if test else RunKind.TRIGGERED,
             reason="triggered" + (" (test: live phase to the test users only)" if test else ""),
             worker="engine trigger",
+            planned=timeline(automation, send_at).planned(),
         )
     if run is None:
         raise StateError(f"{automation_id} already has a run at {send_at.isoformat()}", hint="pick another --at")

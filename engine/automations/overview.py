@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from statistics import mean
 from typing import Any
 
+from engine.automations.definition import drift
 from engine.automations.model import AutomationStatus, SchedulerStatus
 from engine.automations.timeline import Timeline, next_send, send_times, timeline
 from engine.config import Settings
@@ -27,6 +28,16 @@ def scheduler_status(settings: Settings, *, now: datetime, recent: int = 5) -> S
             switch = controls.control(conn, automation.id)
             runs = automation_runs.recent_runs(conn, automation.id, recent + 5)
             nxt = next_send(automation, now) if automation.enabled else None
+            in_progress = next(
+                (
+                    r
+                    for r in runs
+                    if not r.status.final
+                    and r.send_at <= now + timedelta(days=1)
+                    and r.status is not AutomationRunStatus.SCHEDULED
+                ),
+                None,
+            )
             out.append(
                 AutomationStatus(
                     automation_id=automation.id,
@@ -36,17 +47,9 @@ def scheduler_status(settings: Settings, *, now: datetime, recent: int = 5) -> S
                     timezone=automation.timezone,
                     next_send_at=nxt,
                     next_send_local=nxt.astimezone(automation.zone) if nxt else None,
-                    in_progress=next(
-                        (
-                            r
-                            for r in runs
-                            if not r.status.final
-                            and r.send_at <= now + timedelta(days=1)
-                            and r.status is not AutomationRunStatus.SCHEDULED
-                        ),
-                        None,
-                    ),
+                    in_progress=in_progress,
                     recent=tuple(r for r in runs if r.status.final)[:recent],
+                    changed_since_generate=drift(in_progress, schedules) if in_progress else (),
                 )
             )
     return SchedulerStatus(tuple(out), now)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
 from engine.schedules.model import Automation, MissedPolicy
-from engine.state.model import AutomationRunStatus
+from engine.state.model import AutomationRun, AutomationRunStatus
 
 ON_TIME = timedelta(minutes=1)  # skip policy: how late a phase may start and still count as on time
 
@@ -27,6 +27,16 @@ class Timeline:
     test_at: datetime
     window_opens_at: datetime  # cancellation explicitly offered from here until T-0
     latest_start: datetime  # no phase starts after this (missed-run policy)
+
+    def planned(self) -> dict[str, datetime]:
+        """The times the run keeps from planning on (engine.state.automation_runs.PLANNED)."""
+        return {
+            "generate_at": self.generate_at,
+            "test_at": self.test_at,
+            "window_opens_at": self.window_opens_at,
+            "live_at": self.send_at,
+            "latest_start": self.latest_start,
+        }
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -75,6 +85,42 @@ def timeline(automation: Automation, send_at: datetime) -> Timeline:
         window_opens_at=send_at - automation.window,
         latest_start=send_at + allowance,
     )
+
+
+def run_timeline(run: AutomationRun, automation: Automation | None) -> Timeline | None:
+    """The phase times fixed when the run was planned; a run made before they were kept: from
+    ``automation`` as the file stands (None when it is gone too)."""
+    if (
+        run.generate_at is None
+        or run.test_at is None
+        or run.window_opens_at is None
+        or run.live_at is None
+        or run.latest_start is None
+    ):
+        return timeline(automation, run.send_at) if automation else None
+    return Timeline(
+        send_at=run.live_at,
+        generate_at=run.generate_at,
+        test_at=run.test_at,
+        window_opens_at=run.window_opens_at,
+        latest_start=run.latest_start,
+    )
+
+
+def moved_late(automation: Automation, send_at: datetime, now: datetime) -> Timeline | None:
+    """Missed policy ``late``: the run's whole timeline moved to start ``now``, its window kept in full;
+    None when its live send would then fall after T + grace (never compressed into a burst)."""
+    line = timeline(automation, send_at)
+    shift = now - line.generate_at
+    moved = Timeline(
+        send_at=line.send_at + shift,
+        generate_at=now,
+        test_at=line.test_at + shift,
+        window_opens_at=line.window_opens_at + shift,
+        latest_start=line.send_at + shift + ON_TIME,
+    )
+    late_enough = automation.missed_policy is MissedPolicy.LATE and moved.send_at <= line.latest_start
+    return moved if late_enough else None
 
 
 def _in_dates(automation: Automation, moment: datetime) -> bool:

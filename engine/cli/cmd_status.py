@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from engine.automations.definition import CHANGED
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
 
 
@@ -30,6 +31,7 @@ def status(obj: CliContext) -> None:
                         "next_send_at": a.next_send_at.isoformat() if a.next_send_at else None,
                         "next_send_local": a.next_send_local.isoformat() if a.next_send_local else None,
                         "in_progress": a.in_progress.as_dict() if a.in_progress else None,
+                        "definition_changed": list(a.changed_since_generate),
                         "recent": [r.as_dict() for r in a.recent],
                     }
                     for a in result.automations
@@ -54,6 +56,10 @@ def status(obj: CliContext) -> None:
                 f"  in progress: {a.in_progress.id} {a.in_progress.status.value} "
                 f"(T {a.in_progress.send_at:%Y-%m-%d %H:%M:%S} UTC)"
             )
+        if a.changed_since_generate:
+            click.secho(f"  {CHANGED} (this run sends what it froze; the edit applies from the next run):", fg="yellow")
+            for line in a.changed_since_generate:
+                click.echo(f"    {line}")
         for r in a.recent:
             outcomes = f"  {r.outcomes.summary()}" if r.outcomes else ""
             click.echo(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.delivery.shard import Shard
 from engine.push.preview import DEFAULT_SAMPLES
+from engine.push.template import PushTemplate
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class SendRequest:
     max_in_doubt: int | None = None
     shard: Shard | None = None
     samples: int = DEFAULT_SAMPLES  # a dry run's rendered pushes shown (engine.push.preview)
+    push: PushTemplate | None = None  # the named template as an automation run froze it (not re-read from the file)
 
     @property
     def adhoc(self) -> bool:

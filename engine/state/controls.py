@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, scalar_row
 
 from engine.state.model import Control
 
@@ -39,3 +41,24 @@ def set_paused(conn: psycopg.Connection, automation_id: str, paused: bool, reaso
             (automation_id, paused, reason),
         ).fetchone()
     return row is not None
+
+
+def mark_planned(conn: psycopg.Connection, automation_id: str, now: datetime) -> datetime | None:
+    """Record that a scheduler plans the automation at ``now``; return when one last did (None: never).
+
+    The row stays locked until the caller's transaction ends, so replicas planning at once take turns."""
+    control(conn, automation_id)
+    with conn.transaction():
+        before = (
+            conn.cursor(row_factory=scalar_row)
+            .execute(
+                "SELECT planned_at FROM engine.automation_controls WHERE automation_id = %s FOR UPDATE",
+                (automation_id,),
+            )
+            .fetchone()
+        )
+        conn.execute(
+            "UPDATE engine.automation_controls SET planned_at = greatest(planned_at, %s) WHERE automation_id = %s",
+            (now, automation_id),
+        )
+    return before
