@@ -20,7 +20,16 @@ from typing import Any, Callable
 import psycopg
 
 from engine import api
-from engine.automations.timeline import PHASE_OF, Phase, Timeline, due_at, timeline
+from engine.automations.definition import Definition
+from engine.automations.timeline import (
+    ON_TIME,
+    PHASE_OF,
+    Phase,
+    Timeline,
+    due_at,
+    run_timeline,
+    timeline,
+)
 from engine.config import Settings
 from engine.delivery.model import Outcomes
 from engine.delivery.report import IN_DOUBT_EXIT
@@ -29,6 +38,7 @@ from engine.delivery.shard import Shard, shard_count
 from engine.errors import EngineError, SendBusy
 from engine.observe import hooks
 from engine.observe.alerts import Event
+from engine.push.template import PushTemplate
 from engine.report import after_automation_run
 from engine.runs.model import MANIFEST, Manifest, OutputStatus, read_manifest
 from engine.schedules.loader import load_schedules
@@ -83,9 +93,18 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
         schedules = ctx.schedules or load_schedules(ctx.settings.project_dir)
         automation = schedules.automation(run.automation_id)
         if automation is None:
-            _move(ctx, conn, run, AutomationRunStatus.ABANDONED, "the automation is no longer in schedules.yaml")
+            _move(
+                ctx,
+                conn,
+                run,
+                AutomationRunStatus.ABANDONED,
+                "the automation is no longer in schedules.yaml",
+            )
             return None
-        line = timeline(automation, run.send_at)
+        if run.generate_at is None:  # made without its times (a test, an old row): fixed now, once
+            run = automation_runs.plan_times(conn, run.id, timeline(automation, run.send_at).planned()) or run
+        line = run_timeline(run, automation) or timeline(automation, run.send_at)
+        frozen = _definition(run, schedules, automation)
         phase = PHASE_OF[run.status]
         now = ctx.clock()
         if due_at(phase, line, now) > now:
@@ -94,18 +113,34 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
         if stop:
             _move(ctx, conn, run, *stop)
             return None
-        step = {Phase.GENERATE: _generate, Phase.TEST: _test, Phase.LIVE: _live, Phase.CLEANUP: _cleanup}[phase]
+        step = {
+            Phase.GENERATE: _generate,
+            Phase.TEST: _test,
+            Phase.LIVE: _live,
+            Phase.CLEANUP: _cleanup,
+        }[phase]
         try:
-            after = step(ctx, conn, schedules, automation, run, line)
+            after = step(ctx, conn, frozen, automation, run, line)
             if isinstance(after, Fanout):
                 return after
         except EngineError as err:
             latest = automation_runs.get_run(conn, run.id)
             if latest and not latest.status.final:
-                _move(ctx, conn, latest, AutomationRunStatus.FAILED, f"{phase.value}: {err.message}")
+                _move(
+                    ctx,
+                    conn,
+                    latest,
+                    AutomationRunStatus.FAILED,
+                    f"{phase.value}: {err.message}",
+                )
             log.error(
                 "automation run failed",
-                extra={"run": run.id, "automation": run.automation_id, "phase": phase.value, "error": err.message},
+                extra={
+                    "run": run.id,
+                    "automation": run.automation_id,
+                    "phase": phase.value,
+                    "error": err.message,
+                },
             )
             return None
         if after is None or after.final:
@@ -123,7 +158,13 @@ def _move(
     **fields: Any,
 ) -> AutomationRun | None:
     moved = automation_runs.transition(
-        conn, run.id, expected or {run.status}, to, detail=detail, worker=ctx.worker, **fields
+        conn,
+        run.id,
+        expected or {run.status},
+        to,
+        detail=detail,
+        worker=ctx.worker,
+        **fields,
     )
     level = logging.ERROR if to in (AutomationRunStatus.FAILED, AutomationRunStatus.BLOCKED) else logging.INFO
     if moved:
@@ -131,7 +172,12 @@ def _move(
             level,
             "automation run %s",
             to.value,
-            extra={"run": run.id, "automation": run.automation_id, "status": to.value, "detail": detail},
+            extra={
+                "run": run.id,
+                "automation": run.automation_id,
+                "status": to.value,
+                "detail": detail,
+            },
         )
         alert_on(ctx.settings, moved, detail)
         if moved.status.final:
@@ -142,9 +188,10 @@ def _move(
 def alert_on(settings: Settings, run: AutomationRun, detail: str | None) -> None:
     """The alert-worthy outcomes (failed, blocked by max_audience_size, missed): webhook and metrics."""
     missed = run.status is AutomationRunStatus.SKIPPED and (detail or "").startswith("missed")
-    event = {AutomationRunStatus.FAILED: Event.RUN_FAILED, AutomationRunStatus.BLOCKED: Event.AUDIENCE_BLOCKED}.get(
-        run.status, Event.MISSED_RUN if missed else None
-    )
+    event = {
+        AutomationRunStatus.FAILED: Event.RUN_FAILED,
+        AutomationRunStatus.BLOCKED: Event.AUDIENCE_BLOCKED,
+    }.get(run.status, Event.MISSED_RUN if missed else None)
     if event is not None:
         hooks.scheduler_event(
             settings,
@@ -158,14 +205,28 @@ def alert_on(settings: Settings, run: AutomationRun, detail: str | None) -> None
 
 
 def _stop_reason(
-    conn: psycopg.Connection, automation: Automation, run: AutomationRun, line: Timeline, now: datetime
+    conn: psycopg.Connection,
+    automation: Automation,
+    run: AutomationRun,
+    line: Timeline,
+    now: datetime,
 ) -> tuple[AutomationRunStatus, str] | None:
     """Control state, checked at every phase: paused, disabled, or too late (missed-run policy)."""
     switch = controls.control(conn, automation.id)
     if switch.paused:
-        return AutomationRunStatus.SKIPPED, f"automation paused{': ' + switch.reason if switch.reason else ''}"
+        return (
+            AutomationRunStatus.SKIPPED,
+            f"automation paused{': ' + switch.reason if switch.reason else ''}",
+        )
     if not automation.enabled:
         return AutomationRunStatus.SKIPPED, "automation disabled in schedules.yaml"
+    if run.status is AutomationRunStatus.GENERATED and now > line.test_at + ON_TIME:  # never a compressed window
+        window = (line.send_at - line.window_opens_at).total_seconds()
+        return AutomationRunStatus.SKIPPED, (
+            f"missed: the TEST send was due {line.test_at:%H:%M:%S} UTC and could start only at "
+            f"{now:%H:%M:%S}: the planned {window:.0f}s cancellation window could not be kept "
+            f"(missed policy {automation.missed_policy.value})"
+        )
     if now > line.latest_start:
         late = (now - line.send_at).total_seconds()
         return AutomationRunStatus.SKIPPED, (
@@ -176,8 +237,10 @@ def _stop_reason(
     return None
 
 
-def _live_outputs(schedules: ScheduleFile, automation: Automation) -> list[str]:
-    return [schedules.templates[push].output or "" for push in automation.pushes]
+def _definition(run: AutomationRun, schedules: ScheduleFile, automation: Automation) -> Definition:
+    """What the run sends: the copy generate froze; before generate (and for a run frozen before
+    definitions were kept), the automation as the file declares it now."""
+    return Definition.from_json(run.definition) if run.definition else Definition.of(schedules, automation)
 
 
 def _frozen_manifest(conn: psycopg.Connection, run: AutomationRun) -> Manifest | None:
@@ -198,32 +261,35 @@ def _frozen_manifest(conn: psycopg.Connection, run: AutomationRun) -> Manifest |
 def _generate(
     ctx: PhaseContext,
     conn: psycopg.Connection,
-    schedules: ScheduleFile,
+    definition: Definition,
     automation: Automation,
     run: AutomationRun,
     line: Timeline,
 ) -> AutomationRunStatus | None:
     if run.status is AutomationRunStatus.SCHEDULED:
         run = _move(ctx, conn, run, AutomationRunStatus.GENERATING) or run
+    run = automation_runs.freeze_definition(conn, run.id, definition.as_json(), definition.digest()) or run
+    if run.definition:  # a resumed generate keeps what the first attempt froze
+        definition = Definition.from_json(run.definition)
     manifest = _frozen_manifest(conn, run)
     if manifest is None:
         audience_run_id = str(uuid.uuid4())  # recorded first: a crash after the run finishes reuses it
         automation_runs.set_audience_run(conn, run.id, audience_run_id)
         [result] = api.run(
             ctx.settings,
-            selectors=[automation.audience],
+            selectors=[definition.audience],
             as_of=ctx.data_as_of or line.generate_at,
-            schedule_vars=automation.vars,
+            schedule_vars=definition.vars,
             run_id=audience_run_id,
             record=True,
         )
         manifest = result.manifest
     if not manifest.status.ok:
         raise EngineError(
-            f"audience {automation.audience} {manifest.status.value}: "
+            f"audience {definition.audience} {manifest.status.value}: "
             f"{'; '.join(manifest.errors) or 'see its manifest'}"
         )
-    wanted = set(_live_outputs(schedules, automation))
+    wanted = {push.output or "" for push in definition.pushes}
     size = sum(o.rows for o in manifest.production_outputs if o.name in wanted)
     recorded = runs.get_run(conn, manifest.run_id)
     moved = _move(
@@ -246,15 +312,15 @@ def _send_id(run: AutomationRun, push: str, label: str) -> str:
     return f"{run.id}:{push}:{label}"
 
 
-def _send_request(
-    automation: Automation, run: AutomationRun, push: str, *, test: bool, label: str, **options: Any
-) -> SendRequest:
+def _send_request(run: AutomationRun, push: PushTemplate, *, test: bool, label: str, **options: Any) -> SendRequest:
+    """A send of the frozen ``push`` (never the template as the file has it now)."""
     return SendRequest(
         source=Path(run.run_dir or ""),
-        template=push,
+        template=push.name,
+        push=push,
         test=test,
-        send_id=_send_id(run, push, label),
-        automation=automation.id,
+        send_id=_send_id(run, push.name or "", label),
+        automation=run.automation_id,
         **options,
     )
 
@@ -268,36 +334,53 @@ class _Sent:
     def fields(self) -> dict[str, Any]:
         """The run's count columns (a push in doubt is not failed)."""
         o = self.outcomes
-        return {"sent": o.sent, "failed": o.failed, "in_doubt": o.in_doubt, "cadence_excluded": o.skipped_by_cadence}
+        return {
+            "sent": o.sent,
+            "failed": o.failed,
+            "in_doubt": o.in_doubt,
+            "cadence_excluded": o.skipped_by_cadence,
+        }
 
 
-def _send_all(ctx: PhaseContext, automation: Automation, run: AutomationRun, *, test: bool, label: str) -> _Sent:
+def _send_all(
+    ctx: PhaseContext,
+    definition: Definition,
+    run: AutomationRun,
+    *,
+    test: bool,
+    label: str,
+) -> _Sent:
     """Each push sent whole (or resumed: after its shards, what they left), in their declared order."""
     outcomes = Outcomes()
     problems: list[str] = []
     busy: list[str] = []
-    for push in automation.pushes:
+    for push in definition.pushes:
         try:
-            report = api.send(ctx.settings, _send_request(automation, run, push, test=test, label=label))
+            report = api.send(ctx.settings, _send_request(run, push, test=test, label=label))
         except SendBusy:
-            busy.append(push)
+            busy.append(push.name or "")
             continue
         outcomes += report.outcomes
-        if report.exit_code not in (0, IN_DOUBT_EXIT):  # in doubt: finished, counted, never re-sent
-            problems.append(f"{push}: {report.status} ({report.message})")
+        if report.exit_code not in (
+            0,
+            IN_DOUBT_EXIT,
+        ):  # in doubt: finished, counted, never re-sent
+            problems.append(f"{push.name}: {report.status} ({report.message})")
     return _Sent(outcomes, tuple(problems), tuple(busy))
 
 
-def _plan_shards(ctx: PhaseContext, automation: Automation, run: AutomationRun) -> tuple[ShardJob, ...]:
+def _plan_shards(ctx: PhaseContext, definition: Definition, run: AutomationRun) -> tuple[ShardJob, ...]:
     """Plan every push's live send (ledger frozen, nothing sent: --limit 0) and split the large ones."""
     jobs: list[ShardJob] = []
-    for push in automation.pushes:
-        report = api.send(ctx.settings, _send_request(automation, run, push, test=False, label="live", limit=0))
+    for push in definition.pushes:
+        report = api.send(ctx.settings, _send_request(run, push, test=False, label="live", limit=0))
         count = shard_count(
-            report.remaining, max_shards=ctx.settings.send_shards, rows_per_shard=ctx.settings.send_shard_rows
+            report.remaining,
+            max_shards=ctx.settings.send_shards,
+            rows_per_shard=ctx.settings.send_shard_rows,
         )
         if count > 1:
-            jobs += [ShardJob(push, Shard(k, count)) for k in range(1, count + 1)]
+            jobs += [ShardJob(push.name or "", Shard(k, count)) for k in range(1, count + 1)]
     return tuple(jobs)
 
 
@@ -307,23 +390,45 @@ def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
         run = automation_runs.get_run(conn, run_id)
     if run is None or run.status is not AutomationRunStatus.SENDING:
         return
-    automation = (ctx.schedules or load_schedules(ctx.settings.project_dir)).automation(run.automation_id)
+    schedules = ctx.schedules or load_schedules(ctx.settings.project_dir)
+    automation = schedules.automation(run.automation_id)
     if automation is None:
         return
-    log.info("shard started", extra={"run": run_id, "push": job.push, "shard": str(job.shard), "worker": ctx.worker})
+    [push] = [p for p in _definition(run, schedules, automation).pushes if p.name == job.push]
+    log.info(
+        "shard started",
+        extra={
+            "run": run_id,
+            "push": job.push,
+            "shard": str(job.shard),
+            "worker": ctx.worker,
+        },
+    )
     try:
         report = api.send(
-            ctx.settings, _send_request(automation, run, job.push, test=False, label="live", shard=job.shard)
+            ctx.settings,
+            _send_request(run, push, test=False, label="live", shard=job.shard),
         )
     except SendBusy as err:
         log.info(
             "shard already being sent",
-            extra={"run": run_id, "push": job.push, "shard": str(job.shard), "detail": err.message},
+            extra={
+                "run": run_id,
+                "push": job.push,
+                "shard": str(job.shard),
+                "detail": err.message,
+            },
         )
         return
     except EngineError as err:  # the live phase's final pass retries what is left and reports it
         log.error(
-            "shard send failed", extra={"run": run_id, "push": job.push, "shard": str(job.shard), "error": err.message}
+            "shard send failed",
+            extra={
+                "run": run_id,
+                "push": job.push,
+                "shard": str(job.shard),
+                "error": err.message,
+            },
         )
         return
     log.info(
@@ -341,14 +446,14 @@ def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
 def _test(
     ctx: PhaseContext,
     conn: psycopg.Connection,
-    schedules: ScheduleFile,
+    definition: Definition,
     automation: Automation,
     run: AutomationRun,
     line: Timeline,
 ) -> AutomationRunStatus | None:
     if run.status is AutomationRunStatus.GENERATED:
         run = _move(ctx, conn, run, AutomationRunStatus.TESTING) or run
-    result = _send_all(ctx, automation, run, test=True, label="test")
+    result = _send_all(ctx, definition, run, test=True, label="test")
     if result.problems or result.busy:
         raise EngineError(
             "TEST send: " + "; ".join(result.problems or [f"{push}: already running elsewhere" for push in result.busy])
@@ -381,16 +486,17 @@ def _check_frozen(run: AutomationRun) -> None:
             raise EngineError(f"{path} is not the file generate froze (sha256 {actual[:12]}, expected {digest[:12]})")
 
 
-def _still_sending(conn: psycopg.Connection, automation: Automation, run: AutomationRun) -> list[str]:
+def _still_sending(conn: psycopg.Connection, definition: Definition, run: AutomationRun) -> list[str]:
     """The pushes whose live send some process (a shard, or a whole-send resume) is sending right now."""
-    send_ids = {_send_id(run, push, "live"): push for push in automation.pushes}
+    names = [push.name or "" for push in definition.pushes]
+    send_ids = {_send_id(run, name, "live"): name for name in names}
     return [send_ids[send_id] for send_id in sends.sending_now(conn, list(send_ids))]
 
 
 def _live(
     ctx: PhaseContext,
     conn: psycopg.Connection,
-    schedules: ScheduleFile,
+    definition: Definition,
     automation: Automation,
     run: AutomationRun,
     line: Timeline,
@@ -400,13 +506,13 @@ def _live(
     if run.status is AutomationRunStatus.WINDOW:
         _check_frozen(run)
         size = run.audience_size or 0
-        if automation.max_audience_size is not None and size > automation.max_audience_size:
+        if definition.max_audience_size is not None and size > definition.max_audience_size:
             _move(
                 ctx,
                 conn,
                 run,
                 AutomationRunStatus.BLOCKED,
-                f"audience of {size} is over max_audience_size {automation.max_audience_size}: nothing sent",
+                f"audience of {size} is over max_audience_size {definition.max_audience_size}: nothing sent",
             )
             return None
         if size == 0:
@@ -420,22 +526,34 @@ def _live(
                 **_Sent().fields(),
             )
             return done.status if done else None
-        started = _move(ctx, conn, run, AutomationRunStatus.SENDING, "live send started (no longer cancellable)")
+        started = _move(
+            ctx,
+            conn,
+            run,
+            AutomationRunStatus.SENDING,
+            "live send started (no longer cancellable)",
+        )
         if started is None:  # cancelled in the last moment: the cancel won
             return None
         run = started
         if run.kind is not RunKind.TRIGGERED_TEST and ctx.settings.send_shards > 1:
-            shards = _plan_shards(ctx, automation, run)
+            shards = _plan_shards(ctx, definition, run)
             if shards:
-                log.info("live send split into shards", extra={"run": run.id, "shards": len(shards)})
+                log.info(
+                    "live send split into shards",
+                    extra={"run": run.id, "shards": len(shards)},
+                )
                 return Fanout(shards)
-    elif busy := _still_sending(conn, automation, run):  # cheap: reads no CSV, takes no lock
+    elif busy := _still_sending(conn, definition, run):  # cheap: reads no CSV, takes no lock
         log.info("live send waits for its shards", extra={"run": run.id, "pushes": busy})
         return None
     test_only = run.kind is RunKind.TRIGGERED_TEST
-    result = _send_all(ctx, automation, run, test=test_only, label="live-test" if test_only else "live")
+    result = _send_all(ctx, definition, run, test=test_only, label="live-test" if test_only else "live")
     if result.busy:  # shards still sending: the last of them queues this phase again
-        log.info("live send waits for its shards", extra={"run": run.id, "pushes": list(result.busy)})
+        log.info(
+            "live send waits for its shards",
+            extra={"run": run.id, "pushes": list(result.busy)},
+        )
         return None
     if result.problems:
         _move(
@@ -461,10 +579,16 @@ def _live(
 def _cleanup(
     ctx: PhaseContext,
     conn: psycopg.Connection,
-    schedules: ScheduleFile,
+    definition: Definition,
     automation: Automation,
     run: AutomationRun,
     line: Timeline,
 ) -> AutomationRunStatus | None:
-    done = _move(ctx, conn, run, AutomationRunStatus.CLEANED, f"done: {(run.outcomes or Outcomes()).summary()}")
+    done = _move(
+        ctx,
+        conn,
+        run,
+        AutomationRunStatus.CLEANED,
+        f"done: {(run.outcomes or Outcomes()).summary()}",
+    )
     return done.status if done else None

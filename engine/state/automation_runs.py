@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import psycopg
 from psycopg.rows import class_row, scalar_row
@@ -22,8 +22,9 @@ from engine.state.model import FINAL, AutomationRun, AutomationRunStatus, LastSu
 _COLUMNS = (
     "id::text AS id, automation_id, send_at, kind, status, reason, audience_run_id::text AS audience_run_id, "
     "run_dir, coalesce(frozen, '{}'::jsonb) AS frozen, audience_size, sent, failed, cadence_excluded, "
-    "updated_at, in_doubt"
+    "updated_at, in_doubt, generate_at, test_at, window_opens_at, live_at, latest_start, definition, definition_hash"
 )
+PLANNED = ("generate_at", "test_at", "window_opens_at", "live_at", "latest_start")  # fixed once planned
 _RUN_NAMESPACE = uuid.UUID("5d1b8f1e-6c57-4d0e-9d0a-3f9a4c2b7e10")
 _FINAL = [s.value for s in FINAL]
 
@@ -55,15 +56,19 @@ def create_run(
     status: AutomationRunStatus = AutomationRunStatus.SCHEDULED,
     reason: str | None = None,
     worker: str | None = None,
+    planned: Mapping[str, datetime] | None = None,
 ) -> AutomationRun | None:
-    """Insert the run; None when (automation, T) already exists (another replica made it)."""
+    """Insert the run with its ``planned`` phase times (keys of PLANNED); None when (automation, T) already
+    exists (another replica made it)."""
+    times = [(planned or {}).get(name) for name in PLANNED]
     with conn.transaction():
         run = (
             _runs(conn)
             .execute(
-                f"INSERT INTO engine.automation_runs (id, automation_id, send_at, kind, status, reason) "
-                f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (automation_id, send_at) DO NOTHING RETURNING {_COLUMNS}",
-                (run_id_for(automation_id, send_at), automation_id, send_at, kind.value, status.value, reason),
+                f"INSERT INTO engine.automation_runs (id, automation_id, send_at, kind, status, reason, "
+                f"{', '.join(PLANNED)}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                f"ON CONFLICT (automation_id, send_at) DO NOTHING RETURNING {_COLUMNS}",
+                (run_id_for(automation_id, send_at), automation_id, send_at, kind.value, status.value, reason, *times),
             )
             .fetchone()
         )
@@ -149,6 +154,34 @@ def transition(
         if run:
             _record(conn, run_id, to, detail, worker)
     return run
+
+
+def plan_times(conn: psycopg.Connection, run_id: str, planned: Mapping[str, datetime]) -> AutomationRun | None:
+    """Fix the phase times of a run made without them (first come wins; never moves times already set)."""
+    return (
+        _runs(conn)
+        .execute(
+            f"UPDATE engine.automation_runs SET {', '.join(f'{name} = %s' for name in PLANNED)} "
+            f"WHERE id = %s AND generate_at IS NULL RETURNING {_COLUMNS}",
+            [*(planned[name] for name in PLANNED), run_id],
+        )
+        .fetchone()
+    ) or get_run(conn, run_id)
+
+
+def freeze_definition(
+    conn: psycopg.Connection, run_id: str, definition: dict[str, Any], digest: str
+) -> AutomationRun | None:
+    """Store the automation's definition with the run, once: a resumed generate keeps the first copy."""
+    return (
+        _runs(conn)
+        .execute(
+            f"UPDATE engine.automation_runs SET definition = %s, definition_hash = %s "
+            f"WHERE id = %s AND definition IS NULL RETURNING {_COLUMNS}",
+            (Jsonb(definition), digest, run_id),
+        )
+        .fetchone()
+    ) or get_run(conn, run_id)
 
 
 def set_audience_run(conn: psycopg.Connection, run_id: str, audience_run_id: str) -> None:

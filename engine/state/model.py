@@ -117,6 +117,14 @@ class AutomationRun:
     cadence_excluded: int | None = None
     updated_at: datetime | None = None
     in_doubt: int | None = None
+    # the phase times planned with the run, fixed from then on (None: a run made before they were kept)
+    generate_at: datetime | None = None
+    test_at: datetime | None = None
+    window_opens_at: datetime | None = None
+    live_at: datetime | None = None
+    latest_start: datetime | None = None
+    definition: dict[str, Any] | None = None  # the automation as generate froze it (engine.automations.definition)
+    definition_hash: str | None = None
 
     def __post_init__(self) -> None:
         _set(self, kind=RunKind(self.kind), status=AutomationRunStatus(self.status))
@@ -147,6 +155,7 @@ class AutomationRun:
             "run_dir": self.run_dir,
             "audience_size": self.audience_size,
             "outcomes": self.outcomes.as_dict() if self.outcomes else None,
+            "definition_hash": self.definition_hash,
         }
 
 
