@@ -21,15 +21,7 @@ import psycopg
 
 from engine import api
 from engine.automations.definition import Definition
-from engine.automations.timeline import (
-    ON_TIME,
-    PHASE_OF,
-    Phase,
-    Timeline,
-    due_at,
-    run_timeline,
-    timeline,
-)
+from engine.automations.timeline import ON_TIME, PHASE_OF, Phase, Timeline, due_at, run_timeline, timeline
 from engine.config import Settings
 from engine.delivery.model import Outcomes
 from engine.delivery.report import IN_DOUBT_EXIT
@@ -93,13 +85,7 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
         schedules = ctx.schedules or load_schedules(ctx.settings.project_dir)
         automation = schedules.automation(run.automation_id)
         if automation is None:
-            _move(
-                ctx,
-                conn,
-                run,
-                AutomationRunStatus.ABANDONED,
-                "the automation is no longer in schedules.yaml",
-            )
+            _move(ctx, conn, run, AutomationRunStatus.ABANDONED, "the automation is no longer in schedules.yaml")
             return None
         if run.generate_at is None:  # made without its times (a test, an old row): fixed now, once
             run = automation_runs.plan_times(conn, run.id, timeline(automation, run.send_at).planned()) or run
@@ -113,12 +99,7 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
         if stop:
             _move(ctx, conn, run, *stop)
             return None
-        step = {
-            Phase.GENERATE: _generate,
-            Phase.TEST: _test,
-            Phase.LIVE: _live,
-            Phase.CLEANUP: _cleanup,
-        }[phase]
+        step = {Phase.GENERATE: _generate, Phase.TEST: _test, Phase.LIVE: _live, Phase.CLEANUP: _cleanup}[phase]
         try:
             after = step(ctx, conn, frozen, automation, run, line)
             if isinstance(after, Fanout):
@@ -126,21 +107,10 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
         except EngineError as err:
             latest = automation_runs.get_run(conn, run.id)
             if latest and not latest.status.final:
-                _move(
-                    ctx,
-                    conn,
-                    latest,
-                    AutomationRunStatus.FAILED,
-                    f"{phase.value}: {err.message}",
-                )
+                _move(ctx, conn, latest, AutomationRunStatus.FAILED, f"{phase.value}: {err.message}")
             log.error(
                 "automation run failed",
-                extra={
-                    "run": run.id,
-                    "automation": run.automation_id,
-                    "phase": phase.value,
-                    "error": err.message,
-                },
+                extra={"run": run.id, "automation": run.automation_id, "phase": phase.value, "error": err.message},
             )
             return None
         if after is None or after.final:
@@ -158,13 +128,7 @@ def _move(
     **fields: Any,
 ) -> AutomationRun | None:
     moved = automation_runs.transition(
-        conn,
-        run.id,
-        expected or {run.status},
-        to,
-        detail=detail,
-        worker=ctx.worker,
-        **fields,
+        conn, run.id, expected or {run.status}, to, detail=detail, worker=ctx.worker, **fields
     )
     level = logging.ERROR if to in (AutomationRunStatus.FAILED, AutomationRunStatus.BLOCKED) else logging.INFO
     if moved:
@@ -172,12 +136,7 @@ def _move(
             level,
             "automation run %s",
             to.value,
-            extra={
-                "run": run.id,
-                "automation": run.automation_id,
-                "status": to.value,
-                "detail": detail,
-            },
+            extra={"run": run.id, "automation": run.automation_id, "status": to.value, "detail": detail},
         )
         alert_on(ctx.settings, moved, detail)
         if moved.status.final:
@@ -188,10 +147,9 @@ def _move(
 def alert_on(settings: Settings, run: AutomationRun, detail: str | None) -> None:
     """The alert-worthy outcomes (failed, blocked by max_audience_size, missed): webhook and metrics."""
     missed = run.status is AutomationRunStatus.SKIPPED and (detail or "").startswith("missed")
-    event = {
-        AutomationRunStatus.FAILED: Event.RUN_FAILED,
-        AutomationRunStatus.BLOCKED: Event.AUDIENCE_BLOCKED,
-    }.get(run.status, Event.MISSED_RUN if missed else None)
+    event = {AutomationRunStatus.FAILED: Event.RUN_FAILED, AutomationRunStatus.BLOCKED: Event.AUDIENCE_BLOCKED}.get(
+        run.status, Event.MISSED_RUN if missed else None
+    )
     if event is not None:
         hooks.scheduler_event(
             settings,
@@ -205,19 +163,12 @@ def alert_on(settings: Settings, run: AutomationRun, detail: str | None) -> None
 
 
 def _stop_reason(
-    conn: psycopg.Connection,
-    automation: Automation,
-    run: AutomationRun,
-    line: Timeline,
-    now: datetime,
+    conn: psycopg.Connection, automation: Automation, run: AutomationRun, line: Timeline, now: datetime
 ) -> tuple[AutomationRunStatus, str] | None:
     """Control state, checked at every phase: paused, disabled, or too late (missed-run policy)."""
     switch = controls.control(conn, automation.id)
     if switch.paused:
-        return (
-            AutomationRunStatus.SKIPPED,
-            f"automation paused{': ' + switch.reason if switch.reason else ''}",
-        )
+        return AutomationRunStatus.SKIPPED, f"automation paused{': ' + switch.reason if switch.reason else ''}"
     if not automation.enabled:
         return AutomationRunStatus.SKIPPED, "automation disabled in schedules.yaml"
     if run.status is AutomationRunStatus.GENERATED and now > line.test_at + ON_TIME:  # never a compressed window
@@ -334,22 +285,10 @@ class _Sent:
     def fields(self) -> dict[str, Any]:
         """The run's count columns (a push in doubt is not failed)."""
         o = self.outcomes
-        return {
-            "sent": o.sent,
-            "failed": o.failed,
-            "in_doubt": o.in_doubt,
-            "cadence_excluded": o.skipped_by_cadence,
-        }
+        return {"sent": o.sent, "failed": o.failed, "in_doubt": o.in_doubt, "cadence_excluded": o.skipped_by_cadence}
 
 
-def _send_all(
-    ctx: PhaseContext,
-    definition: Definition,
-    run: AutomationRun,
-    *,
-    test: bool,
-    label: str,
-) -> _Sent:
+def _send_all(ctx: PhaseContext, definition: Definition, run: AutomationRun, *, test: bool, label: str) -> _Sent:
     """Each push sent whole (or resumed: after its shards, what they left), in their declared order."""
     outcomes = Outcomes()
     problems: list[str] = []
@@ -361,10 +300,7 @@ def _send_all(
             busy.append(push.name or "")
             continue
         outcomes += report.outcomes
-        if report.exit_code not in (
-            0,
-            IN_DOUBT_EXIT,
-        ):  # in doubt: finished, counted, never re-sent
+        if report.exit_code not in (0, IN_DOUBT_EXIT):  # in doubt: finished, counted, never re-sent
             problems.append(f"{push.name}: {report.status} ({report.message})")
     return _Sent(outcomes, tuple(problems), tuple(busy))
 
@@ -375,9 +311,7 @@ def _plan_shards(ctx: PhaseContext, definition: Definition, run: AutomationRun) 
     for push in definition.pushes:
         report = api.send(ctx.settings, _send_request(run, push, test=False, label="live", limit=0))
         count = shard_count(
-            report.remaining,
-            max_shards=ctx.settings.send_shards,
-            rows_per_shard=ctx.settings.send_shard_rows,
+            report.remaining, max_shards=ctx.settings.send_shards, rows_per_shard=ctx.settings.send_shard_rows
         )
         if count > 1:
             jobs += [ShardJob(push.name or "", Shard(k, count)) for k in range(1, count + 1)]
@@ -395,40 +329,18 @@ def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
     if automation is None:
         return
     [push] = [p for p in _definition(run, schedules, automation).pushes if p.name == job.push]
-    log.info(
-        "shard started",
-        extra={
-            "run": run_id,
-            "push": job.push,
-            "shard": str(job.shard),
-            "worker": ctx.worker,
-        },
-    )
+    log.info("shard started", extra={"run": run_id, "push": job.push, "shard": str(job.shard), "worker": ctx.worker})
     try:
-        report = api.send(
-            ctx.settings,
-            _send_request(run, push, test=False, label="live", shard=job.shard),
-        )
+        report = api.send(ctx.settings, _send_request(run, push, test=False, label="live", shard=job.shard))
     except SendBusy as err:
         log.info(
             "shard already being sent",
-            extra={
-                "run": run_id,
-                "push": job.push,
-                "shard": str(job.shard),
-                "detail": err.message,
-            },
+            extra={"run": run_id, "push": job.push, "shard": str(job.shard), "detail": err.message},
         )
         return
     except EngineError as err:  # the live phase's final pass retries what is left and reports it
         log.error(
-            "shard send failed",
-            extra={
-                "run": run_id,
-                "push": job.push,
-                "shard": str(job.shard),
-                "error": err.message,
-            },
+            "shard send failed", extra={"run": run_id, "push": job.push, "shard": str(job.shard), "error": err.message}
         )
         return
     log.info(
@@ -526,23 +438,14 @@ def _live(
                 **_Sent().fields(),
             )
             return done.status if done else None
-        started = _move(
-            ctx,
-            conn,
-            run,
-            AutomationRunStatus.SENDING,
-            "live send started (no longer cancellable)",
-        )
+        started = _move(ctx, conn, run, AutomationRunStatus.SENDING, "live send started (no longer cancellable)")
         if started is None:  # cancelled in the last moment: the cancel won
             return None
         run = started
         if run.kind is not RunKind.TRIGGERED_TEST and ctx.settings.send_shards > 1:
             shards = _plan_shards(ctx, definition, run)
             if shards:
-                log.info(
-                    "live send split into shards",
-                    extra={"run": run.id, "shards": len(shards)},
-                )
+                log.info("live send split into shards", extra={"run": run.id, "shards": len(shards)})
                 return Fanout(shards)
     elif busy := _still_sending(conn, definition, run):  # cheap: reads no CSV, takes no lock
         log.info("live send waits for its shards", extra={"run": run.id, "pushes": busy})
@@ -550,10 +453,7 @@ def _live(
     test_only = run.kind is RunKind.TRIGGERED_TEST
     result = _send_all(ctx, definition, run, test=test_only, label="live-test" if test_only else "live")
     if result.busy:  # shards still sending: the last of them queues this phase again
-        log.info(
-            "live send waits for its shards",
-            extra={"run": run.id, "pushes": list(result.busy)},
-        )
+        log.info("live send waits for its shards", extra={"run": run.id, "pushes": list(result.busy)})
         return None
     if result.problems:
         _move(
@@ -584,11 +484,5 @@ def _cleanup(
     run: AutomationRun,
     line: Timeline,
 ) -> AutomationRunStatus | None:
-    done = _move(
-        ctx,
-        conn,
-        run,
-        AutomationRunStatus.CLEANED,
-        f"done: {(run.outcomes or Outcomes()).summary()}",
-    )
+    done = _move(ctx, conn, run, AutomationRunStatus.CLEANED, f"done: {(run.outcomes or Outcomes()).summary()}")
     return done.status if done else None
