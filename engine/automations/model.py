@@ -33,6 +33,7 @@ class AutomationStatus:
     next_send_local: datetime | None
     in_progress: AutomationRun | None
     recent: tuple[AutomationRun, ...]
+    triggered: tuple[AutomationRun, ...] = ()  # ad hoc runs not started yet (seen before their generate phase)
     changed_since_generate: tuple[str, ...] = ()  # the in-progress run's frozen definition vs the file
 
 

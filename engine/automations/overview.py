@@ -14,7 +14,7 @@ from engine.config import Settings
 from engine.schedules.loader import load_schedules
 from engine.state import automation_runs, controls
 from engine.state.connection import state_connection
-from engine.state.model import AutomationRunStatus
+from engine.state.model import AutomationRun, AutomationRunStatus, RunKind
 
 HISTORY = 7  # past runs read for the expected size and cadence exclusions
 
@@ -49,6 +49,7 @@ def scheduler_status(settings: Settings, *, now: datetime, recent: int = 5) -> S
                     next_send_local=nxt.astimezone(automation.zone) if nxt else None,
                     in_progress=in_progress,
                     recent=tuple(r for r in runs if r.status.final)[:recent],
+                    triggered=tuple(reversed([r for r in runs if _not_started_ad_hoc(r)])),
                     changed_since_generate=drift(in_progress, schedules) if in_progress else (),
                 )
             )
@@ -66,10 +67,12 @@ class PlannedRun:
     last_audience_size: int | None
     expected_cadence_excluded: int | None
     projected_send_seconds: float | None
+    run_id: str | None = None  # a triggered run already recorded (a cron run gets its id when planned)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "automation": self.automation_id,
+            "run_id": self.run_id,
             "timezone": self.timezone,
             "send_at_local": self.timeline.send_at.astimezone(_zone(self.timezone)).isoformat(),
             **self.timeline.as_dict(),
@@ -78,6 +81,11 @@ class PlannedRun:
             "expected_cadence_excluded": self.expected_cadence_excluded,
             "projected_send_seconds": self.projected_send_seconds,
         }
+
+
+def _not_started_ad_hoc(run: AutomationRun) -> bool:
+    """A triggered run still waiting for its generate phase (cron runs show once they start)."""
+    return run.kind is not RunKind.SCHEDULED and run.status is AutomationRunStatus.SCHEDULED
 
 
 def _zone(name: str) -> Any:
@@ -90,7 +98,9 @@ def plan_ahead(settings: Settings, *, now: datetime, days: int) -> list[PlannedR
     """Every run due in the next ``days`` days, in send order."""
     schedules = load_schedules(settings.project_dir)
     planned = []
+    until = now + timedelta(days=days)
     with state_connection(settings) as conn:
+        triggered = [r for r in automation_runs.unfinished_runs(conn) if _not_started_ad_hoc(r)]
         for automation in schedules.automations:
             if not automation.enabled:
                 continue
@@ -102,7 +112,11 @@ def plan_ahead(settings: Settings, *, now: datetime, days: int) -> list[PlannedR
             excluded = [r.cadence_excluded for r in history if r.cadence_excluded is not None]
             pushes = len(automation.pushes)
             seconds = (size * pushes / settings.fcm_rate_per_minute * 60) if size is not None else None
-            for send_at in send_times(automation, now, now + timedelta(days=days)):
+            ahead: dict[datetime, str | None] = {t: None for t in send_times(automation, now, until)}
+            ahead.update(
+                (r.send_at, r.id) for r in triggered if r.automation_id == automation.id and r.send_at <= until
+            )
+            for send_at, run_id in ahead.items():
                 planned.append(
                     PlannedRun(
                         automation.id,
@@ -112,6 +126,7 @@ def plan_ahead(settings: Settings, *, now: datetime, days: int) -> list[PlannedR
                         size,
                         round(mean(excluded)) if excluded else None,
                         round(seconds, 1) if seconds is not None else None,
+                        run_id,
                     )
                 )
     return sorted(planned, key=lambda p: p.timeline.send_at)

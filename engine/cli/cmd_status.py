@@ -33,6 +33,7 @@ def status(obj: CliContext) -> None:
                         "in_progress": a.in_progress.as_dict() if a.in_progress else None,
                         "definition_changed": list(a.changed_since_generate),
                         "recent": [r.as_dict() for r in a.recent],
+                        "triggered": [r.as_dict() for r in a.triggered],
                     }
                     for a in result.automations
                 ],
@@ -60,6 +61,8 @@ def status(obj: CliContext) -> None:
             click.secho(f"  {CHANGED} (this run sends what it froze; the edit applies from the next run):", fg="yellow")
             for line in a.changed_since_generate:
                 click.echo(f"    {line}")
+        for r in a.triggered:
+            click.echo(f"  triggered: {r.id} (T {r.send_at:%Y-%m-%d %H:%M:%S} UTC)")
         for r in a.recent:
             outcomes = f"  {r.outcomes.summary()}" if r.outcomes else ""
             click.echo(
@@ -93,6 +96,7 @@ def plan(obj: CliContext, days: int) -> None:
         local = r.as_dict()["send_at_local"]
         click.secho(
             f"{r.automation_id}  T {line.send_at:%Y-%m-%d %H:%M:%S} UTC ({local})"
+            + (f"  triggered run {r.run_id}" if r.run_id else "")
             + ("  PAUSED: will be skipped" if r.paused else ""),
             bold=True,
         )

@@ -3,10 +3,15 @@ An ambiguous prefix is a usage error (exit 2) that lists the candidates; a short
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 from click.testing import CliRunner
 
+from engine import api
 from engine.cli.main import cli
 from engine.state.model import AutomationRunStatus
+from engine.timeutil import utcnow
 from tests.scheduler.world import SchedWorld, automation_yaml, sched_db, sched_world, utc  # noqa: F401
 
 T = utc(2026, 12, 1, 9, 0)
@@ -46,3 +51,20 @@ def test_a_prefix_shorter_than_8_or_matching_nothing_exits_2(sched_world: SchedW
     assert "first 8 characters" in short.output
     unknown = CliRunner().invoke(cli, ["cancel", "00000000"], env=sched_world.env())
     assert unknown.exit_code == 2 and "no automation run '00000000'" in unknown.output
+
+
+def test_a_triggered_run_is_seen_by_status_and_plan_before_it_generates(sched_world: SchedWorld) -> None:
+    sched_world.write_automations(automation_yaml("a_seen", "seen"))
+    at = (utcnow() + timedelta(hours=3)).replace(second=17, microsecond=0)  # off the cron's 09:00
+    triggered = api.trigger_automation(sched_world.settings, "a_seen", test=False, at=at)
+    runner = CliRunner()
+    status = json.loads(runner.invoke(cli, ["--json", "status"], env=sched_world.env()).output)
+    [seen] = [a for a in status["automations"] if a["automation"] == "a_seen"]
+    assert [(r["id"], r["status"], r["kind"]) for r in seen["triggered"]] == [
+        (triggered.run_id, "scheduled", "triggered")
+    ]
+    text = runner.invoke(cli, ["status"], env=sched_world.env()).output
+    assert f"triggered: {triggered.run_id} (T {at:%Y-%m-%d %H:%M:%S} UTC)" in text
+    plan = json.loads(runner.invoke(cli, ["--json", "plan", "--days", "1"], env=sched_world.env()).output)
+    planned = [r for r in plan["runs"] if r["automation"] == "a_seen" and r["run_id"] == triggered.run_id]
+    assert [r["send_at"] for r in planned] == [at.isoformat()]
