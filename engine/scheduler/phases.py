@@ -293,15 +293,16 @@ def _send_all(ctx: PhaseContext, definition: Definition, run: AutomationRun, *, 
     outcomes = Outcomes()
     problems: list[str] = []
     busy: list[str] = []
-    for push in definition.pushes:
-        try:
-            report = api.send(ctx.settings, _send_request(run, push, test=test, label=label))
-        except SendBusy:
-            busy.append(push.name or "")
-            continue
-        outcomes += report.outcomes
-        if report.exit_code not in (0, IN_DOUBT_EXIT):  # in doubt: finished, counted, never re-sent
-            problems.append(f"{push.name}: {report.status} ({report.message})")
+    with api.send_session(ctx.settings, live=not test) as session:  # set up once: the pushes leave back to back
+        for push in definition.pushes:
+            try:
+                report = api.send(ctx.settings, _send_request(run, push, test=test, label=label), session=session)
+            except SendBusy:
+                busy.append(push.name or "")
+                continue
+            outcomes += report.outcomes
+            if report.exit_code not in (0, IN_DOUBT_EXIT):  # in doubt: finished, counted, never re-sent
+                problems.append(f"{push.name}: {report.status} ({report.message})")
     return _Sent(outcomes, tuple(problems), tuple(busy))
 
 
