@@ -15,7 +15,7 @@ from engine.config import Settings
 from engine.errors import ConfigError, StateError
 from engine.schedules.loader import load_schedules
 from engine.schedules.model import Automation
-from engine.state import automation_runs, controls
+from engine.state import automation_runs, controls, queued_jobs
 from engine.state.connection import state_connection
 from engine.state.model import CANCELLABLE, AutomationRunStatus, RunKind
 
@@ -61,13 +61,14 @@ def cancel(settings: Settings, run_id: str, reason: str | None = None) -> Contro
             worker="engine cancel",
         )
         if cancelled:
+            jobs = queued_jobs.cancel_waiting(conn, run.id)
             return ControlResult(
                 "cancel",
                 run.automation_id,
                 run.id,
                 True,
                 f"run {run.id} ({run.automation_id} at {run.send_at.isoformat()}) cancelled: "
-                f"nothing more of it is sent",
+                f"nothing more of it is sent ({jobs} queued job{'' if jobs == 1 else 's'} removed)",
             )
         run = automation_runs.get_run(conn, run.id) or run
         events = automation_runs.phases(conn, run.id)

@@ -3,13 +3,17 @@ An ambiguous prefix is a usage error (exit 2) that lists the candidates; a short
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
 from click.testing import CliRunner
 
 from engine import api
+from engine.automations.timeline import Phase
 from engine.cli.main import cli
+from engine.scheduler.jobs import defer_phase
+from engine.scheduler.runner import make_app
 from engine.state.model import AutomationRunStatus
 from engine.timeutil import utcnow
 from tests.scheduler.world import SchedWorld, automation_yaml, sched_db, sched_world, utc  # noqa: F401
@@ -68,3 +72,25 @@ def test_a_triggered_run_is_seen_by_status_and_plan_before_it_generates(sched_wo
     plan = json.loads(runner.invoke(cli, ["--json", "plan", "--days", "1"], env=sched_world.env()).output)
     planned = [r for r in plan["runs"] if r["automation"] == "a_seen" and r["run_id"] == triggered.run_id]
     assert [r["send_at"] for r in planned] == [at.isoformat()]
+
+
+def test_cancel_removes_the_runs_queued_phase_jobs(sched_world: SchedWorld) -> None:
+    sched_world.write_automations(automation_yaml("a_queued", "queued"))
+    run = sched_world.create_run("a_queued", T)
+    other = sched_world.create_run("a_queued", T + timedelta(days=1))
+
+    async def queue_generate() -> None:  # what a replica's tick does: the phase job, held until its time
+        app = make_app(sched_world.settings)
+        async with app.open_async():
+            for run_id in (run.id, other.id):
+                await defer_phase(app, Phase.GENERATE, run_id, T - timedelta(minutes=30))
+
+    asyncio.run(queue_generate())
+    waiting = "SELECT count(*) FROM procrastinate_jobs WHERE lock = %s AND status = 'todo'"
+    assert [sched_world.query_one(waiting, (r,)) for r in (run.id, other.id)] == [(1,), (1,)]
+    result = CliRunner().invoke(cli, ["cancel", run.id[:8]], env=sched_world.env())
+    assert result.exit_code == 0, result.output
+    assert "1 queued job removed" in result.output
+    # the run's job is cancelled (procrastinate keeps it as such), the other run's job still waits
+    assert sched_world.query_one(waiting, (run.id,)) == (0,)
+    assert sched_world.query_one(waiting, (other.id,)) == (1,)
