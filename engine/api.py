@@ -48,6 +48,7 @@ from engine.timeutil import file_timestamp, utcnow
 if TYPE_CHECKING:
     from engine.automations.model import ControlResult, SchedulerStatus
     from engine.automations.overview import PlannedRun
+    from engine.state.config_errors import ConfigErrorRow
 
 if TYPE_CHECKING:
     from engine.catalog.model import CatalogPull
@@ -290,13 +291,15 @@ def run(
     record: bool | None = None,
     strict: bool | None = None,
     run_id: str | None = None,
+    automation: str | None = None,
 ) -> list[RunResult]:
     """Run the selected audiences against the source database; record runs in state when configured.
 
     ``variables`` (from ``--var``) override ``schedule_vars``, which override the YAML defaults;
     a ``--var`` naming a param that a selected audience lacks is ignored for that audience
     when several audiences run, and an error when exactly one does (``strict`` overrides that).
-    ``run_id`` names the run folder of a single audience (the scheduler records it before the run starts).
+    ``run_id`` names the run folder of a single audience (the scheduler records it before the run starts);
+    ``automation`` labels its metrics and alerts with the automation that scheduled it.
     """
     specs = list_audiences(settings, selectors)
     strict = len(specs) == 1 if strict is None else strict
@@ -350,7 +353,7 @@ def run(
                 except StateError as err:  # the files are complete: say so, go on with the others
                     log.error("run not recorded", extra={"error": err.message})
                     unrecorded.append(err)
-            after_run(settings, result)  # metrics, alerts, report.html next to the manifest
+            after_run(settings, result, automation=automation)  # metrics, alerts, report.html next to the manifest
         return result
 
     with SourcePool(
@@ -421,6 +424,15 @@ def scheduler_status(settings: Settings, *, now: datetime | None = None) -> "Sch
     from engine.automations.overview import scheduler_status as status  # noqa: PLC0415
 
     return status(settings, now=now or utcnow())
+
+
+def config_error(settings: Settings) -> "ConfigErrorRow | None":
+    """The located error of a schedules.yaml the scheduler's replicas could not load (they run the last good one)."""
+    from engine.state import config_errors  # noqa: PLC0415
+    from engine.state.connection import state_connection  # noqa: PLC0415
+
+    with state_connection(settings) as conn:
+        return config_errors.current(conn)
 
 
 def plan_runs(settings: Settings, *, days: int = 1, now: datetime | None = None) -> list["PlannedRun"]:

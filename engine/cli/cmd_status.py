@@ -15,12 +15,19 @@ def status(obj: CliContext) -> None:
     """Per automation: paused or not, next send time (local and UTC), the run in progress, the last runs."""
     from engine import api  # noqa: PLC0415
 
+    broken = api.config_error(obj.settings())
+    config_error = (
+        f"{broken.message} (since {broken.since:%Y-%m-%d %H:%M:%S %Z}, seen by {broken.worker})" if broken else None
+    )
+    if config_error and not obj.json_output:  # first: a broken local schedules.yaml stops the rest
+        click.secho(f"config_error: {config_error}; the scheduler runs the last good definition", fg="red")
     result = api.scheduler_status(obj.settings())
     if obj.json_output:
         emit_json(
             {
                 "ok": True,
                 "now": result.now.isoformat(),
+                "config_error": config_error,
                 "automations": [
                     {
                         "automation": a.automation_id,

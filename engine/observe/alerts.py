@@ -55,6 +55,7 @@ class Event(str, Enum):
     AUDIENCE_BLOCKED = "max_audience_size_blocked"
     IN_DOUBT = "pushes_in_doubt"
     FCM_ERROR_RATE = "fcm_error_rate"
+    CONFIG_ERROR = "config_error"
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,21 @@ def scheduler_event(settings: Settings, event: Event, text: str, **details: Any)
     send_alert(settings.alert_webhook_url, event, text, **details)
 
 
+def config_error_changed(settings: Settings, file: str, message: str | None, *, alert: bool) -> None:
+    """For the scheduler: ``file`` stopped loading (``message``, located) or loads again (None). Called once
+    per change; ``alert`` for the one replica whose write changed the shared record."""
+    metrics.CONFIG_ERROR.set(0 if message is None else 1)
+    text = (
+        f"{file} loads again; the scheduler runs it"
+        if message is None
+        else f"{file} does not load, the scheduler keeps running the last good definition: {message}"
+    )
+    if alert:
+        send_alert(settings.alert_webhook_url, Event.CONFIG_ERROR, text, file=file)  # logs it once
+    else:
+        log.warning(text, extra={"event": Event.CONFIG_ERROR.value})
+
+
 def stalled_jobs_recovered(count: int) -> None:
     """For the scheduler: jobs of a dead worker were taken over."""
     metrics.STALLED_RECOVERED.inc(count)

@@ -56,6 +56,11 @@ LAST_SUCCESS = Gauge(
     ["automation", "audience"],
     registry=REGISTRY,
 )
+CONFIG_ERROR = Gauge(
+    "engine_config_error",
+    "1 while this replica's schedules.yaml does not load (it runs the last good definition), else 0",
+    registry=REGISTRY,
+)
 ALERTS = Counter(
     "engine_alerts", "Alerts posted to the webhook, by event and outcome", ["event", "outcome"], registry=REGISTRY
 )

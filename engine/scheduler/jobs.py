@@ -23,7 +23,6 @@ from engine.automations.timeline import Phase
 from engine.delivery.shard import Shard
 from engine.observe import hooks
 from engine.scheduler.phases import Fanout, PhaseContext, ShardJob, advance, alert_on, send_shard
-from engine.schedules.loader import load_schedules
 from engine.state.connection import state_connection
 
 log = logging.getLogger("engine.scheduler")
@@ -118,7 +117,7 @@ async def tick_once(app: procrastinate.App, ctx: WorkerContext) -> None:
         with state_connection(settings) as conn:
             return plan_runs(
                 conn,
-                load_schedules(settings.project_dir),
+                ctx.phase.definition(),
                 ctx.phase.clock(),
                 worker=ctx.phase.worker,
                 on_missed=lambda run: alert_on(settings, run, run.reason),

@@ -33,6 +33,7 @@ from engine.observe.alerts import Event
 from engine.push.template import PushTemplate
 from engine.report import after_automation_run
 from engine.runs.model import MANIFEST, Manifest, OutputStatus, read_manifest
+from engine.scheduler.definition import LastGood
 from engine.schedules.loader import load_schedules
 from engine.schedules.model import Automation, ScheduleFile
 from engine.state import automation_runs, controls, runs, sends
@@ -74,6 +75,13 @@ class PhaseContext:
     schedules: ScheduleFile | None = None  # None: read schedules.yaml at every phase (edits apply)
     data_as_of: datetime | None = None  # the audience's as_of; None: the run's T-lead.generate
     # (the demo's data is seeded as of its --as-of)
+    last_good: LastGood | None = None  # a replica's: schedules.yaml, or its last good version while broken
+
+    def definition(self) -> ScheduleFile:
+        """schedules.yaml as this phase sees it: the fixed copy, the replica's last good one, or the file."""
+        if self.schedules:
+            return self.schedules
+        return self.last_good.load() if self.last_good else load_schedules(self.settings.project_dir)
 
 
 def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
@@ -82,7 +90,7 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
         run = automation_runs.get_run(conn, run_id)
         if run is None or run.status.final:
             return None
-        schedules = ctx.schedules or load_schedules(ctx.settings.project_dir)
+        schedules = ctx.definition()
         automation = schedules.automation(run.automation_id)
         if automation is None:
             _move(ctx, conn, run, AutomationRunStatus.ABANDONED, "the automation is no longer in schedules.yaml")
@@ -233,6 +241,7 @@ def _generate(
             schedule_vars=definition.vars,
             run_id=audience_run_id,
             record=True,
+            automation=automation.id,
         )
         manifest = result.manifest
     if not manifest.status.ok:
@@ -325,7 +334,7 @@ def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
         run = automation_runs.get_run(conn, run_id)
     if run is None or run.status is not AutomationRunStatus.SENDING:
         return
-    schedules = ctx.schedules or load_schedules(ctx.settings.project_dir)
+    schedules = ctx.definition()
     automation = schedules.automation(run.automation_id)
     if automation is None:
         return

@@ -21,6 +21,7 @@ from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
 from engine.config import Settings
 from engine.db import probe_source, role_check
 from engine.errors import StateError
+from engine.scheduler.definition import LastGood
 from engine.scheduler.jobs import NAMESPACE, QUEUE, WorkerContext, blueprint, tick_once
 from engine.scheduler.phases import PhaseContext
 from engine.timeutil import utcnow
@@ -67,7 +68,8 @@ def make_app(settings: Settings) -> procrastinate.App:
 
 async def _serve(settings: Settings, options: WorkerOptions, liveness: Liveness | None) -> None:
     worker = options.name or f"{socket.gethostname()}-{os.getpid()}"
-    ctx = WorkerContext(PhaseContext(settings=settings, worker=worker, clock=utcnow), options.stalled_after_s)
+    phase = PhaseContext(settings=settings, worker=worker, clock=utcnow, last_good=LastGood(settings, worker))
+    ctx = WorkerContext(phase, options.stalled_after_s)
     app = make_app(settings)
     async with app.open_async():
         try:

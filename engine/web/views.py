@@ -12,7 +12,7 @@ from engine.config import Settings
 from engine.errors import EngineError
 from engine.report.collect import live_outcomes, load_sends, manifest_size
 from engine.runs.model import OutputStatus
-from engine.state import automation_runs, runs
+from engine.state import automation_runs, config_errors, runs
 from engine.state.connection import state_connection
 
 
@@ -63,6 +63,7 @@ class OperatorView:
     open_runs: tuple[OpenRun, ...]
     runs: tuple[RunRow, ...]
     problem: str | None = None
+    config_error: str | None = None  # schedules.yaml as the replicas found it (engine.config_errors)
 
 
 def _when(moment: datetime | None, zone: str | None = None) -> str:
@@ -149,12 +150,16 @@ def operator_view(settings: Settings) -> OperatorView:
     runs: list[RunRow] = []
     pending: list[OpenRun] = []
     rows: list[AutomationRow] = []
+    broken = None
     try:
         with state_connection(settings, retries=0) as conn:
             runs = recent_runs(conn)
+            broken = config_errors.current(conn)
         rows = automations(settings)
         with state_connection(settings, retries=0) as conn:
             pending = open_runs(settings, conn, {row.id: row.timezone for row in rows})
     except (psycopg.Error, EngineError) as err:
         problems.append(err.message if isinstance(err, EngineError) else f"state database: {type(err).__name__}")
-    return OperatorView(tuple(rows), tuple(pending), tuple(runs), "; ".join(problems) or None)
+    return OperatorView(
+        tuple(rows), tuple(pending), tuple(runs), "; ".join(problems) or None, broken.message if broken else None
+    )
