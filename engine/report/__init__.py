@@ -97,6 +97,7 @@ def history_points(settings: Settings, name: str, *, limit: int = 20) -> list[Hi
         by_automation = automation_history(conn, name, limit)
         if by_automation is not None:
             return by_automation
+        runs.abandon_dead_runs(conn)  # a run whose process died reads abandoned now, not at the next run
         points = []
         for run in reversed(runs.audience_runs(conn, name, limit)):
             live = [s for _, s in load_sends(conn, run.id) if s.mode == "live"]

@@ -73,7 +73,9 @@ def _when(moment: datetime | None, zone: str | None = None) -> str:
 
 
 def recent_runs(conn: psycopg.Connection, limit: int = 25) -> list[RunRow]:
-    """The last audience runs, newest first, with what their manifests say they wrote."""
+    """The last audience runs, newest first, with what their manifests say they wrote; a run whose process died
+    reads ``abandoned`` now, not only once the next run starts."""
+    runs.abandon_dead_runs(conn)
     out = []
     for run in runs.recent_runs(conn, limit):
         written = (

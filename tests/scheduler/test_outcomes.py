@@ -160,3 +160,25 @@ def test_a_cancelled_run_is_cancelled_everywhere(sched_world: SchedWorld) -> Non
     with TestClient(operator_app(sched_world.settings, bound=("127.0.0.1",)), base_url="http://127.0.0.1:8765") as http:
         [row] = [r for r in http.get("/api/status").json()["runs"] if r["run_id"] == final.audience_run_id]
     assert row["badge"] == "cancelled"
+
+
+def test_a_run_whose_process_died_reads_abandoned_at_once(sched_world: SchedWorld) -> None:
+    sched_world.write_automations(automation_yaml("a_dies", "dies"))
+    sched_world.add_cohort("dies", 2)
+    victim = subprocess.Popen(
+        sched_world.engine("run", "--select", "cohort", "--var", "cohort=dies", "--var", "pause_s=30"),
+        env=sched_world.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    running = "SELECT id::text FROM engine.runs WHERE status = 'running' AND params->>'cohort' = 'dies'"
+    deadline = time.monotonic() + 60
+    while (row := sched_world.query_one(running)) is None:
+        assert victim.poll() is None and time.monotonic() < deadline, "the run never started"
+        time.sleep(0.05)
+    victim.kill()  # kill -9 mid-query: its row stays 'running' until someone looks
+    victim.wait()
+    # no other run starts: the page, a reader, already sees it abandoned
+    with TestClient(operator_app(sched_world.settings, bound=("127.0.0.1",)), base_url="http://127.0.0.1:8765") as http:
+        [seen] = [r for r in http.get("/api/status").json()["runs"] if r["run_id"] == row[0]]
+    assert (seen["status"], seen["badge"]) == ("abandoned", "abandoned")
