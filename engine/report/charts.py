@@ -55,5 +55,12 @@ def history(title: str, points: Sequence[HistoryPoint]) -> Markup:
     at = [datetime.fromisoformat(p.as_of) for p in points]
     chart.add("audience size", list(zip(at, (p.size for p in points))))
     for outcome in (Outcome.SENT, Outcome.FAILED, Outcome.IN_DOUBT):
-        chart.add(outcome.label, [(t, p.outcomes.count(outcome) if p.outcomes else None) for t, p in zip(at, points)])
+        chart.add(outcome.label, [(t, _count(p, outcome)) for t, p in zip(at, points)])
     return _svg(chart)
+
+
+def _count(point: HistoryPoint, outcome: Outcome) -> int | None:
+    """None (a gap) for a run that sent nothing: never run, skipped, failed before its send, or cancelled."""
+    if point.outcomes is None or point.outcomes.cancelled:
+        return None
+    return point.outcomes.count(outcome)

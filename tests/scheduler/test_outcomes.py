@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -45,9 +46,9 @@ advance(PhaseContext(settings=resolve({}), worker="victim", clock=lambda: at), s
 """
 
 
-def _to_window(world: SchedWorld, run_id: str) -> None:
+def _to_window(world: SchedWorld, run_id: str, send_at: datetime = T) -> None:
     """Generate and TEST in process, stopping before the live phase."""
-    clock = Clock(T - seconds(60))
+    clock = Clock(send_at - seconds(60))
     ctx = PhaseContext(settings=world.settings, worker="test", clock=clock)
     while world.run(run_id).status is not AutomationRunStatus.WINDOW:
         step = advance(ctx, run_id)
@@ -182,3 +183,25 @@ def test_a_run_whose_process_died_reads_abandoned_at_once(sched_world: SchedWorl
     with TestClient(operator_app(sched_world.settings, bound=("127.0.0.1",)), base_url="http://127.0.0.1:8765") as http:
         [seen] = [r for r in http.get("/api/status").json()["runs"] if r["run_id"] == row[0]]
     assert (seen["status"], seen["badge"]) == ("abandoned", "abandoned")
+
+
+def _dots(svg: str, series: int) -> list[float]:
+    """The x of each point pygal drew for series number ``series`` (0: audience size, 1: sent)."""
+    parts = [p.split('class="series serie-')[0] for p in svg.split(f'class="series serie-{series} ')[1:]]
+    return [float(x) for part in parts for x in re.findall(r'<circle cx="([\d.]+)"', part)]
+
+
+def test_history_draws_runs_without_a_send_as_gaps_on_a_time_axis(sched_world: SchedWorld) -> None:
+    sched_world.write_automations(automation_yaml("a_hist", "hist"))
+    sched_world.add_cohort("hist", 2)
+    days = [T, T + seconds(86400), T + seconds(3 * 86400)]  # the third run two days after the second
+    sent, cancelled, again = (sched_world.create_run("a_hist", at) for at in days)
+    drive(sched_world, sent.id, Clock(days[0] - seconds(60)))
+    _to_window(sched_world, cancelled.id, days[1])
+    api.cancel_run(sched_world.settings, cancelled.id)
+    drive(sched_world, again.id, Clock(days[2] - seconds(60)))
+
+    svg = api.report_history(sched_world.settings, "a_hist").read_text(encoding="utf-8")
+    size, delivered = _dots(svg, 0), _dots(svg, 1)
+    assert len(size) == 3 and len(delivered) == 2  # the cancelled run sent nothing: a gap, not a 0
+    assert abs((size[2] - size[1]) - 2 * (size[1] - size[0])) < 1  # x is time, not the run's rank
