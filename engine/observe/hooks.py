@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from engine.config import Settings
 from engine.logs import log_context
@@ -114,6 +114,12 @@ def send_finished(settings: Settings, record: Any, report: Any, stats: Any) -> N
                 **where,
                 failed=dict(report.failed),
             )
+
+
+def automation_run_finished(automation: str, outcomes: Mapping[str, int]) -> None:
+    """An automation run ended: its users by outcome (``Outcomes.as_dict()``; every outcome, 0 included)."""
+    for outcome, count in outcomes.items():
+        metrics.AUTOMATION_OUTCOMES.labels(automation, outcome).inc(count)
 
 
 def scheduler_event(settings: Settings, event: Event, text: str, **details: Any) -> None:

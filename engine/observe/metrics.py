@@ -43,6 +43,12 @@ PUSHES_IN_DOUBT = Gauge(
     ["audience"],
     registry=REGISTRY,
 )
+AUTOMATION_OUTCOMES = Counter(
+    "engine_automation_outcomes",
+    "Users of finished automation runs by outcome (sent, failed, in_doubt, skipped_by_cadence, held_out, cancelled)",
+    ["automation", "outcome"],
+    registry=REGISTRY,
+)
 RETRIES = Counter("engine_push_retries", "Push retries after a transient FCM failure", registry=REGISTRY)
 CADENCE_EXCLUDED = Counter(
     "engine_cadence_excluded", "Users a send left out by a cadence rule", ["rule"], registry=REGISTRY

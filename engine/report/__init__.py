@@ -64,9 +64,12 @@ def after_send(settings: Settings, source: str) -> Path | None:
 
 
 def after_automation_run(settings: Settings, run_id: str) -> Path | None:
-    """An automation run reached its last phase (cleaned, cancelled, failed...): its report says so."""
+    """An automation run reached its last phase (cleaned, cancelled, failed...): its users by outcome in the
+    metrics, and its report says so."""
     with state_connection(settings) as conn:
         run = automation_runs.get_run(conn, run_id)
+    if run and run.outcomes:
+        hooks.automation_run_finished(run.automation_id, run.outcomes.as_dict())
     return write_report(settings, Path(run.run_dir)) if run and run.run_dir else None
 
 

@@ -80,6 +80,13 @@ def _in_doubt_counts(text: str) -> tuple[int, int, int]:
     return sent, failed, doubt
 
 
+def _outcome_metrics(exposition: str, automation: str) -> dict[str, int]:
+    found = re.findall(
+        rf'engine_automation_outcomes_total{{automation="{automation}",outcome="(\w+)"}} ([\d.]+)', exposition
+    )
+    return {outcome: int(float(value)) for outcome, value in found}
+
+
 def test_kill_9_mid_send_is_in_doubt_everywhere_never_failed(sched_world: SchedWorld) -> None:
     sched_world.write_automations(automation_yaml("a_doubt", "doubt"))
     users = sched_world.add_cohort("doubt", USERS)
@@ -139,6 +146,15 @@ def test_kill_9_mid_send_is_in_doubt_everywhere_never_failed(sched_world: SchedW
     exposition = metrics.exposition().decode()
     assert f'engine_pushes_in_doubt{{audience="cohort"}} {float(doubt)}' in exposition
     assert "IN_FLIGHT_UNKNOWN" not in exposition
+    # and the run's users by outcome, in the same vocabulary
+    assert _outcome_metrics(exposition, "a_doubt") == {
+        "sent": USERS - doubt,
+        "failed": 0,
+        "in_doubt": doubt,
+        "skipped_by_cadence": 0,
+        "held_out": 0,
+        "cancelled": 0,
+    }
 
 
 def test_a_cancelled_run_is_cancelled_everywhere(sched_world: SchedWorld) -> None:
@@ -161,6 +177,7 @@ def test_a_cancelled_run_is_cancelled_everywhere(sched_world: SchedWorld) -> Non
     with TestClient(operator_app(sched_world.settings, bound=("127.0.0.1",)), base_url="http://127.0.0.1:8765") as http:
         [row] = [r for r in http.get("/api/status").json()["runs"] if r["run_id"] == final.audience_run_id]
     assert row["badge"] == "cancelled"
+    assert _outcome_metrics(metrics.exposition().decode(), "a_cancelled")["cancelled"] == 3
 
 
 def test_a_run_whose_process_died_reads_abandoned_at_once(sched_world: SchedWorld) -> None:
