@@ -3,7 +3,6 @@ the package metadata, the packaged example equal to the repository's, and the wh
 
 from __future__ import annotations
 
-import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
@@ -113,11 +112,3 @@ def test_init_refuses_a_folder_that_is_not_empty_unless_forced(tmp_path: Path) -
     assert forced.exit_code == 0, forced.output
     assert (tmp_path / "audiences/layer3_recent_activity.yaml").is_file()
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
-
-
-@pytest.mark.slow
-def test_the_wheel_works_in_a_fresh_environment() -> None:
-    """.ci/distribution: build, install into a new venv, init/validate/test, a refusal, demo outside a project."""
-    result = subprocess.run([str(REPO / ".ci" / "distribution")], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    assert "distribution: passed" in result.stderr
