@@ -27,6 +27,11 @@ class _HasOutcomes:
     cadence_excluded: dict[str, int]
 
     @property
+    def refused(self) -> dict[str, int]:
+        """FCM's refusals by error code: the failed rows, less those in doubt (IN_FLIGHT_UNKNOWN)."""
+        return {code: n for code, n in self.failed.items() if code != IN_FLIGHT_UNKNOWN}
+
+    @property
     def outcomes(self) -> Outcomes:
         return Outcomes.of_counts(
             sent=self.sent, failed=self.failed, in_doubt=self.in_flight_unknown, cadence_excluded=self.cadence_excluded

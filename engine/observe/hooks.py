@@ -84,6 +84,7 @@ def send_finished(settings: Settings, record: Any, report: Any, stats: Any) -> N
         for rule, count in report.cadence_excluded.items():
             metrics.CADENCE_EXCLUDED.labels(rule).inc(count)
     metrics.PUSHES_IN_DOUBT.labels(record.audience or "").set(report.in_flight_unknown)
+    outcomes = report.outcomes  # a push in doubt is not an FCM refusal: never in "failed" nor in the error rate
     with log_context(run_id=record.run_id, audience=record.audience):
         log.info(
             "send %s",
@@ -92,8 +93,9 @@ def send_finished(settings: Settings, record: Any, report: Any, stats: Any) -> N
                 "phase": "send",
                 "event": "send_finished",
                 "send_id": record.send_id,
-                "sent": report.sent,
-                "failed": sum(report.failed.values()),
+                "sent": outcomes.sent,
+                "failed": outcomes.failed,
+                "in_doubt": outcomes.in_doubt,
             },
         )
         where = {"send_id": record.send_id, "audience": record.audience or "", "run_id": record.run_id or ""}
@@ -104,15 +106,15 @@ def send_finished(settings: Settings, record: Any, report: Any, stats: Any) -> N
                 f"{report.in_flight_unknown} push(es) of send {record.send_id} are in doubt",
                 **where,
             )
-        answered = report.sent + sum(report.failed.values())
-        rate = sum(report.failed.values()) / answered * 100 if answered else 0.0
+        answered = outcomes.sent + outcomes.failed
+        rate = outcomes.failed / answered * 100 if answered else 0.0
         if record.mode != "test" and rate > settings.alert_fcm_error_rate_pct:
             send_alert(
                 settings.alert_webhook_url,
                 Event.FCM_ERROR_RATE,
                 f"FCM error rate {rate:.1f}% on send {record.send_id} (above {settings.alert_fcm_error_rate_pct:g}%)",
                 **where,
-                failed=dict(report.failed),
+                failed=report.refused,
             )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 
 from engine.config import Settings
-from engine.delivery.model import IN_FLIGHT_UNKNOWN, Outcome, Outcomes
+from engine.delivery.model import Outcome, Outcomes
 from engine.errors import EngineError
 from engine.report import checks
 from engine.report.automation import automation_phases
@@ -96,7 +96,7 @@ def load_sends(conn: psycopg.Connection, run_id: str) -> list[tuple[str | None, 
                     template=send.template,
                     targeted=counts.targeted,
                     outcomes=counts.outcomes,
-                    failed={code: n for code, n in counts.failed.items() if code != IN_FLIGHT_UNKNOWN},
+                    failed=counts.refused,
                     skipped=skipped,
                     remaining=counts.remaining,
                 ),

@@ -5,13 +5,16 @@ metrics, never "failed"; a cancelled run is "cancelled" everywhere. Real process
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
@@ -87,14 +90,21 @@ def _outcome_metrics(exposition: str, automation: str) -> dict[str, int]:
     return {outcome: int(float(value)) for outcome, value in found}
 
 
-def test_kill_9_mid_send_is_in_doubt_everywhere_never_failed(sched_world: SchedWorld) -> None:
+def test_kill_9_mid_send_is_in_doubt_everywhere_never_failed(
+    sched_world: SchedWorld, caplog: pytest.LogCaptureFixture
+) -> None:
     sched_world.write_automations(automation_yaml("a_doubt", "doubt"))
     users = sched_world.add_cohort("doubt", USERS)
     run = sched_world.create_run("a_doubt", T)
     _to_window(sched_world, run.id)
     _kill_live_sender_mid_send(sched_world, run.id, users)
     assert sched_world.run(run.id).status is AutomationRunStatus.SENDING
-    drive(sched_world, run.id, Clock(T))  # a surviving worker resumes the live send, then cleans up
+    # a surviving worker resumes the live send, then cleans up; any FCM refusal at all would alert
+    strict = replace(sched_world, settings=replace(sched_world.settings, alert_fcm_error_rate_pct=0.1))
+    with caplog.at_level(logging.WARNING, logger="engine.alerts"):
+        drive(strict, run.id, Clock(T))
+    alerts = [r.getMessage() for r in caplog.records if r.name == "engine.alerts"]
+    assert any("are in doubt" in a for a in alerts) and not any("FCM error rate" in a for a in alerts), alerts
 
     final = sched_world.run(run.id)
     assert final.status is AutomationRunStatus.CLEANED, final.reason
