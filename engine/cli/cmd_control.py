@@ -45,7 +45,11 @@ def resume(obj: CliContext, automation: str) -> None:
 @pass_cli
 @handle_errors
 def cancel(obj: CliContext, run_id: str, reason: str | None) -> None:
-    """Cancel automation run RUN_ID (see `engine status`) until its live send starts; refused after (exit 1)."""
+    """Cancel automation run RUN_ID until its live send starts; refused after (exit 1).
+
+    RUN_ID is the id `engine status` prints or its first 8 characters or more (as the operator page shows
+    it); a prefix several runs share exits 2 listing them. The run's queued jobs are cancelled with it.
+    """
     from engine import api  # noqa: PLC0415
 
     _report(obj, api.cancel_run(obj.settings(), run_id, reason=reason))
