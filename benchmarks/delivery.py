@@ -59,9 +59,10 @@ from engine.appdb.schema import create_schema
 from engine.config import Settings
 from engine.delivery.fcm import SCOPES, Push, encode_message
 from engine.delivery.request import SendRequest
+from engine.scaffold.example import EXAMPLE_DIR
 from engine.state.migrate import migrate
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = EXAMPLE_DIR  # the example project the engine ships (its sql/tokens query looks up device tokens)
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TITLE, BODY = "Hey [[var:firstName]], your size is back", "Collectors have it: make an offer"
 LINK = "https://tradeblock.us/product/collectors-have?productVariantId=[[var:variantID]]"

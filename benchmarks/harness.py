@@ -30,7 +30,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine.scaffold.example import EXAMPLE_DIR
+
+# where the benchmarks package is (children run ``python -m benchmarks.harness`` from here); the project measured is
+# the example the engine ships (engine/scaffold/example, equal to the checkout's by a test), not the checkout
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_PROJECT = EXAMPLE_DIR
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,7 @@ def prepare_database(
                 )
             )
         report = api.seed_app_database(
-            Settings(project_dir=PROJECT_ROOT, source_dsn=dsn), users=users, seed=seed, as_of=as_of
+            Settings(project_dir=EXAMPLE_PROJECT, source_dsn=dsn), users=users, seed=seed, as_of=as_of
         )
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("VACUUM (ANALYZE)")
@@ -191,7 +196,7 @@ def _engine(job: dict[str, Any]) -> dict[str, Any]:
     logger = logging.getLogger("engine.pipeline")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    settings = Settings(project_dir=PROJECT_ROOT, source_dsn=job["dsn"], output_dir=Path(job["out"]))
+    settings = Settings(project_dir=EXAMPLE_PROJECT, source_dsn=job["dsn"], output_dir=Path(job["out"]))
     as_of = datetime.fromisoformat(job["as_of"])
     started = time.perf_counter()
     result = api.run(settings, selectors=[job["audience"]], as_of=as_of, variables=job["vars"], record=False)[0]
@@ -290,7 +295,7 @@ def _project(job: dict[str, Any]) -> dict[str, Any]:
     from engine.config import Settings
 
     settings = Settings(
-        project_dir=PROJECT_ROOT,
+        project_dir=EXAMPLE_PROJECT,
         source_dsn=job["dsn"],
         output_dir=Path(job["out"]),
         parallel_audiences=int(job["width"]),
