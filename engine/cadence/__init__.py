@@ -17,7 +17,7 @@ from typing import Sequence
 
 import psycopg
 
-from engine.cadence.automation import effective_config
+from engine.cadence.automation import effective_config, frozen_config
 from engine.cadence.builtin import evaluate
 from engine.cadence.model import CadenceDecision, Exclusion, SentPush
 from engine.cadence.remote import (
@@ -44,6 +44,7 @@ __all__ = [
     "TrackReport",
     "effective_config",
     "filter_audience",
+    "frozen_config",
     "record_in_doubt",
     "record_sent",
     "track_remote",

@@ -1,12 +1,14 @@
 """The cadence rules in force for a send: the project's rules plus one automation's overrides.
 
 Only the ``cadence:`` mapping of the named automation in ``schedules.yaml`` is read here;
-the scheduler owns (and validates) the rest of that file.
+the scheduler owns (and validates) the rest of that file. An automation run's sends use the
+mapping as the run froze it at generate instead (``frozen_config``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Mapping
 
 from engine.cadence.rules import CadenceConfig, apply_override, load_cadence_config
 from engine.documents import load
@@ -47,4 +49,12 @@ def effective_config(project_dir: Path, automation: str | None = None) -> Cadenc
         f"unknown automation {automation!r}",
         location=SourceLocation(str(path)),
         hint=f"automations in schedules.yaml: {', '.join(ids) or 'none'}",
+    )
+
+
+def frozen_config(project_dir: Path, automation: str | None, override: Mapping[str, Any] | None) -> CadenceConfig:
+    """``cadence.yaml`` (or the defaults) with ``override``, ``automation``'s ``cadence:`` mapping as its run froze
+    it at generate (None or empty: none); schedules.yaml is not read."""
+    return apply_override(
+        load_cadence_config(project_dir), override or None, source=f"automation {automation!r} as frozen at generate"
     )

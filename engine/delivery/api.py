@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 import psycopg
 
-from engine.cadence import effective_config, filter_audience, track_remote
+from engine.cadence import CadenceConfig, effective_config, filter_audience, frozen_config, track_remote
 from engine.cadence.lock import hold_cadence_lock
 from engine.config import Settings
 from engine.delivery.fcm import FcmClient
@@ -73,6 +73,7 @@ class _Prepared:
     source: Source
     recipients: Recipients
     record: SendRecord
+    cadence: CadenceConfig
     warnings: list[str] = field(default_factory=list)
 
 
@@ -260,7 +261,8 @@ def _prepare(settings: Settings, request: SendRequest, template: PushTemplate) -
     """Template, layer, source and CSV, all checked before anything touches a database."""
     validate(template, settings.deep_link_hosts)
     layer = settings.test_layer if request.test else template.layer
-    effective_config(settings.project_dir, request.automation).layer(layer)  # unknown layer: ConfigError
+    cadence = _cadence_config(settings, request)
+    cadence.layer(layer)  # unknown layer: ConfigError
     source = resolve_source(Path(request.source), template, test=request.test)
     recipients = read_recipients(source.csv) if source.csv else _NO_RECIPIENTS
     if source.csv:
@@ -285,7 +287,14 @@ def _prepare(settings: Settings, request: SendRequest, template: PushTemplate) -
         audience=source.audience,
         output=source.output,
     )
-    return _Prepared(template, layer, source, recipients, record)
+    return _Prepared(template, layer, source, recipients, record, cadence)
+
+
+def _cadence_config(settings: Settings, request: SendRequest) -> CadenceConfig:
+    """The project's cadence rules with the automation's overrides: as its run froze them, else as the file has them."""
+    if request.cadence_override is None:
+        return effective_config(settings.project_dir, request.automation)
+    return frozen_config(settings.project_dir, request.automation, request.cadence_override)
 
 
 def _derive_send_id(template: PushTemplate, source: Source, recipients: Recipients, mode: str) -> str:
@@ -341,7 +350,7 @@ def _plan(
                 prepared.layer,
                 as_of,
                 state_conn=ledger.conn,
-                automation=request.automation,
+                config=prepared.cadence,
                 live=not request.dry_run,
             )
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Mapping
 
 from engine.delivery.shard import Shard
 from engine.push.preview import DEFAULT_SAMPLES
@@ -19,6 +20,8 @@ class SendRequest:
     state database's clock, never at a chosen time. ``max_in_doubt`` bounds the pushes claimed
     and not yet recorded at once (default twice ENGINE_FCM_CONCURRENCY): what a crash can leave
     in doubt. ``shard`` sends one range of an already planned send (engine.delivery.shard).
+    ``cadence_override`` is ``automation``'s ``cadence:`` mapping as its run froze it at generate
+    (``{}``: none), used instead of the one schedules.yaml has now; None reads it from the file.
     """
 
     source: Path
@@ -38,6 +41,7 @@ class SendRequest:
     shard: Shard | None = None
     samples: int = DEFAULT_SAMPLES  # a dry run's rendered pushes shown (engine.push.preview)
     push: PushTemplate | None = None  # the named template as an automation run froze it (not re-read from the file)
+    cadence_override: Mapping[str, Any] | None = None
 
     @property
     def adhoc(self) -> bool:

@@ -272,8 +272,10 @@ def _send_id(run: AutomationRun, push: str, label: str) -> str:
     return f"{run.id}:{push}:{label}"
 
 
-def _send_request(run: AutomationRun, push: PushTemplate, *, test: bool, label: str, **options: Any) -> SendRequest:
-    """A send of the frozen ``push`` (never the template as the file has it now)."""
+def _send_request(
+    run: AutomationRun, definition: Definition, push: PushTemplate, *, test: bool, label: str, **options: Any
+) -> SendRequest:
+    """A send of the frozen ``push`` under the frozen cadence overrides (never the file as it is now)."""
     return SendRequest(
         source=Path(run.run_dir or ""),
         template=push.name,
@@ -281,6 +283,7 @@ def _send_request(run: AutomationRun, push: PushTemplate, *, test: bool, label: 
         test=test,
         send_id=_send_id(run, push.name or "", label),
         automation=run.automation_id,
+        cadence_override=definition.cadence or {},
         **options,
     )
 
@@ -305,7 +308,9 @@ def _send_all(ctx: PhaseContext, definition: Definition, run: AutomationRun, *, 
     with api.send_session(ctx.settings, live=not test) as session:  # set up once: the pushes leave back to back
         for push in definition.pushes:
             try:
-                report = api.send(ctx.settings, _send_request(run, push, test=test, label=label), session=session)
+                report = api.send(
+                    ctx.settings, _send_request(run, definition, push, test=test, label=label), session=session
+                )
             except SendBusy:
                 busy.append(push.name or "")
                 continue
@@ -319,7 +324,7 @@ def _plan_shards(ctx: PhaseContext, definition: Definition, run: AutomationRun) 
     """Plan every push's live send (ledger frozen, nothing sent: --limit 0) and split the large ones."""
     jobs: list[ShardJob] = []
     for push in definition.pushes:
-        report = api.send(ctx.settings, _send_request(run, push, test=False, label="live", limit=0))
+        report = api.send(ctx.settings, _send_request(run, definition, push, test=False, label="live", limit=0))
         count = shard_count(
             report.remaining, max_shards=ctx.settings.send_shards, rows_per_shard=ctx.settings.send_shard_rows
         )
@@ -338,10 +343,11 @@ def send_shard(ctx: PhaseContext, run_id: str, job: ShardJob) -> None:
     automation = schedules.automation(run.automation_id)
     if automation is None:
         return
-    [push] = [p for p in _definition(run, schedules, automation).pushes if p.name == job.push]
+    definition = _definition(run, schedules, automation)
+    [push] = [p for p in definition.pushes if p.name == job.push]
     log.info("shard started", extra={"run": run_id, "push": job.push, "shard": str(job.shard), "worker": ctx.worker})
     try:
-        report = api.send(ctx.settings, _send_request(run, push, test=False, label="live", shard=job.shard))
+        report = api.send(ctx.settings, _send_request(run, definition, push, test=False, label="live", shard=job.shard))
     except SendBusy as err:
         log.info(
             "shard already being sent",

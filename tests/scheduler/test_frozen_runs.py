@@ -10,6 +10,7 @@ import json
 from datetime import timedelta
 
 import psycopg
+import pytest
 from click.testing import CliRunner
 
 from engine import api
@@ -19,6 +20,7 @@ from engine.schedules.loader import load_schedules
 from engine.state.model import AutomationRunStatus
 from tests.scheduler.world import (  # noqa: F401
     FOUNDER_TOKEN,
+    TEMPLATE,
     Clock,
     SchedWorld,
     automation_yaml,
@@ -194,3 +196,53 @@ def test_a_test_send_that_cannot_keep_its_window_is_skipped_not_compressed(sched
         "cancellation window could not be kept (missed policy skip)"
     )
     assert sched_world.received(users) == [0]
+
+
+OFFER = """\
+  offer:
+    audience: cohort
+    output: everyone
+    layer: 3
+    title: "Offer for [[var:firstName]]"
+    body: "A layer-3 push: the cooldown applies"
+"""
+
+
+@pytest.mark.parametrize(
+    ("frozen", "edited", "reaches_recent"),
+    [
+        # frozen: a 12 h cooldown, so a layer-3 push 24 h ago does not block; the edit (48 h) would block it
+        ("{layer_3_cooldown_hours: 12}", "{layer_3_cooldown_hours: 48}", True),
+        # frozen: a 48 h cooldown blocks it; the edit (the rule disabled) would let it through
+        ("{layer_3_cooldown_hours: 48}", "{layer_3_cooldown_hours: false}", False),
+    ],
+)
+def test_the_live_send_applies_the_frozen_cadence_overrides(
+    sched_world: SchedWorld, frozen: str, edited: str, reaches_recent: bool
+) -> None:
+    schedules = sched_world.project / "schedules.yaml"
+    cohort = "cadallows" if reaches_recent else "cadblocks"
+    entry = automation_yaml(f"a_{cohort}", cohort, extra=f"    cadence: {frozen}\n").replace("[hello]", "[offer]")
+    schedules.write_text(TEMPLATE.replace("automations:\n", OFFER + "automations:\n") + entry, encoding="utf-8")
+    recent, fresh = sched_world.add_cohort(cohort, 2)
+    with psycopg.connect(sched_world.dsn, autocommit=True) as conn:  # one layer-3 push 24 h ago
+        conn.execute(
+            "INSERT INTO engine.user_notifications (user_id, layer_id, sent_at) "
+            "VALUES (%s, 3, now() - interval '24 hours')",
+            (recent,),
+        )
+    run = sched_world.create_run(f"a_{cohort}", T)
+
+    def edit(phase: str, now: object) -> None:
+        if phase == "live":  # in the window, after the TEST send
+            schedules.write_text(schedules.read_text(encoding="utf-8").replace(frozen, edited), encoding="utf-8")
+
+    drive(sched_world, run.id, Clock(T - seconds(60)), before=edit)
+    final = sched_world.run(run.id)
+    assert edited in schedules.read_text(encoding="utf-8")
+    assert final.status is AutomationRunStatus.CLEANED
+    assert final.definition is not None and final.definition["cadence"] == {
+        "layer_3_cooldown_hours": 12 if reaches_recent else 48
+    }
+    assert sched_world.received([recent, fresh]) == [1 if reaches_recent else 0, 1]
+    assert (final.sent, final.cadence_excluded) == ((2, 0) if reaches_recent else (1, 1))
