@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine.automations.definition import CHANGED
 from engine.config import Settings
 from engine.db import connect
 from engine.delivery.model import Outcome
@@ -110,7 +111,12 @@ class _Routes:
 
     def page(self, _: Request) -> Response:
         return HTMLResponse(
-            render_page("operator.html", view=views.operator_view(self.settings), outcomes=list(Outcome))
+            render_page(
+                "operator.html",
+                view=views.operator_view(self.settings),
+                outcomes=list(Outcome),
+                changed_label=CHANGED,
+            )
         )
 
     def status(self, _: Request) -> Response:

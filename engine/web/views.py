@@ -42,6 +42,7 @@ class AutomationRow:
     next_utc: str
     current_run: str | None
     current_phase: str | None
+    changed: tuple[str, ...] = ()  # the run in progress: its frozen definition against the file (one line each)
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,6 @@ def automations(settings: Settings) -> list[AutomationRow]:
     """Per automation of schedules.yaml: paused, next send (local and UTC), the run in progress and its phase."""
     from engine import api  # noqa: PLC0415  (schedules and the scheduler load on demand)
 
-    status = getattr(api, "scheduler_status", None)  # absent from an engine without the scheduler
-    if status is None:
-        return []
     return [
         AutomationRow(
             id=a.automation_id,
@@ -122,8 +120,9 @@ def automations(settings: Settings) -> list[AutomationRow]:
             next_utc=_when(a.next_send_at, "UTC"),
             current_run=str(a.in_progress.id) if a.in_progress else None,
             current_phase=a.in_progress.status.value if a.in_progress else None,
+            changed=a.changed_since_generate,
         )
-        for a in status(settings).automations
+        for a in api.scheduler_status(settings).automations
     ]
 
 
