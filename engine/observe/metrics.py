@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -73,12 +73,18 @@ ALERTS = Counter(
 
 
 class StateCollector(Collector):
-    """Last successful run per audience and per automation, read from the state database at scrape time."""
+    """Last successful run per audience and per automation, and the jobs of dead workers any replica handed
+    back, read from the state database at scrape time."""
 
-    def __init__(self, query: Callable[[], Iterable[tuple[str, str, float]]]) -> None:
+    def __init__(
+        self,
+        query: Callable[[], Iterable[tuple[str, str, float]]],
+        handed_back: Callable[[], int | None] = lambda: None,
+    ) -> None:
         self._query = query  # rows of (kind: "audience" | "automation", name, unix time)
+        self._handed_back = handed_back  # None: the state database did not answer
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
         audiences = GaugeMetricFamily(
             "engine_state_last_success_timestamp_seconds",
             "Unix time of the last succeeded (or empty) recorded run, per audience",
@@ -93,6 +99,13 @@ class StateCollector(Collector):
             (audiences if kind == "audience" else automations).add_metric([name], stamp)
         yield audiences
         yield automations
+        handed_back = self._handed_back()
+        if handed_back is not None:
+            yield CounterMetricFamily(
+                "engine_state_stalled_jobs_recovered",
+                "Scheduler jobs of dead workers handed back by any replica (recorded in the state database)",
+                value=handed_back,
+            )
 
     def describe(self) -> Iterable[GaugeMetricFamily]:
         return []

@@ -3,7 +3,8 @@
 procrastinate gives the guarantees: a job is claimed by one worker; jobs of one run share a
 ``lock`` (never two phases of a run at once); ``queueing_lock`` keeps one waiting job per run
 and phase; ``schedule_at`` holds a phase until its time; periodic deferral happens once per
-period across workers; heartbeats tell which worker died, and the tick hands its jobs back.
+period across workers; heartbeats tell which worker died, and the tick hands its jobs back
+(``queued_jobs.hand_back``: once, counted by the replica that did it and recorded for every replica's /metrics).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import Any
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
-from procrastinate.jobs import Status
+from procrastinate.jobs import Job
 
 from engine.automations.planner import plan_runs
 from engine.automations.timeline import Phase
 from engine.delivery.shard import Shard
 from engine.observe import hooks
 from engine.scheduler.phases import Fanout, PhaseContext, ShardJob, advance, alert_on, send_shard
+from engine.state import queued_jobs
 from engine.state.connection import state_connection
 
 log = logging.getLogger("engine.scheduler")
@@ -123,20 +125,29 @@ async def tick_once(app: procrastinate.App, ctx: WorkerContext) -> None:
                 on_missed=lambda run: alert_on(settings, run, run.reason),
             )
 
+    def hand_back(job: Job) -> queued_jobs.HandBack | None:
+        run_id = (job.task_kwargs or {}).get("run_id")
+        with state_connection(ctx.phase.settings) as conn:
+            return queued_jobs.hand_back(
+                conn,
+                job.id or 0,
+                job.worker_id,
+                task=job.task_name,
+                run_id=str(run_id) if run_id is not None else None,
+                by=ctx.phase.worker,
+            )
+
     recovered = 0
     for job in await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=ctx.stalled_after):
+        how = await asyncio.to_thread(hand_back, job)
+        if how is None:
+            continue  # another replica handed it back first (and counted it)
+        recovered += 1
         log.warning(
-            "handing back the job of a dead worker",
+            "handed back the job of a dead worker (%s)",
+            how.value,
             extra={"job": job.id, "task": job.task_name, "run": (job.task_kwargs or {}).get("run_id")},
         )
-        try:
-            await app.job_manager.retry_job(job)
-            recovered += 1
-        except Exception:
-            try:
-                await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
-            except Exception as err:
-                log.debug("stalled job already handed back: %s", err)
     if recovered:
         hooks.stalled_jobs_recovered(recovered)
     for planned in await asyncio.to_thread(plan):

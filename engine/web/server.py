@@ -24,7 +24,7 @@ from engine.errors import EngineError
 from engine.observe import metrics
 from engine.runs.model import OutputStatus
 from engine.secrets import register_secret
-from engine.state import automation_runs, runs
+from engine.state import automation_runs, queued_jobs, runs
 from engine.state.connection import state_connection
 from engine.state.migrate import connect_state
 from engine.web.app import AppConfig, build_app
@@ -41,6 +41,17 @@ def _state_last_success(settings: Settings) -> Callable[[], list[tuple[str, str,
         except (psycopg.Error, EngineError):
             return []
         return [(success.kind, success.name, success.at.timestamp()) for success in found]
+
+    return query
+
+
+def _state_handed_back(settings: Settings) -> Callable[[], int | None]:
+    def query() -> int | None:
+        try:
+            with state_connection(settings, retries=0) as conn:
+                return queued_jobs.handed_back(conn)
+        except (psycopg.Error, EngineError):
+            return None
 
     return query
 
@@ -126,7 +137,7 @@ def make_server(
         lifespan="off",
         timeout_graceful_shutdown=5,
     )
-    collector = metrics.StateCollector(_state_last_success(settings))
+    collector = metrics.StateCollector(_state_last_success(settings), _state_handed_back(settings))
     metrics.REGISTRY.register(collector)
     return RunningServer(uvicorn.Server(config), sock, collector, bound, bound_port)
 
