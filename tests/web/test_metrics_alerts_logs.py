@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
+import httpx
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -22,6 +25,7 @@ from engine.config import resolve
 from engine.logs import setup_logging
 from engine.observe import metrics
 from engine.observe.alerts import alerter_for
+from engine.web.server import start_in_thread
 from tests.fakes.delivery import AS_OF, World, delivery_db, fake_fcm, world, write_run  # noqa: F401
 from tests.interpreter.test_toy_audience import make_project
 
@@ -151,3 +155,74 @@ def test_run_log_events_carry_run_id_and_audience(
     assert len(queries) == 2 and all(line["run_id"] == result.run_id for line in queries)
     [finished] = [line for line in lines if line.get("event") == "run_finished"]
     assert finished["audience"] == "toy" and finished["phase"] == "run"
+
+
+def _scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = httpx.get(f"{url}metrics", timeout=10).text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_a_run_moves_the_run_metrics_on_the_served_app(app_db: str, tmp_path: Path) -> None:
+    settings = resolve(
+        {
+            "source_dsn": app_db,
+            "state_dsn": app_db,
+            "output_dir": tmp_path / "out",
+            "project_dir": make_project(tmp_path / "p"),
+        },
+        env={},
+    )
+    server = start_in_thread(settings, host="127.0.0.1", port=0)
+    try:
+        before, started = _scrape(server.url), time.time()
+        [result] = api.run(settings, selectors=["toy"], as_of=AS_OF)
+        after = _scrape(server.url)
+    finally:
+        server.stop()
+
+    def moved(name: str, **labels: str) -> float:
+        key = (name, frozenset(labels.items()))
+        return after[key] - before.get(key, 0.0)
+
+    assert moved("engine_runs_total", audience="toy", automation="", status=str(result.status)) == 1
+    assert moved("engine_phase_duration_seconds_count", phase="run") == 1
+    sizes = {
+        dict(labels)["output"]
+        for name, labels in after
+        if name == "engine_audience_size" and dict(labels)["audience"] == "toy"
+    }
+    assert sizes and sizes == {o.name for o in result.manifest.production_outputs}, (
+        sizes
+    )  # set, per output, by this run
+    assert (
+        after[
+            ("engine_last_successful_run_timestamp_seconds", frozenset({"automation": "", "audience": "toy"}.items()))
+        ]
+        >= started
+    )
+    # read from the state database at scrape time: what a read-only `engine serve` shows too
+    assert after[("engine_state_last_success_timestamp_seconds", frozenset({"audience": "toy"}.items()))] >= started - 1
+
+
+def test_a_send_moves_retries_and_cadence_exclusions(world: World, tmp_path: Path) -> None:
+    recent, flaky = world.add_users(2)
+    with psycopg.connect(world.dsn) as conn:  # a layer-3 push 24 h ago: inside the 72 h cooldown
+        conn.execute(
+            "INSERT INTO engine.user_notifications (user_id, layer_id, sent_at)"
+            " VALUES (%s, 3, now() - interval '24 hours')",
+            (recent,),
+        )
+    world.fcm.script(world.tokens[flaky], "unavailable", times=1)  # a 503 once, then accepted
+    retries = _sample("engine_push_retries_total")
+    excluded = _sample("engine_cadence_excluded_total", rule="layer_3_cooldown_hours")
+    run = write_run(
+        tmp_path / "run", header=OFFER_HEADER, rows=[[u, "N", "P", "v"] for u in (recent, flaky)], run_id=flaky
+    )
+    report = world.send(run, template="offer_push")
+    assert (report.sent, report.cadence_excluded) == (1, {"layer_3_cooldown_hours": 1})
+    assert _sample("engine_push_retries_total") == retries + 1
+    assert _sample("engine_cadence_excluded_total", rule="layer_3_cooldown_hours") == excluded + 1
