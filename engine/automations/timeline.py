@@ -16,6 +16,10 @@ from engine.schedules.model import Automation, MissedPolicy
 from engine.state.model import AutomationRun, AutomationRunStatus
 
 ON_TIME = timedelta(minutes=1)  # skip policy: how late a phase may start and still count as on time
+# The live job is queued this long before T: procrastinate polls for due jobs once a second (it is not woken
+# when a scheduled job becomes due) and the send session takes its setup time; the job opens the session,
+# waits for T, checks the run was not cancelled or paused meanwhile, and sends (cancellable until T).
+LIVE_EARLY = timedelta(seconds=3)
 
 
 @dataclass(frozen=True)
@@ -68,10 +72,13 @@ PHASE_OF = {
 
 
 def due_at(phase: Phase, line: Timeline, now: datetime) -> datetime:
-    """When ``phase`` may start (cleanup: at once)."""
-    return {Phase.GENERATE: line.generate_at, Phase.TEST: line.test_at, Phase.LIVE: line.send_at, Phase.CLEANUP: now}[
-        phase
-    ]
+    """When ``phase``'s job may start (live: ``LIVE_EARLY`` before T, to be set up at T; cleanup: at once)."""
+    return {
+        Phase.GENERATE: line.generate_at,
+        Phase.TEST: line.test_at,
+        Phase.LIVE: line.send_at - LIVE_EARLY,
+        Phase.CLEANUP: now,
+    }[phase]
 
 
 def timeline(automation: Automation, send_at: datetime) -> Timeline:

@@ -103,6 +103,7 @@ class FakeFcmServer:
         self._attempt_times: dict[str, list[float]] = {}
         self._issued: set[str] = set()
         self._oauth_error: str | None = None
+        self._oauth_delay = 0.0
         self._grants_left = 0
         self._token_lifetime = 3600
         self._ids = itertools.count(1)
@@ -199,7 +200,12 @@ class FakeFcmServer:
             self._token_delay.clear()
             self._delay = 0.0
             self._oauth_error = None
+            self._oauth_delay = 0.0
             self._token_lifetime = 3600
+
+    def slow_oauth(self, seconds: float) -> None:
+        """Answer token requests after ``seconds`` (a slow OAuth endpoint: every send setup pays it)."""
+        self._oauth_delay = seconds
 
     def short_lived_tokens(self, seconds: int) -> None:
         """Issue access tokens valid ``seconds`` (google-auth refreshes those before each request)."""
@@ -242,6 +248,8 @@ class FakeFcmServer:
 
     async def _oauth(self, request: Request) -> Response:
         form = parse_qs((await request.body()).decode())
+        if self._oauth_delay:
+            await asyncio.sleep(self._oauth_delay)
         with self._lock:
             refuse = self._oauth_error if self._grants_left <= 0 else None
             self._grants_left -= 1

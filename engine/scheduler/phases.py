@@ -2,20 +2,23 @@
 
 ``advance`` is what every phase job runs: it reads the run, does the work its status calls
 for when that phase's time has come (generate at T-lead.generate, TEST at T-lead.test, live
-at T-0, then cleanup), records the transition before and after, and returns the next step.
+at T-0: its job starts LIVE_EARLY before, sets up and waits; then cleanup), records the
+transition before and after, and returns the next step.
 Running it twice, or after a replica died mid-phase, is safe: generate reuses the run folder
 it froze, sends resume from the delivery ledger under fixed send ids (never a push twice).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import psycopg
 
@@ -39,6 +42,9 @@ from engine.schedules.model import Automation, ScheduleFile
 from engine.state import automation_runs, controls, runs, sends
 from engine.state.connection import state_connection
 from engine.state.model import CANCELLABLE, AutomationRun, AutomationRunStatus, RunKind
+
+if TYPE_CHECKING:
+    from engine.delivery.session import SendSession  # google-auth and httpx load when a send needs them
 
 log = logging.getLogger("engine.scheduler")
 
@@ -76,6 +82,7 @@ class PhaseContext:
     data_as_of: datetime | None = None  # the audience's as_of; None: the run's T-lead.generate
     # (the demo's data is seeded as of its --as-of)
     last_good: LastGood | None = None  # a replica's: schedules.yaml, or its last good version while broken
+    sleep: Callable[[float], None] = time.sleep  # the live phase's wait for T (tests: the injected clock's)
 
     def definition(self) -> ScheduleFile:
         """schedules.yaml as this phase sees it: the fixed copy, the replica's last good one, or the file."""
@@ -300,12 +307,22 @@ class _Sent:
         return {"sent": o.sent, "failed": o.failed, "in_doubt": o.in_doubt, "cadence_excluded": o.skipped_by_cadence}
 
 
-def _send_all(ctx: PhaseContext, definition: Definition, run: AutomationRun, *, test: bool, label: str) -> _Sent:
-    """Each push sent whole (or resumed: after its shards, what they left), in their declared order."""
+def _send_all(
+    ctx: PhaseContext,
+    definition: Definition,
+    run: AutomationRun,
+    *,
+    test: bool,
+    label: str,
+    session: SendSession | None = None,
+) -> _Sent:
+    """Each push sent whole (or resumed: after its shards, what they left), in their declared order, through
+    ``session`` (opened here when None: set up once, so that the pushes leave back to back)."""
     outcomes = Outcomes()
     problems: list[str] = []
     busy: list[str] = []
-    with api.send_session(ctx.settings, live=not test) as session:  # set up once: the pushes leave back to back
+    with contextlib.ExitStack() as opened:
+        session = session or opened.enter_context(api.send_session(ctx.settings, live=not test))
         for push in definition.pushes:
             try:
                 report = api.send(
@@ -320,11 +337,14 @@ def _send_all(ctx: PhaseContext, definition: Definition, run: AutomationRun, *, 
     return _Sent(outcomes, tuple(problems), tuple(busy))
 
 
-def _plan_shards(ctx: PhaseContext, definition: Definition, run: AutomationRun) -> tuple[ShardJob, ...]:
+def _plan_shards(
+    ctx: PhaseContext, definition: Definition, run: AutomationRun, session: SendSession | None
+) -> tuple[ShardJob, ...]:
     """Plan every push's live send (ledger frozen, nothing sent: --limit 0) and split the large ones."""
     jobs: list[ShardJob] = []
     for push in definition.pushes:
-        report = api.send(ctx.settings, _send_request(run, definition, push, test=False, label="live", limit=0))
+        request = _send_request(run, definition, push, test=False, label="live", limit=0)
+        report = api.send(ctx.settings, request, session=session)
         count = shard_count(
             report.remaining, max_shards=ctx.settings.send_shards, rows_per_shard=ctx.settings.send_shard_rows
         )
@@ -434,40 +454,82 @@ def _live(
     if run.status is AutomationRunStatus.WINDOW:
         _check_frozen(run)
         size = run.audience_size or 0
-        if definition.max_audience_size is not None and size > definition.max_audience_size:
-            _move(
-                ctx,
-                conn,
-                run,
-                AutomationRunStatus.BLOCKED,
-                f"audience of {size} is over max_audience_size {definition.max_audience_size}: nothing sent",
+        over = definition.max_audience_size is not None and size > definition.max_audience_size
+        test_only = run.kind is RunKind.TRIGGERED_TEST
+        with contextlib.ExitStack() as setup:  # the job starts before T: set up now, so that T is spent sending
+            session = (
+                None if over or size == 0 else setup.enter_context(api.send_session(ctx.settings, live=not test_only))
             )
-            return None
-        if size == 0:
-            done = _move(
-                ctx,
-                conn,
-                run,
-                AutomationRunStatus.SENT,
-                "empty audience: nothing sent",
-                expected=CANCELLABLE,
-                **_Sent().fields(),
-            )
-            return done.status if done else None
-        started = _move(ctx, conn, run, AutomationRunStatus.SENDING, "live send started (no longer cancellable)")
-        if started is None:  # cancelled in the last moment: the cancel won
-            return None
-        run = started
-        if run.kind is not RunKind.TRIGGERED_TEST and ctx.settings.send_shards > 1:
-            shards = _plan_shards(ctx, definition, run)
-            if shards:
-                log.info("live send split into shards", extra={"run": run.id, "shards": len(shards)})
-                return Fanout(shards)
-    elif busy := _still_sending(conn, definition, run):  # cheap: reads no CSV, takes no lock
+            at_t = _wait_for_t(ctx, conn, automation, run, line)
+            if at_t is None:
+                return None
+            run = at_t
+            if over:
+                _move(
+                    ctx,
+                    conn,
+                    run,
+                    AutomationRunStatus.BLOCKED,
+                    f"audience of {size} is over max_audience_size {definition.max_audience_size}: nothing sent",
+                )
+                return None
+            if size == 0:
+                done = _move(
+                    ctx,
+                    conn,
+                    run,
+                    AutomationRunStatus.SENT,
+                    "empty audience: nothing sent",
+                    expected=CANCELLABLE,
+                    **_Sent().fields(),
+                )
+                return done.status if done else None
+            started = _move(ctx, conn, run, AutomationRunStatus.SENDING, "live send started (no longer cancellable)")
+            if started is None:  # cancelled in the last moment: the cancel won
+                return None
+            run = started
+            if not test_only and ctx.settings.send_shards > 1:
+                shards = _plan_shards(ctx, definition, run, session)
+                if shards:
+                    log.info("live send split into shards", extra={"run": run.id, "shards": len(shards)})
+                    return Fanout(shards)
+            return _send_live(ctx, conn, definition, run, session)
+    if busy := _still_sending(conn, definition, run):  # cheap: reads no CSV, takes no lock
         log.info("live send waits for its shards", extra={"run": run.id, "pushes": busy})
         return None
+    return _send_live(ctx, conn, definition, run, None)
+
+
+def _wait_for_t(
+    ctx: PhaseContext, conn: psycopg.Connection, automation: Automation, run: AutomationRun, line: Timeline
+) -> AutomationRun | None:
+    """Wait until T (the live job starts ``LIVE_EARLY`` before it), then the run as it stands: None when it was
+    cancelled, paused or disabled meanwhile (a run is cancellable until T)."""
+    wait = (line.send_at - ctx.clock()).total_seconds()
+    if wait > 0:
+        log.info("live send set up, waiting for T", extra={"run": run.id, "wait_s": round(wait, 3)})
+        ctx.sleep(wait)
+    latest = automation_runs.get_run(conn, run.id)
+    if latest is None or latest.status is not AutomationRunStatus.WINDOW:
+        return None  # cancelled while the live job waited: the cancel won
+    stop = _stop_reason(conn, automation, latest, line, ctx.clock())
+    if stop:
+        _move(ctx, conn, latest, *stop)
+        return None
+    return latest
+
+
+def _send_live(
+    ctx: PhaseContext,
+    conn: psycopg.Connection,
+    definition: Definition,
+    run: AutomationRun,
+    session: SendSession | None,
+) -> AutomationRunStatus | None:
+    """The live send whole (or what its shards left), then the run's totals."""
     test_only = run.kind is RunKind.TRIGGERED_TEST
-    result = _send_all(ctx, definition, run, test=test_only, label="live-test" if test_only else "live")
+    label = "live-test" if test_only else "live"
+    result = _send_all(ctx, definition, run, test=test_only, label=label, session=session)
     if result.busy:  # shards still sending: the last of them queues this phase again
         log.info("live send waits for its shards", extra={"run": run.id, "pushes": list(result.busy)})
         return None

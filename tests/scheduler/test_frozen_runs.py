@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from engine import api
 from engine.automations.planner import plan_runs
+from engine.automations.timeline import LIVE_EARLY
 from engine.cli.main import cli
 from engine.schedules.loader import load_schedules
 from engine.state.model import AutomationRunStatus
@@ -163,7 +164,8 @@ def test_an_outage_is_told_as_one_and_late_moves_the_whole_timeline(sched_world:
         "missed: generate was due 08:59:54 UTC, and no scheduler planned this automation since "
         "2026-11-30 08:40:00 until 09:05:00 UTC: its full window could not be kept (missed policy skip)"
     )
-    # late: generate now (09:05), TEST 2 s later, live 6 s later: the window kept in full, 5 min late
+    # late: generate now (09:05), TEST 2 s later, live 6 s later (its job LIVE_EARLY before): the window kept in
+    # full, 5 min late
     status, reason, generate_at, test_at, live_at = rows["a_later"]
     now = T + timedelta(minutes=5)
     assert (status, generate_at, test_at, live_at) == ("scheduled", now, now + seconds(2), now + seconds(6))
@@ -174,7 +176,7 @@ def test_an_outage_is_told_as_one_and_late_moves_the_whole_timeline(sched_world:
         for r in sched_world.query_all("SELECT id::text FROM engine.automation_runs WHERE automation_id = 'a_later'")
     ]
     drive(sched_world, run_id, Clock(now), before=lambda phase, at: seen.append((phase, at)))
-    assert seen[:2] == [("test", now + seconds(2)), ("live", now + seconds(6))]  # generate ran at once, at now
+    assert seen[:2] == [("test", now + seconds(2)), ("live", now + seconds(6) - LIVE_EARLY)]  # generate: at once
     assert sched_world.received(late_users) == [1, 1]
 
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from engine import api
 from engine.automations.planner import plan_runs
+from engine.automations.timeline import LIVE_EARLY
 from engine.cli.main import cli
 from engine.errors import StateError
 from engine.scheduler.phases import Fanout, PhaseContext, advance
@@ -46,8 +47,9 @@ def test_phases_run_in_order_at_their_times_and_send_each_user_once(sched_world:
     seen: list[tuple[str, object]] = []
     clock = Clock(T - seconds(60))
     phases = drive(sched_world, run.id, clock, before=lambda phase, now: seen.append((phase, now)))
-    # lead {generate: 6s, test: 4s}: generate at T-6s, TEST at T-4s, live at T, cleanup right after
-    assert seen[:3] == [("generate", T - seconds(6)), ("test", T - seconds(4)), ("live", T)]
+    # lead {generate: 6s, test: 4s}: generate at T-6s, TEST at T-4s, the live job LIVE_EARLY before T (it sets up
+    # and waits for T), cleanup right after
+    assert seen[:3] == [("generate", T - seconds(6)), ("test", T - seconds(4)), ("live", T - LIVE_EARLY)]
     assert phases == ["generate", "test", "live", "cleanup"]
     assert statuses(sched_world, run.id) == FULL
     final = sched_world.run(run.id)
@@ -57,6 +59,37 @@ def test_phases_run_in_order_at_their_times_and_send_each_user_once(sched_world:
     # running the finished run again does nothing (no second push)
     assert drive(sched_world, run.id, clock) == []
     assert sched_world.received(users) == [1, 1, 1]
+
+
+@pytest.mark.parametrize("action", ["cancel", "pause"])
+def test_a_cancel_or_pause_while_the_live_job_waits_for_t_stops_the_send(sched_world: SchedWorld, action: str) -> None:
+    """The live job starts before T, sets up and waits: what an operator does meanwhile still wins, until T."""
+    sched_world.write_automations(automation_yaml(f"a_wait_{action}", f"wait{action}"))
+    users = sched_world.add_cohort(f"wait{action}", 2)
+    run = sched_world.create_run(f"a_wait_{action}", T)
+    clock = Clock(T - seconds(60))
+    waited: list[float] = []
+
+    def operator_acts(wait: float) -> None:  # during the live job's wait for T
+        waited.append(wait)
+        if action == "cancel":
+            assert api.cancel_run(sched_world.settings, run.id, reason="wrong copy").changed
+        else:
+            assert api.pause_automation(sched_world.settings, f"a_wait_{action}", reason="holiday").changed
+        clock.sleep(wait)
+
+    ctx = PhaseContext(settings=sched_world.settings, worker="test", clock=clock, sleep=operator_acts)
+    while (step := advance(ctx, run.id)) is not None:
+        assert not isinstance(step, Fanout)
+        clock.now = max(clock.now, step.at)
+    final = sched_world.run(run.id)
+    assert waited == [LIVE_EARLY.total_seconds()]
+    assert sched_world.received(users) == [0, 0]
+    if action == "cancel":
+        assert final.status is AutomationRunStatus.CANCELLED
+    else:
+        assert (final.status, final.reason) == (AutomationRunStatus.SKIPPED, "automation paused: holiday")
+    assert "sending" not in statuses(sched_world, run.id)
 
 
 def test_the_live_send_reads_the_frozen_files_only(sched_world: SchedWorld) -> None:

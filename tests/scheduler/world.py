@@ -167,6 +167,10 @@ class Clock:
     def __call__(self) -> datetime:
         return self.now
 
+    def sleep(self, seconds: float) -> None:
+        """The live phase's wait for T: the clock moves on, no time passes."""
+        self.now += timedelta(seconds=seconds)
+
 
 def drive(
     world: SchedWorld,
@@ -178,7 +182,7 @@ def drive(
 ) -> list[str]:
     """Run a run's phases in order, jumping the clock to each one's time; return the phases run
     (a live send split into shards runs them one after the other, each shown as ``shard K/N``)."""
-    ctx = PhaseContext(settings=world.settings, worker="test", clock=clock)
+    ctx = PhaseContext(settings=world.settings, worker="test", clock=clock, sleep=clock.sleep)
     done = []
     for _ in range(max_steps):
         step = advance(ctx, run_id)
