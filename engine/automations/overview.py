@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from statistics import mean
 from typing import Any
 
-from engine.automations.definition import drift
 from engine.automations.model import AutomationStatus, SchedulerStatus
 from engine.automations.timeline import Timeline, next_send, send_times, timeline
 from engine.config import Settings
+from engine.schedules.definition import drift
 from engine.schedules.loader import load_schedules
 from engine.state import automation_runs, controls
 from engine.state.connection import state_connection
@@ -50,7 +50,9 @@ def scheduler_status(settings: Settings, *, now: datetime, recent: int = 5) -> S
                     in_progress=in_progress,
                     recent=tuple(r for r in runs if r.status.final)[:recent],
                     triggered=tuple(reversed([r for r in runs if _not_started_ad_hoc(r)])),
-                    changed_since_generate=drift(in_progress, schedules) if in_progress else (),
+                    changed_since_generate=drift(in_progress.definition, in_progress.automation_id, schedules)
+                    if in_progress
+                    else (),
                 )
             )
     return SchedulerStatus(tuple(out), now)

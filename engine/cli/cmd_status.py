@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from engine.automations.definition import CHANGED
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
+from engine.schedules.definition import CHANGED
 
 
 @click.command()

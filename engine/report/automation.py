@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -25,11 +26,12 @@ def _offset(at: datetime, send_at: datetime) -> str:
 
 def automation_phases(
     conn: psycopg.Connection, audience_run_id: str
-) -> tuple[str | None, str | None, list[PhaseEntry], Outcomes | None]:
-    """(automation id, send time T, phase transitions, outcomes) of the automation run that generated this run."""
+) -> tuple[str | None, str | None, list[PhaseEntry], Outcomes | None, dict[str, Any] | None]:
+    """(automation id, send time T, phase transitions, outcomes, frozen definition) of the automation run that
+    generated this run."""
     run = automation_runs.for_audience_run(conn, audience_run_id)
     if run is None:
-        return None, None, [], None
+        return None, None, [], None, None
     return (
         run.automation_id,
         run.send_at.isoformat(),
@@ -44,6 +46,7 @@ def automation_phases(
             for event in automation_runs.phases(conn, run.id)
         ],
         run.outcomes,
+        run.definition,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -22,6 +23,8 @@ from engine.report.model import FileEntry, FunnelStep, OutputFunnel, PhaseEntry,
 from engine.report.pushes import push_previews
 from engine.report.sample import read_sample
 from engine.runs.model import Manifest, OutputStatus, read_manifest
+from engine.schedules.definition import drift
+from engine.schedules.loader import load_schedules
 from engine.state import runs, sends
 from engine.state.connection import state_connection
 
@@ -130,6 +133,18 @@ class _StateFacts:
     send_at: str | None = None
     phases: list[PhaseEntry] = field(default_factory=list)
     outcomes: Outcomes | None = None  # the automation run's
+    changed: tuple[str, ...] = ()  # its frozen definition against schedules.yaml as it stands
+
+
+def _changed(settings: Settings, automation: str | None, frozen: dict[str, Any] | None) -> tuple[str, ...]:
+    """What changed in schedules.yaml since generate froze the run (nothing when the file does not load:
+    ``engine status`` and the page show that as the config_error)."""
+    if automation is None:
+        return ()
+    try:
+        return drift(frozen, automation, load_schedules(settings.project_dir))
+    except EngineError:
+        return ()
 
 
 def _state(settings: Settings, run_id: str, audience: str) -> _StateFacts:
@@ -137,7 +152,7 @@ def _state(settings: Settings, run_id: str, audience: str) -> _StateFacts:
         return _StateFacts()
     try:
         with state_connection(settings, retries=0) as conn:
-            automation, send_at, phases, outcomes = automation_phases(conn, run_id)
+            automation, send_at, phases, outcomes, frozen = automation_phases(conn, run_id)
             return _StateFacts(
                 load_sends(conn, run_id),
                 previous_sizes(conn, audience, run_id),
@@ -146,6 +161,7 @@ def _state(settings: Settings, run_id: str, audience: str) -> _StateFacts:
                 send_at,
                 phases,
                 outcomes,
+                _changed(settings, automation, frozen),
             )
     except (psycopg.Error, EngineError) as err:
         log.warning("report without state: %s", type(err).__name__, extra={"run_id": run_id})
@@ -203,6 +219,7 @@ def collect(settings: Settings, run_dir: Path) -> Report:
         automation=facts.automation,
         send_at=facts.send_at,
         phases=tuple(facts.phases),
+        changed=facts.changed,
         pushes=push_previews(settings, run_dir, manifest),
         outcomes=facts.outcomes or live_outcomes([s for _, s in sends]),
     )

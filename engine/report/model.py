@@ -104,6 +104,7 @@ class Report:
     automation: str | None = None
     send_at: str | None = None
     phases: tuple[PhaseEntry, ...] = ()
+    changed: tuple[str, ...] = ()  # schedules.yaml against what generate froze (the run sent the frozen copy)
     previous_sizes: tuple[int, ...] = field(default_factory=tuple)
     pushes: tuple[PushPreview, ...] = ()  # per push template of this audience: rendered samples
     outcomes: Outcomes | None = None  # of the automation run, else of the live sends; None: nothing sent

@@ -14,6 +14,7 @@ from engine.delivery.model import Outcome
 from engine.errors import ReportError
 from engine.outputs.atomic import write_atomic
 from engine.report.model import HistoryPoint, Report
+from engine.schedules.definition import CHANGED
 from engine.templatecache import bytecode_cache
 
 REPORT_FILE = "report.html"
@@ -39,7 +40,7 @@ def _now() -> str:
 
 def render_report(report: Report) -> str:
     # the funnel charts are drawn by the template (funnel.svg.html): no pygal on a run's critical path
-    return _env().get_template("report.html").render(report=report, generated=_now())
+    return _env().get_template("report.html").render(report=report, generated=_now(), changed_label=CHANGED)
 
 
 def render_history(name: str, points: list[HistoryPoint]) -> str:

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Callable
 import psycopg
 
 from engine import api
-from engine.automations.definition import Definition
 from engine.automations.timeline import ON_TIME, PHASE_OF, Phase, Timeline, due_at, run_timeline, timeline
 from engine.config import Settings
 from engine.delivery.model import Outcomes
@@ -37,6 +36,7 @@ from engine.push.template import PushTemplate
 from engine.report import after_automation_run
 from engine.runs.model import MANIFEST, Manifest, OutputStatus, read_manifest
 from engine.scheduler.definition import LastGood
+from engine.schedules.definition import Definition
 from engine.schedules.loader import load_schedules
 from engine.schedules.model import Automation, ScheduleFile
 from engine.state import automation_runs, controls, runs, sends

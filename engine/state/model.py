@@ -123,7 +123,7 @@ class AutomationRun:
     window_opens_at: datetime | None = None
     live_at: datetime | None = None
     latest_start: datetime | None = None
-    definition: dict[str, Any] | None = None  # the automation as generate froze it (engine.automations.definition)
+    definition: dict[str, Any] | None = None  # the automation as generate froze it (engine.schedules.definition)
     definition_hash: str | None = None
 
     def __post_init__(self) -> None:

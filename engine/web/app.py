@@ -23,7 +23,6 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.automations.definition import CHANGED
 from engine.config import Settings
 from engine.db import connect
 from engine.delivery.model import Outcome
@@ -31,6 +30,7 @@ from engine.errors import EngineError, ReportError
 from engine.observe import metrics
 from engine.report import build_report
 from engine.report.render import REPORT_FILE, render_page
+from engine.schedules.definition import CHANGED
 from engine.web import controls, views
 from engine.web.hosts import HostGuard
 

@@ -1,10 +1,14 @@
-"""The operator page says "definition changed since generate", with the changed lines, for a run in progress
-whose automation was edited after generate (issue 24, finding 1); quiet when the file matches."""
+"""The operator page and the run report say "definition changed since generate", with the changed lines, for a
+run whose automation was edited after generate (issue 24, finding 1); quiet when the file matches."""
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
+import psycopg
+
+from engine.state import runs
 from engine.web import views
 from tests.scheduler.world import (  # noqa: F401
     Clock,
@@ -44,3 +48,10 @@ def test_the_page_shows_what_changed_since_generate(sched_world: SchedWorld) -> 
     # the one changed value, written out by hand: the first push's title, frozen -> as the file says now
     assert "Hi [[var:firstName]]" in pages["lines"] and "EDITED [[var:firstName]]" in pages["lines"]
     assert pages["lines"] in html.unescape(pages["after"])
+    # the report, rewritten after the run's last phase, says the same: the run sent the frozen copy
+    final = sched_world.run(run.id)
+    with psycopg.connect(sched_world.dsn) as conn:
+        audience_run = runs.get_run(conn, str(final.audience_run_id))
+    assert audience_run is not None and audience_run.run_dir
+    report = html.unescape((Path(audience_run.run_dir) / "report.html").read_text(encoding="utf-8"))
+    assert 'id="drift"' in report and pages["lines"] in report

@@ -14,7 +14,6 @@ from typing import Any
 
 from engine.push.template import PushTemplate
 from engine.schedules.model import Automation, ScheduleFile
-from engine.state.model import AutomationRun
 
 CHANGED = "definition changed since generate"  # what status, the report and the page say above the lines
 
@@ -102,7 +101,7 @@ def changes(frozen: dict[str, Any] | None, current: Definition | None) -> tuple[
     )
 
 
-def drift(run: AutomationRun, schedules: ScheduleFile) -> tuple[str, ...]:
-    """``changes`` between the run's frozen definition and ``schedules`` as it stands."""
-    automation = schedules.automation(run.automation_id)
-    return changes(run.definition, Definition.of(schedules, automation) if automation else None)
+def drift(frozen: dict[str, Any] | None, automation_id: str, schedules: ScheduleFile) -> tuple[str, ...]:
+    """``changes`` between a run's frozen definition and ``schedules`` as it stands."""
+    automation = schedules.automation(automation_id)
+    return changes(frozen, Definition.of(schedules, automation) if automation else None)
