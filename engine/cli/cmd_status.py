@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
+from engine.errors import DatabaseUnavailable
 from engine.schedules.definition import CHANGED
 
 
@@ -15,7 +16,10 @@ def status(obj: CliContext) -> None:
     """Per automation: paused or not, next send time (local and UTC), the run in progress, the last runs."""
     from engine import api  # noqa: PLC0415
 
-    broken = api.config_error(obj.settings())
+    try:
+        broken = api.config_error(obj.settings())
+    except DatabaseUnavailable:
+        broken = None  # scheduler_status says what is wrong: a broken local schedules.yaml first, then the database
     config_error = (
         f"{broken.message} (since {broken.since:%Y-%m-%d %H:%M:%S %Z}, seen by {broken.worker})" if broken else None
     )
