@@ -1,15 +1,14 @@
-"""The example project, shipped inside the package: a generated copy of the repository's own example files.
+"""The example project, shipped inside the package: the repository's own example files, not a copy of them.
 
 The repository's root holds the example project that its tests, benchmarks and ``engine demo`` use;
-``example/`` beside this module is the same files as package data, so an installed engine can run
-the demo and start new projects without a checkout. ``python -m engine.scaffold.example`` (from the
-checkout's root) rewrites the copy; a test fails while the two differ, so there is no copy to drift.
+``example/`` beside this module holds relative symbolic links to it (``sql -> ../../../sql``, ...).
+In the checkout they read through to the root; building the wheel follows them, so the installed
+package carries real files and an installed engine can run the demo and start new projects without a
+checkout. There is one copy of each file, so nothing can drift.
 """
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 EXAMPLE_DIR = Path(__file__).with_name("example")
@@ -29,31 +28,9 @@ def example_files(root: Path) -> dict[str, bytes]:
     return files
 
 
-def differences(checkout: Path, packaged: Path = EXAMPLE_DIR) -> list[str]:
-    """Files that differ between the checkout's example project and the packaged copy (empty when in sync)."""
-    ours, theirs = example_files(checkout), example_files(packaged)
-    return sorted(name for name in ours.keys() | theirs.keys() if ours.get(name) != theirs.get(name))
-
-
-def sync(checkout: Path, packaged: Path = EXAMPLE_DIR) -> list[str]:
-    """Make the packaged copy equal the checkout's example project; return the files changed."""
-    changed = differences(checkout, packaged)
-    if packaged.exists():
-        shutil.rmtree(packaged)
-    for name, content in example_files(checkout).items():
-        (packaged / name).parent.mkdir(parents=True, exist_ok=True)
-        (packaged / name).write_bytes(content)
-    return changed
-
-
 def copy_example(dest: Path) -> Path:
     """Write the packaged example project into ``dest`` (created if missing) and return it."""
     for name, content in example_files(EXAMPLE_DIR).items():
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         (dest / name).write_bytes(content)
     return dest
-
-
-if __name__ == "__main__":  # python -m engine.scaffold.example [CHECKOUT]: refresh the packaged copy
-    changed = sync(Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve())
-    print(f"{len(changed)} file(s) changed in {EXAMPLE_DIR}: {', '.join(changed) or 'none'}")
