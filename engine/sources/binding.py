@@ -134,16 +134,23 @@ def param_types(params: Mapping[str, Any]) -> dict[str, str]:
 
 
 def server_bound(
-    sql: str, params: Mapping[str, Any], *, empty_arrays: bool = False, types: Mapping[str, str] | None = None
+    sql: str,
+    params: Mapping[str, Any],
+    *,
+    empty_arrays: bool = False,
+    types: Mapping[str, str] | None = None,
+    checked: bool = False,
 ) -> ServerBound:
     """Check ``sql`` is one plain SELECT (``check_query``) and replace each placeholder by a typed read.
 
     ``empty_arrays`` keeps every bound array's type but not its elements: enough to describe
     the result columns without sending and planning 100k ids twice. ``types`` (``param_types``)
-    saves typing the values again for a second text of the same query.
+    saves typing the values again for a second text of the same query; ``checked`` says ``sql`` already
+    passed ``check_query`` for the first text (the parse is not repeated).
     """
     types = types if types is not None else param_types(params)
-    check_query(sql)
+    if not checked:
+        check_query(sql)
     names = {name: setting_name(i, name) for i, name in enumerate(sorted(params))}
     pieces: dict[str, str] = {}  # a placeholder used several times is typed and rendered once
 

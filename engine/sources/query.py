@@ -82,7 +82,7 @@ def fetch_arrow(
             if bound.settings:
                 cur.execute(*bind_statement(bound))
             # column types do not depend on array contents: describe with empty arrays (no transfer, cheap plan)
-            shape = server_bound(rendered.sql, rendered.params, empty_arrays=True, types=types)
+            shape = server_bound(rendered.sql, rendered.params, empty_arrays=True, types=types, checked=True)
             prefix = len(describe_prefix)
             cur.execute(f"{describe_prefix}{shape.sql}\n) AS described LIMIT 0", binary=True)
             description = cur.description or []

@@ -15,6 +15,7 @@ import json
 import tempfile
 import threading
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ def _spill_folder() -> str:
     return _SPILL[0].name
 
 
+@lru_cache(maxsize=1024)  # a segment is checked again at each use (counts, thresholds, every output)
 def check_fragment(sql: str, what: str, *, expression: bool) -> str:
     """The text to paste (a query loses trailing ``;`` and blanks) when it is one expression or one SELECT.
 
