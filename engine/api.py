@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -31,11 +31,13 @@ from engine.errors import StateError
 from engine.logs import log_context
 from engine.outputs.names import check_output_names
 from engine.pipeline import RunRequest, render_queries, run_audience, run_dir_for
+from engine.push.arms import HoldoutGroup
 from engine.push.template import PushTemplate, TemplateError, adhoc_template
 from engine.render.literals import compiled
 from engine.render.locate import locator
 from engine.report import after_automation_run, after_run, after_send
 from engine.runs.model import RunResult
+from engine.schedules.loader import load_schedules
 from engine.schedules.templates import load_template
 from engine.selection import select_audiences
 from engine.spec.loader import load_audience, load_project_audiences, named_audience_files
@@ -114,6 +116,8 @@ def send(
     """
     from engine.delivery.api import DEFAULT_RETRY, deliver  # noqa: PLC0415  (firebase-admin loads on demand)
 
+    if request.holdouts is None and request.automation and not request.test:
+        request = replace(request, holdouts=_holdouts(settings, request.automation))
     report = deliver(
         settings,
         request,
@@ -126,6 +130,13 @@ def send(
     if report.status is not SendStatus.DRY_RUN:
         after_send(settings, report.source)  # the run's report.html now shows this send's funnel
     return report
+
+
+def _holdouts(settings: Settings, automation_id: str) -> tuple[HoldoutGroup, ...]:
+    """The groups schedules.yaml holds out of ``automation_id``'s live sends now (none: not an automation)."""
+    schedules = load_schedules(settings.project_dir)
+    automation = schedules.automation(automation_id)
+    return schedules.holdouts(automation) if automation else ()
 
 
 def send_session(settings: Settings, *, live: bool) -> AbstractContextManager[SendSession]:

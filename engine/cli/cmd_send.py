@@ -228,7 +228,8 @@ def _print_report(report: SendReport) -> None:
     ]
     lines += [(f"skipped: {reason}", n) for reason, n in sorted(report.skipped.items())]
     lines += [(f"cadence: {rule}", n) for rule, n in sorted(report.cadence_excluded.items())]
-    lines += [("no device token", report.no_token), ("targeted", report.targeted), ("sent", report.sent)]
+    lines += [("no device token", report.no_token), ("held out", report.held_out)]
+    lines += [("targeted", report.targeted), ("sent", report.sent)]
     lines += [(f"failed: {code}", n) for code, n in sorted(report.failed.items())]
     lines += [
         ("in doubt", report.in_flight_unknown),

@@ -364,6 +364,7 @@ def _plan(
         cadence=cadence,
         tokens=lambda ids: {uid: found[uid] for uid in ids if uid in found},
         dead_tokens=ledger.dead_tokens,
+        holdouts=() if request.test or prepared.record.mode != "live" else (request.holdouts or ()),
     )
 
 

@@ -57,7 +57,7 @@ class Outcome(StrEnum):
     FAILED = "failed"  # FCM said no
     IN_DOUBT = "in_doubt"  # handed to FCM by an attempt that died before the answer was recorded
     SKIPPED_BY_CADENCE = "skipped_by_cadence"
-    HELD_OUT = "held_out"  # no producer yet: holdouts come with a later issue, so it is always 0
+    HELD_OUT = "held_out"  # in a holdout group: never sent, the control group of ``engine impact``
     CANCELLED = "cancelled"  # the run was cancelled before its live send
 
     @property
@@ -78,7 +78,13 @@ class Outcomes:
 
     @classmethod
     def of_counts(
-        cls, *, sent: int, failed: Mapping[str, int], in_doubt: int, cadence_excluded: Mapping[str, int]
+        cls,
+        *,
+        sent: int,
+        failed: Mapping[str, int],
+        in_doubt: int,
+        cadence_excluded: Mapping[str, int],
+        held_out: int = 0,
     ) -> Outcomes:
         """From a send's counts (``failed``: by reason): a row failed IN_FLIGHT_UNKNOWN is in doubt, not failed."""
         return cls(
@@ -86,6 +92,7 @@ class Outcomes:
             failed=sum(failed.values()) - failed.get(IN_FLIGHT_UNKNOWN, 0),
             in_doubt=in_doubt,
             skipped_by_cadence=sum(cadence_excluded.values()),
+            held_out=held_out,
         )
 
     def __add__(self, other: Outcomes) -> Outcomes:
@@ -137,6 +144,7 @@ class LedgerItem:
     title: str | None = None
     body: str | None = None
     deep_link: str | None = None
+    variant: str | None = None  # the push's copy variant this user got (None: the push has none)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", ItemStatus(self.status))  # built frozen: its only mutation

@@ -1,8 +1,11 @@
 """Planning a send: who gets which rendered push on which token, and why everyone else does not.
 
-Steps, each removing users with a reason the report counts: render the template per row,
-keep only test users (``--test``), cadence (live sends), device token, tokens FCM declared
-dead, and a token shared with an earlier user (one push per device, as the original did).
+Steps, each removing users with a reason the report counts: render the template per row (each
+user's copy variant, when the push has variants), keep only test users (``--test``), cadence
+(live sends), device token, tokens FCM declared dead, and a token shared with an earlier user
+(one push per device, as the original did). Last, a user who would be sent but is in a holdout
+group is held out (``held_out:<scope>``): the control group passed every filter the treated
+users did, so the two are comparable (``engine impact``).
 The plan is computed once and frozen in the ledger: a resumed send never re-plans, so users
 it already pushed are not re-judged by cadence against their own new push.
 """
@@ -15,6 +18,7 @@ from typing import Callable, Collection, Mapping, Sequence
 from engine.cadence import CadenceDecision
 from engine.delivery.model import CadenceSummary, ItemStatus, LedgerItem, PlanSummary
 from engine.delivery.recipients import Recipients
+from engine.push.arms import HoldoutGroup, held_out_by, pick
 from engine.push.template import PushTemplate, render
 
 NO_TOKEN = "no_token"
@@ -43,12 +47,22 @@ def plan_send(
     cadence: CadenceFilter | None,
     tokens: TokenLookup,
     dead_tokens: TokenLookup,
+    holdouts: Sequence[HoldoutGroup] = (),
 ) -> Plan:
-    """Decide every row. ``test_users`` restricts to those ids (test sends); ``cadence`` None bypasses it."""
+    """Decide every row. ``test_users`` restricts to those ids (test sends); ``cadence`` None bypasses it;
+    ``holdouts``: the groups held out of this (live) send."""
     skipped: dict[str, str] = {}
     rendered = {}
+    copies = template.copies()
+    weights = [variant.weight for variant in template.variants]
+    variant_of: dict[str, str] = {}
     for user_id, values in recipients.rows:
-        push, reason = render(template, values, allowed_hosts)
+        copy = template
+        if copies:
+            index = pick(template.variant_salt, user_id, weights)
+            copy = copies[index]
+            variant_of[user_id] = template.variants[index].name
+        push, reason = render(copy, values, allowed_hosts)
         if reason:
             skipped[user_id] = reason
         elif test_users is not None and user_id not in test_users:
@@ -79,7 +93,9 @@ def plan_send(
             elif token in owner:
                 reason = "duplicate_token"
             else:
-                owner[token] = user_id
+                owner[token] = user_id  # a held-out user keeps the device: as if sent
+                group = held_out_by(holdouts, user_id)
+                reason = group.reason if group else None
         push = rendered.get(user_id)
         items.append(
             LedgerItem(
@@ -91,6 +107,7 @@ def plan_send(
                 title=push.title if push else None,
                 body=push.body if push else None,
                 deep_link=push.link if push else None,
+                variant=variant_of.get(user_id),
             )
         )
     summary = PlanSummary(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.delivery.model import IN_DOUBT_EXIT, IN_FLIGHT_UNKNOWN, ItemStatus, Outcomes, PlanSummary, SendStatus, Tally
 from engine.delivery.plan import CADENCE_PREFIX, NO_TOKEN
+from engine.push.arms import HELD_OUT_PREFIX
 from engine.push.preview import PushPreview
 
 if TYPE_CHECKING:  # the sender loads the FCM client (httpx, google-auth); reports are read without it
@@ -25,6 +26,7 @@ class _HasOutcomes:
     failed: dict[str, int]
     in_flight_unknown: int
     cadence_excluded: dict[str, int]
+    held_out: int
 
     @property
     def refused(self) -> dict[str, int]:
@@ -34,7 +36,11 @@ class _HasOutcomes:
     @property
     def outcomes(self) -> Outcomes:
         return Outcomes.of_counts(
-            sent=self.sent, failed=self.failed, in_doubt=self.in_flight_unknown, cadence_excluded=self.cadence_excluded
+            sent=self.sent,
+            failed=self.failed,
+            in_doubt=self.in_flight_unknown,
+            cadence_excluded=self.cadence_excluded,
+            held_out=self.held_out,
         )
 
 
@@ -57,6 +63,7 @@ class SendReport(_HasOutcomes):
     skipped: dict[str, int]  # reason -> users (template values, test filter, dead/duplicate tokens)
     no_token: int
     cadence_excluded: dict[str, int]  # rule -> users
+    held_out: int  # in a holdout group: passed every filter, never sent (the control group)
     cadence: dict[str, Any]
     targeted: int  # users with a push to send after every filter
     sent: int
@@ -98,6 +105,7 @@ class Counts(_HasOutcomes):
     skipped: dict[str, int]
     no_token: int
     cadence_excluded: dict[str, int]
+    held_out: int
     cadence: dict[str, Any]
     targeted: int
     sent: int
@@ -116,6 +124,7 @@ class Counts(_HasOutcomes):
             for reason in sorted(skipped)
             if reason.startswith(CADENCE_PREFIX)
         }
+        held_out = sum(skipped.pop(reason) for reason in sorted(skipped) if reason.startswith(HELD_OUT_PREFIX))
         retryable = sum(tally.reasons(ItemStatus.FAILED, retryable=True).values())
         return cls(
             total_rows=summary.total_rows,
@@ -125,6 +134,7 @@ class Counts(_HasOutcomes):
             skipped=skipped,
             no_token=no_token,
             cadence_excluded=cadence,
+            held_out=held_out,
             cadence=summary.cadence.as_dict(),
             targeted=sum(
                 tally.count(s) for s in (ItemStatus.PENDING, ItemStatus.IN_FLIGHT, ItemStatus.SENT, ItemStatus.FAILED)

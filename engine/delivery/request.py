@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from engine.delivery.shard import Shard
+from engine.push.arms import HoldoutGroup
 from engine.push.preview import DEFAULT_SAMPLES
 from engine.push.template import PushTemplate
 
@@ -22,6 +23,8 @@ class SendRequest:
     in doubt. ``shard`` sends one range of an already planned send (engine.delivery.shard).
     ``cadence_override`` is ``automation``'s ``cadence:`` mapping as its run froze it at generate
     (``{}``: none), used instead of the one schedules.yaml has now; None reads it from the file.
+    ``holdouts``: the groups held out of a live send of ``automation`` (as its run froze them; None: as
+    schedules.yaml declares them now, ``engine.api.send`` fills them in); TEST sends hold out nobody.
     """
 
     source: Path
@@ -42,6 +45,7 @@ class SendRequest:
     samples: int = DEFAULT_SAMPLES  # a dry run's rendered pushes shown (engine.push.preview)
     push: PushTemplate | None = None  # the named template as an automation run froze it (not re-read from the file)
     cadence_override: Mapping[str, Any] | None = None
+    holdouts: tuple[HoldoutGroup, ...] | None = None
 
     @property
     def adhoc(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
@@ -43,6 +43,20 @@ _NON_EMPTY = Field(json_schema_extra={"minLength": 1})  # in the file; an empty 
 # gets a message of its own (template_problems)
 
 
+@pydantic_dataclass(frozen=True, config=CONFIG, kw_only=True)
+class Variant:
+    """One copy of a push in an experiment: its texts override the template's; ``weight`` is its share."""
+
+    name: Identifier
+    weight: Annotated[float, Field(gt=0, description="relative share of the users (default 1)")] = 1.0
+    title: Maybe[Annotated[str, _NON_EMPTY]] = None
+    body: Maybe[Annotated[str, _NON_EMPTY]] = None
+    deep_link: Maybe[Annotated[str, _NON_EMPTY]] = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, "weight": self.weight, **{f: getattr(self, f) for f in FIELDS}}
+
+
 @pydantic_dataclass(frozen=True, config=_IN_FILE, kw_only=True)
 class PushTemplate:
     """Title, body and optional deep link of one push, with its layer and where it was declared."""
@@ -55,6 +69,14 @@ class PushTemplate:
     audience: Maybe[Identifier] = None  # the audience whose run it sends
     output: Maybe[Identifier] = None  # which output of that run
     description: str = ""
+    variants: Annotated[
+        tuple[Variant, ...],
+        Field(
+            description="copy variants: each user gets one, by a hash of the push's name and the user id; "
+            "the ledger records which",
+            json_schema_extra={"minItems": 2},
+        ),
+    ] = ()
     location: SkipJsonSchema[SourceLocation | None] = None
     field_locations: SkipJsonSchema[tuple[tuple[str, SourceLocation], ...]] = ()
 
@@ -62,17 +84,39 @@ class PushTemplate:
         return getattr(self, field) or ""
 
     def variables(self) -> tuple[str, ...]:
-        """Columns used, in order of first use across title, body, deep link."""
+        """Columns used, in order of first use across title, body, deep link (and every variant's)."""
         seen: dict[str, None] = {}
-        for field in FIELDS:
-            for name in VARIABLE.findall(self.text(field)):
-                seen.setdefault(name, None)
+        for template in (self, *self.copies()):
+            for field in FIELDS:
+                for name in VARIABLE.findall(template.text(field)):
+                    seen.setdefault(name, None)
         return tuple(seen)
 
     def fingerprint(self) -> str:
         """Identifies the push's content: a resumed send must use the same template."""
-        payload = json.dumps([self.title, self.body, self.deep_link, self.layer], ensure_ascii=False)
+        content: list[object] = [self.title, self.body, self.deep_link, self.layer]
+        if self.variants:  # absent for a push without variants: its fingerprint is what it always was
+            content.append([v.as_json() for v in self.variants])
+        payload = json.dumps(content, ensure_ascii=False)
         return hashlib.sha256(payload.encode()).hexdigest()
+
+    def copies(self) -> tuple[PushTemplate, ...]:
+        """One template per variant, the variant's texts over this one's (empty: no variants)."""
+        return tuple(
+            replace(
+                self,
+                title=v.title or self.title,
+                body=v.body or self.body,
+                deep_link=v.deep_link or self.deep_link,
+                variants=(),
+            )
+            for v in self.variants
+        )
+
+    @property
+    def variant_salt(self) -> str:
+        """What a user's variant is hashed with: the push's name, so each push's split is its own."""
+        return f"variant:{self.name or self.fingerprint()}"
 
     def locate(self, field: str) -> SourceLocation | None:
         return dict(self.field_locations).get(field, self.location)
@@ -108,6 +152,9 @@ def link_problem(url: str, allowed_hosts: Sequence[str]) -> str | None:
 def template_problems(template: PushTemplate, allowed_hosts: Sequence[str]) -> list[tuple[str, str]]:
     """Every (field, problem) of the raw template: required texts, variable syntax, deep-link host."""
     problems: list[tuple[str, str]] = []
+    for copy, variant in zip(template.copies(), template.variants, strict=True):
+        own = [(field, text) for field, text in template_problems(copy, allowed_hosts) if getattr(variant, field)]
+        problems.extend((field, f"variant {variant.name!r}: {text}") for field, text in own)
     for field in ("title", "body"):
         if not template.text(field).strip():
             problems.append((field, f"{field} is required"))

@@ -291,6 +291,7 @@ def _send_request(
         send_id=_send_id(run, push.name or "", label),
         automation=run.automation_id,
         cadence_override=definition.cadence or {},
+        holdouts=() if test else definition.holdouts,
         **options,
     )
 
@@ -304,7 +305,13 @@ class _Sent:
     def fields(self) -> dict[str, Any]:
         """The run's count columns (a push in doubt is not failed)."""
         o = self.outcomes
-        return {"sent": o.sent, "failed": o.failed, "in_doubt": o.in_doubt, "cadence_excluded": o.skipped_by_cadence}
+        return {
+            "sent": o.sent,
+            "failed": o.failed,
+            "in_doubt": o.in_doubt,
+            "cadence_excluded": o.skipped_by_cadence,
+            "held_out": o.held_out,
+        }
 
 
 def _send_all(

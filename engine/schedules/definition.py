@@ -12,8 +12,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from engine.push.arms import HoldoutGroup
 from engine.push.template import PushTemplate
-from engine.schedules.model import Automation, ScheduleFile
+from engine.schedules.durations import format_duration, parse_duration
+from engine.schedules.model import Automation, Conversion, ScheduleFile
 
 CHANGED = "definition changed since generate"  # what status, the report and the page say above the lines
 
@@ -29,6 +31,8 @@ class Definition:
     pushes: tuple[PushTemplate, ...]
     cadence: dict[str, Any] | None
     max_audience_size: int | None
+    holdouts: tuple[HoldoutGroup, ...] = ()  # the global group first, then the automation's own
+    conversions: tuple[Conversion, ...] = ()
 
     @classmethod
     def of(cls, schedules: ScheduleFile, automation: Automation) -> Definition:
@@ -39,6 +43,8 @@ class Definition:
             pushes=tuple(schedules.templates[name] for name in automation.pushes),
             cadence=dict(automation.cadence) if automation.cadence is not None else None,
             max_audience_size=automation.max_audience_size,
+            holdouts=schedules.holdouts(automation),
+            conversions=automation.conversions,
         )
 
     @classmethod
@@ -50,6 +56,10 @@ class Definition:
             pushes=tuple(PushTemplate(**push) for push in data["pushes"]),
             cadence=data["cadence"],
             max_audience_size=data["max_audience_size"],
+            holdouts=tuple(HoldoutGroup.from_json(group) for group in data.get("holdouts", ())),
+            conversions=tuple(
+                Conversion(name=c["name"], within=parse_duration(c["within"])) for c in data.get("conversions", ())
+            ),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -57,10 +67,15 @@ class Definition:
         data = {
             "audience": self.audience,
             "vars": self.vars,
-            "pushes": [{name: getattr(push, name) for name in _PUSH_FIELDS} for push in self.pushes],
+            "pushes": [_push_json(push) for push in self.pushes],
             "cadence": self.cadence,
             "max_audience_size": self.max_audience_size,
         }
+        # experiments' keys only when used: a definition without them keeps the digest it always had
+        if self.holdouts:
+            data["holdouts"] = [group.as_json() for group in self.holdouts]
+        if self.conversions:
+            data["conversions"] = [{"name": c.name, "within": format_duration(c.within)} for c in self.conversions]
         result: dict[str, Any] = json.loads(json.dumps(data, default=str))
         return result
 
@@ -68,6 +83,13 @@ class Definition:
         """sha256 of the canonical JSON: equal digests, equal definitions."""
         canonical = json.dumps(self.as_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _push_json(push: PushTemplate) -> dict[str, Any]:
+    data = {name: getattr(push, name) for name in _PUSH_FIELDS}
+    if push.variants:
+        data["variants"] = [variant.as_json() for variant in push.variants]
+    return data
 
 
 def _flat(value: Any, path: str = "") -> dict[str, Any]:

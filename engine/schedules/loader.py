@@ -49,6 +49,26 @@ def _suggest(name: str, known: list[str]) -> str:
 def _template_problems(doc: Document, templates: dict[str, Any]) -> list[EngineError]:
     problems: list[EngineError] = []
     for name, template in templates.items():
+        named: set[str] = set()
+        for index, variant in enumerate(template.get("variants") or ()):
+            if variant["name"] in named:
+                problems.append(
+                    ScheduleError(
+                        f"template {name!r}: two variants are named {variant['name']!r}",
+                        location=doc.locate(("templates", name, "variants", index, "name")),
+                        hint="the ledger records each user's variant by name: give each its own",
+                    )
+                )
+            named.add(variant["name"])
+            for field in FIELDS:
+                for offset, bad in malformed_variables(variant.get(field)):
+                    problems.append(
+                        ScheduleError(
+                            f"template {name!r}: variant {variant['name']!r}: malformed variable {bad!r} in {field}",
+                            location=value_location(doc, ("templates", name, "variants", index, field), offset),
+                            hint="write [[var:column_name]]",
+                        )
+                    )
         for field in FIELDS:
             for offset, bad in malformed_variables(template.get(field)):
                 problems.append(
@@ -139,10 +159,44 @@ def _timing_problems(doc: Document, where: KeyPath, name: str, item: dict[str, A
     return problems
 
 
+def _experiment_problems(doc: Document, automations: list[dict[str, Any]]) -> list[EngineError]:
+    """The global holdout is one group: every automation that declares it must declare the same one;
+    an automation names each conversion once."""
+    problems: list[EngineError] = []
+    first: tuple[str, tuple[Any, Any]] | None = None
+    for index, item in enumerate(automations):
+        holdout = item.get("holdout") or {}
+        if holdout.get("scope") == "global":
+            declared = (holdout["percent"], holdout.get("salt"))
+            if first is None:
+                first = (item["id"], declared)
+            elif declared != first[1]:
+                problems.append(
+                    ScheduleError(
+                        f"automation {item['id']!r}: its global holdout (percent {declared[0]}, salt {declared[1]!r}) "
+                        f"differs from automation {first[0]!r}'s (percent {first[1][0]}, salt {first[1][1]!r})",
+                        location=doc.locate(("automations", index, "holdout")),
+                        hint="the global holdout is one standing group: declare the same percent and salt "
+                        "everywhere, or use scope: automation",
+                    )
+                )
+        seen: set[str] = set()
+        for position, conversion in enumerate(item.get("conversions") or ()):
+            if conversion["name"] in seen:
+                problems.append(
+                    ScheduleError(
+                        f"automation {item['id']!r} names conversion {conversion['name']!r} twice",
+                        location=doc.locate(("automations", index, "conversions", position, "name")),
+                    )
+                )
+            seen.add(conversion["name"])
+    return problems
+
+
 def _automation_problems(
     doc: Document, automations: list[dict[str, Any]], templates: dict[str, Any]
 ) -> list[EngineError]:
-    problems: list[EngineError] = []
+    problems: list[EngineError] = _experiment_problems(doc, automations)
     first_line: dict[str, int | None] = {}
     for index, item in enumerate(automations):
         where: KeyPath = ("automations", index)

@@ -17,6 +17,7 @@ from pydantic.dataclasses import dataclass
 from pydantic.json_schema import SkipJsonSchema
 
 from engine.errors import SourceLocation
+from engine.push.arms import GLOBAL_SALT, HoldoutGroup, HoldoutScope
 from engine.push.template import PushTemplate
 from engine.schedules.cron import CronSchedule, parse_cron
 from engine.schedules.durations import PATTERN, parse_duration
@@ -48,6 +49,32 @@ Day = Annotated[
     ),
 ]
 Cron = Annotated[CronSchedule, PlainValidator(_parsed(parse_cron, CronSchedule), json_schema_input_type=str)]
+
+
+@dataclass(frozen=True, config=CONFIG, kw_only=True)
+class Holdout:
+    """Users never sent this automation's live pushes, measured against the treated ones (``engine impact``)."""
+
+    percent: Annotated[float, Field(gt=0, lt=100, description="share of all users held out, by a hash of the id")]
+    salt: Maybe[Annotated[str, Field(min_length=1)]] = Field(
+        None, description="what the hash is salted with (default: the automation id; global: one project-wide salt)"
+    )
+    scope: HoldoutScope = Field(
+        HoldoutScope.AUTOMATION,
+        description="automation: this automation's control group; global: a standing group no automation pushes",
+    )
+
+    def group(self, automation_id: str) -> HoldoutGroup:
+        default = GLOBAL_SALT if self.scope is HoldoutScope.GLOBAL else automation_id
+        return HoldoutGroup(scope=self.scope, percent=self.percent, salt=self.salt or default)
+
+
+@dataclass(frozen=True, config=CONFIG, kw_only=True)
+class Conversion:
+    """What counts as converting after a push: ``sql/conversions/<name>.sql`` within ``within`` of the push."""
+
+    name: Identifier = Field(description="the conversion's SQL file: sql/conversions/<name>.sql")
+    within: Duration = Field(description="how long after the push a conversion counts (e.g. 24h)")
 
 
 class MissedPolicy(enum.Enum):
@@ -86,6 +113,8 @@ class Automation:
         "missed", "grace", default=DEFAULT_LATE_GRACE, description="late: how long after T-0 a run may still send"
     )
     cadence: Maybe[dict[str, Any]] = Field(None, description="per-automation cadence overrides (see cadence.yaml)")
+    holdout: Maybe[Holdout] = None
+    conversions: tuple[Conversion, ...] = ()
     enabled: bool = True
     description: str = ""
     location: SkipJsonSchema[SourceLocation | None] = None
@@ -120,3 +149,22 @@ class ScheduleFile:
 
     def automation(self, automation_id: str) -> Automation | None:
         return next((a for a in self.automations if a.id == automation_id), None)
+
+    @property
+    def global_holdout(self) -> HoldoutGroup | None:
+        """The standing control group (``scope: global`` on any automation; the loader checks they agree)."""
+        return next(
+            (
+                a.holdout.group(a.id)
+                for a in self.automations
+                if a.holdout is not None and a.holdout.scope is HoldoutScope.GLOBAL
+            ),
+            None,
+        )
+
+    def holdouts(self, automation: Automation) -> tuple[HoldoutGroup, ...]:
+        """Every group held out of ``automation``'s live sends: the global one first, then its own."""
+        groups = [self.global_holdout]
+        if automation.holdout is not None and automation.holdout.scope is HoldoutScope.AUTOMATION:
+            groups.append(automation.holdout.group(automation.id))
+        return tuple(group for group in groups if group is not None)

@@ -22,7 +22,8 @@ from engine.state.model import FINAL, AutomationRun, AutomationRunStatus, LastSu
 _COLUMNS = (
     "id::text AS id, automation_id, send_at, kind, status, reason, audience_run_id::text AS audience_run_id, "
     "run_dir, coalesce(frozen, '{}'::jsonb) AS frozen, audience_size, sent, failed, cadence_excluded, "
-    "updated_at, in_doubt, generate_at, test_at, window_opens_at, live_at, latest_start, definition, definition_hash"
+    "updated_at, in_doubt, generate_at, test_at, window_opens_at, live_at, latest_start, definition, definition_hash, "
+    "held_out"
 )
 PLANNED = ("generate_at", "test_at", "window_opens_at", "live_at", "latest_start")  # fixed once planned
 _RUN_NAMESPACE = uuid.UUID("5d1b8f1e-6c57-4d0e-9d0a-3f9a4c2b7e10")

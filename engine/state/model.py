@@ -125,6 +125,7 @@ class AutomationRun:
     latest_start: datetime | None = None
     definition: dict[str, Any] | None = None  # the automation as generate froze it (engine.schedules.definition)
     definition_hash: str | None = None
+    held_out: int | None = None  # users of the live send in a holdout group (issue 26)
 
     def __post_init__(self) -> None:
         _set(self, kind=RunKind(self.kind), status=AutomationRunStatus(self.status))
@@ -141,6 +142,7 @@ class AutomationRun:
             failed=self.failed or 0,
             in_doubt=self.in_doubt or 0,
             skipped_by_cadence=self.cadence_excluded or 0,
+            held_out=self.held_out or 0,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -139,7 +139,7 @@ def insert(conn: psycopg.Connection, record: SendRecord, plan: PlanSummary, item
     )
     with conn.cursor().copy(
         "COPY engine.send_items (send_id, seq, user_id, idempotency_key, token, title, body,"
-        " deep_link, status, reason) FROM STDIN"
+        " deep_link, status, reason, variant) FROM STDIN"
     ) as copy:
         for item in items:
             copy.write_row(
@@ -154,6 +154,7 @@ def insert(conn: psycopg.Connection, record: SendRecord, plan: PlanSummary, item
                     item.deep_link,
                     item.status,
                     item.reason,
+                    item.variant,
                 )
             )
 
