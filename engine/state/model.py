@@ -190,3 +190,27 @@ class LastSuccess:
     kind: str  # "audience" or "automation"
     name: str
     at: datetime
+
+
+# engine.impact (issue 26): only counts are stored; every rate, interval, p-value and verdict is derived from
+# them (engine.experiments.stats), so the CLI, --json, the report, the page and /metrics agree.
+ALL_VARIANTS = ""  # the variant of a row that counts the push as a whole (every variant together)
+
+
+@dataclass(frozen=True)
+class ImpactCounts:
+    """Treated (sent) and held-out users of one push of one run, and how many of each converted in the window."""
+
+    run_id: str
+    automation_id: str
+    push: str
+    variant: str  # ALL_VARIANTS: the push as a whole
+    conversion: str
+    within_seconds: int
+    send_at: datetime  # when the live send began: the held-out users' attribution time
+    window_closed: bool  # False: the window is still open, so the counts can still grow
+    treated: int
+    treated_converted: int
+    held_out: int
+    held_out_converted: int
+    measured_at: datetime | None = None
