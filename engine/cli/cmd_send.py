@@ -77,7 +77,11 @@ from engine.timeutil import parse_as_of
     help="At most N pushes claimed and not yet recorded at once, so at most N in doubt after a crash "
     "(default: twice ENGINE_FCM_CONCURRENCY, 128). Answers are committed every 20 ms.",
 )
-@click.option("--automation", default=None, help="Apply this schedules.yaml automation's cadence overrides.")
+@click.option(
+    "--automation",
+    default=None,
+    help="Send as this schedules.yaml automation: its cadence overrides and, on a live send, its holdout groups.",
+)
 @click.option(
     "--shard",
     default=None,
