@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     from engine.catalog.model import CatalogPull
     from engine.delivery.session import SendSession
+    from engine.experiments.report import ImpactReport
     from engine.validate.findings import ValidationReport
 
 log = logging.getLogger("engine.api")
@@ -489,3 +490,37 @@ def report_history(settings: Settings, name: str, *, limit: int = 20) -> Path:
     from engine.report import write_history  # noqa: PLC0415
 
     return write_history(settings, name, limit=limit)
+
+
+def impact(
+    settings: Settings, automation_id: str, *, since: datetime | None, now: datetime | None = None
+) -> "ImpactReport":
+    """Measure ``automation_id``'s live sends since ``since`` against its holdout for each conversion it declares
+    (``engine impact``): store the counts (engine.impact) and return them with rates, uplift, CI and verdict.
+
+    A ConfigError (exit 2) when the automation is unknown or declares no conversions; DatabaseUnavailable (3)
+    when the state or app database does not answer."""
+    from engine.errors import ConfigError, SourceLocation  # noqa: PLC0415
+    from engine.experiments.measure import measure  # noqa: PLC0415  (DuckDB and pyarrow load on demand)
+    from engine.experiments.report import build_report  # noqa: PLC0415  (statsmodels loads on demand)
+
+    schedules = load_schedules(settings.project_dir)
+    automation = schedules.automation(automation_id)
+    if automation is None:
+        known = ", ".join(a.id for a in schedules.automations) or "none"
+        raise ConfigError(
+            f"no automation {automation_id!r} in schedules.yaml",
+            location=SourceLocation("schedules.yaml"),
+            hint=f"known automations: {known}",
+        )
+    if not automation.conversions:
+        raise ConfigError(
+            f"automation {automation_id!r} declares no conversions: nothing to measure",
+            location=automation.location or SourceLocation("schedules.yaml"),
+            hint="declare what counts, e.g. `conversions: [{name: created_offer, within: 24h}]` on the automation "
+            "(SQL in sql/conversions/<name>.sql), and a control group with `holdout: {percent: 10}`",
+        )
+    moment = now or utcnow()
+    rows = measure(settings, automation_id, automation.conversions, since=since, now=moment)
+    names = [c.name for c in automation.conversions]
+    return build_report(automation_id, rows, conversions=names, since=since, now=moment)

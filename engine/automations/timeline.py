@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from engine.schedules.model import Automation, MissedPolicy
 from engine.state.model import AutomationRun, AutomationRunStatus
@@ -112,6 +112,13 @@ def run_timeline(run: AutomationRun, automation: Automation | None) -> Timeline 
         window_opens_at=run.window_opens_at,
         latest_start=run.latest_start,
     )
+
+
+def measure_at(send_at: datetime, windows: Iterable[timedelta]) -> datetime | None:
+    """When a run's impact can be measured: its send time T plus the longest conversion window of its frozen
+    definition (None: it declares no conversion, nothing to measure)."""
+    longest = max(windows, default=None)
+    return None if longest is None else send_at + longest
 
 
 def moved_late(automation: Automation, send_at: datetime, now: datetime) -> Timeline | None:

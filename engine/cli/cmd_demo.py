@@ -6,6 +6,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -78,6 +79,9 @@ def demo(
                 "sends": report.sends,
                 "fcm_messages": report.fcm_messages,
                 "reports": [str(p) for p in report.reports],
+                "automation_runs": report.automation_runs,
+                "planted": report.planted,
+                "impact": report.impact,
             }
         )
     else:
@@ -97,8 +101,38 @@ def demo(
         click.echo(f"fake FCM received {report.fcm_messages:,} messages; outputs under {report.output_dir}")
         if report.reports:
             click.echo(f"run report (open in a browser): {report.reports[0]}")
+        _impact_table(report.planted, report.impact)
     if not report.ok:
         sys.exit(1)
+
+
+def _pts(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:+.2f}"
+
+
+def _rate(rate: float | None, users: int) -> str:
+    return f"{'-' if rate is None else f'{rate * 100:.1f} %'} of {users:,}"
+
+
+def _impact_table(planted: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """The demo's last lines: what was planted, and what ``engine impact`` measured (push-level rows)."""
+    for truth in planted:
+        click.secho(
+            f"impact of {truth['automation_id']}: planted {truth['conversion']} at {truth['base_rate']:.0%} for the "
+            f"held out, {truth['base_rate'] + truth['uplift']:.0%} for the treated ({_pts(truth['uplift'])} points); "
+            "measured now, windows still open (`engine impact` again once they close)",
+            bold=True,
+        )
+        mine = [r for r in rows if r["automation"] == truth["automation_id"] and r["conversion"] == truth["conversion"]]
+        click.echo(f"  {'push':28} {'treated':>17} {'held out':>15}  {'uplift, points (95 % CI)':32} p-value")
+        for r in mine:
+            ci = r["uplift_ci"]
+            interval = f"({_pts(ci[0])} to {_pts(ci[1])})" if ci else ""
+            p_value = "-" if r["p_value"] is None else f"{r['p_value']:.3f}"
+            click.echo(
+                f"  {r['push']:28} {_rate(r['treated_rate'], r['treated']):>17}"
+                f" {_rate(r['held_out_rate'], r['held_out']):>15}  {_pts(r['uplift']):>7} {interval:24} {p_value}"
+            )
 
 
 COMMANDS = [demo]

@@ -16,7 +16,8 @@ from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
     "history",
     metavar="NAME",
     default=None,
-    help="Chart audience size, sent and failed over the last runs of this audience instead.",
+    help="Chart audience size and outcomes over the last runs of this audience or automation instead (an "
+    "automation's also its treated vs held-out conversion rates).",
 )
 @click.option(
     "--last", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs --history shows."
@@ -28,11 +29,14 @@ def report(obj: CliContext, run_id: str | None, history: str | None, last: int, 
     """Write the self-contained HTML report of RUN_ID next to its manifest.json and print its path.
 
     The report shows the funnel per output (rows after each query, step and threshold, then
-    sent / failed / skipped / in doubt from the send ledger), step durations, params and
-    as_of, files with rows and sha256, a sample of rows (PII columns from config masked) and
-    warnings. It works offline: no script, font or style is fetched. RUN_ID may be the first
-    8 characters shown in the run folder's name. With --history NAME, writes
-    <output>/NAME/history.html instead (needs the state database).
+    sent / failed / skipped / in doubt / held out from the send ledger), an automation run's
+    impact once its conversion window has passed (treated vs held-out rates, uplift with its
+    95 % interval, p-value, verdict), step durations, params and as_of, files with rows and
+    sha256, a sample of rows (PII columns from config masked) and warnings. It works offline:
+    no script, font or style is fetched. RUN_ID may be the first 8 characters shown in the run
+    folder's name. With --history NAME, writes <output>/NAME/history.html instead (needs the
+    state database); for an automation it also charts the conversion rates of treated and
+    held-out users over its measured runs.
     """
     from engine import api  # noqa: PLC0415
 

@@ -36,6 +36,7 @@ _COMMAND_MODULES = {
     "status": "cmd_status",
     "plan": "cmd_status",
     "report": "cmd_report",
+    "impact": "cmd_impact",
     "serve": "cmd_serve",
     "catalog": "cmd_catalog",
     "init": "cmd_init",

@@ -25,12 +25,20 @@ from psycopg.conninfo import make_conninfo
 
 from engine import api
 from engine.config import Settings
+from engine.delivery.model import Outcomes
 from engine.delivery.request import SendRequest
 from engine.demo.pg import find_server
 from engine.errors import ConfigError
+from engine.report import write_report
 from engine.runs.model import OutputStatus, RunResult
+from engine.schedules.definition import Definition
+from engine.schedules.loader import load_schedules
+from engine.schedules.model import ScheduleFile
 from engine.secrets import mask_dsn
-from engine.state.connection import close_pools
+from engine.state import automation_runs
+from engine.state.connection import close_pools, state_connection
+from engine.state.model import AutomationRunStatus, RunKind
+from engine.timeutil import utcnow
 from engine.web.server import start_in_thread
 
 log = logging.getLogger("engine.demo")
@@ -52,6 +60,9 @@ class DemoReport:
     timeline: list[tuple[str, str]] = field(default_factory=list)  # the compressed automation run's phases
     timeline_audience: int = 0  # its live recipient rows (generated as of the demo's as_of)
     timeline_fcm_messages: int = 0  # pushes its TEST and live (test mode) phases delivered to the fake FCM
+    automation_runs: dict[str, str] = field(default_factory=dict)  # automation -> the run its live sends were
+    planted: list[dict[str, Any]] = field(default_factory=list)  # conversions planted with a known uplift
+    impact: list[dict[str, Any]] = field(default_factory=list)  # engine impact's push-level rows (ImpactRow.as_dict)
 
     @property
     def ok(self) -> bool:
@@ -98,9 +109,7 @@ def _send_all(
     settings: Settings, runs: list[RunResult], as_of: datetime, report: DemoReport, note: Callable[[str], None]
 ) -> None:
     from engine.demo.fake_fcm import FakeFcmServer, write_service_account  # noqa: PLC0415
-    from engine.schedules.loader import load_schedules  # noqa: PLC0415
 
-    templates = load_schedules(settings.project_dir).templates
     written = {
         (r.audience, o.name)
         for r in runs
@@ -108,6 +117,10 @@ def _send_all(
         for o in r.manifest.production_outputs
         if o.status is OutputStatus.WRITTEN
     }
+    schedules = load_schedules(settings.project_dir)
+    templates = schedules.templates
+    pushed_by = {push: a for a in reversed(schedules.automations) for push in a.pushes}  # the first one wins
+    live = _AutomationSends(settings, schedules)
     with FakeFcmServer() as fcm, tempfile.TemporaryDirectory(prefix="engine-demo-") as tmp:
         credentials = write_service_account(Path(tmp) / "service-account.json", token_uri=fcm.token_uri)
         fcm_settings = replace(settings, fcm_credentials=credentials, fcm_endpoint=fcm.endpoint)
@@ -115,14 +128,106 @@ def _send_all(
             run = next((r for r in runs if r.audience == template.audience and r.run_dir), None)
             if run is None or run.run_dir is None or (run.audience, template.output) not in written:
                 continue
+            automation = pushed_by.get(name)
             for test in (True, False):
                 note(f"sending {name} ({'TEST' if test else 'live'})")
-                # a real send runs at the real time (cadence clock), whatever the demo's data as_of
-                result = api.send(fcm_settings, SendRequest(source=run.run_dir, template=name, test=test))
+                # a real send runs at the real time (cadence clock), whatever the demo's data as_of; an
+                # automation's push is sent live as that automation's (its holdout is held out of it)
+                request = SendRequest(source=run.run_dir, template=name, test=test)
+                if automation is not None and not test:
+                    live.open(automation.id, run)
+                    request = replace(request, automation=automation.id)
+                result = api.send(fcm_settings, request)
                 report.sends.append(result.as_dict())
+                if automation is not None and not test:
+                    live.add(automation.id, result.outcomes)
+        report.automation_runs = live.finish()
         report.fcm_messages = len(fcm.received())
         _timeline(fcm_settings, as_of, report, note)
         report.timeline_fcm_messages = len(fcm.received()) - report.fcm_messages
+
+
+class _AutomationSends:
+    """The demo's live sends of an automation's pushes, recorded as one run of that automation (what the
+    scheduler's live phase would have been): its audience run, its frozen definition, then its outcomes. That
+    run is what ``engine impact`` measures, and its report shows the held-out users and the impact section."""
+
+    def __init__(self, settings: Settings, schedules: ScheduleFile) -> None:
+        self.settings = settings
+        self.schedules = schedules
+        self.runs: dict[str, tuple[str, RunResult]] = {}  # automation -> (its run id, the audience run)
+        self.outcomes: dict[str, Outcomes] = {}
+
+    def open(self, automation_id: str, audience_run: RunResult) -> None:
+        if automation_id in self.runs:
+            return
+        automation = self.schedules.automation(automation_id)
+        assert automation is not None
+        definition = Definition.of(self.schedules, automation)
+        with state_connection(self.settings) as conn:
+            run = automation_runs.create_run(
+                conn,
+                automation_id=automation_id,
+                send_at=utcnow(),
+                kind=RunKind.TRIGGERED,
+                status=AutomationRunStatus.SENDING,
+                reason="engine demo: the live sends of the demo's audience run, as this automation's",
+            )
+            assert run is not None
+            automation_runs.freeze_definition(conn, run.id, definition.as_json(), definition.digest())
+            automation_runs.set_audience_run(conn, run.id, audience_run.run_id)
+        self.runs[automation_id] = (run.id, audience_run)
+        self.outcomes[automation_id] = Outcomes()
+
+    def add(self, automation_id: str, outcomes: Outcomes) -> None:
+        self.outcomes[automation_id] += outcomes
+
+    def finish(self) -> dict[str, str]:
+        """Each run cleaned with its users by outcome, its report written again; automation -> run id."""
+        for automation_id, (run_id, audience_run) in self.runs.items():
+            o = self.outcomes[automation_id]
+            with state_connection(self.settings) as conn:
+                automation_runs.transition(
+                    conn,
+                    run_id,
+                    {AutomationRunStatus.SENDING},
+                    AutomationRunStatus.CLEANED,
+                    detail=f"engine demo: live pushes: {o.summary()}",
+                    run_dir=str(audience_run.run_dir),
+                    audience_size=sum(x.rows for x in audience_run.manifest.production_outputs),
+                    sent=o.sent,
+                    failed=o.failed,
+                    in_doubt=o.in_doubt,
+                    cadence_excluded=o.skipped_by_cadence,
+                    held_out=o.held_out,
+                )
+            write_report(self.settings, audience_run.run_dir)
+        return {automation_id: run_id for automation_id, (run_id, _) in self.runs.items()}
+
+
+DEMO_BASE_RATE = 0.10  # the held-out users' planted conversion rate
+DEMO_UPLIFT = 0.05  # what the push adds for the treated users: the truth engine impact should find
+
+
+def _impact(settings: Settings, report: DemoReport, note: Callable[[str], None]) -> None:
+    """For each automation whose live sends held users out and that declares conversions: plant its first
+    conversion with a known uplift (``engine seed --plant-conversions``), then measure it (``engine impact``)
+    now, while its window is still open (the counts so far: every planted conversion is already past)."""
+    from engine.experiments.planting import plant_conversions  # noqa: PLC0415
+
+    schedules = load_schedules(settings.project_dir)
+    for automation_id in report.automation_runs:
+        automation = schedules.automation(automation_id)
+        if automation is None or not automation.conversions or not schedules.holdouts(automation):
+            continue
+        moment = utcnow()
+        note(f"planting {automation.conversions[0].name} for {automation_id}: +{DEMO_UPLIFT:.0%} for the treated")
+        planted = plant_conversions(
+            settings, automation_id, uplift=DEMO_UPLIFT, base_rate=DEMO_BASE_RATE, dsn=settings.source_dsn, now=moment
+        )
+        report.planted.append({**planted.as_dict(), "uplift": DEMO_UPLIFT, "base_rate": DEMO_BASE_RATE})
+        measured = api.impact(settings, automation_id, since=None, now=moment)
+        report.impact += [{"automation": automation_id, **row.as_dict()} for row in measured.runs if not row.variant]
 
 
 def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Callable[[str], None]) -> None:
@@ -134,11 +239,6 @@ def _timeline(settings: Settings, as_of: datetime, report: DemoReport, note: Cal
     from datetime import timedelta  # noqa: PLC0415
 
     from engine.scheduler.phases import Fanout, PhaseContext, advance, send_shard  # noqa: PLC0415
-    from engine.schedules.loader import load_schedules  # noqa: PLC0415
-    from engine.state import automation_runs  # noqa: PLC0415
-    from engine.state.connection import state_connection  # noqa: PLC0415
-    from engine.state.model import RunKind  # noqa: PLC0415
-    from engine.timeutil import utcnow  # noqa: PLC0415
 
     schedules = load_schedules(settings.project_dir)
     if not schedules.automations:
@@ -225,4 +325,5 @@ def run_demo(
             )
         if send:
             _send_all(demo, report.runs, as_of, report, note)
+            _impact(demo, report, note)
         return report

@@ -96,6 +96,7 @@ def send_finished(settings: Settings, record: Any, report: Any, stats: Any) -> N
                 "sent": outcomes.sent,
                 "failed": outcomes.failed,
                 "in_doubt": outcomes.in_doubt,
+                "held_out": outcomes.held_out,
             },
         )
         where = {"send_id": record.send_id, "audience": record.audience or "", "run_id": record.run_id or ""}

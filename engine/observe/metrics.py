@@ -72,17 +72,25 @@ ALERTS = Counter(
 )
 
 
+# engine.impact's totals (engine.state.impact.totals): automation, conversion, treated users, treated converted,
+# held-out users, held-out converted
+ConversionTotals = tuple[str, str, int, int, int, int]
+TREATED, HELD_OUT = "treated", "held_out"  # the ``arm`` label
+
+
 class StateCollector(Collector):
-    """Last successful run per audience and per automation, and the jobs of dead workers any replica handed
-    back, read from the state database at scrape time."""
+    """Last successful run per audience and per automation, the jobs of dead workers any replica handed
+    back, and each automation's measured conversions per arm, read from the state database at scrape time."""
 
     def __init__(
         self,
         query: Callable[[], Iterable[tuple[str, str, float]]],
         handed_back: Callable[[], int | None] = lambda: None,
+        conversions: Callable[[], Iterable[ConversionTotals]] = lambda: (),
     ) -> None:
         self._query = query  # rows of (kind: "audience" | "automation", name, unix time)
         self._handed_back = handed_back  # None: the state database did not answer
+        self._conversions = conversions  # nothing when the state database did not answer
 
     def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
         audiences = GaugeMetricFamily(
@@ -106,6 +114,26 @@ class StateCollector(Collector):
                 "Scheduler jobs of dead workers handed back by any replica (recorded in the state database)",
                 value=handed_back,
             )
+        yield from self._conversion_families()
+
+    def _conversion_families(self) -> Iterable[GaugeMetricFamily]:
+        converted = GaugeMetricFamily(
+            "engine_automation_conversions",
+            "Users who converted within the window after a push, summed over an automation's runs measured with "
+            "their window closed, per conversion and arm (treated: sent; held_out: the control group)",
+            labels=["automation", "conversion", "arm"],
+        )
+        users = GaugeMetricFamily(
+            "engine_automation_conversion_users",
+            "Users of each arm those conversions are counted among (the denominator of the conversion rate)",
+            labels=["automation", "conversion", "arm"],
+        )
+        for automation, conversion, treated, treated_converted, held_out, held_out_converted in self._conversions():
+            for arm, n, k in ((TREATED, treated, treated_converted), (HELD_OUT, held_out, held_out_converted)):
+                converted.add_metric([automation, conversion, arm], k)
+                users.add_metric([automation, conversion, arm], n)
+        yield converted
+        yield users
 
     def describe(self) -> Iterable[GaugeMetricFamily]:
         return []

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -20,7 +21,8 @@ from engine.observe import hooks
 from engine.outputs.names import under_root
 from engine.report.automation import automation_history
 from engine.report.collect import collect, live_outcomes, load_sends, manifest_size
-from engine.report.model import HistoryPoint
+from engine.report.impact import impact_history
+from engine.report.model import HistoryPoint, ImpactHistory
 from engine.report.render import REPORT_FILE, render_history, render_report, write_html
 from engine.runs.model import RunResult
 from engine.state import automation_runs, runs
@@ -125,5 +127,16 @@ def write_history(settings: Settings, name: str, *, limit: int = 20) -> Path:
         p if p.report is None else replace(p, report=os.path.relpath(p.report, folder))
         for p in history_points(settings, name, limit=limit)
     ]
+    impact = _impact_history(settings, name, points)
     folder.mkdir(parents=True, exist_ok=True)
-    return write_html(folder / HISTORY_FILE, render_history(name, points))
+    return write_html(folder / HISTORY_FILE, render_history(name, points, impact))
+
+
+def _impact_history(settings: Settings, name: str, points: list[HistoryPoint]) -> ImpactHistory | None:
+    """An automation's measured runs over the history's span (None: ``name`` is an audience, or no run)."""
+    if not points:
+        return None
+    with state_connection(settings) as conn:
+        if not automation_runs.recent_runs(conn, name, 1):
+            return None
+        return impact_history(conn, name, since=datetime.fromisoformat(points[0].as_of))

@@ -13,13 +13,13 @@ from markupsafe import Markup
 from pygal.style import Style
 
 from engine.delivery.model import Outcome
-from engine.report.model import HistoryPoint
+from engine.report.model import HistoryPoint, ImpactHistory
 
 _STYLE = Style(
     background="transparent",
     plot_background="transparent",
     font_family="sans-serif",
-    colors=("#3b6ea5", "#2e8b57", "#c0392b", "#8e44ad"),
+    colors=("#3b6ea5", "#2e8b57", "#c0392b", "#8e44ad", "#7f8c8d"),
     label_font_size=12,
     major_label_font_size=12,
     value_font_size=11,
@@ -54,9 +54,35 @@ def history(title: str, points: Sequence[HistoryPoint]) -> Markup:
     )
     at = [datetime.fromisoformat(p.as_of) for p in points]
     chart.add("audience size", list(zip(at, (p.size for p in points))))
-    for outcome in (Outcome.SENT, Outcome.FAILED, Outcome.IN_DOUBT):
+    for outcome in (Outcome.SENT, Outcome.FAILED, Outcome.IN_DOUBT, Outcome.HELD_OUT):
         chart.add(outcome.label, [(t, _count(p, outcome)) for t, p in zip(at, points)])
     return _svg(chart)
+
+
+def conversion_rates(title: str, impact: ImpactHistory) -> Markup | None:
+    """Per conversion, the treated and the held-out conversion rate (%) of each measured run; None: no run
+    measured with its window closed yet."""
+    if not impact.runs:
+        return None
+    chart = pygal.DateTimeLine(
+        title=title,
+        height=360,
+        x_label_rotation=30,
+        allow_interruptions=True,
+        x_value_formatter=lambda at: at.strftime("%Y-%m-%d %H:%M"),
+        value_formatter=lambda v: f"{v:.2f} %",
+        **_COMMON,
+    )
+    for conversion in impact.conversions:
+        runs = [r for r in impact.runs if r.conversion == conversion]
+        for arm, rate in (("treated", "treated_rate"), ("held out", "held_out_rate")):
+            values = [(r.send_at, _percent(getattr(r.comparison, rate))) for r in runs]
+            chart.add(f"{conversion}: {arm}", values)
+    return _svg(chart)
+
+
+def _percent(rate: float | None) -> float | None:
+    return None if rate is None else rate * 100
 
 
 def _count(point: HistoryPoint, outcome: Outcome) -> int | None:

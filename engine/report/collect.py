@@ -19,7 +19,17 @@ from engine.delivery.model import Outcome, Outcomes
 from engine.errors import EngineError
 from engine.report import checks
 from engine.report.automation import automation_phases
-from engine.report.model import FileEntry, FunnelStep, OutputFunnel, PhaseEntry, Report, SendSummary, StepTiming
+from engine.report.impact import impact_section
+from engine.report.model import (
+    FileEntry,
+    FunnelStep,
+    ImpactSection,
+    OutputFunnel,
+    PhaseEntry,
+    Report,
+    SendSummary,
+    StepTiming,
+)
 from engine.report.pushes import push_previews
 from engine.report.sample import read_sample
 from engine.runs.model import Manifest, OutputStatus, read_manifest
@@ -27,6 +37,7 @@ from engine.schedules.definition import drift
 from engine.schedules.loader import load_schedules
 from engine.state import runs, sends
 from engine.state.connection import state_connection
+from engine.timeutil import utcnow
 
 log = logging.getLogger("engine.report")
 
@@ -73,6 +84,8 @@ def _send_steps(output_rows: int, sends: list[SendSummary]) -> list[FunnelStep]:
                 note=", ".join(f"{k}: {v:,}" for k, v in send.failed.items()),
             ),
             FunnelStep(Outcome.IN_DOUBT.label, send.outcomes.in_doubt, "send"),
+            # passed every filter and never sent: the control group (not in "targeted", like cadence's)
+            FunnelStep(Outcome.HELD_OUT.label, send.outcomes.held_out, "send"),
         ]
     return steps
 
@@ -88,6 +101,7 @@ def load_sends(conn: psycopg.Connection, run_id: str) -> list[tuple[str | None, 
             **counts.skipped,
             **({"no token": counts.no_token} if counts.no_token else {}),
             **{f"cadence {k}": v for k, v in counts.cadence_excluded.items()},
+            **({Outcome.HELD_OUT.label: counts.held_out} if counts.held_out else {}),
         }
         out.append(
             (
@@ -134,6 +148,7 @@ class _StateFacts:
     phases: list[PhaseEntry] = field(default_factory=list)
     outcomes: Outcomes | None = None  # the automation run's
     changed: tuple[str, ...] = ()  # its frozen definition against schedules.yaml as it stands
+    impact: ImpactSection | None = None
 
 
 def _changed(settings: Settings, automation: str | None, frozen: dict[str, Any] | None) -> tuple[str, ...]:
@@ -162,6 +177,7 @@ def _state(settings: Settings, run_id: str, audience: str) -> _StateFacts:
                 phases,
                 outcomes,
                 _changed(settings, automation, frozen),
+                impact_section(conn, run_id, utcnow()),
             )
     except (psycopg.Error, EngineError) as err:
         log.warning("report without state: %s", type(err).__name__, extra={"run_id": run_id})
@@ -222,6 +238,7 @@ def collect(settings: Settings, run_dir: Path) -> Report:
         changed=facts.changed,
         pushes=push_previews(settings, run_dir, manifest),
         outcomes=facts.outcomes or live_outcomes([s for _, s in sends]),
+        impact=facts.impact,
     )
     return _with_warnings(
         settings, report, [*manifest.warnings, *facts.notes], [s for _, s in sends if s.mode != "test"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.delivery.model import Outcomes
+from engine.experiments.views import ImpactLine, RunConversion
 from engine.push.preview import PushPreview
 
 
@@ -35,8 +36,8 @@ class SendSummary:
 
     @property
     def other_skipped(self) -> int:
-        """Users skipped for a reason other than cadence (no token, test filter, template values...)."""
-        return sum(self.skipped.values()) - self.outcomes.skipped_by_cadence
+        """Users skipped for a reason other than cadence or a holdout (no token, test filter, template values...)."""
+        return sum(self.skipped.values()) - self.outcomes.skipped_by_cadence - self.outcomes.held_out
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,25 @@ class PhaseEntry:
 
 
 @dataclass(frozen=True)
+class ImpactSection:
+    """An automation run's measured impact: per push and variant, treated against held out, once the longest
+    conversion window of its frozen definition has passed (``closed``); before, when it will have."""
+
+    automation: str
+    automation_run: str
+    conversions: tuple[str, ...]  # "name (within)", as the frozen definition declares them
+    closes_at: str  # the live send plus the longest window (UTC, ISO)
+    closed: bool
+    held_out: int  # users the run held out (0: nothing to compare against)
+    lines: tuple[ImpactLine, ...] = ()  # measured with the window closed (nothing while it is open)
+
+    @property
+    def measured_at(self) -> str | None:
+        stamps = [line.measured_at for line in self.lines if line.measured_at]
+        return max(stamps).isoformat(timespec="seconds") if stamps else None
+
+
+@dataclass(frozen=True)
 class Report:
     run_id: str
     audience: str
@@ -108,6 +128,7 @@ class Report:
     previous_sizes: tuple[int, ...] = field(default_factory=tuple)
     pushes: tuple[PushPreview, ...] = ()  # per push template of this audience: rendered samples
     outcomes: Outcomes | None = None  # of the automation run, else of the live sends; None: nothing sent
+    impact: ImpactSection | None = None  # an automation run that declared conversions and sent
 
     @property
     def badge(self) -> str:
@@ -128,3 +149,11 @@ class HistoryPoint:
     size: int
     outcomes: Outcomes | None  # None: the run sent nothing (a gap in the chart, not a zero)
     report: str | None
+
+
+@dataclass(frozen=True)
+class ImpactHistory:
+    """An automation's measured runs per conversion (treated against held out), oldest first."""
+
+    conversions: tuple[str, ...]
+    runs: tuple[RunConversion, ...]

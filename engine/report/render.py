@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from engine.delivery.model import Outcome
 from engine.errors import ReportError
 from engine.outputs.atomic import write_atomic
-from engine.report.model import HistoryPoint, Report
+from engine.report.model import HistoryPoint, ImpactHistory, Report
 from engine.schedules.definition import CHANGED
 from engine.templatecache import bytecode_cache
 
@@ -31,7 +31,33 @@ def _env() -> Environment:
     )
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else v
     env.filters["tojson_text"] = lambda v: json.dumps(v, default=str, ensure_ascii=False)
+    env.filters["pct"] = _pct
+    env.filters["pct_ci"] = _pct_ci
+    env.filters["pts"] = _pts
+    env.filters["pts_ci"] = _pts_ci
+    env.filters["pval"] = _pval
     return env
+
+
+# impact's numbers as every page prints them (rates in %, uplifts in percentage points)
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.2f} %"
+
+
+def _pct_ci(interval: tuple[float, float] | None) -> str:
+    return "—" if interval is None else f"{interval[0] * 100:.2f} – {interval[1] * 100:.2f} %"
+
+
+def _pts(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:+.2f} pts"
+
+
+def _pts_ci(interval: tuple[float, float] | None) -> str:
+    return "—" if interval is None else f"{interval[0] * 100:+.2f} to {interval[1] * 100:+.2f} pts"
+
+
+def _pval(p: float | None) -> str:
+    return "—" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
 def _now() -> str:
@@ -43,14 +69,23 @@ def render_report(report: Report) -> str:
     return _env().get_template("report.html").render(report=report, generated=_now(), changed_label=CHANGED)
 
 
-def render_history(name: str, points: list[HistoryPoint]) -> str:
+def render_history(name: str, points: list[HistoryPoint], impact: ImpactHistory | None = None) -> str:
     from engine.report import charts  # noqa: PLC0415
 
     chart = charts.history(f"{name}: last {len(points)} runs", points) if points else None
+    rates = charts.conversion_rates(f"{name}: conversion rate, treated vs held out", impact) if impact else None
     return (
         _env()
         .get_template("history.html")
-        .render(name=name, points=points, chart=chart, outcomes=list(Outcome), generated=_now())
+        .render(
+            name=name,
+            points=points,
+            chart=chart,
+            impact=impact,
+            rates_chart=rates,
+            outcomes=list(Outcome),
+            generated=_now(),
+        )
     )
 
 

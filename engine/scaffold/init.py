@@ -16,8 +16,18 @@ from engine.scaffold.example import EXAMPLE_DIR, example_files
 
 STARTER_DIR = Path(__file__).with_name("starter")
 AUDIENCE = "layer3_recent_activity"  # the example audience a new project starts from
-# example files every project shares, by path prefix (sql/tokens: the device-token lookup sends need)
-_SHARED = (".sqlfluff", "cadence.yaml", "catalog/", "sql/macros/", "sql/common/", "sql/tokens/", f"sql/{AUDIENCE}/")
+# example files every project shares, by path prefix (sql/tokens: the device-token lookup sends need;
+# sql/conversions: the conversions the example automations name)
+_SHARED = (
+    ".sqlfluff",
+    "cadence.yaml",
+    "catalog/",
+    "sql/macros/",
+    "sql/common/",
+    "sql/tokens/",
+    "sql/conversions/",  # what the automations measure their pushes by (engine impact)
+    f"sql/{AUDIENCE}/",
+)
 _SCHEDULES_HEADER = (
     "# Push templates and automations (`engine validate` checks them; `engine plan --days 7` shows the times).\n"
     "# templates: which audience output a push sends, its layer (cadence.yaml), title, body and deep link;\n"

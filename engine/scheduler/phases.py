@@ -16,14 +16,23 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import psycopg
 
 from engine import api
-from engine.automations.timeline import ON_TIME, PHASE_OF, Phase, Timeline, due_at, run_timeline, timeline
+from engine.automations.timeline import (
+    ON_TIME,
+    PHASE_OF,
+    Phase,
+    Timeline,
+    due_at,
+    measure_at,
+    run_timeline,
+    timeline,
+)
 from engine.config import Settings
 from engine.delivery.model import Outcomes
 from engine.delivery.report import IN_DOUBT_EXIT
@@ -33,13 +42,13 @@ from engine.errors import EngineError, SendBusy
 from engine.observe import hooks
 from engine.observe.alerts import Event
 from engine.push.template import PushTemplate
-from engine.report import after_automation_run
+from engine.report import after_automation_run, write_report
 from engine.runs.model import MANIFEST, Manifest, OutputStatus, read_manifest
 from engine.scheduler.definition import LastGood
 from engine.schedules.definition import Definition
 from engine.schedules.loader import load_schedules
 from engine.schedules.model import Automation, ScheduleFile
-from engine.state import automation_runs, controls, runs, sends
+from engine.state import automation_runs, controls, impact, runs, sends
 from engine.state.connection import state_connection
 from engine.state.model import CANCELLABLE, AutomationRun, AutomationRunStatus, RunKind
 
@@ -47,6 +56,10 @@ if TYPE_CHECKING:
     from engine.delivery.session import SendSession  # google-auth and httpx load when a send needs them
 
 log = logging.getLogger("engine.scheduler")
+
+MEASURE_RETRY = timedelta(minutes=15)  # a measurement that failed (or found its window open) is tried again, then
+# after twice as long each time, until MEASURE_GIVE_UP after the window (then `engine impact` measures it)
+MEASURE_GIVE_UP = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -95,8 +108,10 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
     """Do the run's due step; return the next one (None: the run is over)."""
     with state_connection(ctx.settings) as conn:
         run = automation_runs.get_run(conn, run_id)
-        if run is None or run.status.final:
+        if run is None:
             return None
+        if run.status.final:  # the cleanup job queued again for the window's end: the measurement
+            return measure(ctx, conn, run)
         schedules = ctx.definition()
         automation = schedules.automation(run.automation_id)
         if automation is None:
@@ -117,7 +132,7 @@ def advance(ctx: PhaseContext, run_id: str) -> Next | Fanout | None:
         step = {Phase.GENERATE: _generate, Phase.TEST: _test, Phase.LIVE: _live, Phase.CLEANUP: _cleanup}[phase]
         try:
             after = step(ctx, conn, frozen, automation, run, line)
-            if isinstance(after, Fanout):
+            if isinstance(after, (Fanout, Next)):
                 return after
         except EngineError as err:
             latest = automation_runs.get_run(conn, run.id)
@@ -568,6 +583,54 @@ def _cleanup(
     automation: Automation,
     run: AutomationRun,
     line: Timeline,
-) -> AutomationRunStatus | None:
+) -> AutomationRunStatus | Next | None:
     done = _move(ctx, conn, run, AutomationRunStatus.CLEANED, f"done: {(run.outcomes or Outcomes()).summary()}")
-    return done.status if done else None
+    if done is None:
+        return None
+    return _measurement_due(done, ctx.clock()) or done.status
+
+
+def _measure_at(run: AutomationRun) -> datetime | None:
+    """When the run's impact can be measured: T plus the longest conversion window it froze; None: nothing to
+    measure (no conversion declared, a TEST-only run, or a live send that neither sent nor held anyone out)."""
+    if run.kind is RunKind.TRIGGERED_TEST or not run.definition or not ((run.sent or 0) + (run.held_out or 0)):
+        return None
+    return measure_at(run.send_at, (c.within for c in Definition.from_json(run.definition).conversions))
+
+
+def _measurement_due(run: AutomationRun, now: datetime) -> Next | None:
+    """The cleanup job again when the run's measurement is due (None: it has none)."""
+    at = _measure_at(run)
+    return None if at is None else Next(Phase.CLEANUP, max(at, now))
+
+
+def measure(ctx: PhaseContext, conn: psycopg.Connection, run: AutomationRun) -> Next | None:
+    """A cleaned run whose longest conversion window has passed: measured once (``api.impact``, which stores
+    engine.impact), then its report written again with the impact section. A failure never touches the run: it
+    is logged and tried again later (``MEASURE_RETRY``)."""
+    at = _measure_at(run) if run.status is AutomationRunStatus.CLEANED else None
+    if at is None:
+        return None
+    now = ctx.clock()
+    if at > now:
+        return Next(Phase.CLEANUP, at)
+    where = {"run": run.id, "automation": run.automation_id}
+    try:
+        # measured already (`engine impact` after the window, or an earlier job): its report is all that is left
+        if not any(row.window_closed for row in impact.of_run(conn, run.id)):
+            api.impact(ctx.settings, run.automation_id, since=run.send_at, now=now)
+        measured = any(row.window_closed for row in impact.of_run(conn, run.id))
+    except Exception as err:  # anything at all: the run is done, its measurement waits for the next try
+        log.error("impact not measured: %s", getattr(err, "message", None) or repr(err), extra=where)
+    else:
+        if measured:
+            log.info("impact measured", extra=where)
+            if run.run_dir:
+                write_report(ctx.settings, Path(run.run_dir))
+            return None
+        log.info("impact measured with its window still open (the send ended late): measured again", extra=where)
+    late = now - at
+    if late >= MEASURE_GIVE_UP:
+        log.error("impact measurement given up: run `engine impact %s`", run.automation_id, extra=where)
+        return None
+    return Next(Phase.CLEANUP, now + max(MEASURE_RETRY, late))  # 15 min, then twice as long each time

@@ -12,7 +12,20 @@ from typing import Any
 
 from engine.errors import EngineError
 
-FAMILIES = ("yaml", "sql", "render", "catalog", "lint", "columns", "templates", "schedules", "cadence", "names", "db")
+FAMILIES = (
+    "yaml",
+    "sql",
+    "render",
+    "catalog",
+    "lint",
+    "columns",
+    "templates",
+    "schedules",
+    "cadence",
+    "names",
+    "db",
+    "conversions",
+)
 
 
 @dataclass(frozen=True)

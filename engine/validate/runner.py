@@ -28,6 +28,8 @@ from engine.validate.audiences import AudienceEntry, load_entries, select_entrie
 from engine.validate.cadencefile import check_audience_layers, check_cadence
 from engine.validate.catalog import check_project_catalog
 from engine.validate.columns import check_audience_columns
+from engine.validate.conversions import VALUES as CONVERSION_VALUES
+from engine.validate.conversions import check_conversions
 from engine.validate.findings import FAMILIES, Findings, ValidationReport
 from engine.validate.names import check_names
 from engine.validate.params import check_unused_params
@@ -58,7 +60,7 @@ def _lint_context(entries: Sequence[AudienceEntry]) -> dict[str, Any]:
     Read from the raw documents, so the SQL of an audience with a YAML problem still renders for
     sqlfluff (its problem is reported once, not again as lint noise).
     """
-    context: dict[str, Any] = {"as_of": 1}
+    context: dict[str, Any] = {"as_of": 1, **dict.fromkeys(CONVERSION_VALUES, 1)}  # conversions' bound window
     for entry in entries:
         data = entry.doc.data if entry.doc is not None and isinstance(entry.doc.data, dict) else {}
         params = data.get("params")
@@ -167,6 +169,9 @@ def validate_project(
     check_names(findings, entries, selected)
     by_name = {e.path.stem: e for e in entries} | {e.name: e for e in entries}  # a misnamed file still resolves
     check_schedules(findings, settings, by_name, cadence, selected, known_valid)
+    # conversion SQL belongs to no audience: checked with the whole project, not under --select NAME
+    if wanted("conversions") and selected is None:  # the files are counted with the other SQL files
+        check_conversions(findings, env, root)
     files = _sql_files(root, env, specs if audience_selectors else None)
     if wanted("lint") and files:
         from engine.validate.lint import lint_files  # noqa: PLC0415

@@ -24,7 +24,7 @@ from engine.errors import EngineError
 from engine.observe import metrics
 from engine.runs.model import OutputStatus
 from engine.secrets import register_secret
-from engine.state import automation_runs, queued_jobs, runs
+from engine.state import automation_runs, impact, queued_jobs, runs
 from engine.state.connection import state_connection
 from engine.state.migrate import connect_state
 from engine.web.app import AppConfig, build_app
@@ -52,6 +52,17 @@ def _state_handed_back(settings: Settings) -> Callable[[], int | None]:
                 return queued_jobs.handed_back(conn)
         except (psycopg.Error, EngineError):
             return None
+
+    return query
+
+
+def _state_conversions(settings: Settings) -> Callable[[], list[metrics.ConversionTotals]]:
+    def query() -> list[metrics.ConversionTotals]:
+        try:
+            with state_connection(settings, retries=0) as conn:
+                return impact.totals(conn)
+        except (psycopg.Error, EngineError):
+            return []
 
     return query
 
@@ -137,7 +148,9 @@ def make_server(
         lifespan="off",
         timeout_graceful_shutdown=5,
     )
-    collector = metrics.StateCollector(_state_last_success(settings), _state_handed_back(settings))
+    collector = metrics.StateCollector(
+        _state_last_success(settings), _state_handed_back(settings), _state_conversions(settings)
+    )
     metrics.REGISTRY.register(collector)
     return RunningServer(uvicorn.Server(config), sock, collector, bound, bound_port)
 

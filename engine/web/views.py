@@ -10,6 +10,8 @@ import psycopg
 
 from engine.config import Settings
 from engine.errors import EngineError
+from engine.experiments import views as impact_views
+from engine.experiments.views import ImpactLine
 from engine.report.collect import live_outcomes, load_sends, manifest_size
 from engine.runs.model import OutputStatus
 from engine.state import automation_runs, config_errors, runs
@@ -65,6 +67,7 @@ class OperatorView:
     runs: tuple[RunRow, ...]
     problem: str | None = None
     config_error: str | None = None  # schedules.yaml as the replicas found it (engine.config_errors)
+    impact: tuple[ImpactLine, ...] = ()  # each automation's latest run measured with its window closed, per push
 
 
 def _when(moment: datetime | None, zone: str | None = None) -> str:
@@ -151,16 +154,23 @@ def operator_view(settings: Settings) -> OperatorView:
     runs: list[RunRow] = []
     pending: list[OpenRun] = []
     rows: list[AutomationRow] = []
+    impact: list[ImpactLine] = []
     broken = None
     try:
         with state_connection(settings, retries=0) as conn:
             runs = recent_runs(conn)
             broken = config_errors.current(conn)
+            impact = impact_views.latest(conn)
         rows = automations(settings)
         with state_connection(settings, retries=0) as conn:
             pending = open_runs(settings, conn, {row.id: row.timezone for row in rows})
     except (psycopg.Error, EngineError) as err:
         problems.append(err.message if isinstance(err, EngineError) else f"state database: {type(err).__name__}")
     return OperatorView(
-        tuple(rows), tuple(pending), tuple(runs), "; ".join(problems) or None, broken.message if broken else None
+        tuple(rows),
+        tuple(pending),
+        tuple(runs),
+        "; ".join(problems) or None,
+        broken.message if broken else None,
+        tuple(impact),
     )

@@ -36,6 +36,7 @@ ARGS = {
     "report": ["--history", "some_audience"],
     "serve": [],
     "catalog": ["pull"],
+    "impact": ["some_automation"],
 }
 
 

@@ -1,0 +1,23 @@
+{#- Conversion "made_trade": a trade was made on an offer the user created or received, in
+    (window_start, window_end]; both sides of the trade convert, at the trade's creation. -#}
+{% from 'macros/live.sql' import live %}
+select
+    o.creator_user_id::text as user_id,
+    t.created_at as converted_at
+from trades as t
+inner join offers as o on t.offer_id = o.id
+where
+    t.created_at > {{ window_start }}::timestamptz
+    and t.created_at <= {{ window_end }}::timestamptz
+    and {{ live('t') }}
+union all
+select
+    o.receiver_user_id::text as user_id,
+    t.created_at as converted_at
+from trades as t
+inner join offers as o on t.offer_id = o.id
+where
+    t.created_at > {{ window_start }}::timestamptz
+    and t.created_at <= {{ window_end }}::timestamptz
+    and o.receiver_user_id is not null
+    and {{ live('t') }}
