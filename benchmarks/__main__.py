@@ -25,17 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import (
+    ORIGINAL_SCRIPT_DIR,
     PROJECT_ROOT,
     BenchError,
     ChildRun,
     drop_database,
+    install_original_clock,
     prepare_database,
     run_child,
     showcase_product,
 )
 
 AUDIENCES = ("layer2_trending_closet", "layer3_recent_activity", "showcase", "layer5_new_user_waterfall")
-SECTIONS = ("floor", "engine", "old", "scaling", "project", "delivery")
+SECTIONS = ("floor", "engine", "old", "original", "scaling", "project", "delivery")
 DEFAULT_AS_OF = "2026-11-23T12:30:00+00:00"
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MIB = 1024 * 1024
@@ -78,12 +80,25 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--as-of", default=DEFAULT_AS_OF, help="anchor time of the data and the runs")
     parser.add_argument("--cadence-users", type=int, default=100_000, help="audience size of the cadence benchmark")
     parser.add_argument("--delivery-args", default="", help="arguments passed to benchmarks/delivery.py")
+    parser.add_argument(
+        "--originals",
+        type=Path,
+        help="a checkout of the original generators' repository (section original: their scripts, run as "
+        "shipped; needs the originals extra: psycopg2, python-dotenv)",
+    )
     parser.add_argument("--json", dest="json_path", type=Path, help="write every figure to this JSON file")
     args = parser.parse_args(argv)
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = sorted(set(args.sections) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown section(s): {', '.join(unknown)}")
+    if args.originals is not None:
+        if not (args.originals / ORIGINAL_SCRIPT_DIR).is_dir():
+            parser.error(f"--originals: no {ORIGINAL_SCRIPT_DIR} in {args.originals}")
+        if "original" not in args.sections:
+            args.sections.append("original")
+    elif "original" in args.sections:
+        parser.error("section original needs --originals (a checkout of the original scripts' repository)")
     args.scales = sorted({int(s) for s in args.scales.split(",") if s.strip()} | {args.users})
     args.as_of = datetime.fromisoformat(args.as_of)
     return args
@@ -133,7 +148,7 @@ def measure_audience(
     """Warm up, then ``repeat`` rounds of engine, floor, old (interleaved, so drift hits all alike)."""
     sql_file = work / f"{audience}.sql.json"
     base = {"dsn": dsn, "audience": audience, "as_of": args.as_of.isoformat(), "vars": variables}
-    runs: dict[str, list[ChildRun]] = {"engine": [], "floor": [], "floor_literal": [], "old": []}
+    runs: dict[str, list[ChildRun]] = {"engine": [], "floor": [], "floor_literal": [], "old": [], "original": []}
 
     def child(kind: str, **extra: Any) -> ChildRun:
         with tempfile.TemporaryDirectory(dir=work) as out:
@@ -148,12 +163,15 @@ def measure_audience(
             runs["floor_literal"].append(child("floor", sql_file=str(sql_file), literal=True))
         if "old" in args.sections:
             runs["old"].append(child("old"))
+        if "original" in args.sections:
+            runs["original"].append(child("original", originals=str(args.originals)))
     result: dict[str, Any] = {kind: _summary(r) for kind, r in runs.items() if r}
     # ratios per round, then the median: a round's runs share the machine's mood of the moment
     result["ratios"] = {}
     for key, (num, den) in {
         "engine_over_floor": ("engine", "floor"),
         "old_over_engine": ("old", "engine"),
+        "original_over_engine": ("original", "engine"),
         "binding_cost": ("floor", "floor_literal"),
     }.items():
         if runs[num] and runs[den]:
@@ -170,6 +188,8 @@ def measure_scale(users: int, args: argparse.Namespace) -> dict[str, Any]:
     log(f"   {'reused' if db.reused else f'seeded in {db.seed_seconds:.1f}s'}")
     try:
         product = showcase_product(db.dsn, args.as_of)
+        if "original" in args.sections:
+            install_original_clock(db.dsn, args.as_of)
         audiences = {}
         with tempfile.TemporaryDirectory(prefix="ae_bench_") as work:
             for audience in AUDIENCES:
@@ -179,7 +199,7 @@ def measure_scale(users: int, args: argparse.Namespace) -> dict[str, Any]:
                     f"   {audience}: "
                     + ", ".join(
                         f"{k} {audiences[audience][k]['seconds']:.2f}s"
-                        for k in ("engine", "floor", "old")
+                        for k in ("engine", "floor", "old", "original")
                         if k in audiences[audience]
                     )
                 )
@@ -293,6 +313,8 @@ def audience_table(results: dict[int, dict[str, Any]]) -> str:
                     fmt_ratio(round_ratio(r, "binding_cost")),
                     fmt_s(seconds(r, "old")),
                     fmt_ratio(round_ratio(r, "old_over_engine")),
+                    fmt_s(seconds(r, "original")),
+                    fmt_ratio(round_ratio(r, "original_over_engine")),
                     fmt_mib(r["engine"]["peak_rss_bytes"]),
                     fmt_mib(r["old"]["peak_rss_bytes"] if "old" in r else None),
                     check,
@@ -308,12 +330,34 @@ def audience_table(results: dict[int, dict[str, Any]]) -> str:
             "bound/literal",
             "old s",
             "old/engine",
+            "orig s",
+            "orig/engine",
             "engine RSS",
             "old RSS",
             "rows engine / old",
         ],
         rows,
     )
+
+
+def summary_table(results: dict[int, dict[str, Any]]) -> str:
+    """Per audience and scale: engine/floor, old/engine and original/engine (medians of the rounds' ratios)."""
+    scales = list(results)
+    rows = []
+    for audience in AUDIENCES:
+        cells = [audience]
+        for users in scales:
+            r = results[users]["audiences"].get(audience, {"ratios": {}})
+            cells += [
+                fmt_ratio(round_ratio(r, key))
+                for key in ("engine_over_floor", "old_over_engine", "original_over_engine")
+            ]
+        rows.append(cells)
+    headers = ["audience"]
+    for users in scales:
+        short = f"{users // 1_000_000}M" if users % 1_000_000 == 0 else f"{users // 1000}k"
+        headers += [f"{short} eng/floor", f"{short} old/eng", f"{short} orig/eng"]
+    return table(headers, rows)
 
 
 def steps_table(scale: dict[str, Any]) -> str:
@@ -387,13 +431,14 @@ def targets(results: dict[int, dict[str, Any]], exponents: dict[str, dict[str, f
         )
     for users, scale in results.items():
         for audience, r in scale["audiences"].items():
-            faster = round_ratio(r, "old_over_engine")
-            if faster is not None:
-                lines.append(
-                    f"{'PASS' if faster >= MIN_OLD_OVER_ENGINE else 'MISS'}  old/engine {faster:.2f}x "
-                    f"(>= {MIN_OLD_OVER_ENGINE}x) at "
-                    f"{users:,} users: {audience}"
-                )
+            for key, label in (("old_over_engine", "old/engine"), ("original_over_engine", "original/engine")):
+                faster = round_ratio(r, key)
+                if faster is not None:
+                    lines.append(
+                        f"{'PASS' if faster >= MIN_OLD_OVER_ENGINE else 'MISS'}  {label} {faster:.2f}x "
+                        f"(>= {MIN_OLD_OVER_ENGINE}x) at "
+                        f"{users:,} users: {audience}"
+                    )
             if "match" in r and not r["match"]["rows_match"]:
                 lines.append(f"MISS  outputs differ from the old way at {users:,} users: {audience}")
     for audience, k in (exponents or {}).items():
@@ -415,6 +460,10 @@ def report(
             f"Audiences: floor, engine, old way (seconds: median of {args.repeat} rounds; "
             "ratios: median of the "
             f"rounds' ratios; RSS: highest peak of a run)\n" + audience_table(results)
+        )
+        parts.append(
+            "Summary: engine/floor (target <= 1.1 at the largest scale), old way / engine and original scripts / "
+            "engine (target >= 1.5), medians of the interleaved rounds' ratios\n" + summary_table(results)
         )
         largest = max(results)
         if "engine" in args.sections:
@@ -443,7 +492,7 @@ def report(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    measured = {"floor", "engine", "old", "scaling", "project"} & set(args.sections)
+    measured = {"floor", "engine", "old", "original", "scaling", "project"} & set(args.sections)
     try:
         results = {users: measure_scale(users, args) for users in args.scales} if measured else {}
     except BenchError as err:

@@ -13,6 +13,11 @@ JSON object. Kinds:
   /dev/null, timed by psql's ``\\timing`` (server work plus the transfer to a C client):
   what PostgreSQL must do anyway, the cost no client can avoid.
 - ``old``: the baseline in the style of the original scripts (``benchmarks.oldway``).
+- ``original``: the original generator scripts themselves, as shipped, from a checkout of their
+  repository (``--originals``; never copied into this one): their SQL, Python loops and CSV
+  writing, with psycopg2 and python-dotenv (the ``originals`` extra). Their SQL reads the clock
+  with ``NOW()``; the session's ``search_path`` puts ``ORIGINAL_CLOCK_SCHEMA`` first, whose
+  ``now()`` returns the benchmark's as-of, so their windows see the seeded data.
 """
 
 from __future__ import annotations
@@ -289,6 +294,87 @@ def _old(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# the original generators (reference section 2), by the engine audience they correspond to
+ORIGINAL_SCRIPTS = {
+    "layer2_trending_closet": "generate_layer_2_push_csv.py",
+    "layer3_recent_activity": "generate_layer_3_push_csvs.py",
+    "showcase": "generate_showcase_push_csvs.py",
+    "layer5_new_user_waterfall": "generate_new_user_waterfall.py",
+}
+ORIGINAL_SCRIPT_DIR = "projects/push-automation/audience-generation-scripts"
+ORIGINAL_CLOCK_SCHEMA = "ae_bench_clock"
+
+
+def install_original_clock(dsn: str, as_of: datetime) -> None:
+    """``<ORIGINAL_CLOCK_SCHEMA>.now()`` returning ``as_of``, in the bench database, for the originals' ``NOW()``.
+
+    Only sessions whose ``search_path`` names the schema before ``pg_catalog`` see it (the original
+    child's); the engine, the floor and the old way keep PostgreSQL's ``now()`` and bind as-of themselves.
+    """
+    import psycopg
+    from psycopg import sql
+
+    schema = sql.Identifier(ORIGINAL_CLOCK_SCHEMA)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+        conn.execute(
+            sql.SQL("CREATE OR REPLACE FUNCTION {}.now() RETURNS timestamptz LANGUAGE sql STABLE AS {}").format(
+                schema, sql.Literal(f"SELECT {sql.Literal(as_of.isoformat()).as_string(conn)}::timestamptz")
+            )
+        )
+
+
+def _original(job: dict[str, Any]) -> dict[str, Any]:
+    """Run one original generator script in this process (``runpy``, as ``__main__``) and time it.
+
+    Its imports (psycopg2, dotenv, the query toolbox) are loaded before the clock starts, as the
+    engine child's are; the script's own module code (argument parsing, its debug shim) is timed.
+    ``DATABASE_URL`` carries the bench database and the clock's ``search_path``; the working
+    directory is a scratch folder (the scripts write ``tmp/_pydebug_*.log`` there). What they
+    print goes to stderr: this child's stdout is its JSON report.
+    """
+    stdout = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        return _original_run(job)
+    finally:
+        sys.stdout = stdout
+
+
+def _original_run(job: dict[str, Any]) -> dict[str, Any]:
+    import importlib
+    import runpy
+
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    repo = Path(job["originals"]).resolve()
+    script = repo / ORIGINAL_SCRIPT_DIR / ORIGINAL_SCRIPTS[job["audience"]]
+    options = (
+        f"{conninfo_to_dict(job['dsn']).get('options') or ''} -c search_path={ORIGINAL_CLOCK_SCHEMA},pg_catalog,public"
+    )
+    os.environ["DATABASE_URL"] = make_conninfo(job["dsn"], options=options.strip())
+    sys.path.insert(0, str(repo))
+    importlib.import_module("basic_capabilities.internal_db_queries_toolbox.push_csv_queries")
+    out = Path(job["out"])
+    sys.argv = [str(script), "--output_dir", str(out / "csvs")]
+    if job["audience"] == "showcase":
+        sys.argv += ["--product_id", str(job["vars"]["product_id"])]
+    os.chdir(out)
+    exit_code = 0
+    started = time.perf_counter()
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as done:  # the scripts exit 1 when their own validation fails (reference 2.1, 2.2)
+        exit_code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    seconds = time.perf_counter() - started
+    outputs = []
+    for path in sorted((out / "csvs").glob("*.csv")):
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = max(sum(1 for _ in handle) - 1, 0)
+        outputs.append({"name": path.name, "is_test": "test" in path.name.lower(), "rows": rows})
+    return {"seconds": seconds, "exit_code": exit_code, "outputs": outputs}
+
+
 def _project(job: dict[str, Any]) -> dict[str, Any]:
     """Every audience in one ``engine.api.run`` (plain ``engine run``), ``width`` of them at a time."""
     from engine import api
@@ -313,6 +399,7 @@ CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "engine": _engine,
     "floor": _floor,
     "old": _old,
+    "original": _original,
     "project": _project,
 }
 
