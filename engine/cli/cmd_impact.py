@@ -90,7 +90,7 @@ def impact(obj: CliContext, automation: str, since: str) -> None:
         for row in rows:
             c = row.comparison
             table.add_row(
-                row.run[:8] if row.send_at else row.run,
+                row.run_id[:8] if row.send_at else row.run_id,
                 row.push + (f" / {row.variant}" if row.variant else ""),
                 row.conversion,
                 f"{c.treated_converted:,}/{c.treated:,} {_pct(c.treated_rate)}",
@@ -103,7 +103,7 @@ def impact(obj: CliContext, automation: str, since: str) -> None:
         console.print(table)
         for row in rows:
             if not row.variant:
-                console.print(f"  {row.run[:8]} {row.push} {row.conversion}: {row.comparison.verdict}")
+                console.print(f"  {row.run_id[:8]} {row.push} {row.conversion}: {row.comparison.verdict}")
 
 
 COMMANDS = [impact]

@@ -62,7 +62,7 @@ class DemoReport:
     timeline_fcm_messages: int = 0  # pushes its TEST and live (test mode) phases delivered to the fake FCM
     automation_runs: dict[str, str] = field(default_factory=dict)  # automation -> the run its live sends were
     planted: list[dict[str, Any]] = field(default_factory=list)  # conversions planted with a known uplift
-    impact: list[dict[str, Any]] = field(default_factory=list)  # engine impact's push-level rows (ImpactRow.as_dict)
+    impact: list[dict[str, Any]] = field(default_factory=list)  # engine impact's push-level rows (ImpactLine.as_dict)
 
     @property
     def ok(self) -> bool:

@@ -11,37 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from engine.experiments.stats import Comparison, compare
+from engine.experiments.views import ALL_RUNS, ImpactLine, line, summed
 from engine.state.model import ALL_VARIANTS, ImpactCounts
 
-ALL_RUNS = "all runs"  # the run label of the totals
 TOTAL_NOTE = "sum over runs: users reached by several runs count once per run, so these are not independent samples"
-
-
-@dataclass(frozen=True)
-class ImpactRow:
-    """One push (or one variant of it) of one run, or the total over every run, for one conversion."""
-
-    run: str  # the automation run id, or ALL_RUNS
-    send_at: datetime | None  # when the live send began (None: the total)
-    push: str
-    variant: str  # '' (ALL_VARIANTS): the push as a whole
-    conversion: str
-    within_seconds: int
-    window_closed: bool
-    comparison: Comparison
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run": self.run,
-            "send_at": self.send_at.isoformat() if self.send_at else None,
-            "push": self.push,
-            "variant": self.variant or None,
-            "conversion": self.conversion,
-            "within_seconds": self.within_seconds,
-            "window_closed": self.window_closed,
-            **self.comparison.as_dict(),
-        }
 
 
 @dataclass(frozen=True)
@@ -52,8 +25,8 @@ class ImpactReport:
     since: datetime | None
     now: datetime
     conversions: tuple[str, ...]
-    runs: tuple[ImpactRow, ...]
-    totals: tuple[ImpactRow, ...]
+    runs: tuple[ImpactLine, ...]
+    totals: tuple[ImpactLine, ...]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,25 +38,6 @@ class ImpactReport:
             "totals": [r.as_dict() for r in self.totals],
             "totals_note": TOTAL_NOTE,
         }
-
-
-def _row(counts: ImpactCounts) -> ImpactRow:
-    return ImpactRow(
-        run=counts.run_id,
-        send_at=counts.send_at,
-        push=counts.push,
-        variant=counts.variant,
-        conversion=counts.conversion,
-        within_seconds=counts.within_seconds,
-        window_closed=counts.window_closed,
-        comparison=compare(
-            counts.treated,
-            counts.treated_converted,
-            counts.held_out,
-            counts.held_out_converted,
-            window_closed=counts.window_closed,
-        ),
-    )
 
 
 def build_report(
@@ -98,34 +52,28 @@ def build_report(
     ordered = sorted(
         counts, key=lambda c: (c.send_at, c.run_id, c.push, c.conversion, c.variant != ALL_VARIANTS, c.variant)
     )
-    sums: dict[tuple[str, str, str], list[int]] = {}
-    closed: dict[tuple[str, str, str], bool] = {}
-    within: dict[tuple[str, str, str], int] = {}
-    for c in ordered:
-        key = (c.push, c.conversion, c.variant)
-        total = sums.setdefault(key, [0, 0, 0, 0])
-        for i, value in enumerate((c.treated, c.treated_converted, c.held_out, c.held_out_converted)):
-            total[i] += value
-        closed[key] = closed.get(key, True) and c.window_closed
-        within[key] = c.within_seconds
+    sums = summed(ordered, lambda c: (c.push, c.conversion, c.variant))
     totals = tuple(
-        ImpactRow(
-            run=ALL_RUNS,
-            send_at=None,
+        ImpactLine(
+            run_id=ALL_RUNS,
+            automation_id=automation_id,
             push=push,
             variant=variant,
             conversion=conversion,
-            within_seconds=within[(push, conversion, variant)],
-            window_closed=closed[(push, conversion, variant)],
-            comparison=compare(*sums[(push, conversion, variant)], window_closed=closed[(push, conversion, variant)]),
+            within_seconds=total.within_seconds,
+            send_at=None,
+            window_closed=total.closed,
+            comparison=total.comparison(),
         )
-        for push, conversion, variant in sorted(sums, key=lambda k: (k[0], k[1], k[2] != ALL_VARIANTS, k[2]))
+        for (push, conversion, variant), total in sorted(
+            sums.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] != ALL_VARIANTS, item[0][2])
+        )
     )
     return ImpactReport(
         automation_id=automation_id,
         since=since,
         now=now,
         conversions=tuple(conversions),
-        runs=tuple(_row(c) for c in ordered),
+        runs=tuple(line(c) for c in ordered),
         totals=totals,
     )

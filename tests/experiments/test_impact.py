@@ -99,7 +99,7 @@ def test_planted_uplift_of_five_points_is_covered_at_20k(lab: World, tmp_path: P
     report = impact(lab.settings, "exp_uplift", since=None)
     row = _push_row(report)
     c = row.comparison
-    assert row.run == run_id
+    assert row.run_id == run_id
     # every user of the send is treated or held out (all have tokens, no cadence history): 20,000 in all
     assert c.treated + c.held_out == 20_000 == planted.treated + planted.held_out
     assert (c.treated, c.held_out) == (planted.treated, planted.held_out)
@@ -110,7 +110,7 @@ def test_planted_uplift_of_five_points_is_covered_at_20k(lab: World, tmp_path: P
     assert c.significant and "raised" in c.verdict
     # one run: the all-runs total is the same counts, labelled as a total
     [total] = [t for t in report.totals if not t.variant]
-    assert (total.run, total.comparison.treated, total.comparison.held_out) == ("all runs", c.treated, c.held_out)
+    assert (total.run_id, total.comparison.treated, total.comparison.held_out) == ("all runs", c.treated, c.held_out)
     # stored: engine.impact holds the counts (a plain query, not the repository)
     stored = lab.query(
         "SELECT treated, treated_converted, held_out, held_out_converted FROM engine.impact"
