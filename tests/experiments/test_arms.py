@@ -106,7 +106,7 @@ automations:
 """
 
 
-def _file(variants: str = "", holdout: str = "", other: str = "") -> str:
+def schedules_file(variants: str = "", holdout: str = "", other: str = "") -> str:
     return _TEMPLATE.format(variants=variants, holdout=holdout, other=other)
 
 
@@ -121,21 +121,25 @@ def _file(variants: str = "", holdout: str = "", other: str = "") -> str:
     ],
 )
 def test_a_bad_holdout_is_a_located_error(tmp_path: Path, holdout: str, line: int, words: str) -> None:
-    problems = _problems(tmp_path, _file(holdout=holdout))
+    problems = _problems(tmp_path, schedules_file(holdout=holdout))
     assert problems, holdout
     assert problems[0].location is not None and problems[0].location.line == line
     assert words in str(problems[0])
 
 
 def test_two_different_global_holdouts_are_refused_where_the_second_is(tmp_path: Path) -> None:
-    text = _file(holdout="    holdout: {percent: 5, scope: global}", other="    holdout: {percent: 10, scope: global}")
+    text = schedules_file(
+        holdout="    holdout: {percent: 5, scope: global}", other="    holdout: {percent: 10, scope: global}"
+    )
     [problem] = _problems(tmp_path, text)
     assert problem.location is not None and problem.location.line == 20  # weekly's `holdout:` line
     assert "global holdout" in str(problem) and "'daily'" in str(problem)
 
 
 def test_the_same_global_holdout_everywhere_is_one_group(tmp_path: Path) -> None:
-    text = _file(holdout="    holdout: {percent: 5, scope: global}", other="    holdout: {percent: 5, scope: global}")
+    text = schedules_file(
+        holdout="    holdout: {percent: 5, scope: global}", other="    holdout: {percent: 5, scope: global}"
+    )
     path = tmp_path / "schedules.yaml"
     path.write_text(text, encoding="utf-8")
     doc = load(path, "schedules.yaml", error=ScheduleError)
@@ -159,7 +163,7 @@ def test_the_same_global_holdout_everywhere_is_one_group(tmp_path: Path) -> None
     ],
 )
 def test_a_bad_variant_is_a_located_error(tmp_path: Path, variants: str, line: int, words: str) -> None:
-    problems = _problems(tmp_path, _file(variants=variants))
+    problems = _problems(tmp_path, schedules_file(variants=variants))
     assert problems
     assert problems[0].location is not None and problems[0].location.line == line, problems[0]
     assert words in str(problems[0])

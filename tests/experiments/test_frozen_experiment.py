@@ -9,29 +9,12 @@ from engine.errors import ScheduleError
 from engine.push.arms import HoldoutGroup, HoldoutScope
 from engine.schedules.definition import Definition, changes
 from engine.schedules.loader import build_schedules
-
-BASE = """\
-version: 1
-templates:
-  p:
-    audience: a
-    output: o
-    layer: 3
-    title: "T"
-    body: "B"
-{variants}
-automations:
-  - id: daily
-    audience: a
-    schedule: {{cron: "0 12 * * *", timezone: UTC}}
-    pushes: [p]
-{experiment}
-"""
+from tests.experiments.test_arms import schedules_file
 
 
 def _definition(tmp_path: Path, variants: str = "", experiment: str = "") -> Definition:
     path = tmp_path / "schedules.yaml"
-    path.write_text(BASE.format(variants=variants, experiment=experiment), encoding="utf-8")
+    path.write_text(schedules_file(variants=variants, holdout=experiment), encoding="utf-8")
     schedules = build_schedules(load(path, "schedules.yaml", error=ScheduleError))
     return Definition.of(schedules, schedules.automations[0])
 
