@@ -167,3 +167,17 @@ def test_a_bad_variant_is_a_located_error(tmp_path: Path, variants: str, line: i
     assert problems
     assert problems[0].location is not None and problems[0].location.line == line, problems[0]
     assert words in str(problems[0])
+
+
+def test_the_global_group_is_held_out_of_every_automation_even_one_that_does_not_declare_it(tmp_path: Path) -> None:
+    path = tmp_path / "schedules.yaml"
+    path.write_text(
+        schedules_file(holdout="    holdout: {percent: 5, scope: global}", other="    holdout: {percent: 20}"),
+        encoding="utf-8",
+    )
+    schedules = build_schedules(load(path, "schedules.yaml", error=ScheduleError))
+    daily, weekly = schedules.automations
+    standing = HoldoutGroup(HoldoutScope.GLOBAL, 5.0, GLOBAL_SALT)
+    assert schedules.holdouts(daily) == (standing,)
+    # weekly declares only its own 20 %: the standing group comes first, then its own (salted with its id)
+    assert schedules.holdouts(weekly) == (standing, HoldoutGroup(HoldoutScope.AUTOMATION, 20.0, "weekly"))
