@@ -22,7 +22,7 @@ import pyarrow as pa
 from engine.config import Settings
 from engine.db import SourcePool
 from engine.errors import EngineError
-from engine.outputs.atomic import commit_file, remove_stale_temps, temp_path, write_atomic
+from engine.outputs.atomic import commit_file, make_dir, remove_stale_temps, sync_dir, temp_path, write_atomic
 from engine.outputs.csvfile import encode_csv
 from engine.outputs.names import safe_file_name
 from engine.outputs.testrows import source_offset, test_rows
@@ -215,9 +215,17 @@ def run_audience(settings: Settings, pool: SourcePool, request: RunRequest) -> R
 
 
 def _write_manifest(run_dir: Path, manifest: Manifest) -> Manifest:
-    """Write manifest.json; when the disk refuses, the run is failed with the reason (the state row says so)."""
+    """Write manifest.json, the run folder's commit point; when the disk refuses, the run is failed with the reason.
+
+    The outputs are already renamed into the folder, their data synced: one fsync of the folder makes their
+    names durable, then the manifest is written (temp, fsync, rename) and the folder synced again
+    (engine.outputs.atomic). A crash before that leaves no manifest, or one that names only whole files.
+    """
     try:
+        make_dir(run_dir)
+        sync_dir(run_dir)
         write_atomic(run_dir / MANIFEST, manifest.encode())
+        sync_dir(run_dir)
     except OSError as err:
         message = f"{MANIFEST} not written: {os_error(err)}"
         log.error("manifest not written", extra={"audience": manifest.audience, "error": message})
@@ -266,7 +274,7 @@ def _write_outputs(
     out = _Written()
     if run_dir is not None:
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
+            make_dir(run_dir)  # its name in the audience folder made durable
         except OSError as err:  # every file then fails on its own, with this reason
             log.error("run folder not created", extra={"path": str(run_dir), "error": os_error(err)})
     production: dict[str, OutputRecord] = {}  # manifest order: every production output, then the TEST files

@@ -1,4 +1,13 @@
-"""Atomic file writes: a temp file in the same folder, fsync, then rename.
+"""Atomic file writes: a temp file in the same folder, fsync, then rename; durable once the folder is synced.
+
+A file is written under a temp name, its data fsynced, then renamed onto its final name: a reader (or a
+crash) sees the whole old file or the whole new one, never a half-written file under the final name.
+The rename itself lives in the folder: until the folder is fsynced (``sync_dir``) a crash may forget it.
+A run folder pays that once (engine.pipeline): every output is written and renamed as above, the folder
+is fsynced once, and only then is manifest.json written the same way and the folder fsynced again. The
+manifest is the commit point: delivery trusts a file only through the manifest's sha256, so after a
+crash a folder either has no manifest (the run is not there) or one whose every file survived whole.
+``make_dir`` fsyncs the parent of each folder it creates, so the run folder's own name survives too.
 
 Every file gets the mode an ordinary ``open()`` would give (0666 less the umask), whoever wrote
 the temp file: ``mkstemp`` creates 0600, DuckDB's COPY 0644, and a run folder's CSVs, TEST CSVs
@@ -10,6 +19,7 @@ replicas on several hosts, and a pid only says whether a writer lives on the hos
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -69,6 +79,36 @@ def write_atomic(path: Path, data: bytes) -> str:
         Path(tmp).unlink(missing_ok=True)
         raise
     return hashlib.sha256(data).hexdigest()
+
+
+def sync_dir(folder: Path) -> None:
+    """fsync ``folder`` itself: the names created, renamed or removed in it survive a crash.
+
+    Where a folder cannot be opened (Windows) or the file system does not sync folders, renames are as
+    durable as the system makes them without it.
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except PermissionError:
+        if os.name == "nt":  # pragma: no cover - Windows opens no folder
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def make_dir(folder: Path) -> None:
+    """``folder.mkdir(parents=True, exist_ok=True)``; the parent of each folder created is fsynced (``sync_dir``)."""
+    missing = [folder, *folder.parents]
+    missing = [f for f in reversed(missing) if not f.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    for created in missing:
+        sync_dir(created.parent)
 
 
 def temp_path(path: Path) -> Path:
