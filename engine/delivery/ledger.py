@@ -157,14 +157,19 @@ class Ledger:
             if r.status is ItemStatus.SENT
         ]
         dead = [r for r in results if r.dead_token and r.item.token]
+        seqs = [item.seq for item in claim]
+        # one statement for answers and claims when they are different rows (always, from the sender)
+        together = bool(results and seqs) and not {r.item.seq for r in results}.intersection(seqs)
         with self.conn.transaction():
-            if results:
+            if together:
+                sends.record_and_claim(self.conn, record.send_id, results, seqs)
+            elif results:
                 sends.record_results(self.conn, record.send_id, results)
             record_sent(self.conn, sent)
             if dead:
                 sends.add_dead_tokens(self.conn, record.send_id, dead)
-            if claim:
-                sends.claim(self.conn, record.send_id, [item.seq for item in claim])
+            if seqs and not together:
+                sends.claim(self.conn, record.send_id, seqs)
         return sent
 
     def finish(self, send_id: str, status: SendStatus, last_error: str | None = None) -> None:
