@@ -97,6 +97,7 @@ def demo(
             click.echo(
                 f"  push {sent['template']:28} {sent['mode']:5} {sent['status']:10} sent {sent['sent']:>6,}"
                 f"  no token {sent['no_token']:,}  cadence-excluded {sum(sent['cadence_excluded'].values()):,}"
+                f"  held out {sent['held_out']:,}"
             )
         click.echo(f"fake FCM received {report.fcm_messages:,} messages; outputs under {report.output_dir}")
         if report.reports:
