@@ -34,7 +34,9 @@ def lookup_tokens(pool: SourcePool, sql_root: Path, user_ids: Sequence[str]) -> 
                 values={"user_ids": list(user_ids[start : start + _CHUNK])},
             )
             try:
-                tokens.update(conn.execute(rendered.sql, rendered.params).fetchall())
+                # never prepared: psycopg prepares a statement run 5 times, and PostgreSQL's generic plan for it
+                # reads `= any($1)` element by element (no hashed array), 85 s a chunk at 1M users instead of 0.5 s
+                tokens.update(conn.execute(rendered.sql, rendered.params, prepare=False).fetchall())
             except psycopg.Error as err:
                 raise translate_query_error(err, what=f"token lookup ({rendered.origin})", dsn=pool.dsn) from None
         conn.rollback()  # end the read-only transaction before the connection goes back
