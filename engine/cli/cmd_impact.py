@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import click
 
 from engine.cli.common import CliContext, emit_json, handle_errors, pass_cli
+from engine.experiments.stats import p_text
 
 _AGO = re.compile(r"^(\d+)([dhm])$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -97,7 +98,7 @@ def impact(obj: CliContext, automation: str, since: str) -> None:
                 f"{c.held_out_converted:,}/{c.held_out:,} {_pct(c.held_out_rate)}",
                 "-" if c.uplift is None else f"{c.uplift * 100:+.2f} pt {_span(c.uplift_ci)}",
                 "-" if c.relative_uplift is None else f"{c.relative_uplift * 100:+.1f}%",
-                "-" if c.p_value is None else f"{c.p_value:.3g}",
+                p_text(c.p_value),
                 "closed" if row.window_closed else "open",
             )
         console.print(table)

@@ -95,6 +95,11 @@ def compare(
     )
 
 
+def p_text(p: float | None) -> str:
+    """A p-value as every view shows it (the CLI, the report, the history page, the operator page)."""
+    return "-" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
 def _rate(converted: int, users: int) -> tuple[float | None, Interval | None]:
     from statsmodels.stats.proportion import proportion_confint  # noqa: PLC0415  (statsmodels: ~1 s to import)
 

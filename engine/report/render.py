@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from engine.delivery.model import Outcome
 from engine.errors import ReportError
+from engine.experiments.stats import p_text
 from engine.outputs.atomic import write_atomic
 from engine.report.model import HistoryPoint, ImpactHistory, Report
 from engine.schedules.definition import CHANGED
@@ -35,7 +36,7 @@ def _env() -> Environment:
     env.filters["pct_ci"] = _pct_ci
     env.filters["pts"] = _pts
     env.filters["pts_ci"] = _pts_ci
-    env.filters["pval"] = _pval
+    env.filters["pval"] = p_text
     return env
 
 
@@ -54,10 +55,6 @@ def _pts(value: float | None) -> str:
 
 def _pts_ci(interval: tuple[float, float] | None) -> str:
     return "—" if interval is None else f"{interval[0] * 100:+.2f} to {interval[1] * 100:+.2f} pts"
-
-
-def _pval(p: float | None) -> str:
-    return "—" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
 def _now() -> str:
