@@ -107,6 +107,8 @@ automations:
 
 
 def schedules_file(variants: str = "", holdout: str = "", other: str = "") -> str:
+    """A schedules.yaml of one push (``variants``: its variants block) and two automations, daily (``holdout``:
+    lines of its experiment) and weekly (``other``)."""
     return _TEMPLATE.format(variants=variants, holdout=holdout, other=other)
 
 
