@@ -100,6 +100,27 @@ def _deferred_ddl(conn: psycopg.Connection) -> _Deferred:
     return _Deferred(tuple(drop), tuple(restore))
 
 
+# the mark `engine seed` leaves on the users table: what `engine seed --plant-conversions` asks for before it
+# writes made-up rows, so that it never writes them into a database the engine did not fill itself
+SYNTHETIC_MARK = "engine seed: synthetic development data"
+
+
+def mark_synthetic(conn: psycopg.Connection) -> None:
+    """Mark the app database as synthetic (``engine seed`` does; a test that fills one by hand may)."""
+    conn.execute(sql.SQL("COMMENT ON TABLE users IS {}").format(sql.Literal(SYNTHETIC_MARK)))
+
+
+def refuse_unless_synthetic(conn: psycopg.Connection) -> None:
+    """SeedRefused unless ``engine seed`` filled this database (its users table carries SYNTHETIC_MARK)."""
+    mark = conn.execute("SELECT obj_description(to_regclass('users'), 'pg_class')").fetchone()
+    if not mark or mark[0] != SYNTHETIC_MARK:
+        raise SeedRefused(
+            f"refusing to plant made-up conversions in the database at {describe_server(conn.info.dsn)}: "
+            "`engine seed` did not fill it",
+            hint="plant only in a development database made by `engine seed` (never production)",
+        )
+
+
 def _refuse_if_populated(conn: psycopg.Connection, replace: bool) -> None:
     populated = sorted(t for t, has_rows in tables_with_rows(conn).items() if has_rows)
     if populated and not replace:
@@ -146,6 +167,7 @@ def seed_database(
         for name, text in _steps():
             _run(conn, name, (text,), params)
         _run(conn, "restore_keys", deferred.restore)
+        mark_synthetic(conn)
         for table in APP_TABLES:
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
         return {

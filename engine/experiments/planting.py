@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from engine.appdb.plant import plant_rows
+from engine.appdb.seed import refuse_unless_synthetic
 from engine.config import Settings
 from engine.db import connect
 from engine.errors import ConfigError
@@ -100,6 +101,7 @@ def plant_conversions(
             rows.append((user_id, at - DECOY_GAP))  # before the push
             rows.append((user_id, at + within + DECOY_GAP))  # after the window
     with connect(dsn or settings.require_source_dsn(), retries=settings.connect_retries, statement_timeout_s=0) as conn:
+        refuse_unless_synthetic(conn)
         written = plant_rows(conn, name, rows)
         conn.commit()
     return Planted(

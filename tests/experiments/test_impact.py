@@ -14,7 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from engine.api import impact
+from engine.appdb.seed import mark_synthetic
 from engine.cli.main import cli
+from engine.errors import SeedRefused
 from engine.experiments.planting import plant_conversions
 from engine.state import automation_runs
 from engine.state.model import RunKind
@@ -61,6 +63,8 @@ def lab(world: World) -> World:
     (world.project / "schedules.yaml").write_text(SCHEDULES + AUTOMATIONS, encoding="utf-8")
     shutil.copytree(REPO / "sql" / "conversions", world.project / "sql" / "conversions")
     shutil.copytree(REPO / "sql" / "macros", world.project / "sql" / "macros")
+    with psycopg.connect(world.dsn, autocommit=True) as conn:  # filled by hand, synthetic all the same
+        mark_synthetic(conn)
     return world
 
 
@@ -235,3 +239,16 @@ def test_cli_database_unavailable_exits_3(lab: World) -> None:
     }
     result = CliRunner().invoke(cli, ["--project-dir", str(lab.project), "--json", "impact", "exp_small"], env=env)
     assert result.exit_code == 3, result.output
+
+
+def test_planting_refuses_a_database_engine_seed_did_not_fill(world: World, tmp_path: Path) -> None:
+    # the same world without the mark `engine seed` leaves: made-up offers must never reach such a database
+    (world.project / "schedules.yaml").write_text(SCHEDULES + AUTOMATIONS, encoding="utf-8")
+    with psycopg.connect(world.dsn, autocommit=True) as conn:
+        conn.execute("COMMENT ON TABLE users IS NULL")
+        offers_before = conn.execute("SELECT count(*) FROM offers").fetchone()
+    live_send(world, tmp_path, "exp_uplift", 50)
+    with pytest.raises(SeedRefused, match="`engine seed` did not fill it"):
+        plant_conversions(world.settings, "exp_uplift", uplift=0.05, base_rate=0.5, dsn=world.dsn)
+    with psycopg.connect(world.dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM offers").fetchone() == offers_before
