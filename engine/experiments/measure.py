@@ -101,6 +101,11 @@ def _epoch_us(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def attributed_at(epoch_us: int) -> datetime:
+    """The moment an ``arms`` row's ``attributed`` column (microseconds since the epoch) stands for."""
+    return _EPOCH + timedelta(microseconds=epoch_us)
+
+
 def conversion_span(sends: Sequence[LiveSendArms], within: timedelta, now: datetime) -> tuple[datetime, datetime]:
     """(start, end] of the conversions that can count for any of ``sends``: from the first attribution to the
     last attribution plus ``within``, never past ``now``."""

@@ -19,13 +19,12 @@ from engine.appdb.seed import refuse_unless_synthetic
 from engine.config import Settings
 from engine.db import connect
 from engine.errors import ConfigError
-from engine.experiments.measure import read_ledger
+from engine.experiments.measure import attributed_at, read_ledger
 from engine.push.arms import unit
 from engine.schedules.loader import load_schedules
 
 DECOY_SHARE = 0.2  # of all users, with one row before the push and one after the window
 DECOY_GAP = timedelta(minutes=30)  # how far before the push / after the window a decoy lands
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _TICK = timedelta(microseconds=1)  # PostgreSQL's resolution
 
 
@@ -87,7 +86,7 @@ def plant_conversions(
     counts = {"t": [0, 0], "h": [0, 0]}
     decoys = 0
     for send_id, user_id, arm, at_us in arms:
-        at = _EPOCH + timedelta(microseconds=at_us)
+        at = attributed_at(at_us)
         rate = base_rate + uplift if arm == "t" else base_rate
         counts[arm][0] += 1
         if unit(f"plant:{name}:{send_id}", user_id) < rate:
