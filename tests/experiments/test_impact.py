@@ -91,8 +91,13 @@ def live_send(world: World, tmp_path: Path, automation: str, users: int) -> str:
     return run.id
 
 
-def _push_row(report, conversion: str = "created_offer"):  # type: ignore[no-untyped-def]
-    [row] = [r for r in report.runs if not r.variant and r.conversion == conversion]
+def _push_row(report, conversion: str = "created_offer", run_id: str | None = None):  # type: ignore[no-untyped-def]
+    """The push-level row of ``conversion`` (of run ``run_id``: other tests of the module send these automations)."""
+    [row] = [
+        r
+        for r in report.runs
+        if not r.variant and r.conversion == conversion and (run_id is None or r.run_id == run_id)
+    ]
     return row
 
 
@@ -133,11 +138,12 @@ def test_no_planted_effect_is_covered_by_zero(lab: World, tmp_path: Path) -> Non
 
 
 def test_only_conversions_inside_each_users_window_count(lab: World, tmp_path: Path) -> None:
-    live_send(lab, tmp_path, "exp_small", 40)
-    rows = lab.query(
+    run_id = live_send(lab, tmp_path, "exp_small", 40)
+    rows = lab.query(  # this run's rows only: other tests of the module send exp_small too
         "SELECT i.user_id::text, i.status, i.updated_at FROM engine.send_items AS i"
         " JOIN engine.sends AS s USING (send_id) JOIN engine.automation_runs AS r ON s.run_id = r.audience_run_id"
-        " WHERE r.automation_id = 'exp_small' ORDER BY i.seq"
+        " WHERE r.id = %s ORDER BY i.seq",
+        (run_id,),
     )
     treated = [(u, at) for u, status, at in rows if status == "sent"]
     held = [u for u, status, _ in rows if status == "skipped"]
@@ -164,12 +170,12 @@ def test_only_conversions_inside_each_users_window_count(lab: World, tmp_path: P
         )
     # measured three hours on: every window (1 h) is closed
     report = impact(lab.settings, "exp_small", since=None, now=start + timedelta(hours=3))
-    c = _push_row(report).comparison
+    c = _push_row(report, run_id=run_id).comparison
     # by hand: treated t2 and t4 converted; held out h1 only
     assert (c.treated, c.treated_converted, c.held_out, c.held_out_converted) == (len(treated), 2, len(held), 1)
-    assert _push_row(report).window_closed
+    assert _push_row(report, run_id=run_id).window_closed
     # measured 20 minutes after the start: the windows are open, h1 and t4 (at +5 min) have converted so far
-    early = _push_row(impact(lab.settings, "exp_small", since=None, now=start + 20 * minute))
+    early = _push_row(impact(lab.settings, "exp_small", since=None, now=start + 20 * minute), run_id=run_id)
     assert not early.window_closed and "window still open" in early.comparison.verdict
     assert early.comparison.held_out_converted == 1
 
