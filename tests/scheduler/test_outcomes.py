@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
@@ -206,6 +207,14 @@ def test_a_run_whose_process_died_reads_abandoned_at_once(sched_world: SchedWorl
         time.sleep(0.05)
     victim.kill()  # kill -9 mid-query: its row stays 'running' until someone looks
     victim.wait()
+    # PostgreSQL ends the dead client's session (and frees its run lock) once it sees the socket closed: on a
+    # loaded machine that can lag the kill by a moment, so wait for it, as any reader after the death would
+    free = "SELECT pg_try_advisory_lock(hashtextextended('engine.run:' || %s::text, 0))"
+    with psycopg.connect(sched_world.dsn, autocommit=True) as conn:
+        while not conn.execute(free, row).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline + 30, "the dead process's session never ended"
+            time.sleep(0.05)
+        conn.execute("SELECT pg_advisory_unlock(hashtextextended('engine.run:' || %s::text, 0))", row)
     # no other run starts: the page, a reader, already sees it abandoned
     with TestClient(operator_app(sched_world.settings, bound=("127.0.0.1",)), base_url="http://127.0.0.1:8765") as http:
         [seen] = [r for r in http.get("/api/status").json()["runs"] if r["run_id"] == row[0]]
