@@ -3,9 +3,12 @@ convert at ``base_rate`` and its treated users at ``base_rate + uplift``, so ``e
 against the truth.
 
 Who converts is a hash draw per (conversion, send, user) (``engine.push.arms.unit``), never ``random()``: the
-same ledger plants the same rows. Each converter gets one row inside their window, at a hashed point of
-``(attributed, attributed + within]`` (of the part already past, when the window is still open); and a
-hashed fifth of all users get two decoys that must not count: one before their push, one after their window.
+same ledger plants the same rows. With a ``seed`` the send is named by the seed and its place among the
+automation's sends instead of its random id, so the same users sent the same way draw the same converters
+whatever the send ids (a test can then check one fixed draw, not a 95 % chance). Each converter gets one row
+inside their window, at a hashed point of ``(attributed, attributed + within]`` (of the part already past, when
+the window is still open); and a hashed fifth of all users get two decoys that must not count: one before
+their push, one after their window.
 The attribution times are the measurement's own (``engine.experiments.measure.read_ledger``).
 """
 
@@ -55,9 +58,10 @@ def plant_conversions(
     conversion: str | None = None,
     dsn: str | None = None,
     now: datetime | None = None,
+    seed: int | None = None,
 ) -> Planted:
     """Plant conversion ``conversion`` (default: the automation's first) for every live send of the automation,
-    in the app database ``dsn`` (default the source DSN: a development database)."""
+    in the app database ``dsn`` (default the source DSN: a development database); ``seed`` fixes the draw."""
     if not (0 <= base_rate <= 1 and 0 <= base_rate + uplift <= 1):
         raise ConfigError(
             f"base rate {base_rate} with uplift {uplift} is not a pair of rates in [0, 1]",
@@ -85,17 +89,22 @@ def plant_conversions(
     rows: list[tuple[str, datetime]] = []
     counts = {"t": [0, 0], "h": [0, 0]}
     decoys = 0
+    # the sends come in order of their runs' send times: a seeded key is stable as later sends are added
+    keys = {
+        s.send_id: s.send_id if seed is None else f"seed-{seed}:{automation_id}:{i}" for i, s in enumerate(ledger.sends)
+    }
     for send_id, user_id, arm, at_us in arms:
         at = attributed_at(at_us)
         rate = base_rate + uplift if arm == "t" else base_rate
         counts[arm][0] += 1
-        if unit(f"plant:{name}:{send_id}", user_id) < rate:
+        key = keys[send_id]
+        if unit(f"plant:{name}:{key}", user_id) < rate:
             counts[arm][1] += 1
             # never later than now: a measurement right after planting sees every planted conversion
             span = min(within, max(moment - at, 2 * _TICK))
-            offset = span * (0.05 + 0.9 * unit(f"plant-at:{name}:{send_id}", user_id))
+            offset = span * (0.05 + 0.9 * unit(f"plant-at:{name}:{key}", user_id))
             rows.append((user_id, at + max(offset, _TICK)))  # strictly after the attribution time
-        if name != "active_again" and unit(f"plant-decoy:{name}:{send_id}", user_id) < DECOY_SHARE:
+        if name != "active_again" and unit(f"plant-decoy:{name}:{key}", user_id) < DECOY_SHARE:
             decoys += 2
             rows.append((user_id, at - DECOY_GAP))  # before the push
             rows.append((user_id, at + within + DECOY_GAP))  # after the window

@@ -114,9 +114,10 @@ class World:
     project: Path
     tokens: dict[str, str] = field(default_factory=dict)  # user id -> token, for the users added
 
-    def add_users(self, count: int, *, token: bool = True) -> list[str]:
-        """``count`` new users with one device each (token ``tok-<n>``, or none), in order."""
-        numbers = [next(_NUMBERS) for _ in range(count)]
+    def add_users(self, count: int, *, token: bool = True, first: int | None = None) -> list[str]:
+        """``count`` new users with one device each (token ``tok-<n>``, or none), in order: the next numbers,
+        or ``first``, ``first + 1``, ... (the same users whatever ran before; the caller keeps them apart)."""
+        numbers = [next(_NUMBERS) for _ in range(count)] if first is None else list(range(first, first + count))
         with psycopg.connect(self.dsn) as conn:
             conn.execute(
                 "INSERT INTO users (id, username) SELECT md5('user' || n)::uuid, 'u' || n FROM unnest(%s::int[]) AS n",

@@ -52,9 +52,15 @@ def test_replicas_send_a_large_live_send_as_shard_jobs_each_push_once(
         "completed",
     )
     shards = [entry for _, entry in log_entries(world, "shard sent")]
-    # each of the 3 shards ran as its own job once, and together they sent everyone
-    assert sorted(entry["shard"] for entry in shards) == ["1/3", "2/3", "3/3"], shards
-    assert sum(entry["sent_now"] for entry in shards) == USERS
+    # The live phase runs again when a shard job ends and, once no shard is sending, sends what is left whole:
+    # on a busy machine it can pass before the other shard jobs start (they then find the run sent and stop).
+    # So: at least the first shard to end ran as its own job and sent exactly its range; no shard ran twice;
+    # a shard job sends its whole range or nothing (started after the live phase finished it); the fake FCM
+    # counts every push once (above).
+    labels = [entry["shard"] for entry in shards]
+    assert shards and len(labels) == len(set(labels)) and set(labels) <= {"1/3", "2/3", "3/3"}, shards
+    assert all(entry["sent_now"] in (0, SHARD_ROWS) for entry in shards), shards
+    assert any(entry["sent_now"] == SHARD_ROWS for entry in shards), shards
 
 
 def log_entries(world: SchedWorld, message: str) -> list[tuple[str, dict[str, object]]]:

@@ -65,7 +65,7 @@ def test_kill_9_mid_phase_moves_the_stalled_job_metric_on_every_replica(world: S
         procs[name] = subprocess.Popen(
             world.engine(
                 "scheduler",
-                *("--name", name, "--heartbeat", "0.5", "--stalled-after", "2", "--concurrency", "2"),
+                *("--name", name, "--heartbeat", "0.5", "--stalled-after", "3", "--concurrency", "2"),
                 *("--serve-port", str(port)),
             ),
             env=world.env(),
@@ -89,10 +89,14 @@ def test_kill_9_mid_phase_moves_the_stalled_job_metric_on_every_replica(world: S
         assert world.received(users) == [1, 1, 1]
 
         after = {name: scrape(port) for name, port in ports.items() if name != victim}
-        # handed back once, counted once: by the replica whose tick handed it back
-        assert sum(m["engine_stalled_jobs_recovered_total"] for m in after.values()) == 1, after
-        # and visible on every replica, whichever one an operator reads
-        assert all(m["engine_state_stalled_jobs_recovered_total"] == 1 for m in after.values()), after
+        handed = world.query_all("SELECT run_id, task FROM engine.stalled_jobs ORDER BY id")
+        # the dead replica's generate job was handed back, once. On a loaded machine a live replica's heartbeat
+        # can also fall silent past --stalled-after, and its job is handed back too: counted the same way.
+        assert handed.count((run_id, "engine:generate")) == 1, handed
+        # each hand-back counted once, by the replica whose tick made it (only survivors made any) ...
+        assert sum(m["engine_stalled_jobs_recovered_total"] for m in after.values()) == len(handed), (after, handed)
+        # ... and the total visible on every replica, whichever one an operator reads
+        assert all(m["engine_state_stalled_jobs_recovered_total"] == len(handed) for m in after.values()), after
     finally:
         stop_replicas(procs)
 
