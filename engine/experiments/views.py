@@ -14,6 +14,7 @@ from typing import Any, Callable, Hashable, Iterable, TypeVar
 import psycopg
 
 from engine.experiments.stats import Comparison, compare
+from engine.schedules.durations import format_duration
 from engine.state import impact
 from engine.state.model import ALL_VARIANTS, ImpactCounts
 
@@ -51,7 +52,8 @@ class ImpactLine:
 
     @property
     def within(self) -> str:
-        return _duration(self.within_seconds)
+        """The window as schedules.yaml spells it (``24h``, ``1h30m``)."""
+        return format_duration(timedelta(seconds=self.within_seconds))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -149,8 +151,3 @@ def of_automation(
     return by_run(impact.of_automation(conn, automation_id, since=since))
 
 
-def _duration(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"

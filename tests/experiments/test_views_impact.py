@@ -26,7 +26,7 @@ def test_a_line_carries_its_comparison_and_window_end() -> None:
     # 30 / 200 = 15 %, 5 / 50 = 10 %: +5 points; the 24h window ends a day after the send
     assert shown.comparison.treated_rate == 0.15 and shown.comparison.held_out_rate == 0.1
     assert abs((shown.comparison.uplift or 0) - 0.05) < 1e-12
-    assert shown.closes_at == T1 + timedelta(days=1) and shown.within == "1d" and shown.variant_label == "all"
+    assert shown.closes_at == T1 + timedelta(days=1) and shown.within == "24h" and shown.variant_label == "all"
     assert line(_row("r1", T1, "hello", "short", "made_offer", (100, 20, 50, 5))).variant_label == "short"
 
 

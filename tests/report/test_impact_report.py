@@ -104,7 +104,7 @@ def test_a_closed_window_shows_rates_intervals_uplift_p_value_and_verdict(world:
     page = parse(build_report(settings, result.run_dir))
     assert "window closed at" in page.texts["impact-status"]
     rows = {(r[0], r[1], r[2]): r for r in page.rows("impact-table")[1:]}
-    whole = rows[("hello", "all", "made_offer (1d)")]
+    whole = rows[("hello", "all", "made_offer (24h)")]
     # 240 / 2000 = 12.00 %, 10 / 200 = 5.00 %, uplift +7.00 points
     assert whole[3:5] == ["240 / 2,000", "12.00 %"] and whole[6:8] == ["10 / 200", "5.00 %"]
     low, high = _wilson(240, 2000)
@@ -115,7 +115,7 @@ def test_a_closed_window_shows_rates_intervals_uplift_p_value_and_verdict(world:
     # the pooled z of 12 % of 2,000 against 5 % of 200 is 2.97 (p 0.003): the score test agrees to well under 0.05
     assert float(whole[12]) < 0.01
     assert whole[13].startswith("the push raised conversion by +7.00 points")
-    assert rows[("hello", "short", "made_offer (1d)")][4] == "13.00 %"
+    assert rows[("hello", "short", "made_offer (24h)")][4] == "13.00 %"
     # 100 / 2000 = 5 % against 5 %: no effect, and the verdict says how many more users per arm it would take
     same = rows[("hello", "all", "active_again (2h)")]
     assert same[9] == "+0.00 pts" and same[13].startswith("no detectable effect yet: need about")
