@@ -2,22 +2,13 @@
     (window_start, window_end]; both sides of the trade convert, at the trade's creation. -#}
 {% from 'macros/live.sql' import live %}
 select
-    o.creator_user_id::text as user_id,
+    side.user_id::text as user_id,
     t.created_at as converted_at
 from trades as t
 inner join offers as o on t.offer_id = o.id
+cross join lateral (values (o.creator_user_id), (o.receiver_user_id)) as side (user_id)
 where
     t.created_at > {{ window_start }}::timestamptz
     and t.created_at <= {{ window_end }}::timestamptz
-    and {{ live('t') }}
-union all
-select
-    o.receiver_user_id::text as user_id,
-    t.created_at as converted_at
-from trades as t
-inner join offers as o on t.offer_id = o.id
-where
-    t.created_at > {{ window_start }}::timestamptz
-    and t.created_at <= {{ window_end }}::timestamptz
-    and o.receiver_user_id is not null
+    and side.user_id is not null
     and {{ live('t') }}
