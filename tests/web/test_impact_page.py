@@ -44,7 +44,7 @@ def test_the_page_shows_each_automations_latest_uplift_with_its_verdict(ran: tup
     rows = page.rows("impact")[1:]
     assert [r[0] for r in rows] == ["toy_daily", "toy_daily"] and {r[1][-8:] for r in rows} == {runs[1][:8]}
     by_conversion = {r[3]: r for r in rows}
-    made = by_conversion["made_offer (1d)"]
+    made = by_conversion["made_offer (24h)"]
     # 240 / 2000 = 12.00 %, 10 / 200 = 5.00 %: +7.00 points, p well under 0.05 (pooled z 2.97)
     assert made[4:7] == ["12.00 % of 2,000", "5.00 % of 200", "+7.00 pts"]
     assert made[9].startswith("the push raised conversion by +7.00 points")
