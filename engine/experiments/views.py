@@ -149,5 +149,3 @@ def of_automation(
 ) -> list[RunConversion]:
     """The automation's runs (sent since ``since``) per conversion, oldest first."""
     return by_run(impact.of_automation(conn, automation_id, since=since))
-
-
