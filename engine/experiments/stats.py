@@ -143,6 +143,7 @@ def _more_per_arm(t_rate: float, h_rate: float, treated: int, held_out: int) -> 
     """Users to add to the smaller arm (and as many to the other) to detect the uplift seen, or one point."""
     from statsmodels.stats.power import NormalIndPower  # noqa: PLC0415  (statsmodels: ~1 s to import)
     from statsmodels.stats.proportion import proportion_effectsize  # noqa: PLC0415
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning  # noqa: PLC0415
 
     target = t_rate if abs(t_rate - h_rate) >= 1e-9 else min(h_rate + DEFAULT_DETECTABLE, 1.0)
     effect = abs(float(proportion_effectsize(target, h_rate)))
@@ -151,6 +152,9 @@ def _more_per_arm(t_rate: float, h_rate: float, treated: int, held_out: int) -> 
     ratio = max(treated, 1) / max(held_out, 1)  # nobs2 = ratio * nobs1: the holdout is the first arm
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        # an effect so large that under 2 users an arm would do (a rate of 0 against 1): the root finder gives up,
+        # returns nan (no estimate, below) and would print its warning in the operator's terminal
+        warnings.simplefilter("ignore", ConvergenceWarning)
         per_holdout = NormalIndPower().solve_power(effect_size=effect, alpha=ALPHA, power=POWER, ratio=ratio)
     if per_holdout is None or not math.isfinite(per_holdout):
         return None
