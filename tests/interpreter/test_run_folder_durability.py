@@ -24,34 +24,17 @@ from engine.outputs.atomic import write_atomic
 from engine.runs.model import MANIFEST, OutputStatus, RunStatus, read_manifest
 from engine.timeutil import parse_as_of
 from tests.fixtures.appdata import AppData
-from tests.security.project import build
+from tests.security.project import TWO_OUTPUTS, build
 
 AS_OF = "2026-11-20T12:00:00Z"
 STAMP = "20261120_120000"
-AUDIENCE = {
-    "outputs": [
-        {
-            "name": "all",
-            "file": "target_{timestamp}.csv",
-            "order_by": [{"column": "user_id"}],
-            "columns": {"user_id": "user_id", "first_name": "first_name"},
-            "test": {"file": "TEST_target_{timestamp}.csv"},
-        },
-        {
-            "name": "second",
-            "file": "second_{timestamp}.csv",
-            "order_by": [{"column": "user_id"}],
-            "columns": {"user_id": "user_id"},
-        },
-    ]
-}
 
 
 def _settings(app_db: str, tmp_path: Path) -> Settings:
     data = AppData(app_db)
     for name in ("Ann", "Bob"):
         data.user(name)
-    project = build(tmp_path / "project", audience=AUDIENCE)
+    project = build(tmp_path / "project", audience=TWO_OUTPUTS)
     return resolve(
         {"source_dsn": app_db, "output_dir": tmp_path / "out", "project_dir": project, "connect_retries": 0},
         env={},

@@ -34,6 +34,25 @@ BASE_AUDIENCE: dict[str, Any] = {
     ],
 }
 
+# The base audience with a second output: a run writes two CSVs (a failure can strike between them).
+TWO_OUTPUTS: dict[str, Any] = {
+    "outputs": [
+        {
+            "name": "all",
+            "file": "target_{timestamp}.csv",
+            "order_by": [{"column": "user_id"}],
+            "columns": {"user_id": "user_id", "first_name": "first_name"},
+            "test": {"file": "TEST_target_{timestamp}.csv"},
+        },
+        {
+            "name": "second",
+            "file": "second_{timestamp}.csv",
+            "order_by": [{"column": "user_id"}],
+            "columns": {"user_id": "user_id"},
+        },
+    ]
+}
+
 BASE_SQL = """\
 select
     u.id as user_id,

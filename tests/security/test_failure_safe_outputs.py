@@ -26,27 +26,10 @@ from engine.outputs.atomic import STALE_AFTER_S, host_tag, remove_stale_temps, t
 from engine.runs.model import MANIFEST, OutputStatus, RunStatus, read_manifest
 from engine.timeutil import file_timestamp, parse_as_of
 from tests.fixtures.appdata import AppData
-from tests.security.project import build
+from tests.security.project import TWO_OUTPUTS, build
 from tests.security.test_hostile_projects import AS_OF, invoke
 
 STAMP = "20261120_120000"  # AS_OF in the default timezone (UTC), as file names show it
-SECOND = {
-    "outputs": [
-        {
-            "name": "all",
-            "file": "target_{timestamp}.csv",
-            "order_by": [{"column": "user_id"}],
-            "columns": {"user_id": "user_id", "first_name": "first_name"},
-            "test": {"file": "TEST_target_{timestamp}.csv"},
-        },
-        {
-            "name": "second",
-            "file": "second_{timestamp}.csv",
-            "order_by": [{"column": "user_id"}],
-            "columns": {"user_id": "user_id"},
-        },
-    ]
-}
 
 
 def _users(app_db: str) -> None:
@@ -64,7 +47,7 @@ def _row(dsn: str, run_id: str) -> tuple[str, str | None]:
 
 def test_directory_at_test_file_path_fails_that_file_only(app_db: str, tmp_path: Path) -> None:
     _users(app_db)
-    project = build(tmp_path / "project", audience=SECOND)
+    project = build(tmp_path / "project", audience=TWO_OUTPUTS)
     settings = resolve(
         {
             "source_dsn": app_db,
@@ -100,7 +83,9 @@ def test_directory_at_test_file_path_fails_that_file_only(app_db: str, tmp_path:
 def test_name_too_long_for_the_test_file_exits_1_without_traceback(app_db: str, tmp_path: Path) -> None:
     _users(app_db)
     long_test = "TEST_" + "t" * 150 + "_{timestamp}.csv"  # 176 bytes: a legal name, 150 more than the CSV's
-    project = build(tmp_path / "project", audience={"outputs": [{**SECOND["outputs"][0], "test": {"file": long_test}}]})
+    project = build(
+        tmp_path / "project", audience={"outputs": [{**TWO_OUTPUTS["outputs"][0], "test": {"file": long_test}}]}
+    )
     # --out deep enough that the run folder's path is ~3950 bytes: the production CSV's temp path
     # (~3950 + 55) fits in PATH_MAX (4096), the TEST file's (~3950 + 200) does not: ENAMETOOLONG
     out = tmp_path / "o"
