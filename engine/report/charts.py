@@ -6,7 +6,7 @@ Run funnels are drawn by a template (``templates/funnel.svg.html``): they are on
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pygal
 from markupsafe import Markup
@@ -41,17 +41,22 @@ def _svg(chart: pygal.graph.graph.Graph) -> Markup:
     return Markup(chart.render(is_unicode=True))  # pygal writes through etree: labels are escaped
 
 
-def history(title: str, points: Sequence[HistoryPoint]) -> Markup:
-    """Audience size and each outcome per run on a time axis, oldest first; a run that sent nothing is a gap."""
-    chart = pygal.DateTimeLine(
+def _over_time(title: str, value_formatter: Callable[[float], str]) -> pygal.DateTimeLine:
+    """A line chart over the runs' times; a missing value is a gap, not a line to the next."""
+    return pygal.DateTimeLine(
         title=title,
         height=360,
         x_label_rotation=30,
         allow_interruptions=True,
         x_value_formatter=lambda at: at.strftime("%Y-%m-%d %H:%M"),
-        value_formatter=lambda v: f"{v:,.0f}",
+        value_formatter=value_formatter,
         **_COMMON,
     )
+
+
+def history(title: str, points: Sequence[HistoryPoint]) -> Markup:
+    """Audience size and each outcome per run on a time axis, oldest first; a run that sent nothing is a gap."""
+    chart = _over_time(title, lambda v: f"{v:,.0f}")
     at = [datetime.fromisoformat(p.as_of) for p in points]
     chart.add("audience size", list(zip(at, (p.size for p in points))))
     for outcome in (Outcome.SENT, Outcome.FAILED, Outcome.IN_DOUBT, Outcome.HELD_OUT):
@@ -64,15 +69,7 @@ def conversion_rates(title: str, impact: ImpactHistory) -> Markup | None:
     measured with its window closed yet."""
     if not impact.runs:
         return None
-    chart = pygal.DateTimeLine(
-        title=title,
-        height=360,
-        x_label_rotation=30,
-        allow_interruptions=True,
-        x_value_formatter=lambda at: at.strftime("%Y-%m-%d %H:%M"),
-        value_formatter=lambda v: f"{v:.2f} %",
-        **_COMMON,
-    )
+    chart = _over_time(title, lambda v: f"{v:.2f} %")
     for conversion in impact.conversions:
         runs = [r for r in impact.runs if r.conversion == conversion]
         for arm, rate in (("treated", "treated_rate"), ("held out", "held_out_rate")):
